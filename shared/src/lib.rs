@@ -1,0 +1,15 @@
+//! # mcp-edge-core
+//!
+//! The platform-free core of mcp-edge. It holds everything deterministic: the JSON-RPC and MCP
+//! protocol (spec eras 2024-11-05 … 2025-11-25 with sessions, and the stateless 2026-07-28
+//! revision), the Streamable HTTP, legacy HTTP+SSE and WebSocket transports as bytes-in/bytes-out
+//! logic, session records, per-request credentials, and the tool registry connectors plug into.
+//!
+//! Platforms (native `mcp-edge`, the Cloudflare Worker, AWS Lambda) implement the small ports in
+//! [`port`] and call [`gateway::McpApp::handle`]. The core never reads a clock, never spawns a task
+//! and never names a platform; it compiles to `wasm32-unknown-unknown`.
+
+pub mod credential;
+pub mod port;
+pub mod session;
+pub mod tool;

@@ -1,0 +1,187 @@
+//! Session records and the in-memory [`SessionStore`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::port::{BoxFuture, Entropy, SessionStore, StoreError, UnixMillis};
+
+/// Version number of a stored record, used for compare-and-set.
+pub type Version = u64;
+
+/// A random, unguessable 128-bit session id rendered as 32 lowercase hex digits.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// Draws a fresh id from `entropy`.
+    pub fn generate(entropy: &dyn Entropy) -> Self {
+        let mut raw = [0u8; 16];
+        entropy.fill(&mut raw);
+        SessionId(hex::encode(raw))
+    }
+
+    /// Parses a client-supplied id; only 32 lowercase hex digits are accepted.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok = text.len() == 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| SessionId(text.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.0)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which transport created a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTransport {
+    /// Streamable HTTP at `/mcp`.
+    StreamableHttp,
+    /// Legacy HTTP+SSE at `/sse` + `/messages`.
+    LegacySse,
+}
+
+/// One SSE event kept for `Last-Event-ID` resumption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Stream the event belongs to (never replayed on another stream).
+    pub stream: u64,
+    /// Position of the event within its stream, starting at 1.
+    pub seq: u64,
+    /// The JSON-RPC message carried by the event.
+    pub data: String,
+    /// Whether this event ends the stream (the response to the request that opened it).
+    pub last: bool,
+}
+
+/// Everything the gateway remembers about a session. Never holds credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session id.
+    pub id: SessionId,
+    /// The negotiated protocol version.
+    pub protocol_version: String,
+    /// The transport that created the session.
+    pub transport: SessionTransport,
+    /// `clientInfo` from `initialize`.
+    pub client_info: Option<Value>,
+    /// `capabilities` from `initialize`.
+    pub client_capabilities: Value,
+    /// Whether `notifications/initialized` arrived.
+    pub initialized: bool,
+    /// Level set by `logging/setLevel`.
+    pub log_level: Option<String>,
+    /// Keyed fingerprint of the upstream credentials the session was created with.
+    pub credential_fingerprint: Option<String>,
+    /// Creation time.
+    pub created_at: UnixMillis,
+    /// Time of the last request.
+    pub last_seen: UnixMillis,
+    /// The session is gone at or after this time.
+    pub expires_at: UnixMillis,
+    /// Version for compare-and-set; set by the store.
+    pub version: Version,
+    /// Next stream number to hand out.
+    pub next_stream: u64,
+    /// Bounded log of recent SSE events for resumption.
+    pub events: Vec<LoggedEvent>,
+}
+
+impl SessionRecord {
+    /// Whether the session has expired at `now`.
+    pub fn is_expired(&self, now: UnixMillis) -> bool {
+        now >= self.expires_at
+    }
+}
+
+/// A [`SessionStore`] in memory, for tests and single-process use.
+#[derive(Debug, Default)]
+pub struct MemorySessionStore {
+    records: Mutex<HashMap<SessionId, SessionRecord>>,
+}
+
+impl MemorySessionStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of records held (expired ones included).
+    pub fn len(&self) -> usize {
+        self.records.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the store holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SessionStore for MemorySessionStore {
+    fn load<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+        let found = self
+            .records
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+            .map(|m| m.get(id).cloned());
+        Box::pin(async move { found })
+    }
+
+    fn save<'a>(
+        &'a self,
+        rec: &'a SessionRecord,
+        expected: Option<Version>,
+    ) -> BoxFuture<'a, Result<Version, StoreError>> {
+        let result = (|| {
+            let mut map = self
+                .records
+                .lock()
+                .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))?;
+            let current = map.get(&rec.id).map(|r| r.version);
+            if current != expected {
+                return Err(StoreError::Conflict);
+            }
+            let next = expected.map_or(1, |v| v + 1);
+            let mut stored = rec.clone();
+            stored.version = next;
+            map.insert(rec.id.clone(), stored);
+            Ok(next)
+        })();
+        Box::pin(async move { result })
+    }
+
+    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self
+            .records
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+            .map(|mut m| {
+                m.remove(id);
+            });
+        Box::pin(async move { result })
+    }
+}

@@ -1,0 +1,277 @@
+//! The tool, resource and prompt registries that connectors plug into.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::credential::Credentials;
+use crate::port::{BoxFuture, HttpClient, MaybeSendSync, UnixMillis};
+
+/// Behaviour hints shown to clients (`annotations` on a tool).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolAnnotations {
+    /// Human-readable title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The tool does not change its environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    /// The tool may destroy or overwrite data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    /// Calling the tool twice with the same arguments has no further effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    /// The tool reaches an open world (external services).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// Hints for a tool that only reads from an external service.
+    pub fn read_only() -> Self {
+        ToolAnnotations {
+            read_only_hint: Some(true),
+            destructive_hint: Some(false),
+            idempotent_hint: Some(true),
+            open_world_hint: Some(true),
+            ..Default::default()
+        }
+    }
+
+    /// Hints for a tool that writes to an external service without destroying data.
+    pub fn writes(idempotent: bool) -> Self {
+        ToolAnnotations {
+            read_only_hint: Some(false),
+            destructive_hint: Some(false),
+            idempotent_hint: Some(idempotent),
+            open_world_hint: Some(true),
+            ..Default::default()
+        }
+    }
+}
+
+/// The static description of a tool, as listed by `tools/list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolDef {
+    /// Stable snake_case name.
+    pub name: String,
+    /// Optional display title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the tool does, for a model.
+    pub description: String,
+    /// JSON Schema of the arguments (an object schema).
+    pub input_schema: Value,
+    /// JSON Schema of `structuredContent`, when the tool returns structured output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// Behaviour hints.
+    pub annotations: ToolAnnotations,
+}
+
+/// What a tool handler sees of the request that called it.
+pub struct ToolContext<'a> {
+    /// Upstream credentials of this request (headers, else environment fallback).
+    pub credentials: &'a Credentials,
+    /// Outbound HTTP (pooled, guarded and retrying where the platform composes it so).
+    pub http: &'a dyn HttpClient,
+    /// The current time.
+    pub now: UnixMillis,
+}
+
+/// A successful tool result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolOutput {
+    /// Plain text content.
+    Text(String),
+    /// Structured output: sent as `structuredContent` and as JSON text content.
+    Structured(Value),
+    /// Raw MCP content blocks.
+    Content(Vec<Value>),
+}
+
+/// A tool failure that the model should see as a result with `isError: true`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ToolFailure {
+    /// An actionable message; never contains credentials.
+    pub message: String,
+}
+
+impl ToolFailure {
+    /// A failure with the given message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ToolFailure {
+            message: message.into(),
+        }
+    }
+}
+
+/// A callable tool.
+pub trait Tool: MaybeSendSync {
+    /// The tool's description.
+    fn def(&self) -> &ToolDef;
+    /// Whether the tool is offered for a request with these credentials (default: always).
+    fn available(&self, _credentials: &Credentials) -> bool {
+        true
+    }
+    /// Runs the tool; `args` already passed validation against `inputSchema`.
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext<'a>,
+        args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>>;
+}
+
+/// A resource listed by `resources/list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceDef {
+    /// The resource URI.
+    pub uri: String,
+    /// Short name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// MIME type of its contents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+/// A resource template listed by `resources/templates/list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceTemplateDef {
+    /// RFC 6570 URI template, e.g. `jira://issue/{key}`.
+    pub uri_template: String,
+    /// Short name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// MIME type of its contents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+/// Contents of a read resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceContents {
+    /// The URI that was read.
+    pub uri: String,
+    /// MIME type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Text contents.
+    pub text: String,
+}
+
+/// Why a resource read failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResourceError {
+    /// No provider knows the URI (JSON-RPC -32002 "Resource not found").
+    #[error("resource not found: {0}")]
+    NotFound(String),
+    /// The provider failed (reported as an internal error with this message).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A source of resources and resource templates.
+pub trait ResourceProvider: MaybeSendSync {
+    /// Concrete resources offered to a request with these credentials.
+    fn resources(&self, credentials: &Credentials) -> Vec<ResourceDef>;
+    /// Templates offered to a request with these credentials.
+    fn templates(&self, credentials: &Credentials) -> Vec<ResourceTemplateDef>;
+    /// Reads `uri`, or answers `Ok(None)` when the URI is not this provider's.
+    fn read<'a>(
+        &'a self,
+        ctx: &'a ToolContext<'a>,
+        uri: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<ResourceContents>>, ResourceError>>;
+}
+
+/// A prompt argument.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptArgument {
+    /// Argument name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether the argument must be given.
+    pub required: bool,
+}
+
+/// A prompt listed by `prompts/list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptDef {
+    /// Prompt name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Arguments.
+    pub arguments: Vec<PromptArgument>,
+}
+
+/// A prompt template that renders to messages.
+pub trait Prompt: MaybeSendSync {
+    /// The prompt's description.
+    fn def(&self) -> &PromptDef;
+    /// Renders the prompt's messages (MCP `PromptMessage` objects) from string arguments.
+    fn render(&self, args: &BTreeMap<String, String>) -> Result<Vec<Value>, String>;
+}
+
+/// Everything a gateway offers: tools, resources and prompts.
+#[derive(Default, Clone)]
+pub struct Registry {
+    pub(crate) tools: Vec<Arc<dyn Tool>>,
+    pub(crate) resources: Vec<Arc<dyn ResourceProvider>>,
+    pub(crate) prompts: Vec<Arc<dyn Prompt>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tool; a later tool with the same name replaces the earlier one.
+    pub fn add_tool(&mut self, tool: Arc<dyn Tool>) -> &mut Self {
+        let name = tool.def().name.clone();
+        self.tools.retain(|t| t.def().name != name);
+        self.tools.push(tool);
+        self
+    }
+
+    /// Adds a resource provider.
+    pub fn add_resources(&mut self, provider: Arc<dyn ResourceProvider>) -> &mut Self {
+        self.resources.push(provider);
+        self
+    }
+
+    /// Adds a prompt.
+    pub fn add_prompt(&mut self, prompt: Arc<dyn Prompt>) -> &mut Self {
+        self.prompts.push(prompt);
+        self
+    }
+
+    /// Looks a tool up by name.
+    pub fn tool(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.iter().find(|t| t.def().name == name)
+    }
+
+    /// All tools, in registration order.
+    pub fn tools(&self) -> &[Arc<dyn Tool>] {
+        &self.tools
+    }
+}
