@@ -3,13 +3,25 @@
 //! The platform-free core of mcp-edge. It holds everything deterministic: the JSON-RPC and MCP
 //! protocol (spec eras 2024-11-05 … 2025-11-25 with sessions, and the stateless 2026-07-28
 //! revision), the Streamable HTTP, legacy HTTP+SSE and WebSocket transports as bytes-in/bytes-out
-//! logic, session records, per-request credentials, and the tool registry connectors plug into.
+//! logic, session records, per-request credentials, gateway policy, metrics and the tool registry
+//! connectors plug into.
 //!
 //! Platforms (native `mcp-edge`, the Cloudflare Worker, AWS Lambda) implement the small ports in
 //! [`port`] and call [`gateway::McpApp::handle`]. The core never reads a clock, never spawns a task
 //! and never names a platform; it compiles to `wasm32-unknown-unknown`.
+//!
+//! Features: none; everything is always built.
 
 pub mod credential;
+pub mod error;
+pub mod gateway;
+pub mod metrics;
+pub mod policy;
 pub mod port;
+pub mod protocol;
 pub mod session;
+pub mod testing;
 pub mod tool;
+pub mod transport;
+
+pub use gateway::{GatewayConfig, McpApp, Ports};

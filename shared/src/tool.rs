@@ -120,6 +120,12 @@ pub trait Tool: MaybeSendSync {
     fn available(&self, _credentials: &Credentials) -> bool {
         true
     }
+    /// Whether the result should reach the client by SSE polling: the POST stream closes after a priming
+    /// event and the result waits in the session's event log for a `Last-Event-ID` reconnect
+    /// (spec 2025-11-25). Useful for slow tools on platforms that bill held connections (default: no).
+    fn defer_delivery(&self) -> bool {
+        false
+    }
     /// Runs the tool; `args` already passed validation against `inputSchema`.
     fn call<'a>(
         &'a self,

@@ -1,0 +1,131 @@
+//! The gateway's error type and the one mapping from Rust errors to JSON-RPC errors and HTTP statuses.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::port::StoreError;
+use crate::protocol::{code, JsonRpcError, MODERN_VERSIONS};
+
+/// Everything that can go wrong while serving one MCP request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpError {
+    /// The body is not JSON.
+    #[error("{0}")]
+    Parse(String),
+    /// The body is not a valid JSON-RPC request, or the request is not allowed here.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Unknown method.
+    #[error("Method not found: {0}")]
+    MethodNotFound(String),
+    /// Parameters are missing or malformed.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// A resource URI is unknown.
+    #[error("Resource not found: {0}")]
+    ResourceNotFound(String),
+    /// The session id is unknown, expired, or presented with other credentials.
+    #[error("Session not found")]
+    SessionNotFound,
+    /// A request that needs a session came without `Mcp-Session-Id`.
+    #[error("Bad Request: Mcp-Session-Id header is required")]
+    MissingSession,
+    /// `MCP-Protocol-Version` names a version we do not speak.
+    #[error("Bad Request: unsupported protocol version {0}")]
+    UnsupportedVersionHeader(String),
+    /// A 2026-07-28 request asks for a protocol version we do not speak.
+    #[error("Unsupported protocol version")]
+    UnsupportedVersion(String),
+    /// A 2026-07-28 routing header disagrees with the body.
+    #[error("{0}")]
+    HeaderMismatch(String),
+    /// `Content-Type` is not JSON.
+    #[error("Unsupported Media Type: Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// `Accept` lacks what the reply needs.
+    #[error("Not Acceptable: {0}")]
+    NotAcceptable(String),
+    /// The body is larger than allowed.
+    #[error("Payload Too Large: request body exceeds {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The `Origin` (or `Host`) header is not allowed.
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
+    /// HTTP method not allowed on this endpoint.
+    #[error("Method Not Allowed: {0}")]
+    MethodNotAllowed(String),
+    /// Refused by gateway policy (read-only mode, tool allow-list).
+    #[error("{0}")]
+    PolicyDenied(String),
+    /// The session store failed.
+    #[error("session storage failed")]
+    Store(String),
+    /// Any other internal failure.
+    #[error("Internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for McpError {
+    fn from(e: StoreError) -> Self {
+        McpError::Store(e.to_string())
+    }
+}
+
+impl McpError {
+    /// The JSON-RPC error object for this error (the single mapping).
+    pub fn to_jsonrpc(&self) -> JsonRpcError {
+        let (code, data): (i64, Option<Value>) = match self {
+            McpError::Parse(_) => (code::PARSE_ERROR, None),
+            McpError::InvalidRequest(_)
+            | McpError::MissingSession
+            | McpError::UnsupportedVersionHeader(_)
+            | McpError::UnsupportedMediaType
+            | McpError::NotAcceptable(_)
+            | McpError::PayloadTooLarge(_)
+            | McpError::Forbidden(_)
+            | McpError::MethodNotAllowed(_) => (code::INVALID_REQUEST, None),
+            McpError::MethodNotFound(_) => (code::METHOD_NOT_FOUND, None),
+            McpError::InvalidParams(_) => (code::INVALID_PARAMS, None),
+            McpError::ResourceNotFound(uri) => {
+                (code::RESOURCE_NOT_FOUND, Some(json!({ "uri": uri })))
+            }
+            McpError::SessionNotFound => (code::SESSION_NOT_FOUND, None),
+            McpError::UnsupportedVersion(requested) => (
+                code::UNSUPPORTED_PROTOCOL_VERSION,
+                Some(json!({ "supported": MODERN_VERSIONS, "requested": requested })),
+            ),
+            McpError::HeaderMismatch(_) => (code::HEADER_MISMATCH, None),
+            McpError::PolicyDenied(_) => (code::FORBIDDEN, None),
+            McpError::Store(_) | McpError::Internal(_) => (code::INTERNAL_ERROR, None),
+        };
+        JsonRpcError {
+            code,
+            message: self.to_string(),
+            data,
+        }
+    }
+
+    /// The HTTP status when this error ends the whole HTTP exchange (not one message of a batch).
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            McpError::Parse(_)
+            | McpError::InvalidRequest(_)
+            | McpError::MissingSession
+            | McpError::UnsupportedVersionHeader(_)
+            | McpError::UnsupportedVersion(_)
+            | McpError::HeaderMismatch(_)
+            | McpError::InvalidParams(_) => StatusCode::BAD_REQUEST,
+            McpError::MethodNotFound(_)
+            | McpError::SessionNotFound
+            | McpError::ResourceNotFound(_) => StatusCode::NOT_FOUND,
+            McpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            McpError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            McpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            McpError::Forbidden(_) | McpError::PolicyDenied(_) => StatusCode::FORBIDDEN,
+            McpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            McpError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            McpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Method dispatch: one JSON-RPC request in, one result or error out.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::{McpApp, RequestFacts};
+use crate::error::McpError;
+use crate::policy::RequestPolicy;
+use crate::protocol::{HANDSHAKE_VERSIONS, MODERN_VERSIONS};
+use crate::tool::{ResourceError, ToolContext, ToolOutput};
+
+/// Log levels accepted by `logging/setLevel` (RFC 5424 names).
+const LOG_LEVELS: &[&str] = &[
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// The request-wide context of one dispatched call.
+pub(crate) struct Call<'a> {
+    /// Protocol version in force.
+    pub version: &'a str,
+    /// Whether this is a 2026-07-28 stateless request (results carry `resultType`).
+    pub modern: bool,
+    /// Credentials, fingerprint and time.
+    pub facts: &'a RequestFacts,
+    /// Tool policy.
+    pub policy: &'a RequestPolicy,
+}
+
+/// What a dispatched request produced.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// The result or error.
+    pub result: Result<Value, McpError>,
+    /// A `logging/setLevel` to remember in the session.
+    pub set_log_level: Option<String>,
+    /// The tool asked for deferred delivery (SSE polling).
+    pub deferred: bool,
+}
+
+impl Outcome {
+    fn of(result: Result<Value, McpError>) -> Self {
+        Outcome {
+            result,
+            set_log_level: None,
+            deferred: false,
+        }
+    }
+}
+
+fn supports_structured_content(version: &str) -> bool {
+    !matches!(version, "2024-11-05" | "2025-03-26")
+}
+
+fn str_param<'p>(params: Option<&'p Map<String, Value>>, key: &str) -> Result<&'p str, McpError> {
+    params
+        .and_then(|p| p.get(key))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            McpError::InvalidParams(format!("Invalid params: missing string parameter '{key}'"))
+        })
+}
+
+fn page_bounds(
+    params: Option<&Map<String, Value>>,
+    total: usize,
+    page: usize,
+) -> Result<(usize, Option<String>), McpError> {
+    let start = match params.and_then(|p| p.get("cursor")) {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|s| *s <= total)
+            .ok_or_else(|| McpError::InvalidParams("Invalid params: unknown cursor".into()))?,
+        Some(_) => {
+            return Err(McpError::InvalidParams(
+                "Invalid params: cursor must be a string".into(),
+            ))
+        }
+    };
+    let end = start.saturating_add(page.max(1)).min(total);
+    Ok((start, (end < total).then(|| end.to_string())))
+}
+
+impl McpApp {
+    /// The server capabilities advertised in `initialize` and `server/discover`.
+    pub(crate) fn capabilities(&self) -> Value {
+        json!({
+            "tools": {"listChanged": false},
+            "resources": {"subscribe": false, "listChanged": false},
+            "prompts": {"listChanged": false},
+            "logging": {},
+            "completions": {},
+        })
+    }
+
+    pub(crate) fn server_info(&self) -> Value {
+        json!({"name": self.config.server_name, "version": self.config.server_version})
+    }
+
+    /// The `initialize` result for a negotiated version.
+    pub(crate) fn initialize_result(&self, version: &str) -> Value {
+        let mut r = json!({
+            "protocolVersion": version,
+            "capabilities": self.capabilities(),
+            "serverInfo": self.server_info(),
+        });
+        if let Some(i) = &self.config.instructions {
+            r["instructions"] = json!(i);
+        }
+        r
+    }
+
+    /// Runs one request method.
+    pub(crate) async fn dispatch(
+        &self,
+        call: &Call<'_>,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+    ) -> Outcome {
+        let mut outcome = match method {
+            "ping" => Outcome::of(Ok(json!({}))),
+            "server/discover" if call.modern => Outcome::of(Ok(self.discover_result())),
+            "tools/list" => Outcome::of(self.list_tools(call, params)),
+            "tools/call" => self.call_tool(call, params).await,
+            "resources/list" => Outcome::of(self.list_resources(call, params)),
+            "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
+            "resources/read" => Outcome::of(self.read_resource(call, params).await),
+            "prompts/list" => Outcome::of(self.list_prompts(params)),
+            "prompts/get" => Outcome::of(self.get_prompt(params)),
+            "completion/complete" => Outcome::of(self.complete(params)),
+            "logging/setLevel" => match str_param(params, "level") {
+                Ok(level) if LOG_LEVELS.contains(&level) => Outcome {
+                    result: Ok(json!({})),
+                    set_log_level: Some(level.to_owned()),
+                    deferred: false,
+                },
+                Ok(level) => Outcome::of(Err(McpError::InvalidParams(format!(
+                    "Invalid params: unknown log level '{level}'"
+                )))),
+                Err(e) => Outcome::of(Err(e)),
+            },
+            "initialize" => Outcome::of(Err(McpError::InvalidRequest(
+                "Invalid Request: initialize is not allowed here".into(),
+            ))),
+            other => Outcome::of(Err(McpError::MethodNotFound(other.to_owned()))),
+        };
+        if call.modern {
+            if let Ok(Value::Object(map)) = &mut outcome.result {
+                map.entry("resultType").or_insert_with(|| json!("complete"));
+            }
+        }
+        outcome
+    }
+
+    fn discover_result(&self) -> Value {
+        let mut versions: Vec<&str> = HANDSHAKE_VERSIONS.to_vec();
+        versions.extend_from_slice(MODERN_VERSIONS);
+        let mut r = json!({
+            "supportedVersions": versions,
+            "capabilities": self.capabilities(),
+            "serverInfo": self.server_info(),
+            "cacheScope": "public",
+            "ttlMs": 0,
+        });
+        if let Some(i) = &self.config.instructions {
+            r["instructions"] = json!(i);
+        }
+        r
+    }
+
+    fn list_tools(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Value, McpError> {
+        let creds = &call.facts.credentials;
+        let tools: Vec<_> = self
+            .registry
+            .tools()
+            .iter()
+            .filter(|t| t.available(creds) && call.policy.permits(t.def()).is_ok())
+            .collect();
+        let (start, next) = page_bounds(params, tools.len(), self.config.page_size)?;
+        let end = next
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(tools.len());
+        let page: Vec<Value> = tools[start..end]
+            .iter()
+            .map(|t| serde_json::to_value(t.def()).unwrap_or(Value::Null))
+            .collect();
+        let mut r = json!({ "tools": page });
+        if let Some(n) = next {
+            r["nextCursor"] = json!(n);
+        }
+        Ok(r)
+    }
+
+    async fn call_tool(&self, call: &Call<'_>, params: Option<&Map<String, Value>>) -> Outcome {
+        let name = match str_param(params, "name") {
+            Ok(n) => n,
+            Err(e) => return Outcome::of(Err(e)),
+        };
+        let creds = &call.facts.credentials;
+        let Some(tool) = self.registry.tool(name).filter(|t| t.available(creds)) else {
+            return Outcome::of(Err(McpError::InvalidParams(format!(
+                "Unknown tool: {name}"
+            ))));
+        };
+        if let Err(why) = call.policy.permits(tool.def()) {
+            self.metrics.count_tool_call(name, "denied");
+            return Outcome::of(Err(McpError::PolicyDenied(why)));
+        }
+        let mut args = match params.and_then(|p| p.get("arguments")) {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(a)) => a.clone(),
+            Some(_) => {
+                return Outcome::of(Err(McpError::InvalidParams(
+                    "Invalid params: arguments must be an object".into(),
+                )))
+            }
+        };
+        if let Some(validator) = self.validators.get(name) {
+            let instance = Value::Object(args);
+            let problem = validator.iter_errors(&instance).next().map(|err| {
+                let path = err.instance_path.to_string();
+                let at = if path.is_empty() {
+                    "(root)".to_owned()
+                } else {
+                    path
+                };
+                format!("Invalid arguments for tool {name} at {at}: {err}")
+            });
+            if let Some(message) = problem {
+                self.metrics.count_tool_call(name, "invalid_arguments");
+                return Outcome::of(Err(McpError::InvalidParams(message)));
+            }
+            let Value::Object(a) = instance else {
+                unreachable!("constructed as an object above")
+            };
+            args = a;
+        }
+        let ctx = ToolContext {
+            credentials: creds,
+            http: self.ports.http.as_ref(),
+            now: call.facts.now,
+        };
+        let result = match tool.call(&ctx, args).await {
+            Ok(output) => {
+                self.metrics.count_tool_call(name, "ok");
+                match output {
+                    ToolOutput::Text(text) => {
+                        json!({"content": [{"type": "text", "text": text}], "isError": false})
+                    }
+                    // structuredContent exists from 2025-06-18 on; older clients get the JSON text only.
+                    ToolOutput::Structured(value) if supports_structured_content(call.version) => {
+                        json!({
+                            "content": [{"type": "text", "text": value.to_string()}],
+                            "structuredContent": value,
+                            "isError": false,
+                        })
+                    }
+                    ToolOutput::Structured(value) => {
+                        json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})
+                    }
+                    ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
+                }
+            }
+            Err(failure) => {
+                self.metrics.count_tool_call(name, "error");
+                json!({"content": [{"type": "text", "text": failure.message}], "isError": true})
+            }
+        };
+        Outcome {
+            result: Ok(result),
+            set_log_level: None,
+            deferred: tool.defer_delivery(),
+        }
+    }
+
+    fn list_resources(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Value, McpError> {
+        let all: Vec<Value> = self
+            .registry
+            .resources
+            .iter()
+            .flat_map(|p| p.resources(&call.facts.credentials))
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect();
+        let (start, next) = page_bounds(params, all.len(), self.config.page_size)?;
+        let end = next
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(all.len());
+        let mut r = json!({ "resources": &all[start..end] });
+        if let Some(n) = next {
+            r["nextCursor"] = json!(n);
+        }
+        Ok(r)
+    }
+
+    fn list_templates(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Value, McpError> {
+        let all: Vec<Value> = self
+            .registry
+            .resources
+            .iter()
+            .flat_map(|p| p.templates(&call.facts.credentials))
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect();
+        let (start, next) = page_bounds(params, all.len(), self.config.page_size)?;
+        let end = next
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(all.len());
+        let mut r = json!({ "resourceTemplates": &all[start..end] });
+        if let Some(n) = next {
+            r["nextCursor"] = json!(n);
+        }
+        Ok(r)
+    }
+
+    async fn read_resource(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Value, McpError> {
+        let uri = str_param(params, "uri")?;
+        let ctx = ToolContext {
+            credentials: &call.facts.credentials,
+            http: self.ports.http.as_ref(),
+            now: call.facts.now,
+        };
+        for provider in &self.registry.resources {
+            match provider.read(&ctx, uri).await {
+                Ok(Some(contents)) => return Ok(json!({ "contents": contents })),
+                Ok(None) => continue,
+                Err(ResourceError::NotFound(u)) => return Err(McpError::ResourceNotFound(u)),
+                Err(ResourceError::Failed(msg)) => return Err(McpError::Internal(msg)),
+            }
+        }
+        Err(McpError::ResourceNotFound(uri.to_owned()))
+    }
+
+    fn list_prompts(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {
+        let all: Vec<Value> = self
+            .registry
+            .prompts
+            .iter()
+            .map(|p| serde_json::to_value(p.def()).unwrap_or(Value::Null))
+            .collect();
+        let (start, next) = page_bounds(params, all.len(), self.config.page_size)?;
+        let end = next
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(all.len());
+        let mut r = json!({ "prompts": &all[start..end] });
+        if let Some(n) = next {
+            r["nextCursor"] = json!(n);
+        }
+        Ok(r)
+    }
+
+    fn get_prompt(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {
+        let name = str_param(params, "name")?;
+        let prompt = self
+            .registry
+            .prompts
+            .iter()
+            .find(|p| p.def().name == name)
+            .ok_or_else(|| {
+                McpError::InvalidParams(format!("Invalid params: unknown prompt '{name}'"))
+            })?;
+        let mut args = BTreeMap::new();
+        if let Some(Value::Object(given)) = params.and_then(|p| p.get("arguments")) {
+            for (k, v) in given {
+                let text = v.as_str().ok_or_else(|| {
+                    McpError::InvalidParams(format!(
+                        "Invalid params: prompt argument '{k}' must be a string"
+                    ))
+                })?;
+                args.insert(k.clone(), text.to_owned());
+            }
+        }
+        for a in &prompt.def().arguments {
+            if a.required && !args.contains_key(&a.name) {
+                return Err(McpError::InvalidParams(format!(
+                    "Invalid params: missing required prompt argument '{}'",
+                    a.name
+                )));
+            }
+        }
+        let messages = prompt.render(&args).map_err(McpError::InvalidParams)?;
+        let mut r = json!({ "messages": messages });
+        if let Some(d) = &prompt.def().description {
+            r["description"] = json!(d);
+        }
+        Ok(r)
+    }
+
+    fn complete(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {
+        let reference = params
+            .and_then(|p| p.get("ref"))
+            .and_then(Value::as_object)
+            .ok_or_else(|| McpError::InvalidParams("Invalid params: missing 'ref'".into()))?;
+        let kind = reference.get("type").and_then(Value::as_str).unwrap_or("");
+        if !matches!(kind, "ref/prompt" | "ref/resource") {
+            return Err(McpError::InvalidParams(format!(
+                "Invalid params: unknown ref type '{kind}'"
+            )));
+        }
+        params
+            .and_then(|p| p.get("argument"))
+            .and_then(Value::as_object)
+            .ok_or_else(|| McpError::InvalidParams("Invalid params: missing 'argument'".into()))?;
+        Ok(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
+    }
+}

@@ -1,0 +1,118 @@
+//! Legacy HTTP+SSE (spec 2024-11-05): `GET /sse` opens a stream and names the endpoint;
+//! `POST /messages?sessionId=…` is answered 202 and the replies travel on the stream.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use serde_json::Value;
+
+use super::McpApp;
+use crate::error::McpError;
+use crate::policy::RequestPolicy;
+use crate::protocol::{decode, DecodeError, Payload};
+use crate::session::SessionTransport;
+use crate::transport::headers::require_json_content;
+use crate::transport::sse::SseEvent;
+use crate::transport::{Delivery, Reply, ReplyBody, StreamChannel, StreamHold};
+
+/// The protocol version assumed for a legacy session until `initialize` says otherwise.
+const LEGACY_VERSION: &str = "2024-11-05";
+
+impl McpApp {
+    pub(crate) async fn legacy_open(&self, req: Request<Bytes>) -> Reply {
+        let headers = req.headers();
+        if let Err(e) = self.config.origins.check(headers) {
+            return Reply::error(&e, &Value::Null);
+        }
+        let facts = self.facts(headers);
+        let mut rec = self.new_session(SessionTransport::LegacySse, LEGACY_VERSION, &facts);
+        match self.ports.store.save(&rec, None).await {
+            Ok(v) => rec.version = v,
+            Err(e) => return Reply::error(&McpError::from(e), &Value::Null),
+        }
+        self.metrics.session_opened();
+        let path = req.uri().path().trim_end_matches('/');
+        let prefix = path.strip_suffix("sse").unwrap_or("/");
+        let endpoint = format!("{prefix}messages?sessionId={}", rec.id);
+        let frame = SseEvent {
+            id: None,
+            event: Some("endpoint".into()),
+            data: endpoint,
+            retry: None,
+        }
+        .encode();
+        let hold = StreamHold {
+            session: rec.id.clone(),
+            channel: StreamChannel::Legacy,
+            keepalive_ms: self.config.keepalive_ms,
+        };
+        Reply::sse(vec![frame], Some(hold))
+    }
+
+    pub(crate) async fn legacy_post(&self, req: Request<Bytes>) -> Reply {
+        let headers = req.headers();
+        if let Err(e) = self.config.origins.check(headers) {
+            return Reply::error(&e, &Value::Null);
+        }
+        if let Err(e) = require_json_content(headers) {
+            return Reply::error(&e, &Value::Null);
+        }
+        if req.body().len() > self.config.max_body_bytes {
+            return Reply::error(
+                &McpError::PayloadTooLarge(self.config.max_body_bytes),
+                &Value::Null,
+            );
+        }
+        let query = req.uri().query().unwrap_or("");
+        let sid = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "sessionId" || k == "session_id")
+            .map(|(_, v)| v.into_owned());
+        let Some(sid) = sid else {
+            return Reply::error(
+                &McpError::InvalidRequest(
+                    "Invalid Request: sessionId query parameter is required".into(),
+                ),
+                &Value::Null,
+            );
+        };
+        let facts = self.facts(headers);
+        let rec = match self.load_session(&sid, &facts).await {
+            Ok(r) if r.transport == SessionTransport::LegacySse => r,
+            Ok(_) => return Reply::error(&McpError::SessionNotFound, &Value::Null),
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
+        let items = match decode(req.body()) {
+            Ok(Payload::Single(m)) => vec![Ok(m)],
+            Ok(Payload::Batch(items)) => items,
+            Err(DecodeError::Parse(msg)) => {
+                return Reply::error(&McpError::Parse(msg), &Value::Null)
+            }
+            Err(DecodeError::Invalid(id, msg)) => {
+                return Reply::error(&McpError::InvalidRequest(msg), &id)
+            }
+        };
+        let policy = RequestPolicy::new(&self.config.policy, headers);
+        let processed = self.process(&rec, &facts, &policy, items, true).await;
+        let session = rec.id.clone();
+        let changes = processed.changes.clone();
+        if let Err(e) = self
+            .update_session(rec, facts.now, |r| changes.apply(r))
+            .await
+        {
+            return Reply::error(&e, &Value::Null);
+        }
+        let mut reply = Reply::text(StatusCode::ACCEPTED, "Accepted", "text/plain");
+        reply.deliveries = processed
+            .responses
+            .iter()
+            .map(|m| Delivery {
+                session: session.clone(),
+                channel: StreamChannel::Legacy,
+                frame: SseEvent::message(None, m.to_string()).encode(),
+            })
+            .collect();
+        if reply.deliveries.is_empty() {
+            *reply.response.body_mut() = ReplyBody::Full(Bytes::from_static(b"Accepted"));
+        }
+        reply
+    }
+}

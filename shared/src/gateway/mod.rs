@@ -1,0 +1,282 @@
+//! `McpApp`: the one entry point every platform calls. It ties protocol, transports, sessions,
+//! credentials, policy and the registry together.
+
+mod dispatch;
+mod legacy;
+mod streamable;
+mod websocket;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+pub use websocket::{WsAccept, WsConnection};
+
+use crate::credential::Credentials;
+use crate::error::McpError;
+use crate::metrics::Metrics;
+use crate::policy::PolicyConfig;
+use crate::port::{Clock, Entropy, HttpClient, SessionStore, UnixMillis};
+use crate::session::{SessionId, SessionRecord, SessionTransport};
+use crate::tool::Registry;
+use crate::transport::headers::OriginPolicy;
+use crate::transport::{Reply, SESSION_HEADER};
+
+/// Gateway settings (platform-independent).
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `serverInfo.name`.
+    pub server_name: String,
+    /// `serverInfo.version`.
+    pub server_version: String,
+    /// Optional `instructions` for clients.
+    pub instructions: Option<String>,
+    /// Idle time after which a session expires.
+    pub session_ttl_ms: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// `Origin` and `Host` checks.
+    pub origins: OriginPolicy,
+    /// Key for credential fingerprints kept in sessions.
+    pub fingerprint_key: Vec<u8>,
+    /// Items per page of list results.
+    pub page_size: usize,
+    /// Interval of SSE keep-alive comments.
+    pub keepalive_ms: u64,
+    /// Events kept per session for `Last-Event-ID` resumption.
+    pub event_log_limit: usize,
+    /// Answer POSTs with SSE even when the client also accepts JSON.
+    pub prefer_sse: bool,
+    /// Tool policy.
+    pub policy: PolicyConfig,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            server_name: "mcp-edge".into(),
+            server_version: env!("CARGO_PKG_VERSION").into(),
+            instructions: None,
+            session_ttl_ms: 3_600_000,
+            max_body_bytes: 4 * 1024 * 1024,
+            origins: OriginPolicy::default(),
+            fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
+            page_size: 100,
+            keepalive_ms: 15_000,
+            event_log_limit: 64,
+            prefer_sse: false,
+            policy: PolicyConfig {
+                allow_request_overrides: true,
+                ..PolicyConfig::default()
+            },
+        }
+    }
+}
+
+/// The ports a platform hands to [`McpApp`].
+#[derive(Clone)]
+pub struct Ports {
+    /// Session storage.
+    pub store: Arc<dyn SessionStore>,
+    /// Outbound HTTP for connectors.
+    pub http: Arc<dyn HttpClient>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub entropy: Arc<dyn Entropy>,
+}
+
+/// The MCP gateway: decides every reply, doing I/O only through its [`Ports`].
+pub struct McpApp {
+    config: GatewayConfig,
+    registry: Registry,
+    validators: HashMap<String, jsonschema::Validator>,
+    ports: Ports,
+    metrics: Arc<Metrics>,
+}
+
+/// Per-request facts every handler needs.
+pub(crate) struct RequestFacts {
+    pub credentials: Credentials,
+    pub fingerprint: Option<String>,
+    pub now: UnixMillis,
+}
+
+impl McpApp {
+    /// Builds the gateway; tool input schemas are compiled once here.
+    pub fn new(config: GatewayConfig, registry: Registry, ports: Ports) -> Result<Self, McpError> {
+        let mut validators = HashMap::new();
+        for tool in registry.tools() {
+            let def = tool.def();
+            let v = jsonschema::validator_for(&def.input_schema).map_err(|e| {
+                McpError::Internal(format!("tool {} has an invalid inputSchema: {e}", def.name))
+            })?;
+            validators.insert(def.name.clone(), v);
+        }
+        Ok(McpApp {
+            config,
+            registry,
+            validators,
+            ports,
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+
+    /// The gateway's metrics (shared with the platform, which records latencies and streams).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// Handles one HTTP request. `path` routing: `/mcp`, `/sse`, `/messages`, `/health`, `/metrics`;
+    /// any prefix before those names is kept (e.g. `/servers/x/mcp`).
+    pub async fn handle(&self, req: Request<Bytes>) -> Reply {
+        let path = req.uri().path().trim_end_matches('/').to_owned();
+        let leaf = path.rsplit('/').next().unwrap_or("");
+        let reply = match (req.method(), leaf) {
+            (_, "mcp") => self.streamable(req).await,
+            (&Method::GET, "sse") => self.legacy_open(req).await,
+            (_, "sse") => Reply::error(
+                &McpError::MethodNotAllowed("use GET /sse".into()),
+                &Value::Null,
+            ),
+            (&Method::POST, "messages") => self.legacy_post(req).await,
+            (&Method::GET, "health") => self.health(),
+            (&Method::GET, "metrics") => Reply::text(
+                StatusCode::OK,
+                &self.metrics.render(),
+                "text/plain; version=0.0.4",
+            ),
+            _ => Reply::json(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not found", "path": path}),
+            ),
+        };
+        if reply.status() != StatusCode::OK && reply.status() != StatusCode::ACCEPTED {
+            self.metrics.count_request("http", reply.status().as_u16());
+        }
+        reply
+    }
+
+    fn health(&self) -> Reply {
+        Reply::json(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "server": self.config.server_name,
+                "version": self.config.server_version,
+                "tools": self.registry.tools().len(),
+            }),
+        )
+    }
+
+    pub(crate) fn facts(&self, headers: &http::HeaderMap) -> RequestFacts {
+        let credentials = Credentials::from_headers(headers);
+        let fingerprint = credentials.fingerprint(&self.config.fingerprint_key);
+        RequestFacts {
+            credentials,
+            fingerprint,
+            now: self.ports.clock.now(),
+        }
+    }
+
+    /// A new, unsaved session record.
+    pub(crate) fn new_session(
+        &self,
+        transport: SessionTransport,
+        version: &str,
+        facts: &RequestFacts,
+    ) -> SessionRecord {
+        SessionRecord {
+            id: SessionId::generate(self.ports.entropy.as_ref()),
+            protocol_version: version.to_owned(),
+            transport,
+            client_info: None,
+            client_capabilities: Value::Object(Default::default()),
+            initialized: false,
+            log_level: None,
+            credential_fingerprint: facts.fingerprint.clone(),
+            created_at: facts.now,
+            last_seen: facts.now,
+            expires_at: facts.now.saturating_add(self.config.session_ttl_ms),
+            version: 0,
+            next_stream: 1,
+            events: Vec::new(),
+        }
+    }
+
+    /// Loads a live session by id text; unknown, expired and credential-mismatched sessions are all "not found".
+    pub(crate) async fn load_session(
+        &self,
+        id_text: &str,
+        facts: &RequestFacts,
+    ) -> Result<SessionRecord, McpError> {
+        let id = SessionId::parse(id_text.trim()).ok_or(McpError::SessionNotFound)?;
+        let rec = self
+            .ports
+            .store
+            .load(&id)
+            .await?
+            .ok_or(McpError::SessionNotFound)?;
+        if rec.is_expired(facts.now) {
+            self.ports.store.delete(&id).await?;
+            self.metrics.session_closed();
+            return Err(McpError::SessionNotFound);
+        }
+        if rec.credential_fingerprint != facts.fingerprint {
+            return Err(McpError::SessionNotFound);
+        }
+        Ok(rec)
+    }
+
+    /// Applies `change` to the session and saves it with compare-and-set, reloading and re-applying on
+    /// a lost race (bounded). When `change` reports no change, the write happens only if the expiry
+    /// refresh is due, which keeps idle-refresh writes rare.
+    pub(crate) async fn update_session(
+        &self,
+        mut rec: SessionRecord,
+        now: UnixMillis,
+        change: impl Fn(&mut SessionRecord) -> bool,
+    ) -> Result<SessionRecord, McpError> {
+        for _ in 0..8 {
+            let changed = change(&mut rec);
+            let refresh_due =
+                now.saturating_sub(rec.last_seen) >= (self.config.session_ttl_ms / 20).max(1000);
+            if !changed && !refresh_due {
+                return Ok(rec);
+            }
+            rec.last_seen = rec.last_seen.max(now);
+            rec.expires_at = rec.last_seen.saturating_add(self.config.session_ttl_ms);
+            match self.ports.store.save(&rec, Some(rec.version)).await {
+                Ok(v) => {
+                    rec.version = v;
+                    return Ok(rec);
+                }
+                Err(crate::port::StoreError::Conflict) => {
+                    rec = self
+                        .ports
+                        .store
+                        .load(&rec.id)
+                        .await?
+                        .ok_or(McpError::SessionNotFound)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(McpError::Store("session kept changing concurrently".into()))
+    }
+
+    pub(crate) fn session_header<'h>(headers: &'h http::HeaderMap) -> Option<&'h str> {
+        headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests;

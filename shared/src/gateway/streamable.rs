@@ -1,0 +1,704 @@
+//! Streamable HTTP at `/mcp`: POST, GET and DELETE for the sessionful eras, and the stateless
+//! 2026-07-28 single-exchange POST.
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use serde_json::{Map, Value};
+
+use super::dispatch::Call;
+use super::{McpApp, RequestFacts};
+use crate::error::McpError;
+use crate::policy::RequestPolicy;
+use crate::protocol::{
+    self, allows_batches, code, decode, DecodeError, Incoming, Payload, HANDSHAKE_VERSIONS,
+    LATEST_HANDSHAKE_VERSION, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSIONS,
+};
+use crate::session::{LoggedEvent, SessionRecord, SessionTransport};
+use crate::transport::headers::{acceptable, require_json_content, Acceptable};
+use crate::transport::sse::SseEvent;
+use crate::transport::{
+    Reply, StreamChannel, StreamHold, LAST_EVENT_ID_HEADER, METHOD_HEADER, NAME_HEADER,
+    SESSION_HEADER, VERSION_HEADER,
+};
+
+/// Retry hint (ms) sent with priming events so clients reconnect quickly after a server-side close.
+const RECONNECT_RETRY_MS: u64 = 100;
+
+/// Session changes produced by one request, re-appliable after a lost compare-and-set race.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SessionChanges {
+    pub initialized: bool,
+    pub log_level: Option<String>,
+    pub negotiated: Option<(String, Option<Value>, Value)>,
+}
+
+impl SessionChanges {
+    pub(crate) fn apply(&self, rec: &mut SessionRecord) -> bool {
+        let mut changed = false;
+        if self.initialized && !rec.initialized {
+            rec.initialized = true;
+            changed = true;
+        }
+        if let Some(level) = &self.log_level {
+            rec.log_level = Some(level.clone());
+            changed = true;
+        }
+        if let Some((version, info, caps)) = &self.negotiated {
+            rec.protocol_version = version.clone();
+            rec.client_info = info.clone();
+            rec.client_capabilities = caps.clone();
+            changed = true;
+        }
+        changed
+    }
+}
+
+/// Responses produced by a batch or single message.
+pub(crate) struct Processed {
+    pub responses: Vec<Value>,
+    pub changes: SessionChanges,
+    pub deferred: bool,
+}
+
+/// Whether `version` is at least `floor` in the handshake-era ordering.
+fn version_at_least(version: &str, floor: &str) -> bool {
+    let pos = |v: &str| HANDSHAKE_VERSIONS.iter().position(|x| *x == v);
+    match (pos(version), pos(floor)) {
+        (Some(a), Some(b)) => a >= b,
+        _ => MODERN_VERSIONS.contains(&version),
+    }
+}
+
+fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn request_id(payload: &Payload) -> Value {
+    match payload {
+        Payload::Single(Incoming::Request { id, .. }) => id.clone(),
+        _ => Value::Null,
+    }
+}
+
+/// Decodes the spec's `=?base64?…?=` header sentinel; plain values pass through.
+fn decode_header_value(raw: &str) -> Option<String> {
+    use base64::Engine as _;
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok()),
+        None => Some(raw.to_owned()),
+    }
+}
+
+/// HTTP status for an error answering a 2026-07-28 request.
+fn modern_status(err: &McpError) -> StatusCode {
+    match err.to_jsonrpc().code {
+        code::PARSE_ERROR
+        | code::INVALID_REQUEST
+        | code::INVALID_PARAMS
+        | code::HEADER_MISMATCH
+        | code::MISSING_REQUIRED_CLIENT_CAPABILITY
+        | code::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
+        code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        _ => match err {
+            McpError::Store(_) | McpError::Internal(_) | McpError::PolicyDenied(_) => {
+                err.http_status()
+            }
+            _ => StatusCode::OK,
+        },
+    }
+}
+
+fn modern_envelope(payload: &Payload) -> bool {
+    matches!(payload, Payload::Single(Incoming::Request { params: Some(p), .. })
+        if p.get("_meta").and_then(Value::as_object).is_some_and(|m| m.contains_key(META_PROTOCOL_VERSION)))
+}
+
+impl McpApp {
+    pub(crate) async fn streamable(&self, req: Request<Bytes>) -> Reply {
+        if let Err(e) = self.config.origins.check(req.headers()) {
+            return Reply::error(&e, &Value::Null);
+        }
+        let mut reply = match *req.method() {
+            Method::POST => self.mcp_post(req).await,
+            Method::GET => self.mcp_get(req).await,
+            Method::DELETE => self.mcp_delete(req).await,
+            _ => Reply::error(
+                &McpError::MethodNotAllowed("use POST, GET or DELETE".into()),
+                &Value::Null,
+            ),
+        };
+        if reply.status() == StatusCode::METHOD_NOT_ALLOWED {
+            reply.set_header(http::header::ALLOW, "GET, POST, DELETE");
+        }
+        reply
+    }
+
+    /// Runs each message of a request against a session; requests are dispatched in order.
+    pub(crate) async fn process(
+        &self,
+        rec: &SessionRecord,
+        facts: &RequestFacts,
+        policy: &RequestPolicy,
+        items: Vec<Result<Incoming, (Value, protocol::JsonRpcError)>>,
+        allow_initialize: bool,
+    ) -> Processed {
+        let mut out = Processed {
+            responses: Vec::new(),
+            changes: SessionChanges::default(),
+            deferred: false,
+        };
+        let mut version = rec.protocol_version.clone();
+        for item in items {
+            match item {
+                Ok(Incoming::Request { id, method, params })
+                    if method == "initialize" && allow_initialize =>
+                {
+                    let p = params.unwrap_or_default();
+                    let requested = p
+                        .get("protocolVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or(LATEST_HANDSHAKE_VERSION);
+                    let negotiated = if HANDSHAKE_VERSIONS.contains(&requested) {
+                        requested
+                    } else {
+                        LATEST_HANDSHAKE_VERSION
+                    };
+                    version = negotiated.to_owned();
+                    out.changes.negotiated = Some((
+                        negotiated.to_owned(),
+                        p.get("clientInfo").cloned(),
+                        p.get("capabilities")
+                            .cloned()
+                            .unwrap_or_else(|| Value::Object(Map::new())),
+                    ));
+                    self.metrics.count_request("initialize", 200);
+                    out.responses
+                        .push(protocol::success(&id, self.initialize_result(negotiated)));
+                }
+                Ok(Incoming::Request { id, method, params }) => {
+                    let call = Call {
+                        version: &version,
+                        modern: false,
+                        facts,
+                        policy,
+                    };
+                    let outcome = self.dispatch(&call, &method, params.as_ref()).await;
+                    if let Some(level) = outcome.set_log_level {
+                        out.changes.log_level = Some(level);
+                    }
+                    out.deferred |= outcome.deferred;
+                    match outcome.result {
+                        Ok(result) => {
+                            self.metrics.count_request(&method, 200);
+                            out.responses.push(protocol::success(&id, result));
+                        }
+                        Err(e) => {
+                            self.metrics.count_request(&method, 200);
+                            out.responses.push(protocol::failure(&id, &e.to_jsonrpc()));
+                        }
+                    }
+                }
+                Ok(Incoming::Notification { method, .. }) => {
+                    if method == "notifications/initialized" {
+                        out.changes.initialized = true;
+                    }
+                    self.metrics.count_request(&method, 202);
+                }
+                Ok(Incoming::Response { .. }) => {}
+                Err((id, err)) => out.responses.push(protocol::failure(&id, &err)),
+            }
+        }
+        out
+    }
+
+    async fn mcp_post(&self, req: Request<Bytes>) -> Reply {
+        let headers = req.headers();
+        if let Err(e) = require_json_content(headers) {
+            return Reply::error(&e, &Value::Null);
+        }
+        let accept = acceptable(headers);
+        if !accept.json && !accept.sse {
+            return Reply::error(
+                &McpError::NotAcceptable(
+                    "Accept must allow application/json or text/event-stream".into(),
+                ),
+                &Value::Null,
+            );
+        }
+        if req.body().len() > self.config.max_body_bytes {
+            return Reply::error(
+                &McpError::PayloadTooLarge(self.config.max_body_bytes),
+                &Value::Null,
+            );
+        }
+        let version_header = header(headers, VERSION_HEADER);
+        if let Some(v) = version_header {
+            if !protocol::is_supported_version(v) {
+                return Reply::error(
+                    &McpError::UnsupportedVersionHeader(v.to_owned()),
+                    &Value::Null,
+                );
+            }
+        }
+        let payload = match decode(req.body()) {
+            Ok(p) => p,
+            Err(DecodeError::Parse(msg)) => {
+                return Reply::error(&McpError::Parse(msg), &Value::Null)
+            }
+            Err(DecodeError::Invalid(id, msg)) => {
+                return Reply::error(&McpError::InvalidRequest(msg), &id)
+            }
+        };
+        let session_header = Self::session_header(headers);
+        let modern_header = version_header.is_some_and(|v| MODERN_VERSIONS.contains(&v));
+        let is_initialize = matches!(&payload, Payload::Single(Incoming::Request { method, .. }) if method == "initialize");
+        if modern_header
+            || (session_header.is_none() && !is_initialize && modern_envelope(&payload))
+        {
+            return self.modern_post(headers, payload, accept).await;
+        }
+        let facts = self.facts(headers);
+        let policy = RequestPolicy::new(&self.config.policy, headers);
+        if is_initialize {
+            return self.initialize(payload, &facts, &policy, accept).await;
+        }
+        let id = request_id(&payload);
+        let (items, batch) = match payload {
+            Payload::Single(m) => (vec![Ok(m)], false),
+            Payload::Batch(items) => {
+                if items.iter().any(
+                    |i| matches!(i, Ok(Incoming::Request { method, .. }) if method == "initialize"),
+                ) {
+                    return Reply::error(
+                        &McpError::InvalidRequest(
+                            "Invalid Request: initialize must not be part of a batch".into(),
+                        ),
+                        &Value::Null,
+                    );
+                }
+                (items, true)
+            }
+        };
+        let Some(sid) = session_header else {
+            return Reply::error(&McpError::MissingSession, &id);
+        };
+        let rec = match self.load_session(sid, &facts).await {
+            Ok(r) if r.transport == SessionTransport::StreamableHttp => r,
+            Ok(_) => return Reply::error(&McpError::SessionNotFound, &id),
+            Err(e) => return Reply::error(&e, &id),
+        };
+        if batch && !allows_batches(&rec.protocol_version) {
+            let msg = format!(
+                "Invalid Request: protocol version {} does not allow JSON-RPC batches",
+                rec.protocol_version
+            );
+            return Reply::error(&McpError::InvalidRequest(msg), &Value::Null);
+        }
+        let processed = self.process(&rec, &facts, &policy, items, false).await;
+        self.sessionful_reply(rec, &facts, processed, accept, batch)
+            .await
+    }
+
+    async fn initialize(
+        &self,
+        payload: Payload,
+        facts: &RequestFacts,
+        policy: &RequestPolicy,
+        accept: Acceptable,
+    ) -> Reply {
+        let id = request_id(&payload);
+        let Payload::Single(msg) = payload else {
+            return Reply::error(&McpError::InvalidRequest("Invalid Request".into()), &id);
+        };
+        if msg
+            .params()
+            .and_then(|p| p.get("protocolVersion"))
+            .and_then(Value::as_str)
+            .is_none()
+        {
+            return Reply::error(
+                &McpError::InvalidParams(
+                    "Invalid params: initialize needs a string protocolVersion".into(),
+                ),
+                &id,
+            );
+        }
+        let mut rec = self.new_session(
+            SessionTransport::StreamableHttp,
+            LATEST_HANDSHAKE_VERSION,
+            facts,
+        );
+        let processed = self.process(&rec, facts, policy, vec![Ok(msg)], true).await;
+        processed.changes.apply(&mut rec);
+        match self.ports.store.save(&rec, None).await {
+            Ok(v) => rec.version = v,
+            Err(e) => return Reply::error(&McpError::from(e), &id),
+        }
+        self.metrics.session_opened();
+        let body = &processed.responses[0];
+        let mut reply = if accept.json && !(self.config.prefer_sse && accept.sse) {
+            Reply::json(StatusCode::OK, body)
+        } else {
+            Reply::sse(
+                vec![SseEvent::message(None, body.to_string()).encode()],
+                None,
+            )
+        };
+        reply.set_header(SESSION_HEADER, rec.id.as_str());
+        reply
+    }
+
+    async fn sessionful_reply(
+        &self,
+        rec: SessionRecord,
+        facts: &RequestFacts,
+        processed: Processed,
+        accept: Acceptable,
+        batch: bool,
+    ) -> Reply {
+        let Processed {
+            responses,
+            changes,
+            deferred,
+        } = processed;
+        if responses.is_empty() {
+            return match self
+                .update_session(rec, facts.now, |r| changes.apply(r))
+                .await
+            {
+                Ok(_) => Reply::new(StatusCode::ACCEPTED, crate::transport::ReplyBody::Empty),
+                Err(e) => Reply::error(&e, &Value::Null),
+            };
+        }
+        let defer = deferred && accept.sse && version_at_least(&rec.protocol_version, "2025-11-25");
+        let use_json = !defer && accept.json && !(self.config.prefer_sse && accept.sse);
+        if use_json {
+            let body = if batch {
+                Value::Array(responses)
+            } else {
+                responses.into_iter().next().unwrap_or(Value::Null)
+            };
+            return match self
+                .update_session(rec, facts.now, |r| changes.apply(r))
+                .await
+            {
+                Ok(_) => Reply::json(StatusCode::OK, &body),
+                Err(e) => Reply::error(&e, &Value::Null),
+            };
+        }
+        // SSE: a new stream whose events are logged for Last-Event-ID resumption.
+        let limit = self.config.event_log_limit.max(1);
+        let datas: Vec<String> = responses.iter().map(Value::to_string).collect();
+        let saved = self
+            .update_session(rec, facts.now, |r| {
+                changes.apply(r);
+                let stream = r.next_stream;
+                r.next_stream += 1;
+                let n = datas.len();
+                for (i, data) in datas.iter().enumerate() {
+                    r.events.push(LoggedEvent {
+                        stream,
+                        seq: i as u64 + 1,
+                        data: data.clone(),
+                        last: i + 1 == n,
+                    });
+                }
+                let excess = r.events.len().saturating_sub(limit);
+                r.events.drain(..excess);
+                true
+            })
+            .await;
+        let rec = match saved {
+            Ok(r) => r,
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
+        let stream = rec.next_stream - 1;
+        let mut frames = Vec::new();
+        if version_at_least(&rec.protocol_version, "2025-11-25") {
+            let mut priming = SseEvent {
+                id: Some(format!("{stream}-0")),
+                event: None,
+                data: String::new(),
+                retry: None,
+            };
+            if defer {
+                priming.retry = Some(RECONNECT_RETRY_MS);
+            }
+            frames.push(priming.encode());
+        }
+        if !defer {
+            for (i, data) in datas.into_iter().enumerate() {
+                frames.push(SseEvent::message(Some(format!("{stream}-{}", i + 1)), data).encode());
+            }
+        }
+        Reply::sse(frames, None)
+    }
+
+    async fn mcp_get(&self, req: Request<Bytes>) -> Reply {
+        let headers = req.headers();
+        if let Some(v) = header(headers, VERSION_HEADER) {
+            if MODERN_VERSIONS.contains(&v) {
+                return Reply::error(
+                    &McpError::MethodNotAllowed(
+                        "protocol version 2026-07-28 has no GET stream".into(),
+                    ),
+                    &Value::Null,
+                );
+            }
+            if !protocol::is_supported_version(v) {
+                return Reply::error(
+                    &McpError::UnsupportedVersionHeader(v.to_owned()),
+                    &Value::Null,
+                );
+            }
+        }
+        if !acceptable(headers).sse {
+            return Reply::error(
+                &McpError::NotAcceptable("Accept must allow text/event-stream".into()),
+                &Value::Null,
+            );
+        }
+        let Some(sid) = Self::session_header(headers) else {
+            return Reply::error(&McpError::MissingSession, &Value::Null);
+        };
+        let facts = self.facts(headers);
+        let rec = match self.load_session(sid, &facts).await {
+            Ok(r) if r.transport == SessionTransport::StreamableHttp => r,
+            Ok(_) => return Reply::error(&McpError::SessionNotFound, &Value::Null),
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
+        let keepalive_ms = self.config.keepalive_ms;
+        if let Some(last) = header(headers, LAST_EVENT_ID_HEADER) {
+            let parsed = last
+                .split_once('-')
+                .and_then(|(s, q)| Some((s.parse::<u64>().ok()?, q.parse::<u64>().ok()?)));
+            let Some((stream, seq)) = parsed else {
+                return Reply::error(
+                    &McpError::InvalidRequest("Invalid Request: malformed Last-Event-ID".into()),
+                    &Value::Null,
+                );
+            };
+            let replay: Vec<&LoggedEvent> = rec
+                .events
+                .iter()
+                .filter(|e| e.stream == stream && e.seq > seq)
+                .collect();
+            let finished = replay.iter().any(|e| e.last);
+            let frames = replay
+                .iter()
+                .map(|e| {
+                    SseEvent::message(Some(format!("{}-{}", e.stream, e.seq)), e.data.clone())
+                        .encode()
+                })
+                .collect();
+            let hold = (!finished).then(|| StreamHold {
+                session: rec.id.clone(),
+                channel: StreamChannel::Standalone(stream),
+                keepalive_ms,
+            });
+            return Reply::sse(frames, hold);
+        }
+        let saved = self
+            .update_session(rec, facts.now, |r| {
+                r.next_stream += 1;
+                true
+            })
+            .await;
+        let rec = match saved {
+            Ok(r) => r,
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
+        let stream = rec.next_stream - 1;
+        let mut frames = Vec::new();
+        if version_at_least(&rec.protocol_version, "2025-11-25") {
+            frames.push(
+                SseEvent {
+                    id: Some(format!("{stream}-0")),
+                    event: None,
+                    data: String::new(),
+                    retry: None,
+                }
+                .encode(),
+            );
+        }
+        Reply::sse(
+            frames,
+            Some(StreamHold {
+                session: rec.id,
+                channel: StreamChannel::Standalone(stream),
+                keepalive_ms,
+            }),
+        )
+    }
+
+    async fn mcp_delete(&self, req: Request<Bytes>) -> Reply {
+        let headers = req.headers();
+        if header(headers, VERSION_HEADER).is_some_and(|v| MODERN_VERSIONS.contains(&v)) {
+            return Reply::error(
+                &McpError::MethodNotAllowed(
+                    "protocol version 2026-07-28 has no sessions to delete".into(),
+                ),
+                &Value::Null,
+            );
+        }
+        let Some(sid) = Self::session_header(headers) else {
+            return Reply::error(&McpError::MissingSession, &Value::Null);
+        };
+        let facts = self.facts(headers);
+        let rec = match self.load_session(sid, &facts).await {
+            Ok(r) => r,
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
+        if let Err(e) = self.ports.store.delete(&rec.id).await {
+            return Reply::error(&McpError::from(e), &Value::Null);
+        }
+        self.metrics.session_closed();
+        Reply::new(StatusCode::OK, crate::transport::ReplyBody::Empty)
+    }
+
+    /// The 2026-07-28 single exchange: validate the envelope and headers, dispatch, answer. No session.
+    async fn modern_post(
+        &self,
+        headers: &http::HeaderMap,
+        payload: Payload,
+        accept: Acceptable,
+    ) -> Reply {
+        let msg = match payload {
+            Payload::Single(m) => m,
+            Payload::Batch(_) => return Reply::error(
+                &McpError::InvalidRequest(
+                    "Invalid Request: protocol version 2026-07-28 does not allow JSON-RPC batches"
+                        .into(),
+                ),
+                &Value::Null,
+            ),
+        };
+        let (id, method, params) = match msg {
+            Incoming::Request { id, method, params } => (id, method, params),
+            Incoming::Notification { method, .. } => {
+                self.metrics.count_request(&method, 202);
+                return Reply::new(StatusCode::ACCEPTED, crate::transport::ReplyBody::Empty);
+            }
+            Incoming::Response { .. } => {
+                return Reply::new(StatusCode::ACCEPTED, crate::transport::ReplyBody::Empty)
+            }
+        };
+        let fail = |e: McpError, id: &Value| {
+            let mut r = Reply::json(modern_status(&e), &protocol::failure(id, &e.to_jsonrpc()));
+            r.set_header(http::header::CACHE_CONTROL, "no-store");
+            r
+        };
+        let version = match self.modern_ladder(headers, &method, params.as_ref()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.metrics
+                    .count_request(&method, modern_status(&e).as_u16());
+                return fail(e, &id);
+            }
+        };
+        if method == "initialize" {
+            return fail(
+                McpError::InvalidRequest(
+                    "Invalid Request: protocol version 2026-07-28 has no initialize handshake"
+                        .into(),
+                ),
+                &id,
+            );
+        }
+        let facts = self.facts(headers);
+        let policy = RequestPolicy::new(&self.config.policy, headers);
+        let call = Call {
+            version: &version,
+            modern: true,
+            facts: &facts,
+            policy: &policy,
+        };
+        let outcome = self.dispatch(&call, &method, params.as_ref()).await;
+        match outcome.result {
+            Ok(result) => {
+                self.metrics.count_request(&method, 200);
+                let body = protocol::success(&id, result);
+                if accept.json {
+                    Reply::json(StatusCode::OK, &body)
+                } else {
+                    Reply::sse(
+                        vec![SseEvent::message(None, body.to_string()).encode()],
+                        None,
+                    )
+                }
+            }
+            Err(e) => {
+                self.metrics
+                    .count_request(&method, modern_status(&e).as_u16());
+                fail(e, &id)
+            }
+        }
+    }
+
+    /// The 2026-07-28 validation ladder: envelope keys, then routing headers, then the version.
+    fn modern_ladder(
+        &self,
+        headers: &http::HeaderMap,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<String, McpError> {
+        let meta = params.and_then(|p| p.get("_meta")).and_then(Value::as_object).ok_or_else(|| {
+            McpError::InvalidParams(format!("Invalid params: params._meta must be an object carrying '{META_PROTOCOL_VERSION}' and '{META_CLIENT_CAPABILITIES}'"))
+        })?;
+        let missing: Vec<&str> = [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]
+            .into_iter()
+            .filter(|k| !meta.contains_key(*k))
+            .collect();
+        if !missing.is_empty() {
+            return Err(McpError::InvalidParams(format!(
+                "Invalid params: params._meta is missing {}",
+                missing.join(", ")
+            )));
+        }
+        let body_version = &meta[META_PROTOCOL_VERSION];
+        if header(headers, VERSION_HEADER)
+            .map(|h| Value::String(h.to_owned()))
+            .as_ref()
+            != Some(body_version)
+        {
+            return Err(McpError::HeaderMismatch(format!(
+                "{VERSION_HEADER} header does not match the request envelope's protocol version"
+            )));
+        }
+        if header(headers, METHOD_HEADER) != Some(method) {
+            return Err(McpError::HeaderMismatch(format!(
+                "{METHOD_HEADER} header does not match the request body's method"
+            )));
+        }
+        let name_key = match method {
+            "tools/call" | "prompts/get" => Some("name"),
+            "resources/read" => Some("uri"),
+            _ => None,
+        };
+        if let Some(key) = name_key {
+            if let Some(body_value) = params.and_then(|p| p.get(key)).filter(|v| !v.is_null()) {
+                let given = header(headers, NAME_HEADER).and_then(decode_header_value);
+                if given.map(Value::String).as_ref() != Some(body_value) {
+                    return Err(McpError::HeaderMismatch(format!(
+                        "{NAME_HEADER} header does not match the request body's '{key}' parameter"
+                    )));
+                }
+            }
+        }
+        let Some(version) = body_version.as_str() else {
+            return Err(McpError::InvalidParams(
+                "Invalid params: the protocol-version envelope value must be a string".into(),
+            ));
+        };
+        if !MODERN_VERSIONS.contains(&version) {
+            return Err(McpError::UnsupportedVersion(version.to_owned()));
+        }
+        Ok(version.to_owned())
+    }
+}

@@ -1,0 +1,241 @@
+//! WebSocket at `/ws`: JSON-RPC over WebSocket (subprotocol `mcp`) and the simple envelope some
+//! clients use (`welcome`, `list_tools`, `call_tool`, `list_resources`, `read_resource`, `ping`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::dispatch::Call;
+use super::McpApp;
+use crate::error::McpError;
+use crate::policy::RequestPolicy;
+use crate::protocol::{
+    self, decode_message, DecodeError, Incoming, HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION,
+};
+use crate::transport::Reply;
+
+/// The WebSocket subprotocol for plain JSON-RPC.
+pub const WS_SUBPROTOCOL: &str = "mcp";
+
+/// State of one WebSocket connection. Small and serializable, so a hibernating platform can keep it
+/// as the socket's attachment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WsConnection {
+    /// The simple envelope is enabled (no `mcp` subprotocol was negotiated).
+    pub envelope: bool,
+    /// Version negotiated by a JSON-RPC `initialize`.
+    pub version: Option<String>,
+    /// `notifications/initialized` arrived.
+    pub initialized: bool,
+    /// Level set by `logging/setLevel`.
+    pub log_level: Option<String>,
+}
+
+/// The decision to accept a WebSocket upgrade.
+#[derive(Debug, Clone)]
+pub struct WsAccept {
+    /// Subprotocol to echo in `Sec-WebSocket-Protocol`.
+    pub subprotocol: Option<&'static str>,
+    /// Initial connection state.
+    pub connection: WsConnection,
+    /// Messages to send right after the upgrade.
+    pub greeting: Vec<String>,
+}
+
+impl McpApp {
+    /// Decides whether to accept a WebSocket upgrade with these request headers.
+    pub fn ws_accept(&self, headers: &http::HeaderMap) -> Result<WsAccept, Reply> {
+        self.config
+            .origins
+            .check(headers)
+            .map_err(|e| Reply::error(&e, &Value::Null))?;
+        let wants_mcp = headers
+            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim().eq_ignore_ascii_case(WS_SUBPROTOCOL));
+        if wants_mcp {
+            return Ok(WsAccept {
+                subprotocol: Some(WS_SUBPROTOCOL),
+                connection: WsConnection::default(),
+                greeting: Vec::new(),
+            });
+        }
+        let welcome = json!({
+            "type": "welcome",
+            "server": self.config.server_name,
+            "version": self.config.server_version,
+            "capabilities": {"tools": true, "resources": true},
+        });
+        Ok(WsAccept {
+            subprotocol: None,
+            connection: WsConnection {
+                envelope: true,
+                ..Default::default()
+            },
+            greeting: vec![welcome.to_string()],
+        })
+    }
+
+    /// Handles one text message and returns the messages to send back.
+    pub async fn ws_message(
+        &self,
+        conn: &mut WsConnection,
+        headers: &http::HeaderMap,
+        text: &str,
+    ) -> Vec<String> {
+        if text.len() > self.config.max_body_bytes {
+            let e = McpError::PayloadTooLarge(self.config.max_body_bytes);
+            return vec![protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()];
+        }
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return vec![protocol::failure(
+                    &Value::Null,
+                    &McpError::Parse(format!("Parse error: {e}")).to_jsonrpc(),
+                )
+                .to_string()]
+            }
+        };
+        if conn.envelope && value.get("jsonrpc").is_none() && value.get("type").is_some() {
+            return vec![self.ws_envelope(headers, value).await.to_string()];
+        }
+        let items: Vec<Value> = match value {
+            Value::Array(items) if !items.is_empty() => items,
+            other => vec![other],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match decode_message(item) {
+                Ok(msg) => {
+                    if let Some(reply) = self.ws_jsonrpc(conn, headers, msg).await {
+                        out.push(reply.to_string());
+                    }
+                }
+                Err(DecodeError::Invalid(id, msg)) => out.push(
+                    protocol::failure(&id, &McpError::InvalidRequest(msg).to_jsonrpc()).to_string(),
+                ),
+                Err(DecodeError::Parse(msg)) => out.push(
+                    protocol::failure(&Value::Null, &McpError::Parse(msg).to_jsonrpc()).to_string(),
+                ),
+            }
+        }
+        out
+    }
+
+    async fn ws_jsonrpc(
+        &self,
+        conn: &mut WsConnection,
+        headers: &http::HeaderMap,
+        msg: Incoming,
+    ) -> Option<Value> {
+        match msg {
+            Incoming::Request { id, method, params } if method == "initialize" => {
+                let requested = params
+                    .as_ref()
+                    .and_then(|p| p.get("protocolVersion"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(LATEST_HANDSHAKE_VERSION);
+                let version = if HANDSHAKE_VERSIONS.contains(&requested) {
+                    requested
+                } else {
+                    LATEST_HANDSHAKE_VERSION
+                };
+                conn.version = Some(version.to_owned());
+                self.metrics.count_request("initialize", 200);
+                Some(protocol::success(&id, self.initialize_result(version)))
+            }
+            Incoming::Request { id, method, params } => {
+                let facts = self.facts(headers);
+                let policy = RequestPolicy::new(&self.config.policy, headers);
+                let version = conn
+                    .version
+                    .clone()
+                    .unwrap_or_else(|| LATEST_HANDSHAKE_VERSION.to_owned());
+                let call = Call {
+                    version: &version,
+                    modern: false,
+                    facts: &facts,
+                    policy: &policy,
+                };
+                let outcome = self.dispatch(&call, &method, params.as_ref()).await;
+                if let Some(level) = outcome.set_log_level {
+                    conn.log_level = Some(level);
+                }
+                self.metrics.count_request(&method, 200);
+                Some(match outcome.result {
+                    Ok(r) => protocol::success(&id, r),
+                    Err(e) => protocol::failure(&id, &e.to_jsonrpc()),
+                })
+            }
+            Incoming::Notification { method, .. } => {
+                if method == "notifications/initialized" {
+                    conn.initialized = true;
+                }
+                None
+            }
+            Incoming::Response { .. } => None,
+        }
+    }
+
+    async fn ws_envelope(&self, headers: &http::HeaderMap, value: Value) -> Value {
+        let request_id = value.get("request_id").cloned().unwrap_or(Value::Null);
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind == "ping" {
+            return json!({"type": "pong", "request_id": request_id});
+        }
+        let mut params = Map::new();
+        let method = match kind {
+            "list_tools" => "tools/list",
+            "list_resources" => "resources/list",
+            "read_resource" => {
+                params.insert(
+                    "uri".into(),
+                    value.get("uri").cloned().unwrap_or(Value::Null),
+                );
+                "resources/read"
+            }
+            "call_tool" => {
+                params.insert(
+                    "name".into(),
+                    value.get("name").cloned().unwrap_or(Value::Null),
+                );
+                params.insert(
+                    "arguments".into(),
+                    value.get("arguments").cloned().unwrap_or_else(|| json!({})),
+                );
+                "tools/call"
+            }
+            other => {
+                return json!({"request_id": request_id, "type": "error", "success": false,
+                    "error": {"code": protocol::code::INVALID_REQUEST, "message": format!("unknown message type '{other}'")}});
+            }
+        };
+        let facts = self.facts(headers);
+        let policy = RequestPolicy::new(&self.config.policy, headers);
+        let call = Call {
+            version: LATEST_HANDSHAKE_VERSION,
+            modern: false,
+            facts: &facts,
+            policy: &policy,
+        };
+        let outcome = self.dispatch(&call, method, Some(&params)).await;
+        self.metrics.count_request(method, 200);
+        match outcome.result {
+            Ok(data) if data.get("isError") == Some(&Value::Bool(true)) => {
+                let message = data["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or("tool failed")
+                    .to_owned();
+                json!({"request_id": request_id, "type": "error", "success": false, "error": {"message": message, "result": data}})
+            }
+            Ok(data) => {
+                json!({"request_id": request_id, "type": "response", "success": true, "data": data})
+            }
+            Err(e) => {
+                json!({"request_id": request_id, "type": "error", "success": false, "error": e.to_jsonrpc()})
+            }
+        }
+    }
+}

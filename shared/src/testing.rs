@@ -1,0 +1,219 @@
+//! Test-only tools, resources and a prompt, registered only when a platform enables them
+//! (`--enable-test-tools` / `MCP_EDGE_TEST_TOOLS=1`). Never part of the default tool list.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::credential::Credentials;
+use crate::port::BoxFuture;
+use crate::tool::{
+    Prompt, PromptArgument, PromptDef, Registry, ResourceContents, ResourceDef, ResourceError,
+    ResourceProvider, ResourceTemplateDef, Tool, ToolAnnotations, ToolContext, ToolDef,
+    ToolFailure, ToolOutput,
+};
+
+struct TestTool {
+    def: ToolDef,
+    defer: bool,
+    run: fn(&Map<String, Value>) -> Result<ToolOutput, ToolFailure>,
+}
+
+impl Tool for TestTool {
+    fn def(&self) -> &ToolDef {
+        &self.def
+    }
+    fn defer_delivery(&self) -> bool {
+        self.defer
+    }
+    fn call<'a>(
+        &'a self,
+        _ctx: &'a ToolContext<'a>,
+        args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
+        let out = (self.run)(&args);
+        Box::pin(async move { out })
+    }
+}
+
+fn def(
+    name: &str,
+    description: &str,
+    input_schema: Value,
+    output_schema: Option<Value>,
+) -> ToolDef {
+    ToolDef {
+        name: name.into(),
+        title: None,
+        description: description.into(),
+        input_schema,
+        output_schema,
+        annotations: ToolAnnotations {
+            read_only_hint: Some(true),
+            destructive_hint: Some(false),
+            idempotent_hint: Some(true),
+            open_world_hint: Some(false),
+            ..Default::default()
+        },
+    }
+}
+
+fn message_schema(required: bool) -> Value {
+    let req: Vec<&str> = if required { vec!["message"] } else { vec![] };
+    json!({"type": "object", "properties": {"message": {"type": "string"}}, "required": req})
+}
+
+fn echo(args: &Map<String, Value>) -> Result<ToolOutput, ToolFailure> {
+    Ok(ToolOutput::Text(
+        args.get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+fn add(args: &Map<String, Value>) -> Result<ToolOutput, ToolFailure> {
+    let a = args.get("a").and_then(Value::as_f64).unwrap_or_default();
+    let b = args.get("b").and_then(Value::as_f64).unwrap_or_default();
+    let sum = a + b;
+    let sum = if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
+        json!(sum as i64)
+    } else {
+        json!(sum)
+    };
+    Ok(ToolOutput::Structured(json!({ "sum": sum })))
+}
+
+fn fail(args: &Map<String, Value>) -> Result<ToolOutput, ToolFailure> {
+    Err(ToolFailure::new(
+        args.get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("requested failure"),
+    ))
+}
+
+struct TestResources;
+
+impl ResourceProvider for TestResources {
+    fn resources(&self, _credentials: &Credentials) -> Vec<ResourceDef> {
+        vec![ResourceDef {
+            uri: "test://static/hello".into(),
+            name: "hello".into(),
+            description: Some("A static greeting".into()),
+            mime_type: Some("text/plain".into()),
+        }]
+    }
+    fn templates(&self, _credentials: &Credentials) -> Vec<ResourceTemplateDef> {
+        vec![ResourceTemplateDef {
+            uri_template: "test://echo/{text}".into(),
+            name: "echo".into(),
+            description: Some("Echoes the {text} part".into()),
+            mime_type: Some("text/plain".into()),
+        }]
+    }
+    fn read<'a>(
+        &'a self,
+        _ctx: &'a ToolContext<'a>,
+        uri: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<ResourceContents>>, ResourceError>> {
+        let out = if uri == "test://static/hello" {
+            Ok(Some(vec![ResourceContents {
+                uri: uri.into(),
+                mime_type: Some("text/plain".into()),
+                text: "Hello, world!".into(),
+            }]))
+        } else if let Some(text) = uri.strip_prefix("test://echo/") {
+            let decoded = percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned();
+            Ok(Some(vec![ResourceContents {
+                uri: uri.into(),
+                mime_type: Some("text/plain".into()),
+                text: decoded,
+            }]))
+        } else if uri.starts_with("test://") {
+            Err(ResourceError::NotFound(uri.into()))
+        } else {
+            Ok(None)
+        };
+        Box::pin(async move { out })
+    }
+}
+
+struct Greeting(PromptDef);
+
+impl Prompt for Greeting {
+    fn def(&self) -> &PromptDef {
+        &self.0
+    }
+    fn render(&self, args: &BTreeMap<String, String>) -> Result<Vec<Value>, String> {
+        let name = args.get("name").ok_or("missing argument 'name'")?;
+        Ok(vec![
+            json!({"role": "user", "content": {"type": "text", "text": format!("Hello, {name}!")}}),
+        ])
+    }
+}
+
+/// Registers the test tools `echo`, `add`, `fail` and `reconnect_echo`, the `test://` resources and
+/// the `greeting` prompt.
+pub fn register_test_tools(registry: &mut Registry) {
+    let number = json!({"type": "number"});
+    let tools = [
+        TestTool {
+            def: def(
+                "echo",
+                "Echoes the message back.",
+                message_schema(true),
+                None,
+            ),
+            defer: false,
+            run: echo,
+        },
+        TestTool {
+            def: def(
+                "add",
+                "Adds two numbers.",
+                json!({"type": "object", "properties": {"a": number, "b": number}, "required": ["a", "b"]}),
+                Some(
+                    json!({"type": "object", "properties": {"sum": {"type": "number"}}, "required": ["sum"]}),
+                ),
+            ),
+            defer: false,
+            run: add,
+        },
+        TestTool {
+            def: def(
+                "fail",
+                "Always fails with the given message.",
+                message_schema(false),
+                None,
+            ),
+            defer: false,
+            run: fail,
+        },
+        TestTool {
+            def: def(
+                "reconnect_echo",
+                "Echoes the message, delivered after an SSE reconnect (Last-Event-ID).",
+                message_schema(true),
+                None,
+            ),
+            defer: true,
+            run: echo,
+        },
+    ];
+    for t in tools {
+        registry.add_tool(Arc::new(t));
+    }
+    registry.add_resources(Arc::new(TestResources));
+    registry.add_prompt(Arc::new(Greeting(PromptDef {
+        name: "greeting".into(),
+        description: Some("Greets someone by name".into()),
+        arguments: vec![PromptArgument {
+            name: "name".into(),
+            description: Some("Who to greet".into()),
+            required: true,
+        }],
+    })));
+}
