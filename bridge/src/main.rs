@@ -1,1 +1,210 @@
-fn main() {}
+//! # mcp-edge
+//!
+//! The native mcp-edge server: the platform-free core (`mcp-edge-core`) served over axum on
+//! 127.0.0.1:8787 by default, with an embedded persistent session store (redb) so a restart loses
+//! no session. Endpoints: `/mcp` (Streamable HTTP), `/sse` + `/messages` (legacy HTTP+SSE), `/ws`
+//! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
+
+mod platform;
+mod server;
+mod store;
+mod streams;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use mcp_edge_core::policy::PolicyConfig;
+use mcp_edge_core::port::{Clock as _, Entropy as _};
+use mcp_edge_core::tool::Registry;
+use mcp_edge_core::transport::headers::OriginPolicy;
+use mcp_edge_core::{GatewayConfig, McpApp, Ports};
+use tokio::sync::watch;
+
+use crate::platform::{NoUpstream, OsEntropy, SystemClock};
+use crate::store::RedbSessionStore;
+
+/// Command-line flags (each also read from an `MCP_EDGE_*` environment variable).
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp-edge",
+    version,
+    about = "Serve MCP tools over Streamable HTTP, SSE and WebSocket"
+)]
+struct Cli {
+    /// Address to listen on (use port 0 for a free port).
+    #[arg(long, env = "MCP_EDGE_BIND", default_value = "127.0.0.1:8787")]
+    bind: SocketAddr,
+    /// Directory of the embedded session database and the credential fingerprint key.
+    #[arg(long, env = "MCP_EDGE_DATA_DIR", default_value = ".mcp-edge")]
+    data_dir: PathBuf,
+    /// Idle time after which a session expires (e.g. `30m`, `1h`, `2s`).
+    #[arg(long, env = "MCP_EDGE_SESSION_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    session_ttl: Duration,
+    /// Browser origins allowed besides loopback ones (comma separated, `*` for any).
+    #[arg(long, env = "MCP_EDGE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// Host names accepted in the `Host` header besides loopback names (DNS-rebinding protection;
+    /// enforced when bound to loopback, or whenever this list is given).
+    #[arg(long, env = "MCP_EDGE_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Largest accepted request body in bytes (413 above).
+    #[arg(long, env = "MCP_EDGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Interval of SSE keep-alive comments.
+    #[arg(long, env = "MCP_EDGE_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
+    keepalive: Duration,
+    /// Answer POSTs with SSE even when the client accepts JSON.
+    #[arg(long, env = "MCP_EDGE_SSE_RESPONSES")]
+    sse_responses: bool,
+    /// Offer only read-only tools.
+    #[arg(long, env = "MCP_EDGE_READ_ONLY")]
+    read_only: bool,
+    /// Log filter (e.g. `info`, `debug`, `mcp_edge=debug`).
+    #[arg(long, env = "MCP_EDGE_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+    /// Log as JSON lines.
+    #[arg(long, env = "MCP_EDGE_LOG_JSON")]
+    log_json: bool,
+    /// Register the test-only tools, resources and prompt (never on by default).
+    #[arg(long, env = "MCP_EDGE_TEST_TOOLS", hide = true)]
+    enable_test_tools: bool,
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Loads the key for credential fingerprints, creating it on first start so sessions keep matching
+/// their credentials across restarts.
+fn fingerprint_key(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join("fingerprint.key");
+    if let Ok(key) = std::fs::read(&path) {
+        if key.len() == 32 {
+            return Ok(key);
+        }
+    }
+    let mut key = vec![0u8; 32];
+    OsEntropy.fill(&mut key);
+    std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    std::fs::create_dir_all(&cli.data_dir)
+        .with_context(|| format!("creating data dir {}", cli.data_dir.display()))?;
+    let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
+        .context("opening the session database")?;
+    let swept = store.sweep_expired(SystemClock.now()).unwrap_or(0);
+
+    let mut registry = Registry::new();
+    if cli.enable_test_tools {
+        mcp_edge_core::testing::register_test_tools(&mut registry);
+    }
+    let loopback = cli.bind.ip().is_loopback();
+    let config = GatewayConfig {
+        session_ttl_ms: cli.session_ttl.as_millis() as u64,
+        max_body_bytes: cli.max_body_bytes,
+        origins: OriginPolicy {
+            allowed_origins: cli.allowed_origins.clone(),
+            allowed_hosts: (loopback || !cli.allowed_hosts.is_empty())
+                .then(|| cli.allowed_hosts.clone()),
+        },
+        fingerprint_key: fingerprint_key(&cli.data_dir)?,
+        keepalive_ms: cli.keepalive.as_millis() as u64,
+        prefer_sse: cli.sse_responses,
+        policy: PolicyConfig {
+            read_only: cli.read_only,
+            allow_request_overrides: true,
+            ..PolicyConfig::default()
+        },
+        ..GatewayConfig::default()
+    };
+    let ports = Ports {
+        store: Arc::new(store.clone()),
+        http: Arc::new(NoUpstream),
+        clock: Arc::new(SystemClock),
+        entropy: Arc::new(OsEntropy),
+    };
+    let app = Arc::new(McpApp::new(config, registry, ports)?);
+    app.metrics()
+        .set_active_sessions(store.count().unwrap_or(0) as i64);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = server::AppState {
+        app: app.clone(),
+        hub: Default::default(),
+        shutdown: shutdown_rx.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(cli.bind)
+        .await
+        .with_context(|| format!("binding {}", cli.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.enable_test_tools, "mcp-edge started");
+    println!("mcp-edge listening on http://{addr}");
+    std::io::stdout().flush().ok();
+
+    let sweeper = {
+        let store = store.clone();
+        let app = app.clone();
+        let mut stop = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let _ = store.sweep_expired(SystemClock.now());
+                        app.metrics().set_active_sessions(store.count().unwrap_or(0) as i64);
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
+
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let _ = shutdown_tx.send(true);
+        })
+        .await
+        .context("serving")?;
+    sweeper.abort();
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -116,3 +116,14 @@ impl McpApp {
         reply
     }
 }
+
+impl McpApp {
+    /// Ends a legacy session when its `/sse` stream closes (the stream is the session's lifetime).
+    pub async fn legacy_stream_closed(&self, id: &crate::session::SessionId) {
+        if matches!(self.ports.store.load(id).await, Ok(Some(rec)) if rec.transport == SessionTransport::LegacySse)
+            && self.ports.store.delete(id).await.is_ok()
+        {
+            self.metrics.session_closed();
+        }
+    }
+}

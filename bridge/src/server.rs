@@ -1,0 +1,184 @@
+//! The axum server: converts HTTP to the core's `http` types, writes replies (including held SSE
+//! streams and WebSockets), records latency, and shuts down gracefully.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use mcp_edge_core::error::McpError;
+use mcp_edge_core::transport::sse::keepalive_frame;
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::McpApp;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::streams::StreamHub;
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    /// The gateway.
+    pub app: Arc<McpApp>,
+    /// Held streams.
+    pub hub: Arc<StreamHub>,
+    /// Flips to `true` when the server shuts down, ending held streams.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The router: `/ws` (and `*/ws`) upgrades to WebSocket; everything else goes to the core.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", any(ws_handler))
+        .fallback(core_handler)
+        .with_state(state)
+}
+
+async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let limit = state.app.config().max_body_bytes;
+    let reply = match axum::body::to_bytes(body, limit.saturating_add(1)).await {
+        Ok(bytes) if bytes.len() <= limit => {
+            state
+                .app
+                .handle(http::Request::from_parts(parts, bytes))
+                .await
+        }
+        Ok(_) | Err(_) => Reply::error(&McpError::PayloadTooLarge(limit), &Value::Null),
+    };
+    for d in &reply.deliveries {
+        state.hub.deliver(d);
+    }
+    let status = reply.status();
+    let response = into_response(&state, reply);
+    let micros = started.elapsed().as_micros() as u64;
+    state.app.metrics().observe_latency_micros(micros);
+    tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
+    response
+}
+
+fn into_response(state: &AppState, reply: Reply) -> Response {
+    let (parts, body) = reply.response.into_parts();
+    let body = match body {
+        ReplyBody::Empty => Body::empty(),
+        ReplyBody::Full(b) => Body::from(b),
+        ReplyBody::Sse { frames, hold: None } => Body::from(frames.concat()),
+        ReplyBody::Sse {
+            frames,
+            hold: Some(hold),
+        } => held_stream(state.clone(), frames, hold),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// A streaming body: initial frames, then deliveries and keep-alives until the client leaves or the
+/// server shuts down.
+fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let (token, mut deliveries) = state
+        .hub
+        .register(hold.session.clone(), hold.channel.clone());
+    let metrics = state.app.metrics().clone();
+    metrics.stream_delta(1);
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        let mut ticker = tokio::time::interval(Duration::from_millis(hold.keepalive_ms.max(100)));
+        ticker.tick().await;
+        let mut open = true;
+        for f in frames {
+            if tx.send(Ok(f)).await.is_err() {
+                open = false;
+                break;
+            }
+        }
+        while open {
+            tokio::select! {
+                frame = deliveries.recv() => match frame {
+                    Some(f) => open = tx.send(Ok(f)).await.is_ok(),
+                    None => open = false,
+                },
+                _ = ticker.tick() => open = tx.send(Ok(keepalive_frame())).await.is_ok(),
+                _ = tx.closed() => open = false,
+                _ = shutdown.changed() => open = false,
+            }
+        }
+        state.hub.unregister(&hold.session, &hold.channel, token);
+        metrics.stream_delta(-1);
+        if hold.channel == StreamChannel::Legacy {
+            state.app.legacy_stream_closed(&hold.session).await;
+        }
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let accept = match state.app.ws_accept(&headers) {
+        Ok(a) => a,
+        Err(reply) => return into_response(&state, reply),
+    };
+    let ws = match accept.subprotocol {
+        Some(p) => ws.protocols([p]),
+        None => ws,
+    };
+    let limit = state.app.config().max_body_bytes;
+    ws.max_message_size(limit.saturating_add(1024))
+        .on_upgrade(move |socket| {
+            serve_socket(state, socket, headers, accept.connection, accept.greeting)
+        })
+        .into_response()
+}
+
+async fn serve_socket(
+    state: AppState,
+    socket: WebSocket,
+    headers: http::HeaderMap,
+    mut conn: mcp_edge_core::gateway::WsConnection,
+    greeting: Vec<String>,
+) {
+    let metrics = state.app.metrics().clone();
+    metrics.stream_delta(1);
+    let (mut sink, mut stream) = socket.split();
+    let mut shutdown = state.shutdown.clone();
+    let mut ping = tokio::time::interval(Duration::from_secs(30));
+    ping.tick().await;
+    let mut open = true;
+    for g in greeting {
+        open &= sink.send(Message::Text(g.into())).await.is_ok();
+    }
+    while open {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    for out in state.app.ws_message(&mut conn, &headers, text.as_str()).await {
+                        if sink.send(Message::Text(out.into())).await.is_err() {
+                            open = false;
+                            break;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let err = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "Invalid Request: binary frames are not supported"}});
+                    open = sink.send(Message::Text(err.to_string().into())).await.is_ok();
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => open = sink.send(Message::Ping(Bytes::from_static(b"keepalive"))).await.is_ok(),
+            _ = shutdown.changed() => {
+                let _ = sink.send(Message::Close(None)).await;
+                open = false;
+            }
+        }
+    }
+    metrics.stream_delta(-1);
+}

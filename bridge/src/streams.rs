@@ -1,0 +1,59 @@
+//! `StreamHub`: the native server's registry of held SSE streams, so a request on one connection can
+//! push frames to a stream held open on another (legacy `/messages` → `/sse`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use mcp_edge_core::session::SessionId;
+use mcp_edge_core::transport::{Delivery, StreamChannel};
+use tokio::sync::mpsc;
+
+type Key = (SessionId, StreamChannel);
+
+/// Open streams by session and channel.
+#[derive(Default)]
+pub struct StreamHub {
+    streams: Mutex<HashMap<Key, Vec<(u64, mpsc::Sender<Bytes>)>>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl StreamHub {
+    /// Registers a stream; returns its token (for [`StreamHub::unregister`]) and the frame receiver.
+    pub fn register(
+        &self,
+        session: SessionId,
+        channel: StreamChannel,
+    ) -> (u64, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(256);
+        let token = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut m) = self.streams.lock() {
+            m.entry((session, channel)).or_default().push((token, tx));
+        }
+        (token, rx)
+    }
+
+    /// Removes a stream registered earlier.
+    pub fn unregister(&self, session: &SessionId, channel: &StreamChannel, token: u64) {
+        if let Ok(mut m) = self.streams.lock() {
+            let key = (session.clone(), channel.clone());
+            if let Some(list) = m.get_mut(&key) {
+                list.retain(|(t, _)| *t != token);
+                if list.is_empty() {
+                    m.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Delivers a frame to every stream of its session and channel; returns how many took it.
+    pub fn deliver(&self, d: &Delivery) -> usize {
+        let Ok(m) = self.streams.lock() else { return 0 };
+        let Some(list) = m.get(&(d.session.clone(), d.channel.clone())) else {
+            return 0;
+        };
+        list.iter()
+            .filter(|(_, tx)| tx.try_send(d.frame.clone()).is_ok())
+            .count()
+    }
+}
