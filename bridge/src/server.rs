@@ -124,7 +124,7 @@ async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade, req: Re
     let headers = req.headers().clone();
     let accept = match state.app.ws_accept(&headers) {
         Ok(a) => a,
-        Err(reply) => return into_response(&state, reply),
+        Err(reply) => return into_response(&state, *reply),
     };
     let ws = match accept.subprotocol {
         Some(p) => ws.protocols([p]),

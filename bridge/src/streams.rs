@@ -10,11 +10,13 @@ use mcp_edge_core::transport::{Delivery, StreamChannel};
 use tokio::sync::mpsc;
 
 type Key = (SessionId, StreamChannel);
+/// Registered senders of one stream key, each with its token.
+type Senders = Vec<(u64, mpsc::Sender<Bytes>)>;
 
 /// Open streams by session and channel.
 #[derive(Default)]
 pub struct StreamHub {
-    streams: Mutex<HashMap<Key, Vec<(u64, mpsc::Sender<Bytes>)>>>,
+    streams: Mutex<HashMap<Key, Senders>>,
     next: std::sync::atomic::AtomicU64,
 }
 

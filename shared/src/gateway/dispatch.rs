@@ -158,7 +158,14 @@ impl McpApp {
                 map.entry("resultType").or_insert_with(|| json!("complete"));
                 // Cacheable results: lists and reads depend on the caller's credentials and policy
                 // headers, so they may only be cached privately, and are stale at once.
-                if matches!(method, "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" | "resources/read") {
+                if matches!(
+                    method,
+                    "tools/list"
+                        | "prompts/list"
+                        | "resources/list"
+                        | "resources/templates/list"
+                        | "resources/read"
+                ) {
                     map.entry("cacheScope").or_insert_with(|| json!("private"));
                     map.entry("ttlMs").or_insert_with(|| json!(0));
                 }

@@ -273,7 +273,7 @@ impl McpApp {
         Err(McpError::Store("session kept changing concurrently".into()))
     }
 
-    pub(crate) fn session_header<'h>(headers: &'h http::HeaderMap) -> Option<&'h str> {
+    pub(crate) fn session_header(headers: &http::HeaderMap) -> Option<&str> {
         headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
     }
 }

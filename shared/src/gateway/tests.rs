@@ -1,1 +1,970 @@
+//! McpApp driven end to end with memory ports and a fixed clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::executor::block_on;
+use http::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::port::{BoxFuture, UpstreamError};
+use crate::session::MemorySessionStore;
+use crate::transport::sse::SseParser;
+use crate::transport::{ReplyBody, StreamChannel};
+
+struct FixedClock(AtomicU64);
+impl Clock for FixedClock {
+    fn now(&self) -> UnixMillis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct CountingEntropy(AtomicU64);
+impl Entropy for CountingEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (n as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+    }
+}
+
+struct NoHttp;
+impl HttpClient for NoHttp {
+    fn send(
+        &self,
+        _req: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
+        Box::pin(async { Err(UpstreamError::Refused("no upstream in tests".into())) })
+    }
+}
+
+struct Harness {
+    app: McpApp,
+    clock: Arc<FixedClock>,
+    store: Arc<MemorySessionStore>,
+}
+
+fn harness_with(config: GatewayConfig) -> Harness {
+    let clock = Arc::new(FixedClock(AtomicU64::new(1_000_000)));
+    let store = Arc::new(MemorySessionStore::new());
+    let mut registry = Registry::new();
+    crate::testing::register_test_tools(&mut registry);
+    let ports = Ports {
+        store: store.clone(),
+        http: Arc::new(NoHttp),
+        clock: clock.clone(),
+        entropy: Arc::new(CountingEntropy(AtomicU64::new(1))),
+    };
+    Harness {
+        app: McpApp::new(config, registry, ports).unwrap(),
+        clock,
+        store,
+    }
+}
+
+fn harness() -> Harness {
+    harness_with(GatewayConfig {
+        origins: OriginPolicy {
+            allowed_origins: vec![],
+            allowed_hosts: Some(vec![]),
+        },
+        ..GatewayConfig::default()
+    })
+}
+
+fn post(headers: &[(&str, &str)], body: &str) -> Request<Bytes> {
+    let mut b = Request::builder().method(Method::POST).uri("/mcp");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Bytes::copy_from_slice(body.as_bytes())).unwrap()
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const ACCEPT: (&str, &str) = ("accept", "application/json, text/event-stream");
+
+fn body_json(reply: &Reply) -> Value {
+    match reply.response.body() {
+        ReplyBody::Full(b) => serde_json::from_slice(b).unwrap(),
+        ReplyBody::Sse { frames, .. } => {
+            let mut p = SseParser::new();
+            let events = p.feed(&frames.concat());
+            let data = events
+                .iter()
+                .rev()
+                .find(|e| !e.data.is_empty())
+                .map(|e| e.data.clone())
+                .unwrap_or_default();
+            serde_json::from_str(&data).unwrap()
+        }
+        ReplyBody::Empty => Value::Null,
+    }
+}
+
+fn initialize(h: &Harness, version: &str) -> String {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":version,"capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let reply = block_on(h.app.handle(post(&[JSON, ACCEPT], &body.to_string())));
+    assert_eq!(reply.status(), StatusCode::OK);
+    let sid = reply
+        .response
+        .headers()
+        .get("mcp-session-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string();
+    let r = block_on(
+        h.app
+            .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid)], &note)),
+    );
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    sid
+}
+
+fn call(h: &Harness, sid: &str, method: &str, params: Value) -> (StatusCode, Value) {
+    let body = json!({"jsonrpc":"2.0","id":7,"method":method,"params":params}).to_string();
+    let reply = block_on(
+        h.app
+            .handle(post(&[JSON, ACCEPT, ("mcp-session-id", sid)], &body)),
+    );
+    (reply.status(), body_json(&reply))
+}
+
+#[test]
+fn negotiates_versions_and_falls_back_to_latest() {
+    let h = harness();
+    for v in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":v,"capabilities":{}}});
+        let r = block_on(h.app.handle(post(&[JSON, ACCEPT], &body.to_string())));
+        assert_eq!(body_json(&r)["result"]["protocolVersion"], v);
+    }
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{}}});
+    let r = block_on(h.app.handle(post(&[JSON, ACCEPT], &body.to_string())));
+    assert_eq!(body_json(&r)["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(h.store.len(), 5);
+}
+
+#[test]
+fn tools_call_validates_arguments_and_returns_structured_content() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    let (s, v) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name":"add","arguments":{"a":2,"b":3}}),
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["result"]["structuredContent"], json!({"sum": 5}));
+    assert_eq!(v["result"]["content"][0]["text"], "{\"sum\":5}");
+    let (_, v) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name":"add","arguments":{"a":"x","b":3}}),
+    );
+    assert_eq!(v["error"]["code"], -32602);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("/a"),
+        "{v}"
+    );
+    let (_, v) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name":"add","arguments":{"a":1}}),
+    );
+    assert_eq!(v["error"]["code"], -32602);
+    let (_, v) = call(&h, &sid, "tools/call", json!({"name":"nope"}));
+    assert_eq!(v["error"]["code"], -32602);
+    let (_, v) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name":"fail","arguments":{"message":"boom"}}),
+    );
+    assert_eq!(v["result"]["isError"], true);
+    assert_eq!(v["result"]["content"][0]["text"], "boom");
+}
+
+#[test]
+fn older_versions_get_no_structured_content() {
+    let h = harness();
+    let sid = initialize(&h, "2025-03-26");
+    let (_, v) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name":"add","arguments":{"a":2,"b":3}}),
+    );
+    assert!(v["result"].get("structuredContent").is_none());
+    assert_eq!(v["result"]["content"][0]["text"], "{\"sum\":5}");
+}
+
+#[test]
+fn pagination_walks_every_tool_once() {
+    let h = harness_with(GatewayConfig {
+        page_size: 3,
+        ..GatewayConfig::default()
+    });
+    let sid = initialize(&h, "2025-11-25");
+    let (_, first) = call(&h, &sid, "tools/list", json!({}));
+    assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 3);
+    let cursor = first["result"]["nextCursor"].as_str().unwrap().to_owned();
+    let (_, second) = call(&h, &sid, "tools/list", json!({"cursor": cursor}));
+    assert_eq!(second["result"]["tools"].as_array().unwrap().len(), 1);
+    assert!(second["result"].get("nextCursor").is_none());
+    let (_, bad) = call(&h, &sid, "tools/list", json!({"cursor": "999"}));
+    assert_eq!(bad["error"]["code"], -32602);
+}
+
+#[test]
+fn resources_prompts_logging_and_completion() {
+    let h = harness();
+    let sid = initialize(&h, "2025-06-18");
+    let (_, v) = call(
+        &h,
+        &sid,
+        "resources/read",
+        json!({"uri":"test://echo/hi%20there"}),
+    );
+    assert_eq!(v["result"]["contents"][0]["text"], "hi there");
+    let (_, v) = call(&h, &sid, "resources/read", json!({"uri":"test://missing"}));
+    assert_eq!(v["error"]["code"], -32002);
+    let (_, v) = call(&h, &sid, "resources/templates/list", json!({}));
+    assert_eq!(
+        v["result"]["resourceTemplates"][0]["uriTemplate"],
+        "test://echo/{text}"
+    );
+    let (_, v) = call(
+        &h,
+        &sid,
+        "prompts/get",
+        json!({"name":"greeting","arguments":{"name":"Ada"}}),
+    );
+    assert_eq!(v["result"]["messages"][0]["content"]["text"], "Hello, Ada!");
+    let (_, v) = call(&h, &sid, "prompts/get", json!({"name":"greeting"}));
+    assert_eq!(v["error"]["code"], -32602);
+    let (_, v) = call(&h, &sid, "logging/setLevel", json!({"level":"warning"}));
+    assert_eq!(v["result"], json!({}));
+    let rec = block_on(h.store.load(&SessionId::parse(&sid).unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.log_level.as_deref(), Some("warning"));
+    let (_, v) = call(&h, &sid, "logging/setLevel", json!({"level":"loud"}));
+    assert_eq!(v["error"]["code"], -32602);
+    let (_, v) = call(
+        &h,
+        &sid,
+        "completion/complete",
+        json!({"ref":{"type":"ref/prompt","name":"greeting"},"argument":{"name":"name","value":"A"}}),
+    );
+    assert_eq!(v["result"]["completion"]["values"], json!([]));
+    let (_, v) = call(&h, &sid, "no/such", json!({}));
+    assert_eq!(v["error"]["code"], -32601);
+}
+
+#[test]
+fn bad_input_table() {
+    let h = harness_with(GatewayConfig {
+        max_body_bytes: 1024,
+        origins: OriginPolicy {
+            allowed_origins: vec![],
+            allowed_hosts: Some(vec![]),
+        },
+        ..GatewayConfig::default()
+    });
+    let sid = initialize(&h, "2025-11-25");
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "a".repeat(2000)
+    );
+    type Row<'a> = (Vec<(&'a str, &'a str)>, String, StatusCode, Option<i64>);
+    let rows: Vec<Row> = vec![
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", &sid)],
+            "{nope".into(),
+            StatusCode::BAD_REQUEST,
+            Some(-32700),
+        ),
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", &sid)],
+            r#"{"foo":1}"#.into(),
+            StatusCode::BAD_REQUEST,
+            Some(-32600),
+        ),
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", &sid)],
+            "[]".into(),
+            StatusCode::BAD_REQUEST,
+            Some(-32600),
+        ),
+        (
+            vec![
+                ("content-type", "text/plain"),
+                ACCEPT,
+                ("mcp-session-id", &sid),
+            ],
+            ping.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some(-32600),
+        ),
+        (
+            vec![JSON, ("accept", "text/plain"), ("mcp-session-id", &sid)],
+            ping.into(),
+            StatusCode::NOT_ACCEPTABLE,
+            Some(-32600),
+        ),
+        (
+            vec![JSON, ACCEPT],
+            ping.into(),
+            StatusCode::BAD_REQUEST,
+            Some(-32600),
+        ),
+        (
+            vec![
+                JSON,
+                ACCEPT,
+                ("mcp-session-id", "0123456789abcdef0123456789abcdef"),
+            ],
+            ping.into(),
+            StatusCode::NOT_FOUND,
+            Some(-32001),
+        ),
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", "not-an-id")],
+            ping.into(),
+            StatusCode::NOT_FOUND,
+            Some(-32001),
+        ),
+        (
+            vec![
+                JSON,
+                ACCEPT,
+                ("mcp-session-id", &sid),
+                ("mcp-protocol-version", "1999-01-01"),
+            ],
+            ping.into(),
+            StatusCode::BAD_REQUEST,
+            Some(-32600),
+        ),
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", &sid)],
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(-32600),
+        ),
+        (
+            vec![
+                JSON,
+                ACCEPT,
+                ("mcp-session-id", &sid),
+                ("origin", "https://evil.example"),
+            ],
+            ping.into(),
+            StatusCode::FORBIDDEN,
+            Some(-32600),
+        ),
+        (
+            vec![
+                JSON,
+                ACCEPT,
+                ("mcp-session-id", &sid),
+                ("host", "evil.example"),
+            ],
+            ping.into(),
+            StatusCode::FORBIDDEN,
+            Some(-32600),
+        ),
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", &sid)],
+            format!("[{ping}]"),
+            StatusCode::BAD_REQUEST,
+            Some(-32600),
+        ),
+        (
+            vec![JSON, ACCEPT, ("mcp-session-id", &sid)],
+            ping.into(),
+            StatusCode::OK,
+            None,
+        ),
+    ];
+    for (i, (headers, body, status, code)) in rows.into_iter().enumerate() {
+        let reply = block_on(h.app.handle(post(&headers, &body)));
+        assert_eq!(reply.status(), status, "row {i}");
+        if let Some(code) = code {
+            assert_eq!(body_json(&reply)["error"]["code"], code, "row {i}");
+        }
+    }
+}
+
+#[test]
+fn batches_only_where_the_version_allows_them() {
+    let h = harness();
+    let sid = initialize(&h, "2025-03-26");
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9}}]"#;
+    let r = block_on(
+        h.app
+            .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid)], batch)),
+    );
+    let v = body_json(&r);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["id"], 1);
+    assert_eq!(v[1]["id"], 2);
+}
+
+#[test]
+fn sessions_expire_delete_and_refuse_other_credentials() {
+    let h = harness_with(GatewayConfig {
+        session_ttl_ms: 10_000,
+        ..GatewayConfig::default()
+    });
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
+    let r = block_on(h.app.handle(post(
+        &[JSON, ACCEPT, ("private-token", "secret-a")],
+        &body.to_string(),
+    )));
+    let sid = r.response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let with = |token: &'static str| {
+        vec![
+            JSON,
+            ACCEPT,
+            ("mcp-session-id", sid.as_str()),
+            ("private-token", token),
+        ]
+    };
+    assert_eq!(
+        block_on(h.app.handle(post(&with("secret-a"), ping))).status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        block_on(h.app.handle(post(&with("secret-b"), ping))).status(),
+        StatusCode::NOT_FOUND
+    );
+    let rec = block_on(h.store.load(&SessionId::parse(&sid).unwrap()))
+        .unwrap()
+        .unwrap();
+    let stored = serde_json::to_string(&rec).unwrap();
+    assert!(
+        !stored.contains("secret-a"),
+        "credentials must never be stored"
+    );
+    h.clock.0.fetch_add(10_001, Ordering::SeqCst);
+    assert_eq!(
+        block_on(h.app.handle(post(&with("secret-a"), ping))).status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(h.store.is_empty(), "expired session is removed");
+
+    let sid2 = initialize(&h, "2025-11-25");
+    let del = Request::builder()
+        .method(Method::DELETE)
+        .uri("/mcp")
+        .header("mcp-session-id", &sid2)
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(block_on(h.app.handle(del)).status(), StatusCode::OK);
+    let (s, _) = call(&h, &sid2, "ping", json!({}));
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn activity_keeps_a_session_alive() {
+    let h = harness_with(GatewayConfig {
+        session_ttl_ms: 10_000,
+        ..GatewayConfig::default()
+    });
+    let sid = initialize(&h, "2025-11-25");
+    for _ in 0..5 {
+        h.clock.0.fetch_add(6_000, Ordering::SeqCst);
+        let (s, _) = call(&h, &sid, "ping", json!({}));
+        assert_eq!(s, StatusCode::OK);
+    }
+}
+
+#[test]
+fn sse_replies_resume_by_last_event_id_without_crossing_streams() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    let sse = |body: &str| {
+        block_on(h.app.handle(post(
+            &[
+                JSON,
+                ("accept", "text/event-stream"),
+                ("mcp-session-id", &sid),
+            ],
+            body,
+        )))
+    };
+    let first = sse(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"one"}}}"#,
+    );
+    assert_eq!(body_json(&first)["result"]["content"][0]["text"], "one");
+    let deferred = sse(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"reconnect_echo","arguments":{"message":"two"}}}"#,
+    );
+    let ReplyBody::Sse { frames, hold } = deferred.response.body() else {
+        panic!("expected SSE")
+    };
+    assert!(hold.is_none());
+    let events = SseParser::new().feed(&frames.concat());
+    assert_eq!(events.len(), 1, "only the priming event before the close");
+    let last_id = events[0].id.clone().unwrap();
+    assert_eq!(events[0].retry, Some(100));
+    let get = |id: &str| {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri("/mcp")
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid)
+            .header("last-event-id", id)
+            .body(Bytes::new())
+            .unwrap();
+        block_on(h.app.handle(req))
+    };
+    let resumed = get(&last_id);
+    let v = body_json(&resumed);
+    assert_eq!(v["id"], 2);
+    assert_eq!(v["result"]["content"][0]["text"], "two");
+    let ReplyBody::Sse { frames, hold } = resumed.response.body() else {
+        panic!("expected SSE")
+    };
+    assert!(hold.is_none(), "a finished stream closes after replay");
+    assert_eq!(
+        SseParser::new().feed(&frames.concat()).len(),
+        1,
+        "nothing from the first stream is replayed"
+    );
+    assert_eq!(get("abc").status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn get_opens_standalone_streams_and_refuses_modern_version() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    let get = |extra: Option<(&str, &str)>| {
+        let mut b = Request::builder()
+            .method(Method::GET)
+            .uri("/mcp")
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid);
+        if let Some((k, v)) = extra {
+            b = b.header(k, v);
+        }
+        block_on(h.app.handle(b.body(Bytes::new()).unwrap()))
+    };
+    let a = get(None);
+    let b = get(None);
+    let chan = |r: &Reply| match r.response.body() {
+        ReplyBody::Sse { hold: Some(h), .. } => h.channel.clone(),
+        other => panic!("expected held stream, got {other:?}"),
+    };
+    assert_ne!(chan(&a), chan(&b));
+    assert!(matches!(chan(&a), StreamChannel::Standalone(_)));
+    assert_eq!(
+        get(Some(("mcp-protocol-version", "2026-07-28"))).status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let no_session = Request::builder()
+        .method(Method::GET)
+        .uri("/mcp")
+        .header("accept", "text/event-stream")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(
+        block_on(h.app.handle(no_session)).status(),
+        StatusCode::BAD_REQUEST
+    );
+    let not_sse = Request::builder()
+        .method(Method::GET)
+        .uri("/mcp")
+        .header("accept", "application/json")
+        .header("mcp-session-id", &sid)
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(
+        block_on(h.app.handle(not_sse)).status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
+}
+
+fn modern(h: &Harness, headers: &[(&str, &str)], body: Value) -> (StatusCode, Value) {
+    let mut all = vec![JSON, ACCEPT];
+    all.extend_from_slice(headers);
+    let r = block_on(h.app.handle(post(&all, &body.to_string())));
+    (r.status(), body_json(&r))
+}
+
+fn meta(version: &str) -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {}})
+}
+
+#[test]
+fn stateless_2026_requests() {
+    let h = harness();
+    let v = "2026-07-28";
+    let (s, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "server/discover"),
+        ],
+        json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": meta(v)}}),
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert!(r["result"]["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("2026-07-28")));
+    assert_eq!(r["result"]["resultType"], "complete");
+    let (s, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ],
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"},"_meta": meta(v)}}),
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["result"]["content"][0]["text"], "hi");
+    let (_, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "resources/read"),
+            ("mcp-name", "=?base64?dGVzdDovL3N0YXRpYy9oZWxsbw==?="),
+        ],
+        json!({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"test://static/hello","_meta": meta(v)}}),
+    );
+    assert_eq!(r["result"]["contents"][0]["text"], "Hello, world!");
+    assert_eq!(r["result"]["cacheScope"], "private");
+    assert_eq!(h.store.len(), 0, "stateless requests never create sessions");
+
+    let rows = [
+        (
+            vec![("mcp-protocol-version", v), ("mcp-method", "tools/list")],
+            json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","_meta": meta(v)}}),
+            StatusCode::BAD_REQUEST,
+            -32020,
+        ),
+        (
+            vec![
+                ("mcp-protocol-version", v),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "add"),
+            ],
+            json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","_meta": meta(v)}}),
+            StatusCode::BAD_REQUEST,
+            -32020,
+        ),
+        (
+            vec![("mcp-protocol-version", v), ("mcp-method", "tools/list")],
+            json!({"jsonrpc":"2.0","id":6,"method":"tools/list","params":{"_meta": meta("2025-11-25")}}),
+            StatusCode::BAD_REQUEST,
+            -32020,
+        ),
+        (
+            vec![("mcp-method", "tools/list")],
+            json!({"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"_meta": meta("2027-01-01")}}),
+            StatusCode::BAD_REQUEST,
+            -32020,
+        ),
+        (
+            vec![("mcp-protocol-version", v), ("mcp-method", "tools/list")],
+            json!({"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"_meta": {}}}),
+            StatusCode::BAD_REQUEST,
+            -32602,
+        ),
+        (
+            vec![("mcp-protocol-version", v), ("mcp-method", "nope/x")],
+            json!({"jsonrpc":"2.0","id":9,"method":"nope/x","params":{"_meta": meta(v)}}),
+            StatusCode::NOT_FOUND,
+            -32601,
+        ),
+    ];
+    for (i, (headers, body, status, code)) in rows.into_iter().enumerate() {
+        let (s, r) = modern(&h, &headers, body);
+        assert_eq!(
+            (s, r["error"]["code"].as_i64()),
+            (status, Some(code)),
+            "row {i}: {r}"
+        );
+    }
+    // Unsupported modern version with matching headers: -32022 naming what we support.
+    let (s, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", "2025-11-25"),
+            ("mcp-method", "tools/list"),
+        ],
+        json!({"jsonrpc":"2.0","id":10,"method":"tools/list","params":{"_meta": meta("2025-11-25")}}),
+    );
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(r["error"]["code"], -32022);
+    assert_eq!(r["error"]["data"]["supported"], json!(["2026-07-28"]));
+}
+
+#[test]
+fn legacy_sse_flow_delivers_replies_to_the_stream() {
+    let h = harness();
+    let open = block_on(
+        h.app.handle(
+            Request::builder()
+                .method(Method::GET)
+                .uri("/sse")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
+    let ReplyBody::Sse {
+        frames,
+        hold: Some(hold),
+    } = open.response.body()
+    else {
+        panic!("expected held stream")
+    };
+    let events = SseParser::new().feed(&frames.concat());
+    assert_eq!(events[0].event.as_deref(), Some("endpoint"));
+    let endpoint = events[0].data.clone();
+    assert!(endpoint.starts_with("/messages?sessionId="));
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{}}}).to_string();
+    let post_to = |uri: &str, body: &str| {
+        block_on(
+            h.app.handle(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri(uri)
+                    .header("content-type", "application/json")
+                    .body(Bytes::copy_from_slice(body.as_bytes()))
+                    .unwrap(),
+            ),
+        )
+    };
+    let r = post_to(&endpoint, &init);
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.deliveries.len(), 1);
+    assert_eq!(r.deliveries[0].session, hold.session);
+    let ev = SseParser::new().feed(&r.deliveries[0].frame);
+    let v: Value = serde_json::from_str(&ev[0].data).unwrap();
+    assert_eq!(v["result"]["protocolVersion"], "2024-11-05");
+    assert_eq!(
+        post_to(
+            "/messages?sessionId=0123456789abcdef0123456789abcdef",
+            &init
+        )
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_to("/messages", &init).status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(post_to(&endpoint, "{bad").status(), StatusCode::BAD_REQUEST);
+    block_on(h.app.legacy_stream_closed(&hold.session));
+    assert_eq!(post_to(&endpoint, &init).status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn websocket_envelope_and_jsonrpc() {
+    let h = harness();
+    let headers = http::HeaderMap::new();
+    let acc = h.app.ws_accept(&headers).unwrap();
+    assert!(acc.subprotocol.is_none());
+    let welcome: Value = serde_json::from_str(&acc.greeting[0]).unwrap();
+    assert_eq!(welcome["type"], "welcome");
+    let mut conn = acc.connection;
+    let send = |conn: &mut WsConnection, text: &str| -> Value {
+        let out = block_on(h.app.ws_message(conn, &headers, text));
+        serde_json::from_str(&out[0]).unwrap()
+    };
+    let r = send(
+        &mut conn,
+        r#"{"request_id":"a","type":"call_tool","name":"echo","arguments":{"message":"yo"}}"#,
+    );
+    assert_eq!(
+        (
+            r["type"].as_str(),
+            r["success"].as_bool(),
+            r["request_id"].as_str()
+        ),
+        (Some("response"), Some(true), Some("a"))
+    );
+    assert_eq!(r["data"]["content"][0]["text"], "yo");
+    let r = send(
+        &mut conn,
+        r#"{"request_id":"b","type":"call_tool","name":"fail"}"#,
+    );
+    assert_eq!(
+        (r["type"].as_str(), r["success"].as_bool()),
+        (Some("error"), Some(false))
+    );
+    let r = send(
+        &mut conn,
+        r#"{"request_id":"c","type":"read_resource","uri":"test://static/hello"}"#,
+    );
+    assert_eq!(r["data"]["contents"][0]["text"], "Hello, world!");
+    let r = send(&mut conn, r#"{"type":"ping"}"#);
+    assert_eq!(r["type"], "pong");
+    let r = send(&mut conn, r#"{"request_id":"d","type":"explode"}"#);
+    assert_eq!(r["type"], "error");
+    let r = send(
+        &mut conn,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}"#,
+    );
+    assert_eq!(r["result"]["protocolVersion"], "2025-06-18");
+    let r = send(&mut conn, "{nope");
+    assert_eq!(r["error"]["code"], -32700);
+    let mut sub = http::HeaderMap::new();
+    sub.insert("sec-websocket-protocol", "mcp".parse().unwrap());
+    let acc = h.app.ws_accept(&sub).unwrap();
+    assert_eq!(acc.subprotocol, Some("mcp"));
+    assert!(acc.greeting.is_empty());
+}
+
+#[test]
+fn policy_headers_narrow_the_tool_set() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/list","params":{}}).to_string();
+    let r = block_on(h.app.handle(post(
+        &[
+            JSON,
+            ACCEPT,
+            ("mcp-session-id", &sid),
+            ("x-mcp-tools", "echo,add"),
+        ],
+        &body,
+    )));
+    let names: Vec<String> = body_json(&r)["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, vec!["echo", "add"]);
+    let body =
+        json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"fail"}}).to_string();
+    let r = block_on(h.app.handle(post(
+        &[
+            JSON,
+            ACCEPT,
+            ("mcp-session-id", &sid),
+            ("x-mcp-tools", "echo"),
+        ],
+        &body,
+    )));
+    assert_eq!(body_json(&r)["error"]["code"], -32003);
+}
+
+#[test]
+fn health_and_metrics() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"m"}}),
+    );
+    let r = block_on(
+        h.app.handle(
+            Request::builder()
+                .uri("/metrics")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
+    let ReplyBody::Full(b) = r.response.body() else {
+        panic!()
+    };
+    let text = std::str::from_utf8(b).unwrap();
+    assert!(
+        text.contains("mcp_edge_requests_total{method=\"tools/call\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("mcp_edge_tool_calls_total{tool=\"echo\",outcome=\"ok\"} 1"));
+    assert!(text.contains("mcp_edge_active_sessions 1"));
+    let r = block_on(
+        h.app.handle(
+            Request::builder()
+                .uri("/health")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
+    assert_eq!(body_json(&r)["status"], "ok");
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_get_a_well_formed_error(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let h = harness();
+            let sid = initialize(&h, "2025-03-26");
+            let reply = block_on(h.app.handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid)], &String::from_utf8_lossy(&body))));
+            let status = reply.status();
+            prop_assert!(status == StatusCode::OK || status == StatusCode::ACCEPTED || status == StatusCode::BAD_REQUEST, "status {status}");
+            if status == StatusCode::BAD_REQUEST {
+                let v = body_json(&reply);
+                prop_assert!(v["error"]["code"].is_i64());
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(v in arb_json()) {
+            let h = harness();
+            let sid = initialize(&h, "2025-03-26");
+            let reply = block_on(h.app.handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid)], &v.to_string())));
+            prop_assert!(reply.status().as_u16() < 500);
+            let mut conn = WsConnection::default();
+            let _ = block_on(h.app.ws_message(&mut conn, &http::HeaderMap::new(), &v.to_string()));
+        }
+
+        #[test]
+        fn arbitrary_headers_never_panic(name in "(accept|content-type|origin|host|mcp-session-id|mcp-protocol-version|mcp-method|mcp-name|last-event-id)", value in "[ -~]{0,40}") {
+            let h = harness();
+            let mut req = post(&[JSON, ACCEPT], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#);
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                req.headers_mut().insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), v);
+            }
+            let reply = block_on(h.app.handle(req));
+            prop_assert!(reply.status().as_u16() < 500);
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "(jsonrpc|2.0|id|method|params|tools/call|initialize|name|arguments|_meta|[a-z]{0,6})"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    "(jsonrpc|id|method|params|name|arguments|uri|cursor|_meta|type|request_id)",
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}

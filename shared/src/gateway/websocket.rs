@@ -43,11 +43,11 @@ pub struct WsAccept {
 
 impl McpApp {
     /// Decides whether to accept a WebSocket upgrade with these request headers.
-    pub fn ws_accept(&self, headers: &http::HeaderMap) -> Result<WsAccept, Reply> {
+    pub fn ws_accept(&self, headers: &http::HeaderMap) -> Result<WsAccept, Box<Reply>> {
         self.config
             .origins
             .check(headers)
-            .map_err(|e| Reply::error(&e, &Value::Null))?;
+            .map_err(|e| Box::new(Reply::error(&e, &Value::Null)))?;
         let wants_mcp = headers
             .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
             .iter()

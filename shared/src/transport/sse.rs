@@ -85,10 +85,7 @@ impl SseParser {
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
         self.buffer.push_str(&String::from_utf8_lossy(chunk));
         let mut events = Vec::new();
-        loop {
-            let Some(pos) = self.buffer.find(['\n', '\r']) else {
-                break;
-            };
+        while let Some(pos) = self.buffer.find(['\n', '\r']) {
             let is_cr = self.buffer.as_bytes()[pos] == b'\r';
             if is_cr && pos + 1 == self.buffer.len() {
                 break; // wait: this may be half of a CRLF
