@@ -12,6 +12,7 @@
 //!
 //! Features: none; everything is always built.
 
+pub mod auth;
 pub mod credential;
 pub mod error;
 pub mod gateway;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod policy;
 pub mod port;
 pub mod protocol;
+pub mod ratelimit;
 pub mod session;
 pub mod testing;
 pub mod tool;

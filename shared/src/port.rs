@@ -110,3 +110,9 @@ pub trait HttpClient: MaybeSendSync {
         req: http::Request<Bytes>,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>>;
 }
+
+/// Timers, supplied by the platform (`tokio::time::sleep` natively, `worker::Delay` on the Worker).
+pub trait Sleeper: MaybeSendSync {
+    /// Completes after `ms` milliseconds.
+    fn sleep(&self, ms: u64) -> BoxFuture<'_, ()>;
+}
