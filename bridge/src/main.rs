@@ -5,6 +5,7 @@
 //! no session. Endpoints: `/mcp` (Streamable HTTP), `/sse` + `/messages` (legacy HTTP+SSE), `/ws`
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
+mod access;
 mod platform;
 mod server;
 mod store;
@@ -17,15 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
 use mcp_edge_core::policy::PolicyConfig;
 use mcp_edge_core::port::{Clock as _, Entropy as _};
+use mcp_edge_core::ratelimit::RateLimit;
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::transport::headers::OriginPolicy;
 use mcp_edge_core::{GatewayConfig, McpApp, Ports};
 use tokio::sync::watch;
 
-use crate::platform::{NoUpstream, OsEntropy, SystemClock};
+use crate::platform::{LogAudit, NoUpstream, OsEntropy, SystemClock, TokioSleeper};
 use crate::store::RedbSessionStore;
 
 /// Command-line flags (each also read from an `MCP_EDGE_*` environment variable).
@@ -36,6 +39,8 @@ use crate::store::RedbSessionStore;
     about = "Serve MCP tools over Streamable HTTP, SSE and WebSocket"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on (use port 0 for a free port).
     #[arg(long, env = "MCP_EDGE_BIND", default_value = "127.0.0.1:8787")]
     bind: SocketAddr,
@@ -73,6 +78,98 @@ struct Cli {
     /// Register the test-only tools, resources and prompt (never on by default).
     #[arg(long, env = "MCP_EDGE_TEST_TOOLS", hide = true)]
     enable_test_tools: bool,
+    /// API key entries `NAME=sha256:SALT:DIGEST[:ro][:tools=a*+b][:rate=60/10]` (hash from `mcp-edge hash-key`).
+    #[arg(long = "api-key", env = "MCP_EDGE_API_KEYS", value_delimiter = ';', value_parser = access::parse_api_key)]
+    api_keys: Vec<ApiKeyEntry>,
+    /// OAuth resource-server mode: the expected token issuer (`iss`).
+    #[arg(long, env = "MCP_EDGE_OAUTH_ISSUER", requires_all = ["oauth_audience", "oauth_jwks_uri"])]
+    oauth_issuer: Option<String>,
+    /// Expected token audience (`aud`): this resource's URL.
+    #[arg(long, env = "MCP_EDGE_OAUTH_AUDIENCE")]
+    oauth_audience: Option<String>,
+    /// URL of the issuer's JWKS.
+    #[arg(long, env = "MCP_EDGE_OAUTH_JWKS_URI")]
+    oauth_jwks_uri: Option<String>,
+    /// Authorization servers named in `/.well-known/oauth-protected-resource` (default: the issuer).
+    #[arg(
+        long,
+        env = "MCP_EDGE_OAUTH_AUTHORIZATION_SERVERS",
+        value_delimiter = ','
+    )]
+    oauth_authorization_servers: Vec<String>,
+    /// Token scope that allows read-only tools.
+    #[arg(long, env = "MCP_EDGE_OAUTH_READ_SCOPE", default_value = "mcp:read")]
+    oauth_read_scope: String,
+    /// Token scope that allows every tool.
+    #[arg(long, env = "MCP_EDGE_OAUTH_WRITE_SCOPE", default_value = "mcp:write")]
+    oauth_write_scope: String,
+    /// Public URL of the MCP endpoint (for OAuth metadata); derived from `Host` when unset.
+    #[arg(long, env = "MCP_EDGE_RESOURCE_URL")]
+    resource_url: Option<String>,
+    /// Per-caller request limit `PER_MINUTE/BURST` (e.g. `600/60`); none by default.
+    #[arg(long, env = "MCP_EDGE_RATE_LIMIT", value_parser = access::parse_rate)]
+    rate_limit: Option<RateLimit>,
+    /// Per-caller tool-call limit `PER_MINUTE/BURST`; none by default.
+    #[arg(long, env = "MCP_EDGE_TOOL_RATE_LIMIT", value_parser = access::parse_rate)]
+    tool_rate_limit: Option<RateLimit>,
+    /// Longest a tool call may run before it is cancelled.
+    #[arg(long, env = "MCP_EDGE_TOOL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    tool_timeout: Duration,
+    /// Serve without caller authentication on a non-loopback address (refused otherwise).
+    #[arg(long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
+    allow_unauthenticated: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints the salted hash of an API key for `--api-key` (generates a key when none is given).
+    HashKey {
+        /// The key to hash; omit to generate a random one.
+        key: Option<String>,
+    },
+}
+
+/// `mcp-edge hash-key`: prints a hash (and the generated key, if any) to stdout.
+fn hash_key(key: Option<String>) {
+    let key = key.unwrap_or_else(|| {
+        let mut raw = [0u8; 24];
+        OsEntropy.fill(&mut raw);
+        let generated = format!("mcpe_{}", hex_encode(&raw));
+        println!("key: {generated}");
+        generated
+    });
+    let mut salt = [0u8; 16];
+    OsEntropy.fill(&mut salt);
+    println!("hash: {}", KeyHash::new(&key, &salt));
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn auth_config(cli: &Cli) -> AuthConfig {
+    let oauth = match (&cli.oauth_issuer, &cli.oauth_audience, &cli.oauth_jwks_uri) {
+        (Some(issuer), Some(audience), Some(jwks_uri)) => Some(OAuthSettings {
+            issuer: issuer.clone(),
+            audience: audience.clone(),
+            jwks_uri: jwks_uri.clone(),
+            authorization_servers: if cli.oauth_authorization_servers.is_empty() {
+                vec![issuer.clone()]
+            } else {
+                cli.oauth_authorization_servers.clone()
+            },
+            leeway_secs: 60,
+            read_scope: cli.oauth_read_scope.clone(),
+            write_scope: cli.oauth_write_scope.clone(),
+        }),
+        _ => None,
+    };
+    AuthConfig {
+        api_keys: cli.api_keys.clone(),
+        oauth,
+        resource_url: cli.resource_url.clone(),
+    }
 }
 
 fn init_logging(cli: &Cli) {
@@ -124,7 +221,18 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::HashKey { key }) = cli.command {
+        hash_key(key);
+        return Ok(());
+    }
     init_logging(&cli);
+    let auth = auth_config(&cli);
+    if auth.is_open() && !cli.bind.ip().is_loopback() && !cli.allow_unauthenticated {
+        anyhow::bail!(
+            "refusing to serve {} without caller authentication: configure --api-key or --oauth-issuer, or pass --allow-unauthenticated",
+            cli.bind
+        );
+    }
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("creating data dir {}", cli.data_dir.display()))?;
     let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
@@ -147,6 +255,10 @@ async fn main() -> anyhow::Result<()> {
         fingerprint_key: fingerprint_key(&cli.data_dir)?,
         keepalive_ms: cli.keepalive.as_millis() as u64,
         prefer_sse: cli.sse_responses,
+        auth,
+        request_limit: cli.rate_limit,
+        tool_call_limit: cli.tool_rate_limit,
+        tool_timeout_ms: Some(cli.tool_timeout.as_millis() as u64),
         policy: PolicyConfig {
             read_only: cli.read_only,
             allow_request_overrides: true,
@@ -160,7 +272,11 @@ async fn main() -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
-    let app = Arc::new(McpApp::new(config, registry, ports)?);
+    let app = Arc::new(
+        McpApp::new(config, registry, ports)?
+            .with_sleeper(Arc::new(TokioSleeper))
+            .with_audit_sink(Arc::new(LogAudit)),
+    );
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
@@ -196,14 +312,17 @@ async fn main() -> anyhow::Result<()> {
         })
     };
 
-    axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            let _ = shutdown_tx.send(true);
-        })
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        server::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    })
+    .await
+    .context("serving")?;
     sweeper.abort();
     tracing::info!("stopped");
     Ok(())

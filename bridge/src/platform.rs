@@ -43,3 +43,31 @@ impl HttpClient for NoUpstream {
         })
     }
 }
+
+/// Timers on the tokio runtime.
+pub struct TokioSleeper;
+
+impl mcp_edge_core::port::Sleeper for TokioSleeper {
+    fn sleep(&self, ms: u64) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(std::time::Duration::from_millis(ms)))
+    }
+}
+
+/// Writes each audit record as one structured log line (target `audit`).
+pub struct LogAudit;
+
+impl mcp_edge_core::audit::AuditSink for LogAudit {
+    fn record(&self, e: &mcp_edge_core::audit::AuditRecord) {
+        tracing::info!(
+            target: "audit",
+            at_ms = e.at_ms,
+            caller = %e.caller,
+            session = e.session.as_deref().unwrap_or("-"),
+            tool = %e.tool,
+            upstream = %e.upstream_hosts.join(","),
+            outcome = e.outcome,
+            duration_ms = e.duration_ms,
+            "tool call"
+        );
+    }
+}

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use mcp_edge_core::error::McpError;
+use mcp_edge_core::gateway::ClientAddress;
 use mcp_edge_core::transport::sse::keepalive_frame;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
 use mcp_edge_core::McpApp;
@@ -40,18 +41,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The client's address as the core's request extension (anonymous callers are rate-limited by it).
+fn client_address(req: &Request) -> Option<ClientAddress> {
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| ClientAddress(addr.ip().to_string()))
+}
+
 async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
+    let client = client_address(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let (parts, body) = req.into_parts();
     let limit = state.app.config().max_body_bytes;
     let reply = match axum::body::to_bytes(body, limit.saturating_add(1)).await {
         Ok(bytes) if bytes.len() <= limit => {
-            state
-                .app
-                .handle(http::Request::from_parts(parts, bytes))
-                .await
+            let mut core_req = http::Request::from_parts(parts, bytes);
+            if let Some(c) = client {
+                core_req.extensions_mut().insert(c);
+            }
+            state.app.handle(core_req).await
         }
         Ok(_) | Err(_) => Reply::error(&McpError::PayloadTooLarge(limit), &Value::Null),
     };
@@ -122,7 +132,8 @@ fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
 
 async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade, req: Request) -> Response {
     let headers = req.headers().clone();
-    let accept = match state.app.ws_accept(&headers) {
+    let client = client_address(&req);
+    let accept = match state.app.ws_accept(&headers, client.as_ref()).await {
         Ok(a) => a,
         Err(reply) => return into_response(&state, *reply),
     };

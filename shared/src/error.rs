@@ -61,6 +61,12 @@ pub enum McpError {
     /// The session store failed.
     #[error("session storage failed")]
     Store(String),
+    /// The caller is not authenticated (HTTP 401 with `WWW-Authenticate`).
+    #[error("Unauthorized: {0}")]
+    Unauthorized(String),
+    /// A rate limit was hit; retry after this many milliseconds (HTTP 429 with `Retry-After`).
+    #[error("Too Many Requests: retry after {} s", .0.div_ceil(1000))]
+    RateLimited(u64),
     /// Any other internal failure.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -97,6 +103,8 @@ impl McpError {
             ),
             McpError::HeaderMismatch(_) => (code::HEADER_MISMATCH, None),
             McpError::PolicyDenied(_) => (code::FORBIDDEN, None),
+            McpError::Unauthorized(_) => (code::UNAUTHORIZED, None),
+            McpError::RateLimited(ms) => (code::RATE_LIMITED, Some(json!({ "retryAfterMs": ms }))),
             McpError::Store(_) | McpError::Internal(_) => (code::INTERNAL_ERROR, None),
         };
         JsonRpcError {
@@ -125,6 +133,8 @@ impl McpError {
             McpError::Forbidden(_) | McpError::PolicyDenied(_) => StatusCode::FORBIDDEN,
             McpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             McpError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            McpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            McpError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             McpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -12,6 +12,7 @@
 //!
 //! Features: none; everything is always built.
 
+pub mod audit;
 pub mod auth;
 pub mod credential;
 pub mod error;

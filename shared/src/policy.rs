@@ -2,6 +2,7 @@
 
 use http::HeaderMap;
 
+use crate::auth::Caller;
 use crate::tool::ToolDef;
 
 /// Header that asks for read-only mode (`true`/`1`/`yes`).
@@ -28,6 +29,7 @@ pub struct RequestPolicy {
     read_only: bool,
     allowed: Option<Vec<String>>,
     denied: Vec<String>,
+    caller: Option<Caller>,
 }
 
 impl RequestPolicy {
@@ -37,6 +39,7 @@ impl RequestPolicy {
             read_only: config.read_only,
             allowed: config.allowed_tools.clone(),
             denied: config.denied_tools.clone(),
+            caller: None,
         };
         if !config.allow_request_overrides {
             return policy;
@@ -69,6 +72,13 @@ impl RequestPolicy {
         policy
     }
 
+    /// Narrows the policy to what the authenticated caller may do (its key's or token's scopes).
+    pub fn for_caller(mut self, caller: &Caller) -> Self {
+        self.read_only |= caller.read_only;
+        self.caller = Some(caller.clone());
+        self
+    }
+
     /// Whether the tool may be listed and called; `Err` says why not.
     pub fn permits(&self, def: &ToolDef) -> Result<(), String> {
         if self.denied.iter().any(|d| d == &def.name) {
@@ -77,6 +87,14 @@ impl RequestPolicy {
         if let Some(allowed) = &self.allowed {
             if !allowed.iter().any(|a| a == &def.name) {
                 return Err(format!("tool {} is not in the allowed tool list", def.name));
+            }
+        }
+        if let Some(caller) = &self.caller {
+            if !caller.allows_tool(&def.name) {
+                return Err(format!(
+                    "tool {} is not allowed for caller {}",
+                    def.name, caller.name
+                ));
             }
         }
         if self.read_only && def.annotations.read_only_hint != Some(true) {

@@ -49,6 +49,10 @@ pub mod code {
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
     /// Request rejected by gateway policy.
     pub const FORBIDDEN: i64 = -32003;
+    /// The caller is not authenticated to the gateway.
+    pub const UNAUTHORIZED: i64 = -32004;
+    /// A gateway rate limit was hit.
+    pub const RATE_LIMITED: i64 = -32005;
     /// A 2026-07-28 routing header disagrees with the body.
     pub const HEADER_MISMATCH: i64 = -32020;
     /// A 2026-07-28 request needs a client capability it did not declare.

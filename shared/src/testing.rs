@@ -155,7 +155,7 @@ impl Prompt for Greeting {
     }
 }
 
-/// Registers the test tools `echo`, `add`, `fail` and `reconnect_echo`, the `test://` resources and
+/// Registers the test tools `echo`, `add`, `fail`, `destructive_echo` and `reconnect_echo`, the `test://` resources and
 /// the `greeting` prompt.
 pub fn register_test_tools(registry: &mut Registry) {
     let number = json!({"type": "number"});
@@ -191,6 +191,25 @@ pub fn register_test_tools(registry: &mut Registry) {
             ),
             defer: false,
             run: fail,
+        },
+        TestTool {
+            def: ToolDef {
+                annotations: ToolAnnotations {
+                    read_only_hint: Some(false),
+                    destructive_hint: Some(true),
+                    idempotent_hint: Some(false),
+                    open_world_hint: Some(false),
+                    ..Default::default()
+                },
+                ..def(
+                    "destructive_echo",
+                    "Echoes the message; marked destructive to exercise read-only policies.",
+                    message_schema(true),
+                    None,
+                )
+            },
+            defer: false,
+            run: echo,
         },
         TestTool {
             def: def(

@@ -5,8 +5,14 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::{McpApp, RequestFacts};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures_util::future::{select, Either};
+
+use crate::audit::AuditRecord;
 use crate::error::McpError;
-use crate::policy::RequestPolicy;
+use crate::port::{BoxFuture, HttpClient, UpstreamError};
 use crate::protocol::{HANDSHAKE_VERSIONS, MODERN_VERSIONS};
 use crate::tool::{ResourceError, ToolContext, ToolOutput};
 
@@ -30,8 +36,8 @@ pub(crate) struct Call<'a> {
     pub modern: bool,
     /// Credentials, fingerprint and time.
     pub facts: &'a RequestFacts,
-    /// Tool policy.
-    pub policy: &'a RequestPolicy,
+    /// Session id, when the call runs in a session (for the audit trail).
+    pub session: Option<&'a str>,
 }
 
 /// What a dispatched request produced.
@@ -200,7 +206,7 @@ impl McpApp {
             .registry
             .tools()
             .iter()
-            .filter(|t| t.available(creds) && call.policy.permits(t.def()).is_ok())
+            .filter(|t| t.available(creds) && call.facts.policy.permits(t.def()).is_ok())
             .collect();
         let (start, next) = page_bounds(params, tools.len(), self.config.page_size)?;
         let end = next
@@ -223,27 +229,39 @@ impl McpApp {
             Ok(n) => n,
             Err(e) => return Outcome::of(Err(e)),
         };
+        let started = self.ports.clock.now();
+        let audit = |outcome: &'static str, hosts: Vec<String>| {
+            self.metrics.count_tool_call(name, outcome);
+            self.audit.record(&AuditRecord {
+                at_ms: started,
+                caller: call.facts.caller.name.clone(),
+                session: call.session.map(str::to_owned),
+                tool: name.to_owned(),
+                upstream_hosts: hosts,
+                outcome,
+                duration_ms: self.ports.clock.now().saturating_sub(started),
+            });
+        };
         let creds = &call.facts.credentials;
         let Some(tool) = self.registry.tool(name).filter(|t| t.available(creds)) else {
             return Outcome::of(Err(McpError::InvalidParams(format!(
                 "Unknown tool: {name}"
             ))));
         };
-        if let Err(why) = call.policy.permits(tool.def()) {
-            self.metrics.count_tool_call(name, "denied");
+        if let Err(why) = call.facts.policy.permits(tool.def()) {
+            audit("denied", Vec::new());
             return Outcome::of(Err(McpError::PolicyDenied(why)));
         }
-        let mut args = match params.and_then(|p| p.get("arguments")) {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(a)) => a.clone(),
+        let instance = match params.and_then(|p| p.get("arguments")) {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(Value::Object(a)) => Value::Object(a.clone()),
             Some(_) => {
                 return Outcome::of(Err(McpError::InvalidParams(
                     "Invalid params: arguments must be an object".into(),
-                )))
+                )));
             }
         };
         if let Some(validator) = self.validators.get(name) {
-            let instance = Value::Object(args);
             let problem = validator.iter_errors(&instance).next().map(|err| {
                 let path = err.instance_path.to_string();
                 let at = if path.is_empty() {
@@ -254,22 +272,38 @@ impl McpApp {
                 format!("Invalid arguments for tool {name} at {at}: {err}")
             });
             if let Some(message) = problem {
-                self.metrics.count_tool_call(name, "invalid_arguments");
+                audit("invalid_arguments", Vec::new());
                 return Outcome::of(Err(McpError::InvalidParams(message)));
             }
-            let Value::Object(a) = instance else {
-                unreachable!("constructed as an object above")
-            };
-            args = a;
         }
+        let Value::Object(args) = instance else {
+            return Outcome::of(Err(McpError::Internal("arguments lost their shape".into())));
+        };
+        if let Err(e) = self.admit_tool_call(&call.facts.caller, started).await {
+            audit("rate_limited", Vec::new());
+            return Outcome::of(Err(e));
+        }
+        let recorder = RecordingClient {
+            inner: self.ports.http.as_ref(),
+            hosts: Mutex::new(Vec::new()),
+        };
         let ctx = ToolContext {
             credentials: creds,
-            http: self.ports.http.as_ref(),
+            http: &recorder,
             now: call.facts.now,
         };
-        let result = match tool.call(&ctx, args).await {
-            Ok(output) => {
-                self.metrics.count_tool_call(name, "ok");
+        let run = tool.call(&ctx, args);
+        let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
+            (Some(sleeper), Some(ms)) => match select(run, sleeper.sleep(ms)).await {
+                Either::Left((r, _)) => Some(r),
+                Either::Right(_) => None,
+            },
+            _ => Some(run.await),
+        };
+        let hosts = recorder.hosts.into_inner().unwrap_or_default();
+        let result = match finished {
+            Some(Ok(output)) => {
+                audit("ok", hosts);
                 match output {
                     ToolOutput::Text(text) => {
                         json!({"content": [{"type": "text", "text": text}], "isError": false})
@@ -288,9 +322,14 @@ impl McpApp {
                     ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
                 }
             }
-            Err(failure) => {
-                self.metrics.count_tool_call(name, "error");
+            Some(Err(failure)) => {
+                audit("error", hosts);
                 json!({"content": [{"type": "text", "text": failure.message}], "isError": true})
+            }
+            None => {
+                audit("timeout", hosts);
+                let ms = self.config.tool_timeout_ms.unwrap_or_default();
+                json!({"content": [{"type": "text", "text": format!("tool {name} was cancelled after {ms} ms (the gateway's tool-call time limit)")}], "isError": true})
             }
         };
         Outcome {
@@ -442,5 +481,25 @@ impl McpApp {
             .and_then(Value::as_object)
             .ok_or_else(|| McpError::InvalidParams("Invalid params: missing 'argument'".into()))?;
         Ok(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
+    }
+}
+
+/// Wraps the upstream client for one tool call and remembers which hosts it reached (for the audit trail).
+struct RecordingClient<'a> {
+    inner: &'a dyn HttpClient,
+    hosts: Mutex<Vec<String>>,
+}
+
+impl HttpClient for RecordingClient<'_> {
+    fn send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
+        if let (Some(host), Ok(mut hosts)) = (req.uri().host(), self.hosts.lock()) {
+            if !hosts.iter().any(|h| h == host) {
+                hosts.push(host.to_owned());
+            }
+        }
+        self.inner.send(req)
     }
 }

@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::McpApp;
 use crate::error::McpError;
-use crate::policy::RequestPolicy;
 use crate::protocol::{decode, DecodeError, Payload};
 use crate::session::SessionTransport;
 use crate::transport::headers::require_json_content;
@@ -23,7 +22,7 @@ impl McpApp {
         if let Err(e) = self.config.origins.check(headers) {
             return Reply::error(&e, &Value::Null);
         }
-        let facts = self.facts(headers);
+        let facts = self.facts(headers, Self::caller_of(&req));
         let mut rec = self.new_session(SessionTransport::LegacySse, LEGACY_VERSION, &facts);
         match self.ports.store.save(&rec, None).await {
             Ok(v) => rec.version = v,
@@ -74,7 +73,7 @@ impl McpApp {
                 &Value::Null,
             );
         };
-        let facts = self.facts(headers);
+        let facts = self.facts(headers, Self::caller_of(&req));
         let rec = match self.load_session(&sid, &facts).await {
             Ok(r) if r.transport == SessionTransport::LegacySse => r,
             Ok(_) => return Reply::error(&McpError::SessionNotFound, &Value::Null),
@@ -90,8 +89,7 @@ impl McpApp {
                 return Reply::error(&McpError::InvalidRequest(msg), &id)
             }
         };
-        let policy = RequestPolicy::new(&self.config.policy, headers);
-        let processed = self.process(&rec, &facts, &policy, items, true).await;
+        let processed = self.process(&rec, &facts, items, true).await;
         let session = rec.id.clone();
         let changes = processed.changes.clone();
         if let Err(e) = self

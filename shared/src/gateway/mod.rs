@@ -1,6 +1,7 @@
 //! `McpApp`: the one entry point every platform calls. It ties protocol, transports, sessions,
 //! credentials, policy and the registry together.
 
+mod access;
 mod dispatch;
 mod legacy;
 mod streamable;
@@ -13,13 +14,17 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
+pub use access::ClientAddress;
 pub use websocket::{WsAccept, WsConnection};
 
+use crate::audit::{AuditSink, NoAudit};
+use crate::auth::{AuthConfig, Authenticator, Caller};
 use crate::credential::Credentials;
 use crate::error::McpError;
 use crate::metrics::Metrics;
-use crate::policy::PolicyConfig;
-use crate::port::{Clock, Entropy, HttpClient, SessionStore, UnixMillis};
+use crate::policy::{PolicyConfig, RequestPolicy};
+use crate::port::{Clock, Entropy, HttpClient, SessionStore, Sleeper, UnixMillis};
+use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
 use crate::session::{SessionId, SessionRecord, SessionTransport};
 use crate::tool::Registry;
 use crate::transport::headers::OriginPolicy;
@@ -52,6 +57,14 @@ pub struct GatewayConfig {
     pub prefer_sse: bool,
     /// Tool policy.
     pub policy: PolicyConfig,
+    /// Caller authentication (open when empty).
+    pub auth: AuthConfig,
+    /// Default per-caller limit on requests.
+    pub request_limit: Option<RateLimit>,
+    /// Default per-caller limit on tool calls.
+    pub tool_call_limit: Option<RateLimit>,
+    /// Longest a tool call may run (enforced when the platform supplies a [`Sleeper`]).
+    pub tool_timeout_ms: Option<u64>,
 }
 
 impl Default for GatewayConfig {
@@ -72,6 +85,10 @@ impl Default for GatewayConfig {
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
             },
+            auth: AuthConfig::default(),
+            request_limit: None,
+            tool_call_limit: None,
+            tool_timeout_ms: Some(30_000),
         }
     }
 }
@@ -96,6 +113,10 @@ pub struct McpApp {
     validators: HashMap<String, jsonschema::Validator>,
     ports: Ports,
     metrics: Arc<Metrics>,
+    auth: Authenticator,
+    limiter: Arc<dyn RateLimiter>,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    audit: Arc<dyn AuditSink>,
 }
 
 /// Per-request facts every handler needs.
@@ -103,6 +124,8 @@ pub(crate) struct RequestFacts {
     pub credentials: Credentials,
     pub fingerprint: Option<String>,
     pub now: UnixMillis,
+    pub caller: Caller,
+    pub policy: RequestPolicy,
 }
 
 impl McpApp {
@@ -116,13 +139,36 @@ impl McpApp {
             })?;
             validators.insert(def.name.clone(), v);
         }
+        let auth = Authenticator::new(config.auth.clone());
         Ok(McpApp {
             config,
             registry,
             validators,
             ports,
             metrics: Arc::new(Metrics::new()),
+            auth,
+            limiter: Arc::new(MemoryRateLimiter::default()),
+            sleeper: None,
+            audit: Arc::new(NoAudit),
         })
+    }
+
+    /// Keeps rate-limit buckets in `limiter` instead of process memory.
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// Supplies timers, which enables the tool-call timeout.
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Sends audit records to `sink`.
+    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = sink;
+        self
     }
 
     /// The gateway's metrics (shared with the platform, which records latencies and streams).
@@ -137,10 +183,31 @@ impl McpApp {
 
     /// Handles one HTTP request. `path` routing: `/mcp`, `/sse`, `/messages`, `/health`, `/metrics`;
     /// any prefix before those names is kept (e.g. `/servers/x/mcp`).
-    pub async fn handle(&self, req: Request<Bytes>) -> Reply {
+    pub async fn handle(&self, mut req: Request<Bytes>) -> Reply {
         let path = req.uri().path().trim_end_matches('/').to_owned();
-        let leaf = path.rsplit('/').next().unwrap_or("");
-        let reply = match (req.method(), leaf) {
+        let leaf = path.rsplit('/').next().unwrap_or("").to_owned();
+        let headers = req.headers().clone();
+        if req.method() == Method::OPTIONS {
+            return self.with_cors(&headers, self.preflight(&headers));
+        }
+        if path.contains("/.well-known/oauth-protected-resource") {
+            return self.with_cors(
+                &headers,
+                self.protected_resource_metadata(req.method(), &headers),
+            );
+        }
+        if matches!(leaf.as_str(), "mcp" | "sse" | "messages") {
+            match self
+                .admit(&headers, req.extensions().get::<ClientAddress>())
+                .await
+            {
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                }
+                Err(reply) => return self.with_cors(&headers, *reply),
+            }
+        }
+        let reply = match (req.method(), leaf.as_str()) {
             (_, "mcp") => self.streamable(req).await,
             (&Method::GET, "sse") => self.legacy_open(req).await,
             (_, "sse") => Reply::error(
@@ -162,7 +229,7 @@ impl McpApp {
         if reply.status() != StatusCode::OK && reply.status() != StatusCode::ACCEPTED {
             self.metrics.count_request("http", reply.status().as_u16());
         }
-        reply
+        self.with_cors(&headers, reply)
     }
 
     fn health(&self) -> Reply {
@@ -177,13 +244,16 @@ impl McpApp {
         )
     }
 
-    pub(crate) fn facts(&self, headers: &http::HeaderMap) -> RequestFacts {
+    pub(crate) fn facts(&self, headers: &http::HeaderMap, caller: Caller) -> RequestFacts {
         let credentials = Credentials::from_headers(headers);
         let fingerprint = credentials.fingerprint(&self.config.fingerprint_key);
+        let policy = RequestPolicy::new(&self.config.policy, headers).for_caller(&caller);
         RequestFacts {
             credentials,
             fingerprint,
             now: self.ports.clock.now(),
+            caller,
+            policy,
         }
     }
 

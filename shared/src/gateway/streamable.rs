@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use super::dispatch::Call;
 use super::{McpApp, RequestFacts};
 use crate::error::McpError;
-use crate::policy::RequestPolicy;
 use crate::protocol::{
     self, allows_batches, code, decode, DecodeError, Incoming, Payload, HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSIONS,
@@ -58,6 +57,8 @@ pub(crate) struct Processed {
     pub responses: Vec<Value>,
     pub changes: SessionChanges,
     pub deferred: bool,
+    /// A request was refused by a rate limit (milliseconds to wait).
+    pub rate_limited: Option<u64>,
 }
 
 /// Whether `version` is at least `floor` in the handshake-era ordering.
@@ -106,9 +107,11 @@ fn modern_status(err: &McpError) -> StatusCode {
         | code::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
         code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
         _ => match err {
-            McpError::Store(_) | McpError::Internal(_) | McpError::PolicyDenied(_) => {
-                err.http_status()
-            }
+            McpError::Store(_)
+            | McpError::Internal(_)
+            | McpError::PolicyDenied(_)
+            | McpError::RateLimited(_)
+            | McpError::Unauthorized(_) => err.http_status(),
             _ => StatusCode::OK,
         },
     }
@@ -144,7 +147,6 @@ impl McpApp {
         &self,
         rec: &SessionRecord,
         facts: &RequestFacts,
-        policy: &RequestPolicy,
         items: Vec<Result<Incoming, (Value, protocol::JsonRpcError)>>,
         allow_initialize: bool,
     ) -> Processed {
@@ -152,6 +154,7 @@ impl McpApp {
             responses: Vec::new(),
             changes: SessionChanges::default(),
             deferred: false,
+            rate_limited: None,
         };
         let mut version = rec.protocol_version.clone();
         for item in items {
@@ -186,7 +189,7 @@ impl McpApp {
                         version: &version,
                         modern: false,
                         facts,
-                        policy,
+                        session: Some(rec.id.as_str()),
                     };
                     let outcome = self.dispatch(&call, &method, params.as_ref()).await;
                     if let Some(level) = outcome.set_log_level {
@@ -199,6 +202,9 @@ impl McpApp {
                             out.responses.push(protocol::success(&id, result));
                         }
                         Err(e) => {
+                            if let McpError::RateLimited(ms) = e {
+                                out.rate_limited = Some(ms);
+                            }
                             self.metrics.count_request(&method, 200);
                             out.responses.push(protocol::failure(&id, &e.to_jsonrpc()));
                         }
@@ -261,12 +267,13 @@ impl McpApp {
         if modern_header
             || (session_header.is_none() && !is_initialize && modern_envelope(&payload))
         {
-            return self.modern_post(headers, payload, accept).await;
+            return self
+                .modern_post(headers, Self::caller_of(&req), payload, accept)
+                .await;
         }
-        let facts = self.facts(headers);
-        let policy = RequestPolicy::new(&self.config.policy, headers);
+        let facts = self.facts(headers, Self::caller_of(&req));
         if is_initialize {
-            return self.initialize(payload, &facts, &policy, accept).await;
+            return self.initialize(payload, &facts, accept).await;
         }
         let id = request_id(&payload);
         let (items, batch) = match payload {
@@ -300,7 +307,10 @@ impl McpApp {
             );
             return Reply::error(&McpError::InvalidRequest(msg), &Value::Null);
         }
-        let processed = self.process(&rec, &facts, &policy, items, false).await;
+        let processed = self.process(&rec, &facts, items, false).await;
+        if let (false, Some(ms)) = (batch, processed.rate_limited) {
+            return Reply::error(&McpError::RateLimited(ms), &id);
+        }
         self.sessionful_reply(rec, &facts, processed, accept, batch)
             .await
     }
@@ -309,7 +319,6 @@ impl McpApp {
         &self,
         payload: Payload,
         facts: &RequestFacts,
-        policy: &RequestPolicy,
         accept: Acceptable,
     ) -> Reply {
         let id = request_id(&payload);
@@ -334,7 +343,7 @@ impl McpApp {
             LATEST_HANDSHAKE_VERSION,
             facts,
         );
-        let processed = self.process(&rec, facts, policy, vec![Ok(msg)], true).await;
+        let processed = self.process(&rec, facts, vec![Ok(msg)], true).await;
         processed.changes.apply(&mut rec);
         match self.ports.store.save(&rec, None).await {
             Ok(v) => rec.version = v,
@@ -366,6 +375,7 @@ impl McpApp {
             responses,
             changes,
             deferred,
+            ..
         } = processed;
         if responses.is_empty() {
             return match self
@@ -467,7 +477,7 @@ impl McpApp {
         let Some(sid) = Self::session_header(headers) else {
             return Reply::error(&McpError::MissingSession, &Value::Null);
         };
-        let facts = self.facts(headers);
+        let facts = self.facts(headers, Self::caller_of(&req));
         let rec = match self.load_session(sid, &facts).await {
             Ok(r) if r.transport == SessionTransport::StreamableHttp => r,
             Ok(_) => return Reply::error(&McpError::SessionNotFound, &Value::Null),
@@ -550,7 +560,7 @@ impl McpApp {
         let Some(sid) = Self::session_header(headers) else {
             return Reply::error(&McpError::MissingSession, &Value::Null);
         };
-        let facts = self.facts(headers);
+        let facts = self.facts(headers, Self::caller_of(&req));
         let rec = match self.load_session(sid, &facts).await {
             Ok(r) => r,
             Err(e) => return Reply::error(&e, &Value::Null),
@@ -566,6 +576,7 @@ impl McpApp {
     async fn modern_post(
         &self,
         headers: &http::HeaderMap,
+        caller: crate::auth::Caller,
         payload: Payload,
         accept: Acceptable,
     ) -> Reply {
@@ -590,7 +601,8 @@ impl McpApp {
             }
         };
         let fail = |e: McpError, id: &Value| {
-            let mut r = Reply::json(modern_status(&e), &protocol::failure(id, &e.to_jsonrpc()));
+            let mut r = Reply::error(&e, id);
+            *r.response.status_mut() = modern_status(&e);
             r.set_header(http::header::CACHE_CONTROL, "no-store");
             r
         };
@@ -611,13 +623,12 @@ impl McpApp {
                 &id,
             );
         }
-        let facts = self.facts(headers);
-        let policy = RequestPolicy::new(&self.config.policy, headers);
+        let facts = self.facts(headers, caller);
         let call = Call {
             version: &version,
             modern: true,
             facts: &facts,
-            policy: &policy,
+            session: None,
         };
         let outcome = self.dispatch(&call, &method, params.as_ref()).await;
         match outcome.result {

@@ -216,7 +216,7 @@ fn pagination_walks_every_tool_once() {
     assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 3);
     let cursor = first["result"]["nextCursor"].as_str().unwrap().to_owned();
     let (_, second) = call(&h, &sid, "tools/list", json!({"cursor": cursor}));
-    assert_eq!(second["result"]["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(second["result"]["tools"].as_array().unwrap().len(), 2);
     assert!(second["result"].get("nextCursor").is_none());
     let (_, bad) = call(&h, &sid, "tools/list", json!({"cursor": "999"}));
     assert_eq!(bad["error"]["code"], -32602);
@@ -778,7 +778,7 @@ fn legacy_sse_flow_delivers_replies_to_the_stream() {
 fn websocket_envelope_and_jsonrpc() {
     let h = harness();
     let headers = http::HeaderMap::new();
-    let acc = h.app.ws_accept(&headers).unwrap();
+    let acc = block_on(h.app.ws_accept(&headers, None)).unwrap();
     assert!(acc.subprotocol.is_none());
     let welcome: Value = serde_json::from_str(&acc.greeting[0]).unwrap();
     assert_eq!(welcome["type"], "welcome");
@@ -826,7 +826,7 @@ fn websocket_envelope_and_jsonrpc() {
     assert_eq!(r["error"]["code"], -32700);
     let mut sub = http::HeaderMap::new();
     sub.insert("sec-websocket-protocol", "mcp".parse().unwrap());
-    let acc = h.app.ws_accept(&sub).unwrap();
+    let acc = block_on(h.app.ws_accept(&sub, None)).unwrap();
     assert_eq!(acc.subprotocol, Some("mcp"));
     assert!(acc.greeting.is_empty());
 }
@@ -903,6 +903,321 @@ fn health_and_metrics() {
         ),
     );
     assert_eq!(body_json(&r)["status"], "ok");
+}
+
+mod access {
+    use super::*;
+    use crate::audit::{AuditRecord, AuditSink};
+    use crate::auth::{ApiKeyEntry, AuthConfig, KeyHash};
+    use crate::port::Sleeper;
+    use crate::ratelimit::RateLimit;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<AuditRecord>>);
+    impl AuditSink for Collect {
+        fn record(&self, entry: &AuditRecord) {
+            self.0.lock().unwrap().push(entry.clone());
+        }
+    }
+
+    fn keyed(config: GatewayConfig) -> (Harness, Arc<Collect>) {
+        let keys = vec![
+            ApiKeyEntry {
+                name: "admin".into(),
+                hash: KeyHash::new("admin-key", b"saltsalt"),
+                read_only: false,
+                tools: None,
+                rate_limit: None,
+            },
+            ApiKeyEntry {
+                name: "reader".into(),
+                hash: KeyHash::new("reader-key", b"saltsalt"),
+                read_only: true,
+                tools: None,
+                rate_limit: Some(RateLimit {
+                    per_minute: 60,
+                    burst: 2,
+                }),
+            },
+        ];
+        let h = harness_with(GatewayConfig {
+            auth: AuthConfig {
+                api_keys: keys,
+                ..AuthConfig::default()
+            },
+            ..config
+        });
+        let sink = Arc::new(Collect::default());
+        let Harness { app, clock, store } = h;
+        (
+            Harness {
+                app: app.with_audit_sink(sink.clone()),
+                clock,
+                store,
+            },
+            sink,
+        )
+    }
+
+    fn init_with(h: &Harness, key_header: (&str, &str)) -> Reply {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
+        block_on(
+            h.app
+                .handle(post(&[JSON, ACCEPT, key_header], &body.to_string())),
+        )
+    }
+
+    #[test]
+    fn api_keys_gate_every_transport() {
+        let (h, audit) = keyed(GatewayConfig::default());
+        let r = init_with(&h, ("x-nothing", "1"));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer"));
+        assert_eq!(body_json(&r)["error"]["code"], -32004);
+        let r = init_with(&h, ("x-api-key", "wrong"));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let sse = block_on(
+            h.app.handle(
+                Request::builder()
+                    .method(Method::GET)
+                    .uri("/sse")
+                    .body(Bytes::new())
+                    .unwrap(),
+            ),
+        );
+        assert_eq!(sse.status(), StatusCode::UNAUTHORIZED);
+        assert!(block_on(h.app.ws_accept(&http::HeaderMap::new(), None)).is_err());
+        let r = init_with(&h, ("authorization", "Bearer admin-key"));
+        assert_eq!(r.status(), StatusCode::OK);
+        let sid = r.response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"super-secret-arg"}}}).to_string();
+        let r = block_on(h.app.handle(post(
+            &[
+                JSON,
+                ACCEPT,
+                ("mcp-session-id", &sid),
+                ("x-api-key", "admin-key"),
+            ],
+            &body,
+        )));
+        assert_eq!(
+            body_json(&r)["result"]["content"][0]["text"],
+            "super-secret-arg"
+        );
+        let records = audit.0.lock().unwrap().clone();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            (
+                records[0].caller.as_str(),
+                records[0].tool.as_str(),
+                records[0].outcome
+            ),
+            ("admin", "echo", "ok")
+        );
+        assert_eq!(records[0].session.as_deref(), Some(sid.as_str()));
+        let line = serde_json::to_string(&records[0]).unwrap();
+        assert!(
+            !line.contains("super-secret-arg") && !line.contains("admin-key"),
+            "{line}"
+        );
+        // Health and metrics stay open for probes.
+        let r = block_on(
+            h.app.handle(
+                Request::builder()
+                    .uri("/health")
+                    .body(Bytes::new())
+                    .unwrap(),
+            ),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn read_only_key_and_per_key_rate_limit() {
+        let (h, _) = keyed(GatewayConfig::default());
+        let key = ("x-api-key", "reader-key");
+        let r = init_with(&h, key);
+        assert_eq!(r.status(), StatusCode::OK);
+        let sid = r.response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        // Burst of 2 used by initialize + this call; the next is refused until tokens refill.
+        let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}).to_string();
+        let r = block_on(
+            h.app
+                .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid), key], &list)),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = block_on(
+            h.app
+                .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid), key], &list)),
+        );
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.response.headers()["retry-after"], "1");
+        assert_eq!(body_json(&r)["error"]["code"], -32005);
+        h.clock.0.fetch_add(1000, Ordering::SeqCst);
+        let r = block_on(
+            h.app
+                .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid), key], &list)),
+        );
+        assert_eq!(r.status(), StatusCode::OK, "recovers after Retry-After");
+        let listed = body_json(&r);
+        let names: Vec<&str> = listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"echo") && !names.contains(&"destructive_echo"),
+            "{names:?}"
+        );
+        h.clock.0.fetch_add(1000, Ordering::SeqCst);
+        let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"destructive_echo","arguments":{"message":"x"}}}).to_string();
+        let r = block_on(
+            h.app
+                .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid), key], &call)),
+        );
+        assert_eq!(
+            body_json(&r)["error"]["code"],
+            -32003,
+            "a read-only key cannot call a destructive tool"
+        );
+    }
+
+    #[test]
+    fn tool_call_limit_and_cors() {
+        let h = harness_with(GatewayConfig {
+            tool_call_limit: Some(RateLimit {
+                per_minute: 6,
+                burst: 1,
+            }),
+            origins: OriginPolicy {
+                allowed_origins: vec!["https://app.example".into()],
+                allowed_hosts: None,
+            },
+            ..GatewayConfig::default()
+        });
+        let sid = initialize(&h, "2025-11-25");
+        let (s, _) = call(
+            &h,
+            &sid,
+            "tools/call",
+            json!({"name":"echo","arguments":{"message":"a"}}),
+        );
+        assert_eq!(s, StatusCode::OK);
+        let (s, v) = call(
+            &h,
+            &sid,
+            "tools/call",
+            json!({"name":"echo","arguments":{"message":"b"}}),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_i64()),
+            (StatusCode::TOO_MANY_REQUESTS, Some(-32005))
+        );
+        let pre = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/mcp")
+            .header("origin", "https://app.example")
+            .body(Bytes::new())
+            .unwrap();
+        let r = block_on(h.app.handle(pre));
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            r.response.headers()["access-control-allow-origin"],
+            "https://app.example"
+        );
+        assert!(r.response.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("mcp-session-id"));
+        let pre = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/mcp")
+            .header("origin", "https://evil.example")
+            .body(Bytes::new())
+            .unwrap();
+        assert_eq!(block_on(h.app.handle(pre)).status(), StatusCode::FORBIDDEN);
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}).to_string();
+        let r = block_on(h.app.handle(post(
+            &[JSON, ACCEPT, ("origin", "https://app.example")],
+            &body,
+        )));
+        assert!(r.response.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("mcp-session-id"));
+    }
+
+    struct InstantTimeout;
+    impl Sleeper for InstantTimeout {
+        fn sleep(&self, _ms: u64) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    struct Hang;
+    impl crate::tool::Tool for Hang {
+        fn def(&self) -> &crate::tool::ToolDef {
+            static DEF: std::sync::OnceLock<crate::tool::ToolDef> = std::sync::OnceLock::new();
+            DEF.get_or_init(|| crate::tool::ToolDef {
+                name: "hang".into(),
+                title: None,
+                description: "never finishes".into(),
+                input_schema: json!({"type": "object"}),
+                output_schema: None,
+                annotations: Default::default(),
+            })
+        }
+        fn call<'a>(
+            &'a self,
+            _ctx: &'a crate::tool::ToolContext<'a>,
+            _args: serde_json::Map<String, Value>,
+        ) -> BoxFuture<'a, Result<crate::tool::ToolOutput, crate::tool::ToolFailure>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[test]
+    fn tool_calls_time_out_with_a_clear_error() {
+        let clock = Arc::new(FixedClock(AtomicU64::new(1_000_000)));
+        let store = Arc::new(MemorySessionStore::new());
+        let mut registry = Registry::new();
+        registry.add_tool(Arc::new(Hang));
+        let ports = Ports {
+            store: store.clone(),
+            http: Arc::new(NoHttp),
+            clock: clock.clone(),
+            entropy: Arc::new(CountingEntropy(AtomicU64::new(1))),
+        };
+        let app = McpApp::new(
+            GatewayConfig {
+                tool_timeout_ms: Some(50),
+                ..GatewayConfig::default()
+            },
+            registry,
+            ports,
+        )
+        .unwrap()
+        .with_sleeper(Arc::new(InstantTimeout));
+        let h = Harness { app, clock, store };
+        let sid = initialize(&h, "2025-11-25");
+        let (_, v) = call(&h, &sid, "tools/call", json!({"name":"hang"}));
+        assert_eq!(v["result"]["isError"], true);
+        assert!(v["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled after 50 ms"));
+    }
 }
 
 mod fuzz {

@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 
 use super::dispatch::Call;
 use super::McpApp;
+use crate::auth::Caller;
 use crate::error::McpError;
-use crate::policy::RequestPolicy;
 use crate::protocol::{
     self, decode_message, DecodeError, Incoming, HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION,
 };
@@ -28,6 +28,8 @@ pub struct WsConnection {
     pub initialized: bool,
     /// Level set by `logging/setLevel`.
     pub log_level: Option<String>,
+    /// The caller authenticated at the upgrade.
+    pub caller: Option<Caller>,
 }
 
 /// The decision to accept a WebSocket upgrade.
@@ -43,11 +45,17 @@ pub struct WsAccept {
 
 impl McpApp {
     /// Decides whether to accept a WebSocket upgrade with these request headers.
-    pub fn ws_accept(&self, headers: &http::HeaderMap) -> Result<WsAccept, Box<Reply>> {
+    /// Authentication and the request rate limit apply as for HTTP.
+    pub async fn ws_accept(
+        &self,
+        headers: &http::HeaderMap,
+        client: Option<&super::ClientAddress>,
+    ) -> Result<WsAccept, Box<Reply>> {
         self.config
             .origins
             .check(headers)
             .map_err(|e| Box::new(Reply::error(&e, &Value::Null)))?;
+        let caller = self.admit(headers, client).await?;
         let wants_mcp = headers
             .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
             .iter()
@@ -57,7 +65,10 @@ impl McpApp {
         if wants_mcp {
             return Ok(WsAccept {
                 subprotocol: Some(WS_SUBPROTOCOL),
-                connection: WsConnection::default(),
+                connection: WsConnection {
+                    caller: Some(caller),
+                    ..Default::default()
+                },
                 greeting: Vec::new(),
             });
         }
@@ -71,6 +82,7 @@ impl McpApp {
             subprotocol: None,
             connection: WsConnection {
                 envelope: true,
+                caller: Some(caller),
                 ..Default::default()
             },
             greeting: vec![welcome.to_string()],
@@ -88,6 +100,21 @@ impl McpApp {
             let e = McpError::PayloadTooLarge(self.config.max_body_bytes);
             return vec![protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()];
         }
+        let caller = conn
+            .caller
+            .clone()
+            .unwrap_or_else(|| Caller::anonymous("unknown"));
+        if let Some(limit) = caller.rate_limit.or(self.config.request_limit) {
+            let now = self.ports.clock.now();
+            if let Err(wait) = self
+                .limiter
+                .take(&format!("req:{}", caller.name), limit, 1, now)
+                .await
+            {
+                let e = McpError::RateLimited(wait);
+                return vec![protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()];
+            }
+        }
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -99,7 +126,7 @@ impl McpApp {
             }
         };
         if conn.envelope && value.get("jsonrpc").is_none() && value.get("type").is_some() {
-            return vec![self.ws_envelope(headers, value).await.to_string()];
+            return vec![self.ws_envelope(conn, headers, value).await.to_string()];
         }
         let items: Vec<Value> = match value {
             Value::Array(items) if !items.is_empty() => items,
@@ -147,8 +174,12 @@ impl McpApp {
                 Some(protocol::success(&id, self.initialize_result(version)))
             }
             Incoming::Request { id, method, params } => {
-                let facts = self.facts(headers);
-                let policy = RequestPolicy::new(&self.config.policy, headers);
+                let facts = self.facts(
+                    headers,
+                    conn.caller
+                        .clone()
+                        .unwrap_or_else(|| Caller::anonymous("unknown")),
+                );
                 let version = conn
                     .version
                     .clone()
@@ -157,7 +188,7 @@ impl McpApp {
                     version: &version,
                     modern: false,
                     facts: &facts,
-                    policy: &policy,
+                    session: None,
                 };
                 let outcome = self.dispatch(&call, &method, params.as_ref()).await;
                 if let Some(level) = outcome.set_log_level {
@@ -179,7 +210,12 @@ impl McpApp {
         }
     }
 
-    async fn ws_envelope(&self, headers: &http::HeaderMap, value: Value) -> Value {
+    async fn ws_envelope(
+        &self,
+        conn: &WsConnection,
+        headers: &http::HeaderMap,
+        value: Value,
+    ) -> Value {
         let request_id = value.get("request_id").cloned().unwrap_or(Value::Null);
         let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
         if kind == "ping" {
@@ -212,13 +248,17 @@ impl McpApp {
                     "error": {"code": protocol::code::INVALID_REQUEST, "message": format!("unknown message type '{other}'")}});
             }
         };
-        let facts = self.facts(headers);
-        let policy = RequestPolicy::new(&self.config.policy, headers);
+        let facts = self.facts(
+            headers,
+            conn.caller
+                .clone()
+                .unwrap_or_else(|| Caller::anonymous("unknown")),
+        );
         let call = Call {
             version: LATEST_HANDSHAKE_VERSION,
             modern: false,
             facts: &facts,
-            policy: &policy,
+            session: None,
         };
         let outcome = self.dispatch(&call, method, Some(&params)).await;
         self.metrics.count_request(method, 200);

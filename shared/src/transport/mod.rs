@@ -117,7 +117,11 @@ impl Reply {
 
     /// A reply carrying a JSON-RPC error for `err`, with its mapped HTTP status.
     pub fn error(err: &McpError, id: &Value) -> Self {
-        Reply::json(err.http_status(), &protocol::failure(id, &err.to_jsonrpc()))
+        let mut reply = Reply::json(err.http_status(), &protocol::failure(id, &err.to_jsonrpc()));
+        if let McpError::RateLimited(ms) = err {
+            reply.set_header(header::RETRY_AFTER, &ms.div_ceil(1000).max(1).to_string());
+        }
+        reply
     }
 
     /// Sets a header (values that are not valid header text are dropped).
