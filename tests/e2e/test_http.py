@@ -1,0 +1,171 @@
+"""Raw HTTP against mcp-edge: the bad-input table, session lifecycle, restart survival, expiry."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx2 as httpx
+import pytest
+
+JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+def initialize(client: httpx.Client, url: str, version: str = "2025-11-25", headers: dict | None = None) -> str:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}}
+    r = client.post(f"{url}/mcp", json=body, headers={**JSON, **(headers or {})})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["protocolVersion"] == version
+    sid = r.headers["mcp-session-id"]
+    assert len(sid) == 32 and int(sid, 16) >= 0
+    r = client.post(f"{url}/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers={**JSON, "mcp-session-id": sid, **(headers or {})})
+    assert r.status_code == 202
+    return sid
+
+
+def rpc(method: str, params: dict | None = None, id_: int = 7) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params or {}})
+
+
+def test_bad_input_table(base_url: str) -> None:
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, base_url)
+        s = {**JSON, "mcp-session-id": sid}
+        ping = rpc("ping")
+        rows = [
+            ("unparsable JSON", s, "{nope", 400, -32700),
+            ("not JSON-RPC", s, '{"foo":1}', 400, -32600),
+            ("empty batch", s, "[]", 400, -32600),
+            ("JSON string", s, '"x"', 400, -32600),
+            ("unknown method", s, rpc("no/such"), 200, -32601),
+            ("bad params", s, rpc("tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}}), 200, -32602),
+            ("unknown tool", s, rpc("tools/call", {"name": "nope"}), 200, -32602),
+            ("wrong content type", {**s, "content-type": "text/plain"}, ping, 415, -32600),
+            ("accept lacks json and sse", {**s, "accept": "text/plain"}, ping, 406, -32600),
+            ("missing session header", JSON, ping, 400, -32600),
+            ("unknown session", {**JSON, "mcp-session-id": "0" * 32}, ping, 404, -32001),
+            ("unsupported protocol version", {**s, "mcp-protocol-version": "1999-01-01"}, ping, 400, -32600),
+            ("batch after 2025-06-18", s, f"[{ping}]", 400, -32600),
+            ("foreign origin", {**s, "origin": "https://evil.example"}, ping, 403, -32600),
+            ("foreign host", {**s, "host": "evil.example"}, ping, 403, -32600),
+            ("body over the limit", s, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * (4 * 1024 * 1024)}}), 413, -32600),
+            (
+                "2026 header/body mismatch",
+                {**JSON, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"},
+                rpc("tools/call", {"name": "echo", "_meta": META}),
+                400,
+                -32020,
+            ),
+            (
+                "2026 name mismatch",
+                {**JSON, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "add"},
+                rpc("tools/call", {"name": "echo", "arguments": {"message": "m"}, "_meta": META}),
+                400,
+                -32020,
+            ),
+            (
+                "2026 unsupported version",
+                {**JSON, "mcp-protocol-version": "2025-11-25", "mcp-method": "tools/list"},
+                rpc("tools/list", {"_meta": {**META, "io.modelcontextprotocol/protocolVersion": "2025-11-25"}}),
+                400,
+                -32022,
+            ),
+            ("2026 missing envelope keys", {**JSON, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"}, rpc("tools/list", {"_meta": {}}), 400, -32602),
+        ]
+        for name, headers, body, status, code in rows:
+            r = c.post(f"{base_url}/mcp", content=body, headers=headers)
+            assert r.status_code == status, f"{name}: {r.status_code} {r.text[:200]}"
+            assert r.json()["error"]["code"] == code, f"{name}: {r.text[:200]}"
+        # Requests before initialize are refused with an error, and the server is still fine afterwards.
+        r = c.post(f"{base_url}/mcp", content=rpc("tools/list"), headers=JSON)
+        assert r.status_code == 400
+        assert c.post(f"{base_url}/mcp", content=ping, headers=s).json()["result"] == {}
+        # GET/DELETE under the stateless revision answer 405.
+        r = c.get(f"{base_url}/mcp", headers={"accept": "text/event-stream", "mcp-protocol-version": "2026-07-28"})
+        assert r.status_code == 405
+        r = c.delete(f"{base_url}/mcp", headers={"mcp-protocol-version": "2026-07-28"})
+        assert r.status_code == 405
+        r = c.put(f"{base_url}/mcp", content=ping, headers=s)
+        assert r.status_code == 405
+
+
+def test_unsupported_version_falls_back_to_latest(base_url: str) -> None:
+    with httpx.Client(timeout=10) as c:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2099-01-01", "capabilities": {}}}
+        r = c.post(f"{base_url}/mcp", json=body, headers=JSON)
+        assert r.json()["result"]["protocolVersion"] == "2025-11-25"
+        for version in ["2024-11-05", "2025-03-26", "2025-06-18"]:
+            initialize(c, base_url, version)
+
+
+def test_delete_ends_the_session(base_url: str) -> None:
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, base_url)
+        s = {**JSON, "mcp-session-id": sid}
+        assert c.delete(f"{base_url}/mcp", headers=s).status_code == 200
+        r = c.post(f"{base_url}/mcp", content=rpc("ping"), headers=s)
+        assert r.status_code == 404 and r.json()["error"]["code"] == -32001
+
+
+def test_other_credentials_cannot_reuse_a_session(base_url: str) -> None:
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, base_url, headers={"private-token": "token-one"})
+        ok = c.post(f"{base_url}/mcp", content=rpc("ping"), headers={**JSON, "mcp-session-id": sid, "private-token": "token-one"})
+        assert ok.status_code == 200
+        other = c.post(f"{base_url}/mcp", content=rpc("ping"), headers={**JSON, "mcp-session-id": sid, "private-token": "token-two"})
+        assert other.status_code == 404
+
+
+def test_metrics_and_health(base_url: str) -> None:
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, base_url)
+        c.post(f"{base_url}/mcp", content=rpc("tools/call", {"name": "echo", "arguments": {"message": "m"}}), headers={**JSON, "mcp-session-id": sid})
+        text = c.get(f"{base_url}/metrics").text
+        assert 'mcp_edge_requests_total{method="tools/call",status="200"}' in text
+        assert "mcp_edge_request_duration_seconds_bucket" in text
+        assert "mcp_edge_active_sessions" in text and "mcp_edge_active_streams" in text
+        assert c.get(f"{base_url}/health").json()["status"] == "ok"
+
+
+def test_session_survives_restart(spawn) -> None:
+    first = spawn([])
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, first.url)
+        c.post(f"{first.url}/mcp", content=rpc("logging/setLevel", {"level": "error"}), headers={**JSON, "mcp-session-id": sid})
+    assert first.stop() == 0
+    second = spawn([], data_dir=first.data_dir)
+    with httpx.Client(timeout=10) as c:
+        r = c.post(f"{second.url}/mcp", content=rpc("tools/call", {"name": "echo", "arguments": {"message": "after restart"}}), headers={**JSON, "mcp-session-id": sid})
+        assert r.status_code == 200, r.text
+        assert r.json()["result"]["content"][0]["text"] == "after restart"
+
+
+def test_idle_session_expires(spawn) -> None:
+    server = spawn(["--session-ttl", "1s"])
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, server.url)
+        s = {**JSON, "mcp-session-id": sid}
+        assert c.post(f"{server.url}/mcp", content=rpc("ping"), headers=s).status_code == 200
+        # Pings within the TTL do not extend it (refreshes are written at most once per second), so the
+        # session lapses about 1 s after creation; poll for that with a bounded deadline.
+        deadline = time.monotonic() + 10
+        status = 200
+        while time.monotonic() < deadline and status == 200:
+            time.sleep(0.2)
+            status = c.post(f"{server.url}/mcp", content=rpc("ping"), headers=s).status_code
+        assert status == 404
+        assert c.post(f"{server.url}/mcp", content=rpc("ping"), headers=s).json()["error"]["code"] == -32001
+
+
+def test_sse_get_stream_and_priming(base_url: str) -> None:
+    with httpx.Client(timeout=10) as c:
+        sid = initialize(c, base_url)
+        with c.stream("GET", f"{base_url}/mcp", headers={"accept": "text/event-stream", "mcp-session-id": sid}) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            first = next(r.iter_lines())
+            assert first.startswith("id: "), first
+        r = c.post(f"{base_url}/mcp", content=rpc("tools/call", {"name": "echo", "arguments": {"message": "sse"}}), headers={**JSON, "accept": "text/event-stream", "mcp-session-id": sid})
+        events = [line for line in r.text.splitlines() if line.startswith("data: {")]
+        assert json.loads(events[0][6:])["result"]["content"][0]["text"] == "sse"
