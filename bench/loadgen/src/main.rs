@@ -1,0 +1,207 @@
+//! # mcp-loadgen
+//!
+//! A bounded MCP load generator. Each of N workers opens its own MCP session over its own
+//! keep-alive connection (`initialize` + `notifications/initialized`, or the stateless 2026-07-28
+//! envelope) and calls one tool in a loop until the duration or the request cap is reached. It
+//! prints a human summary and one JSON line with throughput and latency percentiles. `--raw-get`
+//! measures the generator's own ceiling against a trivial endpoint.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+/// Command-line flags.
+#[derive(Debug, Parser, Clone)]
+#[command(name = "mcp-loadgen")]
+struct Args {
+    /// MCP endpoint, e.g. http://127.0.0.1:8787/mcp.
+    #[arg(long)]
+    url: Option<String>,
+    /// Concurrent sessions (one connection each).
+    #[arg(long, default_value_t = 16)]
+    sessions: usize,
+    /// How long to send, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Upper bound on requests per session.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_requests: u64,
+    /// Tool to call.
+    #[arg(long, default_value = "echo")]
+    tool: String,
+    /// Tool arguments (JSON object).
+    #[arg(long, default_value = r#"{"message":"hi"}"#)]
+    args: String,
+    /// Protocol version: a handshake version (sessions) or 2026-07-28 (stateless).
+    #[arg(long, default_value = "2025-11-25")]
+    protocol: String,
+    /// Extra request header `Name: value` (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Label printed with the results.
+    #[arg(long, default_value = "mcp-edge")]
+    target: String,
+    /// Instead of MCP, GET this URL in a loop (the generator's ceiling).
+    #[arg(long)]
+    raw_get: Option<String>,
+}
+
+struct WorkerResult {
+    hist: Histogram<u64>,
+    errors: u64,
+}
+
+fn header_map(args: &Args) -> anyhow::Result<reqwest::header::HeaderMap> {
+    let mut map = reqwest::header::HeaderMap::new();
+    map.insert("accept", "application/json, text/event-stream".parse()?);
+    map.insert("content-type", "application/json".parse()?);
+    for h in &args.headers {
+        let (k, v) = h.split_once(':').context("--header must be Name: value")?;
+        map.insert(
+            reqwest::header::HeaderName::from_bytes(k.trim().as_bytes())?,
+            v.trim().parse()?,
+        );
+    }
+    Ok(map)
+}
+
+/// Reads a JSON-RPC message from a JSON body or the last `data:` line of an SSE body.
+fn rpc_body(text: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Some(v);
+    }
+    text.lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|d| !d.is_empty())
+        .and_then(|d| serde_json::from_str(d).ok())
+}
+
+async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<WorkerResult> {
+    let client = reqwest::Client::builder()
+        .default_headers(header_map(&args)?)
+        .pool_max_idle_per_host(1)
+        .build()?;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0;
+    if let Some(url) = &args.raw_get {
+        let mut n = 0;
+        while Instant::now() < deadline && n < args.max_requests {
+            let t = Instant::now();
+            let ok = client
+                .get(url)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ok {
+                hist.record(t.elapsed().as_micros().max(1) as u64)?;
+            } else {
+                errors += 1;
+            }
+            n += 1;
+        }
+        return Ok(WorkerResult { hist, errors });
+    }
+    let url = args.url.clone().context("--url is required")?;
+    let tool_args: Value = serde_json::from_str(&args.args).context("--args must be JSON")?;
+    let modern = args.protocol == "2026-07-28";
+    let mut session: Option<String> = None;
+    if !modern {
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":args.protocol,"capabilities":{},"clientInfo":{"name":format!("loadgen-{id}"),"version":"1"}}});
+        let r = client.post(&url).body(init.to_string()).send().await?;
+        let sid = r
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let status = r.status();
+        r.text().await?;
+        let Some(sid) = sid else {
+            bail!("initialize answered {status} without a session id")
+        };
+        let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        client
+            .post(&url)
+            .header("mcp-session-id", &sid)
+            .header("mcp-protocol-version", &args.protocol)
+            .body(note.to_string())
+            .send()
+            .await?
+            .text()
+            .await?;
+        session = Some(sid);
+    }
+    let mut n: u64 = 0;
+    while Instant::now() < deadline && n < args.max_requests {
+        n += 1;
+        let mut params = json!({"name": args.tool, "arguments": tool_args});
+        let mut req = client
+            .post(&url)
+            .header("mcp-protocol-version", &args.protocol);
+        if modern {
+            params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+            req = req
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", &args.tool);
+        }
+        if let Some(sid) = &session {
+            req = req.header("mcp-session-id", sid);
+        }
+        let body = json!({"jsonrpc":"2.0","id":n,"method":"tools/call","params":params});
+        let t = Instant::now();
+        let outcome = match req.body(body.to_string()).send().await {
+            Ok(r) => r.text().await.ok().and_then(|t| rpc_body(&t)),
+            Err(_) => None,
+        };
+        let micros = t.elapsed().as_micros().max(1) as u64;
+        match outcome {
+            Some(v) if v.get("result").is_some() && v["result"]["isError"] != json!(true) => {
+                hist.record(micros)?
+            }
+            _ => errors += 1,
+        }
+    }
+    Ok(WorkerResult { hist, errors })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..args.sessions)
+        .map(|i| tokio::spawn(worker(args.clone(), i, deadline)))
+        .collect();
+    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0;
+    for h in handles {
+        let r = h.await??;
+        total.add(&r.hist)?;
+        errors += r.errors;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let requests = total.len();
+    let rps = requests as f64 / secs;
+    let (p50, p90, p99, max) = (
+        total.value_at_quantile(0.5),
+        total.value_at_quantile(0.9),
+        total.value_at_quantile(0.99),
+        total.max(),
+    );
+    let target = if args.raw_get.is_some() {
+        format!("{} (raw GET)", args.target)
+    } else {
+        args.target.clone()
+    };
+    println!("{target}: {} sessions, {requests} ok, {errors} errors, {rps:.0} req/s, p50 {p50} us, p90 {p90} us, p99 {p99} us, max {max} us", args.sessions);
+    println!(
+        "{}",
+        json!({"target": target, "sessions": args.sessions, "requests": requests, "errors": errors, "rps": rps.round(), "p50_us": p50, "p90_us": p90, "p99_us": p99, "max_us": max})
+    );
+    Ok(())
+}

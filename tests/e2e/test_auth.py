@@ -1,0 +1,90 @@
+"""Gateway authentication and rate limits on native mcp-edge (API keys; OAuth needs the JWKS client)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+
+import httpx2 as httpx
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import BIN
+
+JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}
+
+
+def hash_key(key: str) -> str:
+    out = subprocess.run([BIN, "hash-key", key], capture_output=True, text=True, timeout=30, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("hash: "))
+    return line[len("hash: "):]
+
+
+@pytest.fixture
+def keyed(spawn):
+    admin, reader = "admin-secret-key-1", "reader-secret-key-2"
+    server = spawn(["--log-json", "--api-key", f"admin={hash_key(admin)}", "--api-key", f"reader={hash_key(reader)}:ro:rate=60/5"])
+    return server, admin, reader
+
+
+def test_requests_need_a_valid_key(keyed) -> None:
+    server, admin, _ = keyed
+    with httpx.Client(timeout=10) as c:
+        r = c.post(f"{server.url}/mcp", json=INIT, headers=JSON)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert r.json()["error"]["code"] == -32004
+        r = c.post(f"{server.url}/mcp", json=INIT, headers={**JSON, "x-api-key": "wrong"})
+        assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+        assert c.get(f"{server.url}/sse", headers={"accept": "text/event-stream"}).status_code == 401
+
+    async def with_key() -> None:
+        http = httpx.AsyncClient(headers={"authorization": f"Bearer {admin}"})
+        async with streamable_http_client(f"{server.url}/mcp", http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                r = await session.call_tool("destructive_echo", {"message": "allowed for admin"})
+                assert r.content[0].text == "allowed for admin"
+
+    asyncio.run(with_key())
+    logs = server.logs()
+    assert admin not in logs, "keys never reach the logs"
+    assert "allowed for admin" not in logs, "tool arguments never reach the audit log"
+    audit = [json.loads(line) for line in logs.splitlines() if '"audit"' in line]
+    assert len(audit) == 1, logs
+    fields = audit[0]["fields"]
+    assert (fields["caller"], fields["tool"], fields["outcome"]) == ("admin", "destructive_echo", "ok")
+    assert len(fields["session"]) == 32
+
+
+def test_read_only_key_and_burst_limit(keyed) -> None:
+    server, _, reader = keyed
+    h = {**JSON, "x-api-key": reader}
+    with httpx.Client(timeout=10) as c:
+        r = c.post(f"{server.url}/mcp", json=INIT, headers=h)
+        assert r.status_code == 200
+        s = {**h, "mcp-session-id": r.headers["mcp-session-id"]}
+        tools = c.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=s).json()["result"]["tools"]
+        names = {t["name"] for t in tools}
+        assert "echo" in names and "destructive_echo" not in names
+        r = c.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "destructive_echo", "arguments": {"message": "x"}}}, headers=s)
+        assert r.json()["error"]["code"] == -32003
+        statuses = []
+        for i in range(10):
+            r = c.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 10 + i, "method": "ping"}, headers=s)
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                break
+        assert statuses[-1] == 429, statuses
+        retry_after = int(r.headers["retry-after"])
+        assert 1 <= retry_after <= 60 and r.json()["error"]["code"] == -32005
+        deadline = time.monotonic() + retry_after + 5
+        status = 429
+        while status == 429 and time.monotonic() < deadline:
+            time.sleep(0.25)  # bounded wait for the bucket to refill
+            status = c.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 99, "method": "ping"}, headers=s).status_code
+        assert status == 200, "recovers after Retry-After"
