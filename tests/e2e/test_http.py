@@ -169,3 +169,18 @@ def test_sse_get_stream_and_priming(base_url: str) -> None:
         r = c.post(f"{base_url}/mcp", content=rpc("tools/call", {"name": "echo", "arguments": {"message": "sse"}}), headers={**JSON, "accept": "text/event-stream", "mcp-session-id": sid})
         events = [line for line in r.text.splitlines() if line.startswith("data: {")]
         assert json.loads(events[0][6:])["result"]["content"][0]["text"] == "sse"
+
+
+def test_idle_streams_get_keepalive_comments(spawn) -> None:
+    server = spawn(["--keepalive", "200ms"])
+    with httpx.Client(timeout=10) as c:
+        with c.stream("GET", f"{server.url}/sse", headers={"accept": "text/event-stream"}) as r:
+            assert r.status_code == 200
+            lines = r.iter_lines()
+            assert next(lines) == "event: endpoint"
+            assert next(lines).startswith("data: /messages?sessionId=")
+            deadline = time.monotonic() + 5
+            seen = False
+            while time.monotonic() < deadline and not seen:
+                seen = next(lines).startswith(": keep-alive")
+            assert seen, "an idle legacy stream carries keep-alive comments"
