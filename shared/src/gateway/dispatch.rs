@@ -74,11 +74,14 @@ fn str_param<'p>(params: Option<&'p Map<String, Value>>, key: &str) -> Result<&'
         })
 }
 
-fn page_bounds(
+/// One page of `items` under `key`, with `nextCursor` (an opaque offset) when more remain.
+fn paginate(
+    key: &str,
+    items: Vec<Value>,
     params: Option<&Map<String, Value>>,
-    total: usize,
     page: usize,
-) -> Result<(usize, Option<String>), McpError> {
+) -> Result<Value, McpError> {
+    let total = items.len();
     let start = match params.and_then(|p| p.get("cursor")) {
         None | Some(Value::Null) => 0,
         Some(Value::String(c)) => c
@@ -93,7 +96,15 @@ fn page_bounds(
         }
     };
     let end = start.saturating_add(page.max(1)).min(total);
-    Ok((start, (end < total).then(|| end.to_string())))
+    let mut r = serde_json::Map::new();
+    r.insert(
+        key.to_owned(),
+        Value::Array(items.into_iter().skip(start).take(end - start).collect()),
+    );
+    if end < total {
+        r.insert("nextCursor".into(), json!(end.to_string()));
+    }
+    Ok(Value::Object(r))
 }
 
 impl McpApp {
@@ -202,26 +213,14 @@ impl McpApp {
         params: Option<&Map<String, Value>>,
     ) -> Result<Value, McpError> {
         let creds = &call.facts.credentials;
-        let tools: Vec<_> = self
+        let tools: Vec<Value> = self
             .registry
             .tools()
             .iter()
             .filter(|t| t.available(creds) && call.facts.policy.permits(t.def()).is_ok())
-            .collect();
-        let (start, next) = page_bounds(params, tools.len(), self.config.page_size)?;
-        let end = next
-            .as_deref()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(tools.len());
-        let page: Vec<Value> = tools[start..end]
-            .iter()
             .map(|t| serde_json::to_value(t.def()).unwrap_or(Value::Null))
             .collect();
-        let mut r = json!({ "tools": page });
-        if let Some(n) = next {
-            r["nextCursor"] = json!(n);
-        }
-        Ok(r)
+        paginate("tools", tools, params, self.config.page_size)
     }
 
     async fn call_tool(&self, call: &Call<'_>, params: Option<&Map<String, Value>>) -> Outcome {
@@ -351,16 +350,7 @@ impl McpApp {
             .flat_map(|p| p.resources(&call.facts.credentials))
             .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
             .collect();
-        let (start, next) = page_bounds(params, all.len(), self.config.page_size)?;
-        let end = next
-            .as_deref()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(all.len());
-        let mut r = json!({ "resources": &all[start..end] });
-        if let Some(n) = next {
-            r["nextCursor"] = json!(n);
-        }
-        Ok(r)
+        paginate("resources", all, params, self.config.page_size)
     }
 
     fn list_templates(
@@ -375,16 +365,7 @@ impl McpApp {
             .flat_map(|p| p.templates(&call.facts.credentials))
             .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
             .collect();
-        let (start, next) = page_bounds(params, all.len(), self.config.page_size)?;
-        let end = next
-            .as_deref()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(all.len());
-        let mut r = json!({ "resourceTemplates": &all[start..end] });
-        if let Some(n) = next {
-            r["nextCursor"] = json!(n);
-        }
-        Ok(r)
+        paginate("resourceTemplates", all, params, self.config.page_size)
     }
 
     async fn read_resource(
@@ -416,16 +397,7 @@ impl McpApp {
             .iter()
             .map(|p| serde_json::to_value(p.def()).unwrap_or(Value::Null))
             .collect();
-        let (start, next) = page_bounds(params, all.len(), self.config.page_size)?;
-        let end = next
-            .as_deref()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(all.len());
-        let mut r = json!({ "prompts": &all[start..end] });
-        if let Some(n) = next {
-            r["nextCursor"] = json!(n);
-        }
-        Ok(r)
+        paginate("prompts", all, params, self.config.page_size)
     }
 
     fn get_prompt(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {

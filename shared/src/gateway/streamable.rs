@@ -70,6 +70,19 @@ fn version_at_least(version: &str, floor: &str) -> bool {
     }
 }
 
+/// The priming event (id `<stream>-0`, empty data) that lets 2025-11-25 clients resume a stream.
+fn priming_frame(rec: &SessionRecord, stream: u64, retry: Option<u64>) -> Option<Bytes> {
+    version_at_least(&rec.protocol_version, "2025-11-25").then(|| {
+        SseEvent {
+            id: Some(format!("{stream}-0")),
+            event: None,
+            data: String::new(),
+            retry,
+        }
+        .encode()
+    })
+}
+
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -429,19 +442,8 @@ impl McpApp {
             Err(e) => return Reply::error(&e, &Value::Null),
         };
         let stream = rec.next_stream - 1;
-        let mut frames = Vec::new();
-        if version_at_least(&rec.protocol_version, "2025-11-25") {
-            let mut priming = SseEvent {
-                id: Some(format!("{stream}-0")),
-                event: None,
-                data: String::new(),
-                retry: None,
-            };
-            if defer {
-                priming.retry = Some(RECONNECT_RETRY_MS);
-            }
-            frames.push(priming.encode());
-        }
+        let retry = defer.then_some(RECONNECT_RETRY_MS);
+        let mut frames: Vec<Bytes> = priming_frame(&rec, stream, retry).into_iter().collect();
         if !defer {
             for (i, data) in datas.into_iter().enumerate() {
                 frames.push(SseEvent::message(Some(format!("{stream}-{}", i + 1)), data).encode());
@@ -525,18 +527,7 @@ impl McpApp {
             Err(e) => return Reply::error(&e, &Value::Null),
         };
         let stream = rec.next_stream - 1;
-        let mut frames = Vec::new();
-        if version_at_least(&rec.protocol_version, "2025-11-25") {
-            frames.push(
-                SseEvent {
-                    id: Some(format!("{stream}-0")),
-                    event: None,
-                    data: String::new(),
-                    retry: None,
-                }
-                .encode(),
-            );
-        }
+        let frames: Vec<Bytes> = priming_frame(&rec, stream, None).into_iter().collect();
         Reply::sse(
             frames,
             Some(StreamHold {
