@@ -26,5 +26,6 @@ pub mod session;
 pub mod testing;
 pub mod tool;
 pub mod transport;
+pub mod upstream;
 
 pub use gateway::{GatewayConfig, McpApp, Ports};

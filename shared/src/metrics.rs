@@ -91,6 +91,53 @@ impl Metrics {
         self.active_streams.load(Ordering::Relaxed)
     }
 
+    /// Renders every metric plus the upstream pool's counters.
+    pub fn render_with_pool(&self, pool: &crate::upstream::PoolStats) -> String {
+        let mut out = self.render();
+        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: u64| {
+            let _ = write!(
+                out,
+                "# HELP mcp_edge_upstream_pool_{name} {help}\n# TYPE mcp_edge_upstream_pool_{name} {kind}\nmcp_edge_upstream_pool_{name} {v}\n"
+            );
+        };
+        gauge(
+            &mut out,
+            "size",
+            "Pooled upstream clients.",
+            "gauge",
+            pool.size as u64,
+        );
+        gauge(
+            &mut out,
+            "hits_total",
+            "Pool lookups that reused a client.",
+            "counter",
+            pool.hits,
+        );
+        gauge(
+            &mut out,
+            "misses_total",
+            "Pool lookups that created a client.",
+            "counter",
+            pool.misses,
+        );
+        gauge(
+            &mut out,
+            "evictions_total",
+            "Clients dropped to make room (LRU).",
+            "counter",
+            pool.evictions,
+        );
+        gauge(
+            &mut out,
+            "expirations_total",
+            "Clients dropped after idling.",
+            "counter",
+            pool.expirations,
+        );
+        out
+    }
+
     /// Renders every metric in Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);

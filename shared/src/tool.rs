@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::credential::Credentials;
-use crate::port::{BoxFuture, HttpClient, MaybeSendSync, UnixMillis};
+use crate::port::{BoxFuture, MaybeSendSync, UnixMillis};
+use crate::upstream::Upstream;
 
 /// Behaviour hints shown to clients (`annotations` on a tool).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -78,8 +79,8 @@ pub struct ToolDef {
 pub struct ToolContext<'a> {
     /// Upstream credentials of this request (headers, else environment fallback).
     pub credentials: &'a Credentials,
-    /// Outbound HTTP (pooled, guarded and retrying where the platform composes it so).
-    pub http: &'a dyn HttpClient,
+    /// Upstream access: guarded, pooled, retrying calls with the request's credentials.
+    pub upstream: &'a Upstream<'a>,
     /// The current time.
     pub now: UnixMillis,
 }

@@ -5,14 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::{McpApp, RequestFacts};
-use std::sync::Mutex;
 
-use bytes::Bytes;
 use futures_util::future::{select, Either};
 
 use crate::audit::AuditRecord;
 use crate::error::McpError;
-use crate::port::{BoxFuture, HttpClient, UpstreamError};
 use crate::protocol::{HANDSHAKE_VERSIONS, MODERN_VERSIONS};
 use crate::tool::{ResourceError, ToolContext, ToolOutput};
 
@@ -282,13 +279,10 @@ impl McpApp {
             audit("rate_limited", Vec::new());
             return Outcome::of(Err(e));
         }
-        let recorder = RecordingClient {
-            inner: self.ports.http.as_ref(),
-            hosts: Mutex::new(Vec::new()),
-        };
+        let upstream = self.upstream.for_call(creds, call.facts.now);
         let ctx = ToolContext {
             credentials: creds,
-            http: &recorder,
+            upstream: &upstream,
             now: call.facts.now,
         };
         let run = tool.call(&ctx, args);
@@ -299,7 +293,7 @@ impl McpApp {
             },
             _ => Some(run.await),
         };
-        let hosts = recorder.hosts.into_inner().unwrap_or_default();
+        let hosts = upstream.hosts();
         let result = match finished {
             Some(Ok(output)) => {
                 audit("ok", hosts);
@@ -374,9 +368,12 @@ impl McpApp {
         params: Option<&Map<String, Value>>,
     ) -> Result<Value, McpError> {
         let uri = str_param(params, "uri")?;
+        let upstream = self
+            .upstream
+            .for_call(&call.facts.credentials, call.facts.now);
         let ctx = ToolContext {
             credentials: &call.facts.credentials,
-            http: self.ports.http.as_ref(),
+            upstream: &upstream,
             now: call.facts.now,
         };
         for provider in &self.registry.resources {
@@ -453,25 +450,5 @@ impl McpApp {
             .and_then(Value::as_object)
             .ok_or_else(|| McpError::InvalidParams("Invalid params: missing 'argument'".into()))?;
         Ok(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
-    }
-}
-
-/// Wraps the upstream client for one tool call and remembers which hosts it reached (for the audit trail).
-struct RecordingClient<'a> {
-    inner: &'a dyn HttpClient,
-    hosts: Mutex<Vec<String>>,
-}
-
-impl HttpClient for RecordingClient<'_> {
-    fn send(
-        &self,
-        req: http::Request<Bytes>,
-    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
-        if let (Some(host), Ok(mut hosts)) = (req.uri().host(), self.hosts.lock()) {
-            if !hosts.iter().any(|h| h == host) {
-                hosts.push(host.to_owned());
-            }
-        }
-        self.inner.send(req)
     }
 }

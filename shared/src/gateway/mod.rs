@@ -19,7 +19,7 @@ pub use websocket::{WsAccept, WsConnection};
 
 use crate::audit::{AuditSink, NoAudit};
 use crate::auth::{AuthConfig, Authenticator, Caller};
-use crate::credential::Credentials;
+use crate::credential::{CredentialDefaults, Credentials};
 use crate::error::McpError;
 use crate::metrics::Metrics;
 use crate::policy::{PolicyConfig, RequestPolicy};
@@ -29,6 +29,7 @@ use crate::session::{SessionId, SessionRecord, SessionTransport};
 use crate::tool::Registry;
 use crate::transport::headers::OriginPolicy;
 use crate::transport::{Reply, SESSION_HEADER};
+use crate::upstream::{HttpClientFactory, SharedClient, UpstreamConfig, UpstreamServices};
 
 /// Gateway settings (platform-independent).
 #[derive(Debug, Clone)]
@@ -65,6 +66,10 @@ pub struct GatewayConfig {
     pub tool_call_limit: Option<RateLimit>,
     /// Longest a tool call may run (enforced when the platform supplies a [`Sleeper`]).
     pub tool_timeout_ms: Option<u64>,
+    /// Upstream guard, pool, timeout and retry settings.
+    pub upstream: UpstreamConfig,
+    /// Upstream credentials from the environment, used when a request brings none.
+    pub credential_defaults: CredentialDefaults,
 }
 
 impl Default for GatewayConfig {
@@ -89,6 +94,8 @@ impl Default for GatewayConfig {
             request_limit: None,
             tool_call_limit: None,
             tool_timeout_ms: Some(30_000),
+            upstream: UpstreamConfig::default(),
+            credential_defaults: CredentialDefaults::default(),
         }
     }
 }
@@ -98,7 +105,7 @@ impl Default for GatewayConfig {
 pub struct Ports {
     /// Session storage.
     pub store: Arc<dyn SessionStore>,
-    /// Outbound HTTP for connectors.
+    /// Outbound HTTP (JWKS fetches, and connectors unless a per-upstream factory is supplied).
     pub http: Arc<dyn HttpClient>,
     /// Time.
     pub clock: Arc<dyn Clock>,
@@ -117,6 +124,8 @@ pub struct McpApp {
     limiter: Arc<dyn RateLimiter>,
     sleeper: Option<Arc<dyn Sleeper>>,
     audit: Arc<dyn AuditSink>,
+    upstream: UpstreamServices,
+    http_factory: Arc<dyn HttpClientFactory>,
 }
 
 /// Per-request facts every handler needs.
@@ -140,6 +149,8 @@ impl McpApp {
             validators.insert(def.name.clone(), v);
         }
         let auth = Authenticator::new(config.auth.clone());
+        let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));
+        let upstream = UpstreamServices::new(config.upstream.clone(), http_factory.clone(), None);
         Ok(McpApp {
             config,
             registry,
@@ -150,6 +161,8 @@ impl McpApp {
             limiter: Arc::new(MemoryRateLimiter::default()),
             sleeper: None,
             audit: Arc::new(NoAudit),
+            upstream,
+            http_factory,
         })
     }
 
@@ -162,7 +175,29 @@ impl McpApp {
     /// Supplies timers, which enables the tool-call timeout.
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.sleeper = Some(sleeper);
+        self.rebuild_upstream();
         self
+    }
+
+    /// Gives each pooled upstream its own client from `factory` (native: one connection-reusing
+    /// client per upstream origin).
+    pub fn with_http_factory(mut self, factory: Arc<dyn HttpClientFactory>) -> Self {
+        self.http_factory = factory;
+        self.rebuild_upstream();
+        self
+    }
+
+    fn rebuild_upstream(&mut self) {
+        self.upstream = UpstreamServices::new(
+            self.config.upstream.clone(),
+            self.http_factory.clone(),
+            self.sleeper.clone(),
+        );
+    }
+
+    /// Upstream guard and pool (platform clients re-check resolved addresses with the guard).
+    pub fn upstream(&self) -> &UpstreamServices {
+        &self.upstream
     }
 
     /// Sends audit records to `sink`.
@@ -218,7 +253,7 @@ impl McpApp {
             (&Method::GET, "health") => self.health(),
             (&Method::GET, "metrics") => Reply::text(
                 StatusCode::OK,
-                &self.metrics.render(),
+                &self.metrics.render_with_pool(&self.upstream.pool().stats()),
                 "text/plain; version=0.0.4",
             ),
             _ => Reply::json(
@@ -245,7 +280,12 @@ impl McpApp {
     }
 
     pub(crate) fn facts(&self, headers: &http::HeaderMap, caller: Caller) -> RequestFacts {
-        let credentials = Credentials::from_headers(headers);
+        // `Authorization` is an upstream token only when the gateway does not use it itself.
+        let credentials = Credentials::resolve(
+            headers,
+            &self.config.credential_defaults,
+            self.config.auth.is_open(),
+        );
         let fingerprint = credentials.fingerprint(&self.config.fingerprint_key);
         let policy = RequestPolicy::new(&self.config.policy, headers).for_caller(&caller);
         RequestFacts {

@@ -1,0 +1,533 @@
+//! Upstream access for connectors: base-URL normalization, the SSRF [`guard`], the client
+//! [`pool`], and calls with a timeout, bounded retries (429/502/503/504, honouring `Retry-After`)
+//! and one mapping from upstream outcomes to actionable tool errors.
+//!
+//! Redirects are never followed: a 3xx answer is reported, so a redirect cannot lead past the guard.
+
+pub mod guard;
+pub mod pool;
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::future::{select, Either};
+use http::{HeaderMap, Method};
+use serde_json::Value;
+
+pub use guard::{forbidden_address, GuardConfig, HostPattern, Refusal, UpstreamGuard};
+pub use pool::{HttpClientFactory, PoolConfig, PoolStats, SharedClient, UpstreamPool};
+
+use crate::credential::{Credentials, Service};
+use crate::port::{Sleeper, UnixMillis, UpstreamError};
+use crate::tool::ToolFailure;
+
+/// Upstream settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// SSRF guard rules.
+    pub guard: GuardConfig,
+    /// Pool limits.
+    pub pool: PoolConfig,
+    /// Longest one upstream call may take (default 30 s).
+    pub timeout_ms: u64,
+    /// Retries after 429/502/503/504 (default 2).
+    pub max_retries: u32,
+    /// Most time spent waiting between retries of one call (default 10 s); a longer `Retry-After`
+    /// is reported to the caller instead of waited for.
+    pub max_retry_wait_ms: u64,
+    /// First backoff step when the upstream gives no `Retry-After` (doubles per retry).
+    pub backoff_ms: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            guard: GuardConfig::default(),
+            pool: PoolConfig::default(),
+            timeout_ms: 30_000,
+            max_retries: 2,
+            max_retry_wait_ms: 10_000,
+            backoff_ms: 250,
+        }
+    }
+}
+
+/// The long-lived parts of upstream access, owned by the gateway.
+pub struct UpstreamServices {
+    config: UpstreamConfig,
+    guard: UpstreamGuard,
+    pool: UpstreamPool,
+    sleeper: Option<Arc<dyn Sleeper>>,
+}
+
+impl UpstreamServices {
+    /// Builds guard and pool from `config`.
+    pub fn new(
+        config: UpstreamConfig,
+        factory: Arc<dyn HttpClientFactory>,
+        sleeper: Option<Arc<dyn Sleeper>>,
+    ) -> Self {
+        UpstreamServices {
+            guard: UpstreamGuard::new(config.guard.clone()),
+            pool: UpstreamPool::new(config.pool, factory),
+            config,
+            sleeper,
+        }
+    }
+
+    /// The pool (for its counters).
+    pub fn pool(&self) -> &UpstreamPool {
+        &self.pool
+    }
+
+    /// The guard (platform clients re-check resolved addresses with it).
+    pub fn guard(&self) -> &UpstreamGuard {
+        &self.guard
+    }
+
+    /// Upstream access for one tool call with these credentials.
+    pub fn for_call<'a>(&'a self, credentials: &'a Credentials, now: UnixMillis) -> Upstream<'a> {
+        Upstream {
+            services: self,
+            credentials,
+            now,
+            hosts: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// A resolved, guard-checked upstream: normalized base URL plus the auth header to send.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The service.
+    pub service: Service,
+    /// Normalized base URL without a trailing slash (GitLab: ends in `/api/v4`; Confluence: no `/wiki`).
+    pub base: String,
+    /// Host (and port) for messages and audit.
+    pub host: String,
+    origin: String,
+    auth: (http::HeaderName, String),
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("service", &self.service)
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+/// A successful (2xx) upstream answer.
+#[derive(Debug, Clone)]
+pub struct UpstreamReply {
+    /// Status code.
+    pub status: u16,
+    /// Response headers (pagination lives here for GitLab).
+    pub headers: HeaderMap,
+    /// JSON body, `Null` when empty.
+    pub body: Value,
+}
+
+impl UpstreamReply {
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// An upstream call that did not succeed; `Display` is the actionable message a model sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamFailure {
+    /// No credentials for the service in this request or the environment.
+    #[error("{} is not configured for this request: {}", .0.name(), credential_hint(*.0))]
+    NotConfigured(Service),
+    /// The SSRF guard refused the URL.
+    #[error("{} URL refused: {reason}", .service.name())]
+    Refused {
+        /// Service.
+        service: Service,
+        /// The rule.
+        reason: String,
+    },
+    /// The upstream answered with a non-success status.
+    #[error("{}", status_message(*.service, .host, *.status, .detail, *.retry_after_s))]
+    Status {
+        /// Service.
+        service: Service,
+        /// Host.
+        host: String,
+        /// HTTP status.
+        status: u16,
+        /// The upstream's own error text (never credentials).
+        detail: String,
+        /// `Retry-After` seconds, for 429/503.
+        retry_after_s: Option<u64>,
+    },
+    /// The upstream answered with a redirect, which is never followed.
+    #[error("{} at {host} answered with a redirect to {location}; redirects are not followed (check the base URL)", .service.name())]
+    Redirect {
+        /// Service.
+        service: Service,
+        /// Host.
+        host: String,
+        /// Where it pointed (scheme and host only).
+        location: String,
+    },
+    /// Connecting or talking to the upstream failed.
+    #[error("{} at {host} is unavailable: {detail}", .service.name())]
+    Unavailable {
+        /// Service.
+        service: Service,
+        /// Host.
+        host: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The call took longer than the limit.
+    #[error("{} at {host} did not answer within {ms} ms (upstream unavailable or slow; try again later)", .service.name())]
+    Timeout {
+        /// Service.
+        service: Service,
+        /// Host.
+        host: String,
+        /// The limit.
+        ms: u64,
+    },
+    /// A 2xx answer whose body could not be understood.
+    #[error("{} at {host} sent a response mcp-edge could not read: {detail}", .service.name())]
+    BadResponse {
+        /// Service.
+        service: Service,
+        /// Host.
+        host: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl UpstreamFailure {
+    /// The HTTP status, when the upstream answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            UpstreamFailure::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<UpstreamFailure> for ToolFailure {
+    fn from(f: UpstreamFailure) -> Self {
+        ToolFailure::new(f.to_string())
+    }
+}
+
+fn credential_hint(service: Service) -> &'static str {
+    match service {
+        Service::Jira => "send X-Jira-URL and X-Jira-Token (plus X-Jira-Email for Atlassian Cloud), or set JIRA_URL and JIRA_API_TOKEN",
+        Service::Confluence => "send X-Confluence-URL and X-Confluence-Token (plus X-Confluence-Email for Atlassian Cloud), or set CONFLUENCE_URL and CONFLUENCE_API_TOKEN",
+        Service::GitLab => "send X-GitLab-API-URL and Private-Token (or JOB-TOKEN), or set GITLAB_API_URL and GITLAB_TOKEN",
+    }
+}
+
+fn status_message(
+    service: Service,
+    host: &str,
+    status: u16,
+    detail: &str,
+    retry_after_s: Option<u64>,
+) -> String {
+    let name = service.name();
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" Upstream said: {detail}")
+    };
+    match status {
+        401 => format!("{name} at {host} rejected the credentials (401): bad or expired credentials for {name} at {host}; check the token (and email for Atlassian Cloud).{detail}"),
+        403 => format!("{name} at {host} refused permission (403): the credentials are valid but lack permission for this operation.{detail}"),
+        404 => format!("{name} at {host}: not found (404): it does not exist or these credentials have no access to it.{detail}"),
+        429 => format!(
+            "{name} at {host} is rate limiting requests (429); retry after {} s.",
+            retry_after_s.unwrap_or(60)
+        ),
+        500..=599 => format!("{name} at {host} is unavailable ({status}); try again later.{detail}"),
+        _ => format!("{name} at {host} rejected the request ({status}).{detail}"),
+    }
+}
+
+/// The upstream's own error text from a JSON error body (Jira, Confluence, GitLab shapes), bounded.
+pub fn error_detail(body: &[u8]) -> String {
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(list) = v.get("errorMessages").and_then(Value::as_array) {
+                parts.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            match v.get("errors") {
+                Some(Value::Object(map)) => parts.extend(
+                    map.iter()
+                        .map(|(k, m)| format!("{k}: {}", m.as_str().unwrap_or(&m.to_string()))),
+                ),
+                Some(Value::Array(list)) => parts.extend(list.iter().filter_map(|e| {
+                    e.get("title")
+                        .or_else(|| e.get("detail"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })),
+                _ => {}
+            }
+            for key in ["message", "error", "error_description"] {
+                match v.get(key) {
+                    Some(Value::String(s)) => parts.push(s.clone()),
+                    Some(other @ (Value::Object(_) | Value::Array(_))) => {
+                        parts.push(other.to_string())
+                    }
+                    _ => {}
+                }
+            }
+            parts.join("; ")
+        }
+        Err(_) => String::from_utf8_lossy(body).trim().to_owned(),
+    };
+    let mut t: String = text.chars().take(300).collect();
+    if t.len() < text.len() {
+        t.push('…');
+    }
+    t
+}
+
+/// Normalizes a GitLab URL to end in `/api/v4` (accepts `https://host`, `https://host/api/v4`,
+/// `https://host/sub/path/api/v4`, with or without a trailing slash).
+pub fn normalize_gitlab_base(url: &url::Url) -> String {
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/api/v4").unwrap_or(path);
+    format!("{}{}/api/v4", origin_of(url), path)
+}
+
+/// Normalizes an Atlassian site URL: no trailing slash, and for Confluence no `/wiki` suffix.
+pub fn normalize_atlassian_base(url: &url::Url, service: Service) -> String {
+    let path = url.path().trim_end_matches('/');
+    let path = match service {
+        Service::Confluence => path.strip_suffix("/wiki").unwrap_or(path),
+        _ => path,
+    };
+    let path = path.strip_suffix("/rest/api/3").unwrap_or(path);
+    format!("{}{}", origin_of(url), path)
+}
+
+fn origin_of(url: &url::Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn host_of(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Upstream access for one tool call: resolves endpoints from the call's credentials and sends
+/// requests through the pool, recording which hosts were contacted (for the audit log).
+pub struct Upstream<'a> {
+    services: &'a UpstreamServices,
+    credentials: &'a Credentials,
+    now: UnixMillis,
+    hosts: Mutex<Vec<String>>,
+}
+
+impl Upstream<'_> {
+    /// Whether this call has credentials for `service`.
+    pub fn has(&self, service: Service) -> bool {
+        self.credentials.service(service).is_some()
+    }
+
+    /// The guard-checked endpoint for `service`.
+    pub fn endpoint(&self, service: Service) -> Result<Endpoint, UpstreamFailure> {
+        let cred = self
+            .credentials
+            .service(service)
+            .ok_or(UpstreamFailure::NotConfigured(service))?;
+        let url = self
+            .services
+            .guard
+            .check(&cred.url)
+            .map_err(|r| UpstreamFailure::Refused {
+                service,
+                reason: r.to_string(),
+            })?;
+        let base = match service {
+            Service::GitLab => normalize_gitlab_base(&url),
+            _ => normalize_atlassian_base(&url, service),
+        };
+        Ok(Endpoint {
+            service,
+            base,
+            host: host_of(&url),
+            origin: origin_of(&url),
+            auth: cred.auth.header(),
+        })
+    }
+
+    /// Hosts contacted so far, in order, without repeats.
+    pub fn hosts(&self) -> Vec<String> {
+        self.hosts.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Sends a JSON request to `endpoint.base + path_and_query` and returns the parsed 2xx reply.
+    pub async fn json(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<UpstreamReply, UpstreamFailure> {
+        if let Ok(mut hosts) = self.hosts.lock() {
+            if !hosts.contains(&endpoint.host) {
+                hosts.push(endpoint.host.clone());
+            }
+        }
+        let cfg = &self.services.config;
+        let service = endpoint.service;
+        let host = endpoint.host.clone();
+        let client = self
+            .services
+            .pool
+            .client(service, &endpoint.base, &endpoint.origin, self.now);
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+        );
+        let payload = body.map(|b| Bytes::from(b.to_string()));
+        let url = format!("{}{}", endpoint.base, path_and_query);
+        let mut waited = 0u64;
+        let mut attempt = 0u32;
+        loop {
+            let mut req = http::Request::builder()
+                .method(method.clone())
+                .uri(&url)
+                .header(http::header::ACCEPT, "application/json")
+                .header(
+                    http::header::USER_AGENT,
+                    concat!("mcp-edge/", env!("CARGO_PKG_VERSION")),
+                )
+                .header(endpoint.auth.0.clone(), endpoint.auth.1.as_str());
+            if payload.is_some() {
+                req = req.header(http::header::CONTENT_TYPE, "application/json");
+            }
+            let req = req.body(payload.clone().unwrap_or_default()).map_err(|e| {
+                UpstreamFailure::Refused {
+                    service,
+                    reason: format!("could not build the request: {e}"),
+                }
+            })?;
+            let sent = client.send(req);
+            let outcome = match &self.services.sleeper {
+                Some(sleeper) => match select(sent, sleeper.sleep(cfg.timeout_ms)).await {
+                    Either::Left((r, _)) => r,
+                    Either::Right(_) => Err(UpstreamError::Timeout),
+                },
+                None => sent.await,
+            };
+            let retry_wait = |retry_after_s: Option<u64>| {
+                let wait = retry_after_s
+                    .map(|s| s.saturating_mul(1000))
+                    .unwrap_or(cfg.backoff_ms.saturating_mul(1 << attempt.min(10)));
+                (attempt < cfg.max_retries
+                    && self.services.sleeper.is_some()
+                    && waited.saturating_add(wait) <= cfg.max_retry_wait_ms)
+                    .then_some(wait)
+            };
+            let response = match outcome {
+                Ok(r) => r,
+                Err(UpstreamError::Timeout) => {
+                    return Err(UpstreamFailure::Timeout {
+                        service,
+                        host,
+                        ms: cfg.timeout_ms,
+                    })
+                }
+                Err(UpstreamError::Refused(reason)) => {
+                    return Err(UpstreamFailure::Refused { service, reason })
+                }
+                Err(e) => {
+                    if let (true, Some(wait)) = (idempotent, retry_wait(None)) {
+                        self.pause(wait).await;
+                        waited += wait;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(UpstreamFailure::Unavailable {
+                        service,
+                        host,
+                        detail: e.to_string(),
+                    });
+                }
+            };
+            let status = response.status().as_u16();
+            let retry_after_s = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let retryable =
+                matches!(status, 429 | 503) || (idempotent && matches!(status, 502 | 504));
+            if retryable {
+                if let Some(wait) = retry_wait(retry_after_s) {
+                    self.pause(wait).await;
+                    waited += wait;
+                    attempt += 1;
+                    continue;
+                }
+            }
+            if (300..400).contains(&status) {
+                let location = response
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url::Url::parse(&url).ok()?.join(l).ok())
+                    .map(|u| format!("{}://{}", u.scheme(), host_of(&u)))
+                    .unwrap_or_else(|| "an unknown location".into());
+                return Err(UpstreamFailure::Redirect {
+                    service,
+                    host,
+                    location,
+                });
+            }
+            let (parts, bytes) = response.into_parts();
+            if !(200..300).contains(&status) {
+                return Err(UpstreamFailure::Status {
+                    service,
+                    host,
+                    status,
+                    detail: error_detail(&bytes),
+                    retry_after_s: retry_after_s.or((status == 429).then_some(60)),
+                });
+            }
+            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| UpstreamFailure::BadResponse {
+                    service,
+                    host: host.clone(),
+                    detail: format!("invalid JSON: {e}"),
+                })?
+            };
+            return Ok(UpstreamReply {
+                status,
+                headers: parts.headers,
+                body,
+            });
+        }
+    }
+
+    async fn pause(&self, ms: u64) {
+        if let Some(s) = &self.services.sleeper {
+            s.sleep(ms).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
