@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connector;
 pub mod credential;
 pub mod error;
 pub mod gateway;

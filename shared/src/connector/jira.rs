@@ -1,0 +1,655 @@
+//! Jira Cloud REST v3 tools: search (JQL via `/rest/api/3/search/jql` with `nextPageToken`), issues,
+//! comments (Atlassian Document Format built from Markdown), transitions and projects.
+
+use http::Method;
+use serde_json::{json, Map, Value};
+
+use super::schema::{self, object};
+use super::{adf, encode, handler, markdown, opt, query, Args, ConnectorTool};
+use crate::credential::Service;
+use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
+use crate::upstream::{Endpoint, Upstream, UpstreamFailure};
+
+const JIRA: &[Service] = &[Service::Jira];
+
+/// Fields asked for when the caller names none.
+const DEFAULT_FIELDS: &str =
+    "summary,status,issuetype,priority,assignee,reporter,labels,created,updated,project";
+
+/// Fields whose values the summary already carries.
+const SUMMARIZED: &[&str] = &[
+    "summary",
+    "status",
+    "issuetype",
+    "priority",
+    "assignee",
+    "reporter",
+    "labels",
+    "created",
+    "updated",
+    "project",
+    "description",
+];
+
+fn issue_key_schema() -> Value {
+    json!({"type": "string", "pattern": "^([A-Za-z][A-Za-z0-9_]*-[0-9]+|[0-9]+)$", "description": "Issue key such as PROJ-123 (or numeric id)"})
+}
+
+/// Output schema of one summarized issue.
+pub(crate) fn issue_schema() -> Value {
+    object(
+        &[
+            ("key", json!({"type": "string"})),
+            ("id", json!({"type": "string"})),
+            ("url", json!({"type": "string"})),
+            ("summary", schema::nullable_string()),
+            ("status", schema::nullable_string()),
+            ("issueType", schema::nullable_string()),
+            ("priority", schema::nullable_string()),
+            ("assignee", schema::nullable_string()),
+            ("reporter", schema::nullable_string()),
+            ("project", schema::nullable_string()),
+            ("labels", schema::strings("Labels")),
+            ("created", schema::nullable_string()),
+            ("updated", schema::nullable_string()),
+            ("description", schema::nullable_string()),
+            (
+                "fields",
+                json!({"type": "object", "description": "Other requested fields, as Jira returned them"}),
+            ),
+        ],
+        &["key", "id", "url"],
+    )
+}
+
+fn page_schema(items: &str, item: Value) -> Value {
+    object(
+        &[
+            (items, schema::array_of(item)),
+            ("nextPageToken", schema::nullable_string()),
+            ("isLast", json!({"type": "boolean"})),
+        ],
+        &[items, "isLast"],
+    )
+}
+
+/// The Jira tools.
+pub fn tools() -> Vec<ConnectorTool> {
+    let fields = json!({"type": ["array", "string"], "items": {"type": "string"}, "description": "Fields to return (names or ids, e.g. [\"summary\",\"customfield_10010\"]); default: the common ones"});
+    let max = schema::int("Page size (1-100, default 25)", 1, 100);
+    let token = schema::string("nextPageToken from the previous page");
+    vec![
+        ConnectorTool::new(
+            "jira_search",
+            "Search Jira issues",
+            "Search Jira issues with JQL. Returns one page; pass nextPageToken to get the next page until isLast is true.",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(
+                &[
+                    ("jql", schema::text("JQL query, e.g. project = DEMO AND status = \"In Progress\" ORDER BY updated DESC")),
+                    ("fields", fields.clone()),
+                    ("maxResults", max.clone()),
+                    ("nextPageToken", token.clone()),
+                ],
+                &["jql"],
+            ),
+            page_schema("issues", issue_schema()),
+            handler!(search),
+        ),
+        ConnectorTool::new(
+            "jira_get_issue",
+            "Get a Jira issue",
+            "Get one Jira issue with its description as Markdown.",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(&[("issueKey", issue_key_schema()), ("fields", fields)], &["issueKey"]),
+            issue_schema(),
+            handler!(get_issue),
+        ),
+        ConnectorTool::new(
+            "jira_create_issue",
+            "Create a Jira issue",
+            "Create a Jira issue. The description is Markdown, converted to Atlassian Document Format.",
+            JIRA,
+            ToolAnnotations::writes(false),
+            schema::input(
+                &[
+                    ("projectKey", schema::text("Project key, e.g. DEMO")),
+                    ("summary", schema::text("One-line summary")),
+                    ("issueType", schema::string("Issue type name (default Task)")),
+                    ("description", schema::string("Description in Markdown")),
+                    ("labels", schema::strings("Labels")),
+                ],
+                &["projectKey", "summary"],
+            ),
+            created_schema(),
+            handler!(create_issue),
+        ),
+        ConnectorTool::new(
+            "jira_update_issue",
+            "Update a Jira issue",
+            "Update the summary, description (Markdown) or labels of a Jira issue; fields left out keep their value.",
+            JIRA,
+            ToolAnnotations {
+                destructive_hint: Some(true),
+                ..ToolAnnotations::writes(true)
+            },
+            json!({
+                "type": "object",
+                "properties": {
+                    "issueKey": issue_key_schema(),
+                    "summary": schema::text("New summary"),
+                    "description": schema::string("New description in Markdown"),
+                    "labels": schema::strings("New labels (replaces the current set)"),
+                },
+                "required": ["issueKey"],
+                "anyOf": [{"required": ["summary"]}, {"required": ["description"]}, {"required": ["labels"]}],
+                "additionalProperties": false,
+            }),
+            object(
+                &[("key", json!({"type": "string"})), ("url", json!({"type": "string"})), ("updatedFields", schema::strings("Fields changed"))],
+                &["key", "updatedFields"],
+            ),
+            handler!(update_issue),
+        ),
+        ConnectorTool::new(
+            "jira_add_comment",
+            "Comment on a Jira issue",
+            "Add a comment to a Jira issue. The body is plain text or Markdown, converted to Atlassian Document Format.",
+            JIRA,
+            ToolAnnotations::writes(false),
+            schema::input(&[("issueKey", issue_key_schema()), ("body", schema::text("Comment text (Markdown)"))], &["issueKey", "body"]),
+            comment_schema(),
+            handler!(add_comment),
+        ),
+        ConnectorTool::new(
+            "jira_get_transitions",
+            "List Jira transitions",
+            "List the workflow transitions available for a Jira issue now.",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(&[("issueKey", issue_key_schema())], &["issueKey"]),
+            object(
+                &[
+                    ("issueKey", json!({"type": "string"})),
+                    ("transitions", schema::array_of(transition_schema())),
+                ],
+                &["issueKey", "transitions"],
+            ),
+            handler!(get_transitions),
+        ),
+        ConnectorTool::new(
+            "jira_transition_issue",
+            "Transition a Jira issue",
+            "Move a Jira issue through its workflow, by transition id or name (see jira_get_transitions).",
+            JIRA,
+            ToolAnnotations::writes(true),
+            schema::input(
+                &[
+                    ("issueKey", issue_key_schema()),
+                    ("transition", schema::text("Transition id (e.g. \"31\") or name (e.g. \"Done\")")),
+                    ("comment", schema::string("Optional comment (Markdown) added with the transition")),
+                ],
+                &["issueKey", "transition"],
+            ),
+            object(
+                &[("issueKey", json!({"type": "string"})), ("transition", transition_schema())],
+                &["issueKey", "transition"],
+            ),
+            handler!(transition_issue),
+        ),
+        ConnectorTool::new(
+            "jira_get_issues_by_labels",
+            "Find Jira issues by label",
+            "Find issues of a Jira project that carry the given labels (any or all of them).",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(
+                &[
+                    ("projectKey", schema::text("Project key")),
+                    ("labels", json!({"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "description": "Labels"})),
+                    ("match", json!({"type": "string", "enum": ["any", "all"], "description": "Match any (default) or all labels"})),
+                    ("maxResults", max),
+                    ("nextPageToken", token),
+                ],
+                &["projectKey", "labels"],
+            ),
+            page_schema("issues", issue_schema()),
+            handler!(issues_by_labels),
+        ),
+        ConnectorTool::new(
+            "jira_list_projects",
+            "List Jira projects",
+            "List the Jira projects visible to these credentials (paginated with startAt).",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(
+                &[
+                    ("query", schema::string("Filter by key or name")),
+                    ("startAt", schema::int("Offset of the first project", 0, 1_000_000)),
+                    ("maxResults", schema::int("Page size (1-100, default 50)", 1, 100)),
+                ],
+                &[],
+            ),
+            object(
+                &[
+                    ("projects", schema::array_of(object(&[("id", json!({"type": "string"})), ("key", json!({"type": "string"})), ("name", json!({"type": "string"})), ("projectTypeKey", schema::nullable_string())], &["id", "key", "name"]))),
+                    ("startAt", json!({"type": "integer"})),
+                    ("total", json!({"type": ["integer", "null"]})),
+                    ("isLast", json!({"type": "boolean"})),
+                ],
+                &["projects", "isLast"],
+            ),
+            handler!(list_projects),
+        ),
+    ]
+}
+
+fn created_schema() -> Value {
+    object(
+        &[
+            ("key", json!({"type": "string"})),
+            ("id", json!({"type": "string"})),
+            ("url", json!({"type": "string"})),
+        ],
+        &["key", "id", "url"],
+    )
+}
+
+fn comment_schema() -> Value {
+    object(
+        &[
+            ("issueKey", json!({"type": "string"})),
+            ("commentId", json!({"type": "string"})),
+            ("created", schema::nullable_string()),
+        ],
+        &["issueKey", "commentId"],
+    )
+}
+
+fn transition_schema() -> Value {
+    object(
+        &[
+            ("id", json!({"type": "string"})),
+            ("name", json!({"type": "string"})),
+            ("toStatus", schema::nullable_string()),
+        ],
+        &["id", "name"],
+    )
+}
+
+fn fields_arg(args: &Args) -> Option<String> {
+    let list = args.str_list("fields");
+    (!list.is_empty()).then(|| list.join(","))
+}
+
+fn browse_url(ep: &Endpoint, key: &str) -> String {
+    format!("{}/browse/{key}", ep.base)
+}
+
+/// Summarizes an `IssueBean`.
+pub(crate) fn summarize(ep: &Endpoint, issue: &Value) -> Value {
+    let f = &issue["fields"];
+    let name = |v: &Value, k: &str| opt(v.get(k).and_then(Value::as_str));
+    let key = issue["key"].as_str().unwrap_or_default();
+    let mut out = json!({
+        "key": key,
+        "id": issue["id"].as_str().unwrap_or_default(),
+        "url": browse_url(ep, key),
+        "summary": opt(f["summary"].as_str()),
+        "status": name(&f["status"], "name"),
+        "issueType": name(&f["issuetype"], "name"),
+        "priority": name(&f["priority"], "name"),
+        "assignee": name(&f["assignee"], "displayName"),
+        "reporter": name(&f["reporter"], "displayName"),
+        "project": name(&f["project"], "key"),
+        "labels": f["labels"].as_array().cloned().unwrap_or_default(),
+        "created": opt(f["created"].as_str()),
+        "updated": opt(f["updated"].as_str()),
+    });
+    if !f["description"].is_null() {
+        out["description"] = json!(adf::to_text(&f["description"]));
+    }
+    if let Some(all) = f.as_object() {
+        let extra: Map<String, Value> = all
+            .iter()
+            .filter(|(k, _)| !SUMMARIZED.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !extra.is_empty() {
+            out["fields"] = Value::Object(extra);
+        }
+    }
+    out
+}
+
+/// Runs a JQL search page.
+pub(crate) async fn search_page(
+    up: &Upstream<'_>,
+    ep: &Endpoint,
+    jql: &str,
+    fields: Option<String>,
+    max: u64,
+    token: Option<&str>,
+) -> Result<Value, ToolFailure> {
+    let q = query(&[
+        ("jql", Some(jql.to_owned())),
+        ("maxResults", Some(max.to_string())),
+        (
+            "fields",
+            Some(fields.unwrap_or_else(|| DEFAULT_FIELDS.to_owned())),
+        ),
+        ("nextPageToken", token.map(str::to_owned)),
+    ]);
+    let reply = up
+        .json(ep, Method::GET, &format!("/rest/api/3/search/jql{q}"), None)
+        .await?;
+    let issues: Vec<Value> = reply.body["issues"]
+        .as_array()
+        .map(|l| l.iter().map(|i| summarize(ep, i)).collect())
+        .unwrap_or_default();
+    let next = reply.body["nextPageToken"].as_str();
+    Ok(json!({
+        "issues": issues,
+        "nextPageToken": opt(next),
+        "isLast": reply.body["isLast"].as_bool().unwrap_or(next.is_none()),
+    }))
+}
+
+async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    search_page(
+        ctx.upstream,
+        &ep,
+        args.str("jql")?,
+        fields_arg(&args),
+        args.opt_u64("maxResults").unwrap_or(25),
+        args.opt_str("nextPageToken"),
+    )
+    .await
+}
+
+/// Fetches one issue (summary fields plus description).
+pub(crate) async fn fetch_issue(
+    up: &Upstream<'_>,
+    ep: &Endpoint,
+    key: &str,
+    fields: Option<String>,
+) -> Result<Value, UpstreamFailure> {
+    let fields = fields.unwrap_or_else(|| format!("{DEFAULT_FIELDS},description"));
+    let reply = up
+        .json(
+            ep,
+            Method::GET,
+            &format!(
+                "/rest/api/3/issue/{}{}",
+                encode(key),
+                query(&[("fields", Some(fields))])
+            ),
+            None,
+        )
+        .await?;
+    Ok(summarize(ep, &reply.body))
+}
+
+async fn get_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    Ok(fetch_issue(ctx.upstream, &ep, args.str("issueKey")?, fields_arg(&args)).await?)
+}
+
+async fn create_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let mut fields = json!({
+        "project": {"key": args.str("projectKey")?},
+        "summary": args.str("summary")?,
+        "issuetype": {"name": args.opt_str("issueType").unwrap_or("Task")},
+    });
+    if let Some(d) = args.opt_str("description") {
+        fields["description"] = markdown::to_adf(d);
+    }
+    let labels = args.str_list("labels");
+    if !labels.is_empty() {
+        fields["labels"] = json!(labels);
+    }
+    let reply = ctx
+        .upstream
+        .json(
+            &ep,
+            Method::POST,
+            "/rest/api/3/issue",
+            Some(&json!({"fields": fields})),
+        )
+        .await?;
+    let key = reply.body["key"].as_str().unwrap_or_default();
+    Ok(json!({
+        "key": key,
+        "id": reply.body["id"].as_str().unwrap_or_default(),
+        "url": browse_url(&ep, key),
+    }))
+}
+
+async fn update_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let key = args.str("issueKey")?;
+    let mut fields = Map::new();
+    if let Some(s) = args.opt_str("summary") {
+        fields.insert("summary".into(), json!(s));
+    }
+    if let Some(d) = args.0.get("description").and_then(Value::as_str) {
+        fields.insert("description".into(), markdown::to_adf(d));
+    }
+    if args.0.contains_key("labels") {
+        fields.insert("labels".into(), json!(args.str_list("labels")));
+    }
+    let changed: Vec<String> = fields.keys().cloned().collect();
+    ctx.upstream
+        .json(
+            &ep,
+            Method::PUT,
+            &format!("/rest/api/3/issue/{}", encode(key)),
+            Some(&json!({"fields": fields})),
+        )
+        .await?;
+    Ok(json!({"key": key, "url": browse_url(&ep, key), "updatedFields": changed}))
+}
+
+/// Adds a Markdown comment to an issue; returns the comment summary.
+pub(crate) async fn comment(
+    up: &Upstream<'_>,
+    ep: &Endpoint,
+    key: &str,
+    body: &str,
+) -> Result<Value, UpstreamFailure> {
+    let reply = up
+        .json(
+            ep,
+            Method::POST,
+            &format!("/rest/api/3/issue/{}/comment", encode(key)),
+            Some(&json!({"body": markdown::to_adf(body)})),
+        )
+        .await?;
+    Ok(json!({
+        "issueKey": key,
+        "commentId": reply.body["id"].as_str().unwrap_or_default(),
+        "created": opt(reply.body["created"].as_str()),
+    }))
+}
+
+async fn add_comment(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    Ok(comment(ctx.upstream, &ep, args.str("issueKey")?, args.str("body")?).await?)
+}
+
+async fn transitions(
+    up: &Upstream<'_>,
+    ep: &Endpoint,
+    key: &str,
+) -> Result<Vec<Value>, UpstreamFailure> {
+    let reply = up
+        .json(
+            ep,
+            Method::GET,
+            &format!("/rest/api/3/issue/{}/transitions", encode(key)),
+            None,
+        )
+        .await?;
+    Ok(reply.body["transitions"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|t| {
+                    json!({
+                        "id": t["id"].as_str().unwrap_or_default(),
+                        "name": t["name"].as_str().unwrap_or_default(),
+                        "toStatus": opt(t["to"]["name"].as_str()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+async fn get_transitions(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let key = args.str("issueKey")?;
+    let list = transitions(ctx.upstream, &ep, key).await?;
+    Ok(json!({"issueKey": key, "transitions": list}))
+}
+
+async fn transition_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let key = args.str("issueKey")?;
+    let wanted = args.str("transition")?;
+    let available = transitions(ctx.upstream, &ep, key).await?;
+    let chosen = available
+        .iter()
+        .find(|t| t["id"] == wanted)
+        .or_else(|| {
+            available.iter().find(|t| {
+                t["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
+            })
+        })
+        .cloned()
+        .ok_or_else(|| {
+            let names: Vec<String> = available
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} ({})",
+                        t["name"].as_str().unwrap_or(""),
+                        t["id"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            ToolFailure::new(format!(
+                "transition '{wanted}' is not available for {key} now; available: {}",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ))
+        })?;
+    let mut body = json!({"transition": {"id": chosen["id"]}});
+    if let Some(c) = args.opt_str("comment") {
+        body["update"] = json!({"comment": [{"add": {"body": markdown::to_adf(c)}}]});
+    }
+    ctx.upstream
+        .json(
+            &ep,
+            Method::POST,
+            &format!("/rest/api/3/issue/{}/transitions", encode(key)),
+            Some(&body),
+        )
+        .await?;
+    Ok(json!({"issueKey": key, "transition": chosen}))
+}
+
+/// Quotes a JQL string value.
+pub(crate) fn jql_quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+async fn issues_by_labels(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let labels = args.str_list("labels");
+    let all = args.opt_str("match") == Some("all");
+    let label_clause = if all {
+        labels
+            .iter()
+            .map(|l| format!("labels = {}", jql_quote(l)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    } else {
+        format!(
+            "labels in ({})",
+            labels
+                .iter()
+                .map(|l| jql_quote(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let jql = format!(
+        "project = {} AND {label_clause} ORDER BY key ASC",
+        jql_quote(args.str("projectKey")?)
+    );
+    search_page(
+        ctx.upstream,
+        &ep,
+        &jql,
+        None,
+        args.opt_u64("maxResults").unwrap_or(25),
+        args.opt_str("nextPageToken"),
+    )
+    .await
+}
+
+async fn list_projects(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let q = query(&[
+        ("query", args.opt_str("query").map(str::to_owned)),
+        (
+            "startAt",
+            Some(args.opt_u64("startAt").unwrap_or(0).to_string()),
+        ),
+        (
+            "maxResults",
+            Some(args.opt_u64("maxResults").unwrap_or(50).to_string()),
+        ),
+    ]);
+    let reply = ctx
+        .upstream
+        .json(
+            &ep,
+            Method::GET,
+            &format!("/rest/api/3/project/search{q}"),
+            None,
+        )
+        .await?;
+    let b = &reply.body;
+    let projects: Vec<Value> = b["values"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|p| {
+                    json!({
+                        "id": p["id"].as_str().unwrap_or_default(),
+                        "key": p["key"].as_str().unwrap_or_default(),
+                        "name": p["name"].as_str().unwrap_or_default(),
+                        "projectTypeKey": opt(p["projectTypeKey"].as_str()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json!({
+        "projects": projects,
+        "startAt": b["startAt"].as_u64().unwrap_or(0),
+        "total": b["total"].as_u64(),
+        "isLast": b["isLast"].as_bool().unwrap_or(true),
+    }))
+}

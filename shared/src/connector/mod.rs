@@ -1,0 +1,300 @@
+//! Connectors: the Jira, Confluence and GitLab tools, the cross-service tools, and their resources.
+//!
+//! Every tool declares `inputSchema`, `outputSchema` and annotations; it is offered only to requests
+//! that carry credentials for the services it needs. Upstream failures become tool results with
+//! `isError: true` (see [`crate::upstream::UpstreamFailure`]); protocol errors stay protocol errors.
+
+pub mod adf;
+pub mod confluence;
+pub mod cross;
+pub mod gitlab;
+pub mod jira;
+pub mod markdown;
+pub mod resources;
+pub mod storage;
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::credential::{Credentials, Service};
+use crate::port::BoxFuture;
+use crate::tool::{Registry, Tool, ToolAnnotations, ToolContext, ToolDef, ToolFailure, ToolOutput};
+
+/// A connector tool handler: validated arguments in, structured output out.
+pub(crate) type Handler =
+    for<'a> fn(&'a ToolContext<'a>, Args) -> BoxFuture<'a, Result<Value, ToolFailure>>;
+
+/// Wraps an `async fn(&ToolContext<'_>, Args) -> Result<Value, ToolFailure>` as a [`Handler`].
+macro_rules! handler {
+    ($f:path) => {{
+        fn boxed<'a>(
+            ctx: &'a $crate::tool::ToolContext<'a>,
+            args: $crate::connector::Args,
+        ) -> $crate::port::BoxFuture<'a, Result<serde_json::Value, $crate::tool::ToolFailure>>
+        {
+            Box::pin($f(ctx, args))
+        }
+        boxed as $crate::connector::Handler
+    }};
+}
+pub(crate) use handler;
+
+/// Which connectors to register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectorSet {
+    /// Jira tools.
+    pub jira: bool,
+    /// Confluence tools.
+    pub confluence: bool,
+    /// GitLab tools.
+    pub gitlab: bool,
+}
+
+impl Default for ConnectorSet {
+    fn default() -> Self {
+        ConnectorSet {
+            jira: true,
+            confluence: true,
+            gitlab: true,
+        }
+    }
+}
+
+/// Registers the enabled connectors' tools, cross-service tools and resource templates.
+pub fn register(registry: &mut Registry, set: ConnectorSet) {
+    let mut tools = Vec::new();
+    if set.jira {
+        tools.extend(jira::tools());
+    }
+    if set.confluence {
+        tools.extend(confluence::tools());
+    }
+    if set.gitlab {
+        tools.extend(gitlab::tools());
+    }
+    if set.jira && set.gitlab {
+        tools.extend(cross::tools());
+    }
+    for t in tools {
+        registry.add_tool(Arc::new(t));
+    }
+    registry.add_resources(Arc::new(resources::ConnectorResources { set }));
+}
+
+/// A tool backed by one or more upstream services.
+pub struct ConnectorTool {
+    def: ToolDef,
+    needs: &'static [Service],
+    handler: Handler,
+}
+
+impl ConnectorTool {
+    /// Describes a tool; `input` and `output` are JSON Schemas of objects. (Positional on purpose:
+    /// every tool definition reads as the same eight lines.)
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        name: &str,
+        title: &str,
+        description: &str,
+        needs: &'static [Service],
+        annotations: ToolAnnotations,
+        input: Value,
+        output: Value,
+        handler: Handler,
+    ) -> Self {
+        ConnectorTool {
+            def: ToolDef {
+                name: name.to_owned(),
+                title: Some(title.to_owned()),
+                description: description.to_owned(),
+                input_schema: input,
+                output_schema: Some(output),
+                annotations: ToolAnnotations {
+                    title: Some(title.to_owned()),
+                    ..annotations
+                },
+            },
+            needs,
+            handler,
+        }
+    }
+}
+
+impl Tool for ConnectorTool {
+    fn def(&self) -> &ToolDef {
+        &self.def
+    }
+
+    fn available(&self, credentials: &Credentials) -> bool {
+        self.needs.iter().all(|s| credentials.service(*s).is_some())
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext<'a>,
+        args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
+        let run = (self.handler)(ctx, Args(args));
+        Box::pin(async move { run.await.map(ToolOutput::Structured) })
+    }
+}
+
+/// Tool arguments that already passed `inputSchema` validation.
+pub struct Args(pub Map<String, Value>);
+
+impl Args {
+    /// A required string argument.
+    pub fn str(&self, key: &str) -> Result<&str, ToolFailure> {
+        self.opt_str(key)
+            .ok_or_else(|| ToolFailure::new(format!("missing required argument '{key}'")))
+    }
+
+    /// An optional, non-empty string argument.
+    pub fn opt_str(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// An optional integer argument.
+    pub fn opt_u64(&self, key: &str) -> Option<u64> {
+        self.0.get(key).and_then(Value::as_u64)
+    }
+
+    /// An optional boolean argument.
+    pub fn opt_bool(&self, key: &str) -> Option<bool> {
+        self.0.get(key).and_then(Value::as_bool)
+    }
+
+    /// A string or number argument as text (ids accept both).
+    pub fn id(&self, key: &str) -> Result<String, ToolFailure> {
+        match self.0.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(ToolFailure::new(format!(
+                "missing required argument '{key}'"
+            ))),
+        }
+    }
+
+    /// An optional list of strings (also accepts one comma-separated string).
+    pub fn str_list(&self, key: &str) -> Vec<String> {
+        match self.0.get(key) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Schema helpers, so every tool spells its schemas the same way.
+pub(crate) mod schema {
+    use serde_json::{json, Map, Value};
+
+    /// An object schema with these properties and required names.
+    pub fn object(props: &[(&str, Value)], required: &[&str]) -> Value {
+        let mut p = Map::new();
+        for (k, v) in props {
+            p.insert((*k).to_owned(), v.clone());
+        }
+        json!({"type": "object", "properties": p, "required": required})
+    }
+
+    /// An object schema that forbids unknown properties (tool inputs).
+    pub fn input(props: &[(&str, Value)], required: &[&str]) -> Value {
+        let mut v = object(props, required);
+        v["additionalProperties"] = json!(false);
+        v
+    }
+
+    /// A described string.
+    pub fn string(description: &str) -> Value {
+        json!({"type": "string", "description": description})
+    }
+
+    /// A described string that must not be empty.
+    pub fn text(description: &str) -> Value {
+        json!({"type": "string", "minLength": 1, "description": description})
+    }
+
+    /// A string or null.
+    pub fn nullable_string() -> Value {
+        json!({"type": ["string", "null"]})
+    }
+
+    /// An integer within bounds.
+    pub fn int(description: &str, min: u64, max: u64) -> Value {
+        json!({"type": "integer", "minimum": min, "maximum": max, "description": description})
+    }
+
+    /// An array of strings.
+    pub fn strings(description: &str) -> Value {
+        json!({"type": "array", "items": {"type": "string"}, "description": description})
+    }
+
+    /// An array of objects with the given item schema.
+    pub fn array_of(item: Value) -> Value {
+        json!({"type": "array", "items": item})
+    }
+
+    /// A string or integer id.
+    pub fn id(description: &str) -> Value {
+        json!({"type": ["string", "integer"], "description": description})
+    }
+}
+
+/// Percent-encodes one path segment or query value (everything but unreserved characters).
+pub fn encode(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SET).to_string()
+}
+
+/// Builds `?k=v&…` from pairs, skipping `None` values.
+pub fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// The value of query parameter `name` in a URL or path-and-query.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// `Value::String` or `Null`.
+pub(crate) fn opt(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |s| json!(s))
+}
+
+#[cfg(test)]
+mod tests;

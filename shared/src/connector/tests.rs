@@ -1,0 +1,430 @@
+//! Connector tests against scripted upstream answers: the requests built (paths, encoding, bodies)
+//! and the outputs checked against each tool's own `outputSchema`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::executor::block_on;
+use http::HeaderMap;
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::credential::CredentialDefaults;
+use crate::port::{HttpClient, UpstreamError};
+use crate::tool::Tool;
+use crate::upstream::{SharedClient, UpstreamConfig, UpstreamServices};
+
+/// A scripted answer: status, headers, JSON body (`Null` for none).
+type Answer = (u16, Vec<(&'static str, &'static str)>, Value);
+/// A request seen: method, URI, JSON body.
+type Seen = (String, String, Option<Value>);
+
+#[derive(Default)]
+struct Scripted {
+    answers: Mutex<VecDeque<Answer>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl HttpClient for Scripted {
+    fn send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
+        let body = (!req.body().is_empty()).then(|| serde_json::from_slice(req.body()).unwrap());
+        self.seen
+            .lock()
+            .unwrap()
+            .push((req.method().to_string(), req.uri().to_string(), body));
+        let (status, headers, value) = self
+            .answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("unexpected upstream call");
+        let mut b = http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(k, v);
+        }
+        let bytes = if value.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(value.to_string())
+        };
+        Box::pin(async move { Ok(b.body(bytes).unwrap()) })
+    }
+}
+
+fn creds() -> Credentials {
+    let mut h = HeaderMap::new();
+    for (k, v) in [
+        ("x-gitlab-api-url", "https://gl.example.com/sub"),
+        ("private-token", "glpat"),
+        ("x-jira-url", "https://acme.atlassian.net"),
+        ("x-jira-token", "jt"),
+        ("x-jira-email", "a@acme.test"),
+        ("x-confluence-url", "https://acme.atlassian.net/wiki"),
+        ("x-confluence-token", "ct"),
+        ("x-confluence-email", "a@acme.test"),
+    ] {
+        h.insert(k, v.parse().unwrap());
+    }
+    Credentials::resolve(&h, &CredentialDefaults::default(), false)
+}
+
+/// Runs `tool` with `args` against scripted answers; returns the output and the requests seen.
+fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>, Vec<Seen>) {
+    let client = Arc::new(Scripted::default());
+    *client.answers.lock().unwrap() = answers.into();
+    let services = UpstreamServices::new(
+        UpstreamConfig::default(),
+        Arc::new(SharedClient(client.clone())),
+        None,
+    );
+    let creds = creds();
+    let up = services.for_call(&creds, 0);
+    let ctx = ToolContext {
+        credentials: &creds,
+        upstream: &up,
+        now: 0,
+    };
+    let all: Vec<ConnectorTool> = jira::tools()
+        .into_iter()
+        .chain(confluence::tools())
+        .chain(gitlab::tools())
+        .chain(cross::tools())
+        .collect();
+    let tool = all
+        .iter()
+        .find(|t| t.def().name == name)
+        .expect("tool exists");
+    let input = jsonschema::validator_for(&tool.def().input_schema).unwrap();
+    assert!(
+        input.is_valid(&args),
+        "{name}: test args must satisfy inputSchema"
+    );
+    let Value::Object(map) = args else { panic!() };
+    let out = block_on(tool.call(&ctx, map)).map_err(|f| f.message);
+    if let Ok(crate::tool::ToolOutput::Structured(v)) = &out {
+        let schema = tool.def().output_schema.clone().unwrap();
+        let v2 = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = v2
+            .iter_errors(v)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name}: output violates outputSchema: {errors:?}\n{v}"
+        );
+    }
+    let out = out.map(|o| match o {
+        crate::tool::ToolOutput::Structured(v) => v,
+        other => panic!("connector tools return structured output, got {other:?}"),
+    });
+    let seen = client.seen.lock().unwrap().clone();
+    (out, seen)
+}
+
+#[test]
+fn every_tool_has_schemas_and_hints() {
+    let mut names = Vec::new();
+    for t in jira::tools()
+        .iter()
+        .chain(&confluence::tools())
+        .chain(&gitlab::tools())
+        .chain(&cross::tools())
+    {
+        let d = t.def();
+        names.push(d.name.clone());
+        assert!(
+            jsonschema::validator_for(&d.input_schema).is_ok(),
+            "{}",
+            d.name
+        );
+        assert!(
+            jsonschema::validator_for(d.output_schema.as_ref().unwrap()).is_ok(),
+            "{}",
+            d.name
+        );
+        let a = &d.annotations;
+        for hint in [
+            a.read_only_hint,
+            a.destructive_hint,
+            a.idempotent_hint,
+            a.open_world_hint,
+        ] {
+            assert!(hint.is_some(), "{} lacks a hint", d.name);
+        }
+    }
+    assert_eq!(names.len(), 28, "{names:?}");
+}
+
+#[test]
+fn tools_need_their_services() {
+    let mut registry = Registry::new();
+    register(&mut registry, ConnectorSet::default());
+    let only_gitlab = {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-gitlab-api-url",
+            "https://gl.example.com".parse().unwrap(),
+        );
+        h.insert("private-token", "t".parse().unwrap());
+        Credentials::resolve(&h, &CredentialDefaults::default(), false)
+    };
+    let offered: Vec<&str> = registry
+        .tools()
+        .iter()
+        .filter(|t| t.available(&only_gitlab))
+        .map(|t| t.def().name.as_str())
+        .collect();
+    assert_eq!(offered.len(), 11);
+    assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
+    assert!(registry
+        .tools()
+        .iter()
+        .all(|t| !t.available(&Credentials::none())));
+}
+
+#[test]
+fn jira_search_pages_with_next_page_token() {
+    let (out, seen) = run(
+        "jira_search",
+        json!({"jql": "project = DEMO", "maxResults": 2, "fields": ["summary", "customfield_1"]}),
+        vec![(
+            200,
+            vec![],
+            json!({
+                "issues": [{"id": "10001", "key": "DEMO-1", "self": "x", "fields": {"summary": "One", "customfield_1": 5}}],
+                "nextPageToken": "tok2", "isLast": false
+            }),
+        )],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen[0].1, "https://acme.atlassian.net/rest/api/3/search/jql?jql=project%20%3D%20DEMO&maxResults=2&fields=summary%2Ccustomfield_1");
+    assert_eq!(out["nextPageToken"], "tok2");
+    assert_eq!(out["isLast"], false);
+    assert_eq!(
+        out["issues"][0]["url"],
+        "https://acme.atlassian.net/browse/DEMO-1"
+    );
+    assert_eq!(out["issues"][0]["fields"]["customfield_1"], 5);
+}
+
+#[test]
+fn jira_comment_is_adf_and_labels_query_is_quoted() {
+    let (out, seen) = run(
+        "jira_add_comment",
+        json!({"issueKey": "DEMO-1", "body": "Hello **team**"}),
+        vec![(
+            201,
+            vec![],
+            json!({"id": "100", "created": "2026-01-01T00:00:00.000+0000"}),
+        )],
+    );
+    assert_eq!(out.unwrap()["commentId"], "100");
+    let body = seen[0].2.as_ref().unwrap();
+    assert_eq!(body["body"]["type"], "doc");
+    assert_eq!(
+        body["body"]["content"][0]["content"][1]["marks"][0]["type"],
+        "strong"
+    );
+
+    let (_, seen) = run(
+        "jira_get_issues_by_labels",
+        json!({"projectKey": "DEMO", "labels": ["backend", "x\"y"], "match": "all"}),
+        vec![(200, vec![], json!({"issues": [], "isLast": true}))],
+    );
+    let jql = query_param(&seen[0].1, "jql").unwrap();
+    assert_eq!(
+        jql,
+        r#"project = "DEMO" AND labels = "backend" AND labels = "x\"y" ORDER BY key ASC"#
+    );
+}
+
+#[test]
+fn jira_transition_by_name_and_unknown_transition() {
+    let transitions = json!({"transitions": [{"id": "21", "name": "In Progress", "to": {"name": "In Progress"}}, {"id": "31", "name": "Done", "to": {"name": "Done"}}]});
+    let (out, seen) = run(
+        "jira_transition_issue",
+        json!({"issueKey": "DEMO-2", "transition": "done"}),
+        vec![
+            (200, vec![], transitions.clone()),
+            (204, vec![], Value::Null),
+        ],
+    );
+    assert_eq!(out.unwrap()["transition"]["id"], "31");
+    assert_eq!(seen[1].2, Some(json!({"transition": {"id": "31"}})));
+    let (out, _) = run(
+        "jira_transition_issue",
+        json!({"issueKey": "DEMO-2", "transition": "Reopen"}),
+        vec![(200, vec![], transitions)],
+    );
+    assert_eq!(out.unwrap_err(), "transition 'Reopen' is not available for DEMO-2 now; available: In Progress (21), Done (31)");
+}
+
+#[test]
+fn confluence_update_increments_version_and_reports_conflicts() {
+    let page = json!({"id": "98305", "title": "Home", "status": "current", "version": {"number": 4}, "body": {"storage": {"value": "<p>old</p>"}}});
+    let (out, seen) = run(
+        "confluence_update_page",
+        json!({"pageId": "98305", "body": "# New"}),
+        vec![
+            (200, vec![], page.clone()),
+            (
+                200,
+                vec![],
+                json!({"id": "98305", "title": "Home", "version": {"number": 5}, "body": {"storage": {"value": "<h1>New</h1>"}}}),
+            ),
+        ],
+    );
+    assert_eq!(out.unwrap()["version"], 5);
+    let put = seen[1].2.as_ref().unwrap();
+    assert_eq!(put["version"]["number"], 5);
+    assert_eq!(
+        put["body"],
+        json!({"representation": "storage", "value": "<h1>New</h1>"})
+    );
+    assert_eq!(
+        seen[1].1,
+        "https://acme.atlassian.net/wiki/api/v2/pages/98305"
+    );
+
+    let (out, _) = run(
+        "confluence_update_page",
+        json!({"pageId": 98305, "body": "x", "version": 3, "title": "Home"}),
+        vec![(
+            409,
+            vec![],
+            json!({"errors": [{"status": 409, "code": "CONFLICT", "title": "Version must be incremented on update. Current version is: 4"}]}),
+        )],
+    );
+    let msg = out.unwrap_err();
+    assert!(
+        msg.contains("changed by someone else since version 3")
+            && msg.contains("Current version is: 4"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn confluence_cursor_comes_from_links() {
+    let (out, seen) = run(
+        "confluence_list_spaces",
+        json!({"limit": 1}),
+        vec![(
+            200,
+            vec![],
+            json!({"results": [{"id": "65537", "key": "ENG", "name": "Engineering", "type": "global", "status": "current"}], "_links": {"next": "/wiki/api/v2/spaces?cursor=abc%3D&limit=1"}}),
+        )],
+    );
+    assert_eq!(out.unwrap()["nextCursor"], "abc=");
+    assert_eq!(
+        seen[0].1,
+        "https://acme.atlassian.net/wiki/api/v2/spaces?limit=1"
+    );
+}
+
+#[test]
+fn gitlab_paths_are_encoded_and_pages_follow_headers() {
+    let (out, seen) = run(
+        "gitlab_list_branches",
+        json!({"projectId": "demo-group/demo-project", "perPage": 1}),
+        vec![(
+            200,
+            vec![("x-page", "1"), ("x-next-page", "2"), ("x-total", "2")],
+            json!([{"name": "main", "commit": {"id": "abc", "title": "init"}}]),
+        )],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/demo-group%2Fdemo-project/repository/branches?page=1&per_page=1");
+    assert_eq!(
+        (
+            out["page"].clone(),
+            out["nextPage"].clone(),
+            out["total"].clone()
+        ),
+        (json!(1), json!(2), json!(2))
+    );
+    let (out, _) = run(
+        "gitlab_list_branches",
+        json!({"projectId": 1, "page": 2}),
+        vec![(200, vec![("x-page", "2"), ("x-next-page", "")], json!([]))],
+    );
+    assert_eq!(out.unwrap()["nextPage"], Value::Null);
+}
+
+#[test]
+fn gitlab_file_defaults_to_the_default_branch_and_decodes() {
+    let (out, seen) = run(
+        "gitlab_get_file",
+        json!({"projectId": 1, "filePath": "src/main.rs"}),
+        vec![
+            (
+                200,
+                vec![],
+                json!({"id": 1, "name": "p", "path_with_namespace": "g/p", "default_branch": "main"}),
+            ),
+            (
+                200,
+                vec![],
+                json!({"file_path": "src/main.rs", "ref": "main", "size": 12, "encoding": "base64", "content": "Zm4gbWFpbigpIHt9", "blob_id": "b", "last_commit_id": "c"}),
+            ),
+        ],
+    );
+    assert_eq!(out.unwrap()["content"], "fn main() {}");
+    assert_eq!(
+        seen[1].1,
+        "https://gl.example.com/sub/api/v4/projects/1/repository/files/src%2Fmain.rs?ref=main"
+    );
+}
+
+#[test]
+fn create_branch_for_issue_spans_both_services() {
+    let (out, seen) = run(
+        "create_branch_for_issue",
+        json!({"issueKey": "demo-1", "projectId": "demo-group/demo-project"}),
+        vec![
+            (
+                200,
+                vec![],
+                json!({"id": "10001", "key": "DEMO-1", "fields": {"summary": "Fix login redirect loop"}}),
+            ),
+            (
+                200,
+                vec![],
+                json!({"id": 1, "name": "p", "path_with_namespace": "demo-group/demo-project", "default_branch": "main"}),
+            ),
+            (
+                201,
+                vec![],
+                json!({"name": "DEMO-1-fix-login-redirect-loop", "web_url": "https://gl.example.com/sub/demo-group/demo-project/-/tree/DEMO-1-fix-login-redirect-loop"}),
+            ),
+            (201, vec![], json!({"id": "555"})),
+        ],
+    );
+    let out = out.unwrap();
+    assert_eq!(out["branch"], "DEMO-1-fix-login-redirect-loop");
+    assert_eq!(out["jiraCommentId"], "555");
+    assert!(seen[2].1.ends_with("/projects/demo-group%2Fdemo-project/repository/branches?branch=DEMO-1-fix-login-redirect-loop&ref=main"), "{}", seen[2].1);
+    let comment = seen[3].2.as_ref().unwrap().to_string();
+    assert!(
+        comment.contains("DEMO-1-fix-login-redirect-loop"),
+        "{comment}"
+    );
+}
+
+#[test]
+fn upstream_errors_become_tool_errors() {
+    let (out, _) = run(
+        "gitlab_get_project",
+        json!({"projectId": "nope/nope"}),
+        vec![(404, vec![], json!({"message": "404 Project Not Found"}))],
+    );
+    let msg = out.unwrap_err();
+    assert!(
+        msg.contains("not found (404)") && msg.contains("gl.example.com"),
+        "{msg}"
+    );
+    let _ = Map::<String, Value>::new();
+}
