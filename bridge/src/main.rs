@@ -10,6 +10,7 @@ mod platform;
 mod server;
 mod store;
 mod streams;
+mod upstream;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -20,16 +21,22 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
+use mcp_edge_core::connector::ConnectorSet;
+use mcp_edge_core::credential::CredentialDefaults;
 use mcp_edge_core::policy::PolicyConfig;
 use mcp_edge_core::port::{Clock as _, Entropy as _};
 use mcp_edge_core::ratelimit::RateLimit;
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::transport::headers::OriginPolicy;
+use mcp_edge_core::upstream::{
+    GuardConfig, HostPattern, PoolConfig, UpstreamConfig, UpstreamGuard,
+};
 use mcp_edge_core::{GatewayConfig, McpApp, Ports};
 use tokio::sync::watch;
 
-use crate::platform::{LogAudit, NoUpstream, OsEntropy, SystemClock, TokioSleeper};
+use crate::platform::{LogAudit, OsEntropy, SystemClock, TokioSleeper};
 use crate::store::RedbSessionStore;
+use crate::upstream::{ReqwestClient, ReqwestFactory};
 
 /// Command-line flags (each also read from an `MCP_EDGE_*` environment variable).
 #[derive(Debug, Parser)]
@@ -118,6 +125,72 @@ struct Cli {
     /// Serve without caller authentication on a non-loopback address (refused otherwise).
     #[arg(long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+    /// Connectors to offer: any of `jira`, `confluence`, `gitlab`, or `none`.
+    #[arg(
+        long,
+        env = "MCP_EDGE_CONNECTORS",
+        value_delimiter = ',',
+        default_value = "jira,confluence,gitlab"
+    )]
+    connectors: Vec<String>,
+    /// Only these upstream hosts may be reached (`*.example.com` wildcards); any public host when empty.
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_ALLOWLIST", value_delimiter = ',', value_parser = HostPattern::parse)]
+    upstream_allowlist: Vec<HostPattern>,
+    /// Upstream hosts that may be reached over plain http (https only otherwise).
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_ALLOW_HTTP", value_delimiter = ',', value_parser = HostPattern::parse)]
+    upstream_allow_http: Vec<HostPattern>,
+    /// Upstream hosts that may be loopback, private or link-local addresses (refused otherwise).
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", value_delimiter = ',', value_parser = HostPattern::parse)]
+    upstream_allow_private: Vec<HostPattern>,
+    /// Longest one upstream call may take.
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    upstream_timeout: Duration,
+    /// Most pooled upstream clients (least recently used ones are evicted).
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_POOL_SIZE", default_value_t = 100)]
+    upstream_pool_size: usize,
+    /// Idle time after which a pooled upstream client is dropped.
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_POOL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
+    upstream_pool_idle: Duration,
+    /// Retries after upstream 429/502/503/504 answers.
+    #[arg(long, env = "MCP_EDGE_UPSTREAM_RETRIES", default_value_t = 2)]
+    upstream_retries: u32,
+}
+
+fn connector_set(names: &[String]) -> anyhow::Result<ConnectorSet> {
+    let mut set = ConnectorSet {
+        jira: false,
+        confluence: false,
+        gitlab: false,
+    };
+    for n in names.iter().map(|n| n.trim().to_ascii_lowercase()) {
+        match n.as_str() {
+            "jira" => set.jira = true,
+            "confluence" => set.confluence = true,
+            "gitlab" => set.gitlab = true,
+            "none" | "" => {}
+            other => anyhow::bail!(
+                "unknown connector '{other}' (expected jira, confluence, gitlab or none)"
+            ),
+        }
+    }
+    Ok(set)
+}
+
+fn upstream_config(cli: &Cli) -> UpstreamConfig {
+    UpstreamConfig {
+        guard: GuardConfig {
+            allowlist: cli.upstream_allowlist.clone(),
+            allow_http: cli.upstream_allow_http.clone(),
+            allow_private: cli.upstream_allow_private.clone(),
+        },
+        pool: PoolConfig {
+            max_size: cli.upstream_pool_size.max(1),
+            idle_ms: cli.upstream_pool_idle.as_millis() as u64,
+        },
+        timeout_ms: cli.upstream_timeout.as_millis() as u64,
+        max_retries: cli.upstream_retries,
+        ..UpstreamConfig::default()
+    }
 }
 
 /// Subcommands.
@@ -244,6 +317,9 @@ async fn main() -> anyhow::Result<()> {
     if cli.enable_test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);
     }
+    mcp_edge_core::connector::register(&mut registry, connector_set(&cli.connectors)?);
+    let upstream = upstream_config(&cli);
+    let upstream_timeout = cli.upstream_timeout;
     let loopback = cli.bind.ip().is_loopback();
     let config = GatewayConfig {
         session_ttl_ms: cli.session_ttl.as_millis() as u64,
@@ -265,17 +341,23 @@ async fn main() -> anyhow::Result<()> {
             allow_request_overrides: true,
             ..PolicyConfig::default()
         },
+        upstream: upstream.clone(),
+        credential_defaults: CredentialDefaults::from_vars(|name| std::env::var(name).ok()),
         ..GatewayConfig::default()
     };
     let ports = Ports {
         store: Arc::new(store.clone()),
-        http: Arc::new(NoUpstream),
+        http: Arc::new(ReqwestClient::plain(Duration::from_secs(10))),
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
     let app = Arc::new(
         McpApp::new(config, registry, ports)?
             .with_sleeper(Arc::new(TokioSleeper))
+            .with_http_factory(Arc::new(ReqwestFactory {
+                guard: UpstreamGuard::new(upstream.guard.clone()),
+                timeout: upstream_timeout,
+            }))
             .with_audit_sink(Arc::new(LogAudit)),
     );
     app.metrics()

@@ -1,8 +1,6 @@
-//! Native implementations of the core's ports: system clock, OS randomness and a placeholder
-//! upstream client.
+//! Native implementations of the core's ports: system clock, OS randomness, timers and the audit log.
 
-use bytes::Bytes;
-use mcp_edge_core::port::{BoxFuture, Clock, Entropy, HttpClient, UnixMillis, UpstreamError};
+use mcp_edge_core::port::{BoxFuture, Clock, Entropy, UnixMillis};
 
 /// The system clock.
 pub struct SystemClock;
@@ -25,22 +23,6 @@ impl Entropy for OsEntropy {
             // The OS source failing is unrecoverable for session ids; refuse to hand out weak ones.
             std::process::abort();
         }
-    }
-}
-
-/// An upstream client that refuses every call (used until connectors are configured).
-pub struct NoUpstream;
-
-impl HttpClient for NoUpstream {
-    fn send(
-        &self,
-        _req: http::Request<Bytes>,
-    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
-        Box::pin(async {
-            Err(UpstreamError::Refused(
-                "no upstream client is configured".into(),
-            ))
-        })
     }
 }
 

@@ -1,0 +1,1240 @@
+//! In-memory state of the fake services and their endpoints, in the vendors' documented shapes.
+
+use axum::http::Method;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// An answer: status, extra headers, JSON body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Some(body),
+        }
+    }
+    pub fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+}
+
+/// Query parameters of one request.
+pub struct Query<'a>(&'a [(String, String)]);
+
+impl<'a> Query<'a> {
+    fn get(&self, k: &str) -> Option<&'a str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+}
+
+const CREATED: &str = "2026-01-05T10:00:00.000+0000";
+const ISO: &str = "2026-01-05T10:00:00.000Z";
+
+struct Issue {
+    id: u64,
+    key: String,
+    project: &'static str,
+    summary: String,
+    description: Option<Value>,
+    labels: Vec<String>,
+    status: &'static str,
+    comments: Vec<Value>,
+}
+
+struct Page {
+    id: u64,
+    title: String,
+    space_id: &'static str,
+    parent_id: Option<u64>,
+    version: u64,
+    body: String,
+}
+
+/// All state of one fake.
+#[derive(Default)]
+pub struct Data {
+    issues: Vec<Issue>,
+    next_issue_id: u64,
+    next_comment_id: u64,
+    pages: Vec<Page>,
+    next_page_id: u64,
+    projects: Vec<Value>,
+    branches: Vec<(u64, String)>,
+    mrs: Vec<Value>,
+    gl_issues: Vec<Value>,
+    next_note_id: u64,
+}
+
+fn adf(text: &str) -> Value {
+    json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]})
+}
+
+const PROJECTS: [(&str, &str, &str); 2] = [
+    ("10000", "DEMO", "Demo Project"),
+    ("10001", "OPS", "Operations"),
+];
+const STATUSES: [(&str, &str, &str); 3] = [
+    ("11", "To Do", "1"),
+    ("21", "In Progress", "3"),
+    ("31", "Done", "10001"),
+];
+const SPACES: [(&str, &str, &str); 2] =
+    [("65537", "ENG", "Engineering"), ("65538", "HR", "People")];
+const FILES: [(&str, &str); 2] = [
+    (
+        "README.md",
+        "# Demo project\n\nA project served by the fake GitLab.\n",
+    ),
+    ("src/main.rs", "fn main() {\n    println!(\"Demo\");\n}\n"),
+];
+
+impl Data {
+    /// Deterministic seed data for `service`.
+    pub fn seed(service: &str, instance: &str) -> Self {
+        let mut d = Data::default();
+        match service {
+            "jira" => {
+                for n in 1..=25u64 {
+                    let mut labels = Vec::new();
+                    if n % 2 == 1 {
+                        labels.push("backend".to_owned());
+                    }
+                    if n % 3 == 0 {
+                        labels.push("urgent".to_owned());
+                    }
+                    d.issues.push(Issue {
+                        id: 10000 + n,
+                        key: format!("DEMO-{n}"),
+                        project: "DEMO",
+                        summary: if n == 1 {
+                            "Fix login redirect loop".into()
+                        } else {
+                            format!("Demo issue {n}")
+                        },
+                        description: Some(adf(&format!("Details of demo issue {n}."))),
+                        labels,
+                        status: "To Do",
+                        comments: Vec::new(),
+                    });
+                }
+                for n in 1..=3u64 {
+                    d.issues.push(Issue {
+                        id: 20000 + n,
+                        key: format!("OPS-{n}"),
+                        project: "OPS",
+                        summary: format!("Ops task {n}"),
+                        description: None,
+                        labels: vec!["ops".into()],
+                        status: "In Progress",
+                        comments: Vec::new(),
+                    });
+                }
+                d.next_issue_id = 30000;
+                d.next_comment_id = 40000;
+            }
+            "confluence" => {
+                d.pages.push(Page {
+                    id: 98305,
+                    title: "Engineering Home".into(),
+                    space_id: "65537",
+                    parent_id: None,
+                    version: 3,
+                    body: concat!(
+                        "<h1>Engineering Home</h1><p>Welcome to <strong>Engineering</strong> &amp; friends. ",
+                        "See <a href=\"https://example.com/docs\">the docs</a>.</p>",
+                        "<ul><li>Runbooks</li><li>Architecture</li></ul>",
+                        "<ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"language\">bash</ac:parameter>",
+                        "<ac:plain-text-body><![CDATA[make deploy && echo \"<done>\"]]></ac:plain-text-body></ac:structured-macro>",
+                        "<table><tbody><tr><th>Service</th><th>Owner</th></tr><tr><td>API</td><td>Team A</td></tr></tbody></table>"
+                    )
+                    .into(),
+                });
+                for n in 1..=12u64 {
+                    d.pages.push(Page {
+                        id: 98305 + n,
+                        title: format!("Runbook {n}"),
+                        space_id: "65537",
+                        parent_id: Some(98305),
+                        version: 1,
+                        body: format!("<p>Steps for runbook {n}.</p>"),
+                    });
+                }
+                d.pages.push(Page {
+                    id: 131073,
+                    title: "People Home".into(),
+                    space_id: "65538",
+                    parent_id: None,
+                    version: 1,
+                    body: "<p>HR space.</p>".into(),
+                });
+                d.next_page_id = 200000;
+            }
+            _ => {
+                let names: Vec<(u64, String)> =
+                    [(1, "demo-project".to_owned()), (2, "api".to_owned())]
+                        .into_iter()
+                        .chain((3..=45u64).map(|n| (n, format!("service-{n}"))))
+                        .collect();
+                for (id, name) in names {
+                    d.projects.push(json!({
+                        "id": id,
+                        "name": name,
+                        "path": name,
+                        "path_with_namespace": format!("demo-group/{name}"),
+                        "name_with_namespace": format!("Demo Group / {name}"),
+                        "description": format!("{name}, served by {instance}"),
+                        "default_branch": "main",
+                        "visibility": "private",
+                        "created_at": ISO,
+                        "last_activity_at": ISO,
+                        "namespace": {"id": 7, "name": "Demo Group", "path": "demo-group", "kind": "group", "full_path": "demo-group"},
+                    }));
+                    d.branches.push((id, "main".into()));
+                }
+                d.branches.push((1, "develop".into()));
+                for (iid, state, src) in [(1u64, "opened", "develop"), (2, "merged", "feature-x")] {
+                    d.mrs.push(json!({
+                        "id": 500 + iid, "iid": iid, "project_id": 1,
+                        "title": format!("Merge request {iid}"), "description": "Changes",
+                        "state": state, "source_branch": src, "target_branch": "main",
+                        "author": {"id": 3, "username": "dev", "name": "Dev One"},
+                        "created_at": ISO, "updated_at": ISO,
+                        "merge_status": "can_be_merged", "detailed_merge_status": "mergeable",
+                    }));
+                }
+                for iid in 1..=5u64 {
+                    d.gl_issues.push(json!({
+                        "id": 900 + iid, "iid": iid, "project_id": 1,
+                        "title": format!("GitLab issue {iid}"), "description": "Something to do",
+                        "state": if iid == 5 { "closed" } else { "opened" },
+                        "labels": if iid % 2 == 0 { vec!["bug"] } else { vec!["feature"] },
+                        "author": {"id": 3, "username": "dev", "name": "Dev One"},
+                        "created_at": ISO,
+                    }));
+                }
+                d.next_note_id = 7000;
+            }
+        }
+        d
+    }
+
+    /// Serves one authenticated request.
+    pub fn route(
+        &mut self,
+        service: &str,
+        method: &Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+        base: &str,
+    ) -> Reply {
+        let q = &Query(query);
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match service {
+            "jira" => self.jira(method, &segs, q, body, base),
+            "confluence" => self.confluence(method, &segs, q, body, base),
+            _ => match path.find("/api/v4/") {
+                Some(i) => {
+                    let rest: Vec<&str> = path[i + 8..].split('/').collect();
+                    self.gitlab(method, &rest, q, body, base)
+                }
+                None => Reply::json(404, json!({"error": "404 Not Found"})),
+            },
+        }
+    }
+
+    // ---------------------------------------------------------------- Jira
+
+    fn jira_issue_json(&self, i: &Issue, base: &str, fields: Option<&str>) -> Value {
+        let (_, _, cat) = STATUSES
+            .iter()
+            .find(|s| s.1 == i.status)
+            .copied()
+            .unwrap_or(STATUSES[0]);
+        let project = PROJECTS
+            .iter()
+            .find(|p| p.1 == i.project)
+            .copied()
+            .unwrap_or(PROJECTS[0]);
+        let mut all = json!({
+            "summary": i.summary,
+            "status": {"id": cat, "name": i.status, "self": format!("{base}/rest/api/3/status/{cat}")},
+            "issuetype": {"id": "10002", "name": "Task", "subtask": false},
+            "priority": {"id": "3", "name": "Medium"},
+            "assignee": {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ada Lovelace", "active": true},
+            "reporter": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Grace Hopper", "active": true},
+            "labels": i.labels,
+            "created": CREATED,
+            "updated": CREATED,
+            "project": {"id": project.0, "key": project.1, "name": project.2},
+            "customfield_10010": 3,
+        });
+        if let Some(d) = &i.description {
+            all["description"] = d.clone();
+        }
+        let wanted: Vec<&str> = fields
+            .unwrap_or("*navigable")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let f = if wanted.iter().any(|w| *w == "*all" || *w == "*navigable") {
+            all
+        } else {
+            let obj = all.as_object().cloned().unwrap_or_default();
+            Value::Object(
+                obj.into_iter()
+                    .filter(|(k, _)| wanted.contains(&k.as_str()))
+                    .collect(),
+            )
+        };
+        json!({"id": i.id.to_string(), "key": i.key, "self": format!("{base}/rest/api/3/issue/{}", i.id), "fields": f})
+    }
+
+    fn find_issue(&mut self, key: &str) -> Option<&mut Issue> {
+        let k = key.to_ascii_uppercase();
+        self.issues
+            .iter_mut()
+            .find(|i| i.key == k || i.id.to_string() == key)
+    }
+
+    fn jira(
+        &mut self,
+        method: &Method,
+        segs: &[&str],
+        q: &Query,
+        body: Option<&Value>,
+        base: &str,
+    ) -> Reply {
+        let not_found = || {
+            Reply::json(
+                404,
+                json!({"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}),
+            )
+        };
+        match (method.as_str(), segs) {
+            ("GET", ["rest", "api", "3" | "2", "search"]) => Reply::json(
+                410,
+                json!({"errorMessages": ["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."], "errors": {}}),
+            ),
+            ("GET", ["rest", "api", "3", "search", "jql"]) => {
+                let Some(jql) = q.get("jql") else {
+                    return Reply::json(
+                        400,
+                        json!({"errorMessages": ["The 'jql' parameter is required."], "errors": {}}),
+                    );
+                };
+                let matches = match jql_filter(jql) {
+                    Ok(f) => f,
+                    Err(e) => return Reply::json(400, json!({"errorMessages": [e], "errors": {}})),
+                };
+                let mut hits: Vec<&Issue> = self
+                    .issues
+                    .iter()
+                    .filter(|i| matches.iter().all(|m| m(i)))
+                    .collect();
+                if jql.to_ascii_lowercase().contains("order by key desc") {
+                    hits.reverse();
+                }
+                let max = q
+                    .get("maxResults")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(50usize)
+                    .clamp(1, 100);
+                let start = q.get("nextPageToken").and_then(decode_token).unwrap_or(0);
+                let page: Vec<Value> = hits
+                    .iter()
+                    .skip(start)
+                    .take(max)
+                    .map(|i| self.jira_issue_json(i, base, q.get("fields")))
+                    .collect();
+                let last = start + max >= hits.len();
+                let mut out = json!({"issues": page, "isLast": last});
+                if !last {
+                    out["nextPageToken"] = json!(encode_token(start + max));
+                }
+                Reply::json(200, out)
+            }
+            ("GET", ["rest", "api", "3", "issue", key]) => {
+                let fields = q.get("fields").map(str::to_owned);
+                match self
+                    .issues
+                    .iter()
+                    .find(|i| i.key == key.to_ascii_uppercase() || i.id.to_string() == *key)
+                {
+                    Some(i) => Reply::json(200, self.jira_issue_json(i, base, fields.as_deref())),
+                    None => not_found(),
+                }
+            }
+            ("POST", ["rest", "api", "3", "issue"]) => {
+                let f = &body.cloned().unwrap_or_default()["fields"];
+                let mut errors = serde_json::Map::new();
+                let summary = f["summary"].as_str().filter(|s| !s.is_empty());
+                if summary.is_none() {
+                    errors.insert(
+                        "summary".into(),
+                        json!("You must specify a summary of the issue."),
+                    );
+                }
+                let project = f["project"]["key"]
+                    .as_str()
+                    .and_then(|k| PROJECTS.iter().find(|p| p.1 == k));
+                if project.is_none() {
+                    errors.insert("project".into(), json!("valid project is required"));
+                }
+                if !errors.is_empty() {
+                    return Reply::json(400, json!({"errorMessages": [], "errors": errors}));
+                }
+                let project = project.unwrap();
+                let n = self
+                    .issues
+                    .iter()
+                    .filter(|i| i.project == project.1)
+                    .count()
+                    + 1;
+                self.next_issue_id += 1;
+                let id = self.next_issue_id;
+                let key = format!("{}-{n}", project.1);
+                self.issues.push(Issue {
+                    id,
+                    key: key.clone(),
+                    project: project.1,
+                    summary: summary.unwrap_or_default().to_owned(),
+                    description: f.get("description").filter(|d| d.is_object()).cloned(),
+                    labels: f["labels"]
+                        .as_array()
+                        .map(|l| {
+                            l.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    status: "To Do",
+                    comments: Vec::new(),
+                });
+                Reply::json(
+                    201,
+                    json!({"id": id.to_string(), "key": key, "self": format!("{base}/rest/api/3/issue/{id}")}),
+                )
+            }
+            ("PUT", ["rest", "api", "3", "issue", key]) => {
+                let f = body.cloned().unwrap_or_default()["fields"].clone();
+                let Some(i) = self.find_issue(key) else {
+                    return not_found();
+                };
+                if let Some(s) = f["summary"].as_str() {
+                    i.summary = s.to_owned();
+                }
+                if f["description"].is_object() {
+                    i.description = Some(f["description"].clone());
+                }
+                if let Some(l) = f["labels"].as_array() {
+                    i.labels = l
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect();
+                }
+                Reply::empty(204)
+            }
+            ("POST", ["rest", "api", "3", "issue", key, "comment"]) => {
+                let b = body.cloned().unwrap_or_default();
+                if !b["body"].is_object() || b["body"]["type"] != "doc" {
+                    return Reply::json(
+                        400,
+                        json!({"errorMessages": ["Comment body is not valid! The body must be an Atlassian Document Format document."], "errors": {}}),
+                    );
+                }
+                self.next_comment_id += 1;
+                let id = self.next_comment_id;
+                let Some(i) = self.find_issue(key) else {
+                    return not_found();
+                };
+                let issue_id = i.id;
+                let c = json!({
+                    "id": id.to_string(),
+                    "self": format!("{base}/rest/api/3/issue/{issue_id}/comment/{id}"),
+                    "author": {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ada Lovelace", "active": true},
+                    "body": b["body"],
+                    "created": CREATED,
+                    "updated": CREATED,
+                });
+                i.comments.push(c.clone());
+                Reply::json(201, c)
+            }
+            ("GET", ["rest", "api", "3", "issue", key, "transitions"]) => {
+                if self.find_issue(key).is_none() {
+                    return not_found();
+                }
+                let list: Vec<Value> = STATUSES
+                    .iter()
+                    .map(|(id, name, cat)| json!({
+                        "id": id, "name": name, "hasScreen": false, "isGlobal": true, "isInitial": false, "isConditional": false, "isAvailable": true,
+                        "to": {"id": cat, "name": name, "self": format!("{base}/rest/api/3/status/{cat}")},
+                    }))
+                    .collect();
+                Reply::json(200, json!({"transitions": list}))
+            }
+            ("POST", ["rest", "api", "3", "issue", key, "transitions"]) => {
+                let id = body
+                    .and_then(|b| b["transition"]["id"].as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                let Some(status) = STATUSES.iter().find(|s| s.0 == id) else {
+                    return Reply::json(
+                        400,
+                        json!({"errorMessages": [format!("Transition id '{id}' is not valid for this issue.")], "errors": {}}),
+                    );
+                };
+                let Some(i) = self.find_issue(key) else {
+                    return not_found();
+                };
+                i.status = status.1;
+                Reply::empty(204)
+            }
+            ("GET", ["rest", "api", "3", "project", "search"]) => {
+                let query = q.get("query").unwrap_or("").to_ascii_lowercase();
+                let all: Vec<Value> = PROJECTS
+                    .iter()
+                    .filter(|p| query.is_empty() || p.1.to_ascii_lowercase().contains(&query) || p.2.to_ascii_lowercase().contains(&query))
+                    .map(|(id, key, name)| json!({"id": id, "key": key, "name": name, "projectTypeKey": "software", "self": format!("{base}/rest/api/3/project/{id}"), "simplified": false, "style": "classic", "isPrivate": false}))
+                    .collect();
+                let start = q
+                    .get("startAt")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0usize);
+                let max = q
+                    .get("maxResults")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(50usize);
+                let values: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
+                Reply::json(
+                    200,
+                    json!({
+                        "self": format!("{base}/rest/api/3/project/search"),
+                        "maxResults": max, "startAt": start, "total": all.len(),
+                        "isLast": start + max >= all.len(), "values": values,
+                    }),
+                )
+            }
+            _ => Reply::json(404, json!({"errorMessages": ["Not found"], "errors": {}})),
+        }
+    }
+
+    // ---------------------------------------------------------- Confluence
+
+    fn page_json(&self, p: &Page, base: &str, with_body: bool) -> Value {
+        let space_key = SPACES
+            .iter()
+            .find(|s| s.0 == p.space_id)
+            .map(|s| s.1)
+            .unwrap_or("ENG");
+        let mut v = json!({
+            "id": p.id.to_string(),
+            "status": "current",
+            "title": p.title,
+            "spaceId": p.space_id,
+            "authorId": "557058:f4e5",
+            "ownerId": "557058:f4e5",
+            "createdAt": ISO,
+            "version": {"number": p.version, "message": "", "minorEdit": false, "authorId": "557058:f4e5", "createdAt": ISO},
+            "_links": {
+                "webui": format!("/spaces/{space_key}/pages/{}/{}", p.id, p.title.replace(' ', "+")),
+                "editui": format!("/pages/resumedraft.action?draftId={}", p.id),
+                "tinyui": format!("/x/{}", p.id),
+                "base": format!("{base}/wiki"),
+            },
+        });
+        if let Some(parent) = p.parent_id {
+            v["parentId"] = json!(parent.to_string());
+            v["parentType"] = json!("page");
+        }
+        if with_body {
+            v["body"] = json!({"storage": {"representation": "storage", "value": p.body}});
+        }
+        v
+    }
+
+    fn confluence(
+        &mut self,
+        method: &Method,
+        segs: &[&str],
+        q: &Query,
+        body: Option<&Value>,
+        base: &str,
+    ) -> Reply {
+        let err = |status: u16, code: &str, title: String| {
+            Reply::json(
+                status,
+                json!({"errors": [{"status": status, "code": code, "title": title}]}),
+            )
+        };
+        let limit = q
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(25usize)
+            .clamp(1, 250);
+        let start = q.get("cursor").and_then(decode_token).unwrap_or(0);
+        match (method.as_str(), segs) {
+            ("GET", ["wiki", "rest", "api", "search"]) => {
+                let Some(cql) = q.get("cql") else {
+                    return Reply::json(
+                        400,
+                        json!({"statusCode": 400, "message": "CQL query parameter is required"}),
+                    );
+                };
+                let filter = match cql_filter(cql) {
+                    Ok(f) => f,
+                    Err(e) => return Reply::json(400, json!({"statusCode": 400, "message": e})),
+                };
+                let hits: Vec<&Page> = self
+                    .pages
+                    .iter()
+                    .filter(|p| filter.iter().all(|f| f(p)))
+                    .collect();
+                let results: Vec<Value> = hits.iter().skip(start).take(limit).map(|p| {
+                    let url = format!("/spaces/{}/pages/{}", SPACES.iter().find(|s| s.0 == p.space_id).map(|s| s.1).unwrap_or("ENG"), p.id);
+                    json!({
+                        "content": {"id": p.id.to_string(), "type": "page", "status": "current", "title": p.title, "_links": {"webui": url, "self": format!("{base}/wiki/rest/api/content/{}", p.id)}},
+                        "title": p.title,
+                        "excerpt": strip_tags(&p.body).chars().take(80).collect::<String>(),
+                        "url": url,
+                        "breadcrumbs": [],
+                        "entityType": "content",
+                        "iconCssClass": "aui-icon content-type-page",
+                        "lastModified": ISO,
+                        "friendlyLastModified": "Jan 05, 2026",
+                        "score": 1.0,
+                    })
+                }).collect();
+                let mut links = json!({"base": format!("{base}/wiki"), "context": "/wiki"});
+                if start + limit < hits.len() {
+                    links["next"] = json!(format!(
+                        "/rest/api/search?next=true&cursor={}&limit={limit}&cql={}",
+                        encode_token(start + limit),
+                        encode(cql)
+                    ));
+                }
+                Reply::json(
+                    200,
+                    json!({
+                        "results": results, "start": start, "limit": limit, "size": results.len(),
+                        "totalSize": hits.len(), "cqlQuery": cql, "searchDuration": 3, "_links": links,
+                    }),
+                )
+            }
+            ("GET", ["wiki", "api", "v2", "pages", id]) => {
+                match self.pages.iter().find(|p| p.id.to_string() == *id) {
+                    Some(p) => Reply::json(
+                        200,
+                        self.page_json(p, base, q.get("body-format") == Some("storage")),
+                    ),
+                    None => err(404, "NOT_FOUND", "Page not found".into()),
+                }
+            }
+            ("POST", ["wiki", "api", "v2", "pages"]) => {
+                let b = body.cloned().unwrap_or_default();
+                let Some(space) = b["spaceId"]
+                    .as_str()
+                    .and_then(|s| SPACES.iter().find(|x| x.0 == s))
+                else {
+                    return err(
+                        400,
+                        "INVALID_REQUEST_PARAMETER",
+                        "A valid spaceId is required".into(),
+                    );
+                };
+                let title = b["title"].as_str().unwrap_or("").to_owned();
+                if title.is_empty()
+                    || self
+                        .pages
+                        .iter()
+                        .any(|p| p.space_id == space.0 && p.title == title)
+                {
+                    return err(400, "INVALID_REQUEST_PARAMETER", format!("A page with this title already exists: A page already exists with the same TITLE in this space: {title}"));
+                }
+                self.next_page_id += 1;
+                let page = Page {
+                    id: self.next_page_id,
+                    title,
+                    space_id: space.0,
+                    parent_id: b["parentId"].as_str().and_then(|p| p.parse().ok()),
+                    version: 1,
+                    body: b["body"]["value"].as_str().unwrap_or("").to_owned(),
+                };
+                let v = self.page_json(&page, base, true);
+                self.pages.push(page);
+                Reply::json(200, v)
+            }
+            ("PUT", ["wiki", "api", "v2", "pages", id]) => {
+                let b = body.cloned().unwrap_or_default();
+                let Some(idx) = self.pages.iter().position(|p| p.id.to_string() == *id) else {
+                    return err(404, "NOT_FOUND", "Page not found".into());
+                };
+                let current = self.pages[idx].version;
+                let next = b["version"]["number"].as_u64().unwrap_or(0);
+                if next != current + 1 {
+                    return err(
+                        409,
+                        "CONFLICT",
+                        format!(
+                            "Version must be incremented on update. Current version is: {current}"
+                        ),
+                    );
+                }
+                let p = &mut self.pages[idx];
+                p.version = next;
+                if let Some(t) = b["title"].as_str() {
+                    p.title = t.to_owned();
+                }
+                if let Some(v) = b["body"]["value"].as_str() {
+                    p.body = v.to_owned();
+                }
+                let p = &self.pages[idx];
+                Reply::json(200, self.page_json(p, base, true))
+            }
+            ("GET", ["wiki", "api", "v2", "spaces"]) => {
+                let all: Vec<Value> = SPACES.iter().map(|(id, key, name)| json!({
+                    "id": id, "key": key, "name": name, "type": "global", "status": "current",
+                    "authorId": "557058:f4e5", "createdAt": ISO,
+                    "homepageId": if *key == "ENG" { "98305" } else { "131073" },
+                    "_links": {"webui": format!("/spaces/{key}")},
+                })).collect();
+                paged_v2(
+                    all,
+                    start,
+                    limit,
+                    &format!("/wiki/api/v2/spaces?limit={limit}"),
+                )
+            }
+            ("GET", ["wiki", "api", "v2", "pages", id, "children"]) => {
+                let Ok(parent) = id.parse::<u64>() else {
+                    return err(
+                        400,
+                        "INVALID_REQUEST_PARAMETER",
+                        "id must be a number".into(),
+                    );
+                };
+                if !self.pages.iter().any(|p| p.id == parent) {
+                    return err(404, "NOT_FOUND", "Page not found".into());
+                }
+                let all: Vec<Value> = self.pages.iter().filter(|p| p.parent_id == Some(parent)).enumerate().map(|(i, p)| json!({
+                    "id": p.id.to_string(), "status": "current", "title": p.title, "spaceId": p.space_id, "childPosition": i,
+                })).collect();
+                paged_v2(
+                    all,
+                    start,
+                    limit,
+                    &format!("/wiki/api/v2/pages/{parent}/children?limit={limit}"),
+                )
+            }
+            _ => err(404, "NOT_FOUND", "No such endpoint".into()),
+        }
+    }
+
+    // -------------------------------------------------------------- GitLab
+
+    fn project(&self, id: &str) -> Option<Value> {
+        let id = decode(id);
+        self.projects
+            .iter()
+            .find(|p| p["id"].to_string() == id || p["path_with_namespace"] == id.as_str())
+            .cloned()
+    }
+
+    fn gitlab(
+        &mut self,
+        method: &Method,
+        segs: &[&str],
+        q: &Query,
+        body: Option<&Value>,
+        base: &str,
+    ) -> Reply {
+        let page = q
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1usize)
+            .max(1);
+        let per_page = q
+            .get("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(20usize)
+            .clamp(1, 100);
+        let paged = |items: Vec<Value>, path: &str| gitlab_page(items, page, per_page, base, path);
+        let not_found =
+            |what: &str| Reply::json(404, json!({"message": format!("404 {what} Not Found")}));
+        let web = |p: &Value| format!("{base}/{}", p["path_with_namespace"].as_str().unwrap_or(""));
+        let with_web = |mut p: Value| {
+            p["web_url"] = json!(web(&p));
+            p
+        };
+        match (method.as_str(), segs) {
+            ("GET", ["projects"]) => {
+                let search = q.get("search").unwrap_or("").to_ascii_lowercase();
+                let items: Vec<Value> = self
+                    .projects
+                    .iter()
+                    .filter(|p| {
+                        search.is_empty()
+                            || p["path_with_namespace"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_ascii_lowercase()
+                                .contains(&search)
+                    })
+                    .cloned()
+                    .map(with_web)
+                    .collect();
+                paged(items, "/api/v4/projects")
+            }
+            ("GET", ["projects", id]) => match self.project(id) {
+                Some(p) => Reply::json(200, with_web(p)),
+                None => not_found("Project"),
+            },
+            (_, ["projects", id, rest @ ..]) => {
+                let Some(project) = self.project(id) else {
+                    return not_found("Project");
+                };
+                let pid = project["id"].as_u64().unwrap_or(0);
+                let pweb = web(&project);
+                let branch_json = |name: &str| {
+                    json!({
+                        "name": name, "merged": false, "protected": name == "main", "default": name == "main",
+                        "developers_can_push": false, "developers_can_merge": false, "can_push": true,
+                        "web_url": format!("{pweb}/-/tree/{name}"),
+                        "commit": {"id": "7b5c3cc8be40ee161ae89a06bba6229da1032a0c", "short_id": "7b5c3cc", "title": "Initial commit", "message": "Initial commit", "author_name": "Dev One", "created_at": ISO, "web_url": format!("{pweb}/-/commit/7b5c3cc8")},
+                    })
+                };
+                match (method.as_str(), rest) {
+                    ("GET", ["repository", "branches"]) => {
+                        let search = q.get("search").unwrap_or("");
+                        let items: Vec<Value> = self
+                            .branches
+                            .iter()
+                            .filter(|(p, n)| *p == pid && n.contains(search))
+                            .map(|(_, n)| branch_json(n))
+                            .collect();
+                        paged(
+                            items,
+                            &format!("/api/v4/projects/{pid}/repository/branches"),
+                        )
+                    }
+                    ("POST", ["repository", "branches"]) => {
+                        let (Some(name), Some(from)) = (q.get("branch"), q.get("ref")) else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "branch is missing, ref is missing"}),
+                            );
+                        };
+                        if self.branches.iter().any(|(p, n)| *p == pid && n == name) {
+                            return Reply::json(400, json!({"message": "Branch already exists"}));
+                        }
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == from) {
+                            return Reply::json(
+                                400,
+                                json!({"message": format!("Invalid reference name: {from}")}),
+                            );
+                        }
+                        self.branches.push((pid, name.to_owned()));
+                        Reply::json(201, branch_json(name))
+                    }
+                    ("GET", ["merge_requests"]) => {
+                        let state = q.get("state").unwrap_or("all");
+                        let items: Vec<Value> = self
+                            .mrs
+                            .iter()
+                            .filter(|m| {
+                                m["project_id"] == pid && (state == "all" || m["state"] == state)
+                            })
+                            .cloned()
+                            .map(|mut m| {
+                                m["web_url"] =
+                                    json!(format!("{pweb}/-/merge_requests/{}", m["iid"]));
+                                m
+                            })
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/merge_requests"))
+                    }
+                    ("POST", ["merge_requests"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        for field in ["source_branch", "target_branch", "title"] {
+                            if b[field].as_str().is_none_or(str::is_empty) {
+                                return Reply::json(
+                                    400,
+                                    json!({"error": format!("{field} is missing")}),
+                                );
+                            }
+                        }
+                        let iid =
+                            self.mrs.iter().filter(|m| m["project_id"] == pid).count() as u64 + 1;
+                        let mr = json!({
+                            "id": 600 + iid, "iid": iid, "project_id": pid, "title": b["title"], "description": b["description"].as_str().unwrap_or(""),
+                            "state": "opened", "source_branch": b["source_branch"], "target_branch": b["target_branch"],
+                            "author": {"id": 3, "username": "dev", "name": "Dev One"}, "created_at": ISO, "updated_at": ISO,
+                            "merge_status": "checking", "detailed_merge_status": "checking",
+                            "web_url": format!("{pweb}/-/merge_requests/{iid}"),
+                        });
+                        self.mrs.push(mr.clone());
+                        Reply::json(201, mr)
+                    }
+                    ("GET", ["merge_requests", iid]) => match self
+                        .mrs
+                        .iter()
+                        .find(|m| m["project_id"] == pid && m["iid"].to_string() == *iid)
+                    {
+                        Some(m) => {
+                            let mut m = m.clone();
+                            m["web_url"] = json!(format!("{pweb}/-/merge_requests/{iid}"));
+                            Reply::json(200, m)
+                        }
+                        None => not_found(""),
+                    },
+                    ("GET", ["merge_requests", iid, "diffs"]) => {
+                        if !self
+                            .mrs
+                            .iter()
+                            .any(|m| m["project_id"] == pid && m["iid"].to_string() == *iid)
+                        {
+                            return not_found("");
+                        }
+                        let items = vec![
+                            json!({"old_path": "src/main.rs", "new_path": "src/main.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": "@@ -1,3 +1,3 @@\n fn main() {\n-    println!(\"Demo\");\n+    println!(\"Demo v2\");\n }\n"}),
+                            json!({"old_path": "CHANGELOG.md", "new_path": "CHANGELOG.md", "a_mode": "0", "b_mode": "100644", "new_file": true, "renamed_file": false, "deleted_file": false, "diff": "@@ -0,0 +1 @@\n+## v2\n"}),
+                        ];
+                        paged(
+                            items,
+                            &format!("/api/v4/projects/{pid}/merge_requests/{iid}/diffs"),
+                        )
+                    }
+                    ("GET", ["issues"]) => {
+                        let state = q.get("state").unwrap_or("all");
+                        let labels: Vec<&str> = q
+                            .get("labels")
+                            .map(|l| l.split(',').collect())
+                            .unwrap_or_default();
+                        let items: Vec<Value> = self
+                            .gl_issues
+                            .iter()
+                            .filter(|i| {
+                                i["project_id"] == pid
+                                    && (state == "all" || i["state"] == state)
+                                    && labels.iter().all(|l| {
+                                        i["labels"]
+                                            .as_array()
+                                            .is_some_and(|a| a.iter().any(|x| x == l))
+                                    })
+                            })
+                            .cloned()
+                            .map(|mut i| {
+                                i["web_url"] = json!(format!("{pweb}/-/issues/{}", i["iid"]));
+                                i
+                            })
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/issues"))
+                    }
+                    ("POST", ["issues", iid, "notes"]) => {
+                        let Some(issue) = self
+                            .gl_issues
+                            .iter()
+                            .find(|i| i["project_id"] == pid && i["iid"].to_string() == *iid)
+                        else {
+                            return not_found("Issue");
+                        };
+                        let Some(text) = body
+                            .and_then(|b| b["body"].as_str())
+                            .filter(|s| !s.is_empty())
+                        else {
+                            return Reply::json(400, json!({"error": "body is missing"}));
+                        };
+                        self.next_note_id += 1;
+                        Reply::json(
+                            201,
+                            json!({
+                                "id": self.next_note_id, "body": text, "author": {"id": 3, "username": "dev", "name": "Dev One"},
+                                "created_at": ISO, "updated_at": ISO, "system": false, "noteable_id": issue["id"], "noteable_type": "Issue", "noteable_iid": issue["iid"],
+                            }),
+                        )
+                    }
+                    ("GET", ["repository", "files", file]) => {
+                        let path = decode(file);
+                        let Some(git_ref) = q.get("ref") else {
+                            return Reply::json(400, json!({"error": "ref is missing"}));
+                        };
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == git_ref) {
+                            return not_found("Commit");
+                        }
+                        match FILES.iter().find(|(p, _)| *p == path) {
+                            Some((p, content)) => Reply::json(
+                                200,
+                                json!({
+                                    "file_name": p.rsplit('/').next().unwrap_or(p), "file_path": p, "size": content.len(),
+                                    "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(content),
+                                    "content_sha256": "4c294617b60715c1d218e61164a3abd4808a4284cbc30e6728a01ad9aada4481",
+                                    "ref": git_ref, "blob_id": "79f7bbd25901e8334750839545a9bd021f0e4c83",
+                                    "commit_id": "d5a3ff139356ce33e37e73add446f16869741b50", "last_commit_id": "570e7b2abdd848b95f2f578043fc23bd6f6fd24d",
+                                }),
+                            ),
+                            None => not_found("File"),
+                        }
+                    }
+                    ("GET", ["search"]) => self.gitlab_search(q, Some(pid), base, page, per_page),
+                    _ => Reply::json(404, json!({"error": "404 Not Found"})),
+                }
+            }
+            ("GET", ["search"]) => self.gitlab_search(q, None, base, page, per_page),
+            _ => Reply::json(404, json!({"error": "404 Not Found"})),
+        }
+    }
+
+    fn gitlab_search(
+        &self,
+        q: &Query,
+        pid: Option<u64>,
+        base: &str,
+        page: usize,
+        per_page: usize,
+    ) -> Reply {
+        let term = q.get("search").unwrap_or("").to_ascii_lowercase();
+        let in_scope = |v: &Value| pid.is_none_or(|p| v["project_id"] == p || v["id"] == p);
+        let items: Vec<Value> = match q.get("scope") {
+            Some("projects") if pid.is_none() => self.projects.iter().filter(|p| p["path_with_namespace"].as_str().unwrap_or("").contains(&term)).cloned().collect(),
+            Some("issues") => self.gl_issues.iter().filter(|i| in_scope(i) && i["title"].as_str().unwrap_or("").to_ascii_lowercase().contains(&term)).cloned().collect(),
+            Some("merge_requests") => self.mrs.iter().filter(|m| in_scope(m) && m["title"].as_str().unwrap_or("").to_ascii_lowercase().contains(&term)).cloned().collect(),
+            Some("blobs") if pid.is_some() => FILES
+                .iter()
+                .filter(|(_, c)| c.to_ascii_lowercase().contains(&term))
+                .map(|(p, c)| json!({"basename": p.trim_end_matches(".md").trim_end_matches(".rs"), "data": c, "path": p, "filename": p, "id": null, "ref": "main", "startline": 1, "project_id": pid}))
+                .collect(),
+            other => return Reply::json(400, json!({"error": format!("scope does not have a valid value: {}", other.unwrap_or(""))})),
+        };
+        gitlab_page(items, page, per_page, base, "/api/v4/search")
+    }
+}
+
+fn gitlab_page(items: Vec<Value>, page: usize, per_page: usize, base: &str, path: &str) -> Reply {
+    let total = items.len();
+    let pages = total.div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let next = if page < pages {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
+    let prev = if page > 1 {
+        (page - 1).to_string()
+    } else {
+        String::new()
+    };
+    let link =
+        |p: usize, rel: &str| format!("<{base}{path}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let mut links = Vec::new();
+    if page < pages {
+        links.push(link(page + 1, "next"));
+    }
+    links.push(link(1, "first"));
+    links.push(link(pages, "last"));
+    Reply::json(200, Value::Array(slice))
+        .header("x-page", &page.to_string())
+        .header("x-per-page", &per_page.to_string())
+        .header("x-next-page", &next)
+        .header("x-prev-page", &prev)
+        .header("x-total", &total.to_string())
+        .header("x-total-pages", &pages.to_string())
+        .header("link", &links.join(", "))
+}
+
+fn paged_v2(all: Vec<Value>, start: usize, limit: usize, next_base: &str) -> Reply {
+    let results: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
+    let mut links = json!({"base": "/wiki"});
+    let mut reply_headers = Vec::new();
+    if start + limit < all.len() {
+        let next = format!("{next_base}&cursor={}", encode_token(start + limit));
+        reply_headers.push(("link".to_owned(), format!("<{next}>; rel=\"next\"")));
+        links["next"] = json!(next);
+    }
+    Reply {
+        status: 200,
+        headers: reply_headers,
+        body: Some(json!({"results": results, "_links": links})),
+    }
+}
+
+fn encode_token(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
+}
+
+fn decode_token(token: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("offset:")?
+        .parse()
+        .ok()
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in html.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Splits `a AND b` (case-insensitive) outside quotes.
+fn clauses(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let words: Vec<&str> = query.split(' ').collect();
+    for w in words {
+        if !quoted && w.eq_ignore_ascii_case("AND") {
+            out.push(std::mem::take(&mut cur).trim().to_owned());
+            continue;
+        }
+        quoted ^= w.chars().filter(|c| *c == '"').count() % 2 == 1 && !w.contains("\\\"");
+        cur.push_str(w);
+        cur.push(' ');
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_owned());
+    }
+    out
+}
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
+    inner.replace("\\\"", "\"").replace("\\\\", "\\")
+}
+
+type IssueFilter = Box<dyn Fn(&Issue) -> bool>;
+
+fn jql_filter(jql: &str) -> Result<Vec<IssueFilter>, String> {
+    let lower = jql.to_ascii_lowercase();
+    let body = match lower.find(" order by ") {
+        Some(i) => &jql[..i],
+        None if lower.starts_with("order by ") => "",
+        None => jql,
+    };
+    let mut out: Vec<IssueFilter> = Vec::new();
+    for c in clauses(body) {
+        if c.is_empty() {
+            continue;
+        }
+        let err = || format!("Error in the JQL Query: unsupported clause '{c}'.");
+        if let Some((field, value)) = c.split_once(" in ") {
+            if field.trim() != "labels" {
+                return Err(err());
+            }
+            let list = value
+                .trim()
+                .strip_prefix('(')
+                .and_then(|v| v.strip_suffix(')'))
+                .ok_or_else(err)?;
+            let wanted: Vec<String> = list.split(',').map(unquote).collect();
+            out.push(Box::new(move |i| {
+                i.labels.iter().any(|l| wanted.contains(l))
+            }));
+        } else if let Some((field, value)) = c.split_once('=') {
+            let v = unquote(value);
+            match field.trim() {
+                "project" => out.push(Box::new(move |i| i.project.eq_ignore_ascii_case(&v))),
+                "key" => out.push(Box::new(move |i| i.key.eq_ignore_ascii_case(&v))),
+                "labels" => out.push(Box::new(move |i| i.labels.contains(&v))),
+                "status" => out.push(Box::new(move |i| i.status.eq_ignore_ascii_case(&v))),
+                _ => return Err(err()),
+            }
+        } else if let Some((field, value)) = c.split_once('~') {
+            let v = unquote(value).to_ascii_lowercase();
+            match field.trim() {
+                "text" | "summary" => out.push(Box::new(move |i| {
+                    i.summary.to_ascii_lowercase().contains(&v)
+                })),
+                _ => return Err(err()),
+            }
+        } else {
+            return Err(err());
+        }
+    }
+    Ok(out)
+}
+
+type PageFilter = Box<dyn Fn(&Page) -> bool>;
+
+fn cql_filter(cql: &str) -> Result<Vec<PageFilter>, String> {
+    let mut out: Vec<PageFilter> = Vec::new();
+    for c in clauses(cql) {
+        let err = || format!("Could not parse cql : {c}");
+        if let Some((field, value)) = c.split_once('=') {
+            let v = unquote(value);
+            match field.trim() {
+                "type" if v == "page" => {}
+                "type" => out.push(Box::new(|_| false)),
+                "space" => {
+                    let id = SPACES
+                        .iter()
+                        .find(|s| s.1.eq_ignore_ascii_case(&v))
+                        .map(|s| s.0)
+                        .unwrap_or("");
+                    out.push(Box::new(move |p| p.space_id == id));
+                }
+                "id" => out.push(Box::new(move |p| p.id.to_string() == v)),
+                "parent" => out.push(Box::new(move |p| {
+                    p.parent_id.map(|x| x.to_string()) == Some(v.clone())
+                })),
+                _ => return Err(err()),
+            }
+        } else if let Some((field, value)) = c.split_once('~') {
+            let v = unquote(value).to_ascii_lowercase();
+            match field.trim() {
+                "text" => out.push(Box::new(move |p| {
+                    p.title.to_ascii_lowercase().contains(&v)
+                        || p.body.to_ascii_lowercase().contains(&v)
+                })),
+                "title" => out.push(Box::new(move |p| p.title.to_ascii_lowercase().contains(&v))),
+                _ => return Err(err()),
+            }
+        } else {
+            return Err(err());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,168 @@
+//! The fakes' own answers must satisfy the vendors' documents, and bad requests must not.
+
+use axum::http::Method;
+use serde_json::{json, Value};
+
+use crate::contract::Contract;
+use crate::data::Data;
+
+fn specs() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../specs"))
+}
+
+fn get(data: &mut Data, service: &str, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+    let q: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let r = data.route(service, &Method::GET, path, &q, None, "http://127.0.0.1:1");
+    (r.status, r.body.unwrap_or(Value::Null))
+}
+
+#[test]
+fn jira_answers_match_the_platform_spec() {
+    let c = Contract::load(&specs().join("jira-platform-v3.json"), "").unwrap();
+    let mut d = Data::seed("jira", "x");
+    for (path, query) in [
+        (
+            "/rest/api/3/search/jql",
+            vec![("jql", "project = DEMO"), ("maxResults", "5")],
+        ),
+        ("/rest/api/3/issue/DEMO-1", vec![]),
+        ("/rest/api/3/issue/DEMO-1/transitions", vec![]),
+        ("/rest/api/3/project/search", vec![]),
+    ] {
+        let (status, body) = get(&mut d, "jira", path, &query);
+        assert_eq!(status, 200, "{path}");
+        c.check_response("GET", path, status, &body).unwrap();
+    }
+    let (_, page) = get(
+        &mut d,
+        "jira",
+        "/rest/api/3/search/jql",
+        &[("jql", "project = DEMO"), ("maxResults", "5")],
+    );
+    assert_eq!(page["issues"].as_array().unwrap().len(), 5);
+    assert_eq!(page["isLast"], false);
+}
+
+#[test]
+fn jira_rejects_bodies_the_spec_rejects() {
+    let c = Contract::load(&specs().join("jira-platform-v3.json"), "").unwrap();
+    assert!(c
+        .check_request(
+            "POST",
+            "/rest/api/3/issue",
+            &json!({"fields": {"summary": "x"}})
+        )
+        .is_ok());
+    let err = c
+        .check_request(
+            "POST",
+            "/rest/api/3/issue",
+            &json!({"fields": "not an object"}),
+        )
+        .unwrap_err();
+    assert!(err.contains("request POST /rest/api/3/issue"), "{err}");
+    assert!(c
+        .check_request(
+            "POST",
+            "/rest/api/3/issue/DEMO-1/transitions",
+            &json!({"transition": {"id": 21}})
+        )
+        .is_err());
+    assert!(c
+        .check_request("POST", "/rest/api/3/nothing/here", &json!({}))
+        .is_err());
+}
+
+#[test]
+fn confluence_answers_match_v1_and_v2() {
+    let v2 = Contract::load(&specs().join("confluence-v2.json"), "/wiki/api/v2").unwrap();
+    let v1 = Contract::load(&specs().join("confluence-v1.json"), "").unwrap();
+    let mut d = Data::seed("confluence", "x");
+    for (path, query) in [
+        ("/wiki/api/v2/pages/98305", vec![("body-format", "storage")]),
+        ("/wiki/api/v2/spaces", vec![("limit", "1")]),
+        ("/wiki/api/v2/pages/98305/children", vec![("limit", "5")]),
+    ] {
+        let (status, body) = get(&mut d, "confluence", path, &query);
+        assert_eq!(status, 200, "{path}");
+        v2.check_response("GET", path, status, &body).unwrap();
+    }
+    let (status, body) = get(
+        &mut d,
+        "confluence",
+        "/wiki/rest/api/search",
+        &[("cql", "type = page AND space = ENG"), ("limit", "5")],
+    );
+    assert_eq!(status, 200);
+    v1.check_response("GET", "/wiki/rest/api/search", status, &body)
+        .unwrap();
+    assert!(body["_links"]["next"].as_str().unwrap().contains("cursor="));
+    let bad = json!({"spaceId": 65537, "status": "current", "title": "t", "body": {"representation": "storage", "value": "x"}});
+    assert!(
+        v2.check_request("POST", "/wiki/api/v2/pages", &bad)
+            .is_err(),
+        "spaceId must be a string"
+    );
+}
+
+#[test]
+fn gitlab_pages_carry_offset_headers() {
+    let mut d = Data::seed("gitlab", "one");
+    let q = vec![
+        ("page".to_owned(), "3".to_owned()),
+        ("per_page".to_owned(), "20".to_owned()),
+    ];
+    let r = d.route(
+        "gitlab",
+        &Method::GET,
+        "/api/v4/projects",
+        &q,
+        None,
+        "http://h",
+    );
+    let h = |k: &str| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(r.body.as_ref().unwrap().as_array().unwrap().len(), 5);
+    assert_eq!(
+        (
+            h("x-page"),
+            h("x-next-page"),
+            h("x-total"),
+            h("x-total-pages")
+        ),
+        ("3".into(), String::new(), "45".into(), "3".into())
+    );
+    let r = d.route(
+        "gitlab",
+        &Method::GET,
+        "/sub/api/v4/projects/demo-group%2Fdemo-project",
+        &[],
+        None,
+        "http://h",
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.body.unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .contains("served by one"));
+    let r = d.route(
+        "gitlab",
+        &Method::GET,
+        "/api/v4/projects/nope%2Fnope",
+        &[],
+        None,
+        "http://h",
+    );
+    assert_eq!(
+        (r.status, r.body.unwrap()),
+        (404, json!({"message": "404 Project Not Found"}))
+    );
+}
