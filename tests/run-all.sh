@@ -34,12 +34,12 @@ count "$(grep -Eo '[0-9]+ passed' "$LOGS/cargo.log" | awk '{s+=$1} END {print s+
       "$(grep -Eo '[0-9]+ failed' "$LOGS/cargo.log" | awk '{s+=$1} END {print s+0}')"
 
 step "release build"
-cargo build --release -p mcp-edge
+cargo build --release -p mcp-edge -p mcp-edge-fake-upstream
 BIN="$ROOT/target/release/mcp-edge"
 
 step "Python SDK end-to-end (tests/e2e)"
 set +e
-MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 tests/e2e 2>&1 | tee "$LOGS/pytest.log"
+FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 tests/e2e 2>&1 | tee "$LOGS/pytest.log"
 py_status=${PIPESTATUS[0]}
 set -e
 count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest.log" | tail -1 | grep -Eo '[0-9]+')" \

@@ -92,6 +92,14 @@ impl Contract {
         let validator = self.validator(&key, schema)?;
         let errors: Vec<String> = validator
             .iter_errors(body)
+            // Known deviation (tests/specs/README.md): Confluence v2 page bodies are a `oneOf` whose
+            // branches both match a plain storage body; the live service accepts it.
+            .filter(|e| {
+                !(matches!(
+                    e.kind,
+                    jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
+                ) && e.instance_path.to_string() == "/body")
+            })
             .take(3)
             .map(|e| format!("{} at '{}'", e, e.instance_path))
             .collect();

@@ -41,7 +41,8 @@ impl<'a> Query<'a> {
     }
 }
 
-const CREATED: &str = "2026-01-05T10:00:00.000+0000";
+/// RFC 3339, as the spec's `date-time` format requires (the live service writes `+0000`).
+const CREATED: &str = "2026-01-05T10:00:00.000+00:00";
 const ISO: &str = "2026-01-05T10:00:00.000Z";
 
 struct Issue {
