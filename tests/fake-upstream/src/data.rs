@@ -370,14 +370,21 @@ impl Data {
                 }
                 Reply::json(200, out)
             }
-            ("GET", ["rest", "api", "3", "issue", key]) => {
+            ("GET", ["rest", "api", version @ ("3" | "2"), "issue", key]) => {
                 let fields = q.get("fields").map(str::to_owned);
                 match self
                     .issues
                     .iter()
                     .find(|i| i.key == key.to_ascii_uppercase() || i.id.to_string() == *key)
                 {
-                    Some(i) => Reply::json(200, self.jira_issue_json(i, base, fields.as_deref())),
+                    Some(i) => {
+                        let mut v = self.jira_issue_json(i, base, fields.as_deref());
+                        // REST v2 (used by a benchmark peer) carries text, not ADF, in `description`.
+                        if *version == "2" && v["fields"]["description"].is_object() {
+                            v["fields"]["description"] = json!(format!("Details of {}.", i.key));
+                        }
+                        Reply::json(200, v)
+                    }
                     None => not_found(),
                 }
             }
@@ -752,7 +759,7 @@ impl Data {
         let id = decode(id);
         self.projects
             .iter()
-            .find(|p| p["id"].to_string() == id || p["path_with_namespace"] == id.as_str())
+            .find(|p| num_is(&p["id"], &id) || p["path_with_namespace"] == id.as_str())
             .cloned()
     }
 
@@ -894,7 +901,7 @@ impl Data {
                     ("GET", ["merge_requests", iid]) => match self
                         .mrs
                         .iter()
-                        .find(|m| m["project_id"] == pid && m["iid"].to_string() == *iid)
+                        .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
                     {
                         Some(m) => {
                             let mut m = m.clone();
@@ -907,7 +914,7 @@ impl Data {
                         if !self
                             .mrs
                             .iter()
-                            .any(|m| m["project_id"] == pid && m["iid"].to_string() == *iid)
+                            .any(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
                         {
                             return not_found("");
                         }
@@ -950,7 +957,7 @@ impl Data {
                         let Some(issue) = self
                             .gl_issues
                             .iter()
-                            .find(|i| i["project_id"] == pid && i["iid"].to_string() == *iid)
+                            .find(|i| i["project_id"] == pid && num_is(&i["iid"], iid))
                         else {
                             return not_found("Issue");
                         };
@@ -1075,6 +1082,11 @@ fn paged_v2(all: Vec<Value>, start: usize, limit: usize, next_base: &str) -> Rep
         headers: reply_headers,
         body: Some(json!({"results": results, "_links": links})),
     }
+}
+
+/// Whether a JSON number equals the decimal `text`.
+fn num_is(v: &Value, text: &str) -> bool {
+    v.as_u64().is_some_and(|n| text.parse::<u64>() == Ok(n))
 }
 
 fn encode_token(offset: usize) -> String {

