@@ -39,7 +39,7 @@ wait_for() {
 }
 # wait_http URL: until something answers (bounded wait).
 wait_http() {
-  for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
+  for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
   echo "nothing answers at $1" >&2; return 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -59,7 +59,8 @@ ATL_PORT=$(free_port)
 JIRA_URL="$JIRA" JIRA_USERNAME="$EMAIL" JIRA_API_TOKEN="$JIRA_TOKEN" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
   "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_PORT" >"$WORK/atl.log" 2>&1 & PIDS+=($!)
 GL_PORT=$(free_port)
-GITLAB_API_URL="$GITLAB/api/v4" REMOTE_AUTHORIZATION=true STREAMABLE_HTTP=true HOST=127.0.0.1 PORT="$GL_PORT" \
+# Its default per-client limit (60 requests/minute) is lifted so the benchmark measures the server.
+MAX_REQUESTS_PER_MINUTE=100000000 GITLAB_API_URL="$GITLAB/api/v4" REMOTE_AUTHORIZATION=true STREAMABLE_HTTP=true HOST=127.0.0.1 PORT="$GL_PORT" \
   GITLAB_DISABLE_VERSION_CHECK=true "$NODE" "$PEERS/gl/node_modules/@zereight/mcp-gitlab/build/index.js" >"$WORK/gl.log" 2>&1 & PIDS+=($!)
 wait_http "http://127.0.0.1:$ATL_PORT/mcp"; wait_http "http://127.0.0.1:$GL_PORT/mcp"
 

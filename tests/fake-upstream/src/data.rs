@@ -1003,6 +1003,15 @@ impl Data {
                 }
             }
             ("GET", ["search"]) => self.gitlab_search(q, None, base, page, per_page),
+            // The authenticated user (some clients check their token with it).
+            ("GET", ["user"]) => Reply::json(
+                200,
+                json!({
+                    "id": 3, "username": "dev", "name": "Dev One", "state": "active", "locked": false,
+                    "avatar_url": format!("{base}/uploads/-/system/user/avatar/3/avatar.png"),
+                    "web_url": format!("{base}/dev"), "created_at": ISO, "bot": false,
+                }),
+            ),
             _ => Reply::json(404, json!({"error": "404 Not Found"})),
         }
     }
