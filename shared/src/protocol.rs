@@ -232,7 +232,12 @@ pub fn decode_message(value: Value) -> Result<Incoming, DecodeError> {
 
 /// A success response message.
 pub fn success(id: &Value, result: Value) -> Value {
-    serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result})
+    // Built by hand: `json!` would serialize `result` into a deep copy instead of moving it.
+    let mut m = serde_json::Map::with_capacity(3);
+    m.insert("jsonrpc".into(), Value::from("2.0"));
+    m.insert("id".into(), id.clone());
+    m.insert("result".into(), result);
+    Value::Object(m)
 }
 
 /// An error response message.
@@ -242,7 +247,11 @@ pub fn failure(id: &Value, error: &JsonRpcError) -> Value {
 
 /// A notification message.
 pub fn notification(method: &str, params: Value) -> Value {
-    serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params})
+    let mut m = serde_json::Map::with_capacity(3);
+    m.insert("jsonrpc".into(), Value::from("2.0"));
+    m.insert("method".into(), Value::from(method));
+    m.insert("params".into(), params);
+    Value::Object(m)
 }
 
 #[cfg(test)]

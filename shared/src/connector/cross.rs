@@ -98,10 +98,10 @@ async fn create_branch_for_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Va
     let name = branch_name(&key, summary);
     let base = match args.opt_str("baseRef") {
         Some(r) => r.to_owned(),
-        None => gitlab::fetch_project(ctx.upstream, &gitlab_ep, &project).await?["default_branch"]
-            .as_str()
-            .unwrap_or("main")
-            .to_owned(),
+        None => gitlab::fetch_project(ctx.upstream, &gitlab_ep, &project)
+            .await?
+            .default_branch
+            .unwrap_or_else(|| "main".into()),
     };
     let created = gitlab::new_branch(ctx.upstream, &gitlab_ep, &project, &name, &base).await?;
     let web_url = created["webUrl"].as_str().map(str::to_owned);

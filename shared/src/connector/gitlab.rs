@@ -351,7 +351,7 @@ fn paging_query(args: &Args) -> [(&'static str, Option<String>); 2] {
 }
 
 /// `page`, `nextPage` (from `x-next-page`, empty on the last page) and `total` of a list reply.
-fn page_info(reply: &UpstreamReply) -> (Value, Value, Value) {
+fn page_info<T>(reply: &UpstreamReply<T>) -> (Value, Value, Value) {
     let num = |name: &str| {
         reply
             .header(name)
@@ -371,22 +371,33 @@ fn list(reply: &UpstreamReply, key: &str, map: fn(&Value) -> Value) -> Value {
         .as_array()
         .map(|l| l.iter().map(map).collect())
         .unwrap_or_default();
-    let (page, next, total) = page_info(reply);
-    json!({key: items, "page": page, "nextPage": next, "total": total})
+    list_result(reply, key, items)
 }
 
-/// Summarizes a project.
-pub(crate) fn project(p: &Value) -> Value {
-    json!({
-        "id": p["id"].as_u64().unwrap_or_default(),
-        "name": p["name"].as_str().unwrap_or_default(),
-        "pathWithNamespace": p["path_with_namespace"].as_str().unwrap_or_default(),
-        "description": opt(p["description"].as_str()),
-        "defaultBranch": opt(p["default_branch"].as_str()),
-        "visibility": opt(p["visibility"].as_str()),
-        "webUrl": opt(p["web_url"].as_str()),
-        "lastActivityAt": opt(p["last_activity_at"].as_str()),
-    })
+/// `{key: items, page, nextPage, total}`; the items are moved in, not copied.
+fn list_result<T>(reply: &UpstreamReply<T>, key: &str, items: Vec<Value>) -> Value {
+    let (page, next, total) = page_info(reply);
+    let mut m = serde_json::Map::with_capacity(4);
+    m.insert(key.into(), Value::Array(items));
+    m.insert("page".into(), page);
+    m.insert("nextPage".into(), next);
+    m.insert("total".into(), total);
+    Value::Object(m)
+}
+
+/// A project as GitLab sends it (`GET /projects/:id`), reduced to the fields the tools return;
+/// serialized in the tools' camelCase output shape. Decoding skips every other field unbuilt.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all(serialize = "camelCase"), default)]
+pub(crate) struct Project {
+    id: u64,
+    name: String,
+    path_with_namespace: String,
+    description: Option<String>,
+    pub(crate) default_branch: Option<String>,
+    visibility: Option<String>,
+    web_url: Option<String>,
+    last_activity_at: Option<String>,
 }
 
 /// Summarizes a branch.
@@ -457,11 +468,12 @@ async fn list_projects(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolF
         page,
         per_page,
     ]);
-    let reply = ctx
+    let reply: UpstreamReply<Vec<Project>> = ctx
         .upstream
-        .json(&ep, Method::GET, &format!("/projects{q}"), None)
+        .fetch(&ep, Method::GET, &format!("/projects{q}"), None)
         .await?;
-    Ok(list(&reply, "projects", project))
+    let projects = reply.body.iter().map(|p| json!(p)).collect();
+    Ok(list_result(&reply, "projects", projects))
 }
 
 /// Fetches one project.
@@ -469,9 +481,9 @@ pub(crate) async fn fetch_project(
     up: &Upstream<'_>,
     ep: &Endpoint,
     id: &str,
-) -> Result<Value, UpstreamFailure> {
+) -> Result<Project, UpstreamFailure> {
     let reply = up
-        .json(
+        .fetch(
             ep,
             Method::GET,
             &format!("/projects/{}", project_ref(id)),
@@ -483,8 +495,8 @@ pub(crate) async fn fetch_project(
 
 async fn get_project(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let ep = ctx.upstream.endpoint(Service::GitLab)?;
-    Ok(project(
-        &fetch_project(ctx.upstream, &ep, &args.id("projectId")?).await?,
+    Ok(json!(
+        fetch_project(ctx.upstream, &ep, &args.id("projectId")?).await?
     ))
 }
 
@@ -715,10 +727,10 @@ pub(crate) async fn read_file(
 ) -> Result<Value, UpstreamFailure> {
     let git_ref = match git_ref {
         Some(r) => r.to_owned(),
-        None => fetch_project(up, ep, project_id).await?["default_branch"]
-            .as_str()
-            .unwrap_or("HEAD")
-            .to_owned(),
+        None => fetch_project(up, ep, project_id)
+            .await?
+            .default_branch
+            .unwrap_or_else(|| "HEAD".into()),
     };
     let reply = up
         .json(

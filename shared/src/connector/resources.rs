@@ -179,7 +179,7 @@ impl ResourceProvider for ConnectorResources {
                     let p = gitlab::fetch_project(up, &ep, &id)
                         .await
                         .map_err(|e| failure(uri, e))?;
-                    json_contents(uri, &gitlab::project(&p))
+                    json_contents(uri, &serde_json::json!(p))
                 }
                 ConnectorUri::GitLabFile(id, path) => {
                     let f = gitlab::read_file(up, &ep, &id, &path, None)

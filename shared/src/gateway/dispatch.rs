@@ -303,11 +303,15 @@ impl McpApp {
                     }
                     // structuredContent exists from 2025-06-18 on; older clients get the JSON text only.
                     ToolOutput::Structured(value) if supports_structured_content(call.version) => {
-                        json!({
-                            "content": [{"type": "text", "text": value.to_string()}],
-                            "structuredContent": value,
-                            "isError": false,
-                        })
+                        // Moved in, not `json!`-copied: a list result can be tens of kilobytes.
+                        let mut m = Map::with_capacity(3);
+                        m.insert(
+                            "content".into(),
+                            json!([{"type": "text", "text": value.to_string()}]),
+                        );
+                        m.insert("structuredContent".into(), value);
+                        m.insert("isError".into(), Value::Bool(false));
+                        Value::Object(m)
                     }
                     ToolOutput::Structured(value) => {
                         json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})

@@ -781,7 +781,9 @@ impl Data {
             .and_then(|p| p.parse().ok())
             .unwrap_or(20usize)
             .clamp(1, 100);
-        let paged = |items: Vec<Value>, path: &str| gitlab_page(items, page, per_page, base, path);
+        let paged = |items: Vec<Value>, path: &str| {
+            gitlab_page(items.into_iter(), page, per_page, base, path)
+        };
         let not_found =
             |what: &str| Reply::json(404, json!({"message": format!("404 {what} Not Found")}));
         let web = |p: &Value| format!("{base}/{}", p["path_with_namespace"].as_str().unwrap_or(""));
@@ -792,7 +794,8 @@ impl Data {
         match (method.as_str(), segs) {
             ("GET", ["projects"]) => {
                 let search = q.get("search").unwrap_or("").to_ascii_lowercase();
-                let items: Vec<Value> = self
+                // Only the requested page is copied out of the store.
+                let matching: Vec<&Value> = self
                     .projects
                     .iter()
                     .filter(|p| {
@@ -803,10 +806,14 @@ impl Data {
                                 .to_ascii_lowercase()
                                 .contains(&search)
                     })
-                    .cloned()
-                    .map(with_web)
                     .collect();
-                paged(items, "/api/v4/projects")
+                gitlab_page(
+                    matching.into_iter().cloned().map(with_web),
+                    page,
+                    per_page,
+                    base,
+                    "/api/v4/projects",
+                )
             }
             ("GET", ["projects", id]) => match self.project(id) {
                 Some(p) => Reply::json(200, with_web(p)),
@@ -1037,11 +1044,17 @@ impl Data {
                 .collect(),
             other => return Reply::json(400, json!({"error": format!("scope does not have a valid value: {}", other.unwrap_or(""))})),
         };
-        gitlab_page(items, page, per_page, base, "/api/v4/search")
+        gitlab_page(items.into_iter(), page, per_page, base, "/api/v4/search")
     }
 }
 
-fn gitlab_page(items: Vec<Value>, page: usize, per_page: usize, base: &str, path: &str) -> Reply {
+fn gitlab_page(
+    items: impl ExactSizeIterator<Item = Value>,
+    page: usize,
+    per_page: usize,
+    base: &str,
+    path: &str,
+) -> Reply {
     let total = items.len();
     let pages = total.div_ceil(per_page).max(1);
     let slice: Vec<Value> = items
