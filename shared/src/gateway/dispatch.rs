@@ -305,10 +305,8 @@ impl McpApp {
                     ToolOutput::Structured(value) if supports_structured_content(call.version) => {
                         // Moved in, not `json!`-copied: a list result can be tens of kilobytes.
                         let mut m = Map::with_capacity(3);
-                        m.insert(
-                            "content".into(),
-                            json!([{"type": "text", "text": value.to_string()}]),
-                        );
+                        let text = serde_json::to_string(&value).unwrap_or_default();
+                        m.insert("content".into(), json!([{"type": "text", "text": text}]));
                         m.insert("structuredContent".into(), value);
                         m.insert("isError".into(), Value::Bool(false));
                         Value::Object(m)

@@ -92,7 +92,9 @@ impl Reply {
 
     /// A JSON reply.
     pub fn json(status: StatusCode, value: &Value) -> Self {
-        let mut r = Reply::new(status, ReplyBody::Full(Bytes::from(value.to_string())));
+        // `to_vec` writes straight into the buffer; `Display` goes through `fmt::Formatter`.
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        let mut r = Reply::new(status, ReplyBody::Full(Bytes::from(body)));
         r.set_header(header::CONTENT_TYPE, "application/json");
         r
     }
