@@ -8,6 +8,7 @@
 mod access;
 mod platform;
 mod server;
+mod stdio;
 mod store;
 mod streams;
 mod upstream;
@@ -154,6 +155,34 @@ struct Cli {
     /// Retries after upstream 429/502/503/504 answers.
     #[arg(long, env = "MCP_EDGE_UPSTREAM_RETRIES", default_value_t = 2)]
     upstream_retries: u32,
+    /// Bridge a stdio MCP server, served at `/servers/stdio/mcp` (e.g.
+    /// `--stdio "npx -y @modelcontextprotocol/server-everything"`).
+    #[arg(long, env = "MCP_EDGE_STDIO")]
+    stdio: Option<String>,
+    /// Isolation of the `--stdio` server: `per-session` (a child per session) or `shared`.
+    #[arg(long, env = "MCP_EDGE_STDIO_ISOLATION", default_value = "per-session")]
+    stdio_isolation: stdio::config::Isolation,
+    /// TOML file of bridged stdio servers (`[servers.NAME]` tables), served at `/servers/NAME/mcp`.
+    #[arg(long, env = "MCP_EDGE_STDIO_CONFIG")]
+    stdio_config: Option<PathBuf>,
+}
+
+/// The bridged stdio servers from `--stdio-config` and `--stdio`.
+fn stdio_servers(
+    cli: &Cli,
+) -> anyhow::Result<std::collections::BTreeMap<String, stdio::config::ServerSpec>> {
+    let mut servers = match &cli.stdio_config {
+        Some(path) => stdio::config::load(path)?,
+        None => Default::default(),
+    };
+    if let Some(line) = &cli.stdio {
+        let spec = stdio::config::from_command_line(line, cli.stdio_isolation)?;
+        anyhow::ensure!(
+            servers.insert("stdio".into(), spec).is_none(),
+            "--stdio serves as 'stdio', which the --stdio-config file also names"
+        );
+    }
+    Ok(servers)
 }
 
 fn connector_set(names: &[String]) -> anyhow::Result<ConnectorSet> {
@@ -368,17 +397,19 @@ async fn main() -> anyhow::Result<()> {
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
+    let bridge = Arc::new(stdio::Bridge::new(stdio_servers(&cli)?));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = server::AppState {
         app: app.clone(),
         hub: Default::default(),
         shutdown: shutdown_rx.clone(),
+        bridge: bridge.clone(),
     };
     let listener = tokio::net::TcpListener::bind(cli.bind)
         .await
         .with_context(|| format!("binding {}", cli.bind))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.enable_test_tools, "mcp-edge started");
+    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.enable_test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), "mcp-edge started");
     println!("mcp-edge listening on http://{addr}");
     std::io::stdout().flush().ok();
 
@@ -386,13 +417,22 @@ async fn main() -> anyhow::Result<()> {
         let store = store.clone();
         let app = app.clone();
         let mut stop = shutdown_rx.clone();
+        let bridge = bridge.clone();
+        let ttl = cli.session_ttl;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            // Bridged sessions and children are checked often (a session TTL can be seconds in
+            // tests); the persistent store once a minute.
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut n = 0u64;
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        let _ = store.sweep_expired(SystemClock.now());
-                        app.metrics().set_active_sessions(store.count().unwrap_or(0) as i64);
+                        bridge.sweep(ttl);
+                        if n % 60 == 0 {
+                            let _ = store.sweep_expired(SystemClock.now());
+                            app.metrics().set_active_sessions(store.count().unwrap_or(0) as i64);
+                        }
+                        n += 1;
                     }
                     _ = stop.changed() => break,
                 }
@@ -412,6 +452,7 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("serving")?;
     sweeper.abort();
+    bridge.shutdown();
     tracing::info!("stopped");
     Ok(())
 }

@@ -20,6 +20,7 @@ use mcp_edge_core::McpApp;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use crate::stdio::{self, Bridge};
 use crate::streams::StreamHub;
 
 /// Shared state of the server.
@@ -31,18 +32,22 @@ pub struct AppState {
     pub hub: Arc<StreamHub>,
     /// Flips to `true` when the server shuts down, ending held streams.
     pub shutdown: watch::Receiver<bool>,
+    /// Bridged stdio servers (none unless configured).
+    pub bridge: Arc<Bridge>,
 }
 
 /// The router: `/ws` (and `*/ws`) upgrades to WebSocket; everything else goes to the core.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", any(ws_handler))
+        .route("/servers/{name}/mcp", any(stdio::http::bridged_mcp))
+        .route("/stats", axum::routing::get(stdio::http::stats))
         .fallback(core_handler)
         .with_state(state)
 }
 
 /// The client's address as the core's request extension (anonymous callers are rate-limited by it).
-fn client_address(req: &Request) -> Option<ClientAddress> {
+pub(crate) fn client_address(req: &Request) -> Option<ClientAddress> {
     req.extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|ConnectInfo(addr)| ClientAddress(addr.ip().to_string()))
@@ -76,7 +81,7 @@ async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
     response
 }
 
-fn into_response(state: &AppState, reply: Reply) -> Response {
+pub(crate) fn into_response(state: &AppState, reply: Reply) -> Response {
     let (parts, body) = reply.response.into_parts();
     let body = match body {
         ReplyBody::Empty => Body::empty(),

@@ -67,6 +67,10 @@ pub enum McpError {
     /// A rate limit was hit; retry after this many milliseconds (HTTP 429 with `Retry-After`).
     #[error("Too Many Requests: retry after {} s", .0.div_ceil(1000))]
     RateLimited(u64),
+    /// A bridged backend (a stdio child server) could not answer: it did not start, crashed,
+    /// timed out or is over its restart budget (HTTP 502).
+    #[error("Bridged server unavailable: {0}")]
+    Backend(String),
     /// Any other internal failure.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -105,7 +109,9 @@ impl McpError {
             McpError::PolicyDenied(_) => (code::FORBIDDEN, None),
             McpError::Unauthorized(_) => (code::UNAUTHORIZED, None),
             McpError::RateLimited(ms) => (code::RATE_LIMITED, Some(json!({ "retryAfterMs": ms }))),
-            McpError::Store(_) | McpError::Internal(_) => (code::INTERNAL_ERROR, None),
+            McpError::Store(_) | McpError::Internal(_) | McpError::Backend(_) => {
+                (code::INTERNAL_ERROR, None)
+            }
         };
         JsonRpcError {
             code,
@@ -136,6 +142,7 @@ impl McpError {
             McpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             McpError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             McpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            McpError::Backend(_) => StatusCode::BAD_GATEWAY,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod port;
 pub mod protocol;
 pub mod ratelimit;
+pub mod relay;
 pub mod session;
 pub mod testing;
 pub mod tool;

@@ -31,8 +31,9 @@ impl McpApp {
             .unwrap_or_else(|| Caller::anonymous("unknown"))
     }
 
-    /// Authenticates the caller and takes one token from its request bucket.
-    pub(crate) async fn admit(
+    /// Authenticates the caller and takes one token from its request bucket (platforms call this
+    /// for endpoints they serve themselves, such as bridged stdio servers).
+    pub async fn admit(
         &self,
         headers: &HeaderMap,
         client: Option<&ClientAddress>,
@@ -115,7 +116,7 @@ impl McpApp {
     }
 
     /// Adds CORS response headers when the request came from an allowed browser origin.
-    pub(crate) fn with_cors(&self, headers: &HeaderMap, mut reply: Reply) -> Reply {
+    pub fn with_cors(&self, headers: &HeaderMap, mut reply: Reply) -> Reply {
         if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
             if self.config.origins.origin_allowed(origin) {
                 reply.set_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);

@@ -1,0 +1,285 @@
+//! `/servers/{name}/mcp`: Streamable HTTP for a bridged stdio server, with the gateway's checks
+//! (caller authentication and rate limits, `Origin`/`Host`, `Content-Type`, `Accept`, body limit,
+//! `MCP-Protocol-Version`, session ids and 404 after expiry). `GET /stats` reports per-server and
+//! per-session figures.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, StatusCode};
+use mcp_edge_core::error::McpError;
+use mcp_edge_core::protocol::{self, decode, is_supported_version, DecodeError, Payload};
+use mcp_edge_core::session::SessionId;
+use mcp_edge_core::transport::headers::{acceptable, require_json_content};
+use mcp_edge_core::transport::sse::{keepalive_frame, SseEvent};
+use mcp_edge_core::transport::{Reply, ReplyBody, SESSION_HEADER, VERSION_HEADER};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::{BridgeSession, BridgedServer};
+use crate::platform::OsEntropy;
+use crate::server::{client_address, into_response, AppState};
+
+fn error(err: &McpError) -> Reply {
+    Reply::error(err, &Value::Null)
+}
+
+/// `ANY /servers/{name}/mcp`.
+pub async fn bridged_mcp(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let reply = state
+        .app
+        .with_cors(&headers, handle(&state, &name, req).await);
+    let held = reply
+        .response
+        .extensions()
+        .get::<HeldBridgeStream>()
+        .cloned();
+    match held {
+        Some(HeldBridgeStream(session)) => {
+            let (parts, _) = reply.response.into_parts();
+            Response::from_parts(parts, stream_body(&state, session))
+        }
+        None => into_response(&state, reply),
+    }
+}
+
+async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
+    let headers = req.headers().clone();
+    if req.method() == Method::OPTIONS {
+        return Reply::new(StatusCode::NO_CONTENT, ReplyBody::Empty);
+    }
+    let Some(server) = state.bridge.server(name).cloned() else {
+        return Reply::json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "no bridged server by this name", "server": name, "servers": state.bridge.names().collect::<Vec<_>>()}),
+        );
+    };
+    if let Err(reply) = state
+        .app
+        .admit(&headers, client_address(&req).as_ref())
+        .await
+    {
+        return *reply;
+    }
+    if let Err(e) = state.app.config().origins.check(&headers) {
+        return error(&e);
+    }
+    if let Some(v) = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok()) {
+        if !is_supported_version(v) {
+            return error(&McpError::UnsupportedVersionHeader(v.to_owned()));
+        }
+    }
+    match *req.method() {
+        Method::POST => {
+            let limit = state.app.config().max_body_bytes;
+            match axum::body::to_bytes(req.into_body(), limit.saturating_add(1)).await {
+                Ok(body) if body.len() <= limit => post(state, &server, &headers, body).await,
+                _ => error(&McpError::PayloadTooLarge(limit)),
+            }
+        }
+        Method::GET => get(&server, &headers),
+        Method::DELETE => match session_of(&server, &headers) {
+            Ok(s) => {
+                server.end_session(&s.id);
+                Reply::new(StatusCode::OK, ReplyBody::Empty)
+            }
+            Err(e) => error(&e),
+        },
+        _ => {
+            let mut r = error(&McpError::MethodNotAllowed(
+                "use POST, GET or DELETE".into(),
+            ));
+            r.set_header(header::ALLOW, "GET, POST, DELETE");
+            r
+        }
+    }
+}
+
+fn session_of(server: &BridgedServer, headers: &HeaderMap) -> Result<Arc<BridgeSession>, McpError> {
+    let id = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(McpError::MissingSession)?;
+    server.session(id.trim()).ok_or(McpError::SessionNotFound)
+}
+
+/// The answer as JSON, or as one SSE event for a client that only takes event streams.
+fn answer(headers: &HeaderMap, message: &Value) -> Reply {
+    let accepts = acceptable(headers);
+    if accepts.json {
+        Reply::json(StatusCode::OK, message)
+    } else {
+        let mut r = Reply::new(
+            StatusCode::OK,
+            ReplyBody::Sse {
+                frames: vec![SseEvent::message(None, message.to_string()).encode()],
+                hold: None,
+            },
+        );
+        r.set_header(header::CONTENT_TYPE, "text/event-stream");
+        r
+    }
+}
+
+async fn post(state: &AppState, server: &BridgedServer, headers: &HeaderMap, body: Bytes) -> Reply {
+    if let Err(e) = require_json_content(headers) {
+        return error(&e);
+    }
+    let accepts = acceptable(headers);
+    if !accepts.json && !accepts.sse {
+        return error(&McpError::NotAcceptable(
+            "Accept must include application/json or text/event-stream".into(),
+        ));
+    }
+    let message = match decode(&body) {
+        Ok(Payload::Single(m)) => m,
+        Ok(Payload::Batch(_)) => {
+            return error(&McpError::InvalidRequest(
+                "Invalid Request: bridged servers take one JSON-RPC message per POST".into(),
+            ))
+        }
+        Err(DecodeError::Parse(msg)) => return error(&McpError::Parse(msg)),
+        Err(DecodeError::Invalid(id, msg)) => {
+            return Reply::error(&McpError::InvalidRequest(msg), &id)
+        }
+    };
+    let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let is_request = message.method().is_some() && raw.get("id").is_some();
+    if message.method() == Some("initialize") && is_request {
+        if headers.contains_key(SESSION_HEADER) {
+            return error(&McpError::InvalidRequest(
+                "Invalid Request: initialize must not carry Mcp-Session-Id".into(),
+            ));
+        }
+        let id = SessionId::generate(&OsEntropy).as_str().to_owned();
+        return match server.open_session(id, raw).await {
+            Ok((session, result)) => {
+                let mut r = answer(headers, &result);
+                r.set_header(SESSION_HEADER, &session.id);
+                state.app.metrics().session_opened();
+                r
+            }
+            Err(e) => {
+                let id = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(Value::Null);
+                Reply::error(&e, &id)
+            }
+        };
+    }
+    let session = match session_of(server, headers) {
+        Ok(s) => s,
+        Err(e) => return Reply::error(&e, raw.get("id").unwrap_or(&Value::Null)),
+    };
+    if is_request {
+        let answer_message = server.request(&session, raw).await;
+        return answer(headers, &answer_message);
+    }
+    match server.notify(&session, raw).await {
+        Ok(()) => Reply::new(StatusCode::ACCEPTED, ReplyBody::Empty),
+        Err(e) => error(&e),
+    }
+}
+
+fn get(server: &BridgedServer, headers: &HeaderMap) -> Reply {
+    if !acceptable(headers).sse {
+        return error(&McpError::NotAcceptable(
+            "Accept must include text/event-stream".into(),
+        ));
+    }
+    let session = match session_of(server, headers) {
+        Ok(s) => s,
+        Err(e) => return error(&e),
+    };
+    if session.stream_open.swap(true, Ordering::AcqRel) {
+        return Reply::json(
+            StatusCode::CONFLICT,
+            &protocol::failure(
+                &Value::Null,
+                &McpError::InvalidRequest(
+                    "Conflict: this session already has a GET stream open".into(),
+                )
+                .to_jsonrpc(),
+            ),
+        );
+    }
+    let mut r = Reply::new(StatusCode::OK, ReplyBody::Empty);
+    r.set_header(header::CONTENT_TYPE, "text/event-stream");
+    r.set_header(header::CACHE_CONTROL, "no-cache");
+    r.set_header(SESSION_HEADER, &session.id);
+    // The body is filled by `stream_body`; the marker tells `bridged_mcp`.
+    r.response
+        .extensions_mut()
+        .insert(HeldBridgeStream(session.clone()));
+    r
+}
+
+/// Marks a GET reply whose body is the session's message stream.
+#[derive(Clone)]
+pub struct HeldBridgeStream(pub Arc<BridgeSession>);
+
+/// The body of a bridged GET stream: queued and new messages from the child, keep-alives, until the
+/// client leaves, the session ends or the server shuts down.
+pub fn stream_body(state: &AppState, session: Arc<BridgeSession>) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let keepalive = Duration::from_millis(state.app.config().keepalive_ms.max(100));
+    let mut shutdown = state.shutdown.clone();
+    let metrics = state.app.metrics().clone();
+    let bridge = state.bridge.clone();
+    metrics.stream_delta(1);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(keepalive);
+        ticker.tick().await;
+        let mut open = true;
+        while open {
+            for m in session.outbox.drain() {
+                if tx
+                    .send(Ok(SseEvent::message(None, m.to_string()).encode()))
+                    .await
+                    .is_err()
+                {
+                    open = false;
+                    break;
+                }
+            }
+            if !open {
+                break;
+            }
+            let alive = bridge.servers.values().any(|s| {
+                s.sessions
+                    .lock()
+                    .map(|m| m.contains_key(&session.id))
+                    .unwrap_or(false)
+            });
+            if !alive {
+                break;
+            }
+            tokio::select! {
+                _ = session.outbox.changed() => {}
+                _ = ticker.tick() => open = tx.send(Ok(keepalive_frame())).await.is_ok(),
+                _ = tx.closed() => open = false,
+                _ = shutdown.changed() => open = false,
+            }
+        }
+        session.stream_open.store(false, Ordering::Release);
+        metrics.stream_delta(-1);
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// `GET /stats`: per-server and per-session figures of the bridge.
+pub async fn stats(State(state): State<AppState>) -> Response {
+    let reply = Reply::json(StatusCode::OK, &json!({"servers": state.bridge.stats()}));
+    into_response(&state, reply)
+}

@@ -1,0 +1,753 @@
+//! The stdio bridge: MCP servers that only speak stdio, run as child processes and served to remote
+//! clients at `/servers/{name}/mcp`. Each configured server has an isolation mode: `per-session`
+//! (a child per client session) or `shared` (one child; ids remapped by the core's
+//! [`Relay`](mcp_edge_core::relay::Relay)). Children start on demand, are restarted after a crash
+//! with backoff and a restart budget (the `initialize` handshake is replayed so client sessions
+//! continue), are stopped when idle, when their session ends and on shutdown (whole process group).
+
+pub mod child;
+pub mod config;
+pub mod http;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mcp_edge_core::error::McpError;
+use mcp_edge_core::relay::{Relay, Route};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use child::{Child, ChildEvent};
+use config::{Isolation, ServerSpec};
+
+/// Messages queued for a session's GET stream before the client reads them.
+const OUTBOX_LIMIT: usize = 1024;
+/// The window of the restart budget.
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// Every bridged server, by name.
+pub struct Bridge {
+    servers: BTreeMap<String, Arc<BridgedServer>>,
+}
+
+impl Bridge {
+    /// Builds the bridge (no child starts until a client needs it).
+    pub fn new(specs: BTreeMap<String, ServerSpec>) -> Self {
+        let servers = specs
+            .into_iter()
+            .map(|(name, spec)| {
+                let server = Arc::new(BridgedServer::new(name.clone(), spec));
+                (name, server)
+            })
+            .collect();
+        Bridge { servers }
+    }
+
+    /// A server by name.
+    pub fn server(&self, name: &str) -> Option<&Arc<BridgedServer>> {
+        self.servers.get(name)
+    }
+
+    /// Names of the configured servers.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.servers.keys().map(String::as_str)
+    }
+
+    /// Ends idle sessions and stops idle children.
+    pub fn sweep(&self, session_ttl: Duration) {
+        for s in self.servers.values() {
+            s.sweep(session_ttl);
+        }
+    }
+
+    /// Stops every child (server shutdown).
+    pub fn shutdown(&self) {
+        for s in self.servers.values() {
+            s.shutdown();
+        }
+    }
+
+    /// Per-server figures for `/stats`.
+    pub fn stats(&self) -> Value {
+        Value::Object(
+            self.servers
+                .iter()
+                .map(|(name, s)| (name.clone(), s.stats()))
+                .collect(),
+        )
+    }
+}
+
+/// Messages from a child for one client session, waiting for its GET stream.
+#[derive(Default)]
+pub struct Outbox {
+    queue: Mutex<VecDeque<Value>>,
+    notify: Notify,
+    dropped: AtomicU64,
+}
+
+impl Outbox {
+    fn push(&self, message: Value) {
+        if let Ok(mut q) = self.queue.lock() {
+            if q.len() >= OUTBOX_LIMIT {
+                q.pop_front();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            q.push_back(message);
+        }
+        self.notify.notify_one();
+    }
+
+    /// Takes everything queued.
+    pub fn drain(&self) -> Vec<Value> {
+        self.queue
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// Resolves when something was pushed since the last drain.
+    pub async fn changed(&self) {
+        self.notify.notified().await;
+    }
+}
+
+/// A client session on a bridged server.
+pub struct BridgeSession {
+    /// The `Mcp-Session-Id`.
+    pub id: String,
+    /// Negotiated protocol version.
+    pub protocol_version: String,
+    backend: Arc<Backend>,
+    /// Messages for the GET stream.
+    pub outbox: Arc<Outbox>,
+    last_seen: Mutex<Instant>,
+    /// Whether a GET stream is open (at most one).
+    pub stream_open: AtomicBool,
+}
+
+impl BridgeSession {
+    fn touch(&self) {
+        if let Ok(mut t) = self.last_seen.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_seen
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+}
+
+/// One configured server: its sessions and its child (shared) or children (per session).
+pub struct BridgedServer {
+    /// Name (URL segment).
+    pub name: String,
+    spec: ServerSpec,
+    sessions: Mutex<HashMap<String, Arc<BridgeSession>>>,
+    shared: Mutex<Option<Arc<Backend>>>,
+    calls: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl BridgedServer {
+    fn new(name: String, spec: ServerSpec) -> Self {
+        BridgedServer {
+            name,
+            spec,
+            sessions: Mutex::new(HashMap::new()),
+            shared: Mutex::new(None),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// A live session by id (refreshing its idle clock).
+    pub fn session(&self, id: &str) -> Option<Arc<BridgeSession>> {
+        let s = self.sessions.lock().ok()?.get(id).cloned()?;
+        s.touch();
+        Some(s)
+    }
+
+    /// Runs the client's `initialize` and opens a session on success. Returns the session and the
+    /// answer for the client.
+    pub async fn open_session(
+        &self,
+        id: String,
+        request: Value,
+    ) -> Result<(Arc<BridgeSession>, Value), McpError> {
+        let backend = match self.spec.isolation {
+            Isolation::Shared => {
+                let mut slot = self.shared.lock().map_err(poisoned)?;
+                slot.get_or_insert_with(|| {
+                    Arc::new(Backend::new(self.name.clone(), self.spec.clone(), None))
+                })
+                .clone()
+            }
+            Isolation::PerSession => {
+                let open = self.sessions.lock().map_err(poisoned)?.len();
+                if open >= self.spec.max_children {
+                    return Err(McpError::Backend(format!(
+                        "server '{}' already runs its maximum of {} children (one per session); end a session or raise max_children",
+                        self.name, self.spec.max_children
+                    )));
+                }
+                Arc::new(Backend::new(
+                    self.name.clone(),
+                    self.spec.clone(),
+                    Some(id.clone()),
+                ))
+            }
+        };
+        let outbox = Arc::new(Outbox::default());
+        backend.attach(&id, outbox.clone());
+        let answer = match backend.initialize(&id, request).await {
+            Ok(a) => a,
+            Err(e) => {
+                backend.detach(&id);
+                if self.spec.isolation == Isolation::PerSession {
+                    backend.stop();
+                }
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let protocol_version = answer
+            .pointer("/result/protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("2025-03-26")
+            .to_owned();
+        let session = Arc::new(BridgeSession {
+            id: id.clone(),
+            protocol_version,
+            backend,
+            outbox,
+            last_seen: Mutex::new(Instant::now()),
+            stream_open: AtomicBool::new(false),
+        });
+        self.sessions
+            .lock()
+            .map_err(poisoned)?
+            .insert(id, session.clone());
+        Ok((session, answer))
+    }
+
+    /// Forwards a client request and waits for the answer (id restored to the client's).
+    pub async fn request(&self, session: &BridgeSession, message: Value) -> Value {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        match session.backend.request(&session.id, message).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                mcp_edge_core::protocol::failure(&id, &e.to_jsonrpc())
+            }
+        }
+    }
+
+    /// Forwards a client notification or an answer to a server request.
+    pub async fn notify(&self, session: &BridgeSession, message: Value) -> Result<(), McpError> {
+        session.backend.client_message(&session.id, message).await
+    }
+
+    /// Ends a session (its child too, in per-session mode).
+    pub fn end_session(&self, id: &str) -> bool {
+        let removed = self.sessions.lock().ok().and_then(|mut m| m.remove(id));
+        match removed {
+            Some(s) => {
+                s.backend.detach(id);
+                if self.spec.isolation == Isolation::PerSession {
+                    s.backend.stop();
+                }
+                s.outbox.notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn sweep(&self, session_ttl: Duration) {
+        let expired: Vec<String> = self
+            .sessions
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|s| s.idle_for() >= session_ttl)
+                    .map(|s| s.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in expired {
+            tracing::info!(server = %self.name, session = %id, "bridged session expired");
+            self.end_session(&id);
+        }
+        let backends: Vec<Arc<Backend>> = self
+            .sessions
+            .lock()
+            .map(|m| m.values().map(|s| s.backend.clone()).collect())
+            .unwrap_or_default();
+        for b in backends
+            .iter()
+            .chain(self.shared.lock().ok().and_then(|s| s.clone()).iter())
+        {
+            if b.idle_for() >= self.spec.idle_timeout && b.stop_if_idle() {
+                tracing::info!(server = %self.name, "stopped an idle child");
+            }
+        }
+    }
+
+    fn shutdown(&self) {
+        let ids: Vec<String> = self
+            .sessions
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.end_session(&id);
+        }
+        if let Some(b) = self.shared.lock().ok().and_then(|mut s| s.take()) {
+            b.stop();
+        }
+    }
+
+    fn stats(&self) -> Value {
+        let sessions: Vec<Value> = self
+            .sessions
+            .lock()
+            .map(|m| {
+                m.values()
+                    .map(|s| {
+                        json!({
+                            "id": s.id,
+                            "protocolVersion": s.protocol_version,
+                            "idleMs": s.idle_for().as_millis() as u64,
+                            "streamOpen": s.stream_open.load(Ordering::Relaxed),
+                            "queued": s.outbox.queue.lock().map(|q| q.len()).unwrap_or(0),
+                            "child": s.backend.stats(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "isolation": match self.spec.isolation { Isolation::Shared => "shared", Isolation::PerSession => "per-session" },
+            "sessions": sessions,
+            "sharedChild": self.shared.lock().ok().and_then(|s| s.as_ref().map(|b| b.stats())),
+            "calls": self.calls.load(Ordering::Relaxed),
+            "failures": self.failures.load(Ordering::Relaxed),
+        })
+    }
+}
+
+fn poisoned<T>(_: T) -> McpError {
+    McpError::Internal("bridge state lock poisoned".into())
+}
+
+/// The waiter of a forwarded request: the server's answer, id already restored.
+type Waiter = oneshot::Sender<Value>;
+
+struct BackendState {
+    child: Option<Arc<Child>>,
+    generation: u64,
+    relay: Relay<Waiter>,
+    /// The first client's `initialize` params and the server's result, replayed after a restart.
+    handshake: Option<(Value, Value)>,
+    /// Whether `notifications/initialized` has reached the current child.
+    initialized_sent: bool,
+    restarts: VecDeque<Instant>,
+    last_exit: Option<String>,
+    last_used: Instant,
+}
+
+/// One child process slot: starts it on demand, restarts it, pumps its messages.
+struct Backend {
+    name: String,
+    spec: ServerSpec,
+    state: Mutex<BackendState>,
+    outboxes: Mutex<HashMap<String, Arc<Outbox>>>,
+    /// Serializes start-up and the handshake.
+    start: tokio::sync::Mutex<()>,
+}
+
+impl Backend {
+    fn new(name: String, spec: ServerSpec, owner: Option<String>) -> Self {
+        let relay = match &owner {
+            Some(s) => Relay::dedicated(s),
+            None => Relay::shared(),
+        };
+        Backend {
+            name,
+            spec,
+            state: Mutex::new(BackendState {
+                child: None,
+                generation: 0,
+                relay,
+                handshake: None,
+                initialized_sent: false,
+                restarts: VecDeque::new(),
+                last_exit: None,
+                last_used: Instant::now(),
+            }),
+            outboxes: Mutex::new(HashMap::new()),
+            start: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn attach(&self, session: &str, outbox: Arc<Outbox>) {
+        if let Ok(mut m) = self.outboxes.lock() {
+            m.insert(session.to_owned(), outbox);
+        }
+    }
+
+    fn detach(&self, session: &str) {
+        if let Ok(mut m) = self.outboxes.lock() {
+            m.remove(session);
+        }
+        if let Ok(mut st) = self.state.lock() {
+            st.relay.forget_session(session);
+        }
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.state
+            .lock()
+            .map(|s| s.last_used.elapsed())
+            .unwrap_or_default()
+    }
+
+    fn stats(&self) -> Value {
+        let Ok(st) = self.state.lock() else {
+            return Value::Null;
+        };
+        json!({
+            "pid": st.child.as_ref().map(|c| c.pid),
+            "running": st.child.is_some(),
+            "starts": st.generation,
+            "recentRestarts": st.restarts.len(),
+            "inFlight": st.relay.in_flight(),
+            "lastExit": st.last_exit,
+        })
+    }
+
+    /// Stops the child; the next request starts a new one.
+    fn stop(&self) {
+        let child = self.state.lock().ok().and_then(|mut st| {
+            for p in st.relay.fail_all() {
+                drop(p.waiter);
+            }
+            st.initialized_sent = false;
+            st.child.take()
+        });
+        if let Some(c) = child {
+            c.kill();
+        }
+    }
+
+    fn stop_if_idle(&self) -> bool {
+        let running = self
+            .state
+            .lock()
+            .map(|st| st.child.is_some() && st.relay.in_flight() == 0)
+            .unwrap_or(false);
+        if running {
+            self.stop();
+        }
+        running
+    }
+
+    /// The running child, starting (or restarting) it first when needed.
+    async fn ensure_child(self: &Arc<Self>) -> Result<Arc<Child>, McpError> {
+        if let Some(c) = self.state.lock().map_err(poisoned)?.child.clone() {
+            return Ok(c);
+        }
+        let _guard = self.start.lock().await;
+        if let Some(c) = self.state.lock().map_err(poisoned)?.child.clone() {
+            return Ok(c);
+        }
+        // Restart budget and backoff: only crashes (a previous generation) count.
+        let (wait, generation) = {
+            let mut st = self.state.lock().map_err(poisoned)?;
+            let now = Instant::now();
+            while st
+                .restarts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+            {
+                st.restarts.pop_front();
+            }
+            if st.generation > 0 && st.restarts.len() as u32 >= self.spec.restart_budget {
+                let retry = st
+                    .restarts
+                    .front()
+                    .map(|t| {
+                        RESTART_WINDOW
+                            .saturating_sub(now.duration_since(*t))
+                            .as_secs()
+                            + 1
+                    })
+                    .unwrap_or(60);
+                return Err(McpError::Backend(format!(
+                    "server '{}' was restarted {} times in the last minute and is not started again for {retry} s{}",
+                    self.name,
+                    st.restarts.len(),
+                    st.last_exit.as_deref().map(|e| format!(" (last exit: {e})")).unwrap_or_default()
+                )));
+            }
+            let wait = if st.generation > 0 {
+                st.restarts.push_back(now);
+                Duration::from_millis(100u64 << st.restarts.len().min(6))
+            } else {
+                Duration::ZERO
+            };
+            (wait, st.generation)
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let child = Child::spawn(&self.name, &self.spec, tx).map_err(|e| {
+            McpError::Backend(format!(
+                "server '{}' could not start `{}`: {e}",
+                self.name, self.spec.command
+            ))
+        })?;
+        let child = Arc::new(child);
+        tracing::info!(server = %self.name, pid = child.pid, "started a child");
+        let handshake = {
+            let mut st = self.state.lock().map_err(poisoned)?;
+            st.child = Some(child.clone());
+            st.generation = generation + 1;
+            st.initialized_sent = false;
+            st.handshake.clone()
+        };
+        tokio::spawn(self.clone().pump(rx, generation + 1));
+        // A restarted child gets the handshake its sessions already did.
+        if let Some((params, _)) = handshake {
+            let init = json!({"jsonrpc": "2.0", "id": "bridge-init", "method": "initialize", "params": params});
+            let answer = self.exchange(&child, "", init).await?;
+            if let Some(err) = answer.get("error") {
+                self.stop();
+                return Err(McpError::Backend(format!(
+                    "server '{}' refused the replayed initialize: {err}",
+                    self.name
+                )));
+            }
+            self.send_initialized(&child).await?;
+        }
+        Ok(child)
+    }
+
+    async fn send_initialized(&self, child: &Child) -> Result<(), McpError> {
+        child
+            .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await
+            .map_err(|e| self.io_error(e))?;
+        if let Ok(mut st) = self.state.lock() {
+            st.initialized_sent = true;
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, e: std::io::Error) -> McpError {
+        McpError::Backend(format!("server '{}' stopped reading: {e}", self.name))
+    }
+
+    /// Runs the client's `initialize`: forwarded to a fresh child, or answered from the recorded
+    /// handshake when a shared child already did it.
+    async fn initialize(
+        self: &Arc<Self>,
+        session: &str,
+        request: Value,
+    ) -> Result<Value, McpError> {
+        let client_id = request.get("id").cloned().unwrap_or(Value::Null);
+        let _guard = self.start.lock().await;
+        let recorded = self.state.lock().map_err(poisoned)?.handshake.clone();
+        if let Some((_, result)) = recorded {
+            return Ok(json!({"jsonrpc": "2.0", "id": client_id, "result": result}));
+        }
+        drop(_guard);
+        let child = self.ensure_child().await?;
+        let params = request.get("params").cloned().unwrap_or(Value::Null);
+        let answer = self.exchange(&child, session, request).await?;
+        if let Some(result) = answer.get("result") {
+            if let Ok(mut st) = self.state.lock() {
+                st.handshake = Some((params, result.clone()));
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Forwards a request to a running (or started) child.
+    async fn request(self: &Arc<Self>, session: &str, message: Value) -> Result<Value, McpError> {
+        let child = self.ensure_child().await?;
+        self.exchange(&child, session, message).await
+    }
+
+    async fn exchange(
+        &self,
+        child: &Child,
+        session: &str,
+        message: Value,
+    ) -> Result<Value, McpError> {
+        let (tx, rx) = oneshot::channel();
+        let (id, outgoing) = {
+            let mut st = self.state.lock().map_err(poisoned)?;
+            st.last_used = Instant::now();
+            st.relay.forward_request(session, message, tx)
+        };
+        if let Err(e) = child.send(&outgoing).await {
+            if let Ok(mut st) = self.state.lock() {
+                st.relay.abandon(id);
+            }
+            return Err(self.io_error(e));
+        }
+        match tokio::time::timeout(self.spec.request_timeout, rx).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => {
+                let exit = self
+                    .state
+                    .lock()
+                    .ok()
+                    .and_then(|st| st.last_exit.clone())
+                    .unwrap_or_else(|| "stopped".into());
+                let tail = child.stderr_tail();
+                Err(McpError::Backend(format!(
+                    "server '{}' exited before answering ({exit}){}; it is restarted on the next request",
+                    self.name,
+                    if tail.is_empty() { String::new() } else { format!("; last stderr: {tail}") }
+                )))
+            }
+            Err(_) => {
+                if let Ok(mut st) = self.state.lock() {
+                    st.relay.abandon(id);
+                }
+                let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "timed out at the bridge"}});
+                let _ = child.send(&cancel).await;
+                Err(McpError::Backend(format!(
+                    "server '{}' did not answer within {} s",
+                    self.name,
+                    self.spec.request_timeout.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// A client notification or an answer to a server request.
+    async fn client_message(
+        self: &Arc<Self>,
+        session: &str,
+        message: Value,
+    ) -> Result<(), McpError> {
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let outgoing = match method.as_deref() {
+            Some("notifications/initialized") => {
+                let child = self.ensure_child().await?;
+                let sent = self.state.lock().map_err(poisoned)?.initialized_sent;
+                if !sent {
+                    self.send_initialized(&child).await?;
+                }
+                return Ok(());
+            }
+            Some("notifications/cancelled") => self
+                .state
+                .lock()
+                .map_err(poisoned)?
+                .relay
+                .forward_cancel(session, message),
+            Some(_) => Some(message),
+            None => self
+                .state
+                .lock()
+                .map_err(poisoned)?
+                .relay
+                .forward_answer(session, message),
+        };
+        let Some(outgoing) = outgoing else {
+            return Ok(());
+        };
+        let child = self.ensure_child().await?;
+        child.send(&outgoing).await.map_err(|e| self.io_error(e))
+    }
+
+    /// Delivers the child's messages until it exits.
+    async fn pump(
+        self: Arc<Self>,
+        mut events: mpsc::UnboundedReceiver<ChildEvent>,
+        generation: u64,
+    ) {
+        while let Some(event) = events.recv().await {
+            match event {
+                ChildEvent::Message(message) => {
+                    let routed = self.state.lock().ok().map(|mut st| {
+                        st.last_used = Instant::now();
+                        st.relay.route(message)
+                    });
+                    let Some((route, pending)) = routed else {
+                        continue;
+                    };
+                    match route {
+                        Route::Answer { message, .. } => {
+                            if let Some(p) = pending {
+                                let _ = p.waiter.send(message);
+                            }
+                        }
+                        Route::Session { session, message } => {
+                            let outbox = self
+                                .outboxes
+                                .lock()
+                                .ok()
+                                .and_then(|m| m.get(&session).cloned());
+                            match outbox {
+                                Some(o) => o.push(message),
+                                None => {
+                                    tracing::debug!(server = %self.name, "dropped a message for a closed session")
+                                }
+                            }
+                        }
+                        Route::Broadcast(message) => {
+                            let all: Vec<Arc<Outbox>> = self
+                                .outboxes
+                                .lock()
+                                .map(|m| m.values().cloned().collect())
+                                .unwrap_or_default();
+                            for o in all {
+                                o.push(message.clone());
+                            }
+                        }
+                        Route::Reject(answer) => {
+                            let child = self.state.lock().ok().and_then(|st| st.child.clone());
+                            if let Some(c) = child {
+                                let _ = c.send(&answer).await;
+                            }
+                        }
+                        Route::Drop => {}
+                    }
+                }
+                ChildEvent::Exited(code) => {
+                    let exit = code.map_or("killed by a signal".to_owned(), |c| {
+                        format!("exit status {c}")
+                    });
+                    if let Ok(mut st) = self.state.lock() {
+                        if st.generation == generation {
+                            tracing::warn!(server = %self.name, "child ended: {exit}");
+                            st.child = None;
+                            st.initialized_sent = false;
+                            st.last_exit = Some(exit);
+                            for p in st.relay.fail_all() {
+                                drop(p.waiter);
+                            }
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
