@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository. Installs what it needs on first use, from crates.io, PyPI and
-# npm only (idempotent): the wasm32 target, a Python venv with the official MCP SDK, and the
+# npm only (idempotent): the wasm32 target, a Python venv with the official MCP SDK, the stdio MCP
+# servers the bridge tests run (mcp-server-time from PyPI, server-everything from npm), and the
 # TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ if [ ! -x tests/.venv/bin/python ]; then python3 -m venv tests/.venv; fi
 tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 if [ ! -x tests/.venv-ws/bin/python ]; then python3 -m venv tests/.venv-ws; fi
 tests/.venv-ws/bin/pip install -q --disable-pip-version-check -r tests/requirements-ws.txt
+if [ ! -x tests/.venv-stdio/bin/python ]; then python3 -m venv tests/.venv-stdio; fi
+tests/.venv-stdio/bin/pip install -q --disable-pip-version-check -r tests/requirements-stdio.txt
 (cd tests/ts && npm ci --no-audit --no-fund --loglevel=error)
 
 step "format"

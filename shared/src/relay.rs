@@ -35,7 +35,15 @@ pub enum Route {
         /// The answer as the client must see it.
         message: Value,
     },
-    /// A message for one session (id or progress token restored where needed).
+    /// A message that belongs to a forwarded request still in flight (its progress, or a server
+    /// request made while handling it): send it on that request's response stream, before the answer.
+    Related {
+        /// The server-side id of the request.
+        id: u64,
+        /// The message (progress token restored).
+        message: Value,
+    },
+    /// A message for one session's standalone stream (no request of it is in flight).
     Session {
         /// Target session.
         session: String,
@@ -133,6 +141,11 @@ impl<W> Relay<W> {
         (id, message)
     }
 
+    /// The waiter of a request still in flight (to pass it related messages).
+    pub fn waiter(&self, id: u64) -> Option<&W> {
+        self.pending.get(&id).map(|p| &p.waiter)
+    }
+
     /// Gives up on a forwarded request (timeout or client gone); returns its waiter.
     pub fn abandon(&mut self, id: u64) -> Option<Pending<W>> {
         self.pending.remove(&id)
@@ -185,10 +198,14 @@ impl<W> Relay<W> {
             return (route, Some(p));
         }
         if is_request {
-            let target = self.owner.clone().or_else(|| self.latest_session());
-            return match target {
+            let key = message["id"].to_string();
+            // Made while a request is in flight: it travels on that request's stream.
+            if let Some((id, session)) = self.latest_request(self.owner.as_deref()) {
+                self.server_requests.insert(key, session);
+                return (Route::Related { id, message }, None);
+            }
+            return match self.owner.clone() {
                 Some(session) => {
-                    let key = message["id"].to_string();
                     self.server_requests.insert(key, session.clone());
                     (Route::Session { session, message }, None)
                 }
@@ -208,12 +225,11 @@ impl<W> Relay<W> {
                 .and_then(Value::as_str)
                 .and_then(|t| t.strip_prefix(TOKEN_PREFIX))
                 .and_then(|n| n.parse::<u64>().ok());
-            return match token.and_then(|id| self.pending.get(&id)) {
-                Some(p) => {
+            return match token.and_then(|id| Some((id, self.pending.get(&id)?))) {
+                Some((id, p)) => {
                     message["params"]["progressToken"] =
                         p.progress_token.clone().unwrap_or(Value::Null);
-                    let session = p.session.clone();
-                    (Route::Session { session, message }, None)
+                    (Route::Related { id, message }, None)
                 }
                 None => (Route::Drop, None),
             };
@@ -222,13 +238,16 @@ impl<W> Relay<W> {
             return (Route::Drop, None);
         }
         match &self.owner {
-            Some(session) => (
-                Route::Session {
-                    session: session.clone(),
-                    message,
-                },
-                None,
-            ),
+            Some(session) => match self.latest_request(Some(session)) {
+                Some((id, _)) => (Route::Related { id, message }, None),
+                None => (
+                    Route::Session {
+                        session: session.clone(),
+                        message,
+                    },
+                    None,
+                ),
+            },
             None => (Route::Broadcast(message), None),
         }
     }
@@ -253,12 +272,14 @@ impl<W> Relay<W> {
             .collect()
     }
 
-    /// The session of the most recent request still in flight.
-    fn latest_session(&self) -> Option<String> {
+    /// The most recent client request still in flight (of `session`, when given), and its session.
+    /// Requests of the relay itself (empty session) do not count.
+    fn latest_request(&self, session: Option<&str>) -> Option<(u64, String)> {
         self.pending
             .iter()
+            .filter(|(_, p)| !p.session.is_empty() && session.is_none_or(|s| p.session == s))
             .max_by_key(|(id, _)| **id)
-            .map(|(_, p)| p.session.clone())
+            .map(|(id, p)| (*id, p.session.clone()))
     }
 }
 
@@ -312,8 +333,8 @@ mod tests {
         let (route, _) = relay.route(json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token_a, "progress": 1}}));
         assert_eq!(
             route,
-            Route::Session {
-                session: "A".into(),
+            Route::Related {
+                id: a,
                 message: json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 7, "progress": 1}})
             }
         );
@@ -330,14 +351,14 @@ mod tests {
     fn server_requests_go_to_one_session_and_only_its_answer_is_accepted() {
         let mut relay = Relay::<()>::shared();
         relay.forward_request("A", json!({"id": 1, "method": "tools/call"}), ());
-        relay.forward_request("B", json!({"id": 1, "method": "tools/call"}), ());
+        let (b, _) = relay.forward_request("B", json!({"id": 1, "method": "tools/call"}), ());
         let (route, _) = relay.route(
             json!({"jsonrpc": "2.0", "id": 99, "method": "sampling/createMessage", "params": {}}),
         );
-        let Route::Session { session, .. } = route else {
-            panic!("expected a session route")
+        let Route::Related { id, .. } = route else {
+            panic!("expected the latest request's stream")
         };
-        assert_eq!(session, "B");
+        assert_eq!(id, b);
         let answer = json!({"jsonrpc": "2.0", "id": 99, "result": {"role": "assistant"}});
         assert!(relay.forward_answer("A", answer.clone()).is_none());
         assert_eq!(
@@ -357,8 +378,14 @@ mod tests {
             own.route(note.clone()).0,
             Route::Session {
                 session: "S".into(),
-                message: note
+                message: note.clone()
             }
+        );
+        // While the owner waits on a request, its notifications ride on that request's stream.
+        let (id, _) = own.forward_request("S", json!({"id": 3, "method": "tools/call"}), ());
+        assert_eq!(
+            own.route(note.clone()).0,
+            Route::Related { id, message: note }
         );
         // With nobody waiting, a shared server's request is answered with an error.
         let (route, _) =

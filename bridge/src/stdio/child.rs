@@ -32,6 +32,14 @@ pub struct Child {
     pub pid: u32,
     stdin: tokio::sync::Mutex<ChildStdin>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    exit: tokio::sync::watch::Receiver<Option<String>>,
+}
+
+/// How a process ended, for messages.
+pub fn describe_exit(code: Option<i32>) -> String {
+    code.map_or("killed by a signal".to_owned(), |c| {
+        format!("exit status {c}")
+    })
 }
 
 impl Child {
@@ -70,7 +78,8 @@ impl Child {
 
         let tail = stderr_tail.clone();
         let server = name.to_owned();
-        tokio::spawn(async move {
+        let (exit_tx, exit) = tokio::sync::watch::channel(None);
+        let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 tracing::info!(target: "mcp_edge::stdio", server = %server, pid, "{line}");
@@ -124,6 +133,9 @@ impl Child {
                 }
             }
             let code = child.wait().await.ok().and_then(|s| s.code());
+            // Let the last stderr lines land first (bounded: a grandchild may hold stderr open).
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stderr_task).await;
+            let _ = exit_tx.send(Some(describe_exit(code)));
             let _ = events.send(ChildEvent::Exited(code));
         });
 
@@ -131,7 +143,18 @@ impl Child {
             pid,
             stdin: tokio::sync::Mutex::new(stdin),
             stderr_tail,
+            exit,
         })
+    }
+
+    /// How the process ended, waiting at most `wait` for it to end.
+    pub async fn exit_status(&self, wait: std::time::Duration) -> Option<String> {
+        let mut rx = self.exit.clone();
+        let ended = tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await;
+        match ended {
+            Ok(Ok(v)) => v.clone(),
+            _ => None,
+        }
     }
 
     /// Writes one message as a line on the child's stdin.

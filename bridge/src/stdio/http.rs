@@ -21,7 +21,7 @@ use mcp_edge_core::transport::{Reply, ReplyBody, SESSION_HEADER, VERSION_HEADER}
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::{BridgeSession, BridgedServer};
+use super::{BridgeSession, BridgedServer, Call, Step};
 use crate::platform::OsEntropy;
 use crate::server::{client_address, into_response, AppState};
 
@@ -44,13 +44,45 @@ pub async fn bridged_mcp(
         .extensions()
         .get::<HeldBridgeStream>()
         .cloned();
-    match held {
-        Some(HeldBridgeStream(session)) => {
-            let (parts, _) = reply.response.into_parts();
-            Response::from_parts(parts, stream_body(&state, session))
-        }
-        None => into_response(&state, reply),
+    if let Some(HeldBridgeStream(session)) = held {
+        let (parts, _) = reply.response.into_parts();
+        return Response::from_parts(parts, stream_body(&state, session));
     }
+    let call = reply.response.extensions().get::<HeldCall>().cloned();
+    if let Some(HeldCall(slot)) = call {
+        if let Some((call, client_id)) = slot.lock().await.take() {
+            let (parts, _) = reply.response.into_parts();
+            return Response::from_parts(parts, call_body(call, client_id));
+        }
+    }
+    into_response(&state, reply)
+}
+
+/// Marks a POST reply whose body streams a forwarded call.
+#[derive(Clone)]
+struct HeldCall(Arc<tokio::sync::Mutex<Option<(Call, Value)>>>);
+
+/// SSE body of a forwarded call: related messages, then the answer, then the end of the stream.
+/// Dropping it (client gone) drops the [`Call`], which cancels the request at the child.
+fn call_body(mut call: Call, client_id: Value) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        loop {
+            let (message, last) = tokio::select! {
+                step = call.next() => match step {
+                    Step::Related(m) => (m, false),
+                    Step::Answer(Ok(m)) => (m, true),
+                    Step::Answer(Err(e)) => (protocol::failure(&client_id, &e.to_jsonrpc()), true),
+                },
+                _ = tx.closed() => break,
+            };
+            let frame = SseEvent::message(None, message.to_string()).encode();
+            if tx.send(Ok(frame)).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
 async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
@@ -183,8 +215,31 @@ async fn post(state: &AppState, server: &BridgedServer, headers: &HeaderMap, bod
         Err(e) => return Reply::error(&e, raw.get("id").unwrap_or(&Value::Null)),
     };
     if is_request {
-        let answer_message = server.request(&session, raw).await;
-        return answer(headers, &answer_message);
+        // A tool call (which may log, report progress or ask the client for sampling, elicitation
+        // or roots) and any request asking for progress are answered with an event stream when the
+        // client takes one, so those messages arrive before the answer, in order, on this response.
+        // Everything else is answered with JSON (messages related to it go to the GET stream).
+        let streams = message.method() == Some("tools/call")
+            || raw.pointer("/params/_meta/progressToken").is_some();
+        if !accepts.sse || (accepts.json && !streams) {
+            let answer_message = server.request(&session, raw).await;
+            return answer(headers, &answer_message);
+        }
+        let client_id = raw.get("id").cloned().unwrap_or(Value::Null);
+        return match server.call(&session, raw).await {
+            Ok(call) => {
+                let mut r = Reply::new(StatusCode::OK, ReplyBody::Empty);
+                r.set_header(header::CONTENT_TYPE, "text/event-stream");
+                r.set_header(header::CACHE_CONTROL, "no-cache");
+                r.response
+                    .extensions_mut()
+                    .insert(HeldCall(Arc::new(tokio::sync::Mutex::new(Some((
+                        call, client_id,
+                    ))))));
+                r
+            }
+            Err(e) => answer(headers, &protocol::failure(&client_id, &e.to_jsonrpc())),
+        };
     }
     match server.notify(&session, raw).await {
         Ok(()) => Reply::new(StatusCode::ACCEPTED, ReplyBody::Empty),

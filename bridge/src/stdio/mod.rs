@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::relay::{Relay, Route};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 
 use child::{Child, ChildEvent};
 use config::{Isolation, ServerSpec};
@@ -150,6 +150,8 @@ pub struct BridgedServer {
     spec: ServerSpec,
     sessions: Mutex<HashMap<String, Arc<BridgeSession>>>,
     shared: Mutex<Option<Arc<Backend>>>,
+    /// When this server's children crashed (all children count towards the restart budget).
+    crashes: Arc<Mutex<VecDeque<Instant>>>,
     calls: AtomicU64,
     failures: AtomicU64,
 }
@@ -161,9 +163,19 @@ impl BridgedServer {
             spec,
             sessions: Mutex::new(HashMap::new()),
             shared: Mutex::new(None),
+            crashes: Arc::default(),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
+    }
+
+    fn backend(&self, owner: Option<String>) -> Arc<Backend> {
+        Arc::new(Backend::new(
+            self.name.clone(),
+            self.spec.clone(),
+            owner,
+            self.crashes.clone(),
+        ))
     }
 
     /// A live session by id (refreshing its idle clock).
@@ -183,10 +195,7 @@ impl BridgedServer {
         let backend = match self.spec.isolation {
             Isolation::Shared => {
                 let mut slot = self.shared.lock().map_err(poisoned)?;
-                slot.get_or_insert_with(|| {
-                    Arc::new(Backend::new(self.name.clone(), self.spec.clone(), None))
-                })
-                .clone()
+                slot.get_or_insert_with(|| self.backend(None)).clone()
             }
             Isolation::PerSession => {
                 let open = self.sessions.lock().map_err(poisoned)?.len();
@@ -196,11 +205,7 @@ impl BridgedServer {
                         self.name, self.spec.max_children
                     )));
                 }
-                Arc::new(Backend::new(
-                    self.name.clone(),
-                    self.spec.clone(),
-                    Some(id.clone()),
-                ))
+                self.backend(Some(id.clone()))
             }
         };
         let outbox = Arc::new(Outbox::default());
@@ -247,6 +252,19 @@ impl BridgedServer {
                 mcp_edge_core::protocol::failure(&id, &e.to_jsonrpc())
             }
         }
+    }
+
+    /// Forwards a client request whose answer streams: related messages, then the answer.
+    pub async fn call(&self, session: &BridgeSession, message: Value) -> Result<Call, McpError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let backend = session.backend.clone();
+        let started = async {
+            let child = backend.ensure_child().await?;
+            backend.start_call(&child, &session.id, message).await
+        };
+        started.await.inspect_err(|_| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        })
     }
 
     /// Forwards a client notification or an answer to a server request.
@@ -347,8 +365,83 @@ fn poisoned<T>(_: T) -> McpError {
     McpError::Internal("bridge state lock poisoned".into())
 }
 
-/// The waiter of a forwarded request: the server's answer, id already restored.
-type Waiter = oneshot::Sender<Value>;
+/// The waiter of a forwarded request: messages related to it, then its answer (id restored).
+type Waiter = mpsc::UnboundedSender<Value>;
+
+/// What a [`Call`] yields.
+pub enum Step {
+    /// A message related to the request (progress, a server request made while handling it).
+    Related(Value),
+    /// The answer, or why there is none; nothing follows.
+    Answer(Result<Value, McpError>),
+}
+
+/// A request forwarded to a child, until its answer.
+pub struct Call {
+    backend: Arc<Backend>,
+    child: Arc<Child>,
+    id: u64,
+    rx: mpsc::UnboundedReceiver<Value>,
+    deadline: tokio::time::Instant,
+    done: bool,
+}
+
+impl Call {
+    /// The next message for the client: related messages first, the answer last.
+    pub async fn next(&mut self) -> Step {
+        if self.done {
+            return Step::Answer(Err(McpError::Internal("call already answered".into())));
+        }
+        match tokio::time::timeout_at(self.deadline, self.rx.recv()).await {
+            Ok(Some(m)) if m.get("method").is_some() => Step::Related(m),
+            Ok(Some(m)) => {
+                self.done = true;
+                Step::Answer(Ok(m))
+            }
+            Ok(None) => {
+                self.done = true;
+                Step::Answer(Err(self.backend.exited_error(&self.child).await))
+            }
+            Err(_) => {
+                self.done = true;
+                if let Ok(mut st) = self.backend.state.lock() {
+                    st.relay.abandon(self.id);
+                }
+                let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": self.id, "reason": "timed out at the bridge"}});
+                let _ = self.child.send(&cancel).await;
+                Step::Answer(Err(McpError::Backend(format!(
+                    "server '{}' did not answer within {} s",
+                    self.backend.name,
+                    self.backend.spec.request_timeout.as_secs()
+                ))))
+            }
+        }
+    }
+}
+
+impl Drop for Call {
+    /// A client that leaves before the answer cancels the request at the child.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let abandoned = self
+            .backend
+            .state
+            .lock()
+            .ok()
+            .and_then(|mut st| st.relay.abandon(self.id))
+            .is_some();
+        if abandoned {
+            let child = self.child.clone();
+            let id = self.id;
+            tokio::spawn(async move {
+                let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "the client went away"}});
+                let _ = child.send(&cancel).await;
+            });
+        }
+    }
+}
 
 struct BackendState {
     child: Option<Arc<Child>>,
@@ -358,7 +451,6 @@ struct BackendState {
     handshake: Option<(Value, Value)>,
     /// Whether `notifications/initialized` has reached the current child.
     initialized_sent: bool,
-    restarts: VecDeque<Instant>,
     last_exit: Option<String>,
     last_used: Instant,
 }
@@ -371,10 +463,16 @@ struct Backend {
     outboxes: Mutex<HashMap<String, Arc<Outbox>>>,
     /// Serializes start-up and the handshake.
     start: tokio::sync::Mutex<()>,
+    crashes: Arc<Mutex<VecDeque<Instant>>>,
 }
 
 impl Backend {
-    fn new(name: String, spec: ServerSpec, owner: Option<String>) -> Self {
+    fn new(
+        name: String,
+        spec: ServerSpec,
+        owner: Option<String>,
+        crashes: Arc<Mutex<VecDeque<Instant>>>,
+    ) -> Self {
         let relay = match &owner {
             Some(s) => Relay::dedicated(s),
             None => Relay::shared(),
@@ -388,12 +486,12 @@ impl Backend {
                 relay,
                 handshake: None,
                 initialized_sent: false,
-                restarts: VecDeque::new(),
                 last_exit: None,
                 last_used: Instant::now(),
             }),
             outboxes: Mutex::new(HashMap::new()),
             start: tokio::sync::Mutex::new(()),
+            crashes,
         }
     }
 
@@ -427,7 +525,7 @@ impl Backend {
             "pid": st.child.as_ref().map(|c| c.pid),
             "running": st.child.is_some(),
             "starts": st.generation,
-            "recentRestarts": st.restarts.len(),
+            "recentCrashes": self.crashes.lock().map(|c| c.len()).unwrap_or(0),
             "inFlight": st.relay.in_flight(),
             "lastExit": st.last_exit,
         })
@@ -468,20 +566,19 @@ impl Backend {
         if let Some(c) = self.state.lock().map_err(poisoned)?.child.clone() {
             return Ok(c);
         }
-        // Restart budget and backoff: only crashes (a previous generation) count.
+        // Restart budget and backoff: crashes of any of this server's children count.
         let (wait, generation) = {
-            let mut st = self.state.lock().map_err(poisoned)?;
+            let st = self.state.lock().map_err(poisoned)?;
+            let mut crashes = self.crashes.lock().map_err(poisoned)?;
             let now = Instant::now();
-            while st
-                .restarts
+            while crashes
                 .front()
                 .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
             {
-                st.restarts.pop_front();
+                crashes.pop_front();
             }
-            if st.generation > 0 && st.restarts.len() as u32 >= self.spec.restart_budget {
-                let retry = st
-                    .restarts
+            if crashes.len() as u32 >= self.spec.restart_budget {
+                let retry = crashes
                     .front()
                     .map(|t| {
                         RESTART_WINDOW
@@ -491,15 +588,14 @@ impl Backend {
                     })
                     .unwrap_or(60);
                 return Err(McpError::Backend(format!(
-                    "server '{}' was restarted {} times in the last minute and is not started again for {retry} s{}",
+                    "server '{}' crashed {} times in the last minute and is not started again for {retry} s{}",
                     self.name,
-                    st.restarts.len(),
+                    crashes.len(),
                     st.last_exit.as_deref().map(|e| format!(" (last exit: {e})")).unwrap_or_default()
                 )));
             }
-            let wait = if st.generation > 0 {
-                st.restarts.push_back(now);
-                Duration::from_millis(100u64 << st.restarts.len().min(6))
+            let wait = if st.generation > 0 && !crashes.is_empty() {
+                Duration::from_millis(100u64 << crashes.len().min(6))
             } else {
                 Duration::ZERO
             };
@@ -552,6 +648,24 @@ impl Backend {
         Ok(())
     }
 
+    /// The error for a request whose child went away: how it ended and what it last said.
+    async fn exited_error(&self, child: &Child) -> McpError {
+        let exit = child
+            .exit_status(Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|| "stopped".into());
+        let tail = child.stderr_tail();
+        McpError::Backend(format!(
+            "server '{}' exited before answering ({exit}){}; it is restarted on the next request",
+            self.name,
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; last stderr: {tail}")
+            }
+        ))
+    }
+
     fn io_error(&self, e: std::io::Error) -> McpError {
         McpError::Backend(format!("server '{}' stopped reading: {e}", self.name))
     }
@@ -587,53 +701,59 @@ impl Backend {
         self.exchange(&child, session, message).await
     }
 
+    /// Forwards a request and collects its answer; messages related to it go to the session's
+    /// standalone stream (for clients that take JSON answers only).
     async fn exchange(
-        &self,
-        child: &Child,
+        self: &Arc<Self>,
+        child: &Arc<Child>,
         session: &str,
         message: Value,
     ) -> Result<Value, McpError> {
-        let (tx, rx) = oneshot::channel();
+        let mut call = self.start_call(child, session, message).await?;
+        loop {
+            match call.next().await {
+                Step::Related(m) => {
+                    let outbox = self
+                        .outboxes
+                        .lock()
+                        .ok()
+                        .and_then(|o| o.get(session).cloned());
+                    if let Some(o) = outbox {
+                        o.push(m);
+                    }
+                }
+                Step::Answer(result) => return result,
+            }
+        }
+    }
+
+    /// Sends a request to the child; the returned [`Call`] yields what comes back for it.
+    async fn start_call(
+        self: &Arc<Self>,
+        child: &Arc<Child>,
+        session: &str,
+        message: Value,
+    ) -> Result<Call, McpError> {
+        let (tx, rx) = mpsc::unbounded_channel();
         let (id, outgoing) = {
             let mut st = self.state.lock().map_err(poisoned)?;
             st.last_used = Instant::now();
             st.relay.forward_request(session, message, tx)
         };
-        if let Err(e) = child.send(&outgoing).await {
+        if child.send(&outgoing).await.is_err() {
             if let Ok(mut st) = self.state.lock() {
                 st.relay.abandon(id);
             }
-            return Err(self.io_error(e));
+            return Err(self.exited_error(child).await);
         }
-        match tokio::time::timeout(self.spec.request_timeout, rx).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(_)) => {
-                let exit = self
-                    .state
-                    .lock()
-                    .ok()
-                    .and_then(|st| st.last_exit.clone())
-                    .unwrap_or_else(|| "stopped".into());
-                let tail = child.stderr_tail();
-                Err(McpError::Backend(format!(
-                    "server '{}' exited before answering ({exit}){}; it is restarted on the next request",
-                    self.name,
-                    if tail.is_empty() { String::new() } else { format!("; last stderr: {tail}") }
-                )))
-            }
-            Err(_) => {
-                if let Ok(mut st) = self.state.lock() {
-                    st.relay.abandon(id);
-                }
-                let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "timed out at the bridge"}});
-                let _ = child.send(&cancel).await;
-                Err(McpError::Backend(format!(
-                    "server '{}' did not answer within {} s",
-                    self.name,
-                    self.spec.request_timeout.as_secs()
-                )))
-            }
-        }
+        Ok(Call {
+            backend: self.clone(),
+            child: child.clone(),
+            id,
+            rx,
+            deadline: tokio::time::Instant::now() + self.spec.request_timeout,
+            done: false,
+        })
     }
 
     /// A client notification or an answer to a server request.
@@ -698,6 +818,13 @@ impl Backend {
                                 let _ = p.waiter.send(message);
                             }
                         }
+                        Route::Related { id, message } => {
+                            if let Ok(st) = self.state.lock() {
+                                if let Some(w) = st.relay.waiter(id) {
+                                    let _ = w.send(message);
+                                }
+                            }
+                        }
                         Route::Session { session, message } => {
                             let outbox = self
                                 .outboxes
@@ -736,7 +863,13 @@ impl Backend {
                     });
                     if let Ok(mut st) = self.state.lock() {
                         if st.generation == generation {
-                            tracing::warn!(server = %self.name, "child ended: {exit}");
+                            // A child still in place was not stopped by us: it crashed.
+                            if st.child.is_some() {
+                                tracing::warn!(server = %self.name, "child ended: {exit}");
+                                if let Ok(mut c) = self.crashes.lock() {
+                                    c.push_back(Instant::now());
+                                }
+                            }
                             st.child = None;
                             st.initialized_sent = false;
                             st.last_exit = Some(exit);

