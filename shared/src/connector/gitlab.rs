@@ -365,6 +365,25 @@ fn page_info<T>(reply: &UpstreamReply<T>) -> (Value, Value, Value) {
     (page, num("x-next-page"), num("x-total"))
 }
 
+/// GETs one page of a GitLab list at `path`: `filters`, then `page`/`per_page` from the arguments;
+/// each item mapped by `map` into `{key: [...], page, nextPage, total}`.
+async fn list_page(
+    ctx: &ToolContext<'_>,
+    args: &Args,
+    path: &str,
+    filters: &[(&str, Option<String>)],
+    key: &str,
+    map: fn(&Value) -> Value,
+) -> Result<Value, ToolFailure> {
+    let ep = ctx.upstream.endpoint(Service::GitLab)?;
+    let q = query(&[filters, &paging_query(args)].concat());
+    let reply = ctx
+        .upstream
+        .json(&ep, Method::GET, &format!("{path}{q}"), None)
+        .await?;
+    Ok(list(&reply, key, map))
+}
+
 fn list(reply: &UpstreamReply, key: &str, map: fn(&Value) -> Value) -> Value {
     let items: Vec<Value> = reply
         .body
@@ -501,26 +520,12 @@ async fn get_project(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFai
 }
 
 async fn list_branches(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::GitLab)?;
-    let [page, per_page] = paging_query(&args);
-    let q = query(&[
-        ("search", args.opt_str("search").map(str::to_owned)),
-        page,
-        per_page,
-    ]);
-    let reply = ctx
-        .upstream
-        .json(
-            &ep,
-            Method::GET,
-            &format!(
-                "/projects/{}/repository/branches{q}",
-                project_ref(&args.id("projectId")?)
-            ),
-            None,
-        )
-        .await?;
-    Ok(list(&reply, "branches", branch))
+    let path = format!(
+        "/projects/{}/repository/branches",
+        project_ref(&args.id("projectId")?)
+    );
+    let filters = [("search", args.opt_str("search").map(str::to_owned))];
+    list_page(ctx, &args, &path, &filters, "branches", branch).await
 }
 
 /// Creates a branch; returns the summarized branch.
@@ -562,29 +567,15 @@ async fn create_branch(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolF
 }
 
 async fn list_merge_requests(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::GitLab)?;
-    let [page, per_page] = paging_query(&args);
-    let q = query(&[
-        (
-            "state",
-            Some(args.opt_str("state").unwrap_or("all").to_owned()),
-        ),
-        page,
-        per_page,
-    ]);
-    let reply = ctx
-        .upstream
-        .json(
-            &ep,
-            Method::GET,
-            &format!(
-                "/projects/{}/merge_requests{q}",
-                project_ref(&args.id("projectId")?)
-            ),
-            None,
-        )
-        .await?;
-    Ok(list(&reply, "mergeRequests", merge_request))
+    let path = format!(
+        "/projects/{}/merge_requests",
+        project_ref(&args.id("projectId")?)
+    );
+    let filters = [(
+        "state",
+        Some(args.opt_str("state").unwrap_or("all").to_owned()),
+    )];
+    list_page(ctx, &args, &path, &filters, "mergeRequests", merge_request).await
 }
 
 async fn get_merge_request(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
@@ -659,31 +650,16 @@ async fn create_merge_request(ctx: &ToolContext<'_>, args: Args) -> Result<Value
 }
 
 async fn list_issues(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::GitLab)?;
-    let [page, per_page] = paging_query(&args);
+    let path = format!("/projects/{}/issues", project_ref(&args.id("projectId")?));
     let labels = args.str_list("labels");
-    let q = query(&[
+    let filters = [
         (
             "state",
             Some(args.opt_str("state").unwrap_or("all").to_owned()),
         ),
         ("labels", (!labels.is_empty()).then(|| labels.join(","))),
-        page,
-        per_page,
-    ]);
-    let reply = ctx
-        .upstream
-        .json(
-            &ep,
-            Method::GET,
-            &format!(
-                "/projects/{}/issues{q}",
-                project_ref(&args.id("projectId")?)
-            ),
-            None,
-        )
-        .await?;
-    Ok(list(&reply, "issues", issue))
+    ];
+    list_page(ctx, &args, &path, &filters, "issues", issue).await
 }
 
 /// Adds a note to an issue.
@@ -785,7 +761,6 @@ async fn get_file(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailur
 }
 
 async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::GitLab)?;
     let scope = args.str("scope")?;
     let project = args
         .0
@@ -797,17 +772,13 @@ async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure>
             "blobs search needs projectId (global code search is not available on every GitLab)",
         ));
     }
-    let [page, per_page] = paging_query(&args);
-    let q = query(&[
+    let filters = [
         ("scope", Some(scope.to_owned())),
         ("search", Some(args.str("search")?.to_owned())),
-        page,
-        per_page,
-    ]);
+    ];
     let path = match project {
-        Some(p) => format!("/projects/{}/search{q}", project_ref(&p)),
-        None => format!("/search{q}"),
+        Some(p) => format!("/projects/{}/search", project_ref(&p)),
+        None => "/search".to_owned(),
     };
-    let reply = ctx.upstream.json(&ep, Method::GET, &path, None).await?;
-    Ok(list(&reply, "results", |v| v.clone()))
+    list_page(ctx, &args, &path, &filters, "results", Value::clone).await
 }
