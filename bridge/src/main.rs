@@ -186,23 +186,7 @@ fn stdio_servers(
 }
 
 fn connector_set(names: &[String]) -> anyhow::Result<ConnectorSet> {
-    let mut set = ConnectorSet {
-        jira: false,
-        confluence: false,
-        gitlab: false,
-    };
-    for n in names.iter().map(|n| n.trim().to_ascii_lowercase()) {
-        match n.as_str() {
-            "jira" => set.jira = true,
-            "confluence" => set.confluence = true,
-            "gitlab" => set.gitlab = true,
-            "none" | "" => {}
-            other => anyhow::bail!(
-                "unknown connector '{other}' (expected jira, confluence, gitlab or none)"
-            ),
-        }
-    }
-    Ok(set)
+    mcp_edge_core::settings::parse_connectors(names).map_err(anyhow::Error::msg)
 }
 
 fn upstream_config(cli: &Cli) -> UpstreamConfig {

@@ -25,6 +25,7 @@ pub mod protocol;
 pub mod ratelimit;
 pub mod relay;
 pub mod session;
+pub mod settings;
 pub mod testing;
 pub mod tool;
 pub mod transport;

@@ -22,7 +22,11 @@ impl McpApp {
         if let Err(e) = self.config.origins.check(headers) {
             return Reply::error(&e, &Value::Null);
         }
-        let facts = self.facts(headers, Self::caller_of(&req));
+        let mut facts = self.facts(headers, Self::caller_of(&req));
+        facts.assigned_session = req
+            .extensions()
+            .get::<super::AssignedSession>()
+            .map(|a| a.0.clone());
         let mut rec = self.new_session(SessionTransport::LegacySse, LEGACY_VERSION, &facts);
         match self.ports.store.save(&rec, None).await {
             Ok(v) => rec.version = v,

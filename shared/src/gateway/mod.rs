@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 pub use access::ClientAddress;
 pub use websocket::{WsAccept, WsConnection};
 
+
 use crate::audit::{AuditSink, NoAudit};
 use crate::auth::{AuthConfig, Authenticator, Caller};
 use crate::credential::{CredentialDefaults, Credentials};
@@ -135,6 +136,75 @@ pub(crate) struct RequestFacts {
     pub now: UnixMillis,
     pub caller: Caller,
     pub policy: RequestPolicy,
+    /// The id the platform chose for a session this request opens (see [`AssignedSession`]).
+    pub assigned_session: Option<SessionId>,
+}
+
+/// Where a platform that keeps each session in its own actor (a Durable Object) must run a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionRoute {
+    /// Needs no session state (stateless 2026-07-28 calls, `/health`, errors): run it anywhere.
+    Stateless,
+    /// Belongs to this existing session.
+    Session(SessionId),
+    /// Opens a session (`initialize`, `GET /sse`, `/ws`): the platform picks the id, runs the request
+    /// where that session will live and hands the id over as an [`AssignedSession`] extension.
+    NewSession,
+}
+
+/// A session id the platform chose in advance for a request that opens a session (request extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignedSession(pub SessionId);
+
+/// Decides where `req` must run, from its path, headers and (for a sessionless POST) whether its body is
+/// an `initialize` request. Ids that are not well-formed route as [`SessionRoute::Stateless`], where the
+/// gateway answers them "session not found".
+pub fn session_route(req: &Request<Bytes>) -> SessionRoute {
+    let path = req.uri().path().trim_end_matches('/');
+    let leaf = path.rsplit('/').next().unwrap_or("");
+    let existing = |text: Option<&str>| {
+        text.and_then(|t| SessionId::parse(t.trim()))
+            .map_or(SessionRoute::Stateless, SessionRoute::Session)
+    };
+    match (req.method(), leaf) {
+        (_, "ws") => SessionRoute::NewSession,
+        (&Method::GET, "sse") => SessionRoute::NewSession,
+        (&Method::POST, "messages") => {
+            let query = req.uri().query().unwrap_or("");
+            let sid = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "sessionId" || k == "session_id")
+                .map(|(_, v)| v.into_owned());
+            existing(sid.as_deref())
+        }
+        (_, "mcp") => {
+            if let Some(sid) = req.headers().get(SESSION_HEADER) {
+                return existing(sid.to_str().ok());
+            }
+            let modern = req
+                .headers()
+                .get(crate::transport::VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| crate::protocol::MODERN_VERSIONS.contains(&v));
+            if req.method() == Method::POST && !modern && is_initialize_request(req.body()) {
+                SessionRoute::NewSession
+            } else {
+                SessionRoute::Stateless
+            }
+        }
+        _ => SessionRoute::Stateless,
+    }
+}
+
+/// Whether `body` is a single JSON-RPC request whose method is `initialize` (other fields are skipped).
+fn is_initialize_request(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+        id: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Probe<'_>>(body)
+        .is_ok_and(|p| p.id.is_some() && p.method.as_deref() == Some("initialize"))
 }
 
 impl McpApp {
@@ -294,6 +364,7 @@ impl McpApp {
             now: self.ports.clock.now(),
             caller,
             policy,
+            assigned_session: None,
         }
     }
 
@@ -305,7 +376,10 @@ impl McpApp {
         facts: &RequestFacts,
     ) -> SessionRecord {
         SessionRecord {
-            id: SessionId::generate(self.ports.entropy.as_ref()),
+            id: facts
+                .assigned_session
+                .clone()
+                .unwrap_or_else(|| SessionId::generate(self.ports.entropy.as_ref())),
             protocol_version: version.to_owned(),
             transport,
             client_info: None,

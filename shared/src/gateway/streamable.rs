@@ -284,8 +284,12 @@ impl McpApp {
                 .modern_post(headers, Self::caller_of(&req), payload, accept)
                 .await;
         }
-        let facts = self.facts(headers, Self::caller_of(&req));
+        let mut facts = self.facts(headers, Self::caller_of(&req));
         if is_initialize {
+            facts.assigned_session = req
+                .extensions()
+                .get::<super::AssignedSession>()
+                .map(|a| a.0.clone());
             return self.initialize(payload, &facts, accept).await;
         }
         let id = request_id(&payload);

@@ -1283,3 +1283,83 @@ mod fuzz {
         })
     }
 }
+
+#[test]
+fn session_route_sends_each_request_where_its_session_lives() {
+    use crate::gateway::{session_route, SessionRoute};
+    let sid = "0123456789abcdef0123456789abcdef";
+    let req = |method: &str, uri: &str, headers: &[(&str, &str)], body: &str| {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Bytes::from(body.to_owned())).unwrap()
+    };
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#;
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let existing = SessionRoute::Session(SessionId::parse(sid).unwrap());
+    assert_eq!(session_route(&req("POST", "/mcp", &[], init)), SessionRoute::NewSession);
+    assert_eq!(
+        session_route(&req("POST", "/mcp", &[("mcp-protocol-version", "2026-07-28")], init)),
+        SessionRoute::Stateless
+    );
+    assert_eq!(session_route(&req("POST", "/mcp", &[], list)), SessionRoute::Stateless);
+    assert_eq!(
+        session_route(&req("POST", "/mcp", &[], r#"{"jsonrpc":"2.0","method":"initialize"}"#)),
+        SessionRoute::Stateless,
+        "a notification named initialize opens nothing"
+    );
+    assert_eq!(session_route(&req("POST", "/mcp", &[], "{not json")), SessionRoute::Stateless);
+    assert_eq!(
+        session_route(&req("POST", "/mcp", &[("mcp-session-id", sid)], list)),
+        existing
+    );
+    assert_eq!(
+        session_route(&req("DELETE", "/mcp/", &[("mcp-session-id", sid)], "")),
+        existing
+    );
+    assert_eq!(
+        session_route(&req("GET", "/mcp", &[("mcp-session-id", "../etc")], "")),
+        SessionRoute::Stateless
+    );
+    assert_eq!(session_route(&req("GET", "/sse", &[], "")), SessionRoute::NewSession);
+    assert_eq!(session_route(&req("GET", "/ws", &[], "")), SessionRoute::NewSession);
+    assert_eq!(
+        session_route(&req("POST", &format!("/messages?sessionId={sid}"), &[], list)),
+        existing
+    );
+    assert_eq!(session_route(&req("POST", "/messages", &[], list)), SessionRoute::Stateless);
+    assert_eq!(session_route(&req("GET", "/health", &[], "")), SessionRoute::Stateless);
+}
+
+#[test]
+fn opening_requests_take_the_session_id_the_platform_assigned() {
+    let h = harness();
+    let assigned = SessionId::parse("00112233445566778899aabbccddeeff").unwrap();
+    let mut req = post(
+        &[JSON, ACCEPT],
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}"#,
+    );
+    req.extensions_mut()
+        .insert(crate::gateway::AssignedSession(assigned.clone()));
+    let reply = block_on(h.app.handle(req));
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert_eq!(
+        reply.response.headers()[SESSION_HEADER].to_str().unwrap(),
+        assigned.as_str()
+    );
+    let mut sse = Request::builder()
+        .method(Method::GET)
+        .uri("/sse")
+        .body(Bytes::new())
+        .unwrap();
+    let other = SessionId::parse("ffeeddccbbaa99887766554433221100").unwrap();
+    sse.extensions_mut()
+        .insert(crate::gateway::AssignedSession(other.clone()));
+    let reply = block_on(h.app.handle(sse));
+    let ReplyBody::Sse { frames, .. } = reply.response.body() else {
+        panic!("legacy /sse answers with a stream")
+    };
+    let text = String::from_utf8(frames.concat().to_vec()).unwrap();
+    assert!(text.contains(&format!("sessionId={}", other.as_str())), "{text}");
+}

@@ -1,0 +1,372 @@
+//! Settings from environment-style variables (`MCP_EDGE_*`): the one reader the serverless targets
+//! share (Worker `[vars]` and secrets, Lambda environment), and the parsers of the compound forms
+//! (API key entries, rate limits, durations) the native command line uses too.
+
+use crate::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
+use crate::connector::ConnectorSet;
+use crate::credential::CredentialDefaults;
+use crate::gateway::GatewayConfig;
+use crate::policy::PolicyConfig;
+use crate::ratelimit::RateLimit;
+use crate::transport::headers::OriginPolicy;
+use crate::upstream::{GuardConfig, HostPattern, PoolConfig, UpstreamConfig};
+
+/// A variable that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct SettingsError {
+    /// The variable's name.
+    pub name: &'static str,
+    /// What is wrong with its value (never the value itself: it may be a secret).
+    pub reason: String,
+}
+
+/// Everything a serverless target needs to build its [`crate::McpApp`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The gateway configuration.
+    pub gateway: GatewayConfig,
+    /// Connectors to register.
+    pub connectors: ConnectorSet,
+    /// Register the test-only tools (`MCP_EDGE_TEST_TOOLS`).
+    pub test_tools: bool,
+}
+
+/// Parses `PER_MINUTE/BURST`, e.g. `600/60`.
+pub fn parse_rate(text: &str) -> Result<RateLimit, String> {
+    let (rate, burst) = text
+        .split_once('/')
+        .ok_or("rate limit must look like PER_MINUTE/BURST, e.g. 600/60")?;
+    let per_minute = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad rate in {text}"))?;
+    let burst = burst
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad burst in {text}"))?;
+    Ok(RateLimit { per_minute, burst })
+}
+
+/// Parses `NAME=sha256:SALT:DIGEST[:ro][:tools=PAT+PAT][:rate=PER_MINUTE/BURST]`.
+pub fn parse_api_key(text: &str) -> Result<ApiKeyEntry, String> {
+    let (name, rest) = text.split_once('=').ok_or(
+        "API key entry must look like NAME=sha256:SALT:DIGEST[:ro][:tools=a*+b][:rate=60/10]",
+    )?;
+    let parts: Vec<&str> = rest.trim().split(':').collect();
+    if parts.len() < 3 {
+        return Err(format!(
+            "API key {name}: hash must be sha256:SALT:DIGEST (from `mcp-edge hash-key`)"
+        ));
+    }
+    let hash = KeyHash::parse(&parts[..3].join(":")).map_err(|e| format!("API key {name}: {e}"))?;
+    let mut entry = ApiKeyEntry {
+        name: name.trim().to_owned(),
+        hash,
+        read_only: false,
+        tools: None,
+        rate_limit: None,
+    };
+    for opt in &parts[3..] {
+        match opt.split_once('=') {
+            None if *opt == "ro" || *opt == "read-only" => entry.read_only = true,
+            Some(("tools", pats)) => {
+                entry.tools = Some(pats.split('+').map(str::to_owned).collect())
+            }
+            Some(("rate", r)) => entry.rate_limit = Some(parse_rate(r)?),
+            _ => return Err(format!("API key {name}: unknown option {opt}")),
+        }
+    }
+    Ok(entry)
+}
+
+/// Parses a duration such as `30s`, `5m`, `1h` or `250ms` into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    humantime::parse_duration(text.trim())
+        .map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64)
+        .map_err(|e| format!("bad duration ({e}); use e.g. 30s, 5m, 1h"))
+}
+
+/// Parses a comma-separated connector list: any of `jira`, `confluence`, `gitlab`, or `none`.
+pub fn parse_connectors<S: AsRef<str>>(names: &[S]) -> Result<ConnectorSet, String> {
+    let mut set = ConnectorSet {
+        jira: false,
+        confluence: false,
+        gitlab: false,
+    };
+    for n in names.iter().map(|n| n.as_ref().trim().to_ascii_lowercase()) {
+        match n.as_str() {
+            "jira" => set.jira = true,
+            "confluence" => set.confluence = true,
+            "gitlab" => set.gitlab = true,
+            "none" | "" => {}
+            other => {
+                return Err(format!(
+                    "unknown connector '{other}' (expected jira, confluence, gitlab or none)"
+                ))
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// Reads one variable: trimmed, empty as absent.
+struct Vars<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, SettingsError> {
+        self.get(name)
+            .map(|v| parse(&v).map_err(|reason| SettingsError { name, reason }))
+            .transpose()
+    }
+
+    fn list<T>(
+        &self,
+        name: &'static str,
+        sep: char,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Vec<T>, SettingsError> {
+        self.get(name)
+            .map(|v| {
+                v.split(sep)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| parse(s).map_err(|reason| SettingsError { name, reason }))
+                    .collect()
+            })
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(_) => Err(SettingsError {
+                name,
+                reason: "expected true or false".into(),
+            }),
+        }
+    }
+
+    fn text(&self, name: &'static str) -> Result<Vec<String>, SettingsError> {
+        self.list(name, ',', |s| Ok(s.to_owned()))
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| "expected a whole number".into())
+}
+
+impl Settings {
+    /// Reads every `MCP_EDGE_*` setting (and the upstream credential fallbacks) through `var`; unset
+    /// variables take the native binary's defaults. On a serverless target the `Host` check is enforced
+    /// only when `MCP_EDGE_ALLOWED_HOSTS` is given (there is no loopback bind to infer it from).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let v = Vars(var);
+        let defaults = GatewayConfig::default();
+        let ms = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
+            Ok(v.parse(name, parse_duration_ms)?.unwrap_or(default))
+        };
+        let issuer = v.get("MCP_EDGE_OAUTH_ISSUER");
+        let oauth = match issuer {
+            None => None,
+            Some(issuer) => {
+                let need = |name: &'static str| {
+                    v.get(name).ok_or(SettingsError {
+                        name,
+                        reason: "required when MCP_EDGE_OAUTH_ISSUER is set".into(),
+                    })
+                };
+                let servers = v.text("MCP_EDGE_OAUTH_AUTHORIZATION_SERVERS")?;
+                Some(OAuthSettings {
+                    audience: need("MCP_EDGE_OAUTH_AUDIENCE")?,
+                    jwks_uri: need("MCP_EDGE_OAUTH_JWKS_URI")?,
+                    authorization_servers: if servers.is_empty() {
+                        vec![issuer.clone()]
+                    } else {
+                        servers
+                    },
+                    issuer,
+                    leeway_secs: 60,
+                    read_scope: v
+                        .get("MCP_EDGE_OAUTH_READ_SCOPE")
+                        .unwrap_or_else(|| "mcp:read".into()),
+                    write_scope: v
+                        .get("MCP_EDGE_OAUTH_WRITE_SCOPE")
+                        .unwrap_or_else(|| "mcp:write".into()),
+                })
+            }
+        };
+        let allowed_hosts = v.text("MCP_EDGE_ALLOWED_HOSTS")?;
+        let upstream_defaults = UpstreamConfig::default();
+        let upstream = UpstreamConfig {
+            guard: GuardConfig {
+                allowlist: v.list("MCP_EDGE_UPSTREAM_ALLOWLIST", ',', HostPattern::parse)?,
+                allow_http: v.list("MCP_EDGE_UPSTREAM_ALLOW_HTTP", ',', HostPattern::parse)?,
+                allow_private: v.list("MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", ',', HostPattern::parse)?,
+            },
+            pool: PoolConfig {
+                max_size: v
+                    .parse("MCP_EDGE_UPSTREAM_POOL_SIZE", number::<usize>)?
+                    .unwrap_or(upstream_defaults.pool.max_size)
+                    .max(1),
+                idle_ms: ms("MCP_EDGE_UPSTREAM_POOL_IDLE", upstream_defaults.pool.idle_ms)?,
+            },
+            timeout_ms: ms("MCP_EDGE_UPSTREAM_TIMEOUT", upstream_defaults.timeout_ms)?,
+            max_retries: v
+                .parse("MCP_EDGE_UPSTREAM_RETRIES", number::<u32>)?
+                .unwrap_or(upstream_defaults.max_retries),
+            ..upstream_defaults
+        };
+        let connectors = match v.get("MCP_EDGE_CONNECTORS") {
+            None => ConnectorSet::default(),
+            Some(text) => parse_connectors(&text.split(',').collect::<Vec<_>>()).map_err(
+                |reason| SettingsError {
+                    name: "MCP_EDGE_CONNECTORS",
+                    reason,
+                },
+            )?,
+        };
+        let gateway = GatewayConfig {
+            session_ttl_ms: ms("MCP_EDGE_SESSION_TTL", defaults.session_ttl_ms)?,
+            max_body_bytes: v
+                .parse("MCP_EDGE_MAX_BODY_BYTES", number::<usize>)?
+                .unwrap_or(defaults.max_body_bytes),
+            origins: OriginPolicy {
+                allowed_origins: v.text("MCP_EDGE_ALLOWED_ORIGINS")?,
+                allowed_hosts: (!allowed_hosts.is_empty()).then_some(allowed_hosts),
+            },
+            fingerprint_key: v
+                .get("MCP_EDGE_FINGERPRINT_KEY")
+                .map(String::into_bytes)
+                .unwrap_or(defaults.fingerprint_key.clone()),
+            keepalive_ms: ms("MCP_EDGE_KEEPALIVE", defaults.keepalive_ms)?,
+            prefer_sse: v.flag("MCP_EDGE_SSE_RESPONSES")?,
+            policy: PolicyConfig {
+                read_only: v.flag("MCP_EDGE_READ_ONLY")?,
+                allow_request_overrides: true,
+                ..PolicyConfig::default()
+            },
+            auth: AuthConfig {
+                api_keys: v.list("MCP_EDGE_API_KEYS", ';', parse_api_key)?,
+                oauth,
+                resource_url: v.get("MCP_EDGE_RESOURCE_URL"),
+            },
+            request_limit: v.parse("MCP_EDGE_RATE_LIMIT", parse_rate)?,
+            tool_call_limit: v.parse("MCP_EDGE_TOOL_RATE_LIMIT", parse_rate)?,
+            tool_timeout_ms: Some(ms("MCP_EDGE_TOOL_TIMEOUT", 30_000)?),
+            upstream,
+            credential_defaults: CredentialDefaults::from_vars(|n| v.get(n)),
+            ..defaults
+        };
+        Ok(Settings {
+            gateway,
+            connectors,
+            test_tools: v.flag("MCP_EDGE_TEST_TOOLS")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_vars(|n| map.get(n).cloned())
+    }
+
+    #[test]
+    fn parses_entries() {
+        let hash = KeyHash::new("k", b"saltsalt").to_string();
+        let e = parse_api_key(&format!(
+            "ci={hash}:ro:tools=jira_*+gitlab_get_file:rate=60/5"
+        ))
+        .unwrap();
+        assert_eq!(e.name, "ci");
+        assert!(e.read_only && e.hash.verify("k"));
+        assert_eq!(e.tools.unwrap(), vec!["jira_*", "gitlab_get_file"]);
+        assert_eq!(
+            e.rate_limit,
+            Some(RateLimit {
+                per_minute: 60,
+                burst: 5
+            })
+        );
+        assert!(parse_api_key("nohash").is_err());
+        assert!(parse_api_key(&format!("x={hash}:bogus")).is_err());
+        assert!(parse_rate("10").is_err());
+    }
+
+    #[test]
+    fn empty_environment_gives_native_defaults() {
+        let s = settings(&[]).unwrap();
+        let d = GatewayConfig::default();
+        assert_eq!(s.gateway.session_ttl_ms, d.session_ttl_ms);
+        assert_eq!(s.gateway.max_body_bytes, d.max_body_bytes);
+        assert_eq!(s.gateway.origins.allowed_hosts, None);
+        assert!(s.gateway.auth.is_open());
+        assert_eq!(s.connectors, ConnectorSet::default());
+        assert!(!s.test_tools);
+    }
+
+    #[test]
+    fn reads_every_kind_of_value() {
+        let hash = KeyHash::new("k", b"saltsalt").to_string();
+        let keys = format!("a={hash};b={hash}:ro");
+        let s = settings(&[
+            ("MCP_EDGE_SESSION_TTL", "2s"),
+            ("MCP_EDGE_ALLOWED_HOSTS", "mcp.example.com, edge.example.com"),
+            ("MCP_EDGE_API_KEYS", &keys),
+            ("MCP_EDGE_RATE_LIMIT", "600/60"),
+            ("MCP_EDGE_CONNECTORS", "gitlab"),
+            ("MCP_EDGE_TEST_TOOLS", "true"),
+            ("MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", "127.0.0.1"),
+            ("MCP_EDGE_OAUTH_ISSUER", "https://issuer.example"),
+            ("MCP_EDGE_OAUTH_AUDIENCE", "https://mcp.example.com/mcp"),
+            ("MCP_EDGE_OAUTH_JWKS_URI", "https://issuer.example/jwks"),
+        ])
+        .unwrap();
+        assert_eq!(s.gateway.session_ttl_ms, 2000);
+        assert_eq!(
+            s.gateway.origins.allowed_hosts.as_deref(),
+            Some(&["mcp.example.com".to_string(), "edge.example.com".into()][..])
+        );
+        assert_eq!(s.gateway.auth.api_keys.len(), 2);
+        assert!(s.gateway.auth.api_keys[1].read_only);
+        assert_eq!(s.gateway.request_limit.map(|r| r.burst), Some(60));
+        assert!(s.connectors.gitlab && !s.connectors.jira);
+        assert!(s.test_tools);
+        assert_eq!(s.gateway.upstream.guard.allow_private.len(), 1);
+        let oauth = s.gateway.auth.oauth.unwrap();
+        assert_eq!(oauth.authorization_servers, vec!["https://issuer.example"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_but_not_the_value() {
+        let e = settings(&[("MCP_EDGE_SESSION_TTL", "soon")]).unwrap_err();
+        assert_eq!(e.name, "MCP_EDGE_SESSION_TTL");
+        let e = settings(&[("MCP_EDGE_API_KEYS", "admin=hunter2")]).unwrap_err();
+        assert_eq!(e.name, "MCP_EDGE_API_KEYS");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = settings(&[("MCP_EDGE_OAUTH_ISSUER", "https://i")]).unwrap_err();
+        assert_eq!(e.name, "MCP_EDGE_OAUTH_AUDIENCE");
+        assert!(settings(&[("MCP_EDGE_TEST_TOOLS", "maybe")]).is_err());
+        assert!(settings(&[("MCP_EDGE_CONNECTORS", "jira,slack")]).is_err());
+    }
+}
