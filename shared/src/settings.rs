@@ -214,14 +214,21 @@ impl Settings {
             guard: GuardConfig {
                 allowlist: v.list("MCP_EDGE_UPSTREAM_ALLOWLIST", ',', HostPattern::parse)?,
                 allow_http: v.list("MCP_EDGE_UPSTREAM_ALLOW_HTTP", ',', HostPattern::parse)?,
-                allow_private: v.list("MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", ',', HostPattern::parse)?,
+                allow_private: v.list(
+                    "MCP_EDGE_UPSTREAM_ALLOW_PRIVATE",
+                    ',',
+                    HostPattern::parse,
+                )?,
             },
             pool: PoolConfig {
                 max_size: v
                     .parse("MCP_EDGE_UPSTREAM_POOL_SIZE", number::<usize>)?
                     .unwrap_or(upstream_defaults.pool.max_size)
                     .max(1),
-                idle_ms: ms("MCP_EDGE_UPSTREAM_POOL_IDLE", upstream_defaults.pool.idle_ms)?,
+                idle_ms: ms(
+                    "MCP_EDGE_UPSTREAM_POOL_IDLE",
+                    upstream_defaults.pool.idle_ms,
+                )?,
             },
             timeout_ms: ms("MCP_EDGE_UPSTREAM_TIMEOUT", upstream_defaults.timeout_ms)?,
             max_retries: v
@@ -231,12 +238,14 @@ impl Settings {
         };
         let connectors = match v.get("MCP_EDGE_CONNECTORS") {
             None => ConnectorSet::default(),
-            Some(text) => parse_connectors(&text.split(',').collect::<Vec<_>>()).map_err(
-                |reason| SettingsError {
-                    name: "MCP_EDGE_CONNECTORS",
-                    reason,
-                },
-            )?,
+            Some(text) => {
+                parse_connectors(&text.split(',').collect::<Vec<_>>()).map_err(|reason| {
+                    SettingsError {
+                        name: "MCP_EDGE_CONNECTORS",
+                        reason,
+                    }
+                })?
+            }
         };
         let gateway = GatewayConfig {
             session_ttl_ms: ms("MCP_EDGE_SESSION_TTL", defaults.session_ttl_ms)?,
@@ -331,7 +340,10 @@ mod tests {
         let keys = format!("a={hash};b={hash}:ro");
         let s = settings(&[
             ("MCP_EDGE_SESSION_TTL", "2s"),
-            ("MCP_EDGE_ALLOWED_HOSTS", "mcp.example.com, edge.example.com"),
+            (
+                "MCP_EDGE_ALLOWED_HOSTS",
+                "mcp.example.com, edge.example.com",
+            ),
             ("MCP_EDGE_API_KEYS", &keys),
             ("MCP_EDGE_RATE_LIMIT", "600/60"),
             ("MCP_EDGE_CONNECTORS", "gitlab"),

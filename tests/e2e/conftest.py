@@ -1,10 +1,15 @@
-"""Fixtures: start the real `mcp-edge` binary on 127.0.0.1 (or use MCP_EDGE_URL for another target)."""
+"""Fixtures: start the gateway under test on 127.0.0.1: the real `mcp-edge` binary (default), or the
+Cloudflare Worker under `wrangler dev` when MCP_EDGE_TARGET=worker (the bundle must be built first:
+`bash workers/build.sh`). MCP_EDGE_URL points every base_url test at an already running target.
+Tests that only make sense natively are marked `native_only`; runs against other targets deselect them
+with `-m "not native_only"`."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,9 +19,14 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = os.environ.get("MCP_EDGE_BIN", str(ROOT / "target" / "release" / "mcp-edge"))
 REMOTE_URL = os.environ.get("MCP_EDGE_URL")  # e.g. a `wrangler dev` or local Lambda base URL
+TARGET = os.environ.get("MCP_EDGE_TARGET", "native")
 
 
-class Server:
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "native_only: needs the native binary (deselected for other targets)")
+
+
+class NativeServer:
     """One running mcp-edge process."""
 
     def __init__(self, args: list[str], data_dir: str | None = None) -> None:
@@ -54,6 +64,96 @@ class Server:
 
     def logs(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Native flags the tests use, as the Worker's variables (same names as the native environment).
+FLAG_VARS = {
+    "--session-ttl": ("MCP_EDGE_SESSION_TTL", None),
+    "--keepalive": ("MCP_EDGE_KEEPALIVE", None),
+    "--api-key": ("MCP_EDGE_API_KEYS", ";"),
+    "--rate-limit": ("MCP_EDGE_RATE_LIMIT", None),
+    "--tool-rate-limit": ("MCP_EDGE_TOOL_RATE_LIMIT", None),
+    "--upstream-allow-http": ("MCP_EDGE_UPSTREAM_ALLOW_HTTP", ","),
+    "--upstream-allow-private": ("MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", ","),
+    "--upstream-allowlist": ("MCP_EDGE_UPSTREAM_ALLOWLIST", ","),
+    "--allowed-origins": ("MCP_EDGE_ALLOWED_ORIGINS", ","),
+    "--tool-timeout": ("MCP_EDGE_TOOL_TIMEOUT", None),
+    "--connectors": ("MCP_EDGE_CONNECTORS", None),
+}
+FLAG_SWITCHES = {"--read-only": "MCP_EDGE_READ_ONLY", "--sse-responses": "MCP_EDGE_SSE_RESPONSES"}
+FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker logs are JSON console lines already
+
+
+class WorkerServer:
+    """The Worker under one `wrangler dev` process (workerd), with Durable Object state in data_dir."""
+
+    def __init__(self, args: list[str], data_dir: str | None = None) -> None:
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-worker-e2e-")
+        self.vars = self.translate(args)
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.log_path = pathlib.Path(self.data_dir) / "wrangler.log"
+
+    @staticmethod
+    def translate(args: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {"MCP_EDGE_TEST_TOOLS": "true", "MCP_EDGE_ALLOWED_HOSTS": "localhost"}
+        it = iter(args)
+        for flag in it:
+            if flag in FLAGS_WITHOUT_EFFECT:
+                continue
+            if flag in FLAG_SWITCHES:
+                out[FLAG_SWITCHES[flag]] = "true"
+                continue
+            if flag not in FLAG_VARS:
+                raise AssertionError(f"no Worker variable for {flag}")
+            name, sep = FLAG_VARS[flag]
+            value = next(it)
+            out[name] = f"{out[name]}{sep}{value}" if sep and name in out else value
+        return out
+
+    def start(self) -> "WorkerServer":
+        port = free_port()
+        cmd = ["bash", str(ROOT / "workers" / "dev.sh"), "--persist-to", str(pathlib.Path(self.data_dir) / "state")]
+        for k, v in self.vars.items():
+            cmd += ["--var", f"{k}:{v}"]
+        env = {**os.environ, "PORT": str(port), "INSPECTOR_PORT": str(free_port()), "MCP_EDGE_WORKER_PREBUILT": "1"}
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"wrangler dev exited early: {self.logs()}")
+            if "Ready on " in self.logs()[offset:]:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"wrangler dev was not ready within 60 s: {self.logs()}")
+
+    def stop(self) -> int:
+        """Stops wrangler and workerd (its whole process group); 0 when they stopped on request."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+                raise AssertionError("wrangler dev did not stop within 15 s of SIGTERM")
+            return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
+        return self.proc.returncode if self.proc else 0
+
+    def logs(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+Server = WorkerServer if TARGET == "worker" else NativeServer
 
 
 @pytest.fixture(scope="session")

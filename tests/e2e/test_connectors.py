@@ -367,6 +367,7 @@ def test_upstream_failures_become_actionable_tool_errors(gateway, fakes):
     assert "/issueKey" in repr(err.value) and "-32602" in repr(err.value)
 
 
+@pytest.mark.native_only  # the Worker's fetch has no client pool to count; workerd owns connections
 def test_one_connection_for_many_sequential_calls(spawn, fakes):
     fresh = Fake("gitlab", GITLAB_TOKEN, name="gitlab-conn")
     try:

@@ -30,9 +30,10 @@ INIT = {
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
 }
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MCP_EDGE_URL") is not None, reason="starts its own mcp-edge with bridged children"
-)
+pytestmark = [
+    pytest.mark.native_only,  # the stdio bridge is part of the native binary only
+    pytest.mark.skipif(os.environ.get("MCP_EDGE_URL") is not None, reason="starts its own mcp-edge with bridged children"),
+]
 
 
 def config_file(tmp: pathlib.Path, **extra: str) -> str:

@@ -17,7 +17,6 @@ use serde_json::{json, Value};
 pub use access::ClientAddress;
 pub use websocket::{WsAccept, WsConnection};
 
-
 use crate::audit::{AuditSink, NoAudit};
 use crate::auth::{AuthConfig, Authenticator, Caller};
 use crate::credential::{CredentialDefaults, Credentials};

@@ -1298,18 +1298,37 @@ fn session_route_sends_each_request_where_its_session_lives() {
     let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#;
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
     let existing = SessionRoute::Session(SessionId::parse(sid).unwrap());
-    assert_eq!(session_route(&req("POST", "/mcp", &[], init)), SessionRoute::NewSession);
     assert_eq!(
-        session_route(&req("POST", "/mcp", &[("mcp-protocol-version", "2026-07-28")], init)),
+        session_route(&req("POST", "/mcp", &[], init)),
+        SessionRoute::NewSession
+    );
+    assert_eq!(
+        session_route(&req(
+            "POST",
+            "/mcp",
+            &[("mcp-protocol-version", "2026-07-28")],
+            init
+        )),
         SessionRoute::Stateless
     );
-    assert_eq!(session_route(&req("POST", "/mcp", &[], list)), SessionRoute::Stateless);
     assert_eq!(
-        session_route(&req("POST", "/mcp", &[], r#"{"jsonrpc":"2.0","method":"initialize"}"#)),
+        session_route(&req("POST", "/mcp", &[], list)),
+        SessionRoute::Stateless
+    );
+    assert_eq!(
+        session_route(&req(
+            "POST",
+            "/mcp",
+            &[],
+            r#"{"jsonrpc":"2.0","method":"initialize"}"#
+        )),
         SessionRoute::Stateless,
         "a notification named initialize opens nothing"
     );
-    assert_eq!(session_route(&req("POST", "/mcp", &[], "{not json")), SessionRoute::Stateless);
+    assert_eq!(
+        session_route(&req("POST", "/mcp", &[], "{not json")),
+        SessionRoute::Stateless
+    );
     assert_eq!(
         session_route(&req("POST", "/mcp", &[("mcp-session-id", sid)], list)),
         existing
@@ -1322,14 +1341,31 @@ fn session_route_sends_each_request_where_its_session_lives() {
         session_route(&req("GET", "/mcp", &[("mcp-session-id", "../etc")], "")),
         SessionRoute::Stateless
     );
-    assert_eq!(session_route(&req("GET", "/sse", &[], "")), SessionRoute::NewSession);
-    assert_eq!(session_route(&req("GET", "/ws", &[], "")), SessionRoute::NewSession);
     assert_eq!(
-        session_route(&req("POST", &format!("/messages?sessionId={sid}"), &[], list)),
+        session_route(&req("GET", "/sse", &[], "")),
+        SessionRoute::NewSession
+    );
+    assert_eq!(
+        session_route(&req("GET", "/ws", &[], "")),
+        SessionRoute::NewSession
+    );
+    assert_eq!(
+        session_route(&req(
+            "POST",
+            &format!("/messages?sessionId={sid}"),
+            &[],
+            list
+        )),
         existing
     );
-    assert_eq!(session_route(&req("POST", "/messages", &[], list)), SessionRoute::Stateless);
-    assert_eq!(session_route(&req("GET", "/health", &[], "")), SessionRoute::Stateless);
+    assert_eq!(
+        session_route(&req("POST", "/messages", &[], list)),
+        SessionRoute::Stateless
+    );
+    assert_eq!(
+        session_route(&req("GET", "/health", &[], "")),
+        SessionRoute::Stateless
+    );
 }
 
 #[test]
@@ -1361,5 +1397,8 @@ fn opening_requests_take_the_session_id_the_platform_assigned() {
         panic!("legacy /sse answers with a stream")
     };
     let text = String::from_utf8(frames.concat().to_vec()).unwrap();
-    assert!(text.contains(&format!("sessionId={}", other.as_str())), "{text}");
+    assert!(
+        text.contains(&format!("sessionId={}", other.as_str())),
+        "{text}"
+    );
 }

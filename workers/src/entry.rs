@@ -1,0 +1,102 @@
+//! The Worker's `fetch` entry: stateless requests are answered here; session requests go to the
+//! session's Durable Object.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use mcp_edge_core::gateway::{session_route, SessionRoute};
+use mcp_edge_core::port::SessionStore;
+use mcp_edge_core::session::SessionId;
+use mcp_edge_core::settings::Settings;
+use mcp_edge_core::tool::Registry;
+use mcp_edge_core::{McpApp, Ports};
+use serde_json::json;
+use worker::{event, Context, Env, Request, Response};
+
+use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
+use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
+
+/// Binding name of the `SessionObject` namespace in `wrangler.toml`.
+pub const SESSIONS_BINDING: &str = "SESSIONS";
+
+/// Reads a `[vars]` entry or a secret.
+pub fn env_lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| {
+        env.var(name)
+            .map(|v| v.to_string())
+            .or_else(|_| env.secret(name).map(|s| s.to_string()))
+            .ok()
+    }
+}
+
+/// Builds the gateway from the environment with `store` for sessions.
+pub fn build_app(env: &Env, store: Arc<dyn SessionStore>) -> Result<McpApp, String> {
+    let settings = Settings::from_vars(env_lookup(env)).map_err(|e| e.to_string())?;
+    let mut registry = Registry::new();
+    if settings.test_tools {
+        mcp_edge_core::testing::register_test_tools(&mut registry);
+    }
+    mcp_edge_core::connector::register(&mut registry, settings.connectors);
+    let ports = Ports {
+        store,
+        http: Arc::new(FetchClient),
+        clock: Arc::new(JsClock),
+        entropy: Arc::new(JsEntropy),
+    };
+    Ok(McpApp::new(settings.gateway, registry, ports)
+        .map_err(|e| e.to_string())?
+        .with_sleeper(Arc::new(DelaySleeper))
+        .with_audit_sink(Arc::new(ConsoleAudit)))
+}
+
+/// A 500 naming the configuration problem (never a value: it may be a secret).
+pub fn config_error(reason: &str) -> worker::Result<Response> {
+    let body = json!({"error": "mcp-edge is misconfigured", "detail": reason});
+    Ok(Response::from_json(&body)?.with_status(500))
+}
+
+thread_local! {
+    /// The isolate's stateless gateway, built on first use.
+    static STATELESS: RefCell<Option<Rc<McpApp>>> = const { RefCell::new(None) };
+}
+
+fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
+    if let Some(app) = STATELESS.with(|s| s.borrow().clone()) {
+        return Ok(app);
+    }
+    let app = Rc::new(build_app(env, Arc::new(NoSessions))?);
+    STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
+    Ok(app)
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let app = match stateless_app(&env) {
+        Ok(app) => app,
+        Err(reason) => return config_error(&reason),
+    };
+    let url = req.url()?;
+    let origin = url.origin().ascii_serialization();
+    let mut core = match to_core(req, app.config().max_body_bytes).await? {
+        Ok(core) => core,
+        Err(reply) => return to_worker_response(reply, None),
+    };
+    core.headers_mut().remove(ASSIGNED_SESSION_HEADER);
+    let name = match session_route(&core) {
+        SessionRoute::Stateless => return to_worker_response(app.handle(core).await, None),
+        SessionRoute::Session(id) => id,
+        SessionRoute::NewSession => {
+            let id = SessionId::generate(&JsEntropy);
+            if let Ok(v) = http::HeaderValue::from_str(id.as_str()) {
+                core.headers_mut().insert(ASSIGNED_SESSION_HEADER, v);
+            }
+            id
+        }
+    };
+    let stub = env
+        .durable_object(SESSIONS_BINDING)?
+        .id_from_name(name.as_str())?
+        .get_stub()?;
+    stub.fetch_with_request(to_worker(&core, &origin)?).await
+}

@@ -1,0 +1,234 @@
+//! `SessionObject`: the Durable Object that is one session. It keeps the session record in its storage
+//! (alarm-driven expiry), holds the session's SSE streams, and serves its WebSocket through the
+//! hibernation API so an idle socket costs nothing.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use http::StatusCode;
+use mcp_edge_core::error::McpError;
+use mcp_edge_core::gateway::{AssignedSession, ClientAddress, WsConnection};
+use mcp_edge_core::port::Clock as _;
+use mcp_edge_core::session::SessionId;
+use mcp_edge_core::transport::Reply;
+use mcp_edge_core::McpApp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, ResponseBuilder, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
+
+use crate::convert::{to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
+use crate::entry::{build_app, config_error};
+use crate::ports::{JsClock, ObjectStore};
+use crate::streams::StreamHub;
+
+/// Request headers a WebSocket keeps for its later messages (credentials and policy narrowing are
+/// read per message). Kept as the socket's attachment, which survives hibernation in the runtime's
+/// memory and is never written to storage.
+fn kept_for_socket(name: &str) -> bool {
+    name == "authorization"
+        || name == "private-token"
+        || name == "job-token"
+        || (name.starts_with("x-")
+            && !name.starts_with("x-forwarded")
+            && name != "x-real-ip"
+            && name != ASSIGNED_SESSION_HEADER)
+}
+
+/// What a hibernating WebSocket remembers.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SocketAttachment {
+    connection: WsConnection,
+    headers: Vec<(String, String)>,
+}
+
+impl SocketAttachment {
+    fn header_map(&self) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                map.append(k, v);
+            }
+        }
+        map
+    }
+}
+
+/// One session: its record, streams and WebSocket.
+#[durable_object]
+pub struct SessionObject {
+    state: State,
+    app: Result<Rc<McpApp>, String>,
+    hub: Rc<StreamHub>,
+}
+
+impl SessionObject {
+    fn store(&self) -> ObjectStore {
+        ObjectStore::new(self.state.storage())
+    }
+
+    async fn accept_socket(
+        &self,
+        app: &Rc<McpApp>,
+        req: http::Request<bytes::Bytes>,
+    ) -> worker::Result<Response> {
+        let upgrade = req
+            .headers()
+            .get(http::header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        if !upgrade {
+            let mut reply = Reply::json(
+                StatusCode::UPGRADE_REQUIRED,
+                &json!({"error": "upgrade required", "detail": "/ws speaks WebSocket only (Upgrade: websocket)"}),
+            );
+            reply.set_header(http::header::UPGRADE, "websocket");
+            return to_worker_response(reply, None);
+        }
+        let accept = match app
+            .ws_accept(req.headers(), req.extensions().get::<ClientAddress>())
+            .await
+        {
+            Ok(a) => a,
+            Err(reply) => return to_worker_response(*reply, None),
+        };
+        let pair = WebSocketPair::new()?;
+        let attachment = SocketAttachment {
+            connection: accept.connection,
+            headers: req
+                .headers()
+                .iter()
+                .filter(|(k, _)| kept_for_socket(k.as_str()))
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+        };
+        pair.server.serialize_attachment(&attachment)?;
+        self.state.accept_web_socket(&pair.server);
+        for g in accept.greeting {
+            pair.server.send_with_str(g)?;
+        }
+        app.metrics().stream_delta(1);
+        let mut builder = ResponseBuilder::new()
+            .with_status(101)
+            .with_websocket(pair.client);
+        if let Some(p) = accept.subprotocol {
+            builder = builder.with_header("sec-websocket-protocol", p)?;
+        }
+        Ok(builder.empty())
+    }
+}
+
+impl DurableObject for SessionObject {
+    fn new(state: State, env: Env) -> Self {
+        let storage = ObjectStore::new(state.storage());
+        let app = build_app(&env, Arc::new(storage)).map(Rc::new);
+        SessionObject {
+            state,
+            app,
+            hub: Rc::default(),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        let app = match &self.app {
+            Ok(app) => app.clone(),
+            Err(reason) => return config_error(reason),
+        };
+        let mut core = match to_core(req, app.config().max_body_bytes).await? {
+            Ok(core) => core,
+            Err(reply) => return to_worker_response(reply, None),
+        };
+        let assigned = core
+            .headers_mut()
+            .remove(ASSIGNED_SESSION_HEADER)
+            .and_then(|v| SessionId::parse(v.to_str().ok()?));
+        if let Some(id) = assigned {
+            core.extensions_mut().insert(AssignedSession(id));
+        }
+        if core.uri().path().trim_end_matches('/').ends_with("/ws") {
+            return self.accept_socket(&app, core).await;
+        }
+        let reply = app.handle(core).await;
+        for d in &reply.deliveries {
+            self.hub.deliver(d);
+        }
+        to_worker_response(reply, Some((&self.hub, &app)))
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        let removed = self
+            .store()
+            .expire_if_due(JsClock.now())
+            .await
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if removed {
+            if let Ok(app) = &self.app {
+                app.metrics().session_closed();
+            }
+        }
+        Response::ok(if removed { "expired" } else { "rearmed" })
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> worker::Result<()> {
+        let Ok(app) = &self.app else {
+            return ws.close(Some(1011), Some("mcp-edge is misconfigured"));
+        };
+        let mut attachment: SocketAttachment = ws.deserialize_attachment()?.unwrap_or_default();
+        let text = match message {
+            WebSocketIncomingMessage::String(text) => text,
+            WebSocketIncomingMessage::Binary(_) => {
+                let e = McpError::InvalidRequest(
+                    "Invalid Request: binary frames are not supported".into(),
+                );
+                let msg = mcp_edge_core::protocol::failure(&Value::Null, &e.to_jsonrpc());
+                return ws.send_with_str(msg.to_string());
+            }
+        };
+        let before = attachment.connection.clone();
+        let headers = attachment.header_map();
+        let out = app
+            .ws_message(&mut attachment.connection, &headers, &text)
+            .await;
+        if attachment.connection != before {
+            ws.serialize_attachment(&attachment)?;
+        }
+        for o in out {
+            ws.send_with_str(o)?;
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        if let Ok(app) = &self.app {
+            app.metrics().stream_delta(-1);
+        }
+        // Echo the close; 1005/1006 are reserved and may not be sent.
+        let code = if matches!(code, 1005 | 1006) {
+            1000
+        } else {
+            code as u16
+        };
+        let _ = ws.close(Some(code), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        let _ = ws.close(Some(1011), Some("error"));
+        Ok(())
+    }
+}
