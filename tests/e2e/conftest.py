@@ -24,6 +24,7 @@ TARGET = os.environ.get("MCP_EDGE_TARGET", "native")
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "native_only: needs the native binary (deselected for other targets)")
+    config.addinivalue_line("markers", "worker_only: checks the Worker's own storage (deselected natively)")
 
 
 class NativeServer:

@@ -29,6 +29,9 @@ struct Args {
     /// Upper bound on requests per session.
     #[arg(long, default_value_t = 1_000_000)]
     max_requests: u64,
+    /// JSON-RPC method: `tools/call` (of `--tool`) or `tools/list`.
+    #[arg(long, default_value = "tools/call")]
+    method: String,
     /// Tool to call.
     #[arg(long, default_value = "echo")]
     tool: String,
@@ -139,20 +142,26 @@ async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<Work
     let mut n: u64 = 0;
     while Instant::now() < deadline && n < args.max_requests {
         n += 1;
-        let mut params = json!({"name": args.tool, "arguments": tool_args});
+        let listing = args.method == "tools/list";
+        let mut params = if listing {
+            json!({})
+        } else {
+            json!({"name": args.tool, "arguments": tool_args})
+        };
         let mut req = client
             .post(&url)
             .header("mcp-protocol-version", &args.protocol);
         if modern {
             params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
-            req = req
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", &args.tool);
+            req = req.header("mcp-method", &args.method);
+            if !listing {
+                req = req.header("mcp-name", &args.tool);
+            }
         }
         if let Some(sid) = &session {
             req = req.header("mcp-session-id", sid);
         }
-        let body = json!({"jsonrpc":"2.0","id":n,"method":"tools/call","params":params});
+        let body = json!({"jsonrpc":"2.0","id":n,"method":args.method,"params":params});
         let t = Instant::now();
         let outcome = match req.body(body.to_string()).send().await {
             Ok(r) => r.text().await.ok().and_then(|t| rpc_body(&t)),
