@@ -9,4 +9,6 @@ have() { "$HOME/.cargo/bin/$1" --version 2>/dev/null | grep -q "$2"; }
 have worker-build 0.8.7 || cargo install worker-build --version 0.8.7 --locked
 # Not --locked: its lockfile names a crate version the registry no longer serves.
 have wasm-bindgen 0.2.130 || cargo install wasm-bindgen-cli --version 0.2.130
-npm ci --no-audit --no-fund --loglevel=error
+# Not `npm ci`: the registry here lacks workerd's macOS/Windows builds, which npm ci insists on finding in
+# the lock file; npm install skips optional packages it cannot fetch and leaves the lock untouched.
+npm install --no-save --no-audit --no-fund --loglevel=error

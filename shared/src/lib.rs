@@ -34,5 +34,6 @@ pub mod testing;
 pub mod tool;
 pub mod transport;
 pub mod upstream;
+pub mod validator;
 
 pub use gateway::{GatewayConfig, McpApp, Ports};

@@ -258,8 +258,8 @@ impl McpApp {
             }
         };
         if let Some(validator) = self.validators.get(name) {
-            let problem = validator.iter_errors(&instance).next().map(|err| {
-                let path = err.instance_path.to_string();
+            let problem = validator.first_violation(&instance).map(|err| {
+                let path = err.instance_path.clone();
                 let at = if path.is_empty() {
                     "(root)".to_owned()
                 } else {

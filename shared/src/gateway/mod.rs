@@ -117,7 +117,7 @@ pub struct Ports {
 pub struct McpApp {
     config: GatewayConfig,
     registry: Registry,
-    validators: HashMap<String, jsonschema::Validator>,
+    validators: HashMap<String, crate::validator::SchemaValidator>,
     ports: Ports,
     metrics: Arc<Metrics>,
     auth: Authenticator,
@@ -212,7 +212,7 @@ impl McpApp {
         let mut validators = HashMap::new();
         for tool in registry.tools() {
             let def = tool.def();
-            let v = jsonschema::validator_for(&def.input_schema).map_err(|e| {
+            let v = crate::validator::SchemaValidator::new(&def.input_schema).map_err(|e| {
                 McpError::Internal(format!("tool {} has an invalid inputSchema: {e}", def.name))
             })?;
             validators.insert(def.name.clone(), v);
