@@ -3,7 +3,8 @@
 # npm only (idempotent): the wasm32 target, a Python venv with the official MCP SDK, the stdio MCP
 # servers the bridge tests run (mcp-server-time from PyPI, server-everything from npm), and the
 # TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules, and the Worker
-# toolchain (worker-build and wasm-bindgen-cli from crates.io; wrangler, Node 22, binaryen from npm).
+# toolchain (worker-build and wasm-bindgen-cli from crates.io; wrangler, Node 22, binaryen from npm),
+# and for the Lambda cargo-lambda and moto (PyPI, tests/.venv-lambda, installed by tests/run-lambda.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -45,7 +46,7 @@ BIN="$ROOT/target/release/mcp-edge"
 
 step "Python SDK end-to-end (tests/e2e)"
 set +e
-FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 -m "not worker_only" tests/e2e 2>&1 | tee "$LOGS/pytest.log"
+FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 -m "not worker_only and not lambda_only" tests/e2e 2>&1 | tee "$LOGS/pytest.log"
 py_status=${PIPESTATUS[0]}
 set -e
 count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest.log" | tail -1 | grep -Eo '[0-9]+')" \
@@ -81,7 +82,7 @@ bash workers/build.sh 2>&1 | tail -3
 bash bench/worker-bundle.sh | tee "$LOGS/bundle.log"
 set +e
 MCP_EDGE_TARGET=worker FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_WORKER_PREBUILT=1 \
-  tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 -m "not native_only" tests/e2e 2>&1 | tee "$LOGS/pytest-worker.log"
+  tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 -m "not native_only and not lambda_only" tests/e2e 2>&1 | tee "$LOGS/pytest-worker.log"
 wpy_status=${PIPESTATUS[0]}
 set -e
 count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest-worker.log" | tail -1 | grep -Eo '[0-9]+')" \
@@ -110,6 +111,15 @@ count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance-worker.log" | 
       "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance-worker.log" | tail -1 | grep -Eo '[0-9]+')"
 [ "$wts_status" -eq 0 ] || { echo "TypeScript e2e against the Worker failed"; exit 1; }
 [ "$wconf_status" -eq 0 ] || { echo "conformance against the Worker failed"; exit 1; }
+
+step "AWS Lambda: DynamoDB store against moto, then the e2e suite under cargo lambda watch"
+set +e
+bash tests/run-lambda.sh 2>&1 | tee "$LOGS/lambda.log"
+lambda_status=${PIPESTATUS[0]}
+set -e
+count "$(grep -Eo '[0-9]+ passed' "$LOGS/lambda.log" | awk '{s+=$1} END {print s+0}')" \
+      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/lambda.log" | awk '{s+=$1} END {print s+0}')"
+[ "$lambda_status" -eq 0 ] || { echo "Lambda tests failed"; exit 1; }
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

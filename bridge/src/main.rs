@@ -6,12 +6,10 @@
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
 mod access;
-mod platform;
 mod server;
 mod stdio;
 mod store;
 mod streams;
-mod upstream;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -35,9 +33,9 @@ use mcp_edge_core::upstream::{
 use mcp_edge_core::{GatewayConfig, McpApp, Ports};
 use tokio::sync::watch;
 
-use crate::platform::{LogAudit, OsEntropy, SystemClock, TokioSleeper};
 use crate::store::RedbSessionStore;
-use crate::upstream::{ReqwestClient, ReqwestFactory};
+use mcp_edge_native::{LogAudit, OsEntropy, SystemClock, TokioSleeper};
+use mcp_edge_native::{ReqwestClient, ReqwestFactory};
 
 /// Command-line flags (each also read from an `MCP_EDGE_*` environment variable).
 #[derive(Debug, Parser)]

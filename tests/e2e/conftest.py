@@ -1,12 +1,14 @@
 """Fixtures: start the gateway under test on 127.0.0.1: the real `mcp-edge` binary (default), or the
 Cloudflare Worker under `wrangler dev` when MCP_EDGE_TARGET=worker (the bundle must be built first:
-`bash workers/build.sh`). MCP_EDGE_URL points every base_url test at an already running target.
+`bash workers/build.sh`), or the AWS Lambda under `cargo lambda watch` with sessions in a local
+DynamoDB-compatible server when MCP_EDGE_TARGET=lambda (`bash tests/run-lambda.sh` sets it up). MCP_EDGE_URL points every base_url test at an already running target.
 Tests that only make sense natively are marked `native_only`; runs against other targets deselect them
 with `-m "not native_only"`."""
 
 from __future__ import annotations
 
 import os
+import json
 import pathlib
 import signal
 import socket
@@ -25,6 +27,9 @@ TARGET = os.environ.get("MCP_EDGE_TARGET", "native")
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "native_only: needs the native binary (deselected for other targets)")
     config.addinivalue_line("markers", "worker_only: checks the Worker's own storage (deselected natively)")
+    config.addinivalue_line("markers", "lambda_only: checks the Lambda's own behaviour (deselected elsewhere)")
+    config.addinivalue_line("markers", "websocket: needs /ws (deselected for the Lambda, which has none)")
+    config.addinivalue_line("markers", "shared_rate_limits: needs rate-limit buckets shared by every instance serving the test")
 
 
 class NativeServer:
@@ -154,7 +159,101 @@ class WorkerServer:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
-Server = WorkerServer if TARGET == "worker" else NativeServer
+DYNAMO_HEADERS = {
+    "content-type": "application/x-amz-json-1.0",
+    # moto checks neither signature nor credentials; the header only has to look like SigV4.
+    "authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+}
+
+
+def dynamo(target: str, body: dict) -> dict:
+    """One DynamoDB JSON-protocol call to the local server named by AWS_ENDPOINT_URL_DYNAMODB."""
+    import urllib.request
+
+    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    assert endpoint.startswith("http://127.0.0.1:"), "DynamoDB tests only talk to loopback"
+    req = urllib.request.Request(endpoint, data=json.dumps(body).encode(), method="POST",
+                                 headers={**DYNAMO_HEADERS, "x-amz-target": f"DynamoDB_20120810.{target}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def create_session_table(name: str) -> None:
+    """The sessions table as infra/terraform declares it: key session_id (S), TTL on expires_at."""
+    tables = dynamo("ListTables", {}).get("TableNames", [])
+    if name in tables:
+        return
+    dynamo("CreateTable", {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+                           "KeySchema": [{"AttributeName": "session_id", "KeyType": "HASH"}],
+                           "AttributeDefinitions": [{"AttributeName": "session_id", "AttributeType": "S"}]})
+    dynamo("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"}})
+
+
+class LambdaServer:
+    """The Lambda `bootstrap` under `cargo lambda watch` (its local Runtime API and Function URL
+    emulation), sessions in a table of the local DynamoDB-compatible server (moto), named by data_dir."""
+
+    def __init__(self, args: list[str], data_dir: str | None = None) -> None:
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-lambda-e2e-")
+        self.table = "sessions-" + pathlib.Path(self.data_dir).name.replace("_", "-")
+        # Concurrent execution environments (cargo lambda --concurrency), each with its own memory.
+        self.concurrency = "16"
+        if "--lambda-concurrency" in args:
+            i = args.index("--lambda-concurrency")
+            self.concurrency = args[i + 1]
+            args = args[:i] + args[i + 2:]
+        self.vars = WorkerServer.translate(args)
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.log_path = pathlib.Path(self.data_dir) / "lambda.log"
+
+    def start(self) -> "LambdaServer":
+        create_session_table(self.table)
+        port = free_port()
+        env_vars = {**self.vars, "MCP_EDGE_DYNAMODB_TABLE": self.table, "MCP_EDGE_BASE_PATH": "/lambda-url/bootstrap",
+                    "AWS_ENDPOINT_URL_DYNAMODB": os.environ["AWS_ENDPOINT_URL_DYNAMODB"], "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+        cmd = [str(ROOT / "tests" / ".venv-lambda" / "bin" / "cargo-lambda"), "lambda", "watch", "-p", "mcp-edge-lambda",
+               "--bin", "bootstrap", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--concurrency", self.concurrency,
+               "--ignore-changes"]
+        for k, v in env_vars.items():
+            cmd += ["--env-var", f"{k}={v}"]
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}/lambda-url/bootstrap"
+        deadline = time.monotonic() + 300
+        import urllib.request
+
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cargo lambda watch exited early: {self.logs()[offset:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=5) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the Lambda did not answer /health within 300 s: {self.logs()[offset:]}")
+
+    def stop(self) -> int:
+        """Stops cargo lambda and the function (its process group); 0 when they stopped on request."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+                raise AssertionError("cargo lambda watch did not stop within 15 s of SIGTERM")
+            return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
+        return self.proc.returncode if self.proc else 0
+
+    def logs(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+Server = {"worker": WorkerServer, "lambda": LambdaServer}.get(TARGET, NativeServer)
 
 
 @pytest.fixture(scope="session")

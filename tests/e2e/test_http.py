@@ -178,7 +178,8 @@ def test_idle_streams_get_keepalive_comments(spawn) -> None:
             assert r.status_code == 200
             lines = r.iter_lines()
             assert next(lines) == "event: endpoint"
-            assert next(lines).startswith("data: /messages?sessionId=")
+            endpoint = next(lines)
+            assert endpoint.startswith("data: /") and "/messages?sessionId=" in endpoint, endpoint
             deadline = time.monotonic() + 5
             seen = False
             while time.monotonic() < deadline and not seen:

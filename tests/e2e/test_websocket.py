@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 import json
 import os
 import pathlib
@@ -14,6 +16,8 @@ import websockets
 HERE = pathlib.Path(__file__).resolve().parent
 WS_PYTHON = os.environ.get("MCP_EDGE_WS_PYTHON", str(HERE.parent / ".venv-ws" / "bin" / "python"))
 
+
+pytestmark = pytest.mark.websocket  # Lambda Function URLs carry no WebSocket (tests/e2e/test_lambda.py checks the 426)
 
 def ws_url(base_url: str) -> str:
     return base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"

@@ -22,8 +22,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::{BridgeSession, BridgedServer, Call, Step};
-use crate::platform::OsEntropy;
 use crate::server::{client_address, into_response, AppState};
+use mcp_edge_native::OsEntropy;
 
 fn error(err: &McpError) -> Reply {
     Reply::error(err, &Value::Null)

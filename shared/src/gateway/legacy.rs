@@ -8,13 +8,16 @@ use serde_json::Value;
 use super::McpApp;
 use crate::error::McpError;
 use crate::protocol::{decode, DecodeError, Payload};
-use crate::session::SessionTransport;
+use crate::session::{LoggedEvent, SessionId, SessionTransport};
 use crate::transport::headers::require_json_content;
 use crate::transport::sse::SseEvent;
 use crate::transport::{Delivery, Reply, ReplyBody, StreamChannel, StreamHold};
 
 /// The protocol version assumed for a legacy session until `initialize` says otherwise.
 const LEGACY_VERSION: &str = "2024-11-05";
+
+/// Stream number of the legacy outbox in the session's event log (Streamable streams start at 1).
+const LEGACY_OUTBOX_STREAM: u64 = 0;
 
 impl McpApp {
     pub(crate) async fn legacy_open(&self, req: Request<Bytes>) -> Reply {
@@ -96,13 +99,45 @@ impl McpApp {
         let processed = self.process(&rec, &facts, items, true).await;
         let session = rec.id.clone();
         let changes = processed.changes.clone();
-        if let Err(e) = self
-            .update_session(rec, facts.now, |r| changes.apply(r))
-            .await
-        {
+        let outbox: Vec<String> = if self.config.legacy_outbox_in_store {
+            processed.responses.iter().map(Value::to_string).collect()
+        } else {
+            Vec::new()
+        };
+        let limit = self.config.event_log_limit.max(1);
+        let saved = self
+            .update_session(rec, facts.now, |r| {
+                let changed = changes.apply(r);
+                if outbox.is_empty() {
+                    return changed;
+                }
+                let last = r
+                    .events
+                    .iter()
+                    .filter(|e| e.stream == LEGACY_OUTBOX_STREAM)
+                    .map(|e| e.seq)
+                    .max()
+                    .unwrap_or(0);
+                for (seq, data) in (last + 1..).zip(&outbox) {
+                    r.events.push(LoggedEvent {
+                        stream: LEGACY_OUTBOX_STREAM,
+                        seq,
+                        data: data.clone(),
+                        last: false,
+                    });
+                }
+                let excess = r.events.len().saturating_sub(limit);
+                r.events.drain(..excess);
+                true
+            })
+            .await;
+        if let Err(e) = saved {
             return Reply::error(&e, &Value::Null);
         }
         let mut reply = Reply::text(StatusCode::ACCEPTED, "Accepted", "text/plain");
+        if self.config.legacy_outbox_in_store {
+            return reply;
+        }
         reply.deliveries = processed
             .responses
             .iter()
@@ -119,7 +154,39 @@ impl McpApp {
     }
 }
 
+/// What a legacy stream's holder found in the session's outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegacyOutbox {
+    /// SSE frames of the messages after the given position, and the position to ask from next.
+    Pending(Vec<Bytes>, u64),
+    /// The session is gone (deleted or expired): end the stream.
+    Gone,
+}
+
 impl McpApp {
+    /// Messages for a held legacy `/sse` stream that arrived after position `after` (0 at first), for
+    /// platforms that set [`super::GatewayConfig::legacy_outbox_in_store`]. One store read.
+    pub async fn legacy_outbox(&self, id: &SessionId, after: u64) -> LegacyOutbox {
+        match self.ports.store.load(id).await {
+            Ok(Some(rec)) if !rec.is_expired(self.ports.clock.now()) => {
+                let mut next = after;
+                let frames = rec
+                    .events
+                    .iter()
+                    .filter(|e| e.stream == LEGACY_OUTBOX_STREAM && e.seq > after)
+                    .map(|e| {
+                        next = next.max(e.seq);
+                        SseEvent::message(None, e.data.clone()).encode()
+                    })
+                    .collect();
+                LegacyOutbox::Pending(frames, next)
+            }
+            Ok(_) => LegacyOutbox::Gone,
+            // A failing store is not a gone session: the holder retries on its next poll.
+            Err(_) => LegacyOutbox::Pending(Vec::new(), after),
+        }
+    }
+
     /// Ends a legacy session when its `/sse` stream closes (the stream is the session's lifetime).
     pub async fn legacy_stream_closed(&self, id: &crate::session::SessionId) {
         if matches!(self.ports.store.load(id).await, Ok(Some(rec)) if rec.transport == SessionTransport::LegacySse)

@@ -15,6 +15,7 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 pub use access::ClientAddress;
+pub use legacy::LegacyOutbox;
 pub use websocket::{WsAccept, WsConnection};
 
 use crate::audit::{AuditSink, NoAudit};
@@ -56,6 +57,10 @@ pub struct GatewayConfig {
     pub event_log_limit: usize,
     /// Answer POSTs with SSE even when the client also accepts JSON.
     pub prefer_sse: bool,
+    /// Legacy `/messages` replies go into the session record (an outbox the `/sse` stream's holder
+    /// polls with [`McpApp::legacy_outbox`]) instead of [`crate::transport::Delivery`]s: for platforms
+    /// where the stream and the POST run in different instances (AWS Lambda).
+    pub legacy_outbox_in_store: bool,
     /// Tool policy.
     pub policy: PolicyConfig,
     /// Caller authentication (open when empty).
@@ -86,6 +91,7 @@ impl Default for GatewayConfig {
             keepalive_ms: 15_000,
             event_log_limit: 64,
             prefer_sse: false,
+            legacy_outbox_in_store: false,
             policy: PolicyConfig {
                 allow_request_overrides: true,
                 ..PolicyConfig::default()

@@ -1402,3 +1402,65 @@ fn opening_requests_take_the_session_id_the_platform_assigned() {
         "{text}"
     );
 }
+
+#[test]
+fn legacy_replies_can_wait_in_the_session_outbox() {
+    let h = harness_with(GatewayConfig {
+        legacy_outbox_in_store: true,
+        origins: OriginPolicy {
+            allowed_origins: vec![],
+            allowed_hosts: Some(vec![]),
+        },
+        ..GatewayConfig::default()
+    });
+    let open = Request::builder()
+        .method(Method::GET)
+        .uri("/sse")
+        .body(Bytes::new())
+        .unwrap();
+    let reply = block_on(h.app.handle(open));
+    let ReplyBody::Sse { frames, hold } = reply.response.body() else {
+        panic!("a stream")
+    };
+    assert!(hold.is_some());
+    let text = String::from_utf8(frames.concat().to_vec()).unwrap();
+    let sid = text.split("sessionId=").nth(1).unwrap().trim().to_owned();
+    let id = SessionId::parse(&sid).unwrap();
+    let post = |body: &str| {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/messages?sessionId={sid}"))
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.to_owned()))
+            .unwrap();
+        block_on(h.app.handle(req))
+    };
+    let r = post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{}}}"#,
+    );
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert!(r.deliveries.is_empty(), "nothing is pushed in-process");
+    let r = post(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via outbox"}}}"#,
+    );
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let crate::gateway::LegacyOutbox::Pending(frames, next) = block_on(h.app.legacy_outbox(&id, 0))
+    else {
+        panic!("the session is live")
+    };
+    assert_eq!((frames.len(), next), (2, 2));
+    let text = String::from_utf8(frames.concat().to_vec()).unwrap();
+    assert!(
+        text.contains("via outbox") && text.contains("\"id\":1"),
+        "{text}"
+    );
+    assert_eq!(
+        block_on(h.app.legacy_outbox(&id, next)),
+        crate::gateway::LegacyOutbox::Pending(Vec::new(), 2)
+    );
+    block_on(h.store.delete(&id)).unwrap();
+    assert_eq!(
+        block_on(h.app.legacy_outbox(&id, next)),
+        crate::gateway::LegacyOutbox::Gone
+    );
+}

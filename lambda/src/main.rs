@@ -1,0 +1,335 @@
+//! # mcp-edge-lambda (binary `bootstrap`)
+//!
+//! The AWS Lambda target of mcp-edge: glue between `lambda_http` and the platform-free core. It serves
+//! `/mcp`, `/sse` + `/messages`, `/health` and `/metrics` behind a Function URL; `/ws` answers 426
+//! (Function URLs carry no WebSocket). Sessions live in DynamoDB ([`store::DynamoSessionStore`]).
+//!
+//! - `MCP_EDGE_LAMBDA_INVOKE_MODE=RESPONSE_STREAM` (default): replies stream through
+//!   `run_with_streaming_response`, so an SSE answer and the legacy `/sse` stream flow incrementally.
+//!   A held stream lives until the client leaves or the invocation nears its deadline; the legacy
+//!   stream's messages come from the session's outbox in DynamoDB (one read per poll), because the
+//!   `POST /messages` that produced them ran in another execution environment.
+//! - `BUFFERED`: every reply is sent whole (held streams end after their first frames).
+//!
+//! Configuration: the native `MCP_EDGE_*` environment variables, plus `MCP_EDGE_DYNAMODB_TABLE`
+//! (required), `MCP_EDGE_LEGACY_POLL` (outbox poll interval, default 250ms) and `MCP_EDGE_BASE_PATH`
+//! (a path prefix in front of the function that the event does not carry, e.g. `/lambda-url/bootstrap`
+//! under `cargo lambda watch`; it only shapes the legacy endpoint URL). The DynamoDB client,
+//! the gateway and the upstream client pool are built once per execution environment.
+//!
+//! Features: none.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use lambda_http::request::RequestContext;
+use lambda_http::{service_fn, RequestExt as _};
+use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox};
+use mcp_edge_core::port::Clock as _;
+use mcp_edge_core::settings::{parse_duration_ms, Settings};
+use mcp_edge_core::tool::Registry;
+use mcp_edge_core::transport::sse::keepalive_frame;
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::upstream::UpstreamGuard;
+use mcp_edge_core::{McpApp, Ports};
+use mcp_edge_native::{
+    LogAudit, OsEntropy, ReqwestClient, ReqwestFactory, SystemClock, TokioSleeper,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use mcp_edge_lambda::store::{DynamoSessionStore, StoreCalls};
+
+/// A streamed response body.
+type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// What every invocation shares (built once per execution environment).
+struct Gateway {
+    app: Arc<McpApp>,
+    calls: Arc<StoreCalls>,
+    legacy_poll: Duration,
+    base_path: String,
+}
+
+/// Time kept in reserve before the invocation deadline to close a held stream cleanly.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+async fn build() -> anyhow::Result<Gateway> {
+    let settings = Settings::from_vars(env).map_err(anyhow::Error::msg)?;
+    let table = env("MCP_EDGE_DYNAMODB_TABLE")
+        .ok_or_else(|| anyhow::anyhow!("MCP_EDGE_DYNAMODB_TABLE must name the sessions table"))?;
+    let legacy_poll = Duration::from_millis(
+        env("MCP_EDGE_LEGACY_POLL")
+            .map(|v| parse_duration_ms(&v))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("MCP_EDGE_LEGACY_POLL: {e}"))?
+            .unwrap_or(250)
+            .max(20),
+    );
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+        .load()
+        .await;
+    let store = DynamoSessionStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+        Arc::new(SystemClock),
+    );
+    let calls = store.calls();
+    let mut registry = Registry::new();
+    if settings.test_tools {
+        mcp_edge_core::testing::register_test_tools(&mut registry);
+    }
+    mcp_edge_core::connector::register(&mut registry, settings.connectors);
+    let mut config = settings.gateway;
+    config.legacy_outbox_in_store = true;
+    let upstream = config.upstream.clone();
+    let ports = Ports {
+        store: Arc::new(store),
+        http: Arc::new(ReqwestClient::plain(Duration::from_secs(10))),
+        clock: Arc::new(SystemClock),
+        entropy: Arc::new(OsEntropy),
+    };
+    let app = McpApp::new(config, registry, ports)?
+        .with_sleeper(Arc::new(TokioSleeper))
+        .with_http_factory(Arc::new(ReqwestFactory {
+            guard: UpstreamGuard::new(upstream.guard.clone()),
+            timeout: Duration::from_millis(upstream.timeout_ms),
+        }))
+        .with_audit_sink(Arc::new(LogAudit));
+    Ok(Gateway {
+        app: Arc::new(app),
+        calls,
+        legacy_poll,
+        base_path: env("MCP_EDGE_BASE_PATH")
+            .map(|p| format!("/{}", p.trim_matches('/')))
+            .filter(|p| p != "/")
+            .unwrap_or_default(),
+    })
+}
+
+/// The request as the core sees it, its path under `base_path`.
+fn to_core(req: lambda_http::Request, base_path: &str) -> http::Request<Bytes> {
+    let client = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    };
+    let (mut parts, body) = req.into_parts();
+    if !base_path.is_empty() && !parts.uri.path().starts_with(base_path) {
+        let target = match parts.uri.query() {
+            Some(q) => format!("{base_path}{}?{q}", parts.uri.path()),
+            None => format!("{base_path}{}", parts.uri.path()),
+        };
+        if let Ok(uri) = target.parse() {
+            parts.uri = uri;
+        }
+    }
+    let mut core = http::Request::from_parts(parts, Bytes::copy_from_slice(body.as_ref()));
+    if let Some(ip) = client {
+        core.extensions_mut().insert(ClientAddress(ip));
+    }
+    core
+}
+
+fn full(bytes: Bytes) -> StreamedBody {
+    Full::new(bytes).boxed_unsync()
+}
+
+fn response(reply: Reply, body: StreamedBody) -> http::Response<StreamedBody> {
+    let (parts, _) = reply.response.into_parts();
+    http::Response::from_parts(parts, body)
+}
+
+/// A reply sent whole.
+fn whole(reply: Reply) -> http::Response<StreamedBody> {
+    let (parts, body) = reply.response.into_parts();
+    let bytes = match body {
+        ReplyBody::Empty => Bytes::new(),
+        ReplyBody::Full(b) => b,
+        ReplyBody::Sse { frames, .. } => Bytes::from(frames.concat()),
+    };
+    http::Response::from_parts(parts, full(bytes))
+}
+
+/// Time left before the invocation's deadline (minus a margin), if known. Lambda sends the deadline
+/// as epoch milliseconds; a value far below any current epoch time (local emulators send their
+/// timeout, e.g. `600000`) is read as a budget from now.
+fn time_left(deadline_ms: Option<u64>) -> Option<Duration> {
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    let now = SystemClock.now();
+    deadline_ms.map(|d| {
+        let left = if d < EPOCH_2001_MS {
+            d
+        } else {
+            d.saturating_sub(now)
+        };
+        Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
+    })
+}
+
+/// A held stream: the first frames, then keep-alives (and, for the legacy stream, the session's
+/// outbox) until the client leaves, the session ends, or the invocation nears its deadline.
+fn held(
+    gw: &Gateway,
+    frames: Vec<Bytes>,
+    hold: StreamHold,
+    left: Option<Duration>,
+) -> StreamedBody {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let app = gw.app.clone();
+    let poll = gw.legacy_poll;
+    app.metrics().stream_delta(1);
+    tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + left.unwrap_or(Duration::from_secs(15 * 60));
+        let keepalive = Duration::from_millis(hold.keepalive_ms.max(100));
+        let mut next_keepalive = tokio::time::Instant::now() + keepalive;
+        let mut position = 0;
+        let mut open = true;
+        for f in frames {
+            open &= tx.send(f).await.is_ok();
+        }
+        while open && tokio::time::Instant::now() < until {
+            let wake = if hold.channel == StreamChannel::Legacy {
+                (tokio::time::Instant::now() + poll).min(next_keepalive)
+            } else {
+                next_keepalive
+            }
+            .min(until);
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = tx.closed() => break,
+            }
+            if hold.channel == StreamChannel::Legacy {
+                match app.legacy_outbox(&hold.session, position).await {
+                    LegacyOutbox::Pending(frames, next) => {
+                        position = next;
+                        for f in frames {
+                            open &= tx.send(f).await.is_ok();
+                        }
+                    }
+                    LegacyOutbox::Gone => break,
+                }
+            }
+            if open && tokio::time::Instant::now() >= next_keepalive {
+                open = tx.send(keepalive_frame()).await.is_ok();
+                next_keepalive = tokio::time::Instant::now() + keepalive;
+            }
+        }
+        app.metrics().stream_delta(-1);
+        tracing::debug!(session = %hold.session.as_str(), client_left = tx.is_closed(), "held stream ended");
+        // The legacy stream is its session's lifetime, however it ended (client gone, session
+        // deleted, or the invocation out of time).
+        if hold.channel == StreamChannel::Legacy {
+            app.legacy_stream_closed(&hold.session).await;
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|f| f.map(|b| Ok::<_, Infallible>(http_body::Frame::data(b))))
+    });
+    StreamBody::new(stream).boxed_unsync()
+}
+
+async fn handle(
+    gw: Arc<Gateway>,
+    req: lambda_http::Request,
+    streaming: bool,
+) -> Result<http::Response<StreamedBody>, Infallible> {
+    let deadline = req.lambda_context_ref().map(|c| c.deadline);
+    let core = to_core(req, &gw.base_path);
+    let path = core.uri().path().trim_end_matches('/').to_owned();
+    if path.ends_with("/ws") || path == "ws" {
+        let reply = Reply::json(
+            http::StatusCode::UPGRADE_REQUIRED,
+            &json!({
+                "error": "WebSocket is not available on AWS Lambda",
+                "detail": "Lambda Function URLs carry no WebSocket: use /mcp (Streamable HTTP) or /sse here; /ws is served by the native mcp-edge and the Cloudflare Worker",
+            }),
+        );
+        return Ok(whole(reply));
+    }
+    let started = std::time::Instant::now();
+    let mut reply = gw.app.handle(core).await;
+    if path.ends_with("/metrics") && reply.status() == http::StatusCode::OK {
+        if let ReplyBody::Full(b) = reply.response.body() {
+            let text = format!("{}{}", String::from_utf8_lossy(b), gw.calls.render());
+            *reply.response.body_mut() = ReplyBody::Full(Bytes::from(text));
+        }
+    }
+    gw.app
+        .metrics()
+        .observe_latency_micros(started.elapsed().as_micros() as u64);
+    if !streaming {
+        return Ok(whole(reply));
+    }
+    match std::mem::replace(reply.response.body_mut(), ReplyBody::Empty) {
+        ReplyBody::Sse {
+            frames,
+            hold: Some(hold),
+        } => {
+            let body = held(&gw, frames, hold, time_left(deadline));
+            Ok(response(reply, body))
+        }
+        other => {
+            *reply.response.body_mut() = other;
+            Ok(whole(reply))
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_new(
+        env("MCP_EDGE_LOG_LEVEL").unwrap_or_else(|| "info".into()),
+    )
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let gw = Arc::new(build().await.map_err(|e| {
+        tracing::error!(error = %e, "mcp-edge cannot start");
+        lambda_http::Error::from(e.to_string())
+    })?);
+    let buffered =
+        env("MCP_EDGE_LAMBDA_INVOKE_MODE").is_some_and(|m| m.eq_ignore_ascii_case("BUFFERED"));
+    tracing::info!(buffered, "mcp-edge lambda started");
+    if buffered {
+        lambda_http::run(service_fn(move |req| {
+            let gw = gw.clone();
+            async move {
+                let resp = handle(gw, req, false).await?;
+                let (parts, body) = resp.into_parts();
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                Ok::<_, Infallible>(http::Response::from_parts(
+                    parts,
+                    lambda_http::Body::Binary(bytes.to_vec()),
+                ))
+            }
+        }))
+        .await
+    } else {
+        lambda_http::run_with_streaming_response(service_fn(move |req| {
+            handle(gw.clone(), req, true)
+        }))
+        .await
+    }
+}

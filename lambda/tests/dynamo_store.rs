@@ -1,0 +1,213 @@
+//! `DynamoSessionStore` against a DynamoDB-compatible server on loopback (moto in server mode, started
+//! by `tests/run-lambda.sh`). Ignored by a plain `cargo test`; run with
+//! `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:PORT cargo test -p mcp-edge-lambda -- --ignored`.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use mcp_edge_core::port::{Clock, SessionStore, StoreError};
+use mcp_edge_core::session::{SessionId, SessionRecord, SessionTransport};
+use mcp_edge_lambda::store::{DynamoSessionStore, EXPIRES_AT, KEY};
+use mcp_edge_native::SystemClock;
+use serde_json::json;
+
+async fn client() -> aws_sdk_dynamodb::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("AWS_ENDPOINT_URL_DYNAMODB must point at a local DynamoDB-compatible server");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "store tests only talk to loopback"
+    );
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&conf)
+}
+
+/// A fresh table with the schema `infra/terraform` declares (key `session_id`, TTL on `expires_at`).
+async fn table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
+    let name = format!("{name}-{}", SystemClock.now());
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+    client
+        .update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(EXPIRES_AT)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
+    name
+}
+
+fn record(id: &str, expires_at: u64) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::parse(id).unwrap(),
+        protocol_version: "2025-11-25".into(),
+        transport: SessionTransport::StreamableHttp,
+        client_info: Some(json!({"name": "t"})),
+        client_capabilities: json!({}),
+        initialized: true,
+        log_level: None,
+        credential_fingerprint: None,
+        created_at: 1,
+        last_seen: 1,
+        expires_at,
+        version: 0,
+        next_stream: 1,
+        events: Vec::new(),
+    }
+}
+
+fn later() -> u64 {
+    SystemClock.now() + 3_600_000
+}
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn create_load_compare_and_set_delete() {
+    let client = client().await;
+    let name = table(&client, "crud").await;
+    let store = DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock));
+    let rec = record("0123456789abcdef0123456789abcdef", later());
+    assert!(store.load(&rec.id).await.unwrap().is_none());
+    assert_eq!(store.save(&rec, None).await.unwrap(), 1);
+    assert!(
+        matches!(store.save(&rec, None).await, Err(StoreError::Conflict)),
+        "creating an existing session is a conflict"
+    );
+    let loaded = store.load(&rec.id).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    assert_eq!(loaded.client_info, rec.client_info);
+    assert_eq!(store.save(&loaded, Some(1)).await.unwrap(), 2);
+    assert!(
+        matches!(
+            store.save(&loaded, Some(1)).await,
+            Err(StoreError::Conflict)
+        ),
+        "a stale version loses"
+    );
+    // The TTL attribute is epoch seconds, rounded up.
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key(
+            KEY,
+            aws_sdk_dynamodb::types::AttributeValue::S(rec.id.as_str().into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl: u64 = item[EXPIRES_AT].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, rec.expires_at.div_ceil(1000));
+    assert!(
+        !item["record"].as_s().unwrap().contains("token"),
+        "no credentials stored"
+    );
+    store.delete(&rec.id).await.unwrap();
+    assert!(store.load(&rec.id).await.unwrap().is_none());
+    store
+        .delete(&rec.id)
+        .await
+        .expect("deleting an absent session is fine");
+    let calls = store.calls().render();
+    assert!(calls.contains("op=\"read\"} 3"), "{calls}");
+    assert!(calls.contains("op=\"conditional_write\"} 4"), "{calls}");
+    assert!(
+        calls.contains("mcp_edge_dynamodb_conflicts_total 2"),
+        "{calls}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn expired_items_are_absent_before_ttl_deletes_them() {
+    let client = client().await;
+    let name = table(&client, "ttl").await;
+    let store = DynamoSessionStore::new(client, name, Arc::new(SystemClock));
+    let rec = record("00000000000000000000000000000001", SystemClock.now() - 1);
+    store.save(&rec, None).await.unwrap();
+    assert!(
+        store.load(&rec.id).await.unwrap().is_none(),
+        "an expired item is treated as absent"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn concurrent_writers_lose_no_update() {
+    let client = client().await;
+    let name = table(&client, "race").await;
+    let store = Arc::new(DynamoSessionStore::new(client, name, Arc::new(SystemClock)));
+    let rec = record("00000000000000000000000000000002", later());
+    store.save(&rec, None).await.unwrap();
+    const WRITERS: u64 = 8;
+    const EACH: u64 = 10;
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let store = store.clone();
+        let id = rec.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut retries = 0u32;
+            for _ in 0..EACH {
+                loop {
+                    let mut cur = store.load(&id).await.unwrap().unwrap();
+                    cur.next_stream += 1;
+                    match store.save(&cur, Some(cur.version)).await {
+                        Ok(_) => break,
+                        Err(StoreError::Conflict) => {
+                            retries += 1;
+                            assert!(retries < 1000, "bounded retries");
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            retries
+        }));
+    }
+    let mut retries = 0;
+    for t in tasks {
+        retries += t.await.unwrap();
+    }
+    let last = store.load(&rec.id).await.unwrap().unwrap();
+    assert_eq!(
+        last.next_stream,
+        1 + WRITERS * EACH,
+        "every increment landed"
+    );
+    assert_eq!(last.version, 1 + WRITERS * EACH);
+    println!(
+        "{} increments, {retries} lost races retried",
+        WRITERS * EACH
+    );
+}
