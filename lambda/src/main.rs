@@ -308,6 +308,30 @@ async fn main() -> Result<(), lambda_http::Error> {
     let buffered =
         env("MCP_EDGE_LAMBDA_INVOKE_MODE").is_some_and(|m| m.eq_ignore_ascii_case("BUFFERED"));
     tracing::info!(buffered, "mcp-edge lambda started");
+    // The runtime loop ends only on a transport error talking to the Runtime API (a dropped
+    // keep-alive connection, seen under local emulators). The environment is still good, so poll for
+    // the next invocation again; give up after a run of quick failures.
+    let mut failures = 0u32;
+    loop {
+        let started = std::time::Instant::now();
+        let outcome = serve(gw.clone(), buffered).await;
+        if started.elapsed() > Duration::from_secs(60) {
+            failures = 0;
+        }
+        failures += 1;
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(e) if failures < 5 => {
+                tracing::warn!(error = %e, failures, "runtime API connection failed; polling again");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(failures))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs the Lambda runtime loop until it fails.
+async fn serve(gw: Arc<Gateway>, buffered: bool) -> Result<(), lambda_http::Error> {
     if buffered {
         lambda_http::run(service_fn(move |req| {
             let gw = gw.clone();

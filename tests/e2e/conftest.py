@@ -96,8 +96,35 @@ FLAG_SWITCHES = {"--read-only": "MCP_EDGE_READ_ONLY", "--sse-responses": "MCP_ED
 FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker logs are JSON console lines already
 
 
-class WorkerServer:
+class ProcessGroupServer:
+    """A gateway run by a tool that starts further processes (wrangler and workerd, cargo lambda and the
+    function): started in its own session, stopped as a whole process group."""
+
+    proc: subprocess.Popen[str] | None
+    log_path: pathlib.Path
+    tool = "the server"
+
+    def stop(self) -> int:
+        """Stops the whole process group; 0 when it stopped on request."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+                raise AssertionError(f"{self.tool} did not stop within 15 s of SIGTERM")
+            return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
+        return self.proc.returncode if self.proc else 0
+
+    def logs(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+class WorkerServer(ProcessGroupServer):
     """The Worker under one `wrangler dev` process (workerd), with Durable Object state in data_dir."""
+
+    tool = "wrangler dev"
 
     def __init__(self, args: list[str], data_dir: str | None = None) -> None:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-worker-e2e-")
@@ -142,21 +169,6 @@ class WorkerServer:
             time.sleep(0.1)
         raise RuntimeError(f"wrangler dev was not ready within 60 s: {self.logs()}")
 
-    def stop(self) -> int:
-        """Stops wrangler and workerd (its whole process group); 0 when they stopped on request."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                code = self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-                raise AssertionError("wrangler dev did not stop within 15 s of SIGTERM")
-            return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
-        return self.proc.returncode if self.proc else 0
-
-    def logs(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
 
 
 DYNAMO_HEADERS = {
@@ -189,9 +201,11 @@ def create_session_table(name: str) -> None:
     dynamo("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"}})
 
 
-class LambdaServer:
+class LambdaServer(ProcessGroupServer):
     """The Lambda `bootstrap` under `cargo lambda watch` (its local Runtime API and Function URL
     emulation), sessions in a table of the local DynamoDB-compatible server (moto), named by data_dir."""
+
+    tool = "cargo lambda watch"
 
     def __init__(self, args: list[str], data_dir: str | None = None) -> None:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-lambda-e2e-")
@@ -229,28 +243,16 @@ class LambdaServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"cargo lambda watch exited early: {self.logs()[offset:]}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=5) as r:
+                # cargo lambda starts the function on the first request; a client that gives up on
+                # that request makes the function's runtime client fail and the instance exit, so
+                # the first wait is generous.
+                with urllib.request.urlopen(self.url + "/health", timeout=120) as r:
                     if r.status == 200:
                         return self
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"the Lambda did not answer /health within 300 s: {self.logs()[offset:]}")
 
-    def stop(self) -> int:
-        """Stops cargo lambda and the function (its process group); 0 when they stopped on request."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                code = self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-                raise AssertionError("cargo lambda watch did not stop within 15 s of SIGTERM")
-            return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
-        return self.proc.returncode if self.proc else 0
-
-    def logs(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
 
 
 Server = {"worker": WorkerServer, "lambda": LambdaServer}.get(TARGET, NativeServer)

@@ -1,0 +1,137 @@
+# mcp-edge on AWS Lambda: the `bootstrap` binary behind a Function URL (response streaming), sessions
+# in DynamoDB (on demand, TTL on expires_at, point-in-time recovery, encrypted), least-privilege IAM.
+
+locals {
+  oauth = var.oauth == null ? {} : {
+    MCP_EDGE_OAUTH_ISSUER                = var.oauth.issuer
+    MCP_EDGE_OAUTH_AUDIENCE              = var.oauth.audience
+    MCP_EDGE_OAUTH_JWKS_URI              = var.oauth.jwks_uri
+    MCP_EDGE_OAUTH_AUTHORIZATION_SERVERS = join(",", var.oauth.authorization_servers)
+    MCP_EDGE_OAUTH_READ_SCOPE            = var.oauth.read_scope
+    MCP_EDGE_OAUTH_WRITE_SCOPE           = var.oauth.write_scope
+  }
+  environment = merge(
+    {
+      MCP_EDGE_DYNAMODB_TABLE         = aws_dynamodb_table.sessions.name
+      MCP_EDGE_LAMBDA_INVOKE_MODE     = var.invoke_mode
+      MCP_EDGE_LOG_LEVEL              = var.log_level
+      MCP_EDGE_SESSION_TTL            = var.session_ttl
+      MCP_EDGE_KEEPALIVE              = var.keepalive
+      MCP_EDGE_LEGACY_POLL            = var.legacy_poll
+      MCP_EDGE_MAX_BODY_BYTES         = tostring(var.max_body_bytes)
+      MCP_EDGE_ALLOWED_ORIGINS        = join(",", var.allowed_origins)
+      MCP_EDGE_ALLOWED_HOSTS          = join(",", var.allowed_hosts)
+      MCP_EDGE_API_KEYS               = join(";", var.api_keys)
+      MCP_EDGE_RATE_LIMIT             = var.rate_limit
+      MCP_EDGE_TOOL_RATE_LIMIT        = var.tool_rate_limit
+      MCP_EDGE_TOOL_TIMEOUT           = var.tool_timeout
+      MCP_EDGE_READ_ONLY              = tostring(var.read_only)
+      MCP_EDGE_CONNECTORS             = join(",", var.connectors)
+      MCP_EDGE_UPSTREAM_ALLOWLIST     = join(",", var.upstream_allowlist)
+      MCP_EDGE_UPSTREAM_ALLOW_HTTP    = join(",", var.upstream_allow_http)
+      MCP_EDGE_UPSTREAM_ALLOW_PRIVATE = join(",", var.upstream_allow_private)
+      MCP_EDGE_UPSTREAM_POOL_SIZE     = tostring(var.upstream_pool_size)
+      MCP_EDGE_UPSTREAM_POOL_IDLE     = var.upstream_pool_idle
+      MCP_EDGE_UPSTREAM_TIMEOUT       = var.upstream_timeout
+      MCP_EDGE_UPSTREAM_RETRIES       = tostring(var.upstream_retries)
+      MCP_EDGE_FINGERPRINT_KEY        = var.fingerprint_key
+      MCP_EDGE_RESOURCE_URL           = var.resource_url
+      MCP_EDGE_SSE_RESPONSES          = tostring(var.sse_responses)
+    },
+    local.oauth,
+    var.extra_environment,
+  )
+}
+
+resource "aws_dynamodb_table" "sessions" {
+  name         = "${var.name}-sessions"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "session_id"
+
+  attribute {
+    name = "session_id"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+}
+
+resource "aws_cloudwatch_log_group" "gateway" {
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "gateway" {
+  name               = "${var.name}-lambda"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+# Only the table's item operations the store uses, and writing its own log group.
+data "aws_iam_policy_document" "access" {
+  statement {
+    sid       = "SessionItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.sessions.arn]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.gateway.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "access" {
+  name   = "${var.name}-access"
+  role   = aws_iam_role.gateway.id
+  policy = data.aws_iam_policy_document.access.json
+}
+
+resource "aws_lambda_function" "gateway" {
+  function_name    = var.name
+  role             = aws_iam_role.gateway.arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  filename         = var.package_zip
+  source_code_hash = filebase64sha256(var.package_zip)
+  memory_size      = var.memory_mb
+  timeout          = var.timeout_seconds
+
+  environment {
+    variables = local.environment
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.gateway.name
+  }
+
+  depends_on = [aws_iam_role_policy.access]
+}
+
+resource "aws_lambda_function_url" "gateway" {
+  function_name      = aws_lambda_function.gateway.function_name
+  authorization_type = var.function_url_auth
+  invoke_mode        = var.invoke_mode
+}
