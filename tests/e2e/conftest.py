@@ -216,7 +216,14 @@ class LambdaServer(ProcessGroupServer):
             i = args.index("--lambda-concurrency")
             self.concurrency = args[i + 1]
             args = args[:i] + args[i + 2:]
+        invoke_mode = None
+        if "--lambda-invoke-mode" in args:
+            i = args.index("--lambda-invoke-mode")
+            invoke_mode = args[i + 1]
+            args = args[:i] + args[i + 2:]
         self.vars = WorkerServer.translate(args)
+        if invoke_mode:
+            self.vars["MCP_EDGE_LAMBDA_INVOKE_MODE"] = invoke_mode
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.log_path = pathlib.Path(self.data_dir) / "lambda.log"

@@ -83,3 +83,20 @@ def test_streamed_sse_reply_arrives_incrementally(base_url: str) -> None:
                     got = line
             assert got is not None and '"protocolVersion"' in got
             assert time.monotonic() > first_seen, "the reply came after the first event, on the same response"
+
+
+def test_buffered_invoke_mode_answers_whole_replies(spawn) -> None:
+    """A Function URL in BUFFERED mode: plain JSON replies and whole SSE replies still work."""
+    url = spawn(["--lambda-invoke-mode", "BUFFERED"]).url
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "buffered"}}}
+    with httpx.Client(timeout=20) as c:
+        r = c.post(f"{url}/mcp", json=init, headers=JSON)
+        assert r.status_code == 200, r.text
+        s = {**JSON, "mcp-session-id": r.headers["mcp-session-id"]}
+        r = c.post(f"{url}/mcp", json=call, headers={**s, "accept": "application/json"})
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json()["result"]["content"][0]["text"] == "buffered"
+        r = c.post(f"{url}/mcp", json=call, headers={**s, "accept": "text/event-stream"})
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert '"text":"buffered"' in r.text

@@ -10,6 +10,7 @@ import json
 import pathlib
 import re
 import sqlite3
+import time
 
 import httpx2 as httpx
 import pytest
@@ -81,6 +82,21 @@ def test_stateless_requests_touch_no_durable_object_and_sessions_are_one_each(sp
         r = c.delete(f"{server.url}/mcp", headers={"mcp-session-id": sids[0]})
         assert r.status_code in (200, 204), r.text
         assert stored_sessions(server) == [sids[1]], "an ended session leaves no record behind"
+
+
+def test_an_idle_session_is_wiped_by_its_alarm(spawn) -> None:
+    """Nothing touches the session after it is created: the object's alarm (armed at the expiry on
+    every save) must wipe its storage by itself."""
+    server = spawn(["--session-ttl", "1s"])
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}}}
+    with httpx.Client(timeout=10) as c:
+        r = c.post(f"{server.url}/mcp", json=init, headers=JSON)
+        sid = r.headers["mcp-session-id"]
+    assert stored_sessions(server) == [sid]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and stored_sessions(server):
+        time.sleep(0.25)
+    assert stored_sessions(server) == [], "the alarm removed the expired record without any request"
 
 
 def test_one_websocket_carries_many_messages(base_url: str) -> None:

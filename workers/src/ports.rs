@@ -170,8 +170,10 @@ impl ObjectStore {
     }
 
     async fn arm(&self, at: UnixMillis) -> Result<(), StoreError> {
+        // An absolute time: `ScheduledTime` from an integer would be an offset from now.
+        let when = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
         self.storage
-            .set_alarm(at.min(i64::MAX as u64) as i64)
+            .set_alarm(worker::ScheduledTime::new(when))
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))
     }

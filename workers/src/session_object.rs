@@ -170,6 +170,10 @@ impl DurableObject for SessionObject {
             if let Ok(app) = &self.app {
                 app.metrics().session_closed();
             }
+            worker::console_log!(
+                "{}",
+                json!({"level": "INFO", "target": "session", "fields": {"message": "expired session removed by its alarm"}})
+            );
         }
         Response::ok(if removed { "expired" } else { "rearmed" })
     }
