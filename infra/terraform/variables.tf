@@ -37,6 +37,12 @@ variable "timeout_seconds" {
   default     = 900
 }
 
+variable "reserved_concurrency" {
+  description = "Most concurrent executions (each held SSE stream occupies one); caps cost and DynamoDB load."
+  type        = number
+  default     = 100
+}
+
 variable "function_url_auth" {
   description = "Function URL authorization: NONE (callers authenticate to the gateway with API keys or OAuth) or AWS_IAM."
   type        = string
