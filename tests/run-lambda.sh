@@ -23,4 +23,4 @@ echo "== Python SDK e2e against the Lambda under cargo lambda watch"
 cargo build -q -p mcp-edge-lambda --bin bootstrap
 MCP_EDGE_TARGET=lambda FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" \
   tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 \
-  -m "not native_only and not worker_only and not websocket and not shared_rate_limits" tests/e2e
+  -m "not native_only and not worker_only and not websocket" tests/e2e

@@ -42,6 +42,7 @@ use mcp_edge_native::{
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
 use mcp_edge_lambda::store::{DynamoSessionStore, StoreCalls};
 
 /// A streamed response body.
@@ -78,12 +79,11 @@ async fn build() -> anyhow::Result<Gateway> {
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
         .load()
         .await;
-    let store = DynamoSessionStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table,
-        Arc::new(SystemClock),
-    );
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let store = DynamoSessionStore::new(client.clone(), table.clone(), Arc::new(SystemClock));
     let calls = store.calls();
+    // Buckets shared by every execution environment (used only when a limit is configured).
+    let limiter = DynamoRateLimiter::new(client, table, calls.clone());
     let mut registry = Registry::new();
     if settings.test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);
@@ -104,7 +104,8 @@ async fn build() -> anyhow::Result<Gateway> {
             guard: UpstreamGuard::new(upstream.guard.clone()),
             timeout: Duration::from_millis(upstream.timeout_ms),
         }))
-        .with_audit_sink(Arc::new(LogAudit));
+        .with_audit_sink(Arc::new(LogAudit))
+        .with_rate_limiter(Arc::new(limiter));
     Ok(Gateway {
         app: Arc::new(app),
         calls,

@@ -211,3 +211,56 @@ async fn concurrent_writers_lose_no_update() {
         WRITERS * EACH
     );
 }
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
+    use mcp_edge_core::ratelimit::{RateLimit, RateLimiter};
+    use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
+    let client = client().await;
+    let name = table(&client, "rate").await;
+    let calls =
+        DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock)).calls();
+    // Two limiters over one table stand for two execution environments.
+    let a = Arc::new(DynamoRateLimiter::new(
+        client.clone(),
+        name.clone(),
+        calls.clone(),
+    ));
+    let b = Arc::new(DynamoRateLimiter::new(client, name, calls));
+    let limit = RateLimit {
+        per_minute: 0,
+        burst: 10,
+    };
+    let now = SystemClock.now();
+    for i in 0..10 {
+        let l = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(l.take("req:seq", limit, 1, now).await, Ok(()), "take {i}");
+    }
+    assert_eq!(
+        a.take("req:seq", limit, 1, now).await,
+        Err(60_000),
+        "the shared bucket is empty"
+    );
+    assert_eq!(
+        b.take("req:other", limit, 1, now).await,
+        Ok(()),
+        "buckets are per key"
+    );
+
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            l.take("req:race", limit, 1, now).await
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += usize::from(t.await.unwrap().is_ok());
+    }
+    assert!(
+        (1..=10).contains(&granted),
+        "{granted} of 20 concurrent takes granted from a burst of 10"
+    );
+}

@@ -29,7 +29,6 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "worker_only: checks the Worker's own storage (deselected natively)")
     config.addinivalue_line("markers", "lambda_only: checks the Lambda's own behaviour (deselected elsewhere)")
     config.addinivalue_line("markers", "websocket: needs /ws (deselected for the Lambda, which has none)")
-    config.addinivalue_line("markers", "shared_rate_limits: needs rate-limit buckets shared by every instance serving the test")
 
 
 class NativeServer:

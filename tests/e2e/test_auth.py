@@ -61,7 +61,6 @@ def test_requests_need_a_valid_key(keyed) -> None:
     assert len(fields["session"]) == 32
 
 
-@pytest.mark.shared_rate_limits  # Lambda: buckets per execution environment until they live in DynamoDB
 def test_read_only_key_and_burst_limit(keyed) -> None:
     server, _, reader = keyed
     h = {**JSON, "x-api-key": reader}
