@@ -7,6 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# Standalone use: the test clients' venv and the fake upstreams (tests/run-all.sh has made both).
+if [ ! -x tests/.venv/bin/python ]; then
+  python3 -m venv tests/.venv
+  tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+fi
+cargo build -q --release -p mcp-edge-fake-upstream
 if [ ! -x tests/.venv-lambda/bin/python ]; then python3 -m venv tests/.venv-lambda; fi
 tests/.venv-lambda/bin/pip install -q --disable-pip-version-check -r tests/requirements-lambda.txt
 PORT=$(tests/.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
