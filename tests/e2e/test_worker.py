@@ -99,6 +99,21 @@ def test_an_idle_session_is_wiped_by_its_alarm(spawn) -> None:
     assert stored_sessions(server) == [], "the alarm removed the expired record without any request"
 
 
+def test_a_callers_rate_limit_spans_its_sessions(spawn) -> None:
+    """Two sessions live in two Durable Objects, yet draw from the caller's one bucket."""
+    server = spawn(["--rate-limit", "6/4"])  # burst 4, refill one token per 10 s
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}}}
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    with httpx.Client(timeout=10) as c:
+        a = c.post(f"{server.url}/mcp", json=init, headers=JSON).headers["mcp-session-id"]
+        b = c.post(f"{server.url}/mcp", json=init, headers=JSON).headers["mcp-session-id"]
+        assert c.post(f"{server.url}/mcp", json=ping, headers={**JSON, "mcp-session-id": a}).status_code == 200
+        assert c.post(f"{server.url}/mcp", json=ping, headers={**JSON, "mcp-session-id": b}).status_code == 200
+        r = c.post(f"{server.url}/mcp", json=ping, headers={**JSON, "mcp-session-id": a})
+        assert r.status_code == 429, "the fifth request of the caller, across two sessions, is over the burst"
+        assert int(r.headers["retry-after"]) >= 1 and r.json()["error"]["code"] == -32005
+
+
 def test_one_websocket_carries_many_messages(base_url: str) -> None:
     url = base_url.replace("http://", "ws://", 1) + "/ws"
 
