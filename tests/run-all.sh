@@ -14,6 +14,20 @@ FAILED=0
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Runs one suite (label $1, command after it), keeping its output in $LOGS/$1.log and adding every
+# "N passed" / "N failed" (or "N error") line it prints to the totals; stops when the suite fails.
+suite() {
+  local label=$1 status
+  shift
+  set +e
+  "$@" 2>&1 | tee "$LOGS/$label.log"
+  status=${PIPESTATUS[0]}
+  set -e
+  count "$(grep -Eo '[0-9]+ passed' "$LOGS/$label.log" | awk '{s+=$1} END {print s+0}')" \
+        "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/$label.log" | awk '{s+=$1} END {print s+0}')"
+  [ "$status" -eq 0 ] || { echo "$label failed"; exit 1; }
+}
+
 # The TypeScript SDK suite and the conformance scenarios against a running gateway at $2 (label $1).
 client_suites() {
   local label=$1 ts_status conf_status
@@ -54,22 +68,15 @@ cargo check -p mcp-edge-core --target wasm32-unknown-unknown
 cargo clippy -p mcp-edge-worker --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test"
-cargo test --workspace 2>&1 | tee "$LOGS/cargo.log"
-count "$(grep -Eo '[0-9]+ passed' "$LOGS/cargo.log" | awk '{s+=$1} END {print s+0}')" \
-      "$(grep -Eo '[0-9]+ failed' "$LOGS/cargo.log" | awk '{s+=$1} END {print s+0}')"
+suite cargo cargo test --workspace
 
 step "release build"
 cargo build --release -p mcp-edge -p mcp-edge-fake-upstream
 BIN="$ROOT/target/release/mcp-edge"
 
 step "Python SDK end-to-end (tests/e2e)"
-set +e
-FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 -m "not worker_only and not lambda_only" tests/e2e 2>&1 | tee "$LOGS/pytest.log"
-py_status=${PIPESTATUS[0]}
-set -e
-count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest.log" | tail -1 | grep -Eo '[0-9]+')" \
-      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/pytest.log" | tail -1 | grep -Eo '[0-9]+')"
-[ "$py_status" -eq 0 ] || { echo "Python e2e failed"; exit 1; }
+suite python-e2e env FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_BIN="$BIN" \
+  tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 120 -m "not worker_only and not lambda_only" tests/e2e
 
 step "TypeScript SDK end-to-end and MCP conformance (tests/ts, tests/conformance)"
 DATA=$(mktemp -d)
@@ -86,14 +93,9 @@ trap - EXIT
 step "Cloudflare Worker: bundle, then the same suites under wrangler dev (tests/e2e with MCP_EDGE_TARGET=worker)"
 bash workers/build.sh 2>&1 | tail -3
 bash bench/worker-bundle.sh | tee "$LOGS/bundle.log"
-set +e
-MCP_EDGE_TARGET=worker FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" MCP_EDGE_WORKER_PREBUILT=1 \
-  tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 -m "not native_only and not lambda_only" tests/e2e 2>&1 | tee "$LOGS/pytest-worker.log"
-wpy_status=${PIPESTATUS[0]}
-set -e
-count "$(grep -Eo '[0-9]+ passed' "$LOGS/pytest-worker.log" | tail -1 | grep -Eo '[0-9]+')" \
-      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/pytest-worker.log" | tail -1 | grep -Eo '[0-9]+')"
-[ "$wpy_status" -eq 0 ] || { echo "Worker e2e failed"; exit 1; }
+suite python-e2e-worker env MCP_EDGE_TARGET=worker FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" \
+  MCP_EDGE_WORKER_PREBUILT=1 tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 \
+  -m "not native_only and not lambda_only" tests/e2e
 WDEV=$(mktemp -d)
 WPORT=$(tests/.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PORT=$WPORT INSPECTOR_PORT=$((WPORT + 1)) MCP_EDGE_WORKER_PREBUILT=1 setsid bash workers/dev.sh \
@@ -107,13 +109,7 @@ kill -- -$WPID 2>/dev/null || true
 trap - EXIT
 
 step "AWS Lambda: DynamoDB store against moto, then the e2e suite under cargo lambda watch"
-set +e
-bash tests/run-lambda.sh 2>&1 | tee "$LOGS/lambda.log"
-lambda_status=${PIPESTATUS[0]}
-set -e
-count "$(grep -Eo '[0-9]+ passed' "$LOGS/lambda.log" | awk '{s+=$1} END {print s+0}')" \
-      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/lambda.log" | awk '{s+=$1} END {print s+0}')"
-[ "$lambda_status" -eq 0 ] || { echo "Lambda tests failed"; exit 1; }
+suite lambda bash tests/run-lambda.sh
 
 step "Terraform (infra/terraform): fmt, checkov, and the HCL checks that work offline"
 if command -v terraform >/dev/null; then
@@ -127,13 +123,7 @@ if [ ! -x tests/.venv-checkov/bin/python ]; then python3 -m venv tests/.venv-che
 tests/.venv-checkov/bin/pip install -q --disable-pip-version-check -r tests/requirements-checkov.txt
 tests/.venv-checkov/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet \
   --external-checks-dir infra/checkov | tail -20
-set +e
-tests/.venv/bin/python -m pytest -q -p no:cacheprovider tests/infra 2>&1 | tee "$LOGS/infra.log"
-infra_status=${PIPESTATUS[0]}
-set -e
-count "$(grep -Eo '[0-9]+ passed' "$LOGS/infra.log" | tail -1 | grep -Eo '[0-9]+')" \
-      "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/infra.log" | tail -1 | grep -Eo '[0-9]+')"
-[ "$infra_status" -eq 0 ] || { echo "Terraform checks failed"; exit 1; }
+suite terraform-hcl tests/.venv/bin/python -m pytest -q -p no:cacheprovider tests/infra
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

@@ -87,12 +87,8 @@ impl RedbSessionStore {
                 ),
                 None => None,
             };
-            if current != expected {
-                return Err(StoreError::Conflict);
-            }
-            let next = expected.map_or(1, |v| v + 1);
-            let mut stored = rec.clone();
-            stored.version = next;
+            let stored = rec.next_revision(current, expected)?;
+            let next = stored.version;
             let bytes = serde_json::to_vec(&stored).map_err(backend)?;
             table
                 .insert(rec.id.as_str(), bytes.as_slice())

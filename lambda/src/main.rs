@@ -247,7 +247,7 @@ async fn handle(
     let deadline = req.lambda_context_ref().map(|c| c.deadline);
     let core = to_core(req, &gw.base_path);
     let path = core.uri().path().trim_end_matches('/').to_owned();
-    if path.ends_with("/ws") || path == "ws" {
+    if path.ends_with("/ws") {
         let reply = Reply::json(
             http::StatusCode::UPGRADE_REQUIRED,
             &json!({

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use mcp_edge_core::port::{BoxFuture, Clock, SessionStore, StoreError};
-use mcp_edge_core::session::{SessionId, SessionRecord, Version};
+use mcp_edge_core::session::{next_version, SessionId, SessionRecord, Version};
 
 /// Partition key attribute.
 pub const KEY: &str = "session_id";
@@ -138,7 +138,7 @@ impl SessionStore for DynamoSessionStore {
         expected: Option<Version>,
     ) -> BoxFuture<'a, Result<Version, StoreError>> {
         Box::pin(async move {
-            let next = expected.map_or(1, |v| v + 1);
+            let next = next_version(expected);
             let text =
                 serde_json::to_string(rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut put = self

@@ -12,6 +12,11 @@ use crate::port::{BoxFuture, Entropy, SessionStore, StoreError, UnixMillis};
 /// Version number of a stored record, used for compare-and-set.
 pub type Version = u64;
 
+/// The version a successful `save(rec, expected)` stores: 1 for a new record, one more otherwise.
+pub fn next_version(expected: Option<Version>) -> Version {
+    expected.map_or(1, |v| v + 1)
+}
+
 /// A random, unguessable 128-bit session id rendered as 32 lowercase hex digits.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -109,6 +114,22 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
+    /// The compare-and-set step of [`SessionStore::save`] for stores that read before they write:
+    /// the record to store (this one at the next version), or a conflict when the stored version
+    /// `current` is not the `expected` one.
+    pub fn next_revision(
+        &self,
+        current: Option<Version>,
+        expected: Option<Version>,
+    ) -> Result<SessionRecord, StoreError> {
+        if current != expected {
+            return Err(StoreError::Conflict);
+        }
+        let mut next = self.clone();
+        next.version = next_version(expected);
+        Ok(next)
+    }
+
     /// Whether the session has expired at `now`.
     pub fn is_expired(&self, now: UnixMillis) -> bool {
         now >= self.expires_at
@@ -162,12 +183,8 @@ impl SessionStore for MemorySessionStore {
                 .lock()
                 .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))?;
             let current = map.get(&rec.id).map(|r| r.version);
-            if current != expected {
-                return Err(StoreError::Conflict);
-            }
-            let next = expected.map_or(1, |v| v + 1);
-            let mut stored = rec.clone();
-            stored.version = next;
+            let stored = rec.next_revision(current, expected)?;
+            let next = stored.version;
             map.insert(rec.id.clone(), stored);
             Ok(next)
         })();

@@ -196,11 +196,7 @@ impl SessionStore for ObjectStore {
             // Storage operations hold the object's input gate, so read-compare-write is atomic with
             // respect to the object's other requests.
             let current = self.read().await?.map(|r| r.version);
-            if current != expected {
-                return Err(StoreError::Conflict);
-            }
-            let mut next = rec.clone();
-            next.version = expected.map_or(1, |v| v + 1);
+            let next = rec.next_revision(current, expected)?;
             let text =
                 serde_json::to_string(&next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             self.storage
