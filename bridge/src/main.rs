@@ -121,6 +121,12 @@ struct Cli {
     /// Longest a tool call may run before it is cancelled.
     #[arg(long, env = "MCP_EDGE_TOOL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     tool_timeout: Duration,
+    /// Most sessions (of every transport) one caller may hold open at once; unlimited by default.
+    #[arg(long, env = "MCP_EDGE_MAX_SESSIONS_PER_CALLER", value_parser = mcp_edge_core::settings::parse_quota)]
+    max_sessions_per_caller: Option<u32>,
+    /// Most `GET /mcp` streams one session may hold open at once; unlimited by default.
+    #[arg(long, env = "MCP_EDGE_MAX_STREAMS_PER_SESSION", value_parser = mcp_edge_core::settings::parse_quota)]
+    max_streams_per_session: Option<u32>,
     /// Serve without caller authentication on a non-loopback address (refused otherwise).
     #[arg(long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -352,6 +358,8 @@ async fn main() -> anyhow::Result<()> {
         request_limit: cli.rate_limit,
         tool_call_limit: cli.tool_rate_limit,
         tool_timeout_ms: Some(cli.tool_timeout.as_millis() as u64),
+        max_sessions_per_caller: cli.max_sessions_per_caller,
+        max_streams_per_session: cli.max_streams_per_session,
         policy: PolicyConfig {
             read_only: cli.read_only,
             allow_request_overrides: true,

@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::ClientAddress;
 use mcp_edge_core::transport::sse::keepalive_frame;
-use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
@@ -128,9 +128,7 @@ fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
         }
         state.hub.unregister(&hold.session, &hold.channel, token);
         metrics.stream_delta(-1);
-        if hold.channel == StreamChannel::Legacy {
-            state.app.legacy_stream_closed(&hold.session).await;
-        }
+        state.app.stream_closed(&hold).await;
     });
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
@@ -196,5 +194,6 @@ async fn serve_socket(
             }
         }
     }
+    state.app.ws_closed(&conn).await;
     metrics.stream_delta(-1);
 }

@@ -163,6 +163,8 @@ mod tests {
             version: 0,
             next_stream: 1,
             events: vec![],
+            caller: None,
+            lease_until: None,
         }
     }
 

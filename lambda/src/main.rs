@@ -42,6 +42,8 @@ use mcp_edge_native::{
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use mcp_edge_lambda::items::VersionedItems;
+use mcp_edge_lambda::quota::DynamoLeaseLedger;
 use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
 use mcp_edge_lambda::store::{DynamoSessionStore, StoreCalls};
 
@@ -58,6 +60,8 @@ struct Gateway {
 
 /// Time kept in reserve before the invocation deadline to close a held stream cleanly.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Longest a Lambda invocation can run.
+const MAX_INVOCATION: Duration = Duration::from_secs(900);
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -82,8 +86,10 @@ async fn build() -> anyhow::Result<Gateway> {
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let store = DynamoSessionStore::new(client.clone(), table.clone(), Arc::new(SystemClock));
     let calls = store.calls();
-    // Buckets shared by every execution environment (used only when a limit is configured).
-    let limiter = DynamoRateLimiter::new(client, table, calls.clone());
+    // Buckets and quota leases shared by every execution environment (used only when configured).
+    let items = || VersionedItems::new(client.clone(), table.clone(), calls.clone());
+    let limiter = DynamoRateLimiter::new(items());
+    let leases = Arc::new(DynamoLeaseLedger::new(items()));
     let mut registry = Registry::new();
     if settings.test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);
@@ -91,6 +97,8 @@ async fn build() -> anyhow::Result<Gateway> {
     mcp_edge_core::connector::register(&mut registry, settings.connectors);
     let mut config = settings.gateway;
     config.legacy_outbox_in_store = true;
+    // A held stream ends before its invocation's deadline, which is at most Lambda's 15 minutes.
+    config.stream_lease_ms = Some(MAX_INVOCATION.as_millis() as u64);
     let upstream = config.upstream.clone();
     let ports = Ports {
         store: Arc::new(store),
@@ -105,7 +113,9 @@ async fn build() -> anyhow::Result<Gateway> {
             timeout: Duration::from_millis(upstream.timeout_ms),
         }))
         .with_audit_sink(Arc::new(LogAudit))
-        .with_rate_limiter(Arc::new(limiter));
+        .with_rate_limiter(Arc::new(limiter))
+        .with_session_ledger(leases.clone())
+        .with_stream_ledger(leases);
     Ok(Gateway {
         app: Arc::new(app),
         calls,
@@ -226,11 +236,9 @@ fn held(
         }
         app.metrics().stream_delta(-1);
         tracing::debug!(session = %hold.session.as_str(), client_left = tx.is_closed(), "held stream ended");
-        // The legacy stream is its session's lifetime, however it ended (client gone, session
-        // deleted, or the invocation out of time).
-        if hold.channel == StreamChannel::Legacy {
-            app.legacy_stream_closed(&hold.session).await;
-        }
+        // Gives the stream's lease back; the legacy stream is its session's lifetime, however it
+        // ended (client gone, session deleted, or the invocation out of time).
+        app.stream_closed(&hold).await;
     });
     let stream = futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx)

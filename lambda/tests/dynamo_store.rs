@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use mcp_edge_core::port::{Clock, SessionStore, StoreError};
 use mcp_edge_core::session::{SessionId, SessionRecord, SessionTransport};
+use mcp_edge_lambda::items::VersionedItems;
 use mcp_edge_lambda::store::{DynamoSessionStore, EXPIRES_AT, KEY};
 use mcp_edge_native::SystemClock;
 use serde_json::json;
@@ -83,6 +84,8 @@ fn record(id: &str, expires_at: u64) -> SessionRecord {
         version: 0,
         next_stream: 1,
         events: Vec::new(),
+        caller: None,
+        lease_until: None,
     }
 }
 
@@ -222,12 +225,9 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     let calls =
         DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock)).calls();
     // Two limiters over one table stand for two execution environments.
-    let a = Arc::new(DynamoRateLimiter::new(
-        client.clone(),
-        name.clone(),
-        calls.clone(),
-    ));
-    let b = Arc::new(DynamoRateLimiter::new(client, name, calls));
+    let items = || VersionedItems::new(client.clone(), name.clone(), calls.clone());
+    let a = Arc::new(DynamoRateLimiter::new(items()));
+    let b = Arc::new(DynamoRateLimiter::new(items()));
     let limit = RateLimit {
         per_minute: 0,
         burst: 10,
@@ -263,4 +263,91 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
         (1..=10).contains(&granted),
         "{granted} of 20 concurrent takes granted from a burst of 10"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn quota_leases_are_shared_exact_under_races_and_lapse() {
+    use mcp_edge_core::quota::{LeaseChange, LeaseError, LeaseLedger};
+    use mcp_edge_lambda::quota::DynamoLeaseLedger;
+    let client = client().await;
+    let name = table(&client, "leases").await;
+    let calls =
+        DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock)).calls();
+    let items = || VersionedItems::new(client.clone(), name.clone(), calls.clone());
+    // Two ledgers over one table stand for two execution environments.
+    let a = Arc::new(DynamoLeaseLedger::new(items()));
+    let b = Arc::new(DynamoLeaseLedger::new(items()));
+    let now = SystemClock.now();
+    let open = |id: &str, until: u64| LeaseChange::Open {
+        id: id.into(),
+        until,
+        max: 2,
+    };
+    a.apply("sessions:alice", &open("s1", now + 60_000), now)
+        .await
+        .unwrap();
+    b.apply("sessions:alice", &open("s2", now + 5_000), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.apply("sessions:alice", &open("s3", now + 60_000), now)
+            .await,
+        Err(LeaseError::Full {
+            held: 2,
+            retry_after_ms: Some(5_000)
+        }),
+        "the other environment's lease counts"
+    );
+    b.apply("sessions:bob", &open("s3", now + 60_000), now)
+        .await
+        .expect("sets are per key");
+    a.apply(
+        "sessions:alice",
+        &LeaseChange::Close { id: "s1".into() },
+        now,
+    )
+    .await
+    .unwrap();
+    b.apply("sessions:alice", &open("s3", now + 60_000), now)
+        .await
+        .expect("a closed lease frees its place");
+    // After s2 lapses, another fits without anyone closing it.
+    a.apply("sessions:alice", &open("s4", now + 60_000), now + 5_000)
+        .await
+        .expect("a lapsed lease frees its place");
+
+    // 20 environments race for 5 places: exactly 5 win.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let change = LeaseChange::Open {
+                id: format!("race-{i}"),
+                until: now + 60_000,
+                max: 5,
+            };
+            l.apply("sessions:race", &change, now).await
+        }));
+    }
+    let (mut granted, mut full, mut gave_up) = (0, 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => granted += 1,
+            Err(LeaseError::Full { .. }) => full += 1,
+            Err(LeaseError::Backend(_)) => gave_up += 1,
+        }
+    }
+    assert!(granted <= 5, "{granted} leases granted for 5 places");
+    assert_eq!(granted + full + gave_up, 20);
+    let more = a
+        .apply("sessions:race", &open("late", now + 60_000), now)
+        .await;
+    if granted == 5 {
+        assert!(
+            matches!(more, Err(LeaseError::Full { held: 5, .. })),
+            "{more:?}"
+        );
+    }
+    println!("lease race: {granted} granted, {full} full, {gave_up} gave up after lost races");
 }

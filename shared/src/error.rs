@@ -67,6 +67,10 @@ pub enum McpError {
     /// A rate limit was hit; retry after this many milliseconds (HTTP 429 with `Retry-After`).
     #[error("Too Many Requests: retry after {} s", .0.div_ceil(1000))]
     RateLimited(u64),
+    /// A quota on open things (sessions per caller, streams per session) is used up; the message says
+    /// which; retry after this many milliseconds when known (HTTP 429).
+    #[error("Too Many Requests: {0}")]
+    QuotaExceeded(String, Option<u64>),
     /// A bridged backend (a stdio child server) could not answer: it did not start, crashed,
     /// timed out or is over its restart budget (HTTP 502).
     #[error("Bridged server unavailable: {0}")]
@@ -109,6 +113,10 @@ impl McpError {
             McpError::PolicyDenied(_) => (code::FORBIDDEN, None),
             McpError::Unauthorized(_) => (code::UNAUTHORIZED, None),
             McpError::RateLimited(ms) => (code::RATE_LIMITED, Some(json!({ "retryAfterMs": ms }))),
+            McpError::QuotaExceeded(_, ms) => (
+                code::RATE_LIMITED,
+                Some(json!({ "quota": true, "retryAfterMs": ms })),
+            ),
             McpError::Store(_) | McpError::Internal(_) | McpError::Backend(_) => {
                 (code::INTERNAL_ERROR, None)
             }
@@ -140,7 +148,7 @@ impl McpError {
             McpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             McpError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             McpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            McpError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            McpError::RateLimited(_) | McpError::QuotaExceeded(..) => StatusCode::TOO_MANY_REQUESTS,
             McpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             McpError::Backend(_) => StatusCode::BAD_GATEWAY,
         }

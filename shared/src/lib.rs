@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod policy;
 pub mod port;
 pub mod protocol;
+pub mod quota;
 pub mod ratelimit;
 pub mod relay;
 pub mod session;

@@ -111,6 +111,13 @@ pub struct SessionRecord {
     pub next_stream: u64,
     /// Bounded log of recent SSE events for resumption.
     pub events: Vec<LoggedEvent>,
+    /// The caller that opened the session, when sessions per caller are limited (a key name, token
+    /// subject or client address; never a credential).
+    #[serde(default)]
+    pub caller: Option<String>,
+    /// End of the caller's lease on this session (see [`crate::quota`]).
+    #[serde(default)]
+    pub lease_until: Option<UnixMillis>,
 }
 
 impl SessionRecord {

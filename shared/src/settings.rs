@@ -32,6 +32,14 @@ pub struct Settings {
     pub test_tools: bool,
 }
 
+/// Parses a quota: a whole number of at least 1.
+pub fn parse_quota(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of at least 1".into()),
+    }
+}
+
 /// Parses `PER_MINUTE/BURST`, e.g. `600/60`.
 pub fn parse_rate(text: &str) -> Result<RateLimit, String> {
     let (rate, burst) = text
@@ -275,6 +283,8 @@ impl Settings {
             request_limit: v.parse("MCP_EDGE_RATE_LIMIT", parse_rate)?,
             tool_call_limit: v.parse("MCP_EDGE_TOOL_RATE_LIMIT", parse_rate)?,
             tool_timeout_ms: Some(ms("MCP_EDGE_TOOL_TIMEOUT", 30_000)?),
+            max_sessions_per_caller: v.parse("MCP_EDGE_MAX_SESSIONS_PER_CALLER", parse_quota)?,
+            max_streams_per_session: v.parse("MCP_EDGE_MAX_STREAMS_PER_SESSION", parse_quota)?,
             upstream,
             credential_defaults: CredentialDefaults::from_vars(|n| v.get(n)),
             ..defaults
@@ -352,6 +362,8 @@ mod tests {
             ("MCP_EDGE_OAUTH_ISSUER", "https://issuer.example"),
             ("MCP_EDGE_OAUTH_AUDIENCE", "https://mcp.example.com/mcp"),
             ("MCP_EDGE_OAUTH_JWKS_URI", "https://issuer.example/jwks"),
+            ("MCP_EDGE_MAX_SESSIONS_PER_CALLER", "5"),
+            ("MCP_EDGE_MAX_STREAMS_PER_SESSION", "2"),
         ])
         .unwrap();
         assert_eq!(s.gateway.session_ttl_ms, 2000);
@@ -367,6 +379,8 @@ mod tests {
         assert_eq!(s.gateway.upstream.guard.allow_private.len(), 1);
         let oauth = s.gateway.auth.oauth.unwrap();
         assert_eq!(oauth.authorization_servers, vec!["https://issuer.example"]);
+        assert_eq!(s.gateway.max_sessions_per_caller, Some(5));
+        assert_eq!(s.gateway.max_streams_per_session, Some(2));
     }
 
     #[test]
@@ -379,6 +393,8 @@ mod tests {
         let e = settings(&[("MCP_EDGE_OAUTH_ISSUER", "https://i")]).unwrap_err();
         assert_eq!(e.name, "MCP_EDGE_OAUTH_AUDIENCE");
         assert!(settings(&[("MCP_EDGE_TEST_TOOLS", "maybe")]).is_err());
+        let e = settings(&[("MCP_EDGE_MAX_SESSIONS_PER_CALLER", "0")]).unwrap_err();
+        assert_eq!(e.name, "MCP_EDGE_MAX_SESSIONS_PER_CALLER");
         assert!(settings(&[("MCP_EDGE_CONNECTORS", "jira,slack")]).is_err());
     }
 }

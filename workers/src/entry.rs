@@ -16,7 +16,7 @@ use worker::{event, Context, Env, Request, Response};
 
 use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
-use crate::rate_limit_object::DoRateLimiter;
+use crate::rate_limit_object::{DoLeaseLedger, DoRateLimiter};
 
 /// Binding name of the `SessionObject` namespace in `wrangler.toml`.
 pub const SESSIONS_BINDING: &str = "SESSIONS";
@@ -49,7 +49,8 @@ pub fn build_app(env: &Env, store: Arc<dyn SessionStore>) -> Result<McpApp, Stri
         .map_err(|e| e.to_string())?
         .with_sleeper(Arc::new(DelaySleeper))
         .with_audit_sink(Arc::new(ConsoleAudit))
-        .with_rate_limiter(Arc::new(DoRateLimiter::new(env.clone()))))
+        .with_rate_limiter(Arc::new(DoRateLimiter::new(env.clone())))
+        .with_session_ledger(Arc::new(DoLeaseLedger::new(env.clone()))))
 }
 
 /// A 500 naming the configuration problem (never a value: it may be a secret).

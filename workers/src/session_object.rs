@@ -220,6 +220,9 @@ impl DurableObject for SessionObject {
     ) -> worker::Result<()> {
         if let Ok(app) = &self.app {
             app.metrics().stream_delta(-1);
+            if let Ok(Some(attachment)) = ws.deserialize_attachment::<SocketAttachment>() {
+                app.ws_closed(&attachment.connection).await;
+            }
         }
         // Echo the close; 1005/1006 are reserved and may not be sent.
         let code = if matches!(code, 1005 | 1006) {
@@ -232,6 +235,11 @@ impl DurableObject for SessionObject {
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        if let (Ok(app), Ok(Some(attachment))) =
+            (&self.app, ws.deserialize_attachment::<SocketAttachment>())
+        {
+            app.ws_closed(&attachment.connection).await;
+        }
         let _ = ws.close(Some(1011), Some("error"));
         Ok(())
     }

@@ -68,9 +68,7 @@ impl StreamHub {
             }
             hub.forget_closed(&hold.session, &hold.channel);
             app.metrics().stream_delta(-1);
-            if hold.channel == StreamChannel::Legacy {
-                app.legacy_stream_closed(&hold.session).await;
-            }
+            app.stream_closed(&hold).await;
         });
         rx
     }

@@ -31,9 +31,18 @@ impl McpApp {
             .get::<super::AssignedSession>()
             .map(|a| a.0.clone());
         let mut rec = self.new_session(SessionTransport::LegacySse, LEGACY_VERSION, &facts);
+        if let Err(e) = self
+            .open_session_lease(&mut rec, &facts.caller, facts.now)
+            .await
+        {
+            return Reply::error(&e, &Value::Null);
+        }
         match self.ports.store.save(&rec, None).await {
             Ok(v) => rec.version = v,
-            Err(e) => return Reply::error(&McpError::from(e), &Value::Null),
+            Err(e) => {
+                self.close_session_lease(&rec).await;
+                return Reply::error(&McpError::from(e), &Value::Null);
+            }
         }
         self.metrics.session_opened();
         let path = req.uri().path().trim_end_matches('/');
@@ -50,6 +59,7 @@ impl McpApp {
             session: rec.id.clone(),
             channel: StreamChannel::Legacy,
             keepalive_ms: self.config.keepalive_ms,
+            lease: None,
         };
         Reply::sse(vec![frame], Some(hold))
     }
@@ -188,11 +198,11 @@ impl McpApp {
     }
 
     /// Ends a legacy session when its `/sse` stream closes (the stream is the session's lifetime).
-    pub async fn legacy_stream_closed(&self, id: &crate::session::SessionId) {
-        if matches!(self.ports.store.load(id).await, Ok(Some(rec)) if rec.transport == SessionTransport::LegacySse)
-            && self.ports.store.delete(id).await.is_ok()
-        {
-            self.metrics.session_closed();
+    pub(crate) async fn legacy_stream_closed(&self, id: &crate::session::SessionId) {
+        if let Ok(Some(rec)) = self.ports.store.load(id).await {
+            if rec.transport == SessionTransport::LegacySse {
+                let _ = self.end_session(&rec).await;
+            }
         }
     }
 }

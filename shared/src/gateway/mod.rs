@@ -25,6 +25,7 @@ use crate::error::McpError;
 use crate::metrics::Metrics;
 use crate::policy::{PolicyConfig, RequestPolicy};
 use crate::port::{Clock, Entropy, HttpClient, SessionStore, Sleeper, UnixMillis};
+use crate::quota::{LeaseChange, LeaseError, LeaseLedger, MemoryLeaseLedger};
 use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
 use crate::session::{SessionId, SessionRecord, SessionTransport};
 use crate::tool::Registry;
@@ -71,6 +72,13 @@ pub struct GatewayConfig {
     pub tool_call_limit: Option<RateLimit>,
     /// Longest a tool call may run (enforced when the platform supplies a [`Sleeper`]).
     pub tool_timeout_ms: Option<u64>,
+    /// Most sessions (Streamable HTTP, legacy SSE, WebSocket) one caller may hold open at once.
+    pub max_sessions_per_caller: Option<u32>,
+    /// Most `GET` streams one Streamable HTTP session may hold open at once.
+    pub max_streams_per_session: Option<u32>,
+    /// How long this platform can hold a stream at most (its stream leases lapse then); `None`:
+    /// until the platform reports the stream closed.
+    pub stream_lease_ms: Option<u64>,
     /// Upstream guard, pool, timeout and retry settings.
     pub upstream: UpstreamConfig,
     /// Upstream credentials from the environment, used when a request brings none.
@@ -100,6 +108,9 @@ impl Default for GatewayConfig {
             request_limit: None,
             tool_call_limit: None,
             tool_timeout_ms: Some(30_000),
+            max_sessions_per_caller: None,
+            max_streams_per_session: None,
+            stream_lease_ms: None,
             upstream: UpstreamConfig::default(),
             credential_defaults: CredentialDefaults::default(),
         }
@@ -128,6 +139,8 @@ pub struct McpApp {
     metrics: Arc<Metrics>,
     auth: Authenticator,
     limiter: Arc<dyn RateLimiter>,
+    session_leases: Arc<dyn LeaseLedger>,
+    stream_leases: Arc<dyn LeaseLedger>,
     sleeper: Option<Arc<dyn Sleeper>>,
     audit: Arc<dyn AuditSink>,
     upstream: UpstreamServices,
@@ -234,6 +247,8 @@ impl McpApp {
             metrics: Arc::new(Metrics::new()),
             auth,
             limiter: Arc::new(MemoryRateLimiter::default()),
+            session_leases: Arc::new(MemoryLeaseLedger::default()),
+            stream_leases: Arc::new(MemoryLeaseLedger::default()),
             sleeper: None,
             audit: Arc::new(NoAudit),
             upstream,
@@ -244,6 +259,20 @@ impl McpApp {
     /// Keeps rate-limit buckets in `limiter` instead of process memory.
     pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = limiter;
+        self
+    }
+
+    /// Keeps the leases of the sessions-per-caller quota in `ledger` instead of process memory
+    /// (needed wherever one caller's sessions live in different instances).
+    pub fn with_session_ledger(mut self, ledger: Arc<dyn LeaseLedger>) -> Self {
+        self.session_leases = ledger;
+        self
+    }
+
+    /// Keeps the leases of the streams-per-session quota in `ledger` instead of process memory
+    /// (needed wherever one session's streams are held by different instances).
+    pub fn with_stream_ledger(mut self, ledger: Arc<dyn LeaseLedger>) -> Self {
+        self.stream_leases = ledger;
         self
     }
 
@@ -398,6 +427,162 @@ impl McpApp {
             version: 0,
             next_stream: 1,
             events: Vec::new(),
+            caller: None,
+            lease_until: None,
+        }
+    }
+
+    /// How far a session lease reaches past the session's expiry, so that expiry refreshes between
+    /// two lease renewals never outlive the lease.
+    pub(crate) fn lease_margin(&self) -> u64 {
+        (self.config.session_ttl_ms / 10).max(1000)
+    }
+
+    /// Takes the caller's lease for a new session when sessions per caller are limited; records the
+    /// caller in the session so the lease can be renewed and given back.
+    pub(crate) async fn open_session_lease(
+        &self,
+        rec: &mut SessionRecord,
+        caller: &Caller,
+        now: UnixMillis,
+    ) -> Result<(), McpError> {
+        let Some(max) = self.config.max_sessions_per_caller else {
+            return Ok(());
+        };
+        let until = rec.expires_at.saturating_add(self.lease_margin());
+        let change = LeaseChange::Open {
+            id: rec.id.to_string(),
+            until,
+            max,
+        };
+        rec.caller = Some(caller.name.clone());
+        rec.lease_until = Some(until);
+        self.take_session_lease(&caller.name, &change, max, now)
+            .await
+    }
+
+    /// Takes a lease from the caller's session quota (sessions of every transport count).
+    pub(crate) async fn take_session_lease(
+        &self,
+        caller: &str,
+        change: &LeaseChange,
+        max: u32,
+        now: UnixMillis,
+    ) -> Result<(), McpError> {
+        let key = crate::quota::sessions_key(caller);
+        self.take_lease(&self.session_leases, &key, change, now)
+            .await
+            .map_err(|(held, retry)| {
+                McpError::QuotaExceeded(
+                    format!(
+                        "caller {caller} has {held} open sessions (limit {max}); end one (DELETE, or close its stream or socket) or let one expire"
+                    ),
+                    retry,
+                )
+            })
+    }
+
+    /// Gives lease `id` under `key` back; a failing ledger lets it lapse on its own.
+    pub(crate) async fn close_lease(&self, sessions: bool, key: &str, id: &str) {
+        let ledger = if sessions {
+            &self.session_leases
+        } else {
+            &self.stream_leases
+        };
+        let change = LeaseChange::Close { id: id.to_owned() };
+        let _ = ledger.apply(key, &change, self.ports.clock.now()).await;
+    }
+
+    /// Applies a lease change; `Err((held, retry_after_ms))` when the quota is used up. A failing
+    /// ledger lets the request through (availability over exactness; the platform logs it).
+    pub(crate) async fn take_lease(
+        &self,
+        ledger: &Arc<dyn LeaseLedger>,
+        key: &str,
+        change: &LeaseChange,
+        now: UnixMillis,
+    ) -> Result<(), (usize, Option<u64>)> {
+        match ledger.apply(key, change, now).await {
+            Err(LeaseError::Full {
+                held,
+                retry_after_ms,
+            }) => {
+                self.metrics.count_request("quota_exceeded", 429);
+                Err((held, retry_after_ms))
+            }
+            Ok(()) | Err(LeaseError::Backend(_)) => Ok(()),
+        }
+    }
+
+    /// Gives a session's lease back (the session ended).
+    pub(crate) async fn close_session_lease(&self, rec: &SessionRecord) {
+        if let (Some(_), Some(caller)) = (self.config.max_sessions_per_caller, &rec.caller) {
+            let key = crate::quota::sessions_key(caller);
+            self.close_lease(true, &key, rec.id.as_str()).await;
+        }
+    }
+
+    /// Deletes a session and gives its lease back.
+    pub(crate) async fn end_session(&self, rec: &SessionRecord) -> Result<(), McpError> {
+        self.ports.store.delete(&rec.id).await?;
+        self.metrics.session_closed();
+        self.close_session_lease(rec).await;
+        Ok(())
+    }
+
+    /// Takes a lease for a new `GET` stream of `session` when streams per session are limited: the
+    /// lease token for the [`crate::transport::StreamHold`].
+    pub(crate) async fn open_stream_lease(
+        &self,
+        session: &SessionId,
+        now: UnixMillis,
+    ) -> Result<Option<String>, McpError> {
+        let Some(max) = self.config.max_streams_per_session else {
+            return Ok(None);
+        };
+        let mut raw = [0u8; 8];
+        self.ports.entropy.fill(&mut raw);
+        let token = hex::encode(raw);
+        let until = self
+            .config
+            .stream_lease_ms
+            .map_or(UnixMillis::MAX, |ms| now.saturating_add(ms));
+        let change = LeaseChange::Open {
+            id: token.clone(),
+            until,
+            max,
+        };
+        self.take_lease(
+            &self.stream_leases,
+            &crate::quota::streams_key(session.as_str()),
+            &change,
+            now,
+        )
+        .await
+        .map_err(|(held, retry)| {
+            McpError::QuotaExceeded(
+                format!("session has {held} open streams (limit {max}); close one first"),
+                retry,
+            )
+        })?;
+        Ok(Some(token))
+    }
+
+    /// Gives a stream's lease back.
+    pub(crate) async fn close_stream_lease(&self, session: &SessionId, token: Option<&str>) {
+        if let Some(token) = token {
+            let key = crate::quota::streams_key(session.as_str());
+            self.close_lease(false, &key, token).await;
+        }
+    }
+
+    /// Platforms call this when a held stream ends: gives its lease back, and ends a legacy session
+    /// (whose lifetime is its `/sse` stream).
+    pub async fn stream_closed(&self, hold: &crate::transport::StreamHold) {
+        self.close_stream_lease(&hold.session, hold.lease.as_deref())
+            .await;
+        if hold.channel == crate::transport::StreamChannel::Legacy {
+            self.legacy_stream_closed(&hold.session).await;
         }
     }
 
@@ -415,8 +600,7 @@ impl McpApp {
             .await?
             .ok_or(McpError::SessionNotFound)?;
         if rec.is_expired(facts.now) {
-            self.ports.store.delete(&id).await?;
-            self.metrics.session_closed();
+            self.end_session(&rec).await?;
             return Err(McpError::SessionNotFound);
         }
         if rec.credential_fingerprint != facts.fingerprint {
@@ -443,6 +627,7 @@ impl McpApp {
             }
             rec.last_seen = rec.last_seen.max(now);
             rec.expires_at = rec.last_seen.saturating_add(self.config.session_ttl_ms);
+            self.renew_session_lease(&mut rec, now).await;
             match self.ports.store.save(&rec, Some(rec.version)).await {
                 Ok(v) => {
                     rec.version = v;
@@ -460,6 +645,26 @@ impl McpApp {
             }
         }
         Err(McpError::Store("session kept changing concurrently".into()))
+    }
+
+    /// Extends the session's lease once its expiry has moved past it (about once per tenth of the
+    /// TTL of activity); the new end is recorded in the session only when the ledger took it.
+    async fn renew_session_lease(&self, rec: &mut SessionRecord, now: UnixMillis) {
+        let (Some(_), Some(caller)) = (self.config.max_sessions_per_caller, &rec.caller) else {
+            return;
+        };
+        if rec.lease_until.is_some_and(|u| u >= rec.expires_at) {
+            return;
+        }
+        let until = rec.expires_at.saturating_add(self.lease_margin());
+        let change = LeaseChange::Renew {
+            id: rec.id.to_string(),
+            until,
+        };
+        let key = crate::quota::sessions_key(caller);
+        if self.session_leases.apply(&key, &change, now).await.is_ok() {
+            rec.lease_until = Some(until);
+        }
     }
 
     pub(crate) fn session_header(headers: &http::HeaderMap) -> Option<&str> {

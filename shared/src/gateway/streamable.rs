@@ -360,11 +360,20 @@ impl McpApp {
             LATEST_HANDSHAKE_VERSION,
             facts,
         );
+        if let Err(e) = self
+            .open_session_lease(&mut rec, &facts.caller, facts.now)
+            .await
+        {
+            return Reply::error(&e, &id);
+        }
         let processed = self.process(&rec, facts, vec![Ok(msg)], true).await;
         processed.changes.apply(&mut rec);
         match self.ports.store.save(&rec, None).await {
             Ok(v) => rec.version = v,
-            Err(e) => return Reply::error(&McpError::from(e), &id),
+            Err(e) => {
+                self.close_session_lease(&rec).await;
+                return Reply::error(&McpError::from(e), &id);
+            }
         }
         self.metrics.session_opened();
         let body = &processed.responses[0];
@@ -513,13 +522,26 @@ impl McpApp {
                         .encode()
                 })
                 .collect();
-            let hold = (!finished).then(|| StreamHold {
+            if finished {
+                return Reply::sse(frames, None);
+            }
+            let lease = match self.open_stream_lease(&rec.id, facts.now).await {
+                Ok(lease) => lease,
+                Err(e) => return Reply::error(&e, &Value::Null),
+            };
+            let hold = StreamHold {
                 session: rec.id.clone(),
                 channel: StreamChannel::Standalone(stream),
                 keepalive_ms,
-            });
-            return Reply::sse(frames, hold);
+                lease,
+            };
+            return Reply::sse(frames, Some(hold));
         }
+        let lease = match self.open_stream_lease(&rec.id, facts.now).await {
+            Ok(lease) => lease,
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
+        let session_id = rec.id.clone();
         let saved = self
             .update_session(rec, facts.now, |r| {
                 r.next_stream += 1;
@@ -528,7 +550,10 @@ impl McpApp {
             .await;
         let rec = match saved {
             Ok(r) => r,
-            Err(e) => return Reply::error(&e, &Value::Null),
+            Err(e) => {
+                self.close_stream_lease(&session_id, lease.as_deref()).await;
+                return Reply::error(&e, &Value::Null);
+            }
         };
         let stream = rec.next_stream - 1;
         let frames: Vec<Bytes> = priming_frame(&rec, stream, None).into_iter().collect();
@@ -538,6 +563,7 @@ impl McpApp {
                 session: rec.id,
                 channel: StreamChannel::Standalone(stream),
                 keepalive_ms,
+                lease,
             }),
         )
     }
@@ -560,10 +586,9 @@ impl McpApp {
             Ok(r) => r,
             Err(e) => return Reply::error(&e, &Value::Null),
         };
-        if let Err(e) = self.ports.store.delete(&rec.id).await {
-            return Reply::error(&McpError::from(e), &Value::Null);
+        if let Err(e) = self.end_session(&rec).await {
+            return Reply::error(&e, &Value::Null);
         }
-        self.metrics.session_closed();
         Reply::new(StatusCode::OK, crate::transport::ReplyBody::Empty)
     }
 

@@ -12,7 +12,7 @@ use super::*;
 use crate::port::{BoxFuture, UpstreamError};
 use crate::session::MemorySessionStore;
 use crate::transport::sse::SseParser;
-use crate::transport::{ReplyBody, StreamChannel};
+use crate::transport::{ReplyBody, StreamChannel, StreamHold};
 
 struct FixedClock(AtomicU64);
 impl Clock for FixedClock {
@@ -770,7 +770,7 @@ fn legacy_sse_flow_delivers_replies_to_the_stream() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(post_to(&endpoint, "{bad").status(), StatusCode::BAD_REQUEST);
-    block_on(h.app.legacy_stream_closed(&hold.session));
+    block_on(h.app.stream_closed(hold));
     assert_eq!(post_to(&endpoint, &init).status(), StatusCode::NOT_FOUND);
 }
 
@@ -1462,5 +1462,187 @@ fn legacy_replies_can_wait_in_the_session_outbox() {
     assert_eq!(
         block_on(h.app.legacy_outbox(&id, next)),
         crate::gateway::LegacyOutbox::Gone
+    );
+}
+
+fn quota_harness(sessions: Option<u32>, streams: Option<u32>) -> Harness {
+    harness_with(GatewayConfig {
+        origins: OriginPolicy {
+            allowed_origins: vec![],
+            allowed_hosts: Some(vec![]),
+        },
+        session_ttl_ms: 60_000,
+        max_sessions_per_caller: sessions,
+        max_streams_per_session: streams,
+        ..GatewayConfig::default()
+    })
+}
+
+fn try_initialize(h: &Harness) -> Reply {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
+    block_on(h.app.handle(post(&[JSON, ACCEPT], &body.to_string())))
+}
+
+fn delete(h: &Harness, sid: &str) -> StatusCode {
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/mcp")
+        .header("mcp-session-id", sid)
+        .body(Bytes::new())
+        .unwrap();
+    block_on(h.app.handle(req)).status()
+}
+
+fn open_legacy(h: &Harness) -> Reply {
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri("/sse")
+        .body(Bytes::new())
+        .unwrap();
+    block_on(h.app.handle(req))
+}
+
+fn held(reply: &Reply) -> StreamHold {
+    match reply.response.body() {
+        ReplyBody::Sse { hold: Some(h), .. } => h.clone(),
+        other => panic!("expected a held stream, got {other:?}"),
+    }
+}
+
+#[test]
+fn sessions_per_caller_count_every_transport_and_free_up_on_end_or_expiry() {
+    let h = quota_harness(Some(3), None);
+    let a = initialize(&h, "2025-11-25");
+    let legacy = open_legacy(&h);
+    assert_eq!(legacy.status(), StatusCode::OK);
+    let ws = block_on(h.app.ws_accept(&http::HeaderMap::new(), None)).unwrap();
+    // The fourth session of the same caller is refused, with the time until the first lease lapses.
+    let refused = try_initialize(&h);
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let err = body_json(&refused)["error"].clone();
+    assert_eq!(err["code"], -32005);
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("3 open sessions (limit 3)"));
+    let retry: u64 = refused.response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry, 66, "TTL 60 s plus the 6 s lease margin");
+    assert!(block_on(h.app.ws_accept(&http::HeaderMap::new(), None)).is_err());
+    assert_eq!(open_legacy(&h).status(), StatusCode::TOO_MANY_REQUESTS);
+    // Each kind of end gives its place back.
+    assert_eq!(delete(&h, &a), StatusCode::OK);
+    let b = initialize(&h, "2025-11-25");
+    assert_eq!(try_initialize(&h).status(), StatusCode::TOO_MANY_REQUESTS);
+    block_on(h.app.stream_closed(&held(&legacy)));
+    let _c = initialize(&h, "2025-11-25");
+    block_on(h.app.ws_closed(&ws.connection));
+    let _d = initialize(&h, "2025-11-25");
+    assert_eq!(try_initialize(&h).status(), StatusCode::TOO_MANY_REQUESTS);
+    // Other callers have their own quota.
+    let mut other = post(
+        &[JSON, ACCEPT],
+        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}).to_string(),
+    );
+    other
+        .extensions_mut()
+        .insert(ClientAddress("10.0.0.9".into()));
+    assert_eq!(block_on(h.app.handle(other)).status(), StatusCode::OK);
+    // Activity renews a lease past the first TTL; idleness lets sessions lapse.
+    for step in 1..=4 {
+        h.clock.0.store(1_000_000 + step * 20_000, Ordering::SeqCst);
+        assert_eq!(call(&h, &b, "ping", json!({})).0, StatusCode::OK);
+    }
+    assert_eq!(
+        try_initialize(&h).status(),
+        StatusCode::OK,
+        "c and d lapsed"
+    );
+    assert_eq!(try_initialize(&h).status(), StatusCode::OK);
+    assert_eq!(
+        try_initialize(&h).status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "b is alive and still counts"
+    );
+}
+
+#[test]
+fn streams_per_session_are_limited_and_freed_when_the_platform_reports_the_end() {
+    let h = quota_harness(None, Some(2));
+    let sid = initialize(&h, "2025-11-25");
+    let get = |last_event: Option<&str>| {
+        let mut b = Request::builder()
+            .method(Method::GET)
+            .uri("/mcp")
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid);
+        if let Some(id) = last_event {
+            b = b.header("last-event-id", id);
+        }
+        block_on(h.app.handle(b.body(Bytes::new()).unwrap()))
+    };
+    let first = get(None);
+    let second = get(Some("1-0"));
+    assert!(held(&first).lease.is_some() && held(&second).lease.is_some());
+    let third = get(None);
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        third.response.headers().get("retry-after").is_none(),
+        "streams last until closed"
+    );
+    assert!(body_json(&third)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2 open streams (limit 2)"));
+    // POSTs answered over SSE are not held streams and stay allowed.
+    assert_eq!(call(&h, &sid, "tools/list", json!({})).0, StatusCode::OK);
+    block_on(h.app.stream_closed(&held(&first)));
+    assert_eq!(get(None).status(), StatusCode::OK);
+    // Another session has its own streams.
+    let other = initialize(&h, "2025-11-25");
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri("/mcp")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &other)
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(block_on(h.app.handle(req)).status(), StatusCode::OK);
+}
+
+#[test]
+fn stream_leases_lapse_where_the_platform_bounds_stream_life() {
+    let h = harness_with(GatewayConfig {
+        origins: OriginPolicy {
+            allowed_origins: vec![],
+            allowed_hosts: Some(vec![]),
+        },
+        max_streams_per_session: Some(1),
+        stream_lease_ms: Some(5_000),
+        ..GatewayConfig::default()
+    });
+    let sid = initialize(&h, "2025-11-25");
+    let get = || {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri("/mcp")
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid)
+            .body(Bytes::new())
+            .unwrap();
+        block_on(h.app.handle(req))
+    };
+    assert_eq!(get().status(), StatusCode::OK);
+    let refused = get();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.response.headers()["retry-after"], "5");
+    h.clock.0.store(1_005_000, Ordering::SeqCst);
+    assert_eq!(
+        get().status(),
+        StatusCode::OK,
+        "the lost stream's lease lapsed"
     );
 }

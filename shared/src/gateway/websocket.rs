@@ -11,6 +11,7 @@ use crate::error::McpError;
 use crate::protocol::{
     self, decode_message, DecodeError, Incoming, HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION,
 };
+use crate::quota::{Lease, LeaseChange};
 use crate::transport::Reply;
 
 /// The WebSocket subprotocol for plain JSON-RPC.
@@ -30,6 +31,9 @@ pub struct WsConnection {
     pub log_level: Option<String>,
     /// The caller authenticated at the upgrade.
     pub caller: Option<Caller>,
+    /// The connection's lease on one of the caller's sessions, when sessions per caller are limited.
+    #[serde(default)]
+    pub lease: Option<Lease>,
 }
 
 /// The decision to accept a WebSocket upgrade.
@@ -56,6 +60,10 @@ impl McpApp {
             .check(headers)
             .map_err(|e| Box::new(Reply::error(&e, &Value::Null)))?;
         let caller = self.admit(headers, client).await?;
+        let lease = self
+            .open_ws_lease(&caller)
+            .await
+            .map_err(|e| Box::new(Reply::error(&e, &Value::Null)))?;
         let wants_mcp = headers
             .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
             .iter()
@@ -67,6 +75,7 @@ impl McpApp {
                 subprotocol: Some(WS_SUBPROTOCOL),
                 connection: WsConnection {
                     caller: Some(caller),
+                    lease,
                     ..Default::default()
                 },
                 greeting: Vec::new(),
@@ -83,10 +92,65 @@ impl McpApp {
             connection: WsConnection {
                 envelope: true,
                 caller: Some(caller),
+                lease,
                 ..Default::default()
             },
             greeting: vec![welcome.to_string()],
         })
+    }
+
+    /// A WebSocket connection is one session: it takes a lease from the caller's session quota.
+    async fn open_ws_lease(&self, caller: &Caller) -> Result<Option<Lease>, McpError> {
+        let Some(max) = self.config.max_sessions_per_caller else {
+            return Ok(None);
+        };
+        let mut raw = [0u8; 8];
+        self.ports.entropy.fill(&mut raw);
+        let now = self.ports.clock.now();
+        let lease = Lease {
+            id: format!("ws-{}", hex::encode(raw)),
+            until: now.saturating_add(self.config.session_ttl_ms + self.lease_margin()),
+        };
+        let change = LeaseChange::Open {
+            id: lease.id.clone(),
+            until: lease.until,
+            max,
+        };
+        self.take_session_lease(&caller.name, &change, max, now)
+            .await?;
+        Ok(Some(lease))
+    }
+
+    /// Extends the connection's lease once less than a session TTL of it is left (an idle
+    /// connection stops counting a TTL after its last message).
+    async fn renew_ws_lease(&self, conn: &mut WsConnection) {
+        let (Some(lease), Some(caller)) = (&conn.lease, &conn.caller) else {
+            return;
+        };
+        let now = self.ports.clock.now();
+        if lease.until > now.saturating_add(self.config.session_ttl_ms) {
+            return;
+        }
+        let until = now.saturating_add(self.config.session_ttl_ms + self.lease_margin());
+        let change = LeaseChange::Renew {
+            id: lease.id.clone(),
+            until,
+        };
+        let key = crate::quota::sessions_key(&caller.name);
+        if self.session_leases.apply(&key, &change, now).await.is_ok() {
+            conn.lease = Some(Lease {
+                id: lease.id.clone(),
+                until,
+            });
+        }
+    }
+
+    /// Platforms call this when a WebSocket closes: gives the connection's session lease back.
+    pub async fn ws_closed(&self, conn: &WsConnection) {
+        if let (Some(lease), Some(caller)) = (&conn.lease, &conn.caller) {
+            let key = crate::quota::sessions_key(&caller.name);
+            self.close_lease(true, &key, &lease.id).await;
+        }
     }
 
     /// Handles one text message and returns the messages to send back.
@@ -100,6 +164,7 @@ impl McpApp {
             let e = McpError::PayloadTooLarge(self.config.max_body_bytes);
             return vec![protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()];
         }
+        self.renew_ws_lease(conn).await;
         let caller = conn
             .caller
             .clone()

@@ -41,6 +41,9 @@ pub struct StreamHold {
     pub channel: StreamChannel,
     /// Interval of keep-alive comments, in milliseconds.
     pub keepalive_ms: u64,
+    /// The stream's lease token when streams per session are limited (hand the hold back with
+    /// [`crate::McpApp::stream_closed`] when the stream ends).
+    pub lease: Option<String>,
 }
 
 /// The body of a reply.
@@ -120,7 +123,7 @@ impl Reply {
     /// A reply carrying a JSON-RPC error for `err`, with its mapped HTTP status.
     pub fn error(err: &McpError, id: &Value) -> Self {
         let mut reply = Reply::json(err.http_status(), &protocol::failure(id, &err.to_jsonrpc()));
-        if let McpError::RateLimited(ms) = err {
+        if let McpError::RateLimited(ms) | McpError::QuotaExceeded(_, Some(ms)) = err {
             reply.set_header(header::RETRY_AFTER, &ms.div_ceil(1000).max(1).to_string());
         }
         reply
