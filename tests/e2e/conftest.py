@@ -29,6 +29,11 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "worker_only: checks the Worker's own storage (deselected natively)")
     config.addinivalue_line("markers", "lambda_only: checks the Lambda's own behaviour (deselected elsewhere)")
     config.addinivalue_line("markers", "websocket: needs /ws (deselected for the Lambda, which has none)")
+    config.addinivalue_line(
+        "markers",
+        "client_disconnect: needs the server to notice a client leaving a held stream (deselected for the "
+        "Lambda: cargo lambda watch does not pass a disconnect on to the function)",
+    )
 
 
 class NativeServer:
@@ -90,6 +95,11 @@ FLAG_VARS = {
     "--allowed-origins": ("MCP_EDGE_ALLOWED_ORIGINS", ","),
     "--tool-timeout": ("MCP_EDGE_TOOL_TIMEOUT", None),
     "--connectors": ("MCP_EDGE_CONNECTORS", None),
+    "--max-sessions-per-caller": ("MCP_EDGE_MAX_SESSIONS_PER_CALLER", None),
+    "--max-streams-per-session": ("MCP_EDGE_MAX_STREAMS_PER_SESSION", None),
+    "--oauth-issuer": ("MCP_EDGE_OAUTH_ISSUER", None),
+    "--oauth-audience": ("MCP_EDGE_OAUTH_AUDIENCE", None),
+    "--oauth-jwks-uri": ("MCP_EDGE_OAUTH_JWKS_URI", None),
 }
 FLAG_SWITCHES = {"--read-only": "MCP_EDGE_READ_ONLY", "--sse-responses": "MCP_EDGE_SSE_RESPONSES"}
 FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker logs are JSON console lines already

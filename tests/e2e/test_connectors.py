@@ -12,6 +12,7 @@ import pathlib
 import re
 import signal
 import subprocess
+import time
 import urllib.request
 
 import contextlib
@@ -365,6 +366,28 @@ def test_upstream_failures_become_actionable_tool_errors(gateway, fakes):
     with pytest.raises(Exception) as err:
         asyncio.run(main(headers_for(fakes), "jira_get_issue", {"issueKey": "not a key"}))
     assert "/issueKey" in repr(err.value) and "-32602" in repr(err.value)
+
+
+def test_a_tool_call_over_the_time_limit_is_cancelled_with_a_clear_error(spawn, fakes):
+    gw = spawn([*LOCAL, "--tool-timeout", "500ms"])
+    gl = fakes["gitlab"]
+    gl.control("/_fake/faults", {"delay_ms": 4000, "count": 1})
+
+    async def main():
+        async with connect(gw.url, headers_for(fakes)) as s:
+            started = time.monotonic()
+            slow, slow_text = await call(s, "gitlab_get_project", {"projectId": 1})
+            elapsed = time.monotonic() - started
+            fast, fast_text = await call(s, "gitlab_get_project", {"projectId": 1})
+            return slow, slow_text, elapsed, fast, fast_text
+
+    try:
+        slow, slow_text, elapsed, fast, fast_text = asyncio.run(main())
+    finally:
+        gl.control("/_fake/reset", {})
+    assert slow.is_error and "cancelled after 500 ms" in slow_text, slow_text
+    assert elapsed < 3.0, f"the call was answered after {elapsed:.2f} s, not at the 0.5 s limit"
+    ok(fast, fast_text)
 
 
 @pytest.mark.native_only  # the Worker's fetch has no client pool to count; workerd owns connections
