@@ -4,6 +4,7 @@
 # binary under `cargo lambda watch` (PyPI cargo-lambda; Function-URL requests on 127.0.0.1), each
 # gateway with its own table created as infra/terraform declares it. Prints pytest's and cargo's
 # summaries; exits non-zero on any failure. Installs its venv (tests/.venv-lambda) on first use.
+# Arguments, when given, replace the e2e test selection (e.g. `tests/e2e/test_quota.py`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,4 +30,4 @@ echo "== Python SDK e2e against the Lambda under cargo lambda watch"
 cargo build -q -p mcp-edge-lambda --bin bootstrap
 MCP_EDGE_TARGET=lambda FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" \
   tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 \
-  -m "not native_only and not worker_only and not websocket" tests/e2e
+  -m "not native_only and not worker_only and not websocket and not client_disconnect" "${@:-tests/e2e}"

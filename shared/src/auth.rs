@@ -3,7 +3,7 @@
 //! access tokens checked against the issuer's JWKS (fetched through the [`HttpClient`] port).
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use jsonwebtoken::jwk::JwkSet;
@@ -261,10 +261,16 @@ struct Claims {
 }
 
 #[derive(Default)]
-struct JwksCache {
+struct CachedJwks {
     keys: Option<JwkSet>,
     fetched_at: UnixMillis,
 }
+
+/// The issuer's signing keys as last fetched. Gateways built in one process (or isolate) can share
+/// one cache through [`crate::McpApp::with_jwks_cache`], so each fetches the JWKS once per refresh
+/// interval instead of once per gateway.
+#[derive(Default)]
+pub struct JwksCache(Mutex<CachedJwks>);
 
 /// Time after which cached JWKS are refreshed.
 const JWKS_TTL_MS: u64 = 10 * 60 * 1000;
@@ -274,7 +280,7 @@ const JWKS_MIN_REFRESH_MS: u64 = 30 * 1000;
 /// Checks presented credentials against an [`AuthConfig`].
 pub struct Authenticator {
     config: AuthConfig,
-    jwks: Mutex<JwksCache>,
+    jwks: Arc<JwksCache>,
 }
 
 impl Authenticator {
@@ -282,8 +288,14 @@ impl Authenticator {
     pub fn new(config: AuthConfig) -> Self {
         Authenticator {
             config,
-            jwks: Mutex::new(JwksCache::default()),
+            jwks: Arc::default(),
         }
+    }
+
+    /// Keeps fetched signing keys in `cache` (shared with other authenticators).
+    pub fn with_jwks_cache(mut self, cache: Arc<JwksCache>) -> Self {
+        self.jwks = cache;
+        self
     }
 
     /// The configuration.
@@ -340,6 +352,7 @@ impl Authenticator {
         let cached = {
             let cache = self
                 .jwks
+                .0
                 .lock()
                 .map_err(|_| AuthError::Unavailable("JWKS cache poisoned".into()))?;
             let fresh = now.saturating_sub(cache.fetched_at) < JWKS_TTL_MS;
@@ -369,7 +382,7 @@ impl Authenticator {
         }
         let set: JwkSet = serde_json::from_slice(resp.body())
             .map_err(|e| AuthError::Unavailable(format!("JWKS is not valid: {e}")))?;
-        if let Ok(mut cache) = self.jwks.lock() {
+        if let Ok(mut cache) = self.jwks.0.lock() {
             cache.keys = Some(set.clone());
             cache.fetched_at = now;
         }

@@ -50,7 +50,14 @@ pub fn build_app(env: &Env, store: Arc<dyn SessionStore>) -> Result<McpApp, Stri
         .with_sleeper(Arc::new(DelaySleeper))
         .with_audit_sink(Arc::new(ConsoleAudit))
         .with_rate_limiter(Arc::new(DoRateLimiter::new(env.clone())))
-        .with_session_ledger(Arc::new(DoLeaseLedger::new(env.clone()))))
+        .with_session_ledger(Arc::new(DoLeaseLedger::new(env.clone())))
+        .with_jwks_cache(JWKS.with(Arc::clone)))
+}
+
+thread_local! {
+    /// One OAuth signing-key cache per isolate, shared by the stateless gateway and every session
+    /// object in it (otherwise each new session object would fetch the JWKS).
+    static JWKS: Arc<mcp_edge_core::auth::JwksCache> = Arc::default();
 }
 
 /// A 500 naming the configuration problem (never a value: it may be a secret).

@@ -276,6 +276,12 @@ impl McpApp {
         self
     }
 
+    /// Shares the OAuth signing-key cache with other gateways of this process or isolate.
+    pub fn with_jwks_cache(mut self, cache: Arc<crate::auth::JwksCache>) -> Self {
+        self.auth = Authenticator::new(self.config.auth.clone()).with_jwks_cache(cache);
+        self
+    }
+
     /// Supplies timers, which enables the tool-call timeout.
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.sleeper = Some(sleeper);
