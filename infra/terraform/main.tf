@@ -12,31 +12,33 @@ locals {
   }
   environment = merge(
     {
-      MCP_EDGE_DYNAMODB_TABLE         = aws_dynamodb_table.sessions.name
-      MCP_EDGE_LAMBDA_INVOKE_MODE     = var.invoke_mode
-      MCP_EDGE_LOG_LEVEL              = var.log_level
-      MCP_EDGE_SESSION_TTL            = var.session_ttl
-      MCP_EDGE_KEEPALIVE              = var.keepalive
-      MCP_EDGE_LEGACY_POLL            = var.legacy_poll
-      MCP_EDGE_MAX_BODY_BYTES         = tostring(var.max_body_bytes)
-      MCP_EDGE_ALLOWED_ORIGINS        = join(",", var.allowed_origins)
-      MCP_EDGE_ALLOWED_HOSTS          = join(",", var.allowed_hosts)
-      MCP_EDGE_API_KEYS               = join(";", var.api_keys)
-      MCP_EDGE_RATE_LIMIT             = var.rate_limit
-      MCP_EDGE_TOOL_RATE_LIMIT        = var.tool_rate_limit
-      MCP_EDGE_TOOL_TIMEOUT           = var.tool_timeout
-      MCP_EDGE_READ_ONLY              = tostring(var.read_only)
-      MCP_EDGE_CONNECTORS             = join(",", var.connectors)
-      MCP_EDGE_UPSTREAM_ALLOWLIST     = join(",", var.upstream_allowlist)
-      MCP_EDGE_UPSTREAM_ALLOW_HTTP    = join(",", var.upstream_allow_http)
-      MCP_EDGE_UPSTREAM_ALLOW_PRIVATE = join(",", var.upstream_allow_private)
-      MCP_EDGE_UPSTREAM_POOL_SIZE     = tostring(var.upstream_pool_size)
-      MCP_EDGE_UPSTREAM_POOL_IDLE     = var.upstream_pool_idle
-      MCP_EDGE_UPSTREAM_TIMEOUT       = var.upstream_timeout
-      MCP_EDGE_UPSTREAM_RETRIES       = tostring(var.upstream_retries)
-      MCP_EDGE_FINGERPRINT_KEY        = var.fingerprint_key
-      MCP_EDGE_RESOURCE_URL           = var.resource_url
-      MCP_EDGE_SSE_RESPONSES          = tostring(var.sse_responses)
+      MCP_EDGE_DYNAMODB_TABLE          = aws_dynamodb_table.sessions.name
+      MCP_EDGE_LAMBDA_INVOKE_MODE      = var.invoke_mode
+      MCP_EDGE_LOG_LEVEL               = var.log_level
+      MCP_EDGE_SESSION_TTL             = var.session_ttl
+      MCP_EDGE_KEEPALIVE               = var.keepalive
+      MCP_EDGE_LEGACY_POLL             = var.legacy_poll
+      MCP_EDGE_MAX_BODY_BYTES          = tostring(var.max_body_bytes)
+      MCP_EDGE_ALLOWED_ORIGINS         = join(",", var.allowed_origins)
+      MCP_EDGE_ALLOWED_HOSTS           = join(",", var.allowed_hosts)
+      MCP_EDGE_API_KEYS                = join(";", var.api_keys)
+      MCP_EDGE_RATE_LIMIT              = var.rate_limit
+      MCP_EDGE_TOOL_RATE_LIMIT         = var.tool_rate_limit
+      MCP_EDGE_TOOL_TIMEOUT            = var.tool_timeout
+      MCP_EDGE_MAX_SESSIONS_PER_CALLER = var.max_sessions_per_caller == null ? "" : tostring(var.max_sessions_per_caller)
+      MCP_EDGE_MAX_STREAMS_PER_SESSION = var.max_streams_per_session == null ? "" : tostring(var.max_streams_per_session)
+      MCP_EDGE_READ_ONLY               = tostring(var.read_only)
+      MCP_EDGE_CONNECTORS              = join(",", var.connectors)
+      MCP_EDGE_UPSTREAM_ALLOWLIST      = join(",", var.upstream_allowlist)
+      MCP_EDGE_UPSTREAM_ALLOW_HTTP     = join(",", var.upstream_allow_http)
+      MCP_EDGE_UPSTREAM_ALLOW_PRIVATE  = join(",", var.upstream_allow_private)
+      MCP_EDGE_UPSTREAM_POOL_SIZE      = tostring(var.upstream_pool_size)
+      MCP_EDGE_UPSTREAM_POOL_IDLE      = var.upstream_pool_idle
+      MCP_EDGE_UPSTREAM_TIMEOUT        = var.upstream_timeout
+      MCP_EDGE_UPSTREAM_RETRIES        = tostring(var.upstream_retries)
+      MCP_EDGE_FINGERPRINT_KEY         = var.fingerprint_key
+      MCP_EDGE_RESOURCE_URL            = var.resource_url
+      MCP_EDGE_SSE_RESPONSES           = tostring(var.sse_responses)
     },
     local.oauth,
     var.extra_environment,

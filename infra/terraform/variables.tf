@@ -155,6 +155,26 @@ variable "tool_rate_limit" {
   default     = ""
 }
 
+variable "max_sessions_per_caller" {
+  description = "MCP_EDGE_MAX_SESSIONS_PER_CALLER: most sessions one caller may hold open at once, or null for no limit."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.max_sessions_per_caller == null ? true : var.max_sessions_per_caller >= 1
+    error_message = "max_sessions_per_caller must be at least 1 (or null)."
+  }
+}
+
+variable "max_streams_per_session" {
+  description = "MCP_EDGE_MAX_STREAMS_PER_SESSION: most GET streams one session may hold open at once, or null for no limit."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.max_streams_per_session == null ? true : var.max_streams_per_session >= 1
+    error_message = "max_streams_per_session must be at least 1 (or null)."
+  }
+}
+
 variable "tool_timeout" {
   description = "MCP_EDGE_TOOL_TIMEOUT: longest a tool call may run."
   type        = string
