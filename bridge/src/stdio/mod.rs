@@ -8,14 +8,19 @@
 pub mod child;
 pub mod config;
 pub mod http;
+pub mod legacy;
+pub mod rest;
+pub mod socket;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mcp_edge_core::auth::Caller;
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::relay::{Relay, Route};
+use mcp_edge_core::McpApp;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
@@ -33,12 +38,13 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Builds the bridge (no child starts until a client needs it).
-    pub fn new(specs: BTreeMap<String, ServerSpec>) -> Self {
+    /// Builds the bridge (no child starts until a client needs it); `app` holds the gateway policy
+    /// bridged sessions are counted by (the per-caller session quota).
+    pub fn new(specs: BTreeMap<String, ServerSpec>, app: Arc<McpApp>) -> Self {
         let servers = specs
             .into_iter()
             .map(|(name, spec)| {
-                let server = Arc::new(BridgedServer::new(name.clone(), spec));
+                let server = Arc::new(BridgedServer::new(name.clone(), spec, app.clone()));
                 (name, server)
             })
             .collect();
@@ -69,6 +75,18 @@ impl Bridge {
         }
     }
 
+    /// Every server, by name.
+    pub fn servers(&self) -> impl Iterator<Item = &Arc<BridgedServer>> {
+        self.servers.values()
+    }
+
+    /// The server and session with this id, on whichever server it lives.
+    pub fn find_session(&self, id: &str) -> Option<(Arc<BridgedServer>, Arc<BridgeSession>)> {
+        self.servers
+            .values()
+            .find_map(|s| s.session(id).map(|session| (s.clone(), session)))
+    }
+
     /// Per-server figures for `/stats`.
     pub fn stats(&self) -> Value {
         Value::Object(
@@ -86,10 +104,23 @@ pub struct Outbox {
     queue: Mutex<VecDeque<Value>>,
     notify: Notify,
     dropped: AtomicU64,
+    closed: AtomicBool,
 }
 
 impl Outbox {
-    fn push(&self, message: Value) {
+    /// Marks the session ended and wakes its stream, which then ends.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the session ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues a message for the session's stream.
+    pub fn push(&self, message: Value) {
         if let Ok(mut q) = self.queue.lock() {
             if q.len() >= OUTBOX_LIMIT {
                 q.pop_front();
@@ -126,6 +157,14 @@ pub struct BridgeSession {
     last_seen: Mutex<Instant>,
     /// Whether a GET stream is open (at most one).
     pub stream_open: AtomicBool,
+    /// The caller whose session quota this session counts against (when a quota is configured).
+    lease_holder: Option<String>,
+    /// Who opened the session (`clientInfo.name`, or the REST API's `client_id`).
+    pub client_id: Option<String>,
+    /// Free-form metadata given by a REST client.
+    pub metadata: Value,
+    /// Milliseconds since the Unix epoch when the session opened.
+    pub created_at: u64,
 }
 
 impl BridgeSession {
@@ -133,6 +172,11 @@ impl BridgeSession {
         if let Ok(mut t) = self.last_seen.lock() {
             *t = Instant::now();
         }
+    }
+
+    /// Milliseconds since the session's last request.
+    pub fn idle_ms(&self) -> u64 {
+        self.idle_for().as_millis() as u64
     }
 
     fn idle_for(&self) -> Duration {
@@ -149,19 +193,36 @@ pub struct BridgedServer {
     pub name: String,
     spec: ServerSpec,
     sessions: Mutex<HashMap<String, Arc<BridgeSession>>>,
+    /// Legacy SSE streams opened before their session's `initialize`.
+    pending: Mutex<HashMap<String, Arc<Outbox>>>,
     shared: Mutex<Option<Arc<Backend>>>,
     /// When this server's children crashed (all children count towards the restart budget).
     crashes: Arc<Mutex<VecDeque<Instant>>>,
     calls: AtomicU64,
     failures: AtomicU64,
+    app: Arc<McpApp>,
+}
+
+/// How a client session starts: who asks, and where the child's messages for it go.
+pub struct SessionStart<'a> {
+    /// The `initialize` request (JSON-RPC).
+    pub request: Value,
+    /// The authenticated caller.
+    pub caller: &'a Caller,
+    /// An outbox the transport already streams from (legacy SSE opens its stream first).
+    pub outbox: Option<Arc<Outbox>>,
+    /// Free-form metadata (REST clients).
+    pub metadata: Value,
 }
 
 impl BridgedServer {
-    fn new(name: String, spec: ServerSpec) -> Self {
+    fn new(name: String, spec: ServerSpec, app: Arc<McpApp>) -> Self {
         BridgedServer {
+            app,
             name,
             spec,
             sessions: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
             shared: Mutex::new(None),
             crashes: Arc::default(),
             calls: AtomicU64::new(0),
@@ -185,13 +246,65 @@ impl BridgedServer {
         Some(s)
     }
 
+    /// Registers a legacy SSE stream whose session starts with a later `initialize`.
+    pub fn open_pending(&self, id: &str) -> Arc<Outbox> {
+        let outbox = Arc::new(Outbox::default());
+        if let Ok(mut m) = self.pending.lock() {
+            m.insert(id.to_owned(), outbox.clone());
+        }
+        outbox
+    }
+
+    /// Takes the outbox of a legacy stream waiting for its `initialize`.
+    pub fn take_pending(&self, id: &str) -> Option<Arc<Outbox>> {
+        self.pending.lock().ok()?.remove(id)
+    }
+
+    /// Puts back the outbox of a stream whose `initialize` has not succeeded yet (unless the stream
+    /// closed meanwhile).
+    pub fn restore_pending(&self, id: &str, outbox: Arc<Outbox>) {
+        if outbox.is_closed() {
+            return;
+        }
+        if let Ok(mut m) = self.pending.lock() {
+            m.insert(id.to_owned(), outbox);
+        }
+    }
+
+    /// The configured isolation mode.
+    pub fn isolation(&self) -> Isolation {
+        self.spec.isolation
+    }
+
     /// Runs the client's `initialize` and opens a session on success. Returns the session and the
-    /// answer for the client.
+    /// answer for the client. The session counts against the caller's session quota.
     pub async fn open_session(
         &self,
         id: String,
-        request: Value,
+        start: SessionStart<'_>,
     ) -> Result<(Arc<BridgeSession>, Value), McpError> {
+        let leased = self.app.open_caller_session(start.caller, &id).await?;
+        let lease_holder = leased.then(|| start.caller.name.clone());
+        let opened = self
+            .open_leased(id.clone(), start, lease_holder.clone())
+            .await;
+        if let (Err(_), Some(caller)) = (&opened, &lease_holder) {
+            self.app.close_caller_session(caller, &id).await;
+        }
+        opened
+    }
+
+    async fn open_leased(
+        &self,
+        id: String,
+        start: SessionStart<'_>,
+        lease_holder: Option<String>,
+    ) -> Result<(Arc<BridgeSession>, Value), McpError> {
+        let request = start.request;
+        let client_id = request
+            .pointer("/params/clientInfo/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let backend = match self.spec.isolation {
             Isolation::Shared => {
                 let mut slot = self.shared.lock().map_err(poisoned)?;
@@ -208,7 +321,7 @@ impl BridgedServer {
                 self.backend(Some(id.clone()))
             }
         };
-        let outbox = Arc::new(Outbox::default());
+        let outbox = start.outbox.unwrap_or_default();
         backend.attach(&id, outbox.clone());
         let answer = match backend.initialize(&id, request).await {
             Ok(a) => a,
@@ -233,6 +346,13 @@ impl BridgedServer {
             outbox,
             last_seen: Mutex::new(Instant::now()),
             stream_open: AtomicBool::new(false),
+            lease_holder,
+            client_id,
+            metadata: start.metadata,
+            created_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or_default(),
         });
         self.sessions
             .lock()
@@ -281,7 +401,12 @@ impl BridgedServer {
                 if self.spec.isolation == Isolation::PerSession {
                     s.backend.stop();
                 }
-                s.outbox.notify.notify_one();
+                s.outbox.close();
+                if let Some(caller) = s.lease_holder.clone() {
+                    let app = self.app.clone();
+                    let id = id.to_owned();
+                    tokio::spawn(async move { app.close_caller_session(&caller, &id).await });
+                }
                 true
             }
             None => false,
@@ -563,6 +688,11 @@ impl Backend {
             return Ok(c);
         }
         let _guard = self.start.lock().await;
+        self.ensure_child_locked().await
+    }
+
+    /// [`Backend::ensure_child`] for a caller that holds the start lock.
+    async fn ensure_child_locked(self: &Arc<Self>) -> Result<Arc<Child>, McpError> {
         if let Some(c) = self.state.lock().map_err(poisoned)?.child.clone() {
             return Ok(c);
         }
@@ -678,13 +808,14 @@ impl Backend {
         request: Value,
     ) -> Result<Value, McpError> {
         let client_id = request.get("id").cloned().unwrap_or(Value::Null);
+        // Held through the first handshake, so two clients initializing a fresh shared child at the
+        // same moment send it one `initialize`; the second gets the recorded answer.
         let _guard = self.start.lock().await;
         let recorded = self.state.lock().map_err(poisoned)?.handshake.clone();
         if let Some((_, result)) = recorded {
             return Ok(json!({"jsonrpc": "2.0", "id": client_id, "result": result}));
         }
-        drop(_guard);
-        let child = self.ensure_child().await?;
+        let child = self.ensure_child_locked().await?;
         let params = request.get("params").cloned().unwrap_or(Value::Null);
         let answer = self.exchange(&child, session, request).await?;
         if let Some(result) = answer.get("result") {

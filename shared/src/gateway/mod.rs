@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 pub use access::ClientAddress;
 pub use legacy::LegacyOutbox;
-pub use websocket::{WsAccept, WsConnection};
+pub use websocket::{WsAccept, WsConnection, WS_SUBPROTOCOL};
 
 use crate::audit::{AuditSink, NoAudit};
 use crate::auth::{AuthConfig, Authenticator, Caller};
@@ -486,6 +486,28 @@ impl McpApp {
                     retry,
                 )
             })
+    }
+
+    /// Counts a session the platform keeps itself (a bridged stdio session) against the caller's
+    /// session quota, until [`McpApp::close_caller_session`]. `Ok(false)`: no quota is configured.
+    pub async fn open_caller_session(&self, caller: &Caller, id: &str) -> Result<bool, McpError> {
+        let Some(max) = self.config.max_sessions_per_caller else {
+            return Ok(false);
+        };
+        let change = LeaseChange::Open {
+            id: id.to_owned(),
+            until: UnixMillis::MAX,
+            max,
+        };
+        self.take_session_lease(&caller.name, &change, max, self.ports.clock.now())
+            .await?;
+        Ok(true)
+    }
+
+    /// Gives back the place of a session opened with [`McpApp::open_caller_session`].
+    pub async fn close_caller_session(&self, caller: &str, id: &str) {
+        self.close_lease(true, &crate::quota::sessions_key(caller), id)
+            .await;
     }
 
     /// Gives lease `id` under `key` back; a failing ledger lets it lapse on its own.
