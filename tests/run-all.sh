@@ -4,7 +4,8 @@
 # servers the bridge tests run (mcp-server-time from PyPI, server-everything from npm), and the
 # TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules, and the Worker
 # toolchain (worker-build and wasm-bindgen-cli from crates.io; wrangler, Node 22, binaryen from npm),
-# and for the Lambda cargo-lambda and moto (PyPI, tests/.venv-lambda, installed by tests/run-lambda.sh).
+# and for the Lambda cargo-lambda and moto (PyPI, tests/.venv-lambda, installed by tests/run-lambda.sh);
+# Debian's chromium (apt) for the console test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -57,6 +58,10 @@ tests/.venv-ws/bin/pip install -q --disable-pip-version-check -r tests/requireme
 if [ ! -x tests/.venv-stdio/bin/python ]; then python3 -m venv tests/.venv-stdio; fi
 tests/.venv-stdio/bin/pip install -q --disable-pip-version-check -r tests/requirements-stdio.txt
 (cd tests/ts && npm ci --no-audit --no-fund --loglevel=error)
+# Headless Chromium (Debian's package) for the browser console's click-through test.
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 bash workers/setup.sh
 
 step "format"
@@ -124,6 +129,9 @@ tests/.venv-checkov/bin/pip install -q --disable-pip-version-check -r tests/requ
 tests/.venv-checkov/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet \
   --external-checks-dir infra/checkov | tail -20
 suite terraform-hcl tests/.venv/bin/python -m pytest -q -p no:cacheprovider tests/infra
+
+step "Container image (infra/container/Dockerfile): hadolint (no Docker engine here to build it)"
+tests/.venv-checkov/bin/hadolint --failure-threshold info infra/container/Dockerfile && echo "hadolint: Dockerfile clean"
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

@@ -218,6 +218,37 @@ enum Command {
         /// The key to hash; omit to generate a random one.
         key: Option<String>,
     },
+    /// Exits 0 when the gateway listening on `--bind` (on loopback) answers `GET /health` with 200,
+    /// 1 otherwise (the container's `HEALTHCHECK`).
+    Health,
+}
+
+/// `mcp-edge health`: one `GET /health` over loopback to the `--bind` port, within 5 s.
+async fn health(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ip = if bind.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        bind.ip()
+    };
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect((ip, bind.port())).await?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut head = vec![0u8; 64];
+        let n = stream.read(&mut head).await?;
+        anyhow::Ok(String::from_utf8_lossy(&head[..n]).into_owned())
+    };
+    let head = tokio::time::timeout(Duration::from_secs(5), probe)
+        .await
+        .context("no answer within 5 s")??;
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.1 200"),
+        "unhealthy: {}",
+        head.lines().next().unwrap_or("")
+    );
+    Ok(())
 }
 
 /// `mcp-edge hash-key`: prints a hash (and the generated key, if any) to stdout.
@@ -317,9 +348,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::HashKey { key }) = cli.command {
-        hash_key(key);
-        return Ok(());
+    match cli.command {
+        Some(Command::HashKey { key }) => {
+            hash_key(key);
+            return Ok(());
+        }
+        Some(Command::Health) => return health(cli.bind).await,
+        None => {}
     }
     init_logging(&cli);
     let auth = auth_config(&cli);

@@ -471,3 +471,16 @@ def test_bridged_sessions_count_against_the_callers_session_quota(tmp_path):
             assert status == 200
     finally:
         assert server.stop() == 0
+
+
+def test_health_subcommand_for_the_container_healthcheck(bridge):
+    """`mcp-edge health` (the image's HEALTHCHECK) exits 0 against a running gateway, 1 without one."""
+    from conftest import BIN, free_port
+
+    port = bridge.url.rsplit(":", 1)[1]
+    env = {**os.environ, "MCP_EDGE_BIND": f"0.0.0.0:{port}"}
+    ok = subprocess.run([BIN, "health"], env=env, capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    env["MCP_EDGE_BIND"] = f"127.0.0.1:{free_port()}"
+    down = subprocess.run([BIN, "health"], env=env, capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1 and "refused" in down.stderr.lower()
