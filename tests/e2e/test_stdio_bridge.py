@@ -484,3 +484,37 @@ def test_health_subcommand_for_the_container_healthcheck(bridge):
     env["MCP_EDGE_BIND"] = f"127.0.0.1:{free_port()}"
     down = subprocess.run([BIN, "health"], env=env, capture_output=True, text=True, timeout=30)
     assert down.returncode == 1 and "refused" in down.stderr.lower()
+
+
+def test_a_hung_child_fails_its_ping_and_is_restarted(tmp_path):
+    """SIGSTOP freezes the child (it stays alive but answers nothing): the ping health check notices
+    within ping_interval + ping_timeout, kills it, and the next call runs on a new child."""
+    watched = f'command = "{NODE}"\nargs = ["{EVERYTHING}", "stdio"]\nisolation = "shared"\nping_interval = "300ms"\nping_timeout = "500ms"'
+    server = Server(["--stdio-config", config_file(tmp_path, watched=watched)], str(tmp_path)).start()
+    frozen = None
+    try:
+        async def main():
+            nonlocal frozen
+            async with connect(f"{server.url}/servers/watched/mcp") as c:
+                assert text_of(await c.call_tool("echo", {"message": "before"})) == "Echo: before"
+                frozen = stats(server.url)["watched"]["sharedChild"]["pid"]
+                os.kill(frozen, signal.SIGSTOP)
+                deadline = time.monotonic() + 10
+                child = {}
+                while time.monotonic() < deadline:
+                    child = stats(server.url)["watched"]["sharedChild"]
+                    if not child["running"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert not child["running"] and "ping" in child["lastExit"], child
+                assert not pathlib.Path(f"/proc/{frozen}").exists() or "Z" in pathlib.Path(f"/proc/{frozen}/stat").read_text().split()[2], "the hung child was killed"
+                assert text_of(await c.call_tool("echo", {"message": "after"})) == "Echo: after"
+                child = stats(server.url)["watched"]["sharedChild"]
+                assert child["running"] and child["starts"] == 2 and child["pid"] != frozen
+
+        asyncio.run(main())
+    finally:
+        if frozen and pathlib.Path(f"/proc/{frozen}").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(frozen, signal.SIGKILL)
+        assert server.stop() == 0

@@ -11,6 +11,8 @@
 //! idle_timeout = "10m"
 //! request_timeout = "60s"
 //! restart_budget = 5           # restarts allowed per minute before giving up
+//! ping_interval = "30s"        # health check of a running child ("0s": none)
+//! ping_timeout = "10s"         # a child that does not answer its ping in time is hung: restarted
 //! ```
 
 use std::collections::BTreeMap;
@@ -73,6 +75,12 @@ pub struct ServerSpec {
     /// Restarts allowed within a minute; beyond that, calls fail until the minute has passed.
     #[serde(default = "default_restart_budget")]
     pub restart_budget: u32,
+    /// Interval of the `ping` health check of a running child (zero: no health check).
+    #[serde(default = "default_ping_interval", deserialize_with = "duration")]
+    pub ping_interval: Duration,
+    /// A child that does not answer its `ping` within this is hung: it is killed and restarted.
+    #[serde(default = "default_ping_timeout", deserialize_with = "duration")]
+    pub ping_timeout: Duration,
 }
 
 fn default_max_children() -> usize {
@@ -86,6 +94,12 @@ fn default_request_timeout() -> Duration {
 }
 fn default_restart_budget() -> u32 {
     5
+}
+fn default_ping_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_ping_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -152,6 +166,8 @@ pub fn from_command_line(line: &str, isolation: Isolation) -> anyhow::Result<Ser
         idle_timeout: default_idle(),
         request_timeout: default_request_timeout(),
         restart_budget: default_restart_budget(),
+        ping_interval: default_ping_interval(),
+        ping_timeout: default_ping_timeout(),
     })
 }
 
@@ -173,6 +189,7 @@ mod tests {
         assert_eq!(time.isolation, Isolation::Shared);
         assert_eq!(time.request_timeout, Duration::from_secs(5));
         assert_eq!(time.max_children, 16);
+        assert_eq!(time.ping_interval, Duration::from_secs(30));
 
         std::fs::write(&path, "[servers.\"bad name\"]\ncommand = \"x\"\n").unwrap();
         assert!(load(&path).unwrap_err().to_string().contains("must be"));

@@ -751,6 +751,7 @@ impl Backend {
             st.handshake.clone()
         };
         tokio::spawn(self.clone().pump(rx, generation + 1));
+        tokio::spawn(self.clone().watch_health(child.clone(), generation + 1));
         // A restarted child gets the handshake its sessions already did.
         if let Some((params, _)) = handshake {
             let init = json!({"jsonrpc": "2.0", "id": "bridge-init", "method": "initialize", "params": params});
@@ -765,6 +766,50 @@ impl Backend {
             self.send_initialized(&child).await?;
         }
         Ok(child)
+    }
+
+    /// Pings the child every `ping_interval` while it is the current one; a child that does not
+    /// answer within `ping_timeout` is hung: it is killed (counting as a crash against the restart
+    /// budget), its in-flight requests fail, and the next request starts a new child.
+    async fn watch_health(self: Arc<Self>, child: Arc<Child>, generation: u64) {
+        let (interval, timeout) = (self.spec.ping_interval, self.spec.ping_timeout);
+        if interval.is_zero() {
+            return;
+        }
+        let current = |backend: &Backend| {
+            backend
+                .state
+                .lock()
+                .map(|st| st.generation == generation && st.child.is_some())
+                .unwrap_or(false)
+        };
+        loop {
+            tokio::time::sleep(interval).await;
+            if !current(&self) {
+                return;
+            }
+            let ping = json!({"jsonrpc": "2.0", "id": "bridge-ping", "method": "ping"});
+            match tokio::time::timeout(timeout, self.exchange(&child, "", ping)).await {
+                Ok(Ok(_)) => continue,
+                // The child exited: the pump records it.
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    if !current(&self) {
+                        return;
+                    }
+                    let why = format!("no answer to ping within {} ms (hung)", timeout.as_millis());
+                    tracing::warn!(server = %self.name, pid = child.pid, "killing a hung child: {why}");
+                    if let Ok(mut c) = self.crashes.lock() {
+                        c.push_back(Instant::now());
+                    }
+                    if let Ok(mut st) = self.state.lock() {
+                        st.last_exit = Some(why);
+                    }
+                    self.stop();
+                    return;
+                }
+            }
+        }
     }
 
     async fn send_initialized(&self, child: &Child) -> Result<(), McpError> {
@@ -994,16 +1039,17 @@ impl Backend {
                     });
                     if let Ok(mut st) = self.state.lock() {
                         if st.generation == generation {
-                            // A child still in place was not stopped by us: it crashed.
+                            // A child still in place was not stopped by us: it crashed. (A child
+                            // we stopped keeps the reason already recorded, e.g. a failed ping.)
                             if st.child.is_some() {
                                 tracing::warn!(server = %self.name, "child ended: {exit}");
                                 if let Ok(mut c) = self.crashes.lock() {
                                     c.push_back(Instant::now());
                                 }
+                                st.last_exit = Some(exit);
                             }
                             st.child = None;
                             st.initialized_sent = false;
-                            st.last_exit = Some(exit);
                             for p in st.relay.fail_all() {
                                 drop(p.waiter);
                             }
