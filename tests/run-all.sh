@@ -95,6 +95,9 @@ client_suites native "$URL"
 kill -TERM $PID && wait $PID
 trap - EXIT
 
+step "stdio bridge: TypeScript SDK through it, and conformance directly vs. through it (tests/run-bridge.sh)"
+suite bridge env MCP_EDGE_BIN="$BIN" bash tests/run-bridge.sh
+
 step "Cloudflare Worker: bundle, then the same suites under wrangler dev (tests/e2e with MCP_EDGE_TARGET=worker)"
 bash workers/build.sh 2>&1 | tail -3
 bash bench/worker-bundle.sh | tee "$LOGS/bundle.log"

@@ -242,9 +242,11 @@ async fn post(
         // A tool call (which may log, report progress or ask the client for sampling, elicitation
         // or roots) and any request asking for progress are answered with an event stream when the
         // client takes one, so those messages arrive before the answer, in order, on this response.
-        // Everything else is answered with JSON (messages related to it go to the GET stream).
+        // Everything else is answered with JSON (messages related to it go to the GET stream), unless
+        // the gateway prefers SSE answers (`--sse-responses`).
         let streams = message.method() == Some("tools/call")
-            || raw.pointer("/params/_meta/progressToken").is_some();
+            || raw.pointer("/params/_meta/progressToken").is_some()
+            || state.app.config().prefer_sse;
         if !accepts.sse || (accepts.json && !streams) {
             let answer_message = server.request(&session, raw).await;
             return answer(headers, &answer_message);
