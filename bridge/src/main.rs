@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
+use mcp_edge_core::bridged::BridgeConfig;
 use mcp_edge_core::connector::ConnectorSet;
 use mcp_edge_core::credential::CredentialDefaults;
 use mcp_edge_core::policy::PolicyConfig;
@@ -127,6 +128,12 @@ struct Cli {
     /// Most `GET /mcp` streams one session may hold open at once; unlimited by default.
     #[arg(long, env = "MCP_EDGE_MAX_STREAMS_PER_SESSION", value_parser = mcp_edge_core::settings::parse_quota)]
     max_streams_per_session: Option<u32>,
+    /// A remote mcp-edge stdio bridge whose servers' tools are offered too, as `{server}__{tool}`.
+    #[arg(long, env = "MCP_EDGE_BRIDGE_URL", value_parser = mcp_edge_core::settings::parse_bridge_url)]
+    bridge_url: Option<String>,
+    /// Shared secret for the bridge (sent as its API key).
+    #[arg(long, env = "MCP_EDGE_BRIDGE_SECRET", hide_env_values = true)]
+    bridge_secret: Option<String>,
     /// Serve without caller authentication on a non-loopback address (refused otherwise).
     #[arg(long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -393,6 +400,12 @@ async fn main() -> anyhow::Result<()> {
         request_limit: cli.rate_limit,
         tool_call_limit: cli.tool_rate_limit,
         tool_timeout_ms: Some(cli.tool_timeout.as_millis() as u64),
+        bridge: cli.bridge_url.clone().map(|url| BridgeConfig {
+            url,
+            secret: cli.bridge_secret.clone(),
+            servers: Vec::new(),
+            refresh_ms: 60_000,
+        }),
         max_sessions_per_caller: cli.max_sessions_per_caller,
         max_streams_per_session: cli.max_streams_per_session,
         policy: PolicyConfig {
@@ -465,6 +478,13 @@ async fn main() -> anyhow::Result<()> {
         })
     };
 
+    // TCP_NODELAY: a streamed answer (headers, then its events) must not wait for the client's
+    // delayed ACK (Nagle), which costs ~40 ms per bridged call otherwise.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(
         listener,
         server::router(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -25,6 +25,10 @@ locals {
       MCP_EDGE_RATE_LIMIT              = var.rate_limit
       MCP_EDGE_TOOL_RATE_LIMIT         = var.tool_rate_limit
       MCP_EDGE_TOOL_TIMEOUT            = var.tool_timeout
+      MCP_EDGE_BRIDGE_URL              = var.bridge_url
+      MCP_EDGE_BRIDGE_SECRET           = var.bridge_secret
+      MCP_EDGE_BRIDGE_SERVERS          = join(",", var.bridge_servers)
+      MCP_EDGE_BRIDGE_REFRESH          = var.bridge_refresh
       MCP_EDGE_MAX_SESSIONS_PER_CALLER = var.max_sessions_per_caller == null ? "" : tostring(var.max_sessions_per_caller)
       MCP_EDGE_MAX_STREAMS_PER_SESSION = var.max_streams_per_session == null ? "" : tostring(var.max_streams_per_session)
       MCP_EDGE_READ_ONLY               = tostring(var.read_only)

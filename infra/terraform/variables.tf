@@ -175,6 +175,31 @@ variable "max_streams_per_session" {
   }
 }
 
+variable "bridge_url" {
+  description = "MCP_EDGE_BRIDGE_URL: base URL of an mcp-edge stdio bridge whose tools are offered too (as server__tool), or empty."
+  type        = string
+  default     = ""
+}
+
+variable "bridge_secret" {
+  description = "MCP_EDGE_BRIDGE_SECRET: shared secret sent to the bridge as its API key."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "bridge_servers" {
+  description = "MCP_EDGE_BRIDGE_SERVERS: only these bridged servers (all when empty)."
+  type        = list(string)
+  default     = []
+}
+
+variable "bridge_refresh" {
+  description = "MCP_EDGE_BRIDGE_REFRESH: how long the bridge's tool list is cached."
+  type        = string
+  default     = "60s"
+}
+
 variable "tool_timeout" {
   description = "MCP_EDGE_TOOL_TIMEOUT: longest a tool call may run."
   type        = string

@@ -32,6 +32,15 @@ pub struct Settings {
     pub test_tools: bool,
 }
 
+/// Checks a bridge base URL: `http` or `https`, with a host.
+pub fn parse_bridge_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("expected an http(s) URL with a host".into());
+    }
+    Ok(text.trim().trim_end_matches('/').to_owned())
+}
+
 /// Parses a quota: a whole number of at least 1.
 pub fn parse_quota(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
@@ -283,6 +292,18 @@ impl Settings {
             request_limit: v.parse("MCP_EDGE_RATE_LIMIT", parse_rate)?,
             tool_call_limit: v.parse("MCP_EDGE_TOOL_RATE_LIMIT", parse_rate)?,
             tool_timeout_ms: Some(ms("MCP_EDGE_TOOL_TIMEOUT", 30_000)?),
+            bridge: match v.get("MCP_EDGE_BRIDGE_URL") {
+                None => None,
+                Some(url) => Some(crate::bridged::BridgeConfig {
+                    url: parse_bridge_url(&url).map_err(|reason| SettingsError {
+                        name: "MCP_EDGE_BRIDGE_URL",
+                        reason,
+                    })?,
+                    secret: v.get("MCP_EDGE_BRIDGE_SECRET"),
+                    servers: v.text("MCP_EDGE_BRIDGE_SERVERS")?,
+                    refresh_ms: ms("MCP_EDGE_BRIDGE_REFRESH", 60_000)?,
+                }),
+            },
             max_sessions_per_caller: v.parse("MCP_EDGE_MAX_SESSIONS_PER_CALLER", parse_quota)?,
             max_streams_per_session: v.parse("MCP_EDGE_MAX_STREAMS_PER_SESSION", parse_quota)?,
             upstream,
@@ -363,6 +384,8 @@ mod tests {
             ("MCP_EDGE_OAUTH_AUDIENCE", "https://mcp.example.com/mcp"),
             ("MCP_EDGE_OAUTH_JWKS_URI", "https://issuer.example/jwks"),
             ("MCP_EDGE_MAX_SESSIONS_PER_CALLER", "5"),
+            ("MCP_EDGE_BRIDGE_URL", "https://bridge.example/"),
+            ("MCP_EDGE_BRIDGE_SECRET", "bridge-secret-value"),
             ("MCP_EDGE_MAX_STREAMS_PER_SESSION", "2"),
         ])
         .unwrap();
@@ -377,10 +400,16 @@ mod tests {
         assert!(s.connectors.gitlab && !s.connectors.jira);
         assert!(s.test_tools);
         assert_eq!(s.gateway.upstream.guard.allow_private.len(), 1);
-        let oauth = s.gateway.auth.oauth.unwrap();
+        let oauth = s.gateway.auth.oauth.clone().unwrap();
         assert_eq!(oauth.authorization_servers, vec!["https://issuer.example"]);
         assert_eq!(s.gateway.max_sessions_per_caller, Some(5));
         assert_eq!(s.gateway.max_streams_per_session, Some(2));
+        let bridge = s.gateway.bridge.clone().unwrap();
+        assert_eq!(bridge.url, "https://bridge.example");
+        assert!(
+            !format!("{:?}", s.gateway).contains("bridge-secret-value"),
+            "the secret never shows"
+        );
     }
 
     #[test]
@@ -395,6 +424,8 @@ mod tests {
         assert!(settings(&[("MCP_EDGE_TEST_TOOLS", "maybe")]).is_err());
         let e = settings(&[("MCP_EDGE_MAX_SESSIONS_PER_CALLER", "0")]).unwrap_err();
         assert_eq!(e.name, "MCP_EDGE_MAX_SESSIONS_PER_CALLER");
+        let e = settings(&[("MCP_EDGE_BRIDGE_URL", "ftp://x")]).unwrap_err();
+        assert_eq!(e.name, "MCP_EDGE_BRIDGE_URL");
         assert!(settings(&[("MCP_EDGE_CONNECTORS", "jira,slack")]).is_err());
     }
 }

@@ -11,7 +11,7 @@ use crate::port::{BoxFuture, MaybeSendSync, UnixMillis};
 use crate::upstream::Upstream;
 
 /// Behaviour hints shown to clients (`annotations` on a tool).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolAnnotations {
     /// Human-readable title.
@@ -94,6 +94,8 @@ pub enum ToolOutput {
     Structured(Value),
     /// Raw MCP content blocks.
     Content(Vec<Value>),
+    /// A complete `CallToolResult` from elsewhere (a bridged server), passed on as it is.
+    Result(Value),
 }
 
 /// A tool failure that the model should see as a result with `isError: true`.

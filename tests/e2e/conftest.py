@@ -100,6 +100,8 @@ FLAG_VARS = {
     "--oauth-issuer": ("MCP_EDGE_OAUTH_ISSUER", None),
     "--oauth-audience": ("MCP_EDGE_OAUTH_AUDIENCE", None),
     "--oauth-jwks-uri": ("MCP_EDGE_OAUTH_JWKS_URI", None),
+    "--bridge-url": ("MCP_EDGE_BRIDGE_URL", None),
+    "--bridge-secret": ("MCP_EDGE_BRIDGE_SECRET", None),
 }
 FLAG_SWITCHES = {"--read-only": "MCP_EDGE_READ_ONLY", "--sse-responses": "MCP_EDGE_SSE_RESPONSES"}
 FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker logs are JSON console lines already

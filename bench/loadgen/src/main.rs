@@ -4,7 +4,9 @@
 //! keep-alive connection (`initialize` + `notifications/initialized`, or the stateless 2026-07-28
 //! envelope) and calls one tool in a loop until the duration or the request cap is reached. It
 //! prints a human summary and one JSON line with throughput and latency percentiles. `--raw-get`
-//! measures the generator's own ceiling against a trivial endpoint.
+//! measures the generator's own ceiling against a trivial endpoint. `--stdio "CMD"` talks to a
+//! stdio MCP server directly instead (one child per worker, newline-delimited JSON-RPC over its
+//! stdin/stdout): the baseline for what a bridge adds.
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,9 @@ struct Args {
     /// Instead of MCP, GET this URL in a loop (the generator's ceiling).
     #[arg(long)]
     raw_get: Option<String>,
+    /// Talk to this stdio server command directly (run with `sh -c 'exec CMD'`) instead of `--url`.
+    #[arg(long)]
+    stdio: Option<String>,
 }
 
 struct WorkerResult {
@@ -84,7 +89,68 @@ fn rpc_body(text: &str) -> Option<Value> {
         .and_then(|d| serde_json::from_str(d).ok())
 }
 
+/// One worker against a stdio child: `initialize`, then `tools/call` in a loop, reading lines until
+/// the answer with the request's id (notifications in between are skipped).
+async fn stdio_worker(args: Args, cmd: String, deadline: Instant) -> anyhow::Result<WorkerResult> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {cmd}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawning the stdio server")?;
+    let mut stdin = child.stdin.take().context("child stdin")?;
+    let mut lines = BufReader::new(child.stdout.take().context("child stdout")?).lines();
+    let tool_args: Value = serde_json::from_str(&args.args).context("--args must be JSON")?;
+    async fn exchange(
+        stdin: &mut tokio::process::ChildStdin,
+        lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+        message: &Value,
+    ) -> anyhow::Result<Value> {
+        let id = message["id"].clone();
+        stdin.write_all(format!("{message}\n").as_bytes()).await?;
+        stdin.flush().await?;
+        while let Some(line) = lines.next_line().await? {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v.get("id") == Some(&id) && v.get("method").is_none() {
+                    return Ok(v);
+                }
+            }
+        }
+        bail!("the stdio server closed its output")
+    }
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":args.protocol,"capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}});
+    exchange(&mut stdin, &mut lines, &init).await?;
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+        .await?;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0;
+    let mut n: u64 = 0;
+    while Instant::now() < deadline && n < args.max_requests {
+        n += 1;
+        let call = json!({"jsonrpc":"2.0","id":n,"method":"tools/call","params":{"name":args.tool,"arguments":tool_args}});
+        let t = Instant::now();
+        let answer = exchange(&mut stdin, &mut lines, &call).await?;
+        let micros = t.elapsed().as_micros().max(1) as u64;
+        if answer.get("result").is_some() && answer["result"]["isError"] != json!(true) {
+            hist.record(micros)?;
+        } else {
+            errors += 1;
+        }
+    }
+    drop(stdin);
+    let _ = child.kill().await;
+    Ok(WorkerResult { hist, errors })
+}
+
 async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<WorkerResult> {
+    if let Some(cmd) = args.stdio.clone() {
+        return stdio_worker(args, cmd, deadline).await;
+    }
     let client = reqwest::Client::builder()
         .default_headers(header_map(&args)?)
         .pool_max_idle_per_host(1)

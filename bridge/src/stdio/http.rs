@@ -51,9 +51,17 @@ pub async fn bridged_mcp(
     }
     let call = reply.response.extensions().get::<HeldCall>().cloned();
     if let Some(HeldCall(slot)) = call {
-        if let Some((call, client_id)) = slot.lock().await.take() {
+        if let Some((mut call, client_id)) = slot.lock().await.take() {
             let (parts, _) = reply.response.into_parts();
-            return Response::from_parts(parts, call_body(call, client_id));
+            // The first message (for most calls the answer itself) leaves with the headers in one
+            // write; a call with related messages first streams the rest.
+            let (first, last) = event(call.next().await, &client_id);
+            let body = if last {
+                Body::from(first)
+            } else {
+                call_body(call, client_id, first)
+            };
+            return Response::from_parts(parts, body);
         }
     }
     into_response(&state, reply)
@@ -63,21 +71,30 @@ pub async fn bridged_mcp(
 #[derive(Clone)]
 struct HeldCall(Arc<tokio::sync::Mutex<Option<(Call, Value)>>>);
 
-/// SSE body of a forwarded call: related messages, then the answer, then the end of the stream.
-/// Dropping it (client gone) drops the [`Call`], which cancels the request at the child.
-fn call_body(mut call: Call, client_id: Value) -> Body {
+/// One step of a forwarded call as an SSE event, and whether it is the last.
+fn event(step: Step, client_id: &Value) -> (Bytes, bool) {
+    let (message, last) = match step {
+        Step::Related(m) => (m, false),
+        Step::Answer(Ok(m)) => (m, true),
+        Step::Answer(Err(e)) => (protocol::failure(client_id, &e.to_jsonrpc()), true),
+    };
+    (SseEvent::message(None, message.to_string()).encode(), last)
+}
+
+/// SSE body of a forwarded call after its `first` event: related messages, then the answer, then the
+/// end of the stream. Dropping it (client gone) drops the [`Call`], which cancels the request at the
+/// child.
+fn call_body(mut call: Call, client_id: Value, first: Bytes) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
+        if tx.send(Ok(first)).await.is_err() {
+            return;
+        }
         loop {
-            let (message, last) = tokio::select! {
-                step = call.next() => match step {
-                    Step::Related(m) => (m, false),
-                    Step::Answer(Ok(m)) => (m, true),
-                    Step::Answer(Err(e)) => (protocol::failure(&client_id, &e.to_jsonrpc()), true),
-                },
+            let (frame, last) = tokio::select! {
+                step = call.next() => event(step, &client_id),
                 _ = tx.closed() => break,
             };
-            let frame = SseEvent::message(None, message.to_string()).encode();
             if tx.send(Ok(frame)).await.is_err() || last {
                 break;
             }

@@ -1,6 +1,7 @@
 //! Method dispatch: one JSON-RPC request in, one result or error out.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -11,7 +12,7 @@ use futures_util::future::{select, Either};
 use crate::audit::AuditRecord;
 use crate::error::McpError;
 use crate::protocol::{HANDSHAKE_VERSIONS, MODERN_VERSIONS};
-use crate::tool::{ResourceError, ToolContext, ToolOutput};
+use crate::tool::{ResourceError, Tool, ToolContext, ToolOutput};
 
 /// Log levels accepted by `logging/setLevel` (RFC 5424 names).
 const LOG_LEVELS: &[&str] = &[
@@ -143,7 +144,10 @@ impl McpApp {
         let mut outcome = match method {
             "ping" => Outcome::of(Ok(json!({}))),
             "server/discover" if call.modern => Outcome::of(Ok(self.discover_result())),
-            "tools/list" => Outcome::of(self.list_tools(call, params)),
+            "tools/list" => {
+                self.refresh_bridge(call.facts.now).await;
+                Outcome::of(self.list_tools(call, params))
+            }
             "tools/call" => self.call_tool(call, params).await,
             "resources/list" => Outcome::of(self.list_resources(call, params)),
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
@@ -210,12 +214,16 @@ impl McpApp {
         params: Option<&Map<String, Value>>,
     ) -> Result<Value, McpError> {
         let creds = &call.facts.credentials;
+        let bridged = self.bridge.as_ref().map(|b| b.tools()).unwrap_or_default();
         let tools: Vec<Value> = self
             .registry
             .tools()
             .iter()
-            .filter(|t| t.available(creds) && call.facts.policy.permits(t.def()).is_ok())
-            .map(|t| serde_json::to_value(t.def()).unwrap_or(Value::Null))
+            .filter(|t| t.available(creds))
+            .map(|t| t.def())
+            .chain(bridged.iter().map(|t| t.def()))
+            .filter(|def| call.facts.policy.permits(def).is_ok())
+            .map(|def| serde_json::to_value(def).unwrap_or(Value::Null))
             .collect();
         paginate("tools", tools, params, self.config.page_size)
     }
@@ -239,7 +247,7 @@ impl McpApp {
             });
         };
         let creds = &call.facts.credentials;
-        let Some(tool) = self.registry.tool(name).filter(|t| t.available(creds)) else {
+        let Some(tool) = self.find_tool(name, call).await else {
             return Outcome::of(Err(McpError::InvalidParams(format!(
                 "Unknown tool: {name}"
             ))));
@@ -295,6 +303,11 @@ impl McpApp {
         };
         let hosts = upstream.hosts();
         let result = match finished {
+            Some(Ok(ToolOutput::Result(result))) => {
+                let failed = result.get("isError") == Some(&Value::Bool(true));
+                audit(if failed { "error" } else { "ok" }, hosts);
+                result
+            }
             Some(Ok(output)) => {
                 audit("ok", hosts);
                 match output {
@@ -315,6 +328,7 @@ impl McpApp {
                         json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})
                     }
                     ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
+                    ToolOutput::Result(result) => result,
                 }
             }
             Some(Err(failure)) => {
@@ -331,6 +345,27 @@ impl McpApp {
             result: Ok(result),
             set_log_level: None,
             deferred: tool.defer_delivery(),
+        }
+    }
+
+    /// A tool by name: a registered one offered for these credentials, or a bridged one (the
+    /// bridge's catalog is fetched first when it is stale).
+    async fn find_tool(&self, name: &str, call: &Call<'_>) -> Option<Arc<dyn Tool>> {
+        if let Some(t) = self.registry.tool(name) {
+            return t.available(&call.facts.credentials).then(|| t.clone());
+        }
+        let bridge = self.bridge.as_ref()?;
+        if !name.contains(crate::bridged::NAMESPACE_SEPARATOR) {
+            return None;
+        }
+        self.refresh_bridge(call.facts.now).await;
+        bridge.tool(name).map(|t| t as Arc<dyn Tool>)
+    }
+
+    /// Fetches the bridge's catalog when it is stale; a failing bridge keeps the previous catalog.
+    async fn refresh_bridge(&self, now: u64) {
+        if let Some(bridge) = &self.bridge {
+            let _ = bridge.refresh_if_stale(now).await;
         }
     }
 

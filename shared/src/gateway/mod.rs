@@ -83,6 +83,8 @@ pub struct GatewayConfig {
     pub upstream: UpstreamConfig,
     /// Upstream credentials from the environment, used when a request brings none.
     pub credential_defaults: CredentialDefaults,
+    /// A remote stdio bridge whose servers' tools this gateway offers too.
+    pub bridge: Option<crate::bridged::BridgeConfig>,
 }
 
 impl Default for GatewayConfig {
@@ -113,6 +115,7 @@ impl Default for GatewayConfig {
             stream_lease_ms: None,
             upstream: UpstreamConfig::default(),
             credential_defaults: CredentialDefaults::default(),
+            bridge: None,
         }
     }
 }
@@ -145,6 +148,7 @@ pub struct McpApp {
     audit: Arc<dyn AuditSink>,
     upstream: UpstreamServices,
     http_factory: Arc<dyn HttpClientFactory>,
+    bridge: Option<Arc<crate::bridged::BridgeCatalog>>,
 }
 
 /// Per-request facts every handler needs.
@@ -239,7 +243,12 @@ impl McpApp {
         let auth = Authenticator::new(config.auth.clone());
         let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));
         let upstream = UpstreamServices::new(config.upstream.clone(), http_factory.clone(), None);
+        let bridge = config
+            .bridge
+            .clone()
+            .map(|b| crate::bridged::BridgeCatalog::new(b, ports.http.clone()));
         Ok(McpApp {
+            bridge,
             config,
             registry,
             validators,

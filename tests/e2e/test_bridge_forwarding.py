@@ -1,0 +1,81 @@
+"""The gateway under test (native, the Worker under wrangler dev, or the Lambda) configured with
+MCP_EDGE_BRIDGE_URL and a shared secret offers the tools of a remote mcp-edge stdio bridge (a native
+mcp-edge running server-everything from npm, with the secret as its API key) as `{server}__{tool}`,
+and forwards calls to them; without the secret the bridge refuses it and no bridged tool appears."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+
+import httpx2 as httpx
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import NativeServer
+from test_auth import hash_key
+from test_stdio_bridge import config_file
+
+SECRET = "bridge-shared-secret-4711"
+LOCAL = ["--upstream-allow-http", "127.0.0.1", "--upstream-allow-private", "127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def remote_bridge(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("remote-bridge")
+    bridge = NativeServer(["--stdio-config", config_file(tmp), "--api-key", f"gateway={hash_key(SECRET)}"], str(tmp)).start()
+    yield bridge
+    assert bridge.stop() == 0
+
+
+@contextlib.asynccontextmanager
+async def session_at(url: str):
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=60)) as http:
+        async with streamable_http_client(f"{url}/mcp", http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as s:
+                await s.initialize()
+                yield s
+
+
+def test_bridged_tools_are_listed_and_called_through_the_gateway(spawn, remote_bridge):
+    gateway = spawn(["--bridge-url", remote_bridge.url, "--bridge-secret", SECRET, *LOCAL])
+
+    async def main():
+        async with session_at(gateway.url) as s:
+            tools = {t.name: t for t in (await s.list_tools()).tools}
+            assert "echo" in tools, "the gateway's own tools stay"
+            assert {"everything__echo", "everything-shared__get-sum", "time__get_current_time"} <= set(tools)
+            assert tools["everything__echo"].description.startswith("[everything] ")
+            assert tools["everything__echo"].input_schema["properties"]["message"]["type"] == "string"
+            r = await s.call_tool("everything__echo", {"message": "via the gateway"})
+            assert not r.is_error and r.content[0].text == "Echo: via the gateway"
+            r = await s.call_tool("everything-shared__get-sum", {"a": 40, "b": 2})
+            assert "42" in r.content[0].text
+            r = await s.call_tool("time__get_current_time", {"timezone": "UTC"})
+            assert not r.is_error and "UTC" in r.content[0].text
+            # The child's own argument check comes back as a tool error.
+            r = await s.call_tool("everything__echo", {})
+            assert r.is_error
+            # The broken server (it cannot start) hides only its own tools.
+            assert not any(name.startswith("broken__") for name in tools)
+
+    asyncio.run(main())
+    assert SECRET not in gateway.logs() and SECRET not in remote_bridge.logs(), "the secret never reaches a log"
+
+
+def test_without_the_secret_the_bridge_refuses_and_nothing_is_bridged(spawn, remote_bridge):
+    gateway = spawn(["--bridge-url", remote_bridge.url, "--bridge-secret", "wrong-secret", *LOCAL])
+
+    async def main():
+        async with session_at(gateway.url) as s:
+            names = {t.name for t in (await s.list_tools()).tools}
+            assert "echo" in names and not any("__" in n for n in names)
+            with pytest.raises(Exception) as err:
+                await s.call_tool("everything__echo", {"message": "x"})
+            assert "Unknown tool" in str(err.value)
+
+    asyncio.run(main())
+    with httpx.Client(timeout=10) as c:
+        assert c.get(f"{remote_bridge.url}/servers").status_code == 401, "the bridge itself needs the key"
