@@ -4,7 +4,8 @@
 # Streamable HTTP) and mcp-proxy (PyPI, Streamable HTTP), side by side in one run; `tools/call echo`
 # at 1, 16 and 64 concurrent sessions with mcp-loadgen. Also measures the generator's ceiling (raw
 # GET) and the stdio baseline (mcp-loadgen talking to the child directly over stdio), so the latency
-# mcp-edge adds per call is p50(mcp-edge, 1 session) - p50(direct). Prints throughput, p50/p99 and
+# mcp-edge adds per call is p50(mcp-edge, 1 session) - p50(direct). Sessions are set up (children
+# started) before the measured window opens. Prints throughput, p50/p99 and
 # ratios. Everything binds 127.0.0.1 (supergateway through tests/conformance/loopback.cjs) and stops
 # by itself. BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16 64").
 set -euo pipefail
@@ -69,7 +70,7 @@ field() { grep -o "\"$2\":[0-9.]*" <<<"$1" | cut -d: -f2; }
 run() { # name url sessions
   "$LOADGEN" --url "$2" --sessions "$3" --duration "$DURATION" --args '{"message":"bench"}' --protocol 2025-06-18 --target "$1" 2>&1 | tail -1
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a (peer failed)" }'; }
 
 echo "machine: $(nproc) cores; ${DURATION}s per run; child: server-everything $(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$(dirname "$EVERYTHING")/../package.json" | head -1); peers: supergateway 4.0.0, mcp-proxy 0.13.0"
 c=$("$LOADGEN" --raw-get "$EDGE/health" --sessions 16 --duration 3 --target "generator ceiling" | tail -1)
@@ -83,8 +84,12 @@ for n in $SESSIONS; do
     name=${pair%%=*}; url=${pair#*=}
     out=$(run "$name" "$url" "$n")
     R[$name]=$out
+    if [ -z "$(field "$out" rps)" ]; then
+      printf '%-9s %-22s   failed: %s\n' "$n" "$name" "$(tr -d '\n' <<<"$out" | cut -c1-150)"
+      continue
+    fi
     printf '%-9s %-22s %9s %9s %9s\n' "$n" "$name" "$(field "$out" rps)" "$(field "$out" p50_us)" "$(field "$out" p99_us)"
-    errors=$(field "$out" errors); [ "${errors:-0}" = 0 ] || echo "  ($errors errors)"
+    errors=$(field "$out" errors); [ "${errors:-0}" = 0 ] || echo "  ($errors calls failed)"
   done
   best=$(field "${R[mcp-edge shared]}" rps)
   per=$(field "${R[mcp-edge per-session]}" rps)

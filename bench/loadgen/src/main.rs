@@ -57,6 +57,22 @@ struct Args {
     stdio: Option<String>,
 }
 
+/// Holds every worker until all have set up (sessions initialized, children started), so the
+/// measured window covers calls only; then each worker runs for the duration.
+#[derive(Clone)]
+struct Start {
+    barrier: std::sync::Arc<tokio::sync::Barrier>,
+    duration: Duration,
+}
+
+impl Start {
+    /// Waits for every worker (and the main task); returns this worker's deadline.
+    async fn begin(&self) -> Instant {
+        self.barrier.wait().await;
+        Instant::now() + self.duration
+    }
+}
+
 struct WorkerResult {
     hist: Histogram<u64>,
     errors: u64,
@@ -91,23 +107,12 @@ fn rpc_body(text: &str) -> Option<Value> {
 
 /// One worker against a stdio child: `initialize`, then `tools/call` in a loop, reading lines until
 /// the answer with the request's id (notifications in between are skipped).
-async fn stdio_worker(args: Args, cmd: String, deadline: Instant) -> anyhow::Result<WorkerResult> {
+async fn stdio_worker(args: Args, cmd: String, start: Start) -> anyhow::Result<WorkerResult> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec {cmd}"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("spawning the stdio server")?;
-    let mut stdin = child.stdin.take().context("child stdin")?;
-    let mut lines = BufReader::new(child.stdout.take().context("child stdout")?).lines();
-    let tool_args: Value = serde_json::from_str(&args.args).context("--args must be JSON")?;
+    type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
     async fn exchange(
         stdin: &mut tokio::process::ChildStdin,
-        lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+        lines: &mut Lines,
         message: &Value,
     ) -> anyhow::Result<Value> {
         let id = message["id"].clone();
@@ -122,11 +127,29 @@ async fn stdio_worker(args: Args, cmd: String, deadline: Instant) -> anyhow::Res
         }
         bail!("the stdio server closed its output")
     }
-    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":args.protocol,"capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}});
-    exchange(&mut stdin, &mut lines, &init).await?;
-    stdin
-        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
-        .await?;
+    let setup = async {
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {cmd}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning the stdio server")?;
+        let mut stdin = child.stdin.take().context("child stdin")?;
+        let mut lines = BufReader::new(child.stdout.take().context("child stdout")?).lines();
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":args.protocol,"capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}});
+        exchange(&mut stdin, &mut lines, &init).await?;
+        stdin
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+            .await?;
+        anyhow::Ok((child, stdin, lines))
+    }
+    .await;
+    let deadline = start.begin().await;
+    let (mut child, mut stdin, mut lines) = setup?;
+    let tool_args: Value = serde_json::from_str(&args.args).context("--args must be JSON")?;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = 0;
     let mut n: u64 = 0;
@@ -147,9 +170,9 @@ async fn stdio_worker(args: Args, cmd: String, deadline: Instant) -> anyhow::Res
     Ok(WorkerResult { hist, errors })
 }
 
-async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<WorkerResult> {
+async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerResult> {
     if let Some(cmd) = args.stdio.clone() {
-        return stdio_worker(args, cmd, deadline).await;
+        return stdio_worker(args, cmd, start).await;
     }
     let client = reqwest::Client::builder()
         .default_headers(header_map(&args)?)
@@ -158,6 +181,7 @@ async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<Work
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = 0;
     if let Some(url) = &args.raw_get {
+        let deadline = start.begin().await;
         let mut n = 0;
         while Instant::now() < deadline && n < args.max_requests {
             let t = Instant::now();
@@ -176,35 +200,41 @@ async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<Work
         }
         return Ok(WorkerResult { hist, errors });
     }
-    let url = args.url.clone().context("--url is required")?;
-    let tool_args: Value = serde_json::from_str(&args.args).context("--args must be JSON")?;
-    let modern = args.protocol == "2026-07-28";
-    let mut session: Option<String> = None;
-    if !modern {
-        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":args.protocol,"capabilities":{},"clientInfo":{"name":format!("loadgen-{id}"),"version":"1"}}});
-        let r = client.post(&url).body(init.to_string()).send().await?;
-        let sid = r
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let status = r.status();
-        r.text().await?;
-        let Some(sid) = sid else {
-            bail!("initialize answered {status} without a session id")
-        };
-        let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
-        client
-            .post(&url)
-            .header("mcp-session-id", &sid)
-            .header("mcp-protocol-version", &args.protocol)
-            .body(note.to_string())
-            .send()
-            .await?
-            .text()
-            .await?;
-        session = Some(sid);
+    let setup = async {
+        let url = args.url.clone().context("--url is required")?;
+        let tool_args: Value = serde_json::from_str(&args.args).context("--args must be JSON")?;
+        let modern = args.protocol == "2026-07-28";
+        let mut session: Option<String> = None;
+        if !modern {
+            let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":args.protocol,"capabilities":{},"clientInfo":{"name":format!("loadgen-{id}"),"version":"1"}}});
+            let r = client.post(&url).body(init.to_string()).send().await?;
+            let sid = r
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let status = r.status();
+            r.text().await?;
+            let Some(sid) = sid else {
+                bail!("initialize answered {status} without a session id")
+            };
+            let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+            client
+                .post(&url)
+                .header("mcp-session-id", &sid)
+                .header("mcp-protocol-version", &args.protocol)
+                .body(note.to_string())
+                .send()
+                .await?
+                .text()
+                .await?;
+            session = Some(sid);
+        }
+        anyhow::Ok((url, tool_args, modern, session))
     }
+    .await;
+    let deadline = start.begin().await;
+    let (url, tool_args, modern, session) = setup?;
     let mut n: u64 = 0;
     while Instant::now() < deadline && n < args.max_requests {
         n += 1;
@@ -247,11 +277,16 @@ async fn worker(args: Args, id: usize, deadline: Instant) -> anyhow::Result<Work
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
-    let started = Instant::now();
+    let start = Start {
+        barrier: std::sync::Arc::new(tokio::sync::Barrier::new(args.sessions + 1)),
+        duration: Duration::from_secs_f64(args.duration),
+    };
     let handles: Vec<_> = (0..args.sessions)
-        .map(|i| tokio::spawn(worker(args.clone(), i, deadline)))
+        .map(|i| tokio::spawn(worker(args.clone(), i, start.clone())))
         .collect();
+    // Every session is set up before the measured window starts.
+    start.barrier.wait().await;
+    let started = Instant::now();
     let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = 0;
     for h in handles {
