@@ -42,22 +42,46 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", any(ws_handler))
         .route("/servers/{name}/mcp", any(stdio::http::bridged_mcp))
-        .route("/servers/{name}/sse", get(stdio::legacy::open))
-        .route("/servers/{name}/messages", post(stdio::legacy::post))
+        .route(
+            "/servers/{name}/sse",
+            get(stdio::legacy::open).options(preflight),
+        )
+        .route(
+            "/servers/{name}/messages",
+            post(stdio::legacy::post).options(preflight),
+        )
         .route("/servers/{name}/ws", get(stdio::socket::upgrade))
-        .route("/servers", get(stdio::rest::servers))
-        .route("/sessions", post(stdio::rest::create_session))
+        .route("/servers", get(stdio::rest::servers).options(preflight))
+        .route(
+            "/sessions",
+            post(stdio::rest::create_session).options(preflight),
+        )
         .route(
             "/sessions/{id}",
-            get(stdio::rest::get_session).delete(stdio::rest::delete_session),
+            get(stdio::rest::get_session)
+                .delete(stdio::rest::delete_session)
+                .options(preflight),
         )
-        .route("/tools/discover", post(stdio::rest::discover))
-        .route("/tools/call", post(stdio::rest::call))
-        .route("/events/{session_id}", get(stdio::rest::events))
+        .route(
+            "/tools/discover",
+            post(stdio::rest::discover).options(preflight),
+        )
+        .route("/tools/call", post(stdio::rest::call).options(preflight))
+        .route(
+            "/events/{session_id}",
+            get(stdio::rest::events).options(preflight),
+        )
         .route("/console", get(stdio::rest::console))
         .route("/stats", get(stdio::http::stats))
         .fallback(core_handler)
         .with_state(state)
+}
+
+/// `OPTIONS` on the bridge's routes: the gateway's CORS preflight (allowed origins only).
+async fn preflight(State(state): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let reply = state.app.preflight(&headers);
+    into_response(&state, state.app.with_cors(&headers, reply))
 }
 
 /// The client's address as the core's request extension (anonymous callers are rate-limited by it).

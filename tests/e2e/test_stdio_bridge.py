@@ -518,3 +518,41 @@ def test_a_hung_child_fails_its_ping_and_is_restarted(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(frozen, signal.SIGKILL)
         assert server.stop() == 0
+
+
+def test_cors_preflight_on_bridged_and_rest_endpoints(bridge):
+    """Browsers on an allowed origin get the gateway's preflight answer; other origins are refused."""
+    allowed = {"origin": "http://localhost:5173", "access-control-request-method": "POST", "access-control-request-headers": "content-type, x-api-key"}
+    with httpx.Client(timeout=10) as c:
+        for path in ["/sessions", "/tools/call", "/servers/everything/mcp", "/servers/everything/messages"]:
+            r = c.options(f"{bridge.url}{path}", headers=allowed)
+            assert r.status_code == 204, (path, r.status_code)
+            assert "POST" in r.headers["access-control-allow-methods"] and "x-api-key" in r.headers["access-control-allow-headers"]
+            assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+            evil = c.options(f"{bridge.url}{path}", headers={**allowed, "origin": "https://evil.example"})
+            assert evil.status_code == 403 and "access-control-allow-origin" not in evil.headers
+        r = c.get(f"{bridge.url}/servers", headers={"origin": "http://localhost:5173"})
+        assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+        assert "mcp-session-id" in r.headers["access-control-expose-headers"]
+
+
+def test_sampling_request_over_legacy_sse(bridge):
+    """A server-to-client request on the legacy transport: the child's sampling request arrives on the
+    SSE stream and the client's answer (POSTed to /messages) goes back to the child that asked."""
+    asked = []
+
+    async def sampling(context, params):
+        asked.append(params.messages[0].content.text)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="sampled over sse"), model="sse-model"
+        )
+
+    async def main():
+        async with sse_client(f"{bridge.url}/servers/everything/sse") as streams:
+            async with ClientSession(streams[0], streams[1], sampling_callback=sampling) as c:
+                await c.initialize()
+                result = await c.call_tool("trigger-sampling-request", {"prompt": "over sse", "maxTokens": 5})
+                assert "sampled over sse" in text_of(result)
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    assert asked == ["over sse"] or (len(asked) == 1 and "over sse" in asked[0])

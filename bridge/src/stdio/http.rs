@@ -106,7 +106,7 @@ fn call_body(mut call: Call, client_id: Value, first: Bytes) -> Body {
 async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
     let headers = req.headers().clone();
     if req.method() == Method::OPTIONS {
-        return Reply::new(StatusCode::NO_CONTENT, ReplyBody::Empty);
+        return state.app.preflight(&headers);
     }
     let (server, caller) = match admitted(state, name, &headers, client_address(&req)).await {
         Ok(admitted) => admitted,

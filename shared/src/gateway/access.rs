@@ -95,7 +95,7 @@ impl McpApp {
     }
 
     /// Answers a CORS preflight.
-    pub(crate) fn preflight(&self, headers: &HeaderMap) -> Reply {
+    pub fn preflight(&self, headers: &HeaderMap) -> Reply {
         let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
             return Reply::new(StatusCode::NO_CONTENT, ReplyBody::Empty);
         };
