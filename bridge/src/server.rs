@@ -219,8 +219,8 @@ async fn serve_socket(
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let err = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "Invalid Request: binary frames are not supported"}});
-                    open = sink.send(Message::Text(err.to_string().into())).await.is_ok();
+                    let err = mcp_edge_core::gateway::binary_frame_refusal();
+                    open = sink.send(Message::Text(err.into())).await.is_ok();
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
                 Some(Ok(_)) => {}

@@ -6,14 +6,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use http::StatusCode;
-use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::{AssignedSession, ClientAddress, WsConnection};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::session::SessionId;
 use mcp_edge_core::transport::Reply;
 use mcp_edge_core::McpApp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, ResponseBuilder, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -190,11 +189,7 @@ impl DurableObject for SessionObject {
         let text = match message {
             WebSocketIncomingMessage::String(text) => text,
             WebSocketIncomingMessage::Binary(_) => {
-                let e = McpError::InvalidRequest(
-                    "Invalid Request: binary frames are not supported".into(),
-                );
-                let msg = mcp_edge_core::protocol::failure(&Value::Null, &e.to_jsonrpc());
-                return ws.send_with_str(msg.to_string());
+                return ws.send_with_str(mcp_edge_core::gateway::binary_frame_refusal());
             }
         };
         let before = attachment.connection.clone();

@@ -120,6 +120,11 @@ fn session_for(
         .get("session_id")
         .and_then(Value::as_str)
         .ok_or_else(|| bad_request("session_id (string) is required"))?;
+    find(state, id)
+}
+
+/// A live session by id, on whichever server it lives.
+fn find(state: &AppState, id: &str) -> Result<(Arc<BridgedServer>, Arc<BridgeSession>), McpError> {
     state
         .bridge
         .find_session(id)
@@ -250,10 +255,7 @@ pub async fn get_session(
     req: Request,
 ) -> Response {
     run(state, req, async move |state, _, _| {
-        let (server, session) = state
-            .bridge
-            .find_session(&id)
-            .ok_or(McpError::SessionNotFound)?;
+        let (server, session) = find(state, &id)?;
         Ok(Reply::json(
             StatusCode::OK,
             &session_json(&server, &session),
@@ -269,10 +271,7 @@ pub async fn delete_session(
     req: Request,
 ) -> Response {
     run(state, req, async move |state, _, _| {
-        let (server, session) = state
-            .bridge
-            .find_session(&id)
-            .ok_or(McpError::SessionNotFound)?;
+        let (server, session) = find(state, &id)?;
         server.end_session(&session.id);
         Ok(Reply::new(StatusCode::NO_CONTENT, ReplyBody::Empty))
     })

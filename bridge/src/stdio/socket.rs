@@ -17,7 +17,6 @@ use mcp_edge_core::gateway::WS_SUBPROTOCOL;
 use mcp_edge_core::protocol;
 use mcp_edge_core::session::SessionId;
 use mcp_edge_native::OsEntropy;
-use serde_json::Value;
 
 use super::http::admitted;
 use super::legacy::{deliver, parse};
@@ -95,10 +94,7 @@ async fn serve(state: AppState, server: Arc<BridgedServer>, caller: Caller, sock
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let e = mcp_edge_core::error::McpError::InvalidRequest(
-                        "Invalid Request: binary frames are not supported".into(),
-                    );
-                    let text = protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string();
+                    let text = mcp_edge_core::gateway::binary_frame_refusal();
                     open = sink.send(Message::Text(text.into())).await.is_ok();
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 pub use access::ClientAddress;
 pub use legacy::LegacyOutbox;
-pub use websocket::{WsAccept, WsConnection, WS_SUBPROTOCOL};
+pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
 
 use crate::audit::{AuditSink, NoAudit};
 use crate::auth::{AuthConfig, Authenticator, Caller};

@@ -17,6 +17,12 @@ use crate::transport::Reply;
 /// The WebSocket subprotocol for plain JSON-RPC.
 pub const WS_SUBPROTOCOL: &str = "mcp";
 
+/// The error message sent back for a binary WebSocket frame (MCP over WebSocket is text only).
+pub fn binary_frame_refusal() -> String {
+    let e = McpError::InvalidRequest("Invalid Request: binary frames are not supported".into());
+    protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()
+}
+
 /// State of one WebSocket connection. Small and serializable, so a hibernating platform can keep it
 /// as the socket's attachment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
