@@ -88,3 +88,13 @@ def test_read_only_key_and_burst_limit(keyed) -> None:
             time.sleep(0.25)  # bounded wait for the bucket to refill
             status = c.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 99, "method": "ping"}, headers=s).status_code
         assert status == 200, "recovers after Retry-After"
+
+
+@pytest.mark.native_only
+def test_refuses_a_public_address_without_authentication(tmp_path) -> None:
+    """Without keys or OAuth, mcp-edge refuses to serve a non-loopback address (it exits before it
+    binds anything) unless --allow-unauthenticated is given."""
+    r = subprocess.run([BIN, "--bind", "0.0.0.0:0", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "refusing to serve 0.0.0.0:0 without caller authentication" in r.stderr
+    assert "--allow-unauthenticated" in r.stderr
