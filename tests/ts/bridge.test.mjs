@@ -43,16 +43,13 @@ for (const server of ["everything", "everything-shared"]) {
           { onprogress: (p) => progress.push(p.progress) },
         );
         assert.match(long.content[0].text, /completed/);
-        if (name === "sse") {
-          // The SDK dispatches notifications in a microtask but answers synchronously: when the last
-          // progress notification and the answer arrive in one network read (common over one SSE
-          // stream), the answer removes the progress handler first. The bridge sends them in order
-          // (tests/e2e checks the stream's order with the Python SDK, which keeps both).
-          assert.ok(progress.length >= 1, "progress arrives over legacy SSE");
-          assert.deepEqual(progress, [1, 2].slice(0, progress.length));
-        } else {
-          assert.deepEqual(progress, [1, 2]);
-        }
+        // The SDK dispatches notifications in a microtask but answers synchronously: when the last
+        // progress notification and the answer arrive in one network read (often, on every
+        // transport), the answer removes the progress handler first and the SDK drops that
+        // notification. The bridge sends them in order (the Python SDK, which keeps both, checks the
+        // sequence in tests/e2e), so here the progress seen must be a prefix of 1, 2.
+        assert.ok(progress.length >= 1, "progress arrives");
+        assert.deepEqual(progress, [1, 2].slice(0, progress.length));
       } finally {
         await Promise.all(clients.map((c) => c.close()));
       }
