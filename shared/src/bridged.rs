@@ -3,8 +3,9 @@
 //! bridge's servers as `{server}__{tool}`, and calls to those names are forwarded to the bridge's
 //! REST API (`/servers`, `/sessions`, `/tools/discover`, `/tools/call`) through the [`HttpClient`]
 //! port, authenticated with the shared secret as the bridge's API key. The catalog is cached and
-//! refreshed after [`BridgeConfig::refresh_ms`]; each gateway instance keeps one bridge session per
-//! server and opens a new one when the bridge forgot it.
+//! refreshed after [`BridgeConfig::refresh_ms`]. Each gateway instance keeps one bridge session per
+//! server and caller (so a per-session bridged server gives each caller its own child) and opens a new
+//! one when the bridge forgot it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,6 +17,9 @@ use serde_json::{json, Map, Value};
 use crate::error::McpError;
 use crate::port::{BoxFuture, HttpClient, UnixMillis};
 use crate::tool::{Tool, ToolAnnotations, ToolContext, ToolDef, ToolFailure, ToolOutput};
+
+/// Most bridge sessions one gateway instance remembers.
+const MAX_BRIDGE_SESSIONS: usize = 1024;
 
 /// Separates a bridged server's name from its tool's name in the names this gateway lists.
 pub const NAMESPACE_SEPARATOR: &str = "__";
@@ -48,7 +52,8 @@ impl fmt::Debug for BridgeConfig {
 struct CatalogState {
     tools: Vec<Arc<BridgedTool>>,
     fetched_at: Option<UnixMillis>,
-    sessions: HashMap<String, String>,
+    /// Bridge session per (server, caller); the catalog's own listing uses the caller "".
+    sessions: HashMap<(String, String), String>,
 }
 
 /// The bridge's tools as last fetched, and this instance's bridge sessions.
@@ -127,7 +132,7 @@ impl BridgeCatalog {
                 m
             };
             let listed = self
-                .session_request(&server, "/tools/discover", &discover)
+                .session_request(&server, "", "/tools/discover", &discover)
                 .await;
             let listed = match listed {
                 Ok(v) => v,
@@ -185,23 +190,25 @@ impl BridgeCatalog {
     async fn session_request(
         &self,
         server: &str,
+        caller: &str,
         path: &str,
         body: &(dyn Fn(&str) -> Map<String, Value> + Sync),
     ) -> Result<Value, McpError> {
+        let key = (server.to_owned(), caller.to_owned());
         for attempt in 0..2 {
             let known = self
                 .state
                 .lock()
                 .ok()
-                .and_then(|s| s.sessions.get(server).cloned());
+                .and_then(|s| s.sessions.get(&key).cloned());
             let session = match known {
                 Some(s) => s,
-                None => self.open_session(server).await?,
+                None => self.open_session(&key).await?,
             };
             match self.post(path, &Value::Object(body(&session))).await {
                 Err(McpError::SessionNotFound) if attempt == 0 => {
                     if let Ok(mut s) = self.state.lock() {
-                        s.sessions.remove(server);
+                        s.sessions.remove(&key);
                     }
                 }
                 other => return other,
@@ -212,11 +219,12 @@ impl BridgeCatalog {
         ))
     }
 
-    async fn open_session(&self, server: &str) -> Result<String, McpError> {
+    async fn open_session(&self, key: &(String, String)) -> Result<String, McpError> {
+        let (server, caller) = key;
         let opened = self
             .post(
                 "/sessions",
-                &json!({"server": server, "client_id": "mcp-edge-gateway"}),
+                &json!({"server": server, "client_id": "mcp-edge-gateway", "metadata": {"caller": caller}}),
             )
             .await?;
         let id = opened
@@ -225,7 +233,11 @@ impl BridgeCatalog {
             .ok_or_else(|| McpError::Backend("the bridge opened no session".into()))?
             .to_owned();
         if let Ok(mut s) = self.state.lock() {
-            s.sessions.insert(server.to_owned(), id.clone());
+            // Bounded: past this many callers, forget them all (the bridge expires idle sessions).
+            if s.sessions.len() >= MAX_BRIDGE_SESSIONS {
+                s.sessions.clear();
+            }
+            s.sessions.insert(key.clone(), id.clone());
         }
         Ok(id)
     }
@@ -289,7 +301,7 @@ impl Tool for BridgedTool {
 
     fn call<'a>(
         &'a self,
-        _ctx: &'a ToolContext<'a>,
+        ctx: &'a ToolContext<'a>,
         args: Map<String, Value>,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
         Box::pin(async move {
@@ -303,7 +315,7 @@ impl Tool for BridgedTool {
             };
             match self
                 .catalog
-                .session_request(&self.server, "/tools/call", &body)
+                .session_request(&self.server, ctx.caller, "/tools/call", &body)
                 .await
             {
                 Ok(answer) => match answer.get("result") {

@@ -83,6 +83,8 @@ pub struct ToolContext<'a> {
     pub upstream: &'a Upstream<'a>,
     /// The current time.
     pub now: UnixMillis,
+    /// The authenticated caller's name (API key name, token subject, or client address).
+    pub caller: &'a str,
 }
 
 /// A successful tool result.

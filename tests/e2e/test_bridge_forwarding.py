@@ -79,3 +79,33 @@ def test_without_the_secret_the_bridge_refuses_and_nothing_is_bridged(spawn, rem
     asyncio.run(main())
     with httpx.Client(timeout=10) as c:
         assert c.get(f"{remote_bridge.url}/servers").status_code == 401, "the bridge itself needs the key"
+
+
+def test_each_caller_gets_its_own_bridge_session(spawn, remote_bridge):
+    """Two callers (two API keys) of one gateway reach a per-session bridged server through two
+    different bridge sessions, so they never share a child."""
+    alice, bob = "alice-key-0001", "bob-key-0002"
+    gateway = spawn(["--bridge-url", remote_bridge.url, "--bridge-secret", SECRET, *LOCAL,
+                     "--api-key", f"alice={hash_key(alice)}", "--api-key", f"bob={hash_key(bob)}"])
+
+    async def call_as(key: str) -> str:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=60), headers={"x-api-key": key}) as http:
+            async with streamable_http_client(f"{gateway.url}/mcp", http_client=http) as streams:
+                async with ClientSession(streams[0], streams[1]) as s:
+                    await s.initialize()
+                    r = await s.call_tool("everything__echo", {"message": key})
+                    return r.content[0].text
+
+    assert asyncio.run(call_as(alice)) == f"Echo: {alice}"
+    assert asyncio.run(call_as(bob)) == f"Echo: {bob}"
+    sessions = httpx.get(f"{remote_bridge.url}/stats", headers={"x-api-key": SECRET}, timeout=10).json()["servers"]["everything"]["sessions"]
+    by_caller = {s["metadata"]["caller"]: s for s in sessions if isinstance(s.get("metadata"), dict) and s["metadata"].get("caller")}
+    assert {"alice", "bob"} <= set(by_caller), sessions
+    assert by_caller["alice"]["child"]["pid"] != by_caller["bob"]["child"]["pid"], "two children, one per caller"
+
+
+def test_bridge_stats_need_the_key_when_keys_are_configured(remote_bridge):
+    """/stats lists session ids (bearer secrets of bridged sessions): callers without a key get 401."""
+    with httpx.Client(timeout=10) as c:
+        assert c.get(f"{remote_bridge.url}/stats").status_code == 401
+        assert c.get(f"{remote_bridge.url}/stats", headers={"x-api-key": SECRET}).status_code == 200

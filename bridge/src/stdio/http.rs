@@ -385,7 +385,17 @@ pub fn outbox_body(
 }
 
 /// `GET /stats`: per-server and per-session figures of the bridge.
-pub async fn stats(State(state): State<AppState>) -> Response {
-    let reply = Reply::json(StatusCode::OK, &json!({"servers": state.bridge.stats()}));
-    into_response(&state, reply)
+/// Lists session ids (bearer secrets of bridged sessions), so it needs the caller's credentials when
+/// the gateway has any configured.
+pub async fn stats(State(state): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let reply = match state
+        .app
+        .admit(&headers, client_address(&req).as_ref())
+        .await
+    {
+        Ok(_) => Reply::json(StatusCode::OK, &json!({"servers": state.bridge.stats()})),
+        Err(refusal) => *refusal,
+    };
+    into_response(&state, state.app.with_cors(&headers, reply))
 }

@@ -466,6 +466,8 @@ impl BridgedServer {
                     .map(|s| {
                         json!({
                             "id": s.id,
+                            "clientId": s.client_id,
+                            "metadata": s.metadata,
                             "protocolVersion": s.protocol_version,
                             "idleMs": s.idle_for().as_millis() as u64,
                             "streamOpen": s.stream_open.load(Ordering::Relaxed),

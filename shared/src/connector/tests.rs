@@ -87,6 +87,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         credentials: &creds,
         upstream: &up,
         now: 0,
+        caller: "test",
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()

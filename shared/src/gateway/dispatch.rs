@@ -292,6 +292,7 @@ impl McpApp {
             credentials: creds,
             upstream: &upstream,
             now: call.facts.now,
+            caller: &call.facts.caller.name,
         };
         let run = tool.call(&ctx, args);
         let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
@@ -412,6 +413,7 @@ impl McpApp {
             credentials: &call.facts.credentials,
             upstream: &upstream,
             now: call.facts.now,
+            caller: &call.facts.caller.name,
         };
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
