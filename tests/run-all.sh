@@ -91,7 +91,8 @@ trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q 'listening on' "$DATA/out" && break; sleep 0.1; done
 URL=$(sed -n 's/.*listening on //p' "$DATA/out")
 [ -n "$URL" ] || { echo "mcp-edge did not start"; cat "$DATA/err"; exit 1; }
-client_suites native "$URL"
+# The stdio test (tests/ts/stdio.test.mjs) starts `mcp-edge stdio` itself, next to a GitLab fake.
+MCP_EDGE_BIN="$BIN" FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" client_suites native "$URL"
 kill -TERM $PID && wait $PID
 trap - EXIT
 

@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 use crate::store::RedbSessionStore;
 use mcp_edge_native::{LogAudit, OsEntropy, SystemClock, TokioSleeper};
-use mcp_edge_native::{ReqwestClient, ReqwestFactory};
+use mcp_edge_native::{ReqwestClient, ReqwestFactory, UpstreamTransport};
 
 /// Command-line flags (each also read from an `MCP_EDGE_*` environment variable).
 #[derive(Debug, Parser)]
@@ -49,96 +49,98 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Address to listen on (use port 0 for a free port).
-    #[arg(long, env = "MCP_EDGE_BIND", default_value = "127.0.0.1:8787")]
+    #[arg(global = true, long, env = "MCP_EDGE_BIND", default_value = "127.0.0.1:8787")]
     bind: SocketAddr,
     /// Directory of the embedded session database and the credential fingerprint key.
-    #[arg(long, env = "MCP_EDGE_DATA_DIR", default_value = ".mcp-edge")]
+    #[arg(global = true, long, env = "MCP_EDGE_DATA_DIR", default_value = ".mcp-edge")]
     data_dir: PathBuf,
     /// Idle time after which a session expires (e.g. `30m`, `1h`, `2s`).
-    #[arg(long, env = "MCP_EDGE_SESSION_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(global = true, long, env = "MCP_EDGE_SESSION_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     session_ttl: Duration,
     /// Browser origins allowed besides loopback ones (comma separated, `*` for any).
-    #[arg(long, env = "MCP_EDGE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(global = true, long, env = "MCP_EDGE_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
     /// Host names accepted in the `Host` header besides loopback names (DNS-rebinding protection;
     /// enforced when bound to loopback, or whenever this list is given).
-    #[arg(long, env = "MCP_EDGE_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(global = true, long, env = "MCP_EDGE_ALLOWED_HOSTS", value_delimiter = ',')]
     allowed_hosts: Vec<String>,
     /// Largest accepted request body in bytes (413 above).
-    #[arg(long, env = "MCP_EDGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    #[arg(global = true, long, env = "MCP_EDGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_body_bytes: usize,
     /// Interval of SSE keep-alive comments.
-    #[arg(long, env = "MCP_EDGE_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(global = true, long, env = "MCP_EDGE_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     keepalive: Duration,
     /// Answer POSTs with SSE even when the client accepts JSON.
-    #[arg(long, env = "MCP_EDGE_SSE_RESPONSES")]
+    #[arg(global = true, long, env = "MCP_EDGE_SSE_RESPONSES")]
     sse_responses: bool,
     /// Offer only read-only tools.
-    #[arg(long, env = "MCP_EDGE_READ_ONLY")]
+    #[arg(global = true, long, env = "MCP_EDGE_READ_ONLY")]
     read_only: bool,
     /// Log filter (e.g. `info`, `debug`, `mcp_edge=debug`).
-    #[arg(long, env = "MCP_EDGE_LOG_LEVEL", default_value = "info")]
+    #[arg(global = true, long, env = "MCP_EDGE_LOG_LEVEL", default_value = "info")]
     log_level: String,
     /// Log as JSON lines.
-    #[arg(long, env = "MCP_EDGE_LOG_JSON")]
+    #[arg(global = true, long, env = "MCP_EDGE_LOG_JSON")]
     log_json: bool,
     /// Register the test-only tools, resources and prompt (never on by default).
-    #[arg(long, env = "MCP_EDGE_TEST_TOOLS", hide = true)]
+    #[arg(global = true, long, env = "MCP_EDGE_TEST_TOOLS", hide = true)]
     enable_test_tools: bool,
     /// API key entries `NAME=sha256:SALT:DIGEST[:ro][:tools=a*+b][:rate=60/10]` (hash from `mcp-edge hash-key`).
-    #[arg(long = "api-key", env = "MCP_EDGE_API_KEYS", value_delimiter = ';', value_parser = access::parse_api_key)]
+    #[arg(global = true, long = "api-key", env = "MCP_EDGE_API_KEYS", value_delimiter = ';', value_parser = access::parse_api_key)]
     api_keys: Vec<ApiKeyEntry>,
     /// OAuth resource-server mode: the expected token issuer (`iss`).
-    #[arg(long, env = "MCP_EDGE_OAUTH_ISSUER", requires_all = ["oauth_audience", "oauth_jwks_uri"])]
+    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_ISSUER", requires_all = ["oauth_audience", "oauth_jwks_uri"])]
     oauth_issuer: Option<String>,
     /// Expected token audience (`aud`): this resource's URL.
-    #[arg(long, env = "MCP_EDGE_OAUTH_AUDIENCE")]
+    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_AUDIENCE")]
     oauth_audience: Option<String>,
     /// URL of the issuer's JWKS.
-    #[arg(long, env = "MCP_EDGE_OAUTH_JWKS_URI")]
+    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_JWKS_URI")]
     oauth_jwks_uri: Option<String>,
     /// Authorization servers named in `/.well-known/oauth-protected-resource` (default: the issuer).
     #[arg(
+        global = true,
         long,
         env = "MCP_EDGE_OAUTH_AUTHORIZATION_SERVERS",
         value_delimiter = ','
     )]
     oauth_authorization_servers: Vec<String>,
     /// Token scope that allows read-only tools.
-    #[arg(long, env = "MCP_EDGE_OAUTH_READ_SCOPE", default_value = "mcp:read")]
+    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_READ_SCOPE", default_value = "mcp:read")]
     oauth_read_scope: String,
     /// Token scope that allows every tool.
-    #[arg(long, env = "MCP_EDGE_OAUTH_WRITE_SCOPE", default_value = "mcp:write")]
+    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_WRITE_SCOPE", default_value = "mcp:write")]
     oauth_write_scope: String,
     /// Public URL of the MCP endpoint (for OAuth metadata); derived from `Host` when unset.
-    #[arg(long, env = "MCP_EDGE_RESOURCE_URL")]
+    #[arg(global = true, long, env = "MCP_EDGE_RESOURCE_URL")]
     resource_url: Option<String>,
     /// Per-caller request limit `PER_MINUTE/BURST` (e.g. `600/60`); none by default.
-    #[arg(long, env = "MCP_EDGE_RATE_LIMIT", value_parser = access::parse_rate)]
+    #[arg(global = true, long, env = "MCP_EDGE_RATE_LIMIT", value_parser = access::parse_rate)]
     rate_limit: Option<RateLimit>,
     /// Per-caller tool-call limit `PER_MINUTE/BURST`; none by default.
-    #[arg(long, env = "MCP_EDGE_TOOL_RATE_LIMIT", value_parser = access::parse_rate)]
+    #[arg(global = true, long, env = "MCP_EDGE_TOOL_RATE_LIMIT", value_parser = access::parse_rate)]
     tool_rate_limit: Option<RateLimit>,
     /// Longest a tool call may run before it is cancelled.
-    #[arg(long, env = "MCP_EDGE_TOOL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(global = true, long, env = "MCP_EDGE_TOOL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     tool_timeout: Duration,
     /// Most sessions (of every transport) one caller may hold open at once; unlimited by default.
-    #[arg(long, env = "MCP_EDGE_MAX_SESSIONS_PER_CALLER", value_parser = mcp_edge_core::settings::parse_quota)]
+    #[arg(global = true, long, env = "MCP_EDGE_MAX_SESSIONS_PER_CALLER", value_parser = mcp_edge_core::settings::parse_quota)]
     max_sessions_per_caller: Option<u32>,
     /// Most `GET /mcp` streams one session may hold open at once; unlimited by default.
-    #[arg(long, env = "MCP_EDGE_MAX_STREAMS_PER_SESSION", value_parser = mcp_edge_core::settings::parse_quota)]
+    #[arg(global = true, long, env = "MCP_EDGE_MAX_STREAMS_PER_SESSION", value_parser = mcp_edge_core::settings::parse_quota)]
     max_streams_per_session: Option<u32>,
     /// A remote mcp-edge stdio bridge whose servers' tools are offered too, as `{server}__{tool}`.
-    #[arg(long, env = "MCP_EDGE_BRIDGE_URL", value_parser = mcp_edge_core::settings::parse_bridge_url)]
+    #[arg(global = true, long, env = "MCP_EDGE_BRIDGE_URL", value_parser = mcp_edge_core::settings::parse_bridge_url)]
     bridge_url: Option<String>,
     /// Shared secret for the bridge (sent as its API key).
-    #[arg(long, env = "MCP_EDGE_BRIDGE_SECRET", hide_env_values = true)]
+    #[arg(global = true, long, env = "MCP_EDGE_BRIDGE_SECRET", hide_env_values = true)]
     bridge_secret: Option<String>,
     /// Serve without caller authentication on a non-loopback address (refused otherwise).
-    #[arg(long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
+    #[arg(global = true, long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
     /// Connectors to offer: any of `jira`, `confluence`, `gitlab`, or `none`.
     #[arg(
+        global = true,
         long,
         env = "MCP_EDGE_CONNECTORS",
         value_delimiter = ',',
@@ -146,35 +148,43 @@ struct Cli {
     )]
     connectors: Vec<String>,
     /// Only these upstream hosts may be reached (`*.example.com` wildcards); any public host when empty.
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_ALLOWLIST", value_delimiter = ',', value_parser = HostPattern::parse)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_ALLOWLIST", value_delimiter = ',', value_parser = HostPattern::parse)]
     upstream_allowlist: Vec<HostPattern>,
     /// Upstream hosts that may be reached over plain http (https only otherwise).
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_ALLOW_HTTP", value_delimiter = ',', value_parser = HostPattern::parse)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_ALLOW_HTTP", value_delimiter = ',', value_parser = HostPattern::parse)]
     upstream_allow_http: Vec<HostPattern>,
     /// Upstream hosts that may be loopback, private or link-local addresses (refused otherwise).
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", value_delimiter = ',', value_parser = HostPattern::parse)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", value_delimiter = ',', value_parser = HostPattern::parse)]
     upstream_allow_private: Vec<HostPattern>,
     /// Longest one upstream call may take.
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     upstream_timeout: Duration,
     /// Most pooled upstream clients (least recently used ones are evicted).
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_POOL_SIZE", default_value_t = 100)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_POOL_SIZE", default_value_t = 100)]
     upstream_pool_size: usize,
     /// Idle time after which a pooled upstream client is dropped.
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_POOL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_POOL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
     upstream_pool_idle: Duration,
     /// Retries after upstream 429/502/503/504 answers.
-    #[arg(long, env = "MCP_EDGE_UPSTREAM_RETRIES", default_value_t = 2)]
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_RETRIES", default_value_t = 2)]
     upstream_retries: u32,
     /// Bridge a stdio MCP server, served at `/servers/stdio/mcp` (e.g.
     /// `--stdio "npx -y @modelcontextprotocol/server-everything"`).
-    #[arg(long, env = "MCP_EDGE_STDIO")]
+    #[arg(global = true, long, env = "MCP_EDGE_STDIO")]
     stdio: Option<String>,
+    /// Services whose header-supplied URLs are accepted (`jira`, `confluence`, `gitlab` or `none`;
+    /// default all). For the others only the environment URL is used and a header URL is refused.
+    #[arg(global = true, long, env = "MCP_EDGE_DYNAMIC_URLS", value_delimiter = ',')]
+    dynamic_urls: Vec<String>,
+    /// Extra trusted CA certificates for upstream TLS (PEM files, comma separated), added to the
+    /// bundled roots and the system store (`SSL_CERT_FILE` is added too when set).
+    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_CA_FILE", value_delimiter = ',')]
+    upstream_ca_file: Vec<PathBuf>,
     /// Isolation of the `--stdio` server: `per-session` (a child per session) or `shared`.
-    #[arg(long, env = "MCP_EDGE_STDIO_ISOLATION", default_value = "per-session")]
+    #[arg(global = true, long, env = "MCP_EDGE_STDIO_ISOLATION", default_value = "per-session")]
     stdio_isolation: stdio::config::Isolation,
     /// TOML file of bridged stdio servers (`[servers.NAME]` tables), served at `/servers/NAME/mcp`.
-    #[arg(long, env = "MCP_EDGE_STDIO_CONFIG")]
+    #[arg(global = true, long, env = "MCP_EDGE_STDIO_CONFIG")]
     stdio_config: Option<PathBuf>,
 }
 
@@ -217,6 +227,34 @@ fn upstream_config(cli: &Cli) -> UpstreamConfig {
     }
 }
 
+/// The services whose URL is fixed: `--dynamic-urls`, else the GitLab MCP server's
+/// `ENABLE_DYNAMIC_API_URL=false`.
+fn fixed_urls(cli: &Cli) -> anyhow::Result<Vec<mcp_edge_core::credential::Service>> {
+    if cli.dynamic_urls.is_empty() {
+        mcp_edge_core::settings::fixed_urls_from_vars(|n| {
+            std::env::var(n)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        })
+        .map_err(anyhow::Error::msg)
+    } else {
+        mcp_edge_core::settings::parse_fixed_urls(&cli.dynamic_urls)
+            .map_err(|e| anyhow::anyhow!("--dynamic-urls: {e}"))
+    }
+}
+
+/// Upstream trust and proxy rules: `--upstream-ca-file`, plus `SSL_CERT_FILE` when set.
+fn upstream_transport(cli: &Cli) -> anyhow::Result<UpstreamTransport> {
+    let mut files = cli.upstream_ca_file.clone();
+    files.extend(
+        std::env::var_os("SSL_CERT_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+    );
+    Ok(UpstreamTransport::new(&files)?)
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -225,6 +263,9 @@ enum Command {
         /// The key to hash; omit to generate a random one.
         key: Option<String>,
     },
+    /// Serves the connectors (and test tools with `--enable-test-tools`) as an MCP server on stdin and
+    /// stdout for desktop clients: credentials from the environment, logs on stderr, no port bound.
+    Stdio,
     /// Exits 0 when the gateway listening on `--bind` (on loopback) answers `GET /health` with 200,
     /// 1 otherwise (the container's `HEALTHCHECK`).
     Health,
@@ -352,38 +393,19 @@ async fn shutdown_signal() {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Some(Command::HashKey { key }) => {
-            hash_key(key);
-            return Ok(());
-        }
-        Some(Command::Health) => return health(cli.bind).await,
-        None => {}
-    }
-    init_logging(&cli);
-    let auth = auth_config(&cli);
-    if auth.is_open() && !cli.bind.ip().is_loopback() && !cli.allow_unauthenticated {
-        anyhow::bail!(
-            "refusing to serve {} without caller authentication: configure --api-key or --oauth-issuer, or pass --allow-unauthenticated",
-            cli.bind
-        );
-    }
-    std::fs::create_dir_all(&cli.data_dir)
-        .with_context(|| format!("creating data dir {}", cli.data_dir.display()))?;
-    let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
-        .context("opening the session database")?;
-    let swept = store.sweep_expired(SystemClock.now()).unwrap_or(0);
-
+/// The gateway over `store`, configured from the command line.
+fn build_app(
+    cli: &Cli,
+    store: Arc<dyn mcp_edge_core::port::SessionStore>,
+    fingerprint_key: Vec<u8>,
+) -> anyhow::Result<Arc<McpApp>> {
+    let transport = upstream_transport(cli)?;
     let mut registry = Registry::new();
     if cli.enable_test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);
     }
     mcp_edge_core::connector::register(&mut registry, connector_set(&cli.connectors)?);
-    let upstream = upstream_config(&cli);
-    let upstream_timeout = cli.upstream_timeout;
+    let upstream = upstream_config(cli);
     let loopback = cli.bind.ip().is_loopback();
     let config = GatewayConfig {
         session_ttl_ms: cli.session_ttl.as_millis() as u64,
@@ -393,10 +415,10 @@ async fn main() -> anyhow::Result<()> {
             allowed_hosts: (loopback || !cli.allowed_hosts.is_empty())
                 .then(|| cli.allowed_hosts.clone()),
         },
-        fingerprint_key: fingerprint_key(&cli.data_dir)?,
+        fingerprint_key,
         keepalive_ms: cli.keepalive.as_millis() as u64,
         prefer_sse: cli.sse_responses,
-        auth,
+        auth: auth_config(cli),
         request_limit: cli.rate_limit,
         tool_call_limit: cli.tool_rate_limit,
         tool_timeout_ms: Some(cli.tool_timeout.as_millis() as u64),
@@ -414,24 +436,124 @@ async fn main() -> anyhow::Result<()> {
             ..PolicyConfig::default()
         },
         upstream: upstream.clone(),
-        credential_defaults: CredentialDefaults::from_vars(|name| std::env::var(name).ok()),
+        credential_defaults: CredentialDefaults {
+            fixed_urls: fixed_urls(cli)?,
+            ..CredentialDefaults::from_vars(|name| std::env::var(name).ok())
+        },
         ..GatewayConfig::default()
     };
     let ports = Ports {
-        store: Arc::new(store.clone()),
-        http: Arc::new(ReqwestClient::plain(Duration::from_secs(10))),
+        store,
+        http: Arc::new(ReqwestClient::plain(Duration::from_secs(10), &transport)),
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
-    let app = Arc::new(
+    Ok(Arc::new(
         McpApp::new(config, registry, ports)?
             .with_sleeper(Arc::new(TokioSleeper))
             .with_http_factory(Arc::new(ReqwestFactory {
                 guard: UpstreamGuard::new(upstream.guard.clone()),
-                timeout: upstream_timeout,
+                timeout: cli.upstream_timeout,
+                transport,
             }))
             .with_audit_sink(Arc::new(LogAudit)),
+    ))
+}
+
+/// `mcp-edge stdio`: one MCP connection on stdin/stdout until stdin closes. Sessions live in
+/// memory (the process is the session); nothing is written to disk and no port is bound.
+async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    anyhow::ensure!(
+        cli.stdio.is_none() && cli.stdio_config.is_none(),
+        "bridged stdio servers (--stdio, --stdio-config) are served over HTTP only, not by `mcp-edge stdio`"
     );
+    let mut key = vec![0u8; 32];
+    OsEntropy.fill(&mut key);
+    let app = build_app(
+        cli,
+        Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
+        key,
+    )?;
+    tracing::info!(test_tools = cli.enable_test_tools, "mcp-edge serving MCP on stdio");
+    let max = cli.max_body_bytes;
+    let mut input = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut output = tokio::io::stdout();
+    let mut conn = app.stdio_open();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // At most one byte more than the limit is buffered; the rest of a longer line is skipped.
+        let n = (&mut input)
+            .take(max as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+            .context("reading stdin")?;
+        if n == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') && line.len() > max {
+            loop {
+                let buf = input.fill_buf().await.context("reading stdin")?;
+                if buf.is_empty() {
+                    break;
+                }
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        input.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let len = buf.len();
+                        input.consume(len);
+                    }
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&line);
+        for reply in app.stdio_line(&mut conn, &text).await {
+            output.write_all(reply.as_bytes()).await?;
+            output.write_all(b"\n").await?;
+        }
+        output.flush().await?;
+    }
+    tracing::info!("stdin closed; stopping");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::HashKey { key }) => {
+            hash_key(key);
+            return Ok(());
+        }
+        Some(Command::Health) => return health(cli.bind).await,
+        Some(Command::Stdio) => {
+            init_logging(&cli);
+            return serve_stdio(&cli).await;
+        }
+        None => {}
+    }
+    init_logging(&cli);
+    let auth = auth_config(&cli);
+    if auth.is_open() && !cli.bind.ip().is_loopback() && !cli.allow_unauthenticated {
+        anyhow::bail!(
+            "refusing to serve {} without caller authentication: configure --api-key or --oauth-issuer, or pass --allow-unauthenticated",
+            cli.bind
+        );
+    }
+    std::fs::create_dir_all(&cli.data_dir)
+        .with_context(|| format!("creating data dir {}", cli.data_dir.display()))?;
+    let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
+        .context("opening the session database")?;
+    let swept = store.sweep_expired(SystemClock.now()).unwrap_or(0);
+    let app = build_app(
+        &cli,
+        Arc::new(store.clone()),
+        fingerprint_key(&cli.data_dir)?,
+    )?;
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 

@@ -38,6 +38,7 @@ use mcp_edge_core::upstream::UpstreamGuard;
 use mcp_edge_core::{McpApp, Ports};
 use mcp_edge_native::{
     LogAudit, OsEntropy, ReqwestClient, ReqwestFactory, SystemClock, TokioSleeper,
+    UpstreamTransport,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -69,6 +70,7 @@ fn env(name: &str) -> Option<String> {
 
 async fn build() -> anyhow::Result<Gateway> {
     let settings = Settings::from_vars(env).map_err(anyhow::Error::msg)?;
+    let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
     let table = env("MCP_EDGE_DYNAMODB_TABLE")
         .ok_or_else(|| anyhow::anyhow!("MCP_EDGE_DYNAMODB_TABLE must name the sessions table"))?;
     let legacy_poll = Duration::from_millis(
@@ -102,7 +104,7 @@ async fn build() -> anyhow::Result<Gateway> {
     let upstream = config.upstream.clone();
     let ports = Ports {
         store: Arc::new(store),
-        http: Arc::new(ReqwestClient::plain(Duration::from_secs(10))),
+        http: Arc::new(ReqwestClient::plain(Duration::from_secs(10), &transport)),
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
@@ -111,6 +113,7 @@ async fn build() -> anyhow::Result<Gateway> {
         .with_http_factory(Arc::new(ReqwestFactory {
             guard: UpstreamGuard::new(upstream.guard.clone()),
             timeout: Duration::from_millis(upstream.timeout_ms),
+            transport,
         }))
         .with_audit_sink(Arc::new(LogAudit))
         .with_rate_limiter(Arc::new(limiter))

@@ -11,4 +11,4 @@ pub mod platform;
 pub mod upstream;
 
 pub use platform::{LogAudit, OsEntropy, SystemClock, TokioSleeper};
-pub use upstream::{ReqwestClient, ReqwestFactory};
+pub use upstream::{ReqwestClient, ReqwestFactory, TransportError, UpstreamTransport};

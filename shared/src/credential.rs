@@ -114,16 +114,41 @@ impl fmt::Debug for ServiceCredential {
     }
 }
 
-/// Credentials the platform read from its environment (`GITLAB_API_URL`, `GITLAB_TOKEN`, `JIRA_URL`,
-/// `JIRA_EMAIL`, `JIRA_API_TOKEN`, `CONFLUENCE_URL`, `CONFLUENCE_EMAIL`, `CONFLUENCE_API_TOKEN`).
+/// What the environment says about one service: its URL and, optionally, a token for it.
+///
+/// An environment URL without a token is the usual multi-tenant setup: the operator fixes the
+/// instance and every caller brings their own token in a header.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceDefault {
+    /// Base URL from the environment.
+    pub url: String,
+    /// Credential from the environment, if any (only ever sent to `url`).
+    pub auth: Option<UpstreamAuth>,
+}
+
+impl fmt::Debug for ServiceDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceDefault")
+            .field("url", &self.url)
+            .field("auth", &self.auth.as_ref().map(UpstreamAuth::scheme))
+            .finish()
+    }
+}
+
+/// Upstream settings the platform read from its environment (`GITLAB_API_URL`, `GITLAB_TOKEN`,
+/// `JIRA_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN`, `CONFLUENCE_URL`, `CONFLUENCE_EMAIL`,
+/// `CONFLUENCE_API_TOKEN`, ...) plus the operator's choice of services whose URL is fixed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct CredentialDefaults {
     /// GitLab fallback.
-    pub gitlab: Option<ServiceCredential>,
+    pub gitlab: Option<ServiceDefault>,
     /// Jira fallback.
-    pub jira: Option<ServiceCredential>,
+    pub jira: Option<ServiceDefault>,
     /// Confluence fallback.
-    pub confluence: Option<ServiceCredential>,
+    pub confluence: Option<ServiceDefault>,
+    /// Services whose header-supplied URLs are refused: only the environment URL is used
+    /// (`MCP_EDGE_DYNAMIC_URLS` lists the services that do accept header URLs).
+    pub fixed_urls: Vec<Service>,
 }
 
 impl fmt::Debug for CredentialDefaults {
@@ -132,13 +157,15 @@ impl fmt::Debug for CredentialDefaults {
             .field("gitlab", &self.gitlab)
             .field("jira", &self.jira)
             .field("confluence", &self.confluence)
+            .field("fixed_urls", &self.fixed_urls)
             .finish()
     }
 }
 
 impl CredentialDefaults {
     /// Builds the fallback from environment-style variables looked up with `var`
-    /// (the platform passes `std::env::var` or its secret store).
+    /// (the platform passes `std::env::var` or its secret store). An environment URL is kept
+    /// without a token (callers then bring theirs); a token without a URL is ignored.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| {
             var(name)
@@ -148,20 +175,20 @@ impl CredentialDefaults {
         let atlassian = |url: &str, email: &str, token: &str, pat: &str| {
             let url = get(url)?;
             let auth = match (get(email), get(token)) {
-                (Some(email), Some(token)) => UpstreamAuth::Basic { email, token },
-                (None, Some(token)) => UpstreamAuth::Bearer(token),
-                (_, None) => UpstreamAuth::Bearer(get(pat)?),
+                (Some(email), Some(token)) => Some(UpstreamAuth::Basic { email, token }),
+                (None, Some(token)) => Some(UpstreamAuth::Bearer(token)),
+                (_, None) => get(pat).map(UpstreamAuth::Bearer),
             };
-            Some(ServiceCredential { url, auth })
+            Some(ServiceDefault { url, auth })
         };
         let gitlab = get("GITLAB_API_URL")
             .or_else(|| get("GITLAB_URL"))
-            .and_then(|url| {
+            .map(|url| {
                 let auth = get("GITLAB_TOKEN")
                     .or_else(|| get("GITLAB_PERSONAL_ACCESS_TOKEN"))
                     .map(UpstreamAuth::PrivateToken)
-                    .or_else(|| get("CI_JOB_TOKEN").map(UpstreamAuth::JobToken))?;
-                Some(ServiceCredential { url, auth })
+                    .or_else(|| get("CI_JOB_TOKEN").map(UpstreamAuth::JobToken));
+                ServiceDefault { url, auth }
             });
         CredentialDefaults {
             gitlab,
@@ -177,7 +204,22 @@ impl CredentialDefaults {
                 "CONFLUENCE_API_TOKEN",
                 "CONFLUENCE_PERSONAL_TOKEN",
             ),
+            fixed_urls: Vec::new(),
         }
+    }
+
+    /// The environment's entry for `service`.
+    pub fn service(&self, service: Service) -> Option<&ServiceDefault> {
+        match service {
+            Service::Jira => self.jira.as_ref(),
+            Service::Confluence => self.confluence.as_ref(),
+            Service::GitLab => self.gitlab.as_ref(),
+        }
+    }
+
+    /// Whether a header-supplied URL may be used for `service` (the operator did not fix it).
+    pub fn dynamic_url_allowed(&self, service: Service) -> bool {
+        !self.fixed_urls.contains(&service)
     }
 }
 
@@ -207,6 +249,8 @@ pub struct Credentials {
     pub jira: Option<ServiceCredential>,
     /// Confluence, when a URL and a token are known.
     pub confluence: Option<ServiceCredential>,
+    /// Services whose header URL was refused because the operator fixed their URL.
+    pub refused_urls: Vec<Service>,
     /// Secret-bearing header values in a canonical order, used for fingerprinting.
     pub(crate) material: Vec<(String, String)>,
 }
@@ -229,6 +273,11 @@ impl Credentials {
             Service::Confluence => self.confluence.as_ref(),
             Service::GitLab => self.gitlab.as_ref(),
         }
+    }
+
+    /// Whether this request named its own URL for `service` although the operator fixed it.
+    pub fn url_refused(&self, service: Service) -> bool {
+        self.refused_urls.contains(&service)
     }
 
     /// Keyed fingerprint (HMAC-SHA256 under `key`, hex) of the header credential material, or `None`
@@ -292,7 +341,18 @@ impl Credentials {
             .map(UpstreamAuth::PrivateToken)
             .or_else(|| header("job-token").map(UpstreamAuth::JobToken))
             .or_else(|| bearer.clone().map(UpstreamAuth::Bearer));
-        let gitlab = pick(header("x-gitlab-api-url"), gitlab_token, &defaults.gitlab);
+        let mut refused_urls = Vec::new();
+        let mut pick = |service: Service, url: Option<String>, auth: Option<UpstreamAuth>| {
+            match pick(service, url, auth, defaults) {
+                Picked::Use(c) => Some(c),
+                Picked::Nothing => None,
+                Picked::Refused => {
+                    refused_urls.push(service);
+                    None
+                }
+            }
+        };
+        let gitlab = pick(Service::GitLab, header("x-gitlab-api-url"), gitlab_token);
 
         let atlassian = |url: &[&str], token: &[&str], email: &str| {
             let url = url.iter().find_map(|n| header(n));
@@ -318,33 +378,77 @@ impl Credentials {
             ],
             "x-confluence-email",
         );
+        let jira = pick(Service::Jira, jira_url, jira_auth);
+        let confluence = pick(Service::Confluence, conf_url, conf_auth);
         Credentials {
             gitlab,
-            jira: pick(jira_url, jira_auth, &defaults.jira),
-            confluence: pick(conf_url, conf_auth, &defaults.confluence),
+            jira,
+            confluence,
+            refused_urls,
             material,
         }
     }
 }
 
-/// Combines header URL and header auth with the environment fallback without ever sending an
-/// environment token to a header-supplied URL.
+/// The outcome of combining a request's headers with the environment for one service.
+enum Picked {
+    Use(ServiceCredential),
+    Nothing,
+    Refused,
+}
+
+/// Combines header URL and header auth with the environment fallback. Rules:
+/// - a header URL needs a header token: an environment token is never sent to it;
+/// - without a header URL, the environment URL is used with the header token if there is one
+///   (hybrid: operator fixes the URL, each caller brings a token), else with the environment token;
+/// - when the operator fixed the service's URL, a header URL naming another instance is refused
+///   (one naming the environment's instance counts as no header URL).
 fn pick(
+    service: Service,
     url: Option<String>,
     auth: Option<UpstreamAuth>,
-    fallback: &Option<ServiceCredential>,
-) -> Option<ServiceCredential> {
+    defaults: &CredentialDefaults,
+) -> Picked {
+    let fallback = defaults.service(service);
+    let url = match (url, fallback) {
+        (Some(url), Some(fb))
+            if !defaults.dynamic_url_allowed(service) && same_instance(service, &url, &fb.url) =>
+        {
+            None
+        }
+        (Some(_), _) if !defaults.dynamic_url_allowed(service) => return Picked::Refused,
+        (url, _) => url,
+    };
     match (url, auth, fallback) {
-        (Some(url), Some(auth), _) => Some(ServiceCredential { url, auth }),
+        (Some(url), Some(auth), _) => Picked::Use(ServiceCredential { url, auth }),
         // A header URL without a header token: never pair it with the environment's token.
-        (Some(_), None, _) => None,
-        (None, Some(auth), Some(fb)) => Some(ServiceCredential {
+        (Some(_), None, _) => Picked::Nothing,
+        (None, Some(auth), Some(fb)) => Picked::Use(ServiceCredential {
             url: fb.url.clone(),
             auth,
         }),
-        (None, None, Some(fb)) => Some(fb.clone()),
-        (None, _, None) => None,
+        (None, None, Some(ServiceDefault {
+            url,
+            auth: Some(auth),
+        })) => Picked::Use(ServiceCredential {
+            url: url.clone(),
+            auth: auth.clone(),
+        }),
+        (None, _, _) => Picked::Nothing,
     }
+}
+
+/// Whether two URLs name the same instance of `service` once normalized (GitLab `/api/v4`,
+/// Confluence `/wiki`, trailing slashes, host case).
+fn same_instance(service: Service, a: &str, b: &str) -> bool {
+    let norm = |text: &str| {
+        let url = url::Url::parse(text.trim()).ok()?;
+        Some(match service {
+            Service::GitLab => crate::upstream::normalize_gitlab_base(&url),
+            _ => crate::upstream::normalize_atlassian_base(&url, service),
+        })
+    };
+    matches!((norm(a), norm(b)), (Some(x), Some(y)) if x == y)
 }
 
 impl fmt::Debug for Credentials {
@@ -355,6 +459,7 @@ impl fmt::Debug for Credentials {
             .field("gitlab", &self.gitlab)
             .field("jira", &self.jira)
             .field("confluence", &self.confluence)
+            .field("refused_urls", &self.refused_urls)
             .finish()
     }
 }
@@ -454,6 +559,171 @@ mod tests {
         let gl = c.gitlab.unwrap();
         assert_eq!(gl.url, "https://gitlab.corp");
         assert_eq!(gl.auth, UpstreamAuth::PrivateToken("mine".into()));
+    }
+
+    /// Where one part of a credential comes from in a table row.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Src {
+        Header,
+        Env,
+        Absent,
+    }
+
+    /// What a row resolves to: the URL's and the token's origin, nothing, or a refused header URL.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Outcome {
+        Use(Src, Src),
+        Nothing,
+        Refused,
+    }
+
+    /// Per service: header names and environment variables of URL and token, and the auth each yields.
+    struct Names {
+        service: Service,
+        header_url: &'static str,
+        header_token: &'static str,
+        env_url: &'static str,
+        env_token: &'static str,
+        auth: fn(&str) -> UpstreamAuth,
+    }
+
+    const SERVICES: [Names; 3] = [
+        Names {
+            service: Service::GitLab,
+            header_url: "x-gitlab-api-url",
+            header_token: "private-token",
+            env_url: "GITLAB_API_URL",
+            env_token: "GITLAB_TOKEN",
+            auth: |t| UpstreamAuth::PrivateToken(t.into()),
+        },
+        Names {
+            service: Service::Jira,
+            header_url: "x-jira-url",
+            header_token: "x-jira-token",
+            env_url: "JIRA_URL",
+            env_token: "JIRA_API_TOKEN",
+            auth: |t| UpstreamAuth::Bearer(t.into()),
+        },
+        Names {
+            service: Service::Confluence,
+            header_url: "x-confluence-url",
+            header_token: "x-confluence-token",
+            env_url: "CONFLUENCE_URL",
+            env_token: "CONFLUENCE_API_TOKEN",
+            auth: |t| UpstreamAuth::Bearer(t.into()),
+        },
+    ];
+
+    #[test]
+    fn every_combination_of_url_and_token_sources_per_service() {
+        use Src::{Absent, Env, Header};
+        use Outcome::{Nothing, Refused, Use};
+        // (URL from, token from, outcome with header URLs allowed, outcome with the URL fixed)
+        let table = [
+            (Header, Header, Use(Header, Header), Refused),
+            (Header, Env, Nothing, Refused),
+            (Header, Absent, Nothing, Refused),
+            (Env, Header, Use(Env, Header), Use(Env, Header)),
+            (Env, Env, Use(Env, Env), Use(Env, Env)),
+            (Env, Absent, Nothing, Nothing),
+            (Absent, Header, Nothing, Nothing),
+            (Absent, Env, Nothing, Nothing),
+            (Absent, Absent, Nothing, Nothing),
+        ];
+        for names in &SERVICES {
+            for (url_from, token_from, dynamic, fixed) in table {
+                for (fixed_url, expected) in [(false, dynamic), (true, fixed)] {
+                    let mut h = HeaderMap::new();
+                    let mut env: Vec<(&str, &str)> = Vec::new();
+                    match url_from {
+                        Header => {
+                            h.insert(names.header_url, "https://header.example".parse().unwrap());
+                        }
+                        Env => env.push((names.env_url, "https://env.example")),
+                        Absent => {}
+                    }
+                    match token_from {
+                        Header => {
+                            h.insert(names.header_token, "header-token".parse().unwrap());
+                        }
+                        Env => env.push((names.env_token, "env-token")),
+                        Absent => {}
+                    }
+                    let mut defaults = CredentialDefaults::from_vars(|n| {
+                        env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+                    });
+                    if fixed_url {
+                        defaults.fixed_urls = vec![names.service];
+                    }
+                    let c = Credentials::resolve(&h, &defaults, false);
+                    let row = format!(
+                        "{:?}: URL {url_from:?}, token {token_from:?}, fixed {fixed_url}",
+                        names.service
+                    );
+                    let got = match (c.service(names.service), c.url_refused(names.service)) {
+                        (Some(_), true) => panic!("{row}: both used and refused"),
+                        (None, true) => Refused,
+                        (None, false) => Nothing,
+                        (Some(cred), false) => {
+                            let url = match cred.url.as_str() {
+                                "https://header.example" => Header,
+                                "https://env.example" => Env,
+                                other => panic!("{row}: unexpected URL {other}"),
+                            };
+                            let token = if cred.auth == (names.auth)("header-token") {
+                                Header
+                            } else if cred.auth == (names.auth)("env-token") {
+                                Env
+                            } else {
+                                panic!("{row}: unexpected auth {:?}", cred.auth)
+                            };
+                            Use(url, token)
+                        }
+                    };
+                    assert_eq!(got, expected, "{row}");
+                    // The other services are untouched by this service's headers and variables.
+                    for other in SERVICES.iter().filter(|o| o.service != names.service) {
+                        assert!(c.service(other.service).is_none(), "{row}");
+                        assert!(!c.url_refused(other.service), "{row}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_url_next_to_an_environment_url() {
+        for names in &SERVICES {
+            let env = [
+                (names.env_url, "https://env.example/"),
+                (names.env_token, "env-token"),
+            ];
+            let mut defaults = CredentialDefaults::from_vars(|n| {
+                env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+            });
+            let mut other = HeaderMap::new();
+            other.insert(names.header_url, "https://other.example".parse().unwrap());
+            // Dynamic: a different header URL without a token never gets the environment token.
+            let c = Credentials::resolve(&other, &defaults, false);
+            assert!(c.service(names.service).is_none() && !c.url_refused(names.service));
+            other.insert(names.header_token, "header-token".parse().unwrap());
+            let c = Credentials::resolve(&other, &defaults, false);
+            assert_eq!(
+                c.service(names.service).unwrap().url,
+                "https://other.example"
+            );
+            // Fixed: refused, and the environment credential is not used instead.
+            defaults.fixed_urls = vec![names.service];
+            let c = Credentials::resolve(&other, &defaults, false);
+            assert!(c.service(names.service).is_none() && c.url_refused(names.service));
+            // Fixed, but the header names the environment's own instance: as if it were absent.
+            let mut same = HeaderMap::new();
+            same.insert(names.header_url, "https://ENV.example".parse().unwrap());
+            let c = Credentials::resolve(&same, &defaults, false);
+            let used = c.service(names.service).unwrap();
+            assert_eq!(used.url, "https://env.example/");
+            assert_eq!(used.auth, (names.auth)("env-token"));
+        }
     }
 
     #[test]

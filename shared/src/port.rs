@@ -94,6 +94,9 @@ pub enum UpstreamError {
     /// No connection could be made (DNS, TCP, TLS).
     #[error("could not connect to upstream: {0}")]
     Connect(String),
+    /// The upstream's TLS certificate was not trusted (unknown issuer, expired, wrong name).
+    #[error("upstream TLS certificate not trusted: {0}")]
+    Certificate(String),
     /// The request was refused before it was sent (e.g. by the SSRF guard).
     #[error("request refused: {0}")]
     Refused(String),

@@ -4,7 +4,7 @@
 
 use crate::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
 use crate::connector::ConnectorSet;
-use crate::credential::CredentialDefaults;
+use crate::credential::{CredentialDefaults, Service};
 use crate::gateway::GatewayConfig;
 use crate::policy::PolicyConfig;
 use crate::ratelimit::RateLimit;
@@ -30,6 +30,10 @@ pub struct Settings {
     pub connectors: ConnectorSet,
     /// Register the test-only tools (`MCP_EDGE_TEST_TOOLS`).
     pub test_tools: bool,
+    /// Extra trusted CA certificates (PEM files) for upstream TLS: `MCP_EDGE_UPSTREAM_CA_FILE`
+    /// (comma separated) and `SSL_CERT_FILE`. Native HTTP clients only; the Worker's fetch uses
+    /// the platform's public trust.
+    pub upstream_ca_files: Vec<String>,
 }
 
 /// Checks a bridge base URL: `http` or `https`, with a host.
@@ -125,6 +129,46 @@ pub fn parse_connectors<S: AsRef<str>>(names: &[S]) -> Result<ConnectorSet, Stri
         }
     }
     Ok(set)
+}
+
+/// Parses the services whose header URLs are accepted (`MCP_EDGE_DYNAMIC_URLS`, same names as the
+/// connector list) into the services whose URL is fixed to the environment's.
+pub fn parse_fixed_urls<S: AsRef<str>>(dynamic: &[S]) -> Result<Vec<Service>, String> {
+    let set = parse_connectors(dynamic)?;
+    Ok([
+        (Service::Jira, set.jira),
+        (Service::Confluence, set.confluence),
+        (Service::GitLab, set.gitlab),
+    ]
+    .into_iter()
+    .filter(|(_, dynamic)| !dynamic)
+    .map(|(s, _)| s)
+    .collect())
+}
+
+/// The services whose URL is fixed, from `MCP_EDGE_DYNAMIC_URLS` or, when that is unset, the
+/// GitLab MCP server's `ENABLE_DYNAMIC_API_URL=false` (which fixes GitLab's). Every service accepts
+/// header URLs by default. `var` returns trimmed, non-empty values.
+pub fn fixed_urls_from_vars(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Service>, SettingsError> {
+    if let Some(list) = var("MCP_EDGE_DYNAMIC_URLS") {
+        return parse_fixed_urls(&list.split(',').collect::<Vec<_>>()).map_err(|reason| {
+            SettingsError {
+                name: "MCP_EDGE_DYNAMIC_URLS",
+                reason,
+            }
+        });
+    }
+    match var("ENABLE_DYNAMIC_API_URL").map(|v| v.to_ascii_lowercase()) {
+        None => Ok(Vec::new()),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(Vec::new()),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(vec![Service::GitLab]),
+        Some(_) => Err(SettingsError {
+            name: "ENABLE_DYNAMIC_API_URL",
+            reason: "expected true or false".into(),
+        }),
+    }
 }
 
 /// Reads one variable: trimmed, empty as absent.
@@ -307,13 +351,19 @@ impl Settings {
             max_sessions_per_caller: v.parse("MCP_EDGE_MAX_SESSIONS_PER_CALLER", parse_quota)?,
             max_streams_per_session: v.parse("MCP_EDGE_MAX_STREAMS_PER_SESSION", parse_quota)?,
             upstream,
-            credential_defaults: CredentialDefaults::from_vars(|n| v.get(n)),
+            credential_defaults: CredentialDefaults {
+                fixed_urls: fixed_urls_from_vars(|n| v.get(n))?,
+                ..CredentialDefaults::from_vars(|n| v.get(n))
+            },
             ..defaults
         };
+        let mut upstream_ca_files = v.text("MCP_EDGE_UPSTREAM_CA_FILE")?;
+        upstream_ca_files.extend(v.get("SSL_CERT_FILE"));
         Ok(Settings {
             gateway,
             connectors,
             test_tools: v.flag("MCP_EDGE_TEST_TOOLS")?,
+            upstream_ca_files,
         })
     }
 }
@@ -363,6 +413,44 @@ mod tests {
         assert!(s.gateway.auth.is_open());
         assert_eq!(s.connectors, ConnectorSet::default());
         assert!(!s.test_tools);
+        assert!(s.gateway.credential_defaults.fixed_urls.is_empty());
+        assert!(s.upstream_ca_files.is_empty());
+    }
+
+    #[test]
+    fn dynamic_urls_and_ca_files() {
+        let s = settings(&[
+            ("MCP_EDGE_DYNAMIC_URLS", "jira"),
+            ("MCP_EDGE_UPSTREAM_CA_FILE", "/etc/corp-ca.pem"),
+            ("SSL_CERT_FILE", "/etc/ssl/bundle.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.gateway.credential_defaults.fixed_urls,
+            vec![Service::Confluence, Service::GitLab]
+        );
+        assert_eq!(
+            s.upstream_ca_files,
+            vec!["/etc/corp-ca.pem", "/etc/ssl/bundle.pem"]
+        );
+        let none = settings(&[("MCP_EDGE_DYNAMIC_URLS", "none")]).unwrap();
+        assert_eq!(none.gateway.credential_defaults.fixed_urls.len(), 3);
+        // The GitLab MCP server's switch fixes GitLab's URL; ours wins when both are set.
+        let seed = settings(&[("ENABLE_DYNAMIC_API_URL", "false")]).unwrap();
+        assert_eq!(
+            seed.gateway.credential_defaults.fixed_urls,
+            vec![Service::GitLab]
+        );
+        let both = settings(&[
+            ("ENABLE_DYNAMIC_API_URL", "false"),
+            ("MCP_EDGE_DYNAMIC_URLS", "jira,confluence,gitlab"),
+        ])
+        .unwrap();
+        assert!(both.gateway.credential_defaults.fixed_urls.is_empty());
+        let e = settings(&[("MCP_EDGE_DYNAMIC_URLS", "jira,slack")]).unwrap_err();
+        assert_eq!(e.name, "MCP_EDGE_DYNAMIC_URLS");
+        let e = settings(&[("ENABLE_DYNAMIC_API_URL", "sometimes")]).unwrap_err();
+        assert_eq!(e.name, "ENABLE_DYNAMIC_API_URL");
     }
 
     #[test]

@@ -39,9 +39,10 @@ def pytest_configure(config) -> None:
 class NativeServer:
     """One running mcp-edge process."""
 
-    def __init__(self, args: list[str], data_dir: str | None = None) -> None:
+    def __init__(self, args: list[str], data_dir: str | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-e2e-")
         self.args = args
+        self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.log_path = pathlib.Path(self.data_dir) / "stderr.log"
@@ -49,7 +50,7 @@ class NativeServer:
     def start(self) -> "Server":
         cmd = [BIN, "--bind", "127.0.0.1:0", "--data-dir", self.data_dir, "--enable-test-tools", *self.args]
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, **self.env})
         deadline = time.monotonic() + 30
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
@@ -102,6 +103,8 @@ FLAG_VARS = {
     "--oauth-jwks-uri": ("MCP_EDGE_OAUTH_JWKS_URI", None),
     "--bridge-url": ("MCP_EDGE_BRIDGE_URL", None),
     "--bridge-secret": ("MCP_EDGE_BRIDGE_SECRET", None),
+    "--dynamic-urls": ("MCP_EDGE_DYNAMIC_URLS", ","),
+    "--upstream-ca-file": ("MCP_EDGE_UPSTREAM_CA_FILE", ","),
 }
 FLAG_SWITCHES = {"--read-only": "MCP_EDGE_READ_ONLY", "--sse-responses": "MCP_EDGE_SSE_RESPONSES"}
 FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker logs are JSON console lines already
@@ -137,9 +140,9 @@ class WorkerServer(ProcessGroupServer):
 
     tool = "wrangler dev"
 
-    def __init__(self, args: list[str], data_dir: str | None = None) -> None:
+    def __init__(self, args: list[str], data_dir: str | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-worker-e2e-")
-        self.vars = self.translate(args)
+        self.vars = {**self.translate(args), **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.log_path = pathlib.Path(self.data_dir) / "wrangler.log"
@@ -218,7 +221,7 @@ class LambdaServer(ProcessGroupServer):
 
     tool = "cargo lambda watch"
 
-    def __init__(self, args: list[str], data_dir: str | None = None) -> None:
+    def __init__(self, args: list[str], data_dir: str | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcp-edge-lambda-e2e-")
         self.table = "sessions-" + pathlib.Path(self.data_dir).name.replace("_", "-")
         # Concurrent execution environments (cargo lambda --concurrency), each with its own memory.
@@ -232,7 +235,7 @@ class LambdaServer(ProcessGroupServer):
             i = args.index("--lambda-invoke-mode")
             invoke_mode = args[i + 1]
             args = args[:i] + args[i + 2:]
-        self.vars = WorkerServer.translate(args)
+        self.vars = {**WorkerServer.translate(args), **(env or {})}
         if invoke_mode:
             self.vars["MCP_EDGE_LAMBDA_INVOKE_MODE"] = invoke_mode
         self.proc: subprocess.Popen[str] | None = None
@@ -292,10 +295,11 @@ def spawn():
     """Starts extra mcp-edge processes with custom flags; stops them after the test."""
     servers: list[Server] = []
 
-    def start(args: list[str], data_dir: str | None = None) -> Server:
+    def start(args: list[str], data_dir: str | None = None, env: dict[str, str] | None = None) -> Server:
+        """`env`: extra environment variables (natively) or variables (Worker, Lambda)."""
         if REMOTE_URL:
             pytest.skip("needs a locally started mcp-edge")
-        s = Server(args, data_dir).start()
+        s = Server(args, data_dir, env).start()
         servers.append(s)
         return s
 

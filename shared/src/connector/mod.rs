@@ -127,7 +127,10 @@ impl Tool for ConnectorTool {
     }
 
     fn available(&self, credentials: &Credentials) -> bool {
-        self.needs.iter().all(|s| credentials.service(*s).is_some())
+        // A refused header URL keeps the tool listed, so calling it explains the refusal.
+        self.needs
+            .iter()
+            .all(|s| credentials.service(*s).is_some() || credentials.url_refused(*s))
     }
 
     fn call<'a>(

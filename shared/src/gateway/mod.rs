@@ -4,6 +4,7 @@
 mod access;
 mod dispatch;
 mod legacy;
+mod stdio;
 mod streamable;
 mod websocket;
 
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 
 pub use access::ClientAddress;
 pub use legacy::LegacyOutbox;
+pub use stdio::StdioConnection;
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
 
 use crate::audit::{AuditSink, NoAudit};

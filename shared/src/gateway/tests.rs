@@ -775,6 +775,35 @@ fn legacy_sse_flow_delivers_replies_to_the_stream() {
 }
 
 #[test]
+fn stdio_lines_are_json_rpc_only() {
+    let h = harness();
+    let mut conn = h.app.stdio_open();
+    let mut send = |text: &str| -> Vec<Value> {
+        block_on(h.app.stdio_line(&mut conn, text))
+            .iter()
+            .map(|l| {
+                assert!(!l.contains('\n'), "one message per line: {l}");
+                serde_json::from_str(l).unwrap()
+            })
+            .collect()
+    };
+    assert!(send("   ").is_empty(), "blank lines are ignored");
+    let init = send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}"#,
+    );
+    assert_eq!(init[0]["result"]["protocolVersion"], "2025-06-18");
+    assert!(send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_empty());
+    // The WebSocket's simple envelope is not a stdio dialect: it is an invalid request here.
+    let env = send(r#"{"request_id":"a","type":"list_tools"}"#);
+    assert_eq!(env[0]["error"]["code"], -32600, "{env:?}");
+    let echo = send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"yo"}}}"#,
+    );
+    assert_eq!(echo[0]["result"]["content"][0]["text"], "yo");
+    assert_eq!(send("{oops")[0]["error"]["code"], -32700);
+}
+
+#[test]
 fn websocket_envelope_and_jsonrpc() {
     let h = harness();
     let headers = http::HeaderMap::new();

@@ -81,6 +81,9 @@ pub enum Refusal {
     /// Host not on the configured allow-list.
     #[error("host {0} is not in the upstream allow-list (MCP_EDGE_UPSTREAM_ALLOWLIST)")]
     NotAllowlisted(String),
+    /// A host that must be checked before it goes to a proxy did not resolve here.
+    #[error("host {0} did not resolve, so it cannot be checked before it is sent through the proxy")]
+    Unresolved(String),
     /// A forbidden address class.
     #[error("host {host} is a {class} address, which is refused to prevent server-side request forgery (allow it with MCP_EDGE_UPSTREAM_ALLOW_PRIVATE)")]
     Address {
@@ -150,6 +153,27 @@ impl UpstreamGuard {
             }
         }
         Ok(url)
+    }
+
+    /// Whether `host` (from a URL [`UpstreamGuard::check`] allowed) must be resolved and its
+    /// addresses checked before it is handed to a forward proxy, which would resolve it itself:
+    /// IP literals were checked with the URL, and hosts in `allow_private` may be anything.
+    pub fn needs_resolution_before_proxy(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = host.to_ascii_lowercase();
+        host.parse::<IpAddr>().is_err()
+            && !self.config.allow_private.iter().any(|p| p.matches(&host))
+    }
+
+    /// Whether `host` may be handed to a forward proxy given the addresses it resolves to here:
+    /// every one must be allowed, since the proxy may connect to any of them.
+    pub fn proxied_host_allowed(&self, host: &str, addrs: &[IpAddr]) -> Result<(), Refusal> {
+        if addrs.is_empty() {
+            return Err(Refusal::Unresolved(host.to_owned()));
+        }
+        addrs
+            .iter()
+            .try_for_each(|ip| self.address_allowed(host, *ip))
     }
 
     /// Whether a resolved address may be connected to for `host` (used after DNS resolution).
@@ -237,6 +261,29 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxied_hosts_are_checked_on_every_address() {
+        let g = UpstreamGuard::new(GuardConfig {
+            allow_private: vec![HostPattern::parse("git.corp").unwrap()],
+            ..GuardConfig::default()
+        });
+        assert!(!g.needs_resolution_before_proxy("127.0.0.1"));
+        assert!(!g.needs_resolution_before_proxy("[::1]"));
+        assert!(!g.needs_resolution_before_proxy("GIT.corp"));
+        assert!(g.needs_resolution_before_proxy("gitlab.example.com"));
+        let public: IpAddr = "203.0.114.7".parse().unwrap();
+        let private: IpAddr = "10.1.2.3".parse().unwrap();
+        assert!(g.proxied_host_allowed("gl.example", &[public]).is_ok());
+        let e = g
+            .proxied_host_allowed("gl.example", &[public, private])
+            .unwrap_err();
+        assert!(e.to_string().contains("private"), "{e}");
+        assert!(matches!(
+            g.proxied_host_allowed("gl.example", &[]),
+            Err(Refusal::Unresolved(_))
+        ));
+    }
 
     fn guard() -> UpstreamGuard {
         UpstreamGuard::default()

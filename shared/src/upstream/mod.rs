@@ -142,6 +142,9 @@ pub enum UpstreamFailure {
     /// No credentials for the service in this request or the environment.
     #[error("{} is not configured for this request: {}", .0.name(), credential_hint(*.0))]
     NotConfigured(Service),
+    /// The request named its own URL for a service whose URL the operator fixed.
+    #[error("{} URL from the request headers refused: this server only uses its configured {} URL (header URLs are disabled for {} by MCP_EDGE_DYNAMIC_URLS); remove the {} header", .0.name(), .0.name(), .0.label(), url_header(*.0))]
+    UrlFixed(Service),
     /// The SSRF guard refused the URL.
     #[error("{} URL refused: {reason}", .service.name())]
     Refused {
@@ -184,6 +187,16 @@ pub enum UpstreamFailure {
         /// What failed.
         detail: String,
     },
+    /// The upstream's TLS certificate is not trusted.
+    #[error("{} at {host} presented a TLS certificate that is not trusted ({detail}); if it is signed by a private certificate authority, give that CA's PEM file with --upstream-ca-file (MCP_EDGE_UPSTREAM_CA_FILE)", .service.name())]
+    Untrusted {
+        /// Service.
+        service: Service,
+        /// Host.
+        host: String,
+        /// The certificate problem.
+        detail: String,
+    },
     /// The call took longer than the limit.
     #[error("{} at {host} did not answer within {ms} ms (upstream unavailable or slow; try again later)", .service.name())]
     Timeout {
@@ -219,6 +232,14 @@ impl UpstreamFailure {
 impl From<UpstreamFailure> for ToolFailure {
     fn from(f: UpstreamFailure) -> Self {
         ToolFailure::new(f.to_string())
+    }
+}
+
+fn url_header(service: Service) -> &'static str {
+    match service {
+        Service::Jira => "X-Jira-URL (or X-Atlassian-Jira-Url)",
+        Service::Confluence => "X-Confluence-URL (or X-Atlassian-Confluence-Url)",
+        Service::GitLab => "X-GitLab-API-URL",
     }
 }
 
@@ -345,6 +366,9 @@ impl Upstream<'_> {
 
     /// The guard-checked endpoint for `service`.
     pub fn endpoint(&self, service: Service) -> Result<Endpoint, UpstreamFailure> {
+        if self.credentials.url_refused(service) {
+            return Err(UpstreamFailure::UrlFixed(service));
+        }
         let cred = self
             .credentials
             .service(service)
@@ -463,6 +487,13 @@ impl Upstream<'_> {
                 }
                 Err(UpstreamError::Refused(reason)) => {
                     return Err(UpstreamFailure::Refused { service, reason })
+                }
+                Err(UpstreamError::Certificate(detail)) => {
+                    return Err(UpstreamFailure::Untrusted {
+                        service,
+                        host,
+                        detail,
+                    })
                 }
                 Err(e) => {
                     if let (true, Some(wait)) = (idempotent, retry_wait(None)) {

@@ -280,3 +280,40 @@ fn error_detail_reads_every_vendor_shape() {
     assert_eq!(error_detail(b"plain text"), "plain text");
     assert!(error_detail(&[b'x'; 1000]).chars().count() <= 301);
 }
+
+#[test]
+fn untrusted_certificates_and_fixed_urls_become_actionable_tool_errors() {
+    let client = Scripted::new(vec![Err(UpstreamError::Certificate(
+        "invalid peer certificate: UnknownIssuer".into(),
+    ))]);
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let svc = services(client.clone(), sleeper.clone());
+    let creds = gitlab_creds("https://gitlab.corp.example");
+    let up = svc.for_call(&creds, 0);
+    let ep = up.endpoint(Service::GitLab).unwrap();
+    let err = block_on(up.json(&ep, Method::GET, "/projects", None)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("gitlab.corp.example"), "{text}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert!(text.contains("--upstream-ca-file"), "{text}");
+    assert_eq!(client.seen.lock().unwrap().len(), 1, "never retried");
+    assert!(sleeper.0.lock().unwrap().is_empty());
+
+    let mut h = HeaderMap::new();
+    h.insert("x-gitlab-api-url", "https://elsewhere.example".parse().unwrap());
+    h.insert("private-token", "glpat-secret".parse().unwrap());
+    let defaults = CredentialDefaults {
+        fixed_urls: vec![Service::GitLab],
+        ..CredentialDefaults::from_vars(|n| {
+            (n == "GITLAB_API_URL").then(|| "https://gitlab.corp.example".to_owned())
+        })
+    };
+    let creds = Credentials::resolve(&h, &defaults, false);
+    let err = svc.for_call(&creds, 0).endpoint(Service::GitLab).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("X-GitLab-API-URL") && text.contains("MCP_EDGE_DYNAMIC_URLS"),
+        "{text}"
+    );
+    assert!(!text.contains("glpat-secret"), "{text}");
+}
