@@ -49,20 +49,40 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Address to listen on (use port 0 for a free port).
-    #[arg(global = true, long, env = "MCP_EDGE_BIND", default_value = "127.0.0.1:8787")]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_BIND",
+        default_value = "127.0.0.1:8787"
+    )]
     bind: SocketAddr,
     /// Directory of the embedded session database and the credential fingerprint key.
-    #[arg(global = true, long, env = "MCP_EDGE_DATA_DIR", default_value = ".mcp-edge")]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_DATA_DIR",
+        default_value = ".mcp-edge"
+    )]
     data_dir: PathBuf,
     /// Idle time after which a session expires (e.g. `30m`, `1h`, `2s`).
     #[arg(global = true, long, env = "MCP_EDGE_SESSION_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     session_ttl: Duration,
     /// Browser origins allowed besides loopback ones (comma separated, `*` for any).
-    #[arg(global = true, long, env = "MCP_EDGE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     allowed_origins: Vec<String>,
     /// Host names accepted in the `Host` header besides loopback names (DNS-rebinding protection;
     /// enforced when bound to loopback, or whenever this list is given).
-    #[arg(global = true, long, env = "MCP_EDGE_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     allowed_hosts: Vec<String>,
     /// Largest accepted request body in bytes (413 above).
     #[arg(global = true, long, env = "MCP_EDGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
@@ -77,7 +97,12 @@ struct Cli {
     #[arg(global = true, long, env = "MCP_EDGE_READ_ONLY")]
     read_only: bool,
     /// Log filter (e.g. `info`, `debug`, `mcp_edge=debug`).
-    #[arg(global = true, long, env = "MCP_EDGE_LOG_LEVEL", default_value = "info")]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_LOG_LEVEL",
+        default_value = "info"
+    )]
     log_level: String,
     /// Log as JSON lines.
     #[arg(global = true, long, env = "MCP_EDGE_LOG_JSON")]
@@ -106,10 +131,20 @@ struct Cli {
     )]
     oauth_authorization_servers: Vec<String>,
     /// Token scope that allows read-only tools.
-    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_READ_SCOPE", default_value = "mcp:read")]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_OAUTH_READ_SCOPE",
+        default_value = "mcp:read"
+    )]
     oauth_read_scope: String,
     /// Token scope that allows every tool.
-    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_WRITE_SCOPE", default_value = "mcp:write")]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_OAUTH_WRITE_SCOPE",
+        default_value = "mcp:write"
+    )]
     oauth_write_scope: String,
     /// Public URL of the MCP endpoint (for OAuth metadata); derived from `Host` when unset.
     #[arg(global = true, long, env = "MCP_EDGE_RESOURCE_URL")]
@@ -133,7 +168,12 @@ struct Cli {
     #[arg(global = true, long, env = "MCP_EDGE_BRIDGE_URL", value_parser = mcp_edge_core::settings::parse_bridge_url)]
     bridge_url: Option<String>,
     /// Shared secret for the bridge (sent as its API key).
-    #[arg(global = true, long, env = "MCP_EDGE_BRIDGE_SECRET", hide_env_values = true)]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_BRIDGE_SECRET",
+        hide_env_values = true
+    )]
     bridge_secret: Option<String>,
     /// Serve without caller authentication on a non-loopback address (refused otherwise).
     #[arg(global = true, long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
@@ -160,13 +200,23 @@ struct Cli {
     #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     upstream_timeout: Duration,
     /// Most pooled upstream clients (least recently used ones are evicted).
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_POOL_SIZE", default_value_t = 100)]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_UPSTREAM_POOL_SIZE",
+        default_value_t = 100
+    )]
     upstream_pool_size: usize,
     /// Idle time after which a pooled upstream client is dropped.
     #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_POOL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
     upstream_pool_idle: Duration,
     /// Retries after upstream 429/502/503/504 answers.
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_RETRIES", default_value_t = 2)]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_UPSTREAM_RETRIES",
+        default_value_t = 2
+    )]
     upstream_retries: u32,
     /// Bridge a stdio MCP server, served at `/servers/stdio/mcp` (e.g.
     /// `--stdio "npx -y @modelcontextprotocol/server-everything"`).
@@ -174,14 +224,29 @@ struct Cli {
     stdio: Option<String>,
     /// Services whose header-supplied URLs are accepted (`jira`, `confluence`, `gitlab` or `none`;
     /// default all). For the others only the environment URL is used and a header URL is refused.
-    #[arg(global = true, long, env = "MCP_EDGE_DYNAMIC_URLS", value_delimiter = ',')]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_DYNAMIC_URLS",
+        value_delimiter = ','
+    )]
     dynamic_urls: Vec<String>,
     /// Extra trusted CA certificates for upstream TLS (PEM files, comma separated), added to the
     /// bundled roots and the system store (`SSL_CERT_FILE` is added too when set).
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_CA_FILE", value_delimiter = ',')]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_UPSTREAM_CA_FILE",
+        value_delimiter = ','
+    )]
     upstream_ca_file: Vec<PathBuf>,
     /// Isolation of the `--stdio` server: `per-session` (a child per session) or `shared`.
-    #[arg(global = true, long, env = "MCP_EDGE_STDIO_ISOLATION", default_value = "per-session")]
+    #[arg(
+        global = true,
+        long,
+        env = "MCP_EDGE_STDIO_ISOLATION",
+        default_value = "per-session"
+    )]
     stdio_isolation: stdio::config::Isolation,
     /// TOML file of bridged stdio servers (`[servers.NAME]` tables), served at `/servers/NAME/mcp`.
     #[arg(global = true, long, env = "MCP_EDGE_STDIO_CONFIG")]
@@ -475,7 +540,10 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
     )?;
-    tracing::info!(test_tools = cli.enable_test_tools, "mcp-edge serving MCP on stdio");
+    tracing::info!(
+        test_tools = cli.enable_test_tools,
+        "mcp-edge serving MCP on stdio"
+    );
     let max = cli.max_body_bytes;
     let mut input = tokio::io::BufReader::new(tokio::io::stdin());
     let mut output = tokio::io::stdout();

@@ -245,24 +245,34 @@ fn builder(timeout: Duration, transport: &UpstreamTransport) -> reqwest::ClientB
         .user_agent(concat!("mcp-edge/", env!("CARGO_PKG_VERSION")))
 }
 
-/// The certificate problem in an error chain, if a TLS handshake failed on one.
+/// The certificate problem in an error chain, if a TLS handshake failed on one. The rustls error
+/// can sit inside nested `io::Error`s, whose `source()` skips the wrapped error, so those are
+/// opened with `get_ref()` too.
 fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
-            s.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
+    let mut stack = vec![e];
+    let mut steps = 0;
+    while let Some(s) = stack.pop() {
+        steps += 1;
+        if steps > 32 {
+            break;
+        }
         if let Some(
             err @ (rustls::Error::InvalidCertificate(_)
             | rustls::Error::NoCertificatesPresented
             | rustls::Error::InvalidCertRevocationList(_)),
-        ) = tls
+        ) = s.downcast_ref::<rustls::Error>()
         {
             return Some(err.to_string());
         }
-        source = s.source();
+        if let Some(inner) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            stack.push(inner);
+        }
+        if let Some(next) = s.source() {
+            stack.push(next);
+        }
     }
     None
 }

@@ -342,16 +342,17 @@ impl Credentials {
             .or_else(|| header("job-token").map(UpstreamAuth::JobToken))
             .or_else(|| bearer.clone().map(UpstreamAuth::Bearer));
         let mut refused_urls = Vec::new();
-        let mut pick = |service: Service, url: Option<String>, auth: Option<UpstreamAuth>| {
-            match pick(service, url, auth, defaults) {
+        let mut pick =
+            |service: Service, url: Option<String>, auth: Option<UpstreamAuth>| match pick(
+                service, url, auth, defaults,
+            ) {
                 Picked::Use(c) => Some(c),
                 Picked::Nothing => None,
                 Picked::Refused => {
                     refused_urls.push(service);
                     None
                 }
-            }
-        };
+            };
         let gitlab = pick(Service::GitLab, header("x-gitlab-api-url"), gitlab_token);
 
         let atlassian = |url: &[&str], token: &[&str], email: &str| {
@@ -427,10 +428,14 @@ fn pick(
             url: fb.url.clone(),
             auth,
         }),
-        (None, None, Some(ServiceDefault {
-            url,
-            auth: Some(auth),
-        })) => Picked::Use(ServiceCredential {
+        (
+            None,
+            None,
+            Some(ServiceDefault {
+                url,
+                auth: Some(auth),
+            }),
+        ) => Picked::Use(ServiceCredential {
             url: url.clone(),
             auth: auth.clone(),
         }),
@@ -616,8 +621,8 @@ mod tests {
 
     #[test]
     fn every_combination_of_url_and_token_sources_per_service() {
-        use Src::{Absent, Env, Header};
         use Outcome::{Nothing, Refused, Use};
+        use Src::{Absent, Env, Header};
         // (URL from, token from, outcome with header URLs allowed, outcome with the URL fixed)
         let table = [
             (Header, Header, Use(Header, Header), Refused),
@@ -650,7 +655,9 @@ mod tests {
                         Absent => {}
                     }
                     let mut defaults = CredentialDefaults::from_vars(|n| {
-                        env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+                        env.iter()
+                            .find(|(k, _)| *k == n)
+                            .map(|(_, v)| v.to_string())
                     });
                     if fixed_url {
                         defaults.fixed_urls = vec![names.service];
@@ -699,7 +706,9 @@ mod tests {
                 (names.env_token, "env-token"),
             ];
             let mut defaults = CredentialDefaults::from_vars(|n| {
-                env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+                env.iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
             });
             let mut other = HeaderMap::new();
             other.insert(names.header_url, "https://other.example".parse().unwrap());

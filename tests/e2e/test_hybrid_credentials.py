@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from test_connectors import CONF_TOKEN, EMAIL, GITLAB_TOKEN, JIRA_TOKEN, LOCAL, Fake, call, connect, ok
 
@@ -89,8 +90,8 @@ def test_environment_token_never_follows_a_header_url(spawn, fakes):
         async with connect(gw.url, {"X-GitLab-API-URL": other.url}) as s:
             names = {t.name for t in (await s.list_tools()).tools}
             assert not any(n.startswith("gitlab_") for n in names), sorted(names)
-            result, text = await call(s, "gitlab_get_project", {"projectId": 1})
-            assert result.is_error, text
+            with pytest.raises(MCPError, match="Unknown tool: gitlab_get_project"):
+                await s.call_tool("gitlab_get_project", {"projectId": 1})
         assert requests_seen(other) == before, "the other instance was never contacted"
         # With its own token the header URL is used.
         async with connect(gw.url, {"X-GitLab-API-URL": other.url, "Private-Token": "other-instance-token"}) as s:

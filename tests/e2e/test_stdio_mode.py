@@ -72,17 +72,33 @@ def test_python_sdk_stdio_client_lists_and_calls_tools(fakes, tmp_path):
     assert not (tmp_path / ".mcp-edge").exists(), "stdio mode writes no data directory"
 
 
-def sockets_of(pid: int) -> list[str]:
-    fds = pathlib.Path(f"/proc/{pid}/fd")
-    out = []
-    for fd in fds.iterdir():
+def bound_sockets(pid: int) -> list[str]:
+    """The process's sockets that are internet sockets (any state) or named Unix sockets. Unnamed
+    Unix socket pairs (the async runtime's own wake-ups) do not count."""
+    inodes = set()
+    for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
         try:
             target = os.readlink(fd)
         except OSError:
             continue
-        if target.startswith("socket:"):
-            out.append(target)
-    return out
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    found = []
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        path = pathlib.Path("/proc/net") / table
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            cols = line.split()
+            if len(cols) > 9 and cols[9] in inodes:
+                found.append(f"{table}: {line.strip()}")
+    unix = pathlib.Path("/proc/net/unix")
+    if unix.exists():
+        for line in unix.read_text().splitlines()[1:]:
+            cols = line.split()
+            if len(cols) > 7 and cols[6] in inodes:
+                found.append(f"unix: {line.strip()}")
+    return found
 
 
 def test_raw_stdio_session_bad_lines_and_clean_exit(fakes, tmp_path):
@@ -105,7 +121,7 @@ def test_raw_stdio_session_bad_lines_and_clean_exit(fakes, tmp_path):
         proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
         listed = send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
         assert any(t["name"] == "echo" for t in listed["result"]["tools"])
-        assert sockets_of(proc.pid) == [], "nothing bound or connected before an upstream call"
+        assert bound_sockets(proc.pid) == [], "no port bound, no connection before an upstream call"
         assert send("{not json")["error"]["code"] == -32700
         too_long = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"pad": "x" * 10_000}})
         assert send(too_long)["error"]["code"] != 0

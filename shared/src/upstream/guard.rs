@@ -82,7 +82,9 @@ pub enum Refusal {
     #[error("host {0} is not in the upstream allow-list (MCP_EDGE_UPSTREAM_ALLOWLIST)")]
     NotAllowlisted(String),
     /// A host that must be checked before it goes to a proxy did not resolve here.
-    #[error("host {0} did not resolve, so it cannot be checked before it is sent through the proxy")]
+    #[error(
+        "host {0} did not resolve, so it cannot be checked before it is sent through the proxy"
+    )]
     Unresolved(String),
     /// A forbidden address class.
     #[error("host {host} is a {class} address, which is refused to prevent server-side request forgery (allow it with MCP_EDGE_UPSTREAM_ALLOW_PRIVATE)")]

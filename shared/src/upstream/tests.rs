@@ -300,7 +300,10 @@ fn untrusted_certificates_and_fixed_urls_become_actionable_tool_errors() {
     assert!(sleeper.0.lock().unwrap().is_empty());
 
     let mut h = HeaderMap::new();
-    h.insert("x-gitlab-api-url", "https://elsewhere.example".parse().unwrap());
+    h.insert(
+        "x-gitlab-api-url",
+        "https://elsewhere.example".parse().unwrap(),
+    );
     h.insert("private-token", "glpat-secret".parse().unwrap());
     let defaults = CredentialDefaults {
         fixed_urls: vec![Service::GitLab],
@@ -309,7 +312,10 @@ fn untrusted_certificates_and_fixed_urls_become_actionable_tool_errors() {
         })
     };
     let creds = Credentials::resolve(&h, &defaults, false);
-    let err = svc.for_call(&creds, 0).endpoint(Service::GitLab).unwrap_err();
+    let err = svc
+        .for_call(&creds, 0)
+        .endpoint(Service::GitLab)
+        .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("X-GitLab-API-URL") && text.contains("MCP_EDGE_DYNAMIC_URLS"),
