@@ -218,6 +218,18 @@ variable "connectors" {
   default     = ["jira", "confluence", "gitlab"]
 }
 
+variable "dynamic_urls" {
+  description = "MCP_EDGE_DYNAMIC_URLS: services whose upstream URL may come from a request header (jira, confluence, gitlab; [\"none\"] for none); the others use only the URL in extra_environment."
+  type        = list(string)
+  default     = ["jira", "confluence", "gitlab"]
+}
+
+variable "upstream_ca_files" {
+  description = "MCP_EDGE_UPSTREAM_CA_FILE: extra trusted CA certificates (PEM file paths in the package or a layer, e.g. /opt/corp-ca.pem) for upstream TLS."
+  type        = list(string)
+  default     = []
+}
+
 variable "upstream_allowlist" {
   description = "MCP_EDGE_UPSTREAM_ALLOWLIST: only these upstream hosts may be reached (any public host when empty)."
   type        = list(string)
