@@ -31,9 +31,24 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "websocket: needs /ws (deselected for the Lambda, which has none)")
     config.addinivalue_line(
         "markers",
+        "not_worker: native and Lambda only (upstream TLS trust and proxies; the Worker's fetch has neither), "
+        "deselected when MCP_EDGE_TARGET=worker",
+    )
+    config.addinivalue_line(
+        "markers",
         "client_disconnect: needs the server to notice a client leaving a held stream (deselected for the "
         "Lambda: cargo lambda watch does not pass a disconnect on to the function)",
     )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if TARGET != "worker":
+        return
+    keep = [i for i in items if i.get_closest_marker("not_worker") is None]
+    dropped = [i for i in items if i.get_closest_marker("not_worker") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 class NativeServer:
@@ -252,6 +267,9 @@ class LambdaServer(ProcessGroupServer):
                "--bin", "bootstrap", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--concurrency", self.concurrency,
                "--ignore-changes"]
         for k, v in env_vars.items():
+            if v == "":
+                continue  # cargo lambda refuses empty values; for the function, empty means unset
+            assert "," not in v, f"cargo lambda splits --env-var values at commas: {k}={v}"
             cmd += ["--env-var", f"{k}={v}"]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "a")
