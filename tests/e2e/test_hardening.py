@@ -186,11 +186,15 @@ def test_websocket_connections_cannot_join_another_callers_session(keyed) -> Non
             for msg in [init(), {"jsonrpc": "2.0", "method": "logging/setLevel", "id": 2, "params": {"level": "debug"}}, call("bob's own", 3)]:
                 await ws.send(json.dumps(msg))
                 out.append(json.loads(await asyncio.wait_for(ws.recv(), WAIT)))
+            # The batch cap holds on WebSocket too: one error naming the limit, nothing run.
+            await ws.send(json.dumps([{"jsonrpc": "2.0", "id": 10 + i, "method": "ping"} for i in range(6)]))
+            out.append(json.loads(await asyncio.wait_for(ws.recv(), WAIT)))
             return out
 
     answers = asyncio.run(bob_socket())
     assert answers[0]["result"]["protocolVersion"] == "2025-11-25"
     assert answers[2]["result"]["content"][0]["text"] == "bob's own"
+    assert answers[3]["error"]["code"] == -32600 and "at most 5 messages" in answers[3]["error"]["message"], answers[3]
     with httpx.Client(timeout=WAIT) as c:
         r = c.post(f"{server.url}/mcp", json=call("still alice's"), headers={**JSON, **alice, "mcp-session-id": sid})
         assert r.json()["result"]["content"][0]["text"] == "still alice's"
