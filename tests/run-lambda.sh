@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The AWS Lambda target, locally: starts moto (PyPI, DynamoDB in server mode) on 127.0.0.1, then, by
+# The AWS Lambda target, locally: starts moto (PyPI, DynamoDB in server mode, one request at a time so
+# that conditional writes are atomic as in DynamoDB: tests/moto-serial.py) on 127.0.0.1, then, by
 # LAMBDA_PART (default: all three, in this order):
 # - `store`: the DynamoDB session-store, rate-limit and lease tests against it;
 # - `e2e`: the Python SDK e2e suite against the `bootstrap` binary under `cargo lambda watch` (PyPI
@@ -25,7 +26,8 @@ if [ ! -x tests/.venv-lambda/bin/python ]; then python3 -m venv tests/.venv-lamb
 tests/.venv-lambda/bin/pip install -q --disable-pip-version-check -r tests/requirements-lambda.txt
 PORT=$(tests/.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 LOG=$(mktemp -d)
-tests/.venv-lambda/bin/moto_server -H 127.0.0.1 -p "$PORT" >"$LOG/moto.log" 2>&1 &
+# moto serving one request at a time: its conditional writes are atomic only then (tests/moto-serial.py).
+tests/.venv-lambda/bin/python tests/moto-serial.py "$PORT" >"$LOG/moto.log" 2>&1 &
 MOTO=$!
 SHARED=""
 cleanup() {
