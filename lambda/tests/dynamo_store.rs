@@ -370,5 +370,7 @@ async fn quota_leases_are_shared_exact_under_races_and_lapse() {
         matches!(more, Err(LeaseError::Full { held: 5, .. })),
         "{more:?}"
     );
-    println!("lease race: {granted} granted, {full} full, {lost_rounds} rounds lost to other writers");
+    println!(
+        "lease race: {granted} granted, {full} full, {lost_rounds} rounds lost to other writers"
+    );
 }

@@ -12,9 +12,9 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt as _;
 use mcp_edge_core::gateway::{ClientAddress, GatewayConfig};
-use mcp_edge_core::transport::headers::OriginPolicy;
 use mcp_edge_core::session::MemorySessionStore;
 use mcp_edge_core::tool::Registry;
+use mcp_edge_core::transport::headers::OriginPolicy;
 use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::{McpApp, Ports};
 use mcp_edge_native::{OsEntropy, ReqwestClient, SystemClock};
@@ -48,18 +48,26 @@ fn event(uri: &str, source_ip: Option<&str>) -> lambda_http::Request {
 
 #[test]
 fn requests_reach_the_core_under_the_base_path_with_the_callers_address() {
-    let core = to_core(event("/mcp?x=1", Some("203.0.113.7")), "/lambda-url/bootstrap");
+    let core = to_core(
+        event("/mcp?x=1", Some("203.0.113.7")),
+        "/lambda-url/bootstrap",
+    );
     assert_eq!(
         core.uri().path_and_query().unwrap().as_str(),
         "/lambda-url/bootstrap/mcp?x=1"
     );
     assert_eq!(core.body().as_ref(), b"{}");
     assert_eq!(
-        core.extensions().get::<ClientAddress>().map(|a| a.0.as_str()),
+        core.extensions()
+            .get::<ClientAddress>()
+            .map(|a| a.0.as_str()),
         Some("203.0.113.7")
     );
     // A path that already carries the prefix is not prefixed twice.
-    let core = to_core(event("/lambda-url/bootstrap/sse", None), "/lambda-url/bootstrap");
+    let core = to_core(
+        event("/lambda-url/bootstrap/sse", None),
+        "/lambda-url/bootstrap",
+    );
     assert_eq!(core.uri().path(), "/lambda-url/bootstrap/sse");
     assert!(core.extensions().get::<ClientAddress>().is_none());
     // Production: no base path, the path as the event carries it.
@@ -96,7 +104,10 @@ async fn whole_replies_concatenate_sse_frames() {
     let reply = Reply::new(
         StatusCode::OK,
         ReplyBody::Sse {
-            frames: vec![Bytes::from_static(b"data: 1\n\n"), Bytes::from_static(b"data: 2\n\n")],
+            frames: vec![
+                Bytes::from_static(b"data: 1\n\n"),
+                Bytes::from_static(b"data: 2\n\n"),
+            ],
             hold: None,
         },
     );
@@ -106,7 +117,13 @@ async fn whole_replies_concatenate_sse_frames() {
     assert_eq!(body.as_ref(), b"data: 1\n\ndata: 2\n\n");
     let empty = whole(Reply::new(StatusCode::ACCEPTED, ReplyBody::Empty));
     assert_eq!(empty.status(), StatusCode::ACCEPTED);
-    assert!(empty.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert!(empty
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .is_empty());
 }
 
 fn app(max_streams: u32) -> Arc<McpApp> {
@@ -206,7 +223,11 @@ async fn a_client_leaving_a_held_stream_gives_its_lease_back() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(again.status(), StatusCode::OK, "the stream's place came back");
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the stream's place came back"
+    );
 }
 
 #[tokio::test]

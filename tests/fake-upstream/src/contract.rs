@@ -180,7 +180,7 @@ impl Contract {
 
     /// The JSON schema of a `content` map: `application/json` (any parameters), another `+json` or
     /// `*/*` media type; `None` when the map declares none.
-    fn json_schema<'a>(content: &'a Value) -> Option<&'a Value> {
+    fn json_schema(content: &Value) -> Option<&Value> {
         let map = content.as_object()?;
         let pick = |want: &dyn Fn(&str) -> bool| {
             map.iter()
