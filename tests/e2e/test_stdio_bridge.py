@@ -485,7 +485,10 @@ def test_health_subcommand_for_the_container_healthcheck(bridge):
 def test_a_hung_child_fails_its_ping_and_is_restarted(tmp_path):
     """SIGSTOP freezes the child (it stays alive but answers nothing): the ping health check notices
     within ping_interval + ping_timeout, kills it, and the next call runs on a new child."""
-    watched = f'command = "{NODE}"\nargs = ["{EVERYTHING}", "stdio"]\nisolation = "shared"\nping_interval = "300ms"\nping_timeout = "500ms"'
+    # A 3 s ping timeout: a child still starting on a loaded machine (node takes seconds there) must
+    # not be taken for a hung one; the frozen child is still found within 3.5 s, well inside the
+    # 10 s poll below.
+    watched = f'command = "{NODE}"\nargs = ["{EVERYTHING}", "stdio"]\nisolation = "shared"\nping_interval = "500ms"\nping_timeout = "3s"'
     server = Server(["--stdio-config", config_file(tmp_path, watched=watched)], str(tmp_path)).start()
     frozen = None
     try:
