@@ -22,7 +22,7 @@ step() { printf '\n== %s\n' "$*"; }
 # "What the total counts" section explains each.
 declare -A MIN=(
   [cargo]=117              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
-  [python-e2e]=65          # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [python-e2e]=70          # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=4            # tests/ts/clients.test.mjs: Streamable HTTP, legacy SSE, WebSocket, resumption
   [conformance-native]=9   # tests/conformance/run.sh scenarios
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
