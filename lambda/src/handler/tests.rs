@@ -17,7 +17,7 @@ use mcp_edge_core::tool::Registry;
 use mcp_edge_core::transport::headers::OriginPolicy;
 use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::{McpApp, Ports};
-use mcp_edge_native::{OsEntropy, ReqwestClient, SystemClock};
+use mcp_edge_native::{OsEntropy, ReqwestClient, SystemClock, UpstreamTransport};
 use serde_json::json;
 
 use super::*;
@@ -141,7 +141,10 @@ fn app(max_streams: u32) -> Arc<McpApp> {
     };
     let ports = Ports {
         store: Arc::new(MemorySessionStore::new()),
-        http: Arc::new(ReqwestClient::plain(Duration::from_secs(1))),
+        http: Arc::new(ReqwestClient::plain(
+            Duration::from_secs(1),
+            &UpstreamTransport::new::<&str>(&[]).unwrap(),
+        )),
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
