@@ -45,11 +45,12 @@ for n in $SIZES; do
     start "$server"
     sleep 1 # let start-up allocations settle before the idle reading
     idle=$(rss "$PID")
+    rm -f "$WORK/load.out" "$WORK/load.err"
     "$LOADGEN" --url "$URL" --sessions "$n" --max-requests 1 --duration 60 --hold 3 --target "$server" \
       >"$WORK/load.out" 2>"$WORK/load.err" &
     load=$!
-    for _ in $(seq 1 1200); do grep -q holding "$WORK/load.err" && break; kill -0 $load 2>/dev/null || break; sleep 0.1; done
-    grep -q holding "$WORK/load.err" || { echo "load generator failed against $server"; cat "$WORK/load.err"; exit 1; }
+    for _ in $(seq 1 1200); do grep -qs holding "$WORK/load.err" && break; kill -0 $load 2>/dev/null || break; sleep 0.1; done
+    grep -qs holding "$WORK/load.err" || { echo "load generator failed against $server"; cat "$WORK/load.err" "$WORK/load.out"; exit 1; }
     held=$(rss "$PID")
     wait $load
     grep -q " 0 errors" "$WORK/load.out" || { echo "errors against $server:"; head -1 "$WORK/load.out"; exit 1; }

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::transport::streamable_http_server::{
     session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
 };
@@ -18,20 +17,12 @@ struct EchoArgs {
     message: String,
 }
 
-/// The server: one tool.
+/// The server: one tool (the two-block form of rmcp-macros' README).
 #[derive(Debug, Clone)]
-struct Echo {
-    tool_router: ToolRouter<Self>,
-}
+struct Echo;
 
 #[tool_router]
 impl Echo {
-    fn new() -> Self {
-        Echo {
-            tool_router: Self::tool_router(),
-        }
-    }
-
     /// Returns the message unchanged.
     #[tool(description = "Echo the message back")]
     fn echo(&self, Parameters(EchoArgs { message }): Parameters<EchoArgs>) -> String {
@@ -40,11 +31,7 @@ impl Echo {
 }
 
 #[tool_handler]
-impl ServerHandler for Echo {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-}
+impl ServerHandler for Echo {}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -52,7 +39,7 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:0".into());
     let service = StreamableHttpService::new(
-        || Ok(Echo::new()),
+        || Ok(Echo),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
