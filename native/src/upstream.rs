@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,15 +34,15 @@ pub enum TransportError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The TLS configuration could not be built.
-    #[error("upstream TLS configuration: {0}")]
-    Tls(String),
 }
 
-/// TLS trust and proxy rules shared by every upstream client (built once at startup).
+/// TLS trust and proxy rules shared by every upstream client. CA files are read at startup (so a
+/// bad one stops it); the root store (bundled and system roots plus those files) is built on first
+/// use, which an idle gateway or a Lambda cold start that never calls out does not pay.
 #[derive(Clone)]
 pub struct UpstreamTransport {
-    tls: Arc<rustls::ClientConfig>,
+    extra_roots: Arc<Vec<CertificateDer<'static>>>,
+    tls: Arc<OnceLock<Result<rustls::ClientConfig, String>>>,
     proxy: Arc<Matcher>,
     /// Proxy host names, resolved without the guard (the operator chose them).
     proxy_hosts: Arc<Vec<String>>,
@@ -52,16 +52,7 @@ impl UpstreamTransport {
     /// Trusts the bundled roots, the system store and every certificate in `ca_files` (PEM); reads
     /// the proxy variables from the environment. An unreadable or empty CA file is an error naming it.
     pub fn new<P: AsRef<Path>>(ca_files: &[P]) -> Result<Self, TransportError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let system = rustls_native_certs::load_native_certs();
-        let (added, ignored) = roots.add_parsable_certificates(system.certs);
-        tracing::debug!(
-            added,
-            ignored,
-            errors = system.errors.len(),
-            "system trust store"
-        );
+        let mut extra_roots = Vec::new();
         for path in ca_files {
             let path = path.as_ref();
             let err = |reason: String| TransportError::CaFile {
@@ -75,19 +66,15 @@ impl UpstreamTransport {
             if certs.is_empty() {
                 return Err(err("holds no PEM certificate".into()));
             }
-            for cert in certs {
-                roots
-                    .add(cert)
+            // Checked now, so a certificate the root store cannot use stops startup too.
+            let mut probe = rustls::RootCertStore::empty();
+            for cert in &certs {
+                probe
+                    .add(cert.clone())
                     .map_err(|e| err(format!("unusable certificate ({e})")))?;
             }
+            extra_roots.extend(certs);
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TransportError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let proxy_hosts = [
             "ALL_PROXY",
             "all_proxy",
@@ -101,11 +88,40 @@ impl UpstreamTransport {
         .filter_map(|v| proxy_host(&v))
         .collect();
         Ok(UpstreamTransport {
-            tls: Arc::new(tls),
+            extra_roots: Arc::new(extra_roots),
+            tls: Arc::new(OnceLock::new()),
             // The same rules reqwest applies by default, so both agree on what is proxied.
             proxy: Arc::new(Matcher::from_system()),
             proxy_hosts: Arc::new(proxy_hosts),
         })
+    }
+
+    /// The rustls configuration, built on first use.
+    fn tls(&self) -> Result<&rustls::ClientConfig, String> {
+        self.tls
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                let system = rustls_native_certs::load_native_certs();
+                let (added, ignored) = roots.add_parsable_certificates(system.certs);
+                tracing::debug!(
+                    added,
+                    ignored,
+                    errors = system.errors.len(),
+                    "system trust store"
+                );
+                roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                Ok(tls)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Whether requests to `uri` go through a proxy.
@@ -181,27 +197,23 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// One reqwest client (its own connection pool).
+/// One reqwest client (its own connection pool), built on first use: building one sets up rustls and
+/// its root store, which an idle gateway (or a Lambda cold start) that never calls out should not pay.
 pub struct ReqwestClient {
-    client: Result<reqwest::Client, String>,
+    client: OnceLock<Result<reqwest::Client, String>>,
     /// The guard for connector calls (`None`: operator-configured URLs such as JWKS).
     guard: Option<UpstreamGuard>,
+    timeout: Duration,
     transport: UpstreamTransport,
 }
 
 impl ReqwestClient {
     /// A client whose DNS answers pass `guard`, with `timeout` per request.
     pub fn guarded(guard: UpstreamGuard, timeout: Duration, transport: &UpstreamTransport) -> Self {
-        let resolver = GuardedResolver {
-            guard: guard.clone(),
-            proxy_hosts: transport.proxy_hosts.clone(),
-        };
         ReqwestClient {
-            client: builder(timeout, transport)
-                .dns_resolver(Arc::new(resolver))
-                .build()
-                .map_err(|e| without_url(&e)),
+            client: OnceLock::new(),
             guard: Some(guard),
+            timeout,
             transport: transport.clone(),
         }
     }
@@ -209,12 +221,29 @@ impl ReqwestClient {
     /// A client for operator-configured URLs (JWKS), without the guard.
     pub fn plain(timeout: Duration, transport: &UpstreamTransport) -> Self {
         ReqwestClient {
-            client: builder(timeout, transport)
-                .build()
-                .map_err(|e| without_url(&e)),
+            client: OnceLock::new(),
             guard: None,
+            timeout,
             transport: transport.clone(),
         }
+    }
+
+    /// The reqwest client, built on first use (never a fallback without the guard or trust store).
+    fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
+        self.client
+            .get_or_init(|| {
+                let builder = builder(self.timeout, self.transport.tls()?);
+                let builder = match &self.guard {
+                    Some(guard) => builder.dns_resolver(Arc::new(GuardedResolver {
+                        guard: guard.clone(),
+                        proxy_hosts: self.transport.proxy_hosts.clone(),
+                    })),
+                    None => builder,
+                };
+                builder.build().map_err(|e| without_url(&e))
+            })
+            .as_ref()
+            .map_err(|e| UpstreamError::Transport(format!("HTTP client unavailable: {e}")))
     }
 
     /// Before a proxy sees a guarded request's target: resolve its name here and check every address.
@@ -235,9 +264,9 @@ impl ReqwestClient {
     }
 }
 
-fn builder(timeout: Duration, transport: &UpstreamTransport) -> reqwest::ClientBuilder {
+fn builder(timeout: Duration, tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
-        .use_preconfigured_tls((*transport.tls).clone())
+        .use_preconfigured_tls(tls.clone())
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
@@ -317,10 +346,7 @@ impl HttpClient for ReqwestClient {
         req: http::Request<Bytes>,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
         Box::pin(async move {
-            let client = self
-                .client
-                .as_ref()
-                .map_err(|e| UpstreamError::Transport(format!("HTTP client unavailable: {e}")))?;
+            let client = self.client()?;
             self.check_before_proxy(req.uri()).await?;
             let req = reqwest::Request::try_from(req)
                 .map_err(|e| UpstreamError::Refused(format!("invalid request: {e}")))?;
