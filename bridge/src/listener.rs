@@ -68,7 +68,9 @@ pub fn raise_fd_limit() -> u64 {
                 lim.rlim_cur = raised.rlim_cur;
             }
         }
-        lim.rlim_cur as u64
+        #[allow(clippy::unnecessary_cast)] // `rlim_t` is not `u64` on every platform
+        let current = lim.rlim_cur as u64;
+        current
     }
 }
 
@@ -148,10 +150,16 @@ impl Watch {
 
     /// Bytes arrived: an idle connection starts reading a request head.
     fn bytes_arrived(&self) {
-        if let Ok(mut p) = self.phase.lock() {
-            if matches!(*p, ReadPhase::Idle(_)) {
-                *p = ReadPhase::Head(self.epoch.elapsed().as_millis() as u64);
+        let started = match self.phase.lock() {
+            Ok(mut p) if matches!(*p, ReadPhase::Idle(_)) => {
+                *p = ReadPhase::Head(self.now_ms());
+                true
             }
+            _ => false,
+        };
+        if started {
+            // The header deadline may come before the idle one the watchdog sleeps towards.
+            self.changed.notify_one();
         }
     }
 }

@@ -127,9 +127,7 @@ impl McpError {
             McpError::Store(_)
             | McpError::Internal(_)
             | McpError::Backend(_)
-            | McpError::Unavailable(_) => {
-                (code::INTERNAL_ERROR, None)
-            }
+            | McpError::Unavailable(_) => (code::INTERNAL_ERROR, None),
         };
         JsonRpcError {
             code,

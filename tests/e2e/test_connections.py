@@ -122,38 +122,55 @@ def tools_list(url: str, headers: dict | None = None) -> list[str]:
 def test_slowloris_heads_are_closed_within_the_header_timeout_while_others_are_served(spawn):
     gw = spawn(["--header-timeout", "1s", "--idle-timeout", "2s"])
     conns = [raw(gw.url) for _ in range(200)]
+    first_byte = []
     for s in conns:
         s.sendall(b"G")
+        first_byte.append(time.monotonic())
+        s.setblocking(False)
+    normal: dict = {}
+
+    def normal_client() -> None:
+        # Runs while the attack goes on: /health and a whole MCP exchange.
+        try:
+            normal["health"] = httpx.get(f"{gw.url}/health", timeout=5).status_code
+            normal["tools"] = tools_list(gw.url)
+        except Exception as e:  # reported by the assertion below
+            normal["error"] = repr(e)
+
+    client = threading.Thread(target=normal_client)
+    client.start()
+    closed_after: dict[int, float] = {}
     started = time.monotonic()
-    closed_at: dict[int, float] = {}
-    served = 0
-    # One byte per connection every 0.25 s, never finishing the head; bounded to 4 s.
-    while len(closed_at) < len(conns) and time.monotonic() - started < 4:
+    # One more byte per connection every 0.1 s, never finishing the head; bounded to 4 s.
+    while len(closed_after) < len(conns) and time.monotonic() - started < 4:
         for i, s in enumerate(conns):
-            if i in closed_at:
+            if i in closed_after:
                 continue
             try:
-                s.sendall(b"E")
-                s.setblocking(False)
                 if s.recv(1) == b"":
-                    closed_at[i] = time.monotonic() - started
-                s.setblocking(True)
+                    closed_after[i] = time.monotonic() - first_byte[i]
+                    continue
             except BlockingIOError:
-                s.setblocking(True)
+                pass
             except OSError:
-                closed_at[i] = time.monotonic() - started
-        if served < 2:
-            assert httpx.get(f"{gw.url}/health", timeout=5).status_code == 200
-            assert "echo" in tools_list(gw.url)
-            served += 1
-        time.sleep(0.25)
+                closed_after[i] = time.monotonic() - first_byte[i]
+                continue
+            try:
+                s.send(b"E")
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed_after[i] = time.monotonic() - first_byte[i]
+        time.sleep(0.1)
+    client.join(timeout=10)
     for s in conns:
         s.close()
-    assert served == 2, "a normal client was served during the attack"
-    assert len(closed_at) == len(conns), f"{len(conns) - len(closed_at)} slowloris connections still open after 4 s"
-    worst = max(closed_at.values())
-    print(f"\nslowloris: {len(conns)} connections closed, the last {worst:.2f} s after its first byte (header timeout 1 s)")
-    assert worst < 3.0, f"closed only after {worst:.2f} s"
+    assert normal.get("health") == 200 and "echo" in normal.get("tools", []), normal
+    assert len(closed_after) == len(conns), f"{len(conns) - len(closed_after)} slowloris connections still open after 4 s"
+    worst = max(closed_after.values())
+    print(f"\nslowloris: {len(conns)} connections closed {min(closed_after.values()):.2f}–{worst:.2f} s after their first byte (header timeout 1 s)")
+    assert min(closed_after.values()) > 0.9, "not before the header timeout"
+    assert worst < 2.0, f"closed only after {worst:.2f} s"
 
 
 def test_idle_and_kept_alive_connections_close_after_the_idle_timeout(spawn):

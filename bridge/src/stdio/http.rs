@@ -125,12 +125,10 @@ async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
         }
     }
     match *req.method() {
-        Method::POST => {
-            match read_body(state, req.into_body()).await {
-                Ok(body) => post(state, &server, &headers, &caller, body).await,
-                Err(e) => body_refusal(&e),
-            }
-        }
+        Method::POST => match read_body(state, req.into_body()).await {
+            Ok(body) => post(state, &server, &headers, &caller, body).await,
+            Err(e) => body_refusal(&e),
+        },
         Method::GET => get(&server, &headers),
         Method::DELETE => match session_of(&server, &headers) {
             Ok(s) => {

@@ -88,9 +88,15 @@ impl SocketSession for BridgedSocket {
         let refusal = match parse(text.as_bytes()) {
             Ok(message) => {
                 let waiting = self.server.take_pending(&self.id);
-                deliver(self.server.clone(), &self.id, &self.caller, waiting, message)
-                    .await
-                    .err()
+                deliver(
+                    self.server.clone(),
+                    &self.id,
+                    &self.caller,
+                    waiting,
+                    message,
+                )
+                .await
+                .err()
             }
             Err(refusal) => Some(refusal),
         };

@@ -61,7 +61,8 @@ impl McpApp {
         headers: &HeaderMap,
         client: Option<&ClientAddress>,
     ) -> Result<Admitted, Box<Reply>> {
-        let refuse = |e: McpError| Box::new(self.with_cors(headers, Reply::error(&e, &Value::Null)));
+        let refuse =
+            |e: McpError| Box::new(self.with_cors(headers, Reply::error(&e, &Value::Null)));
         check_announced_length(headers, self.config.max_body_bytes).map_err(refuse)?;
         let path = path.trim_end_matches('/');
         let leaf = path.rsplit('/').next().unwrap_or("");
@@ -255,7 +256,10 @@ mod tests {
             check_announced_length(&h, 10),
             Err(McpError::PayloadTooLarge(10))
         );
-        h.insert(header::CONTENT_LENGTH, "99999999999999999999999".parse().unwrap());
+        h.insert(
+            header::CONTENT_LENGTH,
+            "99999999999999999999999".parse().unwrap(),
+        );
         assert!(matches!(
             check_announced_length(&h, 10),
             Err(McpError::InvalidRequest(_))
