@@ -297,6 +297,9 @@ pub async fn serve(
                 Ok(p) => (p, true),
                 Err(_) => {
                     // Non-blocking: a full send buffer just drops the answer; the socket closes anyway.
+                    // What the client already sent is read first, so closing does not reset the
+                    // connection before the answer arrives.
+                    let _ = tcp.try_read(&mut [0u8; 4096]);
                     let _ = tcp.try_write(OVERLOADED);
                     app.metrics().count_request("overloaded", 503);
                     continue;

@@ -170,7 +170,7 @@ def test_slowloris_heads_are_closed_within_the_header_timeout_while_others_are_s
     worst = max(closed_after.values())
     print(f"\nslowloris: {len(conns)} connections closed {min(closed_after.values()):.2f}–{worst:.2f} s after their first byte (header timeout 1 s)")
     assert min(closed_after.values()) > 0.9, "not before the header timeout"
-    assert worst < 2.0, f"closed only after {worst:.2f} s"
+    assert worst < 2.5, f"closed only after {worst:.2f} s"
 
 
 def test_idle_and_kept_alive_connections_close_after_the_idle_timeout(spawn):
