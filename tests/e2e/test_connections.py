@@ -460,6 +460,27 @@ def test_shutdown_closes_websockets_with_1001(spawn):
     assert gw.proc.wait(timeout=10) == 0
 
 
+def test_shutdown_ends_held_streams_and_exits_without_waiting_for_the_grace(spawn):
+    gw = spawn(["--shutdown-grace", "20s"])
+    s = raw(gw.url)
+    s.sendall(b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+    s.settimeout(5)
+    seen = b""
+    for _ in range(20):  # headers and the endpoint event may come in separate reads
+        seen += s.recv(65536)
+        if b"event: endpoint" in seen:
+            break
+    assert b"event: endpoint" in seen, seen
+    started = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    ended = closed_within(s, 5)
+    code = gw.proc.wait(timeout=10)
+    took = time.monotonic() - started
+    print(f"\nshutdown with a held SSE stream: stream ended after {ended:.2f} s, exited {code} after {took:.2f} s (grace 20 s)")
+    assert ended is not None and ended < 2
+    assert code == 0 and took < 3, "nothing in flight: no need to wait for the grace period"
+
+
 def bridge_config(tmp: pathlib.Path) -> str:
     assert TIME_SERVER.exists(), "tests/run-all.sh installs mcp-server-time into tests/.venv-stdio"
     path = tmp / "bridge.toml"
