@@ -50,7 +50,7 @@ pub async fn upgrade(
             let id = SessionId::generate(&OsEntropy).as_str().to_owned();
             // Until `initialize` succeeds the outbox waits as the server's pending stream, as for
             // legacy SSE.
-            let outbox = server.open_pending(&id);
+            let outbox = server.open_pending(&id, &caller);
             let session = BridgedSocket {
                 server,
                 caller,
@@ -87,7 +87,7 @@ impl SocketSession for BridgedSocket {
     async fn on_text(&mut self, text: &str) -> Vec<String> {
         let refusal = match parse(text.as_bytes()) {
             Ok(message) => {
-                let waiting = self.server.take_pending(&self.id);
+                let waiting = self.server.take_pending(&self.id, &self.caller);
                 deliver(
                     self.server.clone(),
                     &self.id,
@@ -108,7 +108,7 @@ impl SocketSession for BridgedSocket {
 
     async fn closed(self) {
         self.outbox.close();
-        self.server.take_pending(&self.id);
+        self.server.drop_pending(&self.id);
         self.server.end_session(&self.id);
     }
 }
