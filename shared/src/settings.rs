@@ -248,6 +248,8 @@ impl Settings {
                 )?,
             },
             timeout_ms: ms("MCP_EDGE_UPSTREAM_TIMEOUT", upstream_defaults.timeout_ms)?,
+            deployment: crate::upstream::DeploymentConfig::from_vars(|n| v.get(n))
+                .map_err(|(name, reason)| SettingsError { name, reason })?,
             max_retries: v
                 .parse("MCP_EDGE_UPSTREAM_RETRIES", number::<u32>)?
                 .unwrap_or(upstream_defaults.max_retries),
