@@ -334,6 +334,19 @@ mod tests {
     }
 
     #[test]
+    fn deployment_variables_are_read_and_bad_values_named() {
+        let s = settings(&[("JIRA_DEPLOYMENT", "datacenter")]).unwrap();
+        assert_eq!(
+            s.gateway.upstream.deployment.jira,
+            Some(crate::upstream::Deployment::Server)
+        );
+        assert_eq!(s.gateway.upstream.deployment.confluence, None);
+        let err = settings(&[("CONFLUENCE_DEPLOYMENT", "onprem")]).unwrap_err();
+        assert_eq!(err.name, "CONFLUENCE_DEPLOYMENT");
+        assert!(err.reason.contains("cloud, server"), "{}", err.reason);
+    }
+
+    #[test]
     fn parses_entries() {
         let hash = KeyHash::new("k", b"saltsalt").to_string();
         let e = parse_api_key(&format!(

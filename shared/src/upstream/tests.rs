@@ -280,3 +280,62 @@ fn error_detail_reads_every_vendor_shape() {
     assert_eq!(error_detail(b"plain text"), "plain text");
     assert!(error_detail(&[b'x'; 1000]).chars().count() <= 301);
 }
+
+fn jira_creds(url: &str) -> Credentials {
+    let mut h = HeaderMap::new();
+    h.insert("x-jira-url", url.parse().unwrap());
+    h.insert("x-jira-token", "pat-secret".parse().unwrap());
+    Credentials::resolve(&h, &CredentialDefaults::default(), false)
+}
+
+#[test]
+fn deployment_is_probed_once_per_base_url_and_cloud_hosts_are_never_probed() {
+    let client = Scripted::new(vec![
+        answer(
+            200,
+            &[],
+            r#"{"deploymentType":"Server","version":"9.12.2"}"#,
+        ),
+        answer(404, &[], ""),
+    ]);
+    let svc = services(client.clone(), Arc::new(RecordingSleeper::default()));
+    let dc = jira_creds("https://jira.corp.example");
+    for _ in 0..3 {
+        let up = svc.for_call(&dc, 0);
+        let ep = up.endpoint(Service::Jira).unwrap();
+        assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Server));
+    }
+    let cloud = jira_creds("https://acme.atlassian.net");
+    let up = svc.for_call(&cloud, 0);
+    let ep = up.endpoint(Service::Jira).unwrap();
+    assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Cloud));
+    let seen: Vec<String> = client
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert_eq!(seen, ["https://jira.corp.example/rest/api/2/serverInfo"]);
+    // A forced type wins without a probe; a bad header value is named.
+    let up = svc
+        .for_call(&cloud, 0)
+        .with_requested(RequestedDeployment::Forced(Deployment::Server));
+    assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Server));
+    let up = svc
+        .for_call(&cloud, 0)
+        .with_requested(RequestedDeployment::Invalid(
+            "the X-Atlassian-Deployment header 'x' is bad".into(),
+        ));
+    let err = block_on(up.deployment(&ep)).unwrap_err().to_string();
+    assert!(err.contains("X-Atlassian-Deployment"), "{err}");
+    // A Jira without serverInfo: the error says how to force the type.
+    let other = jira_creds("https://tracker.corp.example");
+    let up = svc.for_call(&other, 0);
+    let ep = up.endpoint(Service::Jira).unwrap();
+    let err = block_on(up.deployment(&ep)).unwrap_err().to_string();
+    assert!(
+        err.contains("JIRA_DEPLOYMENT") && err.contains("serverInfo"),
+        "{err}"
+    );
+}
