@@ -319,14 +319,18 @@ pub fn normalize_gitlab_base(url: &url::Url) -> String {
     format!("{}{}/api/v4", origin_of(url), path)
 }
 
-/// Normalizes an Atlassian site URL: no trailing slash, and for Confluence no `/wiki` suffix.
+/// Normalizes an Atlassian site URL: no trailing slash, no `/rest/api/3` or `/rest/api/2` suffix,
+/// and for Confluence no `/wiki` suffix.
 pub fn normalize_atlassian_base(url: &url::Url, service: Service) -> String {
     let path = url.path().trim_end_matches('/');
     let path = match service {
         Service::Confluence => path.strip_suffix("/wiki").unwrap_or(path),
         _ => path,
     };
-    let path = path.strip_suffix("/rest/api/3").unwrap_or(path);
+    let path = path
+        .strip_suffix("/rest/api/3")
+        .or_else(|| path.strip_suffix("/rest/api/2"))
+        .unwrap_or(path);
     format!("{}{}", origin_of(url), path)
 }
 
