@@ -19,6 +19,7 @@ const DC_CREATED: &str = "2026-01-05T10:00:00.000+0000";
 
 /// Answers the deployment probes (Cloud mode) or a whole Server/Data Center request (server mode).
 /// `None`: not handled here, the Cloud routes answer.
+#[allow(clippy::too_many_arguments)]
 pub fn route(
     data: &mut Data,
     server: bool,
