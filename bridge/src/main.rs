@@ -67,6 +67,9 @@ struct Cli {
     /// Largest accepted request body in bytes (413 above).
     #[arg(long, env = "MCP_EDGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Most messages in one JSON-RPC batch (400 above).
+    #[arg(long, env = "MCP_EDGE_MAX_BATCH", default_value_t = 100)]
+    max_batch: usize,
     /// Interval of SSE keep-alive comments.
     #[arg(long, env = "MCP_EDGE_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     keepalive: Duration,
@@ -391,6 +394,7 @@ async fn main() -> anyhow::Result<()> {
     let config = GatewayConfig {
         session_ttl_ms: cli.session_ttl.as_millis() as u64,
         max_body_bytes: cli.max_body_bytes,
+        max_batch: cli.max_batch,
         origins: OriginPolicy {
             allowed_origins: cli.allowed_origins.clone(),
             allowed_hosts: (loopback || !cli.allowed_hosts.is_empty())

@@ -157,6 +157,7 @@ mod tests {
             initialized: false,
             log_level: None,
             credential_fingerprint: None,
+            owner: None,
             created_at: 1,
             last_seen: 1,
             expires_at: 100,

@@ -235,7 +235,8 @@ fn held(
             }
         }
         app.metrics().stream_delta(-1);
-        tracing::debug!(session = %hold.session.as_str(), client_left = tx.is_closed(), "held stream ended");
+        let session = app.session_tag(hold.session.as_str());
+        tracing::debug!(%session, client_left = tx.is_closed(), "held stream ended");
         // Gives the stream's lease back; the legacy stream is its session's lifetime, however it
         // ended (client gone, session deleted, or the invocation out of time).
         app.stream_closed(&hold).await;

@@ -78,6 +78,7 @@ fn record(id: &str, expires_at: u64) -> SessionRecord {
         initialized: true,
         log_level: None,
         credential_fingerprint: None,
+        owner: None,
         created_at: 1,
         last_seen: 1,
         expires_at,

@@ -44,7 +44,7 @@ impl mcp_edge_core::audit::AuditSink for LogAudit {
             target: "audit",
             at_ms = e.at_ms,
             caller = %e.caller,
-            session = e.session.as_deref().unwrap_or("-"),
+            session = e.session_tag.as_deref().unwrap_or("-"),
             tool = %e.tool,
             upstream = %e.upstream_hosts.join(","),
             outcome = e.outcome,

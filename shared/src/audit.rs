@@ -12,8 +12,9 @@ pub struct AuditRecord {
     pub at_ms: UnixMillis,
     /// Caller name (API key name, token subject, or client address).
     pub caller: String,
-    /// Session id, when the call ran in a session.
-    pub session: Option<String>,
+    /// Tag of the session, when the call ran in one ([`crate::session::session_tag`]; never the id,
+    /// which is a bearer secret).
+    pub session_tag: Option<String>,
     /// Tool name.
     pub tool: String,
     /// Hosts of the upstream requests the tool made.

@@ -133,11 +133,20 @@ impl AuthConfig {
     }
 }
 
+/// The session owner of every caller while gateway authentication is off: no caller proves an
+/// identity then, and the client address is no identity (it changes behind NAT and is shared by many).
+pub const ANONYMOUS_OWNER: &str = "anonymous";
+
 /// Who is calling, after authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
-    /// Key name, token subject, or the client address for anonymous callers.
+    /// Key name, token subject, or the client address for anonymous callers (rate limits, quotas, audit).
     pub name: String,
+    /// The identity a session opened by this caller is bound to (see [`Caller::owns`]): `key:<name>` for
+    /// an API key, `oauth:<iss> <sub>` for an OAuth access token, [`ANONYMOUS_OWNER`] without
+    /// authentication. Empty (an attachment written before owners existed) owns nothing.
+    #[serde(default)]
+    pub owner: String,
     /// Whether the caller proved an identity.
     pub authenticated: bool,
     /// Only read-only tools.
@@ -153,11 +162,19 @@ impl Caller {
     pub fn anonymous(name: impl Into<String>) -> Self {
         Caller {
             name: name.into(),
+            owner: ANONYMOUS_OWNER.to_owned(),
             authenticated: false,
             read_only: false,
             tools: None,
             rate_limit: None,
         }
+    }
+
+    /// Whether this caller may use a session recorded with `owner`: the one ownership rule every
+    /// transport and platform applies. A session without an owner (a record written before owners
+    /// were recorded) belongs to nobody, so it is refused like an unknown session.
+    pub fn owns(&self, owner: Option<&str>) -> bool {
+        owner.is_some_and(|o| !self.owner.is_empty() && o == self.owner)
     }
 
     /// Whether the caller may use the tool `name`.
@@ -335,6 +352,7 @@ impl Authenticator {
         let entry = found.ok_or_else(|| AuthError::Invalid("unknown API key".into()))?;
         Ok(Caller {
             name: entry.name.clone(),
+            owner: format!("key:{}", entry.name),
             authenticated: true,
             read_only: entry.read_only,
             tools: entry.tools.clone(),
@@ -444,8 +462,14 @@ impl Authenticator {
                 oauth.read_scope, oauth.write_scope
             )));
         }
+        // Sessions belong to `iss` + `sub`; a token naming no subject could not own one.
+        let sub = claims
+            .sub
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::Invalid("token has no sub".into()))?;
         Ok(Caller {
-            name: claims.sub.unwrap_or_else(|| "token".into()),
+            owner: format!("oauth:{} {sub}", oauth.issuer),
+            name: sub,
             authenticated: true,
             read_only: !write,
             tools: None,

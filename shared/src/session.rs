@@ -45,6 +45,22 @@ impl SessionId {
     }
 }
 
+/// A short, non-reversible tag of a session id for log and audit lines: the first 48 bits of
+/// HMAC-SHA256 of the id under `key`, as 12 hex digits. The id is a bearer secret (whoever knows it
+/// and the owner's credentials can use the session) and is never logged; the tag still lets an
+/// operator tell one session's lines from another's.
+pub fn session_tag(key: &[u8], id: &str) -> String {
+    use hmac::{Mac, SimpleHmac};
+    let mut mac = match SimpleHmac::<sha2::Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; this arm is never taken.
+        Err(_) => return "-".to_owned(),
+    };
+    mac.update(b"mcp-edge session tag\0");
+    mac.update(id.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..6])
+}
+
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SessionId({})", self.0)
@@ -99,6 +115,11 @@ pub struct SessionRecord {
     pub log_level: Option<String>,
     /// Keyed fingerprint of the upstream credentials the session was created with.
     pub credential_fingerprint: Option<String>,
+    /// The identity of the caller that opened the session ([`crate::auth::Caller::owner`]); requests
+    /// from any other identity are answered as for an unknown session. Records written before owners
+    /// were recorded have none and are refused the same way (their clients start a new session).
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Creation time.
     pub created_at: UnixMillis,
     /// Time of the last request.

@@ -271,6 +271,9 @@ impl Settings {
             max_body_bytes: v
                 .parse("MCP_EDGE_MAX_BODY_BYTES", number::<usize>)?
                 .unwrap_or(defaults.max_body_bytes),
+            max_batch: v
+                .parse("MCP_EDGE_MAX_BATCH", number::<usize>)?
+                .unwrap_or(defaults.max_batch),
             origins: OriginPolicy {
                 allowed_origins: v.text("MCP_EDGE_ALLOWED_ORIGINS")?,
                 allowed_hosts: (!allowed_hosts.is_empty()).then_some(allowed_hosts),
@@ -374,6 +377,7 @@ mod tests {
         let d = GatewayConfig::default();
         assert_eq!(s.gateway.session_ttl_ms, d.session_ttl_ms);
         assert_eq!(s.gateway.max_body_bytes, d.max_body_bytes);
+        assert_eq!(s.gateway.max_batch, 100);
         assert_eq!(s.gateway.origins.allowed_hosts, None);
         assert!(s.gateway.auth.is_open());
         assert_eq!(s.connectors, ConnectorSet::default());
@@ -402,9 +406,11 @@ mod tests {
             ("MCP_EDGE_BRIDGE_URL", "https://bridge.example/"),
             ("MCP_EDGE_BRIDGE_SECRET", "bridge-secret-value"),
             ("MCP_EDGE_MAX_STREAMS_PER_SESSION", "2"),
+            ("MCP_EDGE_MAX_BATCH", "7"),
         ])
         .unwrap();
         assert_eq!(s.gateway.session_ttl_ms, 2000);
+        assert_eq!(s.gateway.max_batch, 7);
         assert_eq!(
             s.gateway.origins.allowed_hosts.as_deref(),
             Some(&["mcp.example.com".to_string(), "edge.example.com".into()][..])

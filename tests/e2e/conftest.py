@@ -97,6 +97,7 @@ FLAG_VARS = {
     "--connectors": ("MCP_EDGE_CONNECTORS", None),
     "--max-sessions-per-caller": ("MCP_EDGE_MAX_SESSIONS_PER_CALLER", None),
     "--max-streams-per-session": ("MCP_EDGE_MAX_STREAMS_PER_SESSION", None),
+    "--max-batch": ("MCP_EDGE_MAX_BATCH", None),
     "--oauth-issuer": ("MCP_EDGE_OAUTH_ISSUER", None),
     "--oauth-audience": ("MCP_EDGE_OAUTH_AUDIENCE", None),
     "--oauth-jwks-uri": ("MCP_EDGE_OAUTH_JWKS_URI", None),

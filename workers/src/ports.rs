@@ -231,7 +231,7 @@ impl AuditSink for ConsoleAudit {
                 "message": "tool call",
                 "at_ms": e.at_ms,
                 "caller": e.caller,
-                "session": e.session.as_deref().unwrap_or("-"),
+                "session": e.session_tag.as_deref().unwrap_or("-"),
                 "tool": e.tool,
                 "upstream": e.upstream_hosts.join(","),
                 "outcome": e.outcome,

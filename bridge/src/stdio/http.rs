@@ -127,8 +127,8 @@ async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
                 _ => error(&McpError::PayloadTooLarge(limit)),
             }
         }
-        Method::GET => get(&server, &headers),
-        Method::DELETE => match session_of(&server, &headers) {
+        Method::GET => get(&server, &headers, &caller),
+        Method::DELETE => match session_of(&server, &headers, &caller) {
             Ok(s) => {
                 server.end_session(&s.id);
                 Reply::new(StatusCode::OK, ReplyBody::Empty)
@@ -166,12 +166,18 @@ pub(crate) async fn admitted(
     Ok((server, caller))
 }
 
-fn session_of(server: &BridgedServer, headers: &HeaderMap) -> Result<Arc<BridgeSession>, McpError> {
+fn session_of(
+    server: &BridgedServer,
+    headers: &HeaderMap,
+    caller: &Caller,
+) -> Result<Arc<BridgeSession>, McpError> {
     let id = headers
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(McpError::MissingSession)?;
-    server.session(id.trim()).ok_or(McpError::SessionNotFound)
+    server
+        .session(id.trim(), caller)
+        .ok_or(McpError::SessionNotFound)
 }
 
 /// The answer as JSON, or as one SSE event for a client that only takes event streams.
@@ -251,7 +257,7 @@ async fn post(
             }
         };
     }
-    let session = match session_of(server, headers) {
+    let session = match session_of(server, headers, caller) {
         Ok(s) => s,
         Err(e) => return Reply::error(&e, raw.get("id").unwrap_or(&Value::Null)),
     };
@@ -290,13 +296,13 @@ async fn post(
     }
 }
 
-fn get(server: &BridgedServer, headers: &HeaderMap) -> Reply {
+fn get(server: &BridgedServer, headers: &HeaderMap, caller: &Caller) -> Reply {
     if !acceptable(headers).sse {
         return error(&McpError::NotAcceptable(
             "Accept must include text/event-stream".into(),
         ));
     }
-    let session = match session_of(server, headers) {
+    let session = match session_of(server, headers, caller) {
         Ok(s) => s,
         Err(e) => return error(&e),
     };
@@ -385,8 +391,8 @@ pub fn outbox_body(
 }
 
 /// `GET /stats`: per-server and per-session figures of the bridge.
-/// Lists session ids (bearer secrets of bridged sessions), so it needs the caller's credentials when
-/// the gateway has any configured.
+/// Lists the caller's own session ids (bearer secrets of bridged sessions), so it needs the caller's
+/// credentials when the gateway has any configured.
 pub async fn stats(State(state): State<AppState>, req: Request) -> Response {
     let headers = req.headers().clone();
     let reply = match state
@@ -394,7 +400,10 @@ pub async fn stats(State(state): State<AppState>, req: Request) -> Response {
         .admit(&headers, client_address(&req).as_ref())
         .await
     {
-        Ok(_) => Reply::json(StatusCode::OK, &json!({"servers": state.bridge.stats()})),
+        Ok(caller) => Reply::json(
+            StatusCode::OK,
+            &json!({"servers": state.bridge.stats(&caller)}),
+        ),
         Err(refusal) => *refusal,
     };
     into_response(&state, state.app.with_cors(&headers, reply))

@@ -30,12 +30,12 @@ pub async fn open(
     req: Request,
 ) -> Response {
     let headers = req.headers().clone();
-    let (server, _caller) = match admitted(&state, &name, &headers, client_address(&req)).await {
+    let (server, caller) = match admitted(&state, &name, &headers, client_address(&req)).await {
         Ok(a) => a,
         Err(reply) => return into_response(&state, state.app.with_cors(&headers, *reply)),
     };
     let id = SessionId::generate(&OsEntropy).as_str().to_owned();
-    let outbox = server.open_pending(&id);
+    let outbox = server.open_pending(&id, &caller);
     let path = req.uri().path().trim_end_matches('/');
     let prefix = path.strip_suffix("sse").unwrap_or("/");
     let endpoint = SseEvent {
@@ -48,7 +48,7 @@ pub async fn open(
     let stream_outbox = outbox.clone();
     let body = outbox_body(&state, stream_outbox, vec![endpoint], move || {
         outbox.close();
-        server.take_pending(&id);
+        server.drop_pending(&id);
         server.end_session(&id);
     });
     let mut reply = Reply::new(StatusCode::OK, ReplyBody::Empty);
@@ -101,8 +101,8 @@ async fn accept(state: &AppState, name: &str, query: MessagesQuery, req: Request
         Ok(m) => m,
         Err((e, id)) => return Reply::error(&e, &id),
     };
-    let pending = server.take_pending(&id);
-    if pending.is_none() && server.session(&id).is_none() {
+    let pending = server.take_pending(&id, &caller);
+    if pending.is_none() && server.session(&id, &caller).is_none() {
         return error(&McpError::SessionNotFound);
     }
     match deliver(server, &id, &caller, pending, message).await {
@@ -142,7 +142,7 @@ pub(crate) async fn deliver(
     let is_request = method.is_some() && message.get("id").is_some();
     if let Some(outbox) = pending {
         if method != Some("initialize") || !is_request {
-            server.restore_pending(id, outbox);
+            server.restore_pending(id, caller, outbox);
             return Err((
                 McpError::InvalidRequest(
                     "Invalid Request: the session starts with an initialize request".into(),
@@ -168,13 +168,13 @@ pub(crate) async fn deliver(
                 Err(e) => {
                     // The client may try again on the same stream.
                     outbox.push(protocol::failure(&msg_id, &e.to_jsonrpc()));
-                    server.restore_pending(&id, outbox);
+                    server.restore_pending(&id, &caller, outbox);
                 }
             }
         });
         return Ok(());
     }
-    let Some(session) = server.session(id) else {
+    let Some(session) = server.session(id, caller) else {
         return Err((McpError::SessionNotFound, msg_id));
     };
     if method == Some("initialize") {

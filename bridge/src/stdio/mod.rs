@@ -80,19 +80,24 @@ impl Bridge {
         self.servers.values()
     }
 
-    /// The server and session with this id, on whichever server it lives.
-    pub fn find_session(&self, id: &str) -> Option<(Arc<BridgedServer>, Arc<BridgeSession>)> {
+    /// The server and session with this id, on whichever server it lives, when `caller` owns it.
+    pub fn find_session(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Option<(Arc<BridgedServer>, Arc<BridgeSession>)> {
         self.servers
             .values()
-            .find_map(|s| s.session(id).map(|session| (s.clone(), session)))
+            .find_map(|s| s.session(id, caller).map(|session| (s.clone(), session)))
     }
 
-    /// Per-server figures for `/stats`.
-    pub fn stats(&self) -> Value {
+    /// Per-server figures for `/stats`; sessions listed are `caller`'s own (their ids are bearer
+    /// secrets).
+    pub fn stats(&self, caller: &Caller) -> Value {
         Value::Object(
             self.servers
                 .iter()
-                .map(|(name, s)| (name.clone(), s.stats()))
+                .map(|(name, s)| (name.clone(), s.stats(caller)))
                 .collect(),
         )
     }
@@ -159,6 +164,8 @@ pub struct BridgeSession {
     pub stream_open: AtomicBool,
     /// The caller whose session quota this session counts against (when a quota is configured).
     lease_holder: Option<String>,
+    /// The identity that opened the session ([`Caller::owner`]); only it may use the session.
+    owner: String,
     /// Who opened the session (`clientInfo.name`, or the REST API's `client_id`).
     pub client_id: Option<String>,
     /// Free-form metadata given by a REST client.
@@ -193,8 +200,9 @@ pub struct BridgedServer {
     pub name: String,
     spec: ServerSpec,
     sessions: Mutex<HashMap<String, Arc<BridgeSession>>>,
-    /// Legacy SSE streams opened before their session's `initialize`.
-    pending: Mutex<HashMap<String, Arc<Outbox>>>,
+    /// Legacy SSE streams and WebSockets opened before their session's `initialize`, with the
+    /// identity that opened them.
+    pending: Mutex<HashMap<String, (String, Arc<Outbox>)>>,
     shared: Mutex<Option<Arc<Backend>>>,
     /// When this server's children crashed (all children count towards the restart budget).
     crashes: Arc<Mutex<VecDeque<Instant>>>,
@@ -239,35 +247,51 @@ impl BridgedServer {
         ))
     }
 
-    /// A live session by id (refreshing its idle clock).
-    pub fn session(&self, id: &str) -> Option<Arc<BridgeSession>> {
+    /// A live session by id that `caller` owns (refreshing its idle clock). Another identity's
+    /// session is `None`, exactly like an unknown one ([`Caller::owns`], the core's rule).
+    pub fn session(&self, id: &str, caller: &Caller) -> Option<Arc<BridgeSession>> {
         let s = self.sessions.lock().ok()?.get(id).cloned()?;
+        if !caller.owns(Some(&s.owner)) {
+            return None;
+        }
         s.touch();
         Some(s)
     }
 
-    /// Registers a legacy SSE stream whose session starts with a later `initialize`.
-    pub fn open_pending(&self, id: &str) -> Arc<Outbox> {
+    /// Registers a legacy SSE stream (or WebSocket) of `caller` whose session starts with a later
+    /// `initialize`.
+    pub fn open_pending(&self, id: &str, caller: &Caller) -> Arc<Outbox> {
         let outbox = Arc::new(Outbox::default());
         if let Ok(mut m) = self.pending.lock() {
-            m.insert(id.to_owned(), outbox.clone());
+            m.insert(id.to_owned(), (caller.owner.clone(), outbox.clone()));
         }
         outbox
     }
 
-    /// Takes the outbox of a legacy stream waiting for its `initialize`.
-    pub fn take_pending(&self, id: &str) -> Option<Arc<Outbox>> {
-        self.pending.lock().ok()?.remove(id)
+    /// Takes the outbox of a stream waiting for its `initialize`, when `caller` opened it.
+    pub fn take_pending(&self, id: &str, caller: &Caller) -> Option<Arc<Outbox>> {
+        let mut m = self.pending.lock().ok()?;
+        if !caller.owns(m.get(id).map(|(owner, _)| owner.as_str())) {
+            return None;
+        }
+        m.remove(id).map(|(_, outbox)| outbox)
     }
 
-    /// Puts back the outbox of a stream whose `initialize` has not succeeded yet (unless the stream
-    /// closed meanwhile).
-    pub fn restore_pending(&self, id: &str, outbox: Arc<Outbox>) {
+    /// Forgets a pending stream (it closed).
+    pub fn drop_pending(&self, id: &str) {
+        if let Ok(mut m) = self.pending.lock() {
+            m.remove(id);
+        }
+    }
+
+    /// Puts back the outbox of `caller`'s stream whose `initialize` has not succeeded yet (unless the
+    /// stream closed meanwhile).
+    pub fn restore_pending(&self, id: &str, caller: &Caller, outbox: Arc<Outbox>) {
         if outbox.is_closed() {
             return;
         }
         if let Ok(mut m) = self.pending.lock() {
-            m.insert(id.to_owned(), outbox);
+            m.insert(id.to_owned(), (caller.owner.clone(), outbox));
         }
     }
 
@@ -285,8 +309,9 @@ impl BridgedServer {
     ) -> Result<(Arc<BridgeSession>, Value), McpError> {
         let leased = self.app.open_caller_session(start.caller, &id).await?;
         let lease_holder = leased.then(|| start.caller.name.clone());
+        let owner = start.caller.owner.clone();
         let opened = self
-            .open_leased(id.clone(), start, lease_holder.clone())
+            .open_leased(id.clone(), start, lease_holder.clone(), owner)
             .await;
         if let (Err(_), Some(caller)) = (&opened, &lease_holder) {
             self.app.close_caller_session(caller, &id).await;
@@ -299,6 +324,7 @@ impl BridgedServer {
         id: String,
         start: SessionStart<'_>,
         lease_holder: Option<String>,
+        owner: String,
     ) -> Result<(Arc<BridgeSession>, Value), McpError> {
         let request = start.request;
         let client_id = request
@@ -347,6 +373,7 @@ impl BridgedServer {
             last_seen: Mutex::new(Instant::now()),
             stream_open: AtomicBool::new(false),
             lease_holder,
+            owner,
             client_id,
             metadata: start.metadata,
             created_at: std::time::SystemTime::now()
@@ -425,7 +452,8 @@ impl BridgedServer {
             })
             .unwrap_or_default();
         for id in expired {
-            tracing::info!(server = %self.name, session = %id, "bridged session expired");
+            let session = self.app.session_tag(&id);
+            tracing::info!(server = %self.name, %session, "bridged session expired");
             self.end_session(&id);
         }
         let backends: Vec<Arc<Backend>> = self
@@ -457,12 +485,13 @@ impl BridgedServer {
         }
     }
 
-    fn stats(&self) -> Value {
+    fn stats(&self, caller: &Caller) -> Value {
         let sessions: Vec<Value> = self
             .sessions
             .lock()
             .map(|m| {
                 m.values()
+                    .filter(|s| caller.owns(Some(&s.owner)))
                     .map(|s| {
                         json!({
                             "id": s.id,

@@ -115,19 +115,25 @@ fn session_json(server: &BridgedServer, s: &BridgeSession) -> Value {
 fn session_for(
     state: &AppState,
     body: &Value,
+    caller: &Caller,
 ) -> Result<(Arc<BridgedServer>, Arc<BridgeSession>), McpError> {
     let id = body
         .get("session_id")
         .and_then(Value::as_str)
         .ok_or_else(|| bad_request("session_id (string) is required"))?;
-    find(state, id)
+    find(state, id, caller)
 }
 
-/// A live session by id, on whichever server it lives.
-fn find(state: &AppState, id: &str) -> Result<(Arc<BridgedServer>, Arc<BridgeSession>), McpError> {
+/// A live session of `caller` by id, on whichever server it lives (another identity's session is
+/// not found, like an unknown one).
+fn find(
+    state: &AppState,
+    id: &str,
+    caller: &Caller,
+) -> Result<(Arc<BridgedServer>, Arc<BridgeSession>), McpError> {
     state
         .bridge
-        .find_session(id)
+        .find_session(id, caller)
         .ok_or(McpError::SessionNotFound)
 }
 
@@ -254,8 +260,8 @@ pub async fn get_session(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    run(state, req, async move |state, _, _| {
-        let (server, session) = find(state, &id)?;
+    run(state, req, async move |state, caller, _| {
+        let (server, session) = find(state, &id, &caller)?;
         Ok(Reply::json(
             StatusCode::OK,
             &session_json(&server, &session),
@@ -270,8 +276,8 @@ pub async fn delete_session(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    run(state, req, async move |state, _, _| {
-        let (server, session) = find(state, &id)?;
+    run(state, req, async move |state, caller, _| {
+        let (server, session) = find(state, &id, &caller)?;
         server.end_session(&session.id);
         Ok(Reply::new(StatusCode::NO_CONTENT, ReplyBody::Empty))
     })
@@ -280,8 +286,8 @@ pub async fn delete_session(
 
 /// `POST /tools/discover`.
 pub async fn discover(State(state): State<AppState>, req: Request) -> Response {
-    run(state, req, async |state, _, body| {
-        let (server, session) = session_for(state, &body)?;
+    run(state, req, async |state, caller, body| {
+        let (server, session) = session_for(state, &body, &caller)?;
         let mut tools = Vec::new();
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TOOL_PAGES {
@@ -308,8 +314,8 @@ pub async fn discover(State(state): State<AppState>, req: Request) -> Response {
 
 /// `POST /tools/call`.
 pub async fn call(State(state): State<AppState>, req: Request) -> Response {
-    run(state, req, async |state, _, body| {
-        let (server, session) = session_for(state, &body)?;
+    run(state, req, async |state, caller, body| {
+        let (server, session) = session_for(state, &body, &caller)?;
         let name = body
             .get("name")
             .and_then(Value::as_str)
@@ -341,10 +347,11 @@ pub async fn events(
     req: Request,
 ) -> Response {
     let headers = req.headers().clone();
-    if let Err(reply) = admit(&state, req).await {
-        return respond(&state, &headers, reply);
-    }
-    let Some((_, session)) = state.bridge.find_session(&id) else {
+    let caller = match admit(&state, req).await {
+        Ok((caller, _, _)) => caller,
+        Err(reply) => return respond(&state, &headers, reply),
+    };
+    let Some((_, session)) = state.bridge.find_session(&id, &caller) else {
         return respond(&state, &headers, rest_error(&McpError::SessionNotFound));
     };
     if session.stream_open.swap(true, Ordering::AcqRel) {

@@ -55,7 +55,7 @@ pub async fn upgrade(
 async fn serve(state: AppState, server: Arc<BridgedServer>, caller: Caller, socket: WebSocket) {
     let id = SessionId::generate(&OsEntropy).as_str().to_owned();
     // Until `initialize` succeeds the outbox waits as the server's pending stream, as for legacy SSE.
-    let outbox = server.open_pending(&id);
+    let outbox = server.open_pending(&id, &caller);
     let metrics = state.app.metrics().clone();
     metrics.stream_delta(1);
     let (mut sink, mut stream) = socket.split();
@@ -83,7 +83,7 @@ async fn serve(state: AppState, server: Arc<BridgedServer>, caller: Caller, sock
                 Some(Ok(Message::Text(text))) => {
                     let refusal = match parse(text.as_bytes()) {
                         Ok(message) => {
-                            let waiting = server.take_pending(&id);
+                            let waiting = server.take_pending(&id, &caller);
                             deliver(server.clone(), &id, &caller, waiting, message).await.err()
                         }
                         Err(refusal) => Some(refusal),
@@ -108,7 +108,7 @@ async fn serve(state: AppState, server: Arc<BridgedServer>, caller: Caller, sock
         }
     }
     outbox.close();
-    server.take_pending(&id);
+    server.drop_pending(&id);
     server.end_session(&id);
     metrics.stream_delta(-1);
 }

@@ -143,6 +143,8 @@ fn api_keys_from_either_header() {
     let caller =
         block_on(auth.authenticate(&bearer("k-123"), issuer.as_ref(), NOW_MS, "x")).unwrap();
     assert_eq!(caller.name, "ci");
+    assert_eq!(caller.owner, "key:ci");
+    assert!(caller.owns(Some("key:ci")) && !caller.owns(Some("key:other")) && !caller.owns(None));
     assert!(matches!(
         block_on(auth.authenticate(&bearer("nope"), issuer.as_ref(), NOW_MS, "x")),
         Err(AuthError::Invalid(_))
@@ -161,6 +163,9 @@ fn jwt_validation_table() {
 
     let good = check(&issuer.token(0, claims(json!({})))).unwrap();
     assert_eq!((good.name.as_str(), good.read_only), ("alice", false));
+    assert_eq!(good.owner, format!("oauth:{ISSUER} alice"));
+    let bob = check(&issuer.token(0, claims(json!({"sub": "bob"})))).unwrap();
+    assert!(!bob.owns(Some(&good.owner)) && bob.owns(Some(&bob.owner)));
     let reader = check(&issuer.token(0, claims(json!({"scope": "mcp:read"})))).unwrap();
     assert!(reader.read_only);
 
@@ -185,6 +190,12 @@ fn jwt_validation_table() {
             "no scope",
             issuer.token(0, claims(json!({"scope": "profile"}))),
         ),
+        ("empty sub", issuer.token(0, claims(json!({"sub": ""})))),
+        ("no sub", {
+            let mut c = claims(json!({}));
+            c.as_object_mut().unwrap().remove("sub");
+            issuer.token(0, c)
+        }),
         ("no exp", {
             let mut c = claims(json!({}));
             c.as_object_mut().unwrap().remove("exp");
@@ -260,6 +271,24 @@ fn challenge_names_the_resource_metadata() {
     let meta = auth.resource_metadata(&http::HeaderMap::new()).unwrap();
     assert_eq!(meta["resource"], AUDIENCE);
     assert_eq!(meta["authorization_servers"][0], ISSUER);
+}
+
+#[test]
+fn open_gateway_callers_share_the_anonymous_owner_whatever_their_address() {
+    let auth = Authenticator::new(AuthConfig::default());
+    let issuer = Issuer::new();
+    let h = http::HeaderMap::new();
+    let a = block_on(auth.authenticate(&h, issuer.as_ref(), NOW_MS, "10.0.0.1")).unwrap();
+    let b = block_on(auth.authenticate(&h, issuer.as_ref(), NOW_MS, "10.0.0.2")).unwrap();
+    assert_eq!(a.name, "10.0.0.1");
+    assert_eq!(
+        (a.owner.as_str(), b.owner.as_str()),
+        (ANONYMOUS_OWNER, ANONYMOUS_OWNER)
+    );
+    assert!(b.owns(Some(&a.owner)));
+    // An owner-less caller (an old WebSocket attachment) owns nothing.
+    let old: Caller = serde_json::from_value(json!({"name": "x", "authenticated": true, "read_only": false, "tools": null, "rate_limit": null})).unwrap();
+    assert!(!old.owns(Some("")));
 }
 
 #[test]

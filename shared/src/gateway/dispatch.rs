@@ -239,7 +239,7 @@ impl McpApp {
             self.audit.record(&AuditRecord {
                 at_ms: started,
                 caller: call.facts.caller.name.clone(),
-                session: call.session.map(str::to_owned),
+                session_tag: call.session.map(|id| self.session_tag(id)),
                 tool: name.to_owned(),
                 upstream_hosts: hosts,
                 outcome,

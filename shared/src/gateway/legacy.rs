@@ -98,7 +98,12 @@ impl McpApp {
         };
         let items = match decode(req.body()) {
             Ok(Payload::Single(m)) => vec![Ok(m)],
-            Ok(Payload::Batch(items)) => items,
+            Ok(Payload::Batch(items)) => {
+                if let Err(e) = self.check_batch(items.len()) {
+                    return Reply::error(&e, &Value::Null);
+                }
+                items
+            }
             Err(DecodeError::Parse(msg)) => {
                 return Reply::error(&McpError::Parse(msg), &Value::Null)
             }

@@ -2,6 +2,7 @@
 //! credentials, policy and the registry together.
 
 mod access;
+mod batch;
 mod dispatch;
 mod legacy;
 mod streamable;
@@ -46,6 +47,11 @@ pub struct GatewayConfig {
     pub session_ttl_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Most messages in one JSON-RPC batch (`MCP_EDGE_MAX_BATCH`; larger batches get 400/-32600).
+    pub max_batch: usize,
+    /// Most bytes the replies to one batch may take; replies past it are refused one by one with
+    /// -32600 (and the requests after them do not run).
+    pub max_batch_reply_bytes: usize,
     /// `Origin` and `Host` checks.
     pub origins: OriginPolicy,
     /// Key for credential fingerprints kept in sessions.
@@ -95,6 +101,8 @@ impl Default for GatewayConfig {
             instructions: None,
             session_ttl_ms: 3_600_000,
             max_body_bytes: 4 * 1024 * 1024,
+            max_batch: 100,
+            max_batch_reply_bytes: 8 * 1024 * 1024,
             origins: OriginPolicy::default(),
             fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
             page_size: 100,
@@ -332,6 +340,11 @@ impl McpApp {
         &self.metrics
     }
 
+    /// The tag that stands for session `id` in log and audit lines (see [`crate::session::session_tag`]).
+    pub fn session_tag(&self, id: &str) -> String {
+        crate::session::session_tag(&self.config.fingerprint_key, id)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
@@ -439,6 +452,7 @@ impl McpApp {
             initialized: false,
             log_level: None,
             credential_fingerprint: facts.fingerprint.clone(),
+            owner: Some(facts.caller.owner.clone()),
             created_at: facts.now,
             last_seen: facts.now,
             expires_at: facts.now.saturating_add(self.config.session_ttl_ms),
@@ -626,7 +640,8 @@ impl McpApp {
         }
     }
 
-    /// Loads a live session by id text; unknown, expired and credential-mismatched sessions are all "not found".
+    /// Loads a live session by id text; unknown, expired, credential-mismatched sessions and sessions
+    /// owned by another identity are all "not found" (the same answer, so a probe learns nothing).
     pub(crate) async fn load_session(
         &self,
         id_text: &str,
@@ -643,7 +658,9 @@ impl McpApp {
             self.end_session(&rec).await?;
             return Err(McpError::SessionNotFound);
         }
-        if rec.credential_fingerprint != facts.fingerprint {
+        if rec.credential_fingerprint != facts.fingerprint
+            || !facts.caller.owns(rec.owner.as_deref())
+        {
             return Err(McpError::SessionNotFound);
         }
         Ok(rec)

@@ -170,7 +170,20 @@ impl McpApp {
             rate_limited: None,
         };
         let mut version = rec.protocol_version.clone();
+        let mut budget = self.reply_budget(items.len() > 1);
         for item in items {
+            if budget.spent() {
+                // The batch's replies are at their bound: refuse the remaining requests unrun.
+                if let Ok(Incoming::Request { id, .. }) = &item {
+                    out.responses.push(budget.refusal(id));
+                    continue;
+                }
+            }
+            let before = out.responses.len();
+            let reply_id = match &item {
+                Ok(Incoming::Request { id, .. }) | Err((id, _)) => id.clone(),
+                _ => Value::Null,
+            };
             match item {
                 Ok(Incoming::Request { id, method, params })
                     if method == "initialize" && allow_initialize =>
@@ -231,6 +244,11 @@ impl McpApp {
                 }
                 Ok(Incoming::Response { .. }) => {}
                 Err((id, err)) => out.responses.push(protocol::failure(&id, &err)),
+            }
+            if out.responses.len() > before {
+                if let Some(reply) = out.responses.pop() {
+                    out.responses.push(budget.take(reply, &reply_id));
+                }
             }
         }
         out
@@ -296,6 +314,9 @@ impl McpApp {
         let (items, batch) = match payload {
             Payload::Single(m) => (vec![Ok(m)], false),
             Payload::Batch(items) => {
+                if let Err(e) = self.check_batch(items.len()) {
+                    return Reply::error(&e, &Value::Null);
+                }
                 if items.iter().any(
                     |i| matches!(i, Ok(Incoming::Request { method, .. }) if method == "initialize"),
                 ) {

@@ -1021,10 +1021,15 @@ mod access {
             ),
             ("admin", "echo", "ok")
         );
-        assert_eq!(records[0].session.as_deref(), Some(sid.as_str()));
+        assert_eq!(
+            records[0].session_tag.as_deref(),
+            Some(h.app.session_tag(&sid).as_str())
+        );
         let line = serde_json::to_string(&records[0]).unwrap();
         assert!(
-            !line.contains("super-secret-arg") && !line.contains("admin-key"),
+            !line.contains("super-secret-arg")
+                && !line.contains("admin-key")
+                && !line.contains(&sid),
             "{line}"
         );
         // Health and metrics stay open for probes.
@@ -1645,4 +1650,313 @@ fn stream_leases_lapse_where_the_platform_bounds_stream_life() {
         StatusCode::OK,
         "the lost stream's lease lapsed"
     );
+}
+
+mod ownership {
+    use super::*;
+    use crate::auth::{ApiKeyEntry, AuthConfig, KeyHash};
+
+    const ALICE: (&str, &str) = ("x-api-key", "alice-key");
+    const BOB: (&str, &str) = ("x-api-key", "bob-key");
+
+    fn two_keys() -> Harness {
+        let key = |name: &str| ApiKeyEntry {
+            name: name.into(),
+            hash: KeyHash::new(&format!("{name}-key"), b"saltsalt"),
+            read_only: false,
+            tools: None,
+            rate_limit: None,
+        };
+        harness_with(GatewayConfig {
+            auth: AuthConfig {
+                api_keys: vec![key("alice"), key("bob")],
+                ..AuthConfig::default()
+            },
+            ..GatewayConfig::default()
+        })
+    }
+
+    fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: &str) -> Request<Bytes> {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Bytes::copy_from_slice(body.as_bytes())).unwrap()
+    }
+
+    fn not_found(reply: &Reply, what: &str) {
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{what}");
+        assert_eq!(body_json(reply)["error"]["code"], -32001, "{what}");
+    }
+
+    fn open_streamable(h: &Harness, key: (&str, &str)) -> String {
+        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
+        let r = block_on(h.app.handle(post(&[JSON, ACCEPT, key], &init.to_string())));
+        assert_eq!(r.status(), StatusCode::OK);
+        r.response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn another_identity_gets_session_not_found_on_every_route() {
+        let h = two_keys();
+        let sid = open_streamable(&h, ALICE);
+        let echo = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"alice's"}}}"#;
+        let sse_post = |key: (&str, &str)| {
+            block_on(h.app.handle(post(
+                &[
+                    JSON,
+                    ("accept", "text/event-stream"),
+                    ("mcp-session-id", &sid),
+                    key,
+                ],
+                echo,
+            )))
+        };
+        // Alice's call leaves a logged event (stream 1) that Last-Event-ID could replay.
+        assert_eq!(sse_post(ALICE).status(), StatusCode::OK);
+        not_found(&sse_post(BOB), "POST tools/call");
+        let get = |key: (&str, &str), last: Option<&str>| {
+            let mut headers = vec![
+                ("accept", "text/event-stream"),
+                ("mcp-session-id", sid.as_str()),
+                key,
+            ];
+            if let Some(l) = last {
+                headers.push(("last-event-id", l));
+            }
+            block_on(h.app.handle(request(Method::GET, "/mcp", &headers, "")))
+        };
+        not_found(&get(BOB, None), "GET stream");
+        not_found(&get(BOB, Some("1-0")), "Last-Event-ID replay");
+        let replay = get(ALICE, Some("1-0"));
+        assert_eq!(replay.status(), StatusCode::OK);
+        assert_eq!(
+            body_json(&replay)["result"]["content"][0]["text"],
+            "alice's"
+        );
+        let delete = |key: (&str, &str)| {
+            block_on(h.app.handle(request(
+                Method::DELETE,
+                "/mcp",
+                &[("mcp-session-id", &sid), key],
+                "",
+            )))
+        };
+        not_found(&delete(BOB), "DELETE");
+        // Alice's session is untouched.
+        let r = block_on(
+            h.app
+                .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid), ALICE], echo)),
+        );
+        assert_eq!(body_json(&r)["result"]["content"][0]["text"], "alice's");
+
+        // Legacy SSE: bob cannot post to alice's /messages endpoint.
+        let open = block_on(h.app.handle(request(Method::GET, "/sse", &[ALICE], "")));
+        let ReplyBody::Sse { frames, .. } = open.response.body() else {
+            panic!("expected a stream")
+        };
+        let endpoint = SseParser::new().feed(&frames.concat())[0].data.clone();
+        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{}}}).to_string();
+        let legacy = |key: (&str, &str)| {
+            block_on(
+                h.app
+                    .handle(request(Method::POST, &endpoint, &[JSON, key], &init)),
+            )
+        };
+        not_found(&legacy(BOB), "legacy /messages");
+        assert_eq!(legacy(ALICE).status(), StatusCode::ACCEPTED);
+
+        // Deleting works for the owner only, and then the session is gone for everyone.
+        assert_eq!(delete(ALICE).status(), StatusCode::OK);
+        not_found(&delete(ALICE), "DELETE after DELETE");
+    }
+
+    #[test]
+    fn records_without_an_owner_are_refused() {
+        let h = two_keys();
+        let sid = open_streamable(&h, ALICE);
+        let id = SessionId::parse(&sid).unwrap();
+        let mut rec = block_on(h.store.load(&id)).unwrap().unwrap();
+        assert_eq!(rec.owner.as_deref(), Some("key:alice"));
+        // A record as written before owners were recorded.
+        let mut old = serde_json::to_value(&rec).unwrap();
+        old.as_object_mut().unwrap().remove("owner");
+        let old: SessionRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(old.owner, None);
+        rec.owner = None;
+        block_on(h.store.save(&rec, Some(rec.version))).unwrap();
+        let r = block_on(h.app.handle(post(
+            &[JSON, ACCEPT, ("mcp-session-id", &sid), ALICE],
+            r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+        )));
+        not_found(&r, "owner-less record");
+    }
+
+    #[test]
+    fn open_gateways_bind_sessions_to_anonymous_not_to_the_address() {
+        let h = harness();
+        let from = |addr: &str, sid: Option<&str>, body: &str| {
+            let mut headers = vec![JSON, ACCEPT];
+            if let Some(s) = sid {
+                headers.push(("mcp-session-id", s));
+            }
+            let mut req = post(&headers, body);
+            req.extensions_mut().insert(ClientAddress(addr.into()));
+            block_on(h.app.handle(req))
+        };
+        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}).to_string();
+        let r = from("10.0.0.1", None, &init);
+        let sid = r.response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let rec = block_on(h.store.load(&SessionId::parse(&sid).unwrap()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.owner.as_deref(), Some(crate::auth::ANONYMOUS_OWNER));
+        // The client's address changed (NAT): the session still answers.
+        let r = from(
+            "10.0.0.2",
+            Some(&sid),
+            r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(body_json(&r)["result"], json!({}));
+    }
+
+    #[test]
+    fn session_tags_are_short_stable_and_keyed() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let a = crate::session::session_tag(b"key-a", id);
+        assert_eq!(a.len(), 12);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a, crate::session::session_tag(b"key-a", id));
+        assert_ne!(a, crate::session::session_tag(b"key-b", id));
+        assert_ne!(
+            a,
+            crate::session::session_tag(b"key-a", "fedcba9876543210fedcba9876543210")
+        );
+        assert!(!id.contains(&a));
+    }
+}
+
+mod batch_limits {
+    use super::*;
+
+    fn batch_of(n: usize, method: &str) -> String {
+        let items: Vec<Value> = (0..n)
+            .map(|i| json!({"jsonrpc":"2.0","id":i,"method":method,"params":{"name":"echo","arguments":{"message":"x".repeat(100)}}}))
+            .collect();
+        Value::Array(items).to_string()
+    }
+
+    #[test]
+    fn batches_over_the_cap_get_400_naming_the_limit_on_every_transport() {
+        let h = harness_with(GatewayConfig {
+            max_batch: 3,
+            ..GatewayConfig::default()
+        });
+        let sid = initialize(&h, "2025-03-26");
+        let send = |body: &str| {
+            block_on(
+                h.app
+                    .handle(post(&[JSON, ACCEPT, ("mcp-session-id", &sid)], body)),
+            )
+        };
+        let r = send(&batch_of(4, "ping"));
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let v = body_json(&r);
+        assert_eq!(v["error"]["code"], -32600);
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("at most 3 messages") && msg.contains("holds 4"),
+            "{msg}"
+        );
+        let r = send(&batch_of(3, "ping"));
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(body_json(&r).as_array().unwrap().len(), 3);
+
+        // Legacy /messages.
+        let open = block_on(
+            h.app.handle(
+                Request::builder()
+                    .method(Method::GET)
+                    .uri("/sse")
+                    .body(Bytes::new())
+                    .unwrap(),
+            ),
+        );
+        let ReplyBody::Sse { frames, .. } = open.response.body() else {
+            panic!("expected a stream")
+        };
+        let endpoint = SseParser::new().feed(&frames.concat())[0].data.clone();
+        let r = block_on(
+            h.app.handle(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri(&endpoint)
+                    .header("content-type", "application/json")
+                    .body(Bytes::from(batch_of(4, "ping")))
+                    .unwrap(),
+            ),
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.deliveries.is_empty());
+        assert_eq!(body_json(&r)["error"]["code"], -32600);
+
+        // WebSocket.
+        let headers = http::HeaderMap::new();
+        let mut conn = block_on(h.app.ws_accept(&headers, None))
+            .unwrap()
+            .connection;
+        let out = block_on(h.app.ws_message(&mut conn, &headers, &batch_of(4, "ping")));
+        assert_eq!(out.len(), 1);
+        let v: Value = serde_json::from_str(&out[0]).unwrap();
+        assert_eq!(v["error"]["code"], -32600);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3"));
+        assert_eq!(
+            block_on(h.app.ws_message(&mut conn, &headers, &batch_of(3, "ping"))).len(),
+            3
+        );
+    }
+
+    #[test]
+    fn batch_replies_past_the_byte_bound_are_refused_one_by_one() {
+        let h = harness_with(GatewayConfig {
+            max_batch_reply_bytes: 600,
+            ..GatewayConfig::default()
+        });
+        let sid = initialize(&h, "2025-03-26");
+        let r = block_on(h.app.handle(post(
+            &[JSON, ACCEPT, ("mcp-session-id", &sid)],
+            &batch_of(10, "tools/call"),
+        )));
+        assert_eq!(r.status(), StatusCode::OK);
+        let v = body_json(&r);
+        let replies = v.as_array().unwrap();
+        assert_eq!(replies.len(), 10, "every request gets its own answer");
+        let answered = replies.iter().filter(|r| r.get("result").is_some()).count();
+        assert!((1..10).contains(&answered), "{answered} answered");
+        for (i, reply) in replies.iter().enumerate() {
+            assert_eq!(reply["id"], i, "order is kept");
+            if i >= answered {
+                assert_eq!(reply["error"]["code"], -32600);
+                assert!(reply["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("exceed 600 bytes"));
+            }
+        }
+        let ok_bytes: usize = replies[..answered]
+            .iter()
+            .map(|r| r.to_string().len())
+            .sum();
+        assert!(ok_bytes <= 600, "{ok_bytes}");
+    }
 }

@@ -203,12 +203,23 @@ impl McpApp {
             Value::Array(items) if !items.is_empty() => items,
             other => vec![other],
         };
+        if let Err(e) = self.check_batch(items.len()) {
+            return vec![protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()];
+        }
+        let mut budget = self.reply_budget(items.len() > 1);
         let mut out = Vec::new();
         for item in items {
             match decode_message(item) {
+                Ok(Incoming::Request { id, .. }) if budget.spent() => {
+                    out.push(budget.refusal(&id).to_string());
+                }
                 Ok(msg) => {
+                    let id = match &msg {
+                        Incoming::Request { id, .. } => id.clone(),
+                        _ => Value::Null,
+                    };
                     if let Some(reply) = self.ws_jsonrpc(conn, headers, msg).await {
-                        out.push(reply.to_string());
+                        out.push(budget.take(reply, &id).to_string());
                     }
                 }
                 Err(DecodeError::Invalid(id, msg)) => out.push(

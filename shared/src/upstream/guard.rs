@@ -6,6 +6,13 @@
 //! address (unless in `allow_private`). IP spellings are normalized by the WHATWG URL parser, so
 //! `http://2130706433`, `http://0x7f.1` and `http://[::ffff:127.0.0.1]` are all seen as loopback.
 //! Hostnames are re-checked after DNS resolution by the native client (see [`forbidden_address`]).
+//!
+//! IPv6 spellings that carry an IPv4 address are judged by that address: IPv4-mapped
+//! (`::ffff:a.b.c.d`) and IPv4-translated (`::ffff:0:a.b.c.d`) ones take its verdict; the transition
+//! forms (IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and the local-use `64:ff9b:1::/48`, 6to4
+//! `2002::/16`, Teredo `2001::/32` whose client address is XOR-ed into the last 32 bits) are refused
+//! whatever they embed, named after the refused IPv4 class when there is one: a SaaS upstream is
+//! reached by its name, never through a tunnel or translator spelling.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -82,7 +89,7 @@ pub enum Refusal {
     #[error("host {0} is not in the upstream allow-list (MCP_EDGE_UPSTREAM_ALLOWLIST)")]
     NotAllowlisted(String),
     /// A forbidden address class.
-    #[error("host {host} is a {class} address, which is refused to prevent server-side request forgery (allow it with MCP_EDGE_UPSTREAM_ALLOW_PRIVATE)")]
+    #[error("host {host} is {} {class} address, which is refused to prevent server-side request forgery (allow it with MCP_EDGE_UPSTREAM_ALLOW_PRIVATE)", article(class))]
     Address {
         /// The host as written after normalization.
         host: String,
@@ -206,10 +213,21 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     })
 }
 
-fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return forbidden_v4(v4);
+/// The indefinite article for an address class ("an unspecified", "a loopback", "an IPv4-…").
+fn article(class: &str) -> &'static str {
+    match class.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
+}
+
+/// The IPv4 address in bits `at..at + 32` of `ip`.
+fn v4_at(ip: Ipv6Addr, at: usize) -> Ipv4Addr {
+    let bits = u128::from(ip);
+    Ipv4Addr::from(((bits >> (96 - at)) & 0xffff_ffff) as u32)
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let seg = ip.segments();
     if ip.is_loopback() {
         return Some("loopback");
@@ -217,11 +235,33 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         return Some("unspecified");
     }
-    // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed an IPv4 address.
-    if seg[..6] == [0; 6] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [a, b] = seg[6].to_be_bytes();
-        let [c, d] = seg[7].to_be_bytes();
-        return forbidden_v4(Ipv4Addr::new(a, b, c, d)).or(Some("IPv4-embedding"));
+    // IPv4-mapped (::ffff:0:0/96) and IPv4-translated (::ffff:0:0:0/96) addresses are the IPv4 host.
+    if seg[..6] == [0, 0, 0, 0, 0, 0xffff] || seg[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return forbidden_v4(v4_at(ip, 96));
+    }
+    // Transition spellings: refused, named after the embedded IPv4 class when that one is refused.
+    let (embedded, form): (&[Ipv4Addr], &'static str) = match seg {
+        // IPv4-compatible (::a.b.c.d, deprecated by RFC 4291).
+        [0, 0, 0, 0, 0, 0, ..] => (&[v4_at(ip, 96)], "IPv4-compatible"),
+        // NAT64 well-known prefix (RFC 6052): the IPv4 address is the last 32 bits.
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => (&[v4_at(ip, 96)], "NAT64"),
+        // NAT64 local-use prefix (RFC 8215): where the IPv4 address sits depends on the operator's
+        // prefix length (/48 to /96), so no decoding is reliable and every spelling is refused.
+        [0x64, 0xff9b, 1, ..] => (&[], "NAT64 local-use"),
+        // 6to4 (RFC 3056): 2002:AABB:CCDD::/48 routes to AA.BB.CC.DD.
+        [0x2002, ..] => (&[v4_at(ip, 16)], "6to4"),
+        // Teredo (RFC 4380): server address in bits 32..64, client address XOR-ed in the last 32.
+        [0x2001, 0, ..] => (
+            &[Ipv4Addr::from(!u32::from(v4_at(ip, 96))), v4_at(ip, 32)],
+            "Teredo",
+        ),
+        _ => (&[], ""),
+    };
+    if !form.is_empty() {
+        return embedded
+            .iter()
+            .find_map(|v4| forbidden_v4(*v4))
+            .or(Some(form));
     }
     match seg[0] {
         0xfd00 if seg[1] == 0x0ec2 => Some("cloud metadata"),
@@ -230,6 +270,7 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         s if s & 0xffc0 == 0xfec0 => Some("site-local"),
         s if s & 0xff00 == 0xff00 => Some("multicast"),
         0x2001 if seg[1] == 0x0db8 => Some("reserved (documentation)"),
+        0x0100 if seg[1..4] == [0, 0, 0] => Some("reserved (discard-only)"),
         _ => None,
     }
 }
@@ -278,6 +319,120 @@ mod tests {
                     "{url}: {err}"
                 ),
             }
+        }
+    }
+
+    /// Every IPv6 transition spelling of every refused IPv4 range is refused with that range's class.
+    #[test]
+    fn refuses_ipv6_transition_spellings_of_refused_ipv4_ranges() {
+        let v4s: [(Ipv4Addr, &str); 17] = [
+            (Ipv4Addr::new(0, 0, 0, 0), "unspecified"),
+            (Ipv4Addr::new(0, 1, 2, 3), "unspecified"),
+            (Ipv4Addr::new(127, 0, 0, 1), "loopback"),
+            (Ipv4Addr::new(127, 255, 0, 9), "loopback"),
+            (Ipv4Addr::new(10, 0, 0, 1), "private"),
+            (Ipv4Addr::new(172, 16, 0, 1), "private"),
+            (Ipv4Addr::new(192, 168, 1, 1), "private"),
+            (Ipv4Addr::new(169, 254, 169, 254), "cloud metadata"),
+            (Ipv4Addr::new(100, 100, 100, 200), "cloud metadata"),
+            (Ipv4Addr::new(169, 254, 1, 1), "link-local"),
+            (Ipv4Addr::new(100, 64, 0, 1), "CGNAT (shared address space)"),
+            (Ipv4Addr::new(192, 0, 2, 1), "reserved"),
+            (Ipv4Addr::new(198, 18, 0, 1), "reserved"),
+            (Ipv4Addr::new(203, 0, 113, 5), "reserved"),
+            (Ipv4Addr::new(224, 0, 0, 1), "multicast"),
+            (Ipv4Addr::new(240, 0, 0, 1), "reserved"),
+            (Ipv4Addr::new(255, 255, 255, 255), "reserved"),
+        ];
+        for (v4, class) in v4s {
+            let n = u128::from(u32::from(v4));
+            let spellings = [
+                ("IPv4-mapped", n | (0xffff << 32)),
+                ("IPv4-translated", n | (0xffff << 48)),
+                ("IPv4-compatible", n),
+                ("NAT64", n | (0x0064_ff9b << 96)),
+                ("NAT64 local-use", n | (0x0064_ff9b_0001 << 80)),
+                ("6to4", (0x2002 << 112) | (n << 80) | 1),
+                (
+                    "Teredo",
+                    (0x2001_0000 << 96) | (0x4136_e378 << 64) | (0x8000 << 48) | (!n & 0xffff_ffff),
+                ),
+            ];
+            for (form, bits) in spellings {
+                let ip = Ipv6Addr::from(bits);
+                let expected = if form == "NAT64 local-use" {
+                    form
+                } else {
+                    class
+                };
+                assert_eq!(
+                    forbidden_address(IpAddr::V6(ip)),
+                    Some(expected),
+                    "{form} spelling {ip} of {v4}"
+                );
+                let url = format!("https://[{ip}]/api/v4");
+                let err = guard().check(&url).unwrap_err();
+                assert!(
+                    matches!(&err, Refusal::Address { class: c, .. } if *c == expected),
+                    "{url}: {err}"
+                );
+            }
+        }
+        // The example, spelled as written.
+        assert_eq!(
+            forbidden_address("2002:7f00:1::".parse().unwrap()),
+            Some("loopback")
+        );
+        // Teredo's server field is checked too.
+        assert_eq!(
+            forbidden_address("2001:0:a00:1::f7f7:f7f7".parse().unwrap()),
+            Some("private")
+        );
+        // Transition spellings of public addresses are refused under the form's own name; the
+        // IPv4-mapped spelling of a public address is that address and stays allowed.
+        for (ip, class) in [
+            ("::8.8.8.8", Some("IPv4-compatible")),
+            ("64:ff9b::808:808", Some("NAT64")),
+            ("64:ff9b:1:808:8:800::", Some("NAT64 local-use")),
+            ("2002:808:808::1", Some("6to4")),
+            ("2001:0:808:808::f7f7:f7f7", Some("Teredo")),
+            ("::ffff:8.8.8.8", None),
+            ("2606:4700::1111", None),
+            ("100::1", Some("reserved (discard-only)")),
+        ] {
+            assert_eq!(forbidden_address(ip.parse().unwrap()), class, "{ip}");
+        }
+    }
+
+    #[test]
+    fn messages_use_the_right_article() {
+        let msg = |url: &str| guard().check(url).unwrap_err().to_string();
+        assert!(msg("https://0.0.0.0").contains("is an unspecified address"));
+        assert!(msg("https://127.0.0.1").contains("is a loopback address"));
+        assert!(msg("https://[::8.8.8.8]").contains("is an IPv4-compatible address"));
+        assert!(msg("https://[2002:808:808::1]").contains("is a 6to4 address"));
+        assert!(msg("https://[2001:0:808:808::f7f7:f7f7]").contains("is a Teredo address"));
+        for class in [
+            "unspecified",
+            "loopback",
+            "private",
+            "link-local",
+            "cloud metadata",
+            "multicast",
+            "reserved",
+            "CGNAT (shared address space)",
+            "site-local",
+            "IPv4-compatible",
+            "NAT64",
+            "6to4",
+            "Teredo",
+        ] {
+            let expected = if "aeiouAEIOU".contains(&class[..1]) {
+                "an"
+            } else {
+                "a"
+            };
+            assert_eq!(article(class), expected, "{class}");
         }
     }
 
