@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Worker's budgets, printed (never asserted): bundle size (bench/worker-bundle.sh), and the median
+# The Worker's budgets: bundle size (bench/worker-bundle.sh, which fails over its budget), and the median
 # latency of `tools/list` through `wrangler dev` (workerd) on loopback against native mcp-edge in the
 # same run, one sequential session each (sessionful 2025-11-25: every call goes through the session's
 # Durable Object) and stateless 2026-07-28 (answered in the Worker). Budget: within 3x of native.

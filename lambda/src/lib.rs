@@ -4,10 +4,12 @@
 //! (conditional writes, TTL), [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and
 //! [`quota::DynamoLeaseLedger`], the session and stream quota leases, both shared by every execution
 //! environment through [`items::VersionedItems`]; used by the `bootstrap` binary and tested against a
-//! DynamoDB-compatible server. See `src/main.rs` for the handler.
+//! DynamoDB-compatible server; and [`handler`], the handler's helpers (base path, request mapping,
+//! deadline, held streams and their release), unit-tested here. `src/main.rs` wires them up.
 //!
 //! Features: none.
 
+pub mod handler;
 pub mod items;
 pub mod quota;
 pub mod ratelimit;

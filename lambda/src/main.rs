@@ -24,31 +24,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt as _, Full, StreamBody};
-use lambda_http::request::RequestContext;
+use http_body_util::BodyExt as _;
 use lambda_http::{service_fn, RequestExt as _};
-use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::settings::{parse_duration_ms, Settings};
 use mcp_edge_core::tool::Registry;
-use mcp_edge_core::transport::sse::keepalive_frame;
-use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::upstream::UpstreamGuard;
 use mcp_edge_core::{McpApp, Ports};
 use mcp_edge_native::{
     LogAudit, OsEntropy, ReqwestClient, ReqwestFactory, SystemClock, TokioSleeper,
 };
 use serde_json::json;
-use tokio::sync::mpsc;
 
+use mcp_edge_lambda::handler::{
+    base_path, held, response, time_left, to_core, whole, StreamedBody, MAX_INVOCATION,
+};
 use mcp_edge_lambda::items::VersionedItems;
 use mcp_edge_lambda::quota::DynamoLeaseLedger;
 use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
 use mcp_edge_lambda::store::{DynamoSessionStore, StoreCalls};
-
-/// A streamed response body.
-type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
 
 /// What every invocation shares (built once per execution environment).
 struct Gateway {
@@ -57,11 +52,6 @@ struct Gateway {
     legacy_poll: Duration,
     base_path: String,
 }
-
-/// Time kept in reserve before the invocation deadline to close a held stream cleanly.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
-/// Longest a Lambda invocation can run.
-const MAX_INVOCATION: Duration = Duration::from_secs(900);
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -120,132 +110,8 @@ async fn build() -> anyhow::Result<Gateway> {
         app: Arc::new(app),
         calls,
         legacy_poll,
-        base_path: env("MCP_EDGE_BASE_PATH")
-            .map(|p| format!("/{}", p.trim_matches('/')))
-            .filter(|p| p != "/")
-            .unwrap_or_default(),
+        base_path: base_path(env("MCP_EDGE_BASE_PATH").as_deref()),
     })
-}
-
-/// The request as the core sees it, its path under `base_path`.
-fn to_core(req: lambda_http::Request, base_path: &str) -> http::Request<Bytes> {
-    let client = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
-    };
-    let (mut parts, body) = req.into_parts();
-    if !base_path.is_empty() && !parts.uri.path().starts_with(base_path) {
-        let target = match parts.uri.query() {
-            Some(q) => format!("{base_path}{}?{q}", parts.uri.path()),
-            None => format!("{base_path}{}", parts.uri.path()),
-        };
-        if let Ok(uri) = target.parse() {
-            parts.uri = uri;
-        }
-    }
-    let mut core = http::Request::from_parts(parts, Bytes::copy_from_slice(body.as_ref()));
-    if let Some(ip) = client {
-        core.extensions_mut().insert(ClientAddress(ip));
-    }
-    core
-}
-
-fn full(bytes: Bytes) -> StreamedBody {
-    Full::new(bytes).boxed_unsync()
-}
-
-fn response(reply: Reply, body: StreamedBody) -> http::Response<StreamedBody> {
-    let (parts, _) = reply.response.into_parts();
-    http::Response::from_parts(parts, body)
-}
-
-/// A reply sent whole.
-fn whole(reply: Reply) -> http::Response<StreamedBody> {
-    let (parts, body) = reply.response.into_parts();
-    let bytes = match body {
-        ReplyBody::Empty => Bytes::new(),
-        ReplyBody::Full(b) => b,
-        ReplyBody::Sse { frames, .. } => Bytes::from(frames.concat()),
-    };
-    http::Response::from_parts(parts, full(bytes))
-}
-
-/// Time left before the invocation's deadline (minus a margin), if known. Lambda sends the deadline
-/// as epoch milliseconds; a value far below any current epoch time (local emulators send their
-/// timeout, e.g. `600000`) is read as a budget from now.
-fn time_left(deadline_ms: Option<u64>) -> Option<Duration> {
-    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
-    let now = SystemClock.now();
-    deadline_ms.map(|d| {
-        let left = if d < EPOCH_2001_MS {
-            d
-        } else {
-            d.saturating_sub(now)
-        };
-        Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
-    })
-}
-
-/// A held stream: the first frames, then keep-alives (and, for the legacy stream, the session's
-/// outbox) until the client leaves, the session ends, or the invocation nears its deadline.
-fn held(
-    gw: &Gateway,
-    frames: Vec<Bytes>,
-    hold: StreamHold,
-    left: Option<Duration>,
-) -> StreamedBody {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
-    let app = gw.app.clone();
-    let poll = gw.legacy_poll;
-    app.metrics().stream_delta(1);
-    tokio::spawn(async move {
-        let until = tokio::time::Instant::now() + left.unwrap_or(Duration::from_secs(15 * 60));
-        let keepalive = Duration::from_millis(hold.keepalive_ms.max(100));
-        let mut next_keepalive = tokio::time::Instant::now() + keepalive;
-        let mut position = 0;
-        let mut open = true;
-        for f in frames {
-            open &= tx.send(f).await.is_ok();
-        }
-        while open && tokio::time::Instant::now() < until {
-            let wake = if hold.channel == StreamChannel::Legacy {
-                (tokio::time::Instant::now() + poll).min(next_keepalive)
-            } else {
-                next_keepalive
-            }
-            .min(until);
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
-                _ = tx.closed() => break,
-            }
-            if hold.channel == StreamChannel::Legacy {
-                match app.legacy_outbox(&hold.session, position).await {
-                    LegacyOutbox::Pending(frames, next) => {
-                        position = next;
-                        for f in frames {
-                            open &= tx.send(f).await.is_ok();
-                        }
-                    }
-                    LegacyOutbox::Gone => break,
-                }
-            }
-            if open && tokio::time::Instant::now() >= next_keepalive {
-                open = tx.send(keepalive_frame()).await.is_ok();
-                next_keepalive = tokio::time::Instant::now() + keepalive;
-            }
-        }
-        app.metrics().stream_delta(-1);
-        let session = app.session_tag(hold.session.as_str());
-        tracing::debug!(%session, client_left = tx.is_closed(), "held stream ended");
-        // Gives the stream's lease back; the legacy stream is its session's lifetime, however it
-        // ended (client gone, session deleted, or the invocation out of time).
-        app.stream_closed(&hold).await;
-    });
-    let stream = futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx)
-            .map(|f| f.map(|b| Ok::<_, Infallible>(http_body::Frame::data(b))))
-    });
-    StreamBody::new(stream).boxed_unsync()
 }
 
 async fn handle(
@@ -285,7 +151,8 @@ async fn handle(
             frames,
             hold: Some(hold),
         } => {
-            let body = held(&gw, frames, hold, time_left(deadline));
+            let left = time_left(deadline, SystemClock.now());
+            let body = held(gw.app.clone(), gw.legacy_poll, frames, hold, left);
             Ok(response(reply, body))
         }
         other => {

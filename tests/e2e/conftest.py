@@ -76,6 +76,57 @@ class NativeServer:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
+def eventually(check, what: str, timeout: float = 10.0, interval: float = 0.05):
+    """Polls `check()` until it returns a truthy value (returned), bounded by `timeout` seconds; fails
+    the test naming `what` (and the last value) when it never does. The one way tests wait."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value:
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout} s: {what} (last: {value!r})")
+        time.sleep(interval)
+        value = check()
+    return value
+
+
+# Fake upstreams (tests/fake-upstream) started by any test module, by URL. Every fake checks each
+# request and reply against the vendor's document and records violations (they survive
+# `/_fake/reset`); the autouse fixture below fails the test during which a new one was recorded.
+FAKES: dict[str, int] = {}
+
+
+def register_fake(url: str) -> None:
+    """Watches the fake at `url` for contract violations from now on."""
+    FAKES[url] = 0
+
+
+def unregister_fake(url: str) -> list[str]:
+    """Stops watching the fake at `url` (it is about to stop); returns the violations it recorded
+    that no check has seen yet, which the caller asserts empty."""
+    seen = FAKES.pop(url, 0)
+    return fake_violations(url)[seen:]
+
+
+def fake_violations(url: str) -> list[str]:
+    """Every violation the fake at `url` has recorded since it started."""
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/_fake/stats", timeout=10) as r:
+        return json.loads(r.read())["violations"]
+
+
+@pytest.fixture(autouse=True)
+def _fake_contracts():
+    """After every test: no fake upstream recorded a contract violation during it."""
+    yield
+    new: list[str] = []
+    for url, seen in list(FAKES.items()):
+        violations = fake_violations(url)
+        FAKES[url] = len(violations)
+        new += [f"{url}: {v}" for v in violations[seen:]]
+    assert not new, f"contract violations recorded by the fake upstreams during this test: {new}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -213,6 +264,12 @@ def create_session_table(name: str) -> None:
     dynamo("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"}})
 
 
+# The path prefix in front of the function that the Lambda event does not carry (`MCP_EDGE_BASE_PATH`):
+# `cargo lambda watch` serves the function at /lambda-url/bootstrap. Production Function URLs have
+# none (empty): tests/run-lambda.sh runs the suite once more with MCP_EDGE_LAMBDA_BASE_PATH empty.
+LAMBDA_BASE_PATH = os.environ.get("MCP_EDGE_LAMBDA_BASE_PATH", "/lambda-url/bootstrap")
+
+
 class LambdaServer(ProcessGroupServer):
     """The Lambda `bootstrap` under `cargo lambda watch` (its local Runtime API and Function URL
     emulation), sessions in a table of the local DynamoDB-compatible server (moto), named by data_dir."""
@@ -243,9 +300,11 @@ class LambdaServer(ProcessGroupServer):
     def start(self) -> "LambdaServer":
         create_session_table(self.table)
         port = free_port()
-        env_vars = {**self.vars, "MCP_EDGE_DYNAMODB_TABLE": self.table, "MCP_EDGE_BASE_PATH": "/lambda-url/bootstrap",
+        env_vars = {**self.vars, "MCP_EDGE_DYNAMODB_TABLE": self.table,
                     "AWS_ENDPOINT_URL_DYNAMODB": os.environ["AWS_ENDPOINT_URL_DYNAMODB"], "AWS_ACCESS_KEY_ID": "local",
                     "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+        if LAMBDA_BASE_PATH:  # unset as in production otherwise (cargo lambda refuses empty values)
+            env_vars["MCP_EDGE_BASE_PATH"] = LAMBDA_BASE_PATH
         cmd = [str(ROOT / "tests" / ".venv-lambda" / "bin" / "cargo-lambda"), "lambda", "watch", "-p", "mcp-edge-lambda",
                "--bin", "bootstrap", "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--concurrency", self.concurrency,
                "--ignore-changes"]
@@ -254,7 +313,8 @@ class LambdaServer(ProcessGroupServer):
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT, start_new_session=True)
-        self.url = f"http://127.0.0.1:{port}/lambda-url/bootstrap"
+        # With a base path the function is reached under it; without one (production) at the root.
+        self.url = f"http://127.0.0.1:{port}{LAMBDA_BASE_PATH}"
         deadline = time.monotonic() + 300
         import urllib.request
 

@@ -14,7 +14,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import NativeServer
+from conftest import NativeServer, eventually
 from test_auth import hash_key
 from test_stdio_bridge import config_file
 
@@ -40,6 +40,7 @@ async def session_at(url: str):
 
 
 def test_bridged_tools_are_listed_and_called_through_the_gateway(spawn, remote_bridge):
+    offset = len(remote_bridge.logs())
     gateway = spawn(["--bridge-url", remote_bridge.url, "--bridge-secret", SECRET, *LOCAL])
 
     async def main():
@@ -58,10 +59,18 @@ def test_bridged_tools_are_listed_and_called_through_the_gateway(spawn, remote_b
             # The child's own argument check comes back as a tool error.
             r = await s.call_tool("everything__echo", {})
             assert r.is_error
-            # The broken server (it cannot start) hides only its own tools.
-            assert not any(name.startswith("broken__") for name in tools)
+            # The broken server (it cannot start) hides only its own tools: the bridge lists four
+            # servers, the gateway offers the tools of exactly the three that start.
+            listed = httpx.get(f"{remote_bridge.url}/servers", headers={"authorization": f"Bearer {SECRET}"}, timeout=10)
+            assert listed.status_code == 200, listed.text
+            names = {server["name"] for server in listed.json()["servers"]}
+            assert names == {"everything", "everything-shared", "time", "broken"}, names
+            assert {name.split("__", 1)[0] for name in tools if "__" in name} == names - {"broken"}
 
     asyncio.run(main())
+    # The gateway did ask the broken server for its tools: the bridge tried to start it.
+    eventually(lambda: any("broken" in line and "started a child" in line for line in remote_bridge.logs()[offset:].splitlines()),
+               "the bridge log shows the broken server's start")
     assert SECRET not in gateway.logs() and SECRET not in remote_bridge.logs(), "the secret never reaches a log"
 
 

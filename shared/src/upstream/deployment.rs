@@ -3,8 +3,9 @@
 //!
 //! Order of decision: the request header `X-Atlassian-Deployment`, then the operator's variable
 //! (`JIRA_DEPLOYMENT` / `CONFLUENCE_DEPLOYMENT`), then the host name (Atlassian Cloud hosts are Cloud),
-//! then one probe per base URL whose answer the pool caches (Jira: `serverInfo.deploymentType`;
-//! Confluence: whether the Cloud-only `/wiki/rest/api/settings/systemInfo` exists).
+//! then one probe per base URL whose answer the pool caches (Jira: the `deploymentType` of REST v3
+//! `serverInfo`, which Server/Data Center does not have (404); Confluence: whether the Cloud-only
+//! `/wiki/rest/api/settings/systemInfo` exists).
 
 use std::fmt;
 

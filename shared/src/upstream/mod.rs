@@ -365,7 +365,8 @@ impl Upstream<'_> {
 
     /// The deployment type of a Jira or Confluence endpoint: the request header, else the operator's
     /// variable, else the host name, else a probe whose answer the pool keeps per base URL (so it is
-    /// asked once per base URL while cached).
+    /// asked once per base URL while cached): Jira's REST v3 `serverInfo` (`deploymentType`, or 404
+    /// on Server/Data Center), Confluence's Cloud-only `settings/systemInfo`.
     pub async fn deployment(&self, ep: &Endpoint) -> Result<Deployment, UpstreamFailure> {
         let service = ep.service;
         match &self.requested {
@@ -401,26 +402,18 @@ impl Upstream<'_> {
                 }
             }
             _ => {
-                // Both deployments serve REST v2 `serverInfo`; its `deploymentType` is "Cloud" on
-                // Atlassian Cloud and "Server" or "DataCenter" otherwise.
-                let reply = self
-                    .json(ep, Method::GET, "/rest/api/2/serverInfo", None)
+                // Jira Cloud serves REST v3 `serverInfo` with `deploymentType` "Cloud"; Server/Data
+                // Center has no REST v3 at all, so it answers 404 there.
+                match self
+                    .json(ep, Method::GET, "/rest/api/3/serverInfo", None)
                     .await
-                    .map_err(|e| match e.status() {
-                        Some(404) => UpstreamFailure::Deployment {
-                            service,
-                            detail: format!(
-                                "{} at {} has no /rest/api/2/serverInfo (404), so its deployment type is unknown; check the base URL, or send the header X-Atlassian-Deployment: cloud|server or set {}",
-                                service.name(),
-                                ep.host,
-                                deployment::JIRA_DEPLOYMENT_VAR
-                            ),
-                        },
-                        _ => e,
-                    })?;
-                match reply.body["deploymentType"].as_str() {
-                    Some(t) if t.eq_ignore_ascii_case("cloud") => Deployment::Cloud,
-                    _ => Deployment::Server,
+                {
+                    Ok(reply) => match reply.body["deploymentType"].as_str() {
+                        Some(t) if t.eq_ignore_ascii_case("cloud") => Deployment::Cloud,
+                        _ => Deployment::Server,
+                    },
+                    Err(e) if e.status() == Some(404) => Deployment::Server,
+                    Err(e) => return Err(e),
                 }
             }
         };

@@ -291,12 +291,17 @@ fn jira_creds(url: &str) -> Credentials {
 #[test]
 fn deployment_is_probed_once_per_base_url_and_cloud_hosts_are_never_probed() {
     let client = Scripted::new(vec![
+        answer(404, &[], ""),
         answer(
             200,
             &[],
-            r#"{"deploymentType":"Server","version":"9.12.2"}"#,
+            r#"{"deploymentType":"Cloud","version":"1001.0.0"}"#,
         ),
-        answer(404, &[], ""),
+        answer(
+            401,
+            &[],
+            r#"{"errorMessages":["You are not authenticated."]}"#,
+        ),
     ]);
     let svc = services(client.clone(), Arc::new(RecordingSleeper::default()));
     let dc = jira_creds("https://jira.corp.example");
@@ -316,7 +321,7 @@ fn deployment_is_probed_once_per_base_url_and_cloud_hosts_are_never_probed() {
         .iter()
         .map(|r| r.uri().to_string())
         .collect();
-    assert_eq!(seen, ["https://jira.corp.example/rest/api/2/serverInfo"]);
+    assert_eq!(seen, ["https://jira.corp.example/rest/api/3/serverInfo"]);
     // A forced type wins without a probe; a bad header value is named.
     let up = svc
         .for_call(&cloud, 0)
@@ -329,13 +334,16 @@ fn deployment_is_probed_once_per_base_url_and_cloud_hosts_are_never_probed() {
         ));
     let err = block_on(up.deployment(&ep)).unwrap_err().to_string();
     assert!(err.contains("X-Atlassian-Deployment"), "{err}");
-    // A Jira without serverInfo: the error says how to force the type.
+    // A Cloud site behind another host name says so in serverInfo.
+    let proxied = jira_creds("https://jira-proxy.corp.example");
+    let up = svc.for_call(&proxied, 0);
+    let ep = up.endpoint(Service::Jira).unwrap();
+    assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Cloud));
+    // A failed probe is reported, and nothing is cached for that base URL.
     let other = jira_creds("https://tracker.corp.example");
     let up = svc.for_call(&other, 0);
     let ep = up.endpoint(Service::Jira).unwrap();
-    let err = block_on(up.deployment(&ep)).unwrap_err().to_string();
-    assert!(
-        err.contains("JIRA_DEPLOYMENT") && err.contains("serverInfo"),
-        "{err}"
-    );
+    let err = block_on(up.deployment(&ep)).unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(svc.pool().deployment(Service::Jira, &ep.base), None);
 }

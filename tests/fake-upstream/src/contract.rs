@@ -1,9 +1,15 @@
-//! Contract checks against an OpenAPI 3 document: finds the operation for a method and concrete
-//! path, and validates a JSON request body or response body against the declared schema with
-//! `jsonschema` (the whole document's `components` travel with each schema so `$ref`s resolve).
+//! Contract checks against OpenAPI 3 documents, applied to every request a fake receives (except its
+//! own `/_fake` control paths) and every reply it sends. A request is matched to an operation (path
+//! template and method) of one of the service's documents; its query parameters are checked against
+//! the operation's declared `in: query` parameters (undeclared name, value not of the declared schema,
+//! required one missing) and its JSON body against the declared request body. A reply's status must
+//! be declared (or covered by `default`), and a JSON body needs a declared JSON schema that it
+//! satisfies. Anything else is a violation: an unmatched path or method, an undeclared status, a
+//! missing schema. Schemas are checked with `jsonschema`; the whole document's `components` travel
+//! with each schema so `$ref`s resolve.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
@@ -12,14 +18,35 @@ pub struct Contract {
     doc: Value,
     /// Path prefix the document's paths omit (Confluence v2: `/wiki/api/v2`).
     prefix: String,
+    /// Where the document's paths start inside a request path (GitLab: `/api/v4/`, after any
+    /// relative URL root of the instance).
+    mount: Option<String>,
     templates: Vec<(String, Vec<String>)>,
-    cache: Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+    /// Statuses the live service answers that the document does not declare, each named with its
+    /// source in tests/specs/README.md ("Known deviations"): `(method, template, status)`.
+    undeclared: Vec<(String, String, u16)>,
+    /// The document's schema for error bodies, for error statuses it declares without content.
+    errors: Option<Value>,
+    cache: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+/// The operation a request matched: its path template, its object and its path item.
+struct Operation<'a> {
+    template: &'a str,
+    op: &'a Value,
+    item: &'a Value,
 }
 
 impl Contract {
     /// Loads `file`; request paths must start with `prefix`.
     pub fn load(file: &std::path::Path, prefix: &str) -> anyhow::Result<Self> {
         let doc: Value = serde_json::from_slice(&std::fs::read(file)?)?;
+        Ok(Self::from_doc(doc, prefix))
+    }
+
+    /// A contract over an already parsed document.
+    pub fn from_doc(mut doc: Value, prefix: &str) -> Self {
+        nullable_to_type(&mut doc);
         let templates = doc["paths"]
             .as_object()
             .map(|p| {
@@ -28,30 +55,75 @@ impl Contract {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Contract {
+        Contract {
             doc,
             prefix: prefix.to_owned(),
+            mount: None,
             templates,
+            undeclared: Vec::new(),
+            errors: None,
             cache: Mutex::new(HashMap::new()),
-        })
+        }
+    }
+
+    /// Accepts `status` for `method` `template` although the document does not declare it (a known
+    /// deviation of the document from the live service, listed in tests/specs/README.md); such a
+    /// reply's body is not checked (the document has no schema for it).
+    pub fn allowing_status(mut self, method: &str, template: &str, status: u16) -> Self {
+        self.undeclared
+            .push((method.to_owned(), template.to_owned(), status));
+        self
+    }
+
+    /// Error statuses (4xx, 5xx) the document declares without content carry bodies of the
+    /// document's own schema `name` (Jira: `ErrorCollection`), which they are checked against.
+    pub fn errors_as(mut self, name: &str) -> Self {
+        self.errors = Some(json!({"$ref": format!("#/components/schemas/{name}")}));
+        self
+    }
+
+    /// Request paths may carry anything before `mount`, where the document's paths begin.
+    pub fn mounted_at(mut self, mount: &str) -> Self {
+        self.mount = Some(mount.to_owned());
+        self
     }
 
     /// The document's path template matching a concrete path (literal segments win over parameters).
     pub fn template(&self, path: &str) -> Option<&str> {
+        let path = match &self.mount {
+            Some(m) => &path[path.find(m.as_str())?..],
+            None => path,
+        };
         let rest = path.strip_prefix(&self.prefix)?;
         let segs: Vec<&str> = rest.split('/').collect();
         self.templates
             .iter()
             .filter(|(_, t)| {
                 t.len() == segs.len()
-                    && t.iter()
-                        .zip(&segs)
-                        .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+                    && t.iter().zip(&segs).all(|(t, s)| {
+                        t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                    })
             })
             .max_by_key(|(_, t)| t.iter().filter(|s| !s.starts_with('{')).count())
             .map(|(k, _)| k.as_str())
     }
 
+    /// The operation for `method` at `path`, or why there is none.
+    fn operation(&self, method: &str, path: &str) -> Result<Operation<'_>, String> {
+        let Some(template) = self.template(path) else {
+            return Err(format!("{method} {path} is not an operation of the API"));
+        };
+        let item = &self.doc["paths"][template];
+        let op = &item[method.to_ascii_lowercase()];
+        if !op.is_object() {
+            return Err(format!(
+                "{method} {template} is not an operation of the API"
+            ));
+        }
+        Ok(Operation { template, op, item })
+    }
+
+    /// Follows a local `$ref` outside `#/components/schemas/` (those resolve inside the validator).
     fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
         match v.get("$ref").and_then(Value::as_str) {
             Some(r) if r.starts_with("#/") && !r.starts_with("#/components/schemas/") => {
@@ -61,11 +133,7 @@ impl Contract {
         }
     }
 
-    fn validator(
-        &self,
-        key: &str,
-        schema: &Value,
-    ) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
+    fn validator(&self, key: &str, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
         if let Some(v) = self.cache.lock().unwrap().get(key) {
             return Ok(v.clone());
         }
@@ -75,7 +143,7 @@ impl Contract {
         } else {
             full = json!({"allOf": [schema], "components": self.doc["components"]});
         }
-        let v = std::sync::Arc::new(
+        let v = Arc::new(
             jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft4)
                 .build(&full)
@@ -85,10 +153,10 @@ impl Contract {
         Ok(v)
     }
 
-    fn check(&self, key: String, schema: Option<&Value>, body: &Value) -> Result<(), String> {
-        let Some(schema) = schema.filter(|s| s.as_object().is_some_and(|o| !o.is_empty())) else {
-            return Ok(());
-        };
+    fn check(&self, key: String, schema: &Value, body: &Value) -> Result<(), String> {
+        if schema.as_object().is_some_and(|o| o.is_empty()) {
+            return Ok(()); // `{}`: any value
+        }
         let validator = self.validator(&key, schema)?;
         let errors: Vec<String> = validator
             .iter_errors(body)
@@ -110,41 +178,255 @@ impl Contract {
         }
     }
 
-    /// Validates a request body; `Err` names the operation and the failing paths.
-    pub fn check_request(&self, method: &str, path: &str, body: &Value) -> Result<(), String> {
-        let Some(t) = self.template(path) else {
-            return Err(format!("{method} {path} is not an operation of the API"));
+    /// The JSON schema of a `content` map: `application/json` (any parameters), another `+json` or
+    /// `*/*` media type; `None` when the map declares none.
+    fn json_schema(content: &Value) -> Option<&Value> {
+        let map = content.as_object()?;
+        let pick = |want: &dyn Fn(&str) -> bool| {
+            map.iter()
+                .find(|(k, _)| want(k.split(';').next().unwrap_or("").trim()))
+                .and_then(|(_, v)| v.get("schema"))
         };
-        let op = &self.doc["paths"][t][method.to_ascii_lowercase()];
-        if op.is_null() {
-            return Err(format!("{method} {t} is not an operation of the API"));
-        }
-        let rb = self.resolve(&op["requestBody"]);
-        let schema = rb["content"]["application/json"].get("schema");
-        self.check(format!("request {method} {t}"), schema, body)
+        pick(&|k| k == "application/json")
+            .or_else(|| pick(&|k| k.ends_with("+json")))
+            .or_else(|| pick(&|k| k == "*/*"))
     }
 
-    /// Validates a response body for `status` (falling back to `default`).
+    /// The operation's parameters (path item's, overridden by the operation's), `$ref`s followed.
+    fn parameters<'a>(&'a self, op: &Operation<'a>) -> Vec<&'a Value> {
+        let mut out: Vec<&Value> = Vec::new();
+        for list in [&op.item["parameters"], &op.op["parameters"]] {
+            for p in list.as_array().into_iter().flatten() {
+                let p = self.resolve(p);
+                out.retain(|q| !(q["name"] == p["name"] && q["in"] == p["in"]));
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// A query value as the declared schema's type reads it (`false` and `3` from text).
+    fn query_value(schema: &Value, values: &[&str]) -> Value {
+        let one = |text: &str, schema: &Value| -> Value {
+            let types: Vec<&str> = match &schema["type"] {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            if types.contains(&"integer") {
+                if let Ok(n) = text.parse::<i64>() {
+                    return json!(n);
+                }
+            }
+            if types.contains(&"number") {
+                if let Ok(n) = text.parse::<f64>() {
+                    return json!(n);
+                }
+            }
+            if types.contains(&"boolean") && (text == "true" || text == "false") {
+                return json!(text == "true");
+            }
+            json!(text)
+        };
+        if schema["type"] == "array" {
+            // `style: form`: `explode: false` joins with commas; exploded arrays repeat the name.
+            let items = &schema["items"];
+            let parts: Vec<Value> = if schema.get("explode") == Some(&json!(false))
+                || values.len() == 1 && values[0].contains(',')
+            {
+                values
+                    .iter()
+                    .flat_map(|v| v.split(','))
+                    .map(|t| one(t, items))
+                    .collect()
+            } else {
+                values.iter().map(|t| one(t, items)).collect()
+            };
+            Value::Array(parts)
+        } else {
+            one(values[values.len() - 1], schema)
+        }
+    }
+
+    /// Checks the request's query parameters and JSON body against the operation's declarations.
+    pub fn check_request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<(), String> {
+        let op = self.operation(method, path)?;
+        let t = op.template;
+        let params = self.parameters(&op);
+        let mut problems = Vec::new();
+        let mut names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
+        names.dedup();
+        for name in &names {
+            let Some(p) = params
+                .iter()
+                .find(|p| p["in"] == "query" && p["name"] == *name)
+            else {
+                problems.push(format!("undeclared query parameter '{name}'"));
+                continue;
+            };
+            let values: Vec<&str> = query
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let schema = self.resolve(&p["schema"]);
+            let mut schema_for_read = schema.clone();
+            if let (Some(e), Value::Object(m)) = (p.get("explode"), &mut schema_for_read) {
+                m.insert("explode".into(), e.clone());
+            }
+            let value = Self::query_value(&schema_for_read, &values);
+            if let Err(e) = self.check(format!("query '{name}' of {method} {t}"), schema, &value) {
+                problems.push(e);
+            }
+        }
+        for p in &params {
+            if p["in"] == "query"
+                && p["required"] == true
+                && !names.contains(&p["name"].as_str().unwrap_or(""))
+            {
+                problems.push(format!("required query parameter {} missing", p["name"]));
+            }
+        }
+        let rb = self.resolve(&op.op["requestBody"]);
+        match body {
+            Some(_) if rb.is_null() => problems.push("the operation takes no request body".into()),
+            Some(b) => match Self::json_schema(&rb["content"]) {
+                Some(schema) => {
+                    if let Err(e) = self.check(format!("request {method} {t}"), schema, b) {
+                        problems.push(e);
+                    }
+                }
+                None => problems.push("the operation declares no JSON request body schema".into()),
+            },
+            None if rb["required"] == true => problems.push("the request body is required".into()),
+            None => {}
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("request {method} {t}: {}", problems.join("; ")))
+        }
+    }
+
+    /// Checks a reply: `status` declared for the operation (or `default`), and a JSON body against
+    /// the declared schema (a JSON body where none is declared is a violation).
     pub fn check_response(
         &self,
         method: &str,
         path: &str,
         status: u16,
-        body: &Value,
+        body: Option<&Value>,
     ) -> Result<(), String> {
-        let Some(t) = self.template(path) else {
-            return Ok(());
-        };
-        let op = &self.doc["paths"][t][method.to_ascii_lowercase()];
-        let responses = &op["responses"];
-        let declared = responses
+        let op = self.operation(method, path)?;
+        let t = op.template;
+        let responses = &op.op["responses"];
+        let class = format!("{}XX", status / 100);
+        let Some(declared) = responses
             .get(status.to_string())
-            .or_else(|| responses.get("default"));
-        let Some(declared) = declared else {
-            return Ok(());
+            .or_else(|| responses.get(&class))
+            .or_else(|| responses.get("default"))
+        else {
+            if self
+                .undeclared
+                .iter()
+                .any(|(m, tt, s)| m == method && tt == t && *s == status)
+            {
+                return Ok(());
+            }
+            return Err(format!(
+                "response {status} {method} {t}: status not declared"
+            ));
         };
         let declared = self.resolve(declared);
-        let schema = declared["content"]["application/json"].get("schema");
-        self.check(format!("response {status} {method} {t}"), schema, body)
+        let schema = Self::json_schema(&declared["content"]).or(
+            match (&self.errors, declared.get("content")) {
+                (Some(e), None) if status >= 400 => Some(e),
+                _ => None,
+            },
+        );
+        match (body, schema) {
+            (None, _) => Ok(()),
+            (Some(b), Some(schema)) => {
+                self.check(format!("response {status} {method} {t}"), schema, b)
+            }
+            (Some(_), None) => Err(format!(
+                "response {status} {method} {t}: a JSON body where the document declares no JSON schema"
+            )),
+        }
+    }
+}
+
+/// OpenAPI 3.0's `nullable: true` as JSON Schema: `null` added to the `type` (the validator
+/// follows JSON Schema, which does not know `nullable`).
+fn nullable_to_type(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                match map.get_mut("type") {
+                    Some(Value::String(t)) => {
+                        let t = t.clone();
+                        map.insert("type".into(), json!([t, "null"]));
+                    }
+                    Some(Value::Array(ts)) if !ts.contains(&json!("null")) => {
+                        ts.push(json!("null"))
+                    }
+                    _ => {}
+                }
+            }
+            for child in map.values_mut() {
+                nullable_to_type(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_to_type),
+        _ => {}
+    }
+}
+
+/// The documents of one fake service; each request is checked against the one that has its path.
+pub struct Contracts(Vec<Contract>);
+
+impl Contracts {
+    /// The service's documents, in lookup order.
+    pub fn new(docs: Vec<Contract>) -> Self {
+        Contracts(docs)
+    }
+
+    fn find(&self, path: &str) -> Result<&Contract, String> {
+        self.0
+            .iter()
+            .find(|c| c.template(path).is_some())
+            .ok_or_else(|| format!("{path} is not a path of the API's documents"))
+    }
+
+    /// [`Contract::check_request`] against the document that has `path`; no document: a violation.
+    pub fn check_request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<(), String> {
+        self.find(path)
+            .map_err(|e| format!("{method} {e}"))?
+            .check_request(method, path, query, body)
+    }
+
+    /// [`Contract::check_response`] against the document that has `path`; no document: a violation.
+    pub fn check_response(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        body: Option<&Value>,
+    ) -> Result<(), String> {
+        self.find(path)
+            .map_err(|e| format!("{method} {e}"))?
+            .check_response(method, path, status, body)
     }
 }

@@ -32,13 +32,14 @@ pub fn route(
 ) -> Option<Reply> {
     match (server, service) {
         (false, "jira") => match (method.as_str(), segs) {
-            // Jira Cloud REST v2/v3 `serverInfo` (ServerInformation): `deploymentType` "Cloud".
+            // Jira Cloud REST v3 (and v2) `serverInfo` (ServerInformation): `deploymentType` "Cloud"; RFC 3339
+            // times, as the document's `date-time` format requires.
             ("GET", ["rest", "api", "2" | "3", "serverInfo"]) => Some(Reply::json(
                 200,
                 json!({
                     "baseUrl": base, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
-                    "deploymentType": "Cloud", "buildNumber": 100275, "buildDate": "2026-01-05T00:00:00.000+0000",
-                    "serverTime": "2026-01-05T10:00:00.000+0000", "scmInfo": "0e48a54a6b6e1b4a5b0c0b5f0e1c2d3e4f5a6b7c",
+                    "deploymentType": "Cloud", "buildNumber": 100275, "buildDate": "2026-01-05T00:00:00.000+00:00",
+                    "serverTime": "2026-01-05T10:00:00.000+00:00", "scmInfo": "0e48a54a6b6e1b4a5b0c0b5f0e1c2d3e4f5a6b7c",
                     "serverTitle": "Jira",
                 }),
             )),

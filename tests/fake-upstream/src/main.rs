@@ -2,10 +2,13 @@
 //!
 //! Local stand-ins for Jira Cloud (REST v3), Confluence Cloud (v1 CQL search, v2 pages and spaces)
 //! and GitLab (REST v4), for mcp-edge's connector tests. They check credentials like the real
-//! services, keep state in memory (seeded deterministically), and — for Jira and Confluence —
-//! validate every JSON request body and every response they send against the vendors' OpenAPI
-//! documents in `tests/specs/`. A request the spec rejects is answered 400 "contract violation"
-//! and recorded; a response the spec rejects is recorded. Tests read the record at `/_fake/stats`.
+//! services, keep state in memory (seeded deterministically), and hold every request (bar their own
+//! `/_fake` control paths) and every reply to the vendors' OpenAPI documents in `tests/specs/`
+//! ([`contract`]): path and method, query parameters and JSON body in, declared status and schema
+//! out. A request the documents reject is recorded and answered 400 "contract violation"; a reply
+//! they reject is recorded. The record survives `/_fake/reset`; tests read it at `/_fake/stats`
+//! (tests/e2e/conftest.py checks it after every test). Injected faults (`/_fake/faults`) answer
+//! statuses the documents rarely declare (429, 5xx, redirects), so their replies are not checked.
 //!
 //! `fake-upstream --service jira|confluence|gitlab --bind 127.0.0.1:0 --token T [--email E]
 //! [--instance-name N] [--deployment cloud|server]` prints `fake-<service> listening on http://ADDR`.
@@ -31,7 +34,7 @@ use base64::Engine as _;
 use clap::Parser;
 use serde_json::{json, Value};
 
-use crate::contract::Contract;
+use crate::contract::{Contract, Contracts};
 use crate::data::{Data, Reply};
 
 /// Flags.
@@ -80,7 +83,8 @@ struct Fake {
     token: String,
     email: Option<String>,
     instance: String,
-    contracts: Vec<Contract>,
+    /// `None` in the Server/Data Center modes: no OpenAPI document of those APIs is in tests/specs.
+    contracts: Option<Contracts>,
     data: Mutex<Data>,
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
@@ -140,10 +144,6 @@ impl Fake {
         }
     }
 
-    fn contract_for(&self, path: &str) -> Option<&Contract> {
-        self.contracts.iter().find(|c| c.template(path).is_some())
-    }
-
     fn violation(&self, v: String) {
         eprintln!("fake-{}: contract violation: {v}", self.service);
         self.stats.lock().unwrap().violations.push(v);
@@ -189,7 +189,13 @@ async fn control(fake: &Fake, method: &Method, path: &str, body: &[u8]) -> Reply
         ("POST", "/_fake/reset") => {
             *fake.data.lock().unwrap() = Data::seed(&fake.service, &fake.instance);
             *fake.faults.lock().unwrap() = Faults::default();
-            *fake.stats.lock().unwrap() = Stats::default();
+            // Violations survive a reset: a test that resets mid-module cannot wipe them.
+            let mut stats = fake.stats.lock().unwrap();
+            let violations = std::mem::take(&mut stats.violations);
+            *stats = Stats {
+                violations,
+                ..Stats::default()
+            };
             Reply::json(200, json!({"reset": true}))
         }
         ("POST", "/_fake/faults") => {
@@ -306,35 +312,11 @@ async fn handle(
         let excess = s.recent.len().saturating_sub(50);
         s.recent.drain(..excess);
     }
-    let (fault, delay) = take_fault(&fake);
-    if delay > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-    }
-    if let Some(reply) = fault {
-        return finish(reply);
-    }
-    if !fake.authorized(&headers) {
-        return finish(fake.unauthorized());
-    }
-    let contract = fake.contract_for(&path);
-    if let (Some(c), Some(b)) = (contract, &json_body) {
-        if let Err(v) = c.check_request(method.as_str(), &path, b) {
-            fake.violation(v.clone());
-            return finish(Reply::json(
-                400,
-                json!({"errorMessages": [format!("contract violation: {v}")], "errors": {}}),
-            ));
-        }
-    }
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_owned();
     let query: Vec<(String, String)> = uri
         .query()
         .map(|q| {
             q.split('&')
+                .filter(|p| !p.is_empty())
                 .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
                     (decode(k), decode(&v.replace('+', " ")))
@@ -342,7 +324,32 @@ async fn handle(
                 .collect()
         })
         .unwrap_or_default();
-    let reply = {
+    let checked = fake.contracts.as_ref().map_or(Ok(()), |c| {
+        c.check_request(method.as_str(), &path, &query, json_body.as_ref())
+    });
+    if let Err(v) = &checked {
+        fake.violation(v.clone());
+    }
+    let (fault, delay) = take_fault(&fake);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if let Some(reply) = fault {
+        return finish(reply);
+    }
+    let reply = if !fake.authorized(&headers) {
+        fake.unauthorized()
+    } else if let Err(v) = checked {
+        return finish(Reply::json(
+            400,
+            json!({"errorMessages": [format!("contract violation: {v}")], "errors": {}}),
+        ));
+    } else {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+            .to_owned();
         let mut data = fake.data.lock().unwrap();
         data.route(
             fake.server,
@@ -354,14 +361,15 @@ async fn handle(
             &format!("http://{host}"),
         )
     };
-    if let (Some(c), Some(b)) = (contract, &reply.body) {
-        if let Err(v) = c.check_response(method.as_str(), &path, reply.status, b) {
-            fake.violation(v);
-        }
+    if let Some(Err(v)) = fake
+        .contracts
+        .as_ref()
+        .map(|c| c.check_response(method.as_str(), &path, reply.status, reply.body.as_ref()))
+    {
+        fake.violation(v);
     }
     finish(reply)
 }
-
 fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
@@ -376,20 +384,24 @@ async fn main() -> anyhow::Result<()> {
         "fake-upstream binds loopback addresses only"
     );
     let server = cli.deployment == "server";
-    let contracts = match cli.service.as_str() {
-        // No OpenAPI document of the Server/Data Center APIs is in tests/specs (see its README).
-        "jira" | "confluence" if server => Vec::new(),
-        "jira" => vec![Contract::load(
-            &cli.specs_dir.join("jira-platform-v3.json"),
-            "",
-        )?],
+    let contracts = Contracts::new(match cli.service.as_str() {
+        "jira" => vec![
+            Contract::load(&cli.specs_dir.join("jira-platform-v3.json"), "")?
+                .errors_as("ErrorCollection"),
+        ],
         "confluence" => vec![
-            Contract::load(&cli.specs_dir.join("confluence-v2.json"), "/wiki/api/v2")?,
+            Contract::load(&cli.specs_dir.join("confluence-v2.json"), "/wiki/api/v2")?
+                .allowing_status("PUT", "/pages/{id}", 409),
             Contract::load(&cli.specs_dir.join("confluence-v1.json"), "")?,
         ],
-        "gitlab" => Vec::new(),
+        "gitlab" => {
+            vec![Contract::load(&cli.specs_dir.join("gitlab-v4.json"), "")?.mounted_at("/api/v4/")]
+        }
         other => anyhow::bail!("unknown service {other}"),
-    };
+    });
+    // No OpenAPI document of the Server/Data Center APIs is in tests/specs (see its README).
+    let contracts =
+        (!(server && matches!(cli.service.as_str(), "jira" | "confluence"))).then_some(contracts);
     let connections = Arc::new(AtomicU64::new(0));
     let fake = Arc::new(Fake {
         data: Mutex::new(Data::seed(&cli.service, &cli.instance_name)),

@@ -42,7 +42,7 @@ fn jira_answers_match_the_platform_spec() {
     ] {
         let (status, body) = get(&mut d, "jira", path, &query);
         assert_eq!(status, 200, "{path}");
-        c.check_response("GET", path, status, &body).unwrap();
+        c.check_response("GET", path, status, Some(&body)).unwrap();
     }
     let (_, page) = get(
         &mut d,
@@ -61,14 +61,16 @@ fn jira_rejects_bodies_the_spec_rejects() {
         .check_request(
             "POST",
             "/rest/api/3/issue",
-            &json!({"fields": {"summary": "x"}})
+            &[],
+            Some(&json!({"fields": {"summary": "x"}}))
         )
         .is_ok());
     let err = c
         .check_request(
             "POST",
             "/rest/api/3/issue",
-            &json!({"fields": "not an object"}),
+            &[],
+            Some(&json!({"fields": "not an object"})),
         )
         .unwrap_err();
     assert!(err.contains("request POST /rest/api/3/issue"), "{err}");
@@ -76,11 +78,75 @@ fn jira_rejects_bodies_the_spec_rejects() {
         .check_request(
             "POST",
             "/rest/api/3/issue/DEMO-1/transitions",
-            &json!({"transition": {"id": 21}})
+            &[],
+            Some(&json!({"transition": {"id": 21}}))
         )
         .is_err());
     assert!(c
-        .check_request("POST", "/rest/api/3/nothing/here", &json!({}))
+        .check_request("POST", "/rest/api/3/nothing/here", &[], Some(&json!({})))
+        .is_err());
+}
+
+fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_request_and_reply_is_held_to_the_document() {
+    let c = Contract::load(&specs().join("jira-platform-v3.json"), "").unwrap();
+    let search = "/rest/api/3/search/jql";
+    // Query parameters: declared names, values of the declared type, required ones present.
+    c.check_request(
+        "GET",
+        search,
+        &q(&[("jql", "project = DEMO"), ("maxResults", "5")]),
+        None,
+    )
+    .unwrap();
+    let err = c
+        .check_request("GET", search, &q(&[("jql", "x"), ("startAt", "0")]), None)
+        .unwrap_err();
+    assert!(
+        err.contains("undeclared query parameter 'startAt'"),
+        "{err}"
+    );
+    let err = c
+        .check_request("GET", search, &q(&[("maxResults", "many")]), None)
+        .unwrap_err();
+    assert!(err.contains("query 'maxResults'"), "{err}");
+    // Paths and methods the document does not have.
+    let err = c
+        .check_request("GET", "/rest/api/2/issue/DEMO-1", &[], None)
+        .unwrap_err();
+    assert!(err.contains("not an operation"), "{err}");
+    assert!(c
+        .check_request("PATCH", "/rest/api/3/issue/DEMO-1", &[], None)
+        .is_err());
+    // A body for an operation that takes none.
+    assert!(c
+        .check_request("GET", "/rest/api/3/issue/DEMO-1", &[], Some(&json!({})))
+        .is_err());
+    // Replies: an undeclared status, a JSON body where no schema is declared, unknown paths.
+    let err = c
+        .check_response("GET", "/rest/api/3/issue/DEMO-1", 418, Some(&json!({})))
+        .unwrap_err();
+    assert!(err.contains("status not declared"), "{err}");
+    c.check_response("POST", "/rest/api/3/issue/DEMO-1/transitions", 204, None)
+        .unwrap();
+    let bare = Contract::from_doc(
+        json!({"paths": {"/x": {"delete": {"responses": {"204": {"description": "gone"}}}}}}),
+        "",
+    );
+    bare.check_response("DELETE", "/x", 204, None).unwrap();
+    let err = bare
+        .check_response("DELETE", "/x", 204, Some(&json!({"x": 1})))
+        .unwrap_err();
+    assert!(err.contains("declares no JSON schema"), "{err}");
+    assert!(c
+        .check_response("GET", "/rest/api/3/nothing", 200, None)
         .is_err());
 }
 
@@ -96,7 +162,7 @@ fn confluence_answers_match_v1_and_v2() {
     ] {
         let (status, body) = get(&mut d, "confluence", path, &query);
         assert_eq!(status, 200, "{path}");
-        v2.check_response("GET", path, status, &body).unwrap();
+        v2.check_response("GET", path, status, Some(&body)).unwrap();
     }
     let (status, body) = get(
         &mut d,
@@ -105,12 +171,12 @@ fn confluence_answers_match_v1_and_v2() {
         &[("cql", "type = page AND space = ENG"), ("limit", "5")],
     );
     assert_eq!(status, 200);
-    v1.check_response("GET", "/wiki/rest/api/search", status, &body)
+    v1.check_response("GET", "/wiki/rest/api/search", status, Some(&body))
         .unwrap();
     assert!(body["_links"]["next"].as_str().unwrap().contains("cursor="));
     let bad = json!({"spaceId": 65537, "status": "current", "title": "t", "body": {"representation": "storage", "value": "x"}});
     assert!(
-        v2.check_request("POST", "/wiki/api/v2/pages", &bad)
+        v2.check_request("POST", "/wiki/api/v2/pages", &[], Some(&bad))
             .is_err(),
         "spaceId must be a string"
     );

@@ -1,0 +1,163 @@
+//! The handler's platform-free helpers, kept out of `main.rs` so they are unit-tested: the base path
+//! in front of the function, the request as the core sees it, the time left before the invocation's
+//! deadline, whole replies, and the held stream whose end gives its lease back (client gone, session
+//! ended, or the deadline near).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use lambda_http::request::RequestContext;
+use lambda_http::RequestExt as _;
+use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox};
+use mcp_edge_core::port::UnixMillis;
+use mcp_edge_core::transport::sse::keepalive_frame;
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::McpApp;
+use tokio::sync::mpsc;
+
+/// A streamed response body.
+pub type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Time kept in reserve before the invocation deadline to close a held stream cleanly.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Longest a Lambda invocation can run.
+pub const MAX_INVOCATION: Duration = Duration::from_secs(900);
+
+/// `MCP_EDGE_BASE_PATH` normalized: one leading slash, no trailing one; empty when unset, blank or
+/// `/` (a Function URL, as in production, has no prefix).
+pub fn base_path(raw: Option<&str>) -> String {
+    raw.map(|p| format!("/{}", p.trim().trim_matches('/')))
+        .filter(|p| p != "/")
+        .unwrap_or_default()
+}
+
+/// The request as the core sees it: its path under `base_path` (the event does not carry the
+/// prefix), and the caller's source address from the Function URL's request context.
+pub fn to_core(req: lambda_http::Request, base_path: &str) -> http::Request<Bytes> {
+    let client = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    };
+    let (mut parts, body) = req.into_parts();
+    if !base_path.is_empty() && !parts.uri.path().starts_with(base_path) {
+        let target = match parts.uri.query() {
+            Some(q) => format!("{base_path}{}?{q}", parts.uri.path()),
+            None => format!("{base_path}{}", parts.uri.path()),
+        };
+        if let Ok(uri) = target.parse() {
+            parts.uri = uri;
+        }
+    }
+    let mut core = http::Request::from_parts(parts, Bytes::copy_from_slice(body.as_ref()));
+    if let Some(ip) = client {
+        core.extensions_mut().insert(ClientAddress(ip));
+    }
+    core
+}
+
+/// A body sent at once.
+pub fn full(bytes: Bytes) -> StreamedBody {
+    Full::new(bytes).boxed_unsync()
+}
+
+/// The reply's status and headers with `body`.
+pub fn response(reply: Reply, body: StreamedBody) -> http::Response<StreamedBody> {
+    let (parts, _) = reply.response.into_parts();
+    http::Response::from_parts(parts, body)
+}
+
+/// A reply sent whole (an SSE reply's frames concatenated).
+pub fn whole(reply: Reply) -> http::Response<StreamedBody> {
+    let (parts, body) = reply.response.into_parts();
+    let bytes = match body {
+        ReplyBody::Empty => Bytes::new(),
+        ReplyBody::Full(b) => b,
+        ReplyBody::Sse { frames, .. } => Bytes::from(frames.concat()),
+    };
+    http::Response::from_parts(parts, full(bytes))
+}
+
+/// Time left before the invocation's deadline (minus [`DEADLINE_MARGIN`]), if known, at `now`.
+/// Lambda sends the deadline as epoch milliseconds; a value far below any current epoch time (local
+/// emulators send their timeout, e.g. `600000`) is read as a budget from now.
+pub fn time_left(deadline_ms: Option<u64>, now: UnixMillis) -> Option<Duration> {
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    deadline_ms.map(|d| {
+        let left = if d < EPOCH_2001_MS {
+            d
+        } else {
+            d.saturating_sub(now)
+        };
+        Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
+    })
+}
+
+/// A held stream: the first frames, then keep-alives (and, for the legacy stream, the session's
+/// outbox, read every `poll`) until the client leaves, the session ends, or `left` runs out (15
+/// minutes when unknown). However it ends, the stream's lease goes back through
+/// [`McpApp::stream_closed`].
+pub fn held(
+    app: Arc<McpApp>,
+    poll: Duration,
+    frames: Vec<Bytes>,
+    hold: StreamHold,
+    left: Option<Duration>,
+) -> StreamedBody {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    app.metrics().stream_delta(1);
+    tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + left.unwrap_or(MAX_INVOCATION);
+        let keepalive = Duration::from_millis(hold.keepalive_ms.max(100));
+        let mut next_keepalive = tokio::time::Instant::now() + keepalive;
+        let mut position = 0;
+        let mut open = true;
+        for f in frames {
+            open &= tx.send(f).await.is_ok();
+        }
+        while open && tokio::time::Instant::now() < until {
+            let wake = if hold.channel == StreamChannel::Legacy {
+                (tokio::time::Instant::now() + poll).min(next_keepalive)
+            } else {
+                next_keepalive
+            }
+            .min(until);
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = tx.closed() => break,
+            }
+            if hold.channel == StreamChannel::Legacy {
+                match app.legacy_outbox(&hold.session, position).await {
+                    LegacyOutbox::Pending(frames, next) => {
+                        position = next;
+                        for f in frames {
+                            open &= tx.send(f).await.is_ok();
+                        }
+                    }
+                    LegacyOutbox::Gone => break,
+                }
+            }
+            if open && tokio::time::Instant::now() >= next_keepalive {
+                open = tx.send(keepalive_frame()).await.is_ok();
+                next_keepalive = tokio::time::Instant::now() + keepalive;
+            }
+        }
+        app.metrics().stream_delta(-1);
+        let session = app.session_tag(hold.session.as_str());
+        tracing::debug!(%session, client_left = tx.is_closed(), "held stream ended");
+        // Gives the stream's lease back; the legacy stream is its session's lifetime, however it
+        // ended (client gone, session deleted, or the invocation out of time).
+        app.stream_closed(&hold).await;
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|f| f.map(|b| Ok::<_, Infallible>(http_body::Frame::data(b))))
+    });
+    StreamBody::new(stream).boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests;
