@@ -6,10 +6,12 @@
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
 mod access;
+mod listener;
 mod server;
 mod stdio;
 mod store;
 mod streams;
+mod wsock;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
 use mcp_edge_core::bridged::BridgeConfig;
 use mcp_edge_core::connector::ConnectorSet;
 use mcp_edge_core::credential::CredentialDefaults;
+use mcp_edge_core::gateway::ConnectionBudget;
 use mcp_edge_core::policy::PolicyConfig;
 use mcp_edge_core::port::{Clock as _, Entropy as _};
 use mcp_edge_core::ratelimit::RateLimit;
@@ -131,6 +134,26 @@ struct Cli {
     /// Most `GET /mcp` streams one session may hold open at once; unlimited by default.
     #[arg(long, env = "MCP_EDGE_MAX_STREAMS_PER_SESSION", value_parser = mcp_edge_core::settings::parse_quota)]
     max_streams_per_session: Option<u32>,
+    /// Longest a request head may take from its first byte to its end (the connection closes after).
+    #[arg(long, env = "MCP_EDGE_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// Longest a connection may wait for the first byte of its next request (keep-alive idle time).
+    #[arg(long, env = "MCP_EDGE_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// Longest a whole request body may take to arrive (408 after).
+    #[arg(long, env = "MCP_EDGE_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
+    /// Slowest average rate, in bytes per second, a request body may arrive at after its first second
+    /// (408 below; 0 turns the check off).
+    #[arg(long, env = "MCP_EDGE_BODY_MIN_RATE", default_value_t = 1024)]
+    body_min_rate: u64,
+    /// Most connections served at once (a small reserve above it answers only `/health`); by default
+    /// derived from the file-descriptor limit (limit − 144, between 16 and 8192).
+    #[arg(long, env = "MCP_EDGE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Longest a shutdown waits for in-flight requests and streams before cancelling them.
+    #[arg(long, env = "MCP_EDGE_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
     /// A remote mcp-edge stdio bridge whose servers' tools are offered too, as `{server}__{tool}`.
     #[arg(long, env = "MCP_EDGE_BRIDGE_URL", value_parser = mcp_edge_core::settings::parse_bridge_url)]
     bridge_url: Option<String>,
@@ -335,32 +358,63 @@ fn fingerprint_key(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+/// SIGTERM and SIGINT, as one stream of signal numbers.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+        })
+    }
+
+    /// The next signal's number.
+    async fn next(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.term.recv() => libc::SIGTERM,
+            _ = self.int.recv() => libc::SIGINT,
+        }
+    }
+}
+
+/// A second signal during shutdown: stop the children and exit at once (128 + the signal number).
+fn exit_now(bridge: &stdio::Bridge, signal: i32) -> ! {
+    tracing::warn!(signal, "second signal: exiting now");
+    bridge.shutdown();
+    std::process::exit(128 + signal)
+}
+
+/// How long cancelled requests get to write their error answers after the grace period.
+const CANCEL_FLUSH: Duration = Duration::from_secs(1);
 
 /// mimalloc: the gateway allocates many short-lived JSON values per request; glibc malloc spent about a
 /// quarter of the CPU time of a connector call (perf, `bench/run-connectors.sh`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Most threads tokio may start for blocking work (upstream DNS lookups; the session store has its
+/// own writer thread). Tokio's default is 512, and a burst took one thread per request (each with
+/// its allocator heap and stack): 500 concurrent stream opens ran 488 threads and 629 MB.
+const MAX_BLOCKING_THREADS: usize = 8;
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()
+        .context("starting the runtime")?;
+    let result = runtime.block_on(run(Cli::parse()));
+    // Blocking work still running (a DNS lookup, a child's pipe) must not hold the exit up.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::HashKey { key }) => {
             hash_key(key);
@@ -381,7 +435,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("creating data dir {}", cli.data_dir.display()))?;
     let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
         .context("opening the session database")?;
-    let swept = store.sweep_expired(SystemClock.now()).unwrap_or(0);
+    let swept = store.sweep_expired(SystemClock.now()).await.unwrap_or(0);
 
     let mut registry = Registry::new();
     if cli.enable_test_tools {
@@ -444,17 +498,31 @@ async fn main() -> anyhow::Result<()> {
 
     let bridge = Arc::new(stdio::Bridge::new(stdio_servers(&cli)?, app.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let budget = ConnectionBudget {
+        header_timeout_ms: cli.header_timeout.as_millis() as u64,
+        idle_timeout_ms: cli.idle_timeout.as_millis() as u64,
+        body_timeout_ms: cli.body_timeout.as_millis() as u64,
+        body_min_rate: cli.body_min_rate,
+    };
     let state = server::AppState {
         app: app.clone(),
         hub: Default::default(),
         shutdown: shutdown_rx.clone(),
         bridge: bridge.clone(),
+        budget,
+        cancel: cancel_rx,
     };
-    let listener = tokio::net::TcpListener::bind(cli.bind)
+    let fd_limit = listener::raise_fd_limit();
+    let max_connections = cli
+        .max_connections
+        .unwrap_or_else(|| listener::default_max_connections(fd_limit));
+    let mut signals = Signals::new()?;
+    let tcp = tokio::net::TcpListener::bind(cli.bind)
         .await
         .with_context(|| format!("binding {}", cli.bind))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.enable_test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), "mcp-edge started");
+    let addr = tcp.local_addr()?;
+    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.enable_test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), max_connections, fd_limit, "mcp-edge started");
     println!("mcp-edge listening on http://{addr}");
     std::io::stdout().flush().ok();
 
@@ -474,7 +542,7 @@ async fn main() -> anyhow::Result<()> {
                     _ = tick.tick() => {
                         bridge.sweep(ttl);
                         if n % 60 == 0 {
-                            let _ = store.sweep_expired(SystemClock.now());
+                            let _ = store.sweep_expired(SystemClock.now()).await;
                             app.metrics().set_active_sessions(store.count().unwrap_or(0) as i64);
                         }
                         n += 1;
@@ -485,24 +553,45 @@ async fn main() -> anyhow::Result<()> {
         })
     };
 
-    // TCP_NODELAY: a streamed answer (headers, then its events) must not wait for the client's
-    // delayed ACK (Nagle), which costs ~40 ms per bridged call otherwise.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY: {e}");
+    // Start-up (redb sizing its region allocator, the tool registry) leaves ~1.6 MB of freed pages
+    // that mimalloc would purge only on later allocator activity; an idle gateway returns them now.
+    // SAFETY: mi_collect has no preconditions; it only returns this thread's free memory to the OS.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+
+    let live = Arc::new(listener::Live::default());
+    let serving = tokio::spawn(listener::serve(
+        tcp,
+        server::router(state),
+        app.clone(),
+        listener::ListenerConfig {
+            max_connections,
+            budget,
+        },
+        live.clone(),
+        shutdown_rx.clone(),
+    ));
+    signals.next().await;
+    let grace = cli.shutdown_grace;
+    tracing::info!(
+        grace = %humantime::format_duration(grace),
+        "shutting down: no new connections; in-flight requests may finish (a second signal exits at once)"
+    );
+    let _ = shutdown_tx.send(true);
+    let _ = serving.await;
+    let drained = tokio::select! {
+        _ = live.drained() => true,
+        _ = tokio::time::sleep(grace) => false,
+        sig = signals.next() => exit_now(&bridge, sig),
+    };
+    if !drained {
+        tracing::warn!("shutdown grace period over: cancelling in-flight requests");
+        let _ = cancel_tx.send(true);
+        tokio::select! {
+            _ = live.drained() => {}
+            _ = tokio::time::sleep(CANCEL_FLUSH) => {}
+            sig = signals.next() => exit_now(&bridge, sig),
         }
-    });
-    axum::serve(
-        listener,
-        server::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        let _ = shutdown_tx.send(true);
-    })
-    .await
-    .context("serving")?;
+    }
     sweeper.abort();
     bridge.shutdown();
     tracing::info!("stopped");

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use mcp_edge_core::error::McpError;
-use mcp_edge_core::gateway::ClientAddress;
+use mcp_edge_core::gateway::{ClientAddress, ConnectionBudget};
 use mcp_edge_core::transport::sse::keepalive_frame;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::stdio::{self, Bridge};
 use crate::streams::StreamHub;
+use crate::wsock;
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -34,6 +35,64 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Bridged stdio servers (none unless configured).
     pub bridge: Arc<Bridge>,
+    /// Time budgets of request bodies (and connections).
+    pub budget: ConnectionBudget,
+    /// Flips to `true` when the shutdown grace period is over: in-flight work ends with an error.
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Resolves once the shutdown grace period is over.
+    pub async fn cancelled(&self) {
+        flipped(&mut self.cancel.clone()).await;
+    }
+}
+
+/// Resolves once `flag` is `true` (or its sender is gone); holds no borrow of the value afterwards.
+pub(crate) async fn flipped(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|v| *v).await;
+}
+
+/// Reads a request body within the size limit and the core's body time budget (total and minimum
+/// rate); the error replies close the connection, whose unread rest is not drained.
+pub(crate) async fn read_body(state: &AppState, body: Body) -> Result<Bytes, McpError> {
+    let limit = state.app.config().max_body_bytes;
+    let budget = state.budget;
+    let started = tokio::time::Instant::now();
+    let mut stream = body.into_data_stream();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut received = 0usize;
+    loop {
+        let deadline = started + Duration::from_millis(budget.body_deadline(received as u64));
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => return Err(budget.body_timeout_error(received as u64)),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(McpError::InvalidRequest(format!(
+                    "Bad Request: the request body could not be read ({e})"
+                )))
+            }
+            Ok(Some(Ok(chunk))) => {
+                received = received.saturating_add(chunk.len());
+                if received > limit {
+                    return Err(McpError::PayloadTooLarge(limit));
+                }
+                chunks.push(chunk);
+            }
+        }
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => Bytes::from(chunks.concat()),
+    })
+}
+
+/// The reply for a body that could not be read: its error, closing the connection.
+pub(crate) fn body_refusal(err: &McpError) -> Reply {
+    let mut reply = Reply::error(err, &Value::Null);
+    reply.set_header(http::header::CONNECTION, "close");
+    reply
 }
 
 /// The router: `/ws` upgrades to WebSocket; `/servers/…`, the REST API (`/sessions`, `/tools/…`,
@@ -96,17 +155,33 @@ async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
     let client = client_address(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let (parts, body) = req.into_parts();
-    let limit = state.app.config().max_body_bytes;
-    let reply = match axum::body::to_bytes(body, limit.saturating_add(1)).await {
-        Ok(bytes) if bytes.len() <= limit => {
-            let mut core_req = http::Request::from_parts(parts, bytes);
-            if let Some(c) = client {
-                core_req.extensions_mut().insert(c);
-            }
-            state.app.handle(core_req).await
+    let (mut parts, body) = req.into_parts();
+    // Announced size, `Origin`/`Host` and the caller are settled before a byte of the body is read.
+    let admitted = match state
+        .app
+        .admit_head(&parts.method, &path, &parts.headers, client.as_ref())
+        .await
+    {
+        Ok(a) => a,
+        Err(reply) => {
+            let mut reply = *reply;
+            reply.set_header(http::header::CONNECTION, "close");
+            return into_response(&state, reply);
         }
-        Ok(_) | Err(_) => Reply::error(&McpError::PayloadTooLarge(limit), &Value::Null),
+    };
+    let reply = match read_body(&state, body).await {
+        Ok(bytes) => {
+            parts.extensions.insert(admitted);
+            if let Some(c) = client {
+                parts.extensions.insert(c);
+            }
+            let core_req = http::Request::from_parts(parts, bytes.clone());
+            tokio::select! {
+                reply = state.app.handle(core_req) => reply,
+                _ = state.cancelled() => state.app.shutdown_reply(&bytes),
+            }
+        }
+        Err(e) => body_refusal(&e),
     };
     for d in &reply.deliveries {
         state.hub.deliver(d);
@@ -117,6 +192,17 @@ async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
     state.app.metrics().observe_latency_micros(micros);
     tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
     response
+}
+
+/// A reply without a held stream as a response (the listener's load-shedding answers).
+pub(crate) fn reply_response(reply: Reply) -> Response {
+    let (parts, body) = reply.response.into_parts();
+    let body = match body {
+        ReplyBody::Empty => Body::empty(),
+        ReplyBody::Full(b) => Body::from(b),
+        ReplyBody::Sse { frames, .. } => Body::from(frames.concat()),
+    };
+    Response::from_parts(parts, body)
 }
 
 pub(crate) fn into_response(state: &AppState, reply: Reply) -> Response {
@@ -183,55 +269,34 @@ async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade, req: Re
         None => ws,
     };
     let limit = state.app.config().max_body_bytes;
-    ws.max_message_size(limit.saturating_add(1024))
+    wsock::limited(ws, limit)
         .on_upgrade(move |socket| {
-            serve_socket(state, socket, headers, accept.connection, accept.greeting)
+            let session = CoreSocket {
+                state: state.clone(),
+                headers,
+                conn: accept.connection,
+            };
+            wsock::pump(state, socket, accept.greeting, session)
         })
         .into_response()
 }
 
-async fn serve_socket(
+/// A `/ws` session: every message goes to the core.
+struct CoreSocket {
     state: AppState,
-    socket: WebSocket,
     headers: http::HeaderMap,
-    mut conn: mcp_edge_core::gateway::WsConnection,
-    greeting: Vec<String>,
-) {
-    let metrics = state.app.metrics().clone();
-    metrics.stream_delta(1);
-    let (mut sink, mut stream) = socket.split();
-    let mut shutdown = state.shutdown.clone();
-    let mut ping = tokio::time::interval(Duration::from_secs(30));
-    ping.tick().await;
-    let mut open = true;
-    for g in greeting {
-        open &= sink.send(Message::Text(g.into())).await.is_ok();
+    conn: mcp_edge_core::gateway::WsConnection,
+}
+
+impl wsock::SocketSession for CoreSocket {
+    async fn on_text(&mut self, text: &str) -> Vec<String> {
+        self.state
+            .app
+            .ws_message(&mut self.conn, &self.headers, text)
+            .await
     }
-    while open {
-        tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Text(text))) => {
-                    for out in state.app.ws_message(&mut conn, &headers, text.as_str()).await {
-                        if sink.send(Message::Text(out.into())).await.is_err() {
-                            open = false;
-                            break;
-                        }
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let err = mcp_edge_core::gateway::binary_frame_refusal();
-                    open = sink.send(Message::Text(err.into())).await.is_ok();
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => open = sink.send(Message::Ping(Bytes::from_static(b"keepalive"))).await.is_ok(),
-            _ = shutdown.changed() => {
-                let _ = sink.send(Message::Close(None)).await;
-                open = false;
-            }
-        }
+
+    async fn closed(self) {
+        self.state.app.ws_closed(&self.conn).await;
     }
-    state.app.ws_closed(&conn).await;
-    metrics.stream_delta(-1);
 }

@@ -4,7 +4,7 @@
 //! cannot smuggle a request to a private address.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,27 +58,44 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// One reqwest client (its own connection pool).
+/// One reqwest client (its own connection pool), built on first use: building one sets up rustls and
+/// its root store, which an idle gateway (or a Lambda cold start) that never calls out should not pay.
 pub struct ReqwestClient {
-    client: reqwest::Client,
+    client: OnceLock<reqwest::Client>,
+    guard: Option<UpstreamGuard>,
+    timeout: Duration,
 }
 
 impl ReqwestClient {
     /// A client whose DNS answers pass `guard`, with `timeout` per request.
     pub fn guarded(guard: UpstreamGuard, timeout: Duration) -> Self {
         ReqwestClient {
-            client: builder(timeout)
-                .dns_resolver(Arc::new(GuardedResolver { guard }))
-                .build()
-                .unwrap_or_default(),
+            client: OnceLock::new(),
+            guard: Some(guard),
+            timeout,
         }
     }
 
     /// A client for operator-configured URLs (JWKS), without the guard.
     pub fn plain(timeout: Duration) -> Self {
         ReqwestClient {
-            client: builder(timeout).build().unwrap_or_default(),
+            client: OnceLock::new(),
+            guard: None,
+            timeout,
         }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            let builder = builder(self.timeout);
+            let builder = match &self.guard {
+                Some(guard) => builder.dns_resolver(Arc::new(GuardedResolver {
+                    guard: guard.clone(),
+                })),
+                None => builder,
+            };
+            builder.build().unwrap_or_default()
+        })
     }
 }
 
@@ -131,7 +148,7 @@ impl HttpClient for ReqwestClient {
         Box::pin(async move {
             let req = reqwest::Request::try_from(req)
                 .map_err(|e| UpstreamError::Refused(format!("invalid request: {e}")))?;
-            let resp = self.client.execute(req).await.map_err(map_error)?;
+            let resp = self.client().execute(req).await.map_err(map_error)?;
             let mut builder = http::Response::builder().status(resp.status());
             if let Some(h) = builder.headers_mut() {
                 h.extend(resp.headers().iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -75,6 +75,12 @@ pub enum McpError {
     /// timed out or is over its restart budget (HTTP 502).
     #[error("Bridged server unavailable: {0}")]
     Backend(String),
+    /// The request (its body) did not arrive in time (HTTP 408).
+    #[error("Request Timeout: {0}")]
+    RequestTimeout(String),
+    /// The server cannot take the request now: over its connection budget, or shutting down (HTTP 503).
+    #[error("Service Unavailable: {0}")]
+    Unavailable(String),
     /// Any other internal failure.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -97,6 +103,7 @@ impl McpError {
             | McpError::UnsupportedMediaType
             | McpError::NotAcceptable(_)
             | McpError::PayloadTooLarge(_)
+            | McpError::RequestTimeout(_)
             | McpError::Forbidden(_)
             | McpError::MethodNotAllowed(_) => (code::INVALID_REQUEST, None),
             McpError::MethodNotFound(_) => (code::METHOD_NOT_FOUND, None),
@@ -117,9 +124,10 @@ impl McpError {
                 code::RATE_LIMITED,
                 Some(json!({ "quota": true, "retryAfterMs": ms })),
             ),
-            McpError::Store(_) | McpError::Internal(_) | McpError::Backend(_) => {
-                (code::INTERNAL_ERROR, None)
-            }
+            McpError::Store(_)
+            | McpError::Internal(_)
+            | McpError::Backend(_)
+            | McpError::Unavailable(_) => (code::INTERNAL_ERROR, None),
         };
         JsonRpcError {
             code,
@@ -146,7 +154,8 @@ impl McpError {
             McpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             McpError::Forbidden(_) | McpError::PolicyDenied(_) => StatusCode::FORBIDDEN,
             McpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            McpError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            McpError::Store(_) | McpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            McpError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             McpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             McpError::RateLimited(_) | McpError::QuotaExceeded(..) => StatusCode::TOO_MANY_REQUESTS,
             McpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

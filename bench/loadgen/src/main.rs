@@ -55,6 +55,10 @@ struct Args {
     /// Talk to this stdio server command directly (run with `sh -c 'exec CMD'`) instead of `--url`.
     #[arg(long)]
     stdio: Option<String>,
+    /// After the last request, keep every session's connection open this many seconds (printing
+    /// `holding N connections` to stderr first), so a memory benchmark can read the server's RSS.
+    #[arg(long, default_value_t = 0.0)]
+    hold: f64,
 }
 
 /// Holds every worker until all have set up (sessions initialized, children started), so the
@@ -76,6 +80,8 @@ impl Start {
 struct WorkerResult {
     hist: Histogram<u64>,
     errors: u64,
+    /// The worker's HTTP client, kept for `--hold` (its pool holds the open connection).
+    client: Option<reqwest::Client>,
 }
 
 fn header_map(args: &Args) -> anyhow::Result<reqwest::header::HeaderMap> {
@@ -167,7 +173,11 @@ async fn stdio_worker(args: Args, cmd: String, start: Start) -> anyhow::Result<W
     }
     drop(stdin);
     let _ = child.kill().await;
-    Ok(WorkerResult { hist, errors })
+    Ok(WorkerResult {
+        hist,
+        errors,
+        client: None,
+    })
 }
 
 async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerResult> {
@@ -198,7 +208,11 @@ async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerRes
             }
             n += 1;
         }
-        return Ok(WorkerResult { hist, errors });
+        return Ok(WorkerResult {
+            hist,
+            errors,
+            client: Some(client),
+        });
     }
     let setup = async {
         let url = args.url.clone().context("--url is required")?;
@@ -271,7 +285,11 @@ async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerRes
             _ => errors += 1,
         }
     }
-    Ok(WorkerResult { hist, errors })
+    Ok(WorkerResult {
+        hist,
+        errors,
+        client: Some(client),
+    })
 }
 
 #[tokio::main]
@@ -289,12 +307,19 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = 0;
+    let mut held = Vec::new();
     for h in handles {
         let r = h.await??;
         total.add(&r.hist)?;
         errors += r.errors;
+        held.extend(r.client);
     }
     let secs = started.elapsed().as_secs_f64();
+    if args.hold > 0.0 {
+        eprintln!("holding {} connections", held.len());
+        tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
+    }
+    drop(held);
     let requests = total.len();
     let rps = requests as f64 / secs;
     let (p50, p90, p99, max) = (

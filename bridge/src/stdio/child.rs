@@ -60,6 +60,16 @@ impl Child {
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
         }
+        // The allocator (mimalloc with `no_thp`) turns transparent huge pages off for the gateway,
+        // and that setting survives fork and exec; the child gets the system's default back.
+        #[cfg(target_os = "linux")]
+        // SAFETY: the closure only calls prctl(2), which is async-signal-safe and touches no memory.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn()?;
         let pid = child.id().unwrap_or(0);
         let stdin = child

@@ -13,6 +13,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, StatusCode};
 use mcp_edge_core::error::McpError;
+use mcp_edge_core::gateway::shutdown_error;
 use mcp_edge_core::protocol::{self, decode, is_supported_version, DecodeError, Payload};
 use mcp_edge_core::session::SessionId;
 use mcp_edge_core::transport::headers::{acceptable, require_json_content};
@@ -22,7 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::{BridgeSession, BridgedServer, Call, SessionStart, Step};
-use crate::server::{client_address, into_response, AppState};
+use crate::server::{body_refusal, client_address, into_response, read_body, AppState};
 use mcp_edge_core::auth::Caller;
 use mcp_edge_native::OsEntropy;
 
@@ -55,11 +56,15 @@ pub async fn bridged_mcp(
             let (parts, _) = reply.response.into_parts();
             // The first message (for most calls the answer itself) leaves with the headers in one
             // write; a call with related messages first streams the rest.
-            let (first, last) = event(call.next().await, &client_id);
+            let step = tokio::select! {
+                step = call.next() => step,
+                _ = state.cancelled() => Step::Answer(Err(shutdown_error())),
+            };
+            let (first, last) = event(step, &client_id);
             let body = if last {
                 Body::from(first)
             } else {
-                call_body(call, client_id, first)
+                call_body(&state, call, client_id, first)
             };
             return Response::from_parts(parts, body);
         }
@@ -84,8 +89,9 @@ fn event(step: Step, client_id: &Value) -> (Bytes, bool) {
 /// SSE body of a forwarded call after its `first` event: related messages, then the answer, then the
 /// end of the stream. Dropping it (client gone) drops the [`Call`], which cancels the request at the
 /// child.
-fn call_body(mut call: Call, client_id: Value, first: Bytes) -> Body {
+fn call_body(state: &AppState, mut call: Call, client_id: Value, first: Bytes) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let state = state.clone();
     tokio::spawn(async move {
         if tx.send(Ok(first)).await.is_err() {
             return;
@@ -93,6 +99,7 @@ fn call_body(mut call: Call, client_id: Value, first: Bytes) -> Body {
         loop {
             let (frame, last) = tokio::select! {
                 step = call.next() => event(step, &client_id),
+                _ = state.cancelled() => event(Step::Answer(Err(shutdown_error())), &client_id),
                 _ = tx.closed() => break,
             };
             if tx.send(Ok(frame)).await.is_err() || last {
@@ -118,15 +125,10 @@ async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
         }
     }
     match *req.method() {
-        Method::POST => {
-            let limit = state.app.config().max_body_bytes;
-            match axum::body::to_bytes(req.into_body(), limit.saturating_add(1)).await {
-                Ok(body) if body.len() <= limit => {
-                    post(state, &server, &headers, &caller, body).await
-                }
-                _ => error(&McpError::PayloadTooLarge(limit)),
-            }
-        }
+        Method::POST => match read_body(state, req.into_body()).await {
+            Ok(body) => post(state, &server, &headers, &caller, body).await,
+            Err(e) => body_refusal(&e),
+        },
         Method::GET => get(&server, &headers, &caller),
         Method::DELETE => match session_of(&server, &headers, &caller) {
             Ok(s) => {
@@ -159,10 +161,10 @@ pub(crate) async fn admitted(
             &json!({"error": "no bridged server by this name", "server": name, "servers": state.bridge.names().collect::<Vec<_>>()}),
         )));
     };
-    let caller = state.app.admit(headers, client.as_ref()).await?;
-    if let Err(e) = state.app.config().origins.check(headers) {
-        return Err(Box::new(error(&e)));
-    }
+    let caller = state
+        .app
+        .admit_caller_head(headers, client.as_ref())
+        .await?;
     Ok((server, caller))
 }
 

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::http::{admitted, error, outbox_body};
 use super::{BridgedServer, Outbox, SessionStart};
-use crate::server::{client_address, into_response, AppState};
+use crate::server::{body_refusal, client_address, into_response, read_body, AppState};
 
 /// `GET /servers/{name}/sse`.
 pub async fn open(
@@ -92,10 +92,9 @@ async fn accept(state: &AppState, name: &str, query: MessagesQuery, req: Request
             "Bad Request: sessionId query parameter is required".into(),
         ));
     };
-    let limit = state.app.config().max_body_bytes;
-    let body = match axum::body::to_bytes(req.into_body(), limit.saturating_add(1)).await {
-        Ok(b) if b.len() <= limit => b,
-        _ => return error(&McpError::PayloadTooLarge(limit)),
+    let body = match read_body(state, req.into_body()).await {
+        Ok(b) => b,
+        Err(e) => return body_refusal(&e),
     };
     let message = match parse(&body) {
         Ok(m) => m,

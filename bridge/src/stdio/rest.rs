@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 
 use super::config::Isolation;
 use super::{BridgeSession, BridgedServer, SessionStart};
-use crate::server::{client_address, into_response, AppState};
+use crate::server::{client_address, into_response, read_body, AppState};
 
 /// The console page.
 const CONSOLE_HTML: &str = include_str!("console.html");
@@ -56,20 +56,14 @@ async fn admit(state: &AppState, req: Request) -> Result<(Caller, HeaderMap, Val
     let headers = req.headers().clone();
     let caller = state
         .app
-        .admit(&headers, client_address(&req).as_ref())
+        .admit_caller_head(&headers, client_address(&req).as_ref())
         .await
         .map_err(|r| *r)?;
-    state
-        .app
-        .config()
-        .origins
-        .check(&headers)
-        .map_err(|e| rest_error(&e))?;
-    let limit = state.app.config().max_body_bytes;
-    let body = match axum::body::to_bytes(req.into_body(), limit.saturating_add(1)).await {
-        Ok(b) if b.len() <= limit => b,
-        _ => return Err(rest_error(&McpError::PayloadTooLarge(limit))),
-    };
+    let body = read_body(state, req.into_body()).await.map_err(|e| {
+        let mut reply = rest_error(&e);
+        reply.set_header(http::header::CONNECTION, "close");
+        reply
+    })?;
     if body.is_empty() {
         return Ok((caller, headers, Value::Null));
     }
@@ -91,9 +85,10 @@ async fn run(
 ) -> Response {
     let headers = req.headers().clone();
     let reply = match admit(&state, req).await {
-        Ok((caller, _, body)) => handler(&state, caller, body)
-            .await
-            .unwrap_or_else(|e| rest_error(&e)),
+        Ok((caller, _, body)) => tokio::select! {
+            r = handler(&state, caller, body) => r.unwrap_or_else(|e| rest_error(&e)),
+            _ = state.cancelled() => rest_error(&mcp_edge_core::gateway::shutdown_error()),
+        },
         Err(reply) => reply,
     };
     respond(&state, &headers, reply)

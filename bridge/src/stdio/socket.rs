@@ -5,13 +5,10 @@
 //! session (and its child, per session).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use mcp_edge_core::auth::Caller;
 use mcp_edge_core::gateway::WS_SUBPROTOCOL;
 use mcp_edge_core::protocol;
@@ -20,8 +17,9 @@ use mcp_edge_native::OsEntropy;
 
 use super::http::admitted;
 use super::legacy::{deliver, parse};
-use super::BridgedServer;
+use super::{BridgedServer, Outbox};
 use crate::server::{client_address, into_response, AppState};
+use crate::wsock::{self, SocketSession};
 
 /// `GET /servers/{name}/ws` (upgrade).
 pub async fn upgrade(
@@ -47,68 +45,70 @@ pub async fn upgrade(
         ws
     };
     let limit = state.app.config().max_body_bytes;
-    ws.max_message_size(limit.saturating_add(1024))
-        .on_upgrade(move |socket| serve(state, server, caller, socket))
+    wsock::limited(ws, limit)
+        .on_upgrade(move |socket| {
+            let id = SessionId::generate(&OsEntropy).as_str().to_owned();
+            // Until `initialize` succeeds the outbox waits as the server's pending stream, as for
+            // legacy SSE.
+            let outbox = server.open_pending(&id, &caller);
+            let session = BridgedSocket {
+                server,
+                caller,
+                id,
+                outbox,
+            };
+            wsock::pump(state, socket, Vec::new(), session)
+        })
         .into_response()
 }
 
-async fn serve(state: AppState, server: Arc<BridgedServer>, caller: Caller, socket: WebSocket) {
-    let id = SessionId::generate(&OsEntropy).as_str().to_owned();
-    // Until `initialize` succeeds the outbox waits as the server's pending stream, as for legacy SSE.
-    let outbox = server.open_pending(&id, &caller);
-    let metrics = state.app.metrics().clone();
-    metrics.stream_delta(1);
-    let (mut sink, mut stream) = socket.split();
-    let mut shutdown = state.shutdown.clone();
-    let mut ping = tokio::time::interval(Duration::from_secs(30));
-    ping.tick().await;
-    let mut open = true;
-    while open {
-        for m in outbox.drain() {
-            if sink
-                .send(Message::Text(m.to_string().into()))
-                .await
-                .is_err()
-            {
-                open = false;
-                break;
+/// A bridged socket session: messages go to the server's child, its messages come from the outbox.
+struct BridgedSocket {
+    server: Arc<BridgedServer>,
+    caller: Caller,
+    id: String,
+    outbox: Arc<Outbox>,
+}
+
+impl SocketSession for BridgedSocket {
+    async fn pushed(&mut self) -> Option<Vec<String>> {
+        loop {
+            let queued = self.outbox.drain();
+            if !queued.is_empty() {
+                return Some(queued.iter().map(ToString::to_string).collect());
             }
-        }
-        if !open || outbox.is_closed() {
-            break;
-        }
-        tokio::select! {
-            _ = outbox.changed() => {}
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Text(text))) => {
-                    let refusal = match parse(text.as_bytes()) {
-                        Ok(message) => {
-                            let waiting = server.take_pending(&id, &caller);
-                            deliver(server.clone(), &id, &caller, waiting, message).await.err()
-                        }
-                        Err(refusal) => Some(refusal),
-                    };
-                    if let Some((e, msg_id)) = refusal {
-                        let text = protocol::failure(&msg_id, &e.to_jsonrpc()).to_string();
-                        open = sink.send(Message::Text(text.into())).await.is_ok();
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let text = mcp_edge_core::gateway::binary_frame_refusal();
-                    open = sink.send(Message::Text(text.into())).await.is_ok();
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => open = sink.send(Message::Ping(Bytes::from_static(b"keepalive"))).await.is_ok(),
-            _ = shutdown.changed() => {
-                let _ = sink.send(Message::Close(None)).await;
-                open = false;
+            if self.outbox.is_closed() {
+                return None;
             }
+            self.outbox.changed().await;
         }
     }
-    outbox.close();
-    server.drop_pending(&id);
-    server.end_session(&id);
-    metrics.stream_delta(-1);
+
+    async fn on_text(&mut self, text: &str) -> Vec<String> {
+        let refusal = match parse(text.as_bytes()) {
+            Ok(message) => {
+                let waiting = self.server.take_pending(&self.id, &self.caller);
+                deliver(
+                    self.server.clone(),
+                    &self.id,
+                    &self.caller,
+                    waiting,
+                    message,
+                )
+                .await
+                .err()
+            }
+            Err(refusal) => Some(refusal),
+        };
+        refusal
+            .map(|(e, msg_id)| protocol::failure(&msg_id, &e.to_jsonrpc()).to_string())
+            .into_iter()
+            .collect()
+    }
+
+    async fn closed(self) {
+        self.outbox.close();
+        self.server.drop_pending(&self.id);
+        self.server.end_session(&self.id);
+    }
 }

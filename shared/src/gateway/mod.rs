@@ -2,6 +2,7 @@
 //! credentials, policy and the registry together.
 
 mod access;
+mod admission;
 mod batch;
 mod dispatch;
 mod legacy;
@@ -16,6 +17,10 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 pub use access::ClientAddress;
+pub use admission::{
+    check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
+    ReadPhase, WsClose, BODY_RATE_GRACE_MS,
+};
 pub use legacy::LegacyOutbox;
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
 
@@ -365,16 +370,23 @@ impl McpApp {
                 self.protected_resource_metadata(req.method(), &headers),
             );
         }
-        if matches!(leaf.as_str(), "mcp" | "sse" | "messages") {
-            match self
-                .admit(&headers, req.extensions().get::<ClientAddress>())
+        let admitted = match req.extensions_mut().remove::<Admitted>() {
+            Some(a) => a,
+            None => match self
+                .admit_head(
+                    req.method(),
+                    &path,
+                    &headers,
+                    req.extensions().get::<ClientAddress>(),
+                )
                 .await
             {
-                Ok(caller) => {
-                    req.extensions_mut().insert(caller);
-                }
-                Err(reply) => return self.with_cors(&headers, *reply),
-            }
+                Ok(a) => a,
+                Err(reply) => return *reply,
+            },
+        };
+        if let Some(caller) = admitted.caller() {
+            req.extensions_mut().insert(caller.clone());
         }
         let reply = match (req.method(), leaf.as_str()) {
             (_, "mcp") => self.streamable(req).await,

@@ -969,6 +969,90 @@ mod access {
     }
 
     #[test]
+    fn admission_before_the_body_takes_one_rate_token_and_refuses_announced_sizes() {
+        let (h, _) = keyed(GatewayConfig::default());
+        let head = |headers: &[(&str, &str)]| {
+            let mut map = http::HeaderMap::new();
+            for (k, v) in headers {
+                map.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            map
+        };
+        // No credential: 401 from the head alone.
+        let r = block_on(h.app.admit_head(&Method::POST, "/mcp", &head(&[]), None)).unwrap_err();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // An announced body over the limit: 413 before authentication.
+        let too_big = (4 * 1024 * 1024 + 1).to_string();
+        let r = block_on(h.app.admit_head(
+            &Method::POST,
+            "/mcp",
+            &head(&[("content-length", &too_big)]),
+            None,
+        ))
+        .unwrap_err();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // A foreign origin: 403 before authentication.
+        let r = block_on(h.app.admit_head(
+            &Method::POST,
+            "/mcp",
+            &head(&[("origin", "https://evil.example")]),
+            None,
+        ))
+        .unwrap_err();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        // /health needs no caller.
+        let ok = block_on(h.app.admit_head(&Method::GET, "/health", &head(&[]), None)).unwrap();
+        assert!(ok.caller().is_none());
+        // The reader's bucket holds 2: admitting the head and handling the request take one token
+        // together, so two requests pass and the third is limited.
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}).to_string();
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let headers = head(&[("x-api-key", "reader-key")]);
+            let admitted = block_on(h.app.admit_head(&Method::POST, "/mcp", &headers, None));
+            let Ok(admitted) = admitted else {
+                statuses.push(StatusCode::TOO_MANY_REQUESTS);
+                continue;
+            };
+            assert_eq!(admitted.caller().unwrap().name, "reader");
+            let mut req = post(&[JSON, ACCEPT, ("x-api-key", "reader-key")], &body);
+            req.extensions_mut().insert(admitted);
+            statuses.push(block_on(h.app.handle(req)).status());
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::TOO_MANY_REQUESTS
+            ]
+        );
+    }
+
+    #[test]
+    fn load_shedding_and_shutdown_replies() {
+        let h = harness();
+        assert!(h.app.shed(&Method::GET, "/health").is_none());
+        let r = h.app.shed(&Method::POST, "/mcp").unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.response.headers()["retry-after"], "1");
+        let r = h
+            .app
+            .shutdown_reply(br#"{"jsonrpc":"2.0","id":42,"method":"tools/call"}"#);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let v = body_json(&r);
+        assert_eq!(v["id"], 42);
+        assert_eq!(v["error"]["code"], -32603);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"));
+    }
+
+    #[test]
     fn api_keys_gate_every_transport() {
         let (h, audit) = keyed(GatewayConfig::default());
         let r = init_with(&h, ("x-nothing", "1"));
