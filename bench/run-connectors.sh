@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Connector benchmark: `jira_get_issue` and `gitlab_list_projects` through mcp-edge, side by side in
 # one run with the popular peers pointed at the same local fakes (tests/fake-upstream):
-#   - mcp-atlassian (PyPI, streamable-http mode) for Jira,
+#   - mcp-atlassian (PyPI, streamable-http mode) for Jira, and again in its Server/Data Center mode
+#     (personal access token) against the Jira Data Center fake (`--deployment server`),
 #   - @zereight/mcp-gitlab (npm, Streamable HTTP with per-request tokens) for GitLab.
 # Prints throughput, p50/p99 and the ratios. Everything binds 127.0.0.1 and stops by itself.
 # BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16").
@@ -49,7 +50,9 @@ GITLAB_TOKEN=glpat-bench-token-000000001
 EMAIL=bench@example.com
 "$FAKE" --service jira --bind 127.0.0.1:0 --token "$JIRA_TOKEN" --email "$EMAIL" >"$WORK/jira" 2>/dev/null & PIDS+=($!)
 "$FAKE" --service gitlab --bind 127.0.0.1:0 --token "$GITLAB_TOKEN" >"$WORK/gitlab" 2>/dev/null & PIDS+=($!)
-JIRA=$(wait_for "$WORK/jira"); GITLAB=$(wait_for "$WORK/gitlab")
+JIRA_PAT=jira-dc-bench-pat-0001
+"$FAKE" --service jira --deployment server --bind 127.0.0.1:0 --token "$JIRA_PAT" >"$WORK/jira-dc" 2>/dev/null & PIDS+=($!)
+JIRA=$(wait_for "$WORK/jira"); GITLAB=$(wait_for "$WORK/gitlab"); JIRA_DC=$(wait_for "$WORK/jira-dc")
 
 "$BIN" --bind 127.0.0.1:0 --data-dir "$WORK/edge" --log-level warn \
   --upstream-allow-http 127.0.0.1 --upstream-allow-private 127.0.0.1 >"$WORK/edge.out" 2>"$WORK/edge.err" & PIDS+=($!)
@@ -59,6 +62,11 @@ ATL_PORT=$(free_port)
 JIRA_URL="$JIRA" JIRA_USERNAME="$EMAIL" JIRA_API_TOKEN="$JIRA_TOKEN" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
   "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_PORT" >"$WORK/atl.log" 2>&1 & PIDS+=($!)
 wait_http "http://127.0.0.1:$ATL_PORT/mcp" || { tail -5 "$WORK/atl.log"; exit 1; }
+# mcp-atlassian in Server/Data Center mode: a non-Cloud URL and a personal access token.
+ATL_DC_PORT=$(free_port)
+JIRA_URL="$JIRA_DC" JIRA_PERSONAL_TOKEN="$JIRA_PAT" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
+  "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_DC_PORT" >"$WORK/atl-dc.log" 2>&1 & PIDS+=($!)
+wait_http "http://127.0.0.1:$ATL_DC_PORT/mcp" || { tail -5 "$WORK/atl-dc.log"; exit 1; }
 # @zereight/mcp-gitlab caps each client address at MAX_REQUESTS_PER_MINUTE (at most 1000) in memory,
 # so every measured run gets a fresh peer process, 100 warm-up calls and at most 800 measured ones:
 # its throughput is measured over the time those requests took, not throttled by the cap.
@@ -93,6 +101,11 @@ for n in $SESSIONS; do
   p=$(run "mcp-atlassian jira_get_issue" "http://127.0.0.1:$ATL_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
   echo "$e"; echo "$p"
   compare "jira_get_issue, $n sessions" "$e" "$p"
+  e=$(run "mcp-edge jira_get_issue DC" "$EDGE/mcp" "$n" jira_get_issue '{"issueKey":"DEMO-1"}' \
+        "X-Atlassian-Jira-Url: $JIRA_DC" "X-Atlassian-Jira-Personal-Token: $JIRA_PAT")
+  p=$(run "mcp-atlassian jira_get_issue DC" "http://127.0.0.1:$ATL_DC_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
+  echo "$e"; echo "$p"
+  compare "jira_get_issue Data Center, $n sessions" "$e" "$p"
   e=$(run "mcp-edge gitlab_list_projects" "$EDGE/mcp" "$n" gitlab_list_projects '{}' \
         "X-GitLab-API-URL: $GITLAB" "Private-Token: $GITLAB_TOKEN")
   start_gitlab_peer

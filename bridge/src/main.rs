@@ -32,7 +32,7 @@ use mcp_edge_core::ratelimit::RateLimit;
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::transport::headers::OriginPolicy;
 use mcp_edge_core::upstream::{
-    GuardConfig, HostPattern, PoolConfig, UpstreamConfig, UpstreamGuard,
+    DeploymentConfig, GuardConfig, HostPattern, PoolConfig, UpstreamConfig, UpstreamGuard,
 };
 use mcp_edge_core::{GatewayConfig, McpApp, Ports};
 use tokio::sync::watch;
@@ -301,8 +301,10 @@ fn connector_set(names: &[String]) -> anyhow::Result<ConnectorSet> {
     mcp_edge_core::settings::parse_connectors(names).map_err(anyhow::Error::msg)
 }
 
-fn upstream_config(cli: &Cli) -> UpstreamConfig {
-    UpstreamConfig {
+fn upstream_config(cli: &Cli) -> anyhow::Result<UpstreamConfig> {
+    let deployment = DeploymentConfig::from_vars(|name| std::env::var(name).ok())
+        .map_err(|(name, reason)| anyhow::anyhow!("{name}: {reason}"))?;
+    Ok(UpstreamConfig {
         guard: GuardConfig {
             allowlist: cli.upstream_allowlist.clone(),
             allow_http: cli.upstream_allow_http.clone(),
@@ -314,8 +316,9 @@ fn upstream_config(cli: &Cli) -> UpstreamConfig {
         },
         timeout_ms: cli.upstream_timeout.as_millis() as u64,
         max_retries: cli.upstream_retries,
+        deployment,
         ..UpstreamConfig::default()
-    }
+    })
 }
 
 /// The services whose URL is fixed: `--dynamic-urls`, else the GitLab MCP server's
@@ -529,7 +532,7 @@ fn build_app(
         mcp_edge_core::testing::register_test_tools(&mut registry);
     }
     mcp_edge_core::connector::register(&mut registry, connector_set(&cli.connectors)?);
-    let upstream = upstream_config(cli);
+    let upstream = upstream_config(cli)?;
     let loopback = cli.bind.ip().is_loopback();
     let config = GatewayConfig {
         session_ttl_ms: cli.session_ttl.as_millis() as u64,

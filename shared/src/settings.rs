@@ -292,6 +292,8 @@ impl Settings {
                 )?,
             },
             timeout_ms: ms("MCP_EDGE_UPSTREAM_TIMEOUT", upstream_defaults.timeout_ms)?,
+            deployment: crate::upstream::DeploymentConfig::from_vars(|n| v.get(n))
+                .map_err(|(name, reason)| SettingsError { name, reason })?,
             max_retries: v
                 .parse("MCP_EDGE_UPSTREAM_RETRIES", number::<u32>)?
                 .unwrap_or(upstream_defaults.max_retries),
@@ -382,6 +384,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_vars(|n| map.get(n).cloned())
+    }
+
+    #[test]
+    fn deployment_variables_are_read_and_bad_values_named() {
+        let s = settings(&[("JIRA_DEPLOYMENT", "datacenter")]).unwrap();
+        assert_eq!(
+            s.gateway.upstream.deployment.jira,
+            Some(crate::upstream::Deployment::Server)
+        );
+        assert_eq!(s.gateway.upstream.deployment.confluence, None);
+        let err = settings(&[("CONFLUENCE_DEPLOYMENT", "onprem")]).unwrap_err();
+        assert_eq!(err.name, "CONFLUENCE_DEPLOYMENT");
+        assert!(err.reason.contains("cloud, server"), "{}", err.reason);
     }
 
     #[test]

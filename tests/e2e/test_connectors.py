@@ -39,8 +39,9 @@ pytestmark = pytest.mark.skipif(
 class Fake:
     """One fake upstream process."""
 
-    def __init__(self, service: str, token: str, email: str | None = None, name: str | None = None):
-        cmd = [FAKE_BIN, "--service", service, "--bind", "127.0.0.1:0", "--token", token]
+    def __init__(self, service: str, token: str, email: str | None = None, name: str | None = None,
+                 deployment: str = "cloud"):
+        cmd = [FAKE_BIN, "--service", service, "--bind", "127.0.0.1:0", "--token", token, "--deployment", deployment]
         if email:
             cmd += ["--email", email]
         if name:

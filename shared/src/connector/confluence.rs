@@ -1,5 +1,8 @@
-//! Confluence Cloud tools: CQL search (v1 `/wiki/rest/api/search`, cursor pagination) and pages and
-//! spaces (v2 `/wiki/api/v2`), with storage-format bodies read as Markdown.
+//! Confluence tools on both deployments behind one set of names and shapes, with storage-format
+//! (XHTML) bodies written from and read as Markdown. Cloud: CQL search (v1 `/wiki/rest/api/search`,
+//! cursor pagination) and pages and spaces (v2 `/wiki/api/v2`). Server/Data Center: `/rest/api/content`,
+//! `/rest/api/content/search` (CQL) and `/rest/api/space`, paged by `start`, whose offset becomes
+//! the cursor.
 
 use http::Method;
 use serde_json::{json, Value};
@@ -8,7 +11,79 @@ use super::schema::{self, object};
 use super::{encode, handler, markdown, opt, query, query_param, storage, Args, ConnectorTool};
 use crate::credential::Service;
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
-use crate::upstream::{Endpoint, Upstream, UpstreamFailure, UpstreamReply};
+use crate::upstream::deployment::override_hint;
+use crate::upstream::{Deployment, Endpoint, Upstream, UpstreamFailure, UpstreamReply};
+
+/// A Confluence endpoint and its deployment type.
+pub(crate) struct Site {
+    /// The endpoint (base URL without `/wiki`).
+    pub ep: Endpoint,
+    /// Cloud or Server/Data Center.
+    pub deployment: Deployment,
+}
+
+impl Site {
+    /// Resolves the request's Confluence endpoint and its deployment type.
+    pub(crate) async fn of(up: &Upstream<'_>) -> Result<Site, UpstreamFailure> {
+        let ep = up.endpoint(Service::Confluence)?;
+        let deployment = up.deployment(&ep).await?;
+        Ok(Site { ep, deployment })
+    }
+
+    fn server(&self) -> bool {
+        self.deployment.is_server()
+    }
+
+    /// See [`super::jira`]: a 404/410 from an endpoint that always exists means a wrong guess.
+    fn missing_endpoint(&self, e: UpstreamFailure) -> UpstreamFailure {
+        match e.status() {
+            Some(404 | 410) => UpstreamFailure::Deployment {
+                service: Service::Confluence,
+                detail: format!(
+                    "{e} This endpoint exists on every Confluence {}, so the deployment type is probably wrong: {}.",
+                    self.deployment,
+                    override_hint(Service::Confluence, self.deployment)
+                ),
+            },
+            _ => e,
+        }
+    }
+}
+
+/// A Server/Data Center page cursor: the offset of the next page (decimal).
+fn offset_cursor(args: &Args) -> Result<u64, ToolFailure> {
+    match args.opt_str("cursor") {
+        None => Ok(0),
+        Some(c) => c.parse().map_err(|_| {
+            ToolFailure::new(format!(
+                "cursor '{}' did not come from this Confluence Server/Data Center (its cursors are offsets); start again without it",
+                c.chars().take(40).collect::<String>()
+            ))
+        }),
+    }
+}
+
+/// The next offset of a Server/Data Center page, when `_links.next` says there is one.
+fn next_offset(body: &Value, start: u64) -> Value {
+    if body["_links"]["next"].is_null() {
+        return Value::Null;
+    }
+    let size = body["size"]
+        .as_u64()
+        .or_else(|| body["results"].as_array().map(|r| r.len() as u64))
+        .unwrap_or(0);
+    let start = body["start"].as_u64().unwrap_or(start);
+    json!((start + size).to_string())
+}
+
+/// Ids are numbers on Server/Data Center and strings on Cloud: text either way.
+fn id_text(v: &Value) -> Value {
+    match v {
+        Value::String(s) => json!(s),
+        Value::Number(n) => json!(n.to_string()),
+        _ => Value::Null,
+    }
+}
 
 const CONFLUENCE: &[Service] = &[Service::Confluence];
 
@@ -202,32 +277,100 @@ fn next_cursor(reply: &UpstreamReply) -> Value {
     opt(from_links.or_else(from_header).as_deref())
 }
 
-fn page_url(ep: &Endpoint, page: &Value) -> Value {
+/// The page's web address: Cloud serves the UI under `/wiki`; Server/Data Center under the base URL
+/// (which already holds any context path).
+fn page_url(site: &Site, page: &Value) -> Value {
+    let context = if site.server() { "" } else { "/wiki" };
     match page["_links"]["webui"].as_str() {
-        Some(webui) => json!(format!("{}/wiki{webui}", ep.base)),
+        Some(webui) => json!(format!("{}{context}{webui}", site.ep.base)),
         None => Value::Null,
     }
 }
 
-/// Summarizes a v2 `Page` (body converted to Markdown when present).
-pub(crate) fn summarize_page(ep: &Endpoint, page: &Value) -> Value {
+/// Summarizes a Cloud v2 `Page` or a Server/Data Center `Content` (body converted to Markdown when
+/// present; on Server/Data Center the space comes from `space.id` and the parent from `ancestors`).
+pub(crate) fn summarize_page(site: &Site, page: &Value) -> Value {
     let body = page["body"]["storage"]["value"]
         .as_str()
         .map(storage::to_markdown);
+    let (space, parent) = if site.server() {
+        let parent = page["ancestors"]
+            .as_array()
+            .and_then(|a| a.last())
+            .map(|a| id_text(&a["id"]))
+            .unwrap_or(Value::Null);
+        (id_text(&page["space"]["id"]), parent)
+    } else {
+        (id_text(&page["spaceId"]), id_text(&page["parentId"]))
+    };
     json!({
-        "id": page["id"].as_str().map(str::to_owned).unwrap_or_else(|| page["id"].to_string()),
+        "id": id_text(&page["id"]),
         "title": page["title"].as_str().unwrap_or_default(),
         "status": opt(page["status"].as_str()),
-        "spaceId": opt(page["spaceId"].as_str()),
-        "parentId": opt(page["parentId"].as_str()),
+        "spaceId": space,
+        "parentId": parent,
         "version": page["version"]["number"].as_u64(),
-        "url": page_url(ep, page),
+        "url": page_url(site, page),
         "body": opt(body.as_deref()),
     })
 }
 
+/// Server/Data Center CQL search: `GET /rest/api/content/search` (content results, no excerpts).
+async fn search_server(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    args: &Args,
+) -> Result<Value, ToolFailure> {
+    let start = offset_cursor(args)?;
+    let q = query(&[
+        ("cql", Some(args.str("cql")?.to_owned())),
+        ("start", Some(start.to_string())),
+        (
+            "limit",
+            Some(args.opt_u64("limit").unwrap_or(25).to_string()),
+        ),
+        ("expand", Some("version".to_owned())),
+    ]);
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("/rest/api/content/search{q}"),
+            None,
+        )
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
+    let results: Vec<Value> = reply.body["results"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|c| {
+                    json!({
+                        "id": id_text(&c["id"]),
+                        "type": opt(c["type"].as_str()),
+                        "title": c["title"].as_str().unwrap_or_default(),
+                        "excerpt": Value::Null,
+                        "url": page_url(site, c),
+                        "lastModified": opt(c["version"]["when"].as_str()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json!({
+        "results": results,
+        "totalSize": reply.body["totalSize"].as_u64(),
+        "nextCursor": next_offset(&reply.body, start),
+    }))
+}
+
 async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Confluence)?;
+    let site = Site::of(ctx.upstream).await?;
+    if site.server() {
+        return search_server(ctx, &site, &args).await;
+    }
+    let ep = &site.ep;
     let q = query(&[
         ("cql", Some(args.str("cql")?.to_owned())),
         (
@@ -238,8 +381,9 @@ async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure>
     ]);
     let reply = ctx
         .upstream
-        .json(&ep, Method::GET, &format!("/wiki/rest/api/search{q}"), None)
-        .await?;
+        .json(ep, Method::GET, &format!("/wiki/rest/api/search{q}"), None)
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
     let results: Vec<Value> = reply.body["results"]
         .as_array()
         .map(|l| {
@@ -271,24 +415,64 @@ async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure>
 /// Fetches a page with its storage body.
 pub(crate) async fn fetch_page(
     up: &Upstream<'_>,
-    ep: &Endpoint,
+    site: &Site,
     id: &str,
 ) -> Result<Value, UpstreamFailure> {
-    let reply = up
-        .json(
-            ep,
-            Method::GET,
-            &format!("/wiki/api/v2/pages/{}?body-format=storage", encode(id)),
-            None,
+    let path = if site.server() {
+        format!(
+            "/rest/api/content/{}?expand=body.storage,version,space,ancestors",
+            encode(id)
         )
-        .await?;
+    } else {
+        format!("/wiki/api/v2/pages/{}?body-format=storage", encode(id))
+    };
+    let reply = up.json(&site.ep, Method::GET, &path, None).await?;
     Ok(reply.body)
 }
 
 async fn get_page(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Confluence)?;
-    let page = fetch_page(ctx.upstream, &ep, &args.id("pageId")?).await?;
-    Ok(summarize_page(&ep, &page))
+    let site = Site::of(ctx.upstream).await?;
+    let page = fetch_page(ctx.upstream, &site, &args.id("pageId")?).await?;
+    Ok(summarize_page(&site, &page))
+}
+
+/// Most space-list pages read while looking a space id up on Server/Data Center (100 spaces each).
+const SPACE_LOOKUP_PAGES: u64 = 50;
+
+/// Server/Data Center creates pages by space key; the tools take the numeric space id (as on
+/// Cloud), so look the key up in `GET /rest/api/space`.
+async fn space_key(up: &Upstream<'_>, site: &Site, id: &str) -> Result<String, ToolFailure> {
+    let mut start = 0u64;
+    for _ in 0..SPACE_LOOKUP_PAGES {
+        let reply = up
+            .json(
+                &site.ep,
+                Method::GET,
+                &format!("/rest/api/space?start={start}&limit=100"),
+                None,
+            )
+            .await
+            .map_err(|e| site.missing_endpoint(e))?;
+        let results = reply.body["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(key) = results
+            .iter()
+            .find(|s| id_text(&s["id"]) == json!(id))
+            .and_then(|s| s["key"].as_str())
+        {
+            return Ok(key.to_owned());
+        }
+        match next_offset(&reply.body, start).as_str() {
+            Some(next) if !results.is_empty() => start = next.parse().unwrap_or(u64::MAX),
+            _ => break,
+        }
+    }
+    Err(ToolFailure::new(format!(
+        "Confluence at {} has no space with id {id} visible to these credentials (see confluence_list_spaces)",
+        site.ep.host
+    )))
 }
 
 fn storage_body(args: &Args) -> Result<String, ToolFailure> {
@@ -299,8 +483,34 @@ fn storage_body(args: &Args) -> Result<String, ToolFailure> {
     })
 }
 
+async fn create_page_server(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    args: &Args,
+) -> Result<Value, ToolFailure> {
+    let key = space_key(ctx.upstream, site, &args.id("spaceId")?).await?;
+    let mut body = json!({
+        "type": "page",
+        "title": args.str("title")?,
+        "space": {"key": key},
+        "body": {"storage": {"value": storage_body(args)?, "representation": "storage"}},
+    });
+    if args.0.contains_key("parentId") {
+        body["ancestors"] = json!([{"id": args.id("parentId")?}]);
+    }
+    let reply = ctx
+        .upstream
+        .json(&site.ep, Method::POST, "/rest/api/content", Some(&body))
+        .await?;
+    Ok(summarize_page(site, &reply.body))
+}
+
 async fn create_page(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Confluence)?;
+    let site = Site::of(ctx.upstream).await?;
+    if site.server() {
+        return create_page_server(ctx, &site, &args).await;
+    }
+    let ep = &site.ep;
     let mut body = json!({
         "spaceId": args.id("spaceId")?,
         "status": "current",
@@ -312,18 +522,18 @@ async fn create_page(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFai
     }
     let reply = ctx
         .upstream
-        .json(&ep, Method::POST, "/wiki/api/v2/pages", Some(&body))
+        .json(ep, Method::POST, "/wiki/api/v2/pages", Some(&body))
         .await?;
-    Ok(summarize_page(&ep, &reply.body))
+    Ok(summarize_page(&site, &reply.body))
 }
 
 async fn update_page(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Confluence)?;
+    let site = Site::of(ctx.upstream).await?;
     let id = args.id("pageId")?;
     let (base_version, title) = match (args.opt_u64("version"), args.opt_str("title")) {
         (Some(v), Some(t)) => (v, t.to_owned()),
         (given, title) => {
-            let current = fetch_page(ctx.upstream, &ep, &id).await?;
+            let current = fetch_page(ctx.upstream, &site, &id).await?;
             let v = given.or(current["version"]["number"].as_u64()).unwrap_or(1);
             let t = title
                 .map(str::to_owned)
@@ -336,19 +546,35 @@ async fn update_page(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFai
     if let Some(m) = args.opt_str("versionMessage") {
         version["message"] = json!(m);
     }
-    let body = json!({
-        "id": id,
-        "status": "current",
-        "title": title,
-        "body": {"representation": "storage", "value": storage_body(&args)?},
-        "version": version,
-    });
+    let (path, body) = if site.server() {
+        (
+            format!("/rest/api/content/{}", encode(&id)),
+            json!({
+                "id": id,
+                "type": "page",
+                "title": title,
+                "body": {"storage": {"value": storage_body(&args)?, "representation": "storage"}},
+                "version": version,
+            }),
+        )
+    } else {
+        (
+            format!("/wiki/api/v2/pages/{}", encode(&id)),
+            json!({
+                "id": id,
+                "status": "current",
+                "title": title,
+                "body": {"representation": "storage", "value": storage_body(&args)?},
+                "version": version,
+            }),
+        )
+    };
     match ctx
         .upstream
-        .json(&ep, Method::PUT, &format!("/wiki/api/v2/pages/{}", encode(&id)), Some(&body))
+        .json(&site.ep, Method::PUT, &path, Some(&body))
         .await
     {
-        Ok(reply) => Ok(summarize_page(&ep, &reply.body)),
+        Ok(reply) => Ok(summarize_page(&site, &reply.body)),
         Err(e) if e.status() == Some(409) => Err(ToolFailure::new(format!(
             "Confluence page {id} was changed by someone else since version {base_version} (409 conflict), so the update was not applied. Read the page again with confluence_get_page, re-apply your change and pass the new version. ({e})"
         ))),
@@ -356,8 +582,46 @@ async fn update_page(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFai
     }
 }
 
+fn space_summary(s: &Value) -> Value {
+    json!({
+        "id": id_text(&s["id"]),
+        "key": s["key"].as_str().unwrap_or_default(),
+        "name": s["name"].as_str().unwrap_or_default(),
+        "type": opt(s["type"].as_str()),
+        "status": opt(s["status"].as_str()),
+    })
+}
+
+async fn list_spaces_server(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    args: &Args,
+) -> Result<Value, ToolFailure> {
+    let start = offset_cursor(args)?;
+    let limit = args.opt_u64("limit").unwrap_or(25);
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("/rest/api/space?start={start}&limit={limit}"),
+            None,
+        )
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
+    let spaces: Vec<Value> = reply.body["results"]
+        .as_array()
+        .map(|l| l.iter().map(space_summary).collect())
+        .unwrap_or_default();
+    Ok(json!({"spaces": spaces, "nextCursor": next_offset(&reply.body, start)}))
+}
+
 async fn list_spaces(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Confluence)?;
+    let site = Site::of(ctx.upstream).await?;
+    if site.server() {
+        return list_spaces_server(ctx, &site, &args).await;
+    }
+    let ep = &site.ep;
     let q = query(&[
         (
             "limit",
@@ -367,29 +631,60 @@ async fn list_spaces(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFai
     ]);
     let reply = ctx
         .upstream
-        .json(&ep, Method::GET, &format!("/wiki/api/v2/spaces{q}"), None)
-        .await?;
+        .json(ep, Method::GET, &format!("/wiki/api/v2/spaces{q}"), None)
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
     let spaces: Vec<Value> = reply.body["results"]
+        .as_array()
+        .map(|l| l.iter().map(space_summary).collect())
+        .unwrap_or_default();
+    Ok(json!({"spaces": spaces, "nextCursor": next_cursor(&reply)}))
+}
+
+async fn children_server(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    args: &Args,
+) -> Result<Value, ToolFailure> {
+    let start = offset_cursor(args)?;
+    let limit = args.opt_u64("limit").unwrap_or(25);
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!(
+                "/rest/api/content/{}/child/page?start={start}&limit={limit}&expand=space",
+                encode(&args.id("pageId")?)
+            ),
+            None,
+        )
+        .await?;
+    let children: Vec<Value> = reply.body["results"]
         .as_array()
         .map(|l| {
             l.iter()
-                .map(|s| {
+                .map(|c| {
                     json!({
-                        "id": s["id"].as_str().map(str::to_owned).unwrap_or_else(|| s["id"].to_string()),
-                        "key": s["key"].as_str().unwrap_or_default(),
-                        "name": s["name"].as_str().unwrap_or_default(),
-                        "type": opt(s["type"].as_str()),
-                        "status": opt(s["status"].as_str()),
+                        "id": id_text(&c["id"]),
+                        "title": c["title"].as_str().unwrap_or_default(),
+                        "status": opt(c["status"].as_str()),
+                        "spaceId": id_text(&c["space"]["id"]),
+                        "childPosition": c["extensions"]["position"].as_i64(),
                     })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    Ok(json!({"spaces": spaces, "nextCursor": next_cursor(&reply)}))
+    Ok(json!({"children": children, "nextCursor": next_offset(&reply.body, start)}))
 }
 
 async fn children(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Confluence)?;
+    let site = Site::of(ctx.upstream).await?;
+    if site.server() {
+        return children_server(ctx, &site, &args).await;
+    }
+    let ep = &site.ep;
     let q = query(&[
         (
             "limit",
@@ -400,7 +695,7 @@ async fn children(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailur
     let reply = ctx
         .upstream
         .json(
-            &ep,
+            ep,
             Method::GET,
             &format!(
                 "/wiki/api/v2/pages/{}/children{q}",

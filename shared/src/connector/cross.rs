@@ -89,11 +89,11 @@ pub fn branch_name(key: &str, summary: &str) -> String {
 }
 
 async fn create_branch_for_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let jira_ep = ctx.upstream.endpoint(Service::Jira)?;
+    let jira_site = jira::Site::of(ctx.upstream).await?;
     let gitlab_ep = ctx.upstream.endpoint(Service::GitLab)?;
     let key = args.str("issueKey")?.to_ascii_uppercase();
     let project = args.id("projectId")?;
-    let issue = jira::fetch_issue(ctx.upstream, &jira_ep, &key, Some("summary".into())).await?;
+    let issue = jira::fetch_issue(ctx.upstream, &jira_site, &key, Some("summary".into())).await?;
     let summary = issue["summary"].as_str().unwrap_or_default();
     let name = branch_name(&key, summary);
     let base = match args.opt_str("baseRef") {
@@ -111,7 +111,7 @@ async fn create_branch_for_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Va
             None => format!("`{name}`"),
         };
         let text = format!("Branch {link} was created in GitLab project {project} from `{base}`.");
-        let c = jira::comment(ctx.upstream, &jira_ep, &key, &text)
+        let c = jira::comment(ctx.upstream, &jira_site, &key, &text)
             .await
             .map_err(|e| {
                 ToolFailure::new(format!(
@@ -161,8 +161,8 @@ async fn comment_on_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, To
     let body = args.str("body")?;
     match parse_issue_ref(target) {
         Some(IssueRef::Jira(key)) => {
-            let ep = ctx.upstream.endpoint(Service::Jira)?;
-            let c = jira::comment(ctx.upstream, &ep, &key, body).await?;
+            let site = jira::Site::of(ctx.upstream).await?;
+            let c = jira::comment(ctx.upstream, &site, &key, body).await?;
             Ok(json!({"service": "jira", "issue": key, "commentId": c["commentId"]}))
         }
         Some(IssueRef::GitLab(project, iid)) => {

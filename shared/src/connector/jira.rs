@@ -1,14 +1,76 @@
-//! Jira Cloud REST v3 tools: search (JQL via `/rest/api/3/search/jql` with `nextPageToken`), issues,
-//! comments (Atlassian Document Format built from Markdown), transitions and projects.
+//! Jira tools: search (JQL), issues, comments, transitions and projects, on both deployments behind
+//! one set of names and shapes. Cloud: REST v3 (`/rest/api/3/search/jql` with `nextPageToken`,
+//! Atlassian Document Format built from Markdown). Server/Data Center: REST v2 (`/rest/api/2/search`
+//! with `startAt`, whose offset becomes the `nextPageToken`; wiki markup built from Markdown).
 
 use http::Method;
 use serde_json::{json, Map, Value};
 
 use super::schema::{self, object};
-use super::{adf, encode, handler, markdown, opt, query, Args, ConnectorTool};
+use super::{adf, encode, handler, markdown, opt, query, wiki, Args, ConnectorTool};
 use crate::credential::Service;
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
-use crate::upstream::{Endpoint, Upstream, UpstreamFailure};
+use crate::upstream::deployment::override_hint;
+use crate::upstream::{Deployment, Endpoint, Upstream, UpstreamFailure};
+
+/// A Jira endpoint and its deployment type.
+pub(crate) struct Site {
+    /// The endpoint.
+    pub ep: Endpoint,
+    /// Cloud or Server/Data Center.
+    pub deployment: Deployment,
+}
+
+impl Site {
+    /// Resolves the request's Jira endpoint and its deployment type.
+    pub(crate) async fn of(up: &Upstream<'_>) -> Result<Site, UpstreamFailure> {
+        let ep = up.endpoint(Service::Jira)?;
+        let deployment = up.deployment(&ep).await?;
+        Ok(Site { ep, deployment })
+    }
+
+    /// The platform REST prefix: v3 on Cloud, v2 on Server/Data Center.
+    fn api(&self) -> &'static str {
+        if self.deployment.is_server() {
+            "/rest/api/2"
+        } else {
+            "/rest/api/3"
+        }
+    }
+
+    /// A rich-text field from Markdown: ADF on Cloud, wiki markup on Server/Data Center.
+    fn rich(&self, markdown_text: &str) -> Value {
+        if self.deployment.is_server() {
+            json!(wiki::from_markdown(markdown_text))
+        } else {
+            markdown::to_adf(markdown_text)
+        }
+    }
+
+    /// A 404/410 from an endpoint that always exists on the assumed deployment means the guess was
+    /// wrong: say which type was assumed and how to override it.
+    fn missing_endpoint(&self, e: UpstreamFailure) -> UpstreamFailure {
+        match e.status() {
+            Some(404 | 410) => UpstreamFailure::Deployment {
+                service: Service::Jira,
+                detail: format!(
+                    "{e} This endpoint exists on every Jira {}, so the deployment type is probably wrong: {}.",
+                    self.deployment,
+                    override_hint(Service::Jira, self.deployment)
+                ),
+            },
+            _ => e,
+        }
+    }
+}
+
+/// A rich-text field as Markdown: wiki markup (a string, Server/Data Center) or ADF (Cloud).
+fn rich_text(v: &Value) -> String {
+    match v.as_str() {
+        Some(wiki_text) => wiki::to_markdown(wiki_text),
+        None => adf::to_text(v),
+    }
+}
 
 const JIRA: &[Service] = &[Service::Jira];
 
@@ -110,7 +172,7 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "jira_create_issue",
             "Create a Jira issue",
-            "Create a Jira issue. The description is Markdown, converted to Atlassian Document Format.",
+            "Create a Jira issue. The description is Markdown, converted to Atlassian Document Format (Cloud) or wiki markup (Server/Data Center).",
             JIRA,
             ToolAnnotations::writes(false),
             schema::input(
@@ -156,7 +218,7 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "jira_add_comment",
             "Comment on a Jira issue",
-            "Add a comment to a Jira issue. The body is plain text or Markdown, converted to Atlassian Document Format.",
+            "Add a comment to a Jira issue. The body is plain text or Markdown, converted to Atlassian Document Format (Cloud) or wiki markup (Server/Data Center).",
             JIRA,
             ToolAnnotations::writes(false),
             schema::input(&[("issueKey", issue_key_schema()), ("body", schema::text("Comment text (Markdown)"))], &["issueKey", "body"]),
@@ -309,7 +371,7 @@ pub(crate) fn summarize(ep: &Endpoint, issue: &Value) -> Value {
         "updated": opt(f["updated"].as_str()),
     });
     if !f["description"].is_null() {
-        out["description"] = json!(adf::to_text(&f["description"]));
+        out["description"] = json!(rich_text(&f["description"]));
     }
     if let Some(all) = f.as_object() {
         let extra: Map<String, Value> = all
@@ -327,24 +389,27 @@ pub(crate) fn summarize(ep: &Endpoint, issue: &Value) -> Value {
 /// Runs a JQL search page.
 pub(crate) async fn search_page(
     up: &Upstream<'_>,
-    ep: &Endpoint,
+    site: &Site,
     jql: &str,
     fields: Option<String>,
     max: u64,
     token: Option<&str>,
 ) -> Result<Value, ToolFailure> {
+    let ep = &site.ep;
+    let fields = fields.unwrap_or_else(|| DEFAULT_FIELDS.to_owned());
+    if site.deployment.is_server() {
+        return search_page_server(up, site, jql, fields, max, token).await;
+    }
     let q = query(&[
         ("jql", Some(jql.to_owned())),
         ("maxResults", Some(max.to_string())),
-        (
-            "fields",
-            Some(fields.unwrap_or_else(|| DEFAULT_FIELDS.to_owned())),
-        ),
+        ("fields", Some(fields)),
         ("nextPageToken", token.map(str::to_owned)),
     ]);
     let reply = up
         .json(ep, Method::GET, &format!("/rest/api/3/search/jql{q}"), None)
-        .await?;
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
     let issues: Vec<Value> = reply.body["issues"]
         .as_array()
         .map(|l| l.iter().map(|i| summarize(ep, i)).collect())
@@ -357,11 +422,62 @@ pub(crate) async fn search_page(
     }))
 }
 
+/// Server/Data Center search: `GET /rest/api/2/search` pages by `startAt`; the next offset is the
+/// page token (decimal), so callers page the same way on both deployments.
+async fn search_page_server(
+    up: &Upstream<'_>,
+    site: &Site,
+    jql: &str,
+    fields: String,
+    max: u64,
+    token: Option<&str>,
+) -> Result<Value, ToolFailure> {
+    let start: u64 = match token {
+        None => 0,
+        Some(t) => t.parse().map_err(|_| {
+            ToolFailure::new(format!(
+                "nextPageToken '{}' did not come from this Jira Server/Data Center (its page tokens are offsets); start again without it",
+                t.chars().take(40).collect::<String>()
+            ))
+        })?,
+    };
+    let q = query(&[
+        ("jql", Some(jql.to_owned())),
+        ("startAt", Some(start.to_string())),
+        ("maxResults", Some(max.to_string())),
+        ("fields", Some(fields)),
+    ]);
+    let reply = up
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("/rest/api/2/search{q}"),
+            None,
+        )
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
+    let issues: Vec<Value> = reply.body["issues"]
+        .as_array()
+        .map(|l| l.iter().map(|i| summarize(&site.ep, i)).collect())
+        .unwrap_or_default();
+    let start_at = reply.body["startAt"].as_u64().unwrap_or(start);
+    let next = start_at + issues.len() as u64;
+    let is_last = issues.is_empty()
+        || reply.body["total"]
+            .as_u64()
+            .is_none_or(|total| next >= total);
+    Ok(json!({
+        "issues": issues,
+        "nextPageToken": if is_last { Value::Null } else { json!(next.to_string()) },
+        "isLast": is_last,
+    }))
+}
+
 async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
     search_page(
         ctx.upstream,
-        &ep,
+        &site,
         args.str("jql")?,
         fields_arg(&args),
         args.opt_u64("maxResults").unwrap_or(25),
@@ -373,17 +489,19 @@ async fn search(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure>
 /// Fetches one issue (summary fields plus description).
 pub(crate) async fn fetch_issue(
     up: &Upstream<'_>,
-    ep: &Endpoint,
+    site: &Site,
     key: &str,
     fields: Option<String>,
 ) -> Result<Value, UpstreamFailure> {
+    let ep = &site.ep;
     let fields = fields.unwrap_or_else(|| format!("{DEFAULT_FIELDS},description"));
     let reply = up
         .json(
             ep,
             Method::GET,
             &format!(
-                "/rest/api/3/issue/{}{}",
+                "{}/issue/{}{}",
+                site.api(),
                 encode(key),
                 query(&[("fields", Some(fields))])
             ),
@@ -394,19 +512,26 @@ pub(crate) async fn fetch_issue(
 }
 
 async fn get_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
-    Ok(fetch_issue(ctx.upstream, &ep, args.str("issueKey")?, fields_arg(&args)).await?)
+    let site = Site::of(ctx.upstream).await?;
+    Ok(fetch_issue(
+        ctx.upstream,
+        &site,
+        args.str("issueKey")?,
+        fields_arg(&args),
+    )
+    .await?)
 }
 
 async fn create_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
+    let ep = &site.ep;
     let mut fields = json!({
         "project": {"key": args.str("projectKey")?},
         "summary": args.str("summary")?,
         "issuetype": {"name": args.opt_str("issueType").unwrap_or("Task")},
     });
     if let Some(d) = args.opt_str("description") {
-        fields["description"] = markdown::to_adf(d);
+        fields["description"] = site.rich(d);
     }
     let labels = args.str_list("labels");
     if !labels.is_empty() {
@@ -415,9 +540,9 @@ async fn create_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFa
     let reply = ctx
         .upstream
         .json(
-            &ep,
+            ep,
             Method::POST,
-            "/rest/api/3/issue",
+            &format!("{}/issue", site.api()),
             Some(&json!({"fields": fields})),
         )
         .await?;
@@ -425,19 +550,20 @@ async fn create_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFa
     Ok(json!({
         "key": key,
         "id": reply.body["id"].as_str().unwrap_or_default(),
-        "url": browse_url(&ep, key),
+        "url": browse_url(ep, key),
     }))
 }
 
 async fn update_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
+    let ep = &site.ep;
     let key = args.str("issueKey")?;
     let mut fields = Map::new();
     if let Some(s) = args.opt_str("summary") {
         fields.insert("summary".into(), json!(s));
     }
     if let Some(d) = args.0.get("description").and_then(Value::as_str) {
-        fields.insert("description".into(), markdown::to_adf(d));
+        fields.insert("description".into(), site.rich(d));
     }
     if args.0.contains_key("labels") {
         fields.insert("labels".into(), json!(args.str_list("labels")));
@@ -445,28 +571,28 @@ async fn update_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFa
     let changed: Vec<String> = fields.keys().cloned().collect();
     ctx.upstream
         .json(
-            &ep,
+            ep,
             Method::PUT,
-            &format!("/rest/api/3/issue/{}", encode(key)),
+            &format!("{}/issue/{}", site.api(), encode(key)),
             Some(&json!({"fields": fields})),
         )
         .await?;
-    Ok(json!({"key": key, "url": browse_url(&ep, key), "updatedFields": changed}))
+    Ok(json!({"key": key, "url": browse_url(ep, key), "updatedFields": changed}))
 }
 
 /// Adds a Markdown comment to an issue; returns the comment summary.
 pub(crate) async fn comment(
     up: &Upstream<'_>,
-    ep: &Endpoint,
+    site: &Site,
     key: &str,
     body: &str,
 ) -> Result<Value, UpstreamFailure> {
     let reply = up
         .json(
-            ep,
+            &site.ep,
             Method::POST,
-            &format!("/rest/api/3/issue/{}/comment", encode(key)),
-            Some(&json!({"body": markdown::to_adf(body)})),
+            &format!("{}/issue/{}/comment", site.api(), encode(key)),
+            Some(&json!({"body": site.rich(body)})),
         )
         .await?;
     Ok(json!({
@@ -477,20 +603,26 @@ pub(crate) async fn comment(
 }
 
 async fn add_comment(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
-    Ok(comment(ctx.upstream, &ep, args.str("issueKey")?, args.str("body")?).await?)
+    let site = Site::of(ctx.upstream).await?;
+    Ok(comment(
+        ctx.upstream,
+        &site,
+        args.str("issueKey")?,
+        args.str("body")?,
+    )
+    .await?)
 }
 
 async fn transitions(
     up: &Upstream<'_>,
-    ep: &Endpoint,
+    site: &Site,
     key: &str,
 ) -> Result<Vec<Value>, UpstreamFailure> {
     let reply = up
         .json(
-            ep,
+            &site.ep,
             Method::GET,
-            &format!("/rest/api/3/issue/{}/transitions", encode(key)),
+            &format!("{}/issue/{}/transitions", site.api(), encode(key)),
             None,
         )
         .await?;
@@ -511,17 +643,17 @@ async fn transitions(
 }
 
 async fn get_transitions(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
     let key = args.str("issueKey")?;
-    let list = transitions(ctx.upstream, &ep, key).await?;
+    let list = transitions(ctx.upstream, &site, key).await?;
     Ok(json!({"issueKey": key, "transitions": list}))
 }
 
 async fn transition_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
     let key = args.str("issueKey")?;
     let wanted = args.str("transition")?;
-    let available = transitions(ctx.upstream, &ep, key).await?;
+    let available = transitions(ctx.upstream, &site, key).await?;
     let chosen = available
         .iter()
         .find(|t| t["id"] == wanted)
@@ -555,13 +687,13 @@ async fn transition_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, To
         })?;
     let mut body = json!({"transition": {"id": chosen["id"]}});
     if let Some(c) = args.opt_str("comment") {
-        body["update"] = json!({"comment": [{"add": {"body": markdown::to_adf(c)}}]});
+        body["update"] = json!({"comment": [{"add": {"body": site.rich(c)}}]});
     }
     ctx.upstream
         .json(
-            &ep,
+            &site.ep,
             Method::POST,
-            &format!("/rest/api/3/issue/{}/transitions", encode(key)),
+            &format!("{}/issue/{}/transitions", site.api(), encode(key)),
             Some(&body),
         )
         .await?;
@@ -574,7 +706,7 @@ pub(crate) fn jql_quote(value: &str) -> String {
 }
 
 async fn issues_by_labels(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
     let labels = args.str_list("labels");
     let all = args.opt_str("match") == Some("all");
     let label_clause = if all {
@@ -599,7 +731,7 @@ async fn issues_by_labels(ctx: &ToolContext<'_>, args: Args) -> Result<Value, To
     );
     search_page(
         ctx.upstream,
-        &ep,
+        &site,
         &jql,
         None,
         args.opt_u64("maxResults").unwrap_or(25),
@@ -608,8 +740,67 @@ async fn issues_by_labels(ctx: &ToolContext<'_>, args: Args) -> Result<Value, To
     .await
 }
 
+fn project_summary(p: &Value) -> Value {
+    json!({
+        "id": p["id"].as_str().unwrap_or_default(),
+        "key": p["key"].as_str().unwrap_or_default(),
+        "name": p["name"].as_str().unwrap_or_default(),
+        "projectTypeKey": opt(p["projectTypeKey"].as_str()),
+    })
+}
+
+/// Server/Data Center lists every visible project in one `GET /rest/api/2/project` (it has no
+/// paginated project search); the filter and the page are applied here, with the same shape as Cloud.
+async fn list_projects_server(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    args: &Args,
+) -> Result<Value, ToolFailure> {
+    let reply = ctx
+        .upstream
+        .json(&site.ep, Method::GET, "/rest/api/2/project", None)
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
+    let wanted = args.opt_str("query").map(str::to_lowercase);
+    let all: Vec<&Value> = reply
+        .body
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|p| {
+                    wanted.as_ref().is_none_or(|q| {
+                        ["key", "name"].iter().any(|k| {
+                            p[*k]
+                                .as_str()
+                                .is_some_and(|v| v.to_lowercase().contains(q.as_str()))
+                        })
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let start = args.opt_u64("startAt").unwrap_or(0) as usize;
+    let max = args.opt_u64("maxResults").unwrap_or(50) as usize;
+    let projects: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|p| project_summary(p))
+        .collect();
+    Ok(json!({
+        "projects": projects,
+        "startAt": start,
+        "total": all.len(),
+        "isLast": start.saturating_add(max) >= all.len(),
+    }))
+}
+
 async fn list_projects(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
-    let ep = ctx.upstream.endpoint(Service::Jira)?;
+    let site = Site::of(ctx.upstream).await?;
+    if site.deployment.is_server() {
+        return list_projects_server(ctx, &site, &args).await;
+    }
+    let ep = &site.ep;
     let q = query(&[
         ("query", args.opt_str("query").map(str::to_owned)),
         (
@@ -624,27 +815,17 @@ async fn list_projects(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolF
     let reply = ctx
         .upstream
         .json(
-            &ep,
+            ep,
             Method::GET,
             &format!("/rest/api/3/project/search{q}"),
             None,
         )
-        .await?;
+        .await
+        .map_err(|e| site.missing_endpoint(e))?;
     let b = &reply.body;
     let projects: Vec<Value> = b["values"]
         .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|p| {
-                    json!({
-                        "id": p["id"].as_str().unwrap_or_default(),
-                        "key": p["key"].as_str().unwrap_or_default(),
-                        "name": p["name"].as_str().unwrap_or_default(),
-                        "projectTypeKey": opt(p["projectTypeKey"].as_str()),
-                    })
-                })
-                .collect()
-        })
+        .map(|l| l.iter().map(project_summary).collect())
         .unwrap_or_default();
     Ok(json!({
         "projects": projects,

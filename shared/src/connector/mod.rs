@@ -12,6 +12,7 @@ pub mod jira;
 pub mod markdown;
 pub mod resources;
 pub mod storage;
+pub mod wiki;
 
 use std::sync::Arc;
 

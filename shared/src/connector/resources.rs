@@ -157,16 +157,20 @@ impl ResourceProvider for ConnectorResources {
             let ep = up.endpoint(service).map_err(|e| failure(uri, e))?;
             let contents = match parsed {
                 ConnectorUri::JiraIssue(key) => {
-                    let issue = jira::fetch_issue(up, &ep, &key, None)
+                    let deployment = up.deployment(&ep).await.map_err(|e| failure(uri, e))?;
+                    let site = jira::Site { ep, deployment };
+                    let issue = jira::fetch_issue(up, &site, &key, None)
                         .await
                         .map_err(|e| failure(uri, e))?;
                     json_contents(uri, &issue)
                 }
                 ConnectorUri::ConfluencePage(id) => {
-                    let page = confluence::fetch_page(up, &ep, &id)
+                    let deployment = up.deployment(&ep).await.map_err(|e| failure(uri, e))?;
+                    let site = confluence::Site { ep, deployment };
+                    let page = confluence::fetch_page(up, &site, &id)
                         .await
                         .map_err(|e| failure(uri, e))?;
-                    let summary = confluence::summarize_page(&ep, &page);
+                    let summary = confluence::summarize_page(&site, &page);
                     let title = summary["title"].as_str().unwrap_or_default();
                     let body = summary["body"].as_str().unwrap_or_default();
                     vec![ResourceContents {

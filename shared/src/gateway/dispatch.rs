@@ -287,7 +287,10 @@ impl McpApp {
             audit("rate_limited", Vec::new());
             return Outcome::of(Err(e));
         }
-        let upstream = self.upstream.for_call(creds, call.facts.now);
+        let upstream = self
+            .upstream
+            .for_call(creds, call.facts.now)
+            .with_requested(call.facts.deployment.clone());
         let ctx = ToolContext {
             credentials: creds,
             upstream: &upstream,
@@ -408,7 +411,8 @@ impl McpApp {
         let uri = str_param(params, "uri")?;
         let upstream = self
             .upstream
-            .for_call(&call.facts.credentials, call.facts.now);
+            .for_call(&call.facts.credentials, call.facts.now)
+            .with_requested(call.facts.deployment.clone());
         let ctx = ToolContext {
             credentials: &call.facts.credentials,
             upstream: &upstream,

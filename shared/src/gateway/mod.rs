@@ -175,6 +175,8 @@ pub(crate) struct RequestFacts {
     pub policy: RequestPolicy,
     /// The id the platform chose for a session this request opens (see [`AssignedSession`]).
     pub assigned_session: Option<SessionId>,
+    /// The request's `X-Atlassian-Deployment` header.
+    pub deployment: crate::upstream::RequestedDeployment,
 }
 
 /// Where a platform that keeps each session in its own actor (a Durable Object) must run a request.
@@ -441,6 +443,7 @@ impl McpApp {
             caller,
             policy,
             assigned_session: None,
+            deployment: crate::upstream::RequestedDeployment::from_headers(headers),
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! Redirects are never followed: a 3xx answer is reported, so a redirect cannot lead past the guard.
 
+pub mod deployment;
 pub mod guard;
 pub mod pool;
 
@@ -14,6 +15,7 @@ use futures_util::future::{select, Either};
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
+pub use deployment::{Deployment, DeploymentConfig, RequestedDeployment};
 pub use guard::{forbidden_address, GuardConfig, HostPattern, Refusal, UpstreamGuard};
 pub use pool::{HttpClientFactory, PoolConfig, PoolStats, SharedClient, UpstreamPool};
 
@@ -37,6 +39,8 @@ pub struct UpstreamConfig {
     pub max_retry_wait_ms: u64,
     /// First backoff step when the upstream gives no `Retry-After` (doubles per retry).
     pub backoff_ms: u64,
+    /// Operator-forced Atlassian deployment types (`JIRA_DEPLOYMENT`, `CONFLUENCE_DEPLOYMENT`).
+    pub deployment: DeploymentConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -48,6 +52,7 @@ impl Default for UpstreamConfig {
             max_retries: 2,
             max_retry_wait_ms: 10_000,
             backoff_ms: 250,
+            deployment: DeploymentConfig::default(),
         }
     }
 }
@@ -92,6 +97,7 @@ impl UpstreamServices {
             credentials,
             now,
             hosts: Mutex::new(Vec::new()),
+            requested: RequestedDeployment::Detect,
         }
     }
 }
@@ -206,6 +212,14 @@ pub enum UpstreamFailure {
         host: String,
         /// The limit.
         ms: u64,
+    },
+    /// The Atlassian deployment type could not be decided, or an answer shows it was guessed wrong.
+    #[error("{}: {detail}", .service.name())]
+    Deployment {
+        /// Service.
+        service: Service,
+        /// What happened and how to override the deployment type.
+        detail: String,
     },
     /// A 2xx answer whose body could not be understood.
     #[error("{} at {host} sent a response mcp-edge could not read: {detail}", .service.name())]
@@ -326,14 +340,18 @@ pub fn normalize_gitlab_base(url: &url::Url) -> String {
     format!("{}{}/api/v4", origin_of(url), path)
 }
 
-/// Normalizes an Atlassian site URL: no trailing slash, and for Confluence no `/wiki` suffix.
+/// Normalizes an Atlassian site URL: no trailing slash, no `/rest/api/3` or `/rest/api/2` suffix,
+/// and for Confluence no `/wiki` suffix.
 pub fn normalize_atlassian_base(url: &url::Url, service: Service) -> String {
     let path = url.path().trim_end_matches('/');
     let path = match service {
         Service::Confluence => path.strip_suffix("/wiki").unwrap_or(path),
         _ => path,
     };
-    let path = path.strip_suffix("/rest/api/3").unwrap_or(path);
+    let path = path
+        .strip_suffix("/rest/api/3")
+        .or_else(|| path.strip_suffix("/rest/api/2"))
+        .unwrap_or(path);
     format!("{}{}", origin_of(url), path)
 }
 
@@ -356,9 +374,76 @@ pub struct Upstream<'a> {
     credentials: &'a Credentials,
     now: UnixMillis,
     hosts: Mutex<Vec<String>>,
+    requested: RequestedDeployment,
 }
 
 impl Upstream<'_> {
+    /// Applies the request's `X-Atlassian-Deployment` header.
+    pub fn with_requested(mut self, requested: RequestedDeployment) -> Self {
+        self.requested = requested;
+        self
+    }
+
+    /// The deployment type of a Jira or Confluence endpoint: the request header, else the operator's
+    /// variable, else the host name, else a probe whose answer the pool keeps per base URL (so it is
+    /// asked once per base URL while cached): Jira's REST v3 `serverInfo` (`deploymentType`, or 404
+    /// on Server/Data Center), Confluence's Cloud-only `settings/systemInfo`.
+    pub async fn deployment(&self, ep: &Endpoint) -> Result<Deployment, UpstreamFailure> {
+        let service = ep.service;
+        match &self.requested {
+            RequestedDeployment::Forced(d) => return Ok(*d),
+            RequestedDeployment::Invalid(detail) => {
+                return Err(UpstreamFailure::Deployment {
+                    service,
+                    detail: detail.clone(),
+                })
+            }
+            RequestedDeployment::Detect => {}
+        }
+        if let Some(d) = self.services.config.deployment.get(service) {
+            return Ok(d);
+        }
+        if deployment::is_cloud_host(&ep.host) {
+            return Ok(Deployment::Cloud);
+        }
+        if let Some(d) = self.services.pool.deployment(service, &ep.base) {
+            return Ok(d);
+        }
+        let detected = match service {
+            Service::Confluence => {
+                // Only Confluence Cloud serves `/wiki/rest/api/settings/systemInfo`; Server/Data
+                // Center has no `/wiki` prefix, so it answers 404 there.
+                match self
+                    .json(ep, Method::GET, "/wiki/rest/api/settings/systemInfo", None)
+                    .await
+                {
+                    Ok(_) => Deployment::Cloud,
+                    Err(e) if e.status() == Some(404) => Deployment::Server,
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => {
+                // Jira Cloud serves REST v3 `serverInfo` with `deploymentType` "Cloud"; Server/Data
+                // Center has no REST v3 at all, so it answers 404 there.
+                match self
+                    .json(ep, Method::GET, "/rest/api/3/serverInfo", None)
+                    .await
+                {
+                    Ok(reply) => match reply.body["deploymentType"].as_str() {
+                        Some(t) if t.eq_ignore_ascii_case("cloud") => Deployment::Cloud,
+                        _ => Deployment::Server,
+                    },
+                    Err(e) if e.status() == Some(404) => Deployment::Server,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        self.services
+            .pool
+            .remember_deployment(service, &ep.base, detected);
+        Ok(detected)
+    }
+
     /// Whether this call has credentials for `service`.
     pub fn has(&self, service: Service) -> bool {
         self.credentials.service(service).is_some()

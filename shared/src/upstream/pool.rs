@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
+use super::deployment::Deployment;
 use crate::credential::Service;
 use crate::port::{HttpClient, MaybeSendSync, UnixMillis};
 
@@ -66,6 +67,9 @@ struct Entry {
 
 struct Inner {
     entries: LruCache<(Service, String), Entry>,
+    /// Detected Atlassian deployment types per (service, base URL), bounded like the clients; kept
+    /// apart from `entries` so a client's idle expiry does not cost another probe.
+    deployments: LruCache<(Service, String), Deployment>,
     stats: PoolStats,
 }
 
@@ -84,6 +88,7 @@ impl UpstreamPool {
             factory,
             inner: Mutex::new(Inner {
                 entries: LruCache::unbounded(),
+                deployments: LruCache::unbounded(),
                 stats: PoolStats::default(),
             }),
         }
@@ -131,6 +136,26 @@ impl UpstreamPool {
             },
         );
         client
+    }
+
+    /// The deployment type detected earlier for (`service`, `base`), if any.
+    pub fn deployment(&self, service: Service, base: &str) -> Option<Deployment> {
+        let mut inner = self.inner.lock().ok()?;
+        inner.deployments.get(&(service, base.to_owned())).copied()
+    }
+
+    /// Remembers the detected deployment type of (`service`, `base`) (at most `max_size` entries).
+    pub fn remember_deployment(&self, service: Service, base: &str, deployment: Deployment) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let max = self.config.max_size.max(1);
+        while inner.deployments.len() >= max {
+            inner.deployments.pop_lru();
+        }
+        inner
+            .deployments
+            .put((service, base.to_owned()), deployment);
     }
 
     /// Current counters.

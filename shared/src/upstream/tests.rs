@@ -281,6 +281,73 @@ fn error_detail_reads_every_vendor_shape() {
     assert!(error_detail(&[b'x'; 1000]).chars().count() <= 301);
 }
 
+fn jira_creds(url: &str) -> Credentials {
+    let mut h = HeaderMap::new();
+    h.insert("x-jira-url", url.parse().unwrap());
+    h.insert("x-jira-token", "pat-secret".parse().unwrap());
+    Credentials::resolve(&h, &CredentialDefaults::default(), false)
+}
+
+#[test]
+fn deployment_is_probed_once_per_base_url_and_cloud_hosts_are_never_probed() {
+    let client = Scripted::new(vec![
+        answer(404, &[], ""),
+        answer(
+            200,
+            &[],
+            r#"{"deploymentType":"Cloud","version":"1001.0.0"}"#,
+        ),
+        answer(
+            401,
+            &[],
+            r#"{"errorMessages":["You are not authenticated."]}"#,
+        ),
+    ]);
+    let svc = services(client.clone(), Arc::new(RecordingSleeper::default()));
+    let dc = jira_creds("https://jira.corp.example");
+    for _ in 0..3 {
+        let up = svc.for_call(&dc, 0);
+        let ep = up.endpoint(Service::Jira).unwrap();
+        assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Server));
+    }
+    let cloud = jira_creds("https://acme.atlassian.net");
+    let up = svc.for_call(&cloud, 0);
+    let ep = up.endpoint(Service::Jira).unwrap();
+    assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Cloud));
+    let seen: Vec<String> = client
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert_eq!(seen, ["https://jira.corp.example/rest/api/3/serverInfo"]);
+    // A forced type wins without a probe; a bad header value is named.
+    let up = svc
+        .for_call(&cloud, 0)
+        .with_requested(RequestedDeployment::Forced(Deployment::Server));
+    assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Server));
+    let up = svc
+        .for_call(&cloud, 0)
+        .with_requested(RequestedDeployment::Invalid(
+            "the X-Atlassian-Deployment header 'x' is bad".into(),
+        ));
+    let err = block_on(up.deployment(&ep)).unwrap_err().to_string();
+    assert!(err.contains("X-Atlassian-Deployment"), "{err}");
+    // A Cloud site behind another host name says so in serverInfo.
+    let proxied = jira_creds("https://jira-proxy.corp.example");
+    let up = svc.for_call(&proxied, 0);
+    let ep = up.endpoint(Service::Jira).unwrap();
+    assert_eq!(block_on(up.deployment(&ep)), Ok(Deployment::Cloud));
+    // A failed probe is reported, and nothing is cached for that base URL.
+    let other = jira_creds("https://tracker.corp.example");
+    let up = svc.for_call(&other, 0);
+    let ep = up.endpoint(Service::Jira).unwrap();
+    let err = block_on(up.deployment(&ep)).unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(svc.pool().deployment(Service::Jira, &ep.base), None);
+}
+
 #[test]
 fn untrusted_certificates_and_fixed_urls_become_actionable_tool_errors() {
     let client = Scripted::new(vec![Err(UpstreamError::Certificate(

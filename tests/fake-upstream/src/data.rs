@@ -1,5 +1,8 @@
 //! In-memory state of the fake services and their endpoints, in the vendors' documented shapes.
 
+#[path = "dc.rs"]
+pub mod dc;
+
 use axum::http::Method;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -234,8 +237,10 @@ impl Data {
     }
 
     /// Serves one authenticated request.
+    #[allow(clippy::too_many_arguments)]
     pub fn route(
         &mut self,
+        server: bool,
         service: &str,
         method: &Method,
         path: &str,
@@ -245,6 +250,9 @@ impl Data {
     ) -> Reply {
         let q = &Query(query);
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let Some(reply) = dc::route(self, server, service, method, &segs, q, body, base) {
+            return reply;
+        }
         match service {
             "jira" => self.jira(method, &segs, q, body, base),
             "confluence" => self.confluence(method, &segs, q, body, base),

@@ -11,7 +11,8 @@
 //! statuses the documents rarely declare (429, 5xx, redirects), so their replies are not checked.
 //!
 //! `fake-upstream --service jira|confluence|gitlab --bind 127.0.0.1:0 --token T [--email E]
-//! [--instance-name N]` prints `fake-<service> listening on http://ADDR`.
+//! [--instance-name N] [--deployment cloud|server]` prints `fake-<service> listening on http://ADDR`.
+//! `--deployment server` makes Jira and Confluence Server/Data Center instead (see `dc.rs`).
 //! Control (no auth): `POST /_fake/faults` `{"status","retry_after","count"}`, `{"delay_ms","count"}`
 //! or `{"redirect","count"}`; `GET /_fake/stats`; `POST /_fake/reset`.
 
@@ -54,6 +55,9 @@ struct Cli {
     /// Name shown in GitLab project descriptions (tells instances apart).
     #[arg(long, default_value = "gitlab")]
     instance_name: String,
+    /// Atlassian deployment to imitate: cloud (default) or server (Server/Data Center REST APIs).
+    #[arg(long, default_value = "cloud", value_parser = ["cloud", "server"])]
+    deployment: String,
     /// Directory of the OpenAPI documents.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs"))]
     specs_dir: PathBuf,
@@ -75,10 +79,12 @@ struct Stats {
 
 struct Fake {
     service: String,
+    server: bool,
     token: String,
     email: Option<String>,
     instance: String,
-    contracts: Contracts,
+    /// `None` in the Server/Data Center modes: no OpenAPI document of those APIs is in tests/specs.
+    contracts: Option<Contracts>,
     data: Mutex<Data>,
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
@@ -318,9 +324,9 @@ async fn handle(
                 .collect()
         })
         .unwrap_or_default();
-    let checked = fake
-        .contracts
-        .check_request(method.as_str(), &path, &query, json_body.as_ref());
+    let checked = fake.contracts.as_ref().map_or(Ok(()), |c| {
+        c.check_request(method.as_str(), &path, &query, json_body.as_ref())
+    });
     if let Err(v) = &checked {
         fake.violation(v.clone());
     }
@@ -346,6 +352,7 @@ async fn handle(
             .to_owned();
         let mut data = fake.data.lock().unwrap();
         data.route(
+            fake.server,
             &fake.service,
             &method,
             &path,
@@ -354,9 +361,10 @@ async fn handle(
             &format!("http://{host}"),
         )
     };
-    if let Err(v) =
-        fake.contracts
-            .check_response(method.as_str(), &path, reply.status, reply.body.as_ref())
+    if let Some(Err(v)) = fake
+        .contracts
+        .as_ref()
+        .map(|c| c.check_response(method.as_str(), &path, reply.status, reply.body.as_ref()))
     {
         fake.violation(v);
     }
@@ -375,6 +383,7 @@ async fn main() -> anyhow::Result<()> {
         cli.bind.ip().is_loopback(),
         "fake-upstream binds loopback addresses only"
     );
+    let server = cli.deployment == "server";
     let contracts = Contracts::new(match cli.service.as_str() {
         "jira" => vec![
             Contract::load(&cli.specs_dir.join("jira-platform-v3.json"), "")?
@@ -390,10 +399,14 @@ async fn main() -> anyhow::Result<()> {
         }
         other => anyhow::bail!("unknown service {other}"),
     });
+    // No OpenAPI document of the Server/Data Center APIs is in tests/specs (see its README).
+    let contracts =
+        (!(server && matches!(cli.service.as_str(), "jira" | "confluence"))).then_some(contracts);
     let connections = Arc::new(AtomicU64::new(0));
     let fake = Arc::new(Fake {
         data: Mutex::new(Data::seed(&cli.service, &cli.instance_name)),
         service: cli.service.clone(),
+        server,
         token: cli.token,
         email: cli.email,
         instance: cli.instance_name,

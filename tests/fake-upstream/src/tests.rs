@@ -15,7 +15,15 @@ fn get(data: &mut Data, service: &str, path: &str, query: &[(&str, &str)]) -> (u
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let r = data.route(service, &Method::GET, path, &q, None, "http://127.0.0.1:1");
+    let r = data.route(
+        false,
+        service,
+        &Method::GET,
+        path,
+        &q,
+        None,
+        "http://127.0.0.1:1",
+    );
     (r.status, r.body.unwrap_or(Value::Null))
 }
 
@@ -182,6 +190,7 @@ fn gitlab_pages_carry_offset_headers() {
         ("per_page".to_owned(), "20".to_owned()),
     ];
     let r = d.route(
+        false,
         "gitlab",
         &Method::GET,
         "/api/v4/projects",
@@ -207,6 +216,7 @@ fn gitlab_pages_carry_offset_headers() {
         ("3".into(), String::new(), "45".into(), "3".into())
     );
     let r = d.route(
+        false,
         "gitlab",
         &Method::GET,
         "/sub/api/v4/projects/demo-group%2Fdemo-project",
@@ -220,6 +230,7 @@ fn gitlab_pages_carry_offset_headers() {
         .unwrap()
         .contains("served by one"));
     let r = d.route(
+        false,
         "gitlab",
         &Method::GET,
         "/api/v4/projects/nope%2Fnope",
