@@ -218,6 +218,12 @@ variable "connectors" {
   default     = ["jira", "confluence", "gitlab"]
 }
 
+variable "max_batch" {
+  description = "MCP_EDGE_MAX_BATCH: most messages in one JSON-RPC batch."
+  type        = number
+  default     = 100
+}
+
 variable "dynamic_urls" {
   description = "MCP_EDGE_DYNAMIC_URLS: services whose upstream URL may come from a request header (jira, confluence, gitlab; [\"none\"] for none); the others use only the URL in extra_environment."
   type        = list(string)
