@@ -36,6 +36,13 @@ declare -A MIN=(
 )
 SUMMARY=()
 
+# A clean clone builds ~8.5 GB (debug, release, wasm32 and Lambda targets); a full disk shows up
+# much later as a panic inside a build tool, so say it at the start.
+FREE_KB=$(df -Pk . | awk 'NR==2 {print $4}')
+if [ "${FREE_KB:-0}" -lt $((10 * 1024 * 1024)) ]; then
+  echo "warning: only $((FREE_KB / 1024 / 1024)) GB free here; the full run needs about 10 GB"
+fi
+
 # Adds a suite's counts to the totals and fails the run when it passed fewer than its minimum.
 count() {
   local label=$1 passed=${2:-0} failed=${3:-0}
@@ -122,7 +129,11 @@ step "stdio bridge: TypeScript SDK through it, and conformance directly vs. thro
 suite bridge env MCP_EDGE_BIN="$BIN" bash tests/run-bridge.sh
 
 step "Cloudflare Worker: bundle, then the same suites under wrangler dev (tests/e2e with MCP_EDGE_TARGET=worker)"
-bash workers/build.sh 2>&1 | tail -3
+# The whole build log is kept; on failure its tail is printed, not just the last three lines.
+if ! bash workers/build.sh >"$LOGS/worker-build.log" 2>&1; then
+  tail -60 "$LOGS/worker-build.log"; echo "Worker build failed"; df -h . | tail -1; exit 1
+fi
+tail -3 "$LOGS/worker-build.log"
 # The 1 MiB gzip budget: over it, or not measurable, fails the run.
 bash bench/worker-bundle.sh 2>&1 | tee "$LOGS/bundle.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "Worker bundle budget: exceeded or not checkable"; exit 1; }
