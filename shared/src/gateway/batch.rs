@@ -78,13 +78,7 @@ impl ReplyBudget {
 impl McpApp {
     /// Refuses a batch of `n` messages above [`super::GatewayConfig::max_batch`] (HTTP 400, -32600).
     pub(crate) fn check_batch(&self, n: usize) -> Result<(), McpError> {
-        let max = self.config.max_batch;
-        if n > max {
-            return Err(McpError::InvalidRequest(format!(
-                "Invalid Request: a JSON-RPC batch may hold at most {max} messages (MCP_EDGE_MAX_BATCH); this one holds {n}"
-            )));
-        }
-        Ok(())
+        crate::transport::inbound::check_batch_len(self.config.max_batch, n)
     }
 
     /// A reply budget for the messages of one request.

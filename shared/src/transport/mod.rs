@@ -2,6 +2,8 @@
 //! independent of the platform that writes it.
 
 pub mod headers;
+pub mod hold;
+pub mod inbound;
 pub mod sse;
 
 use bytes::Bytes;
