@@ -14,9 +14,10 @@ use lambda_http::request::RequestContext;
 use lambda_http::RequestExt as _;
 use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox};
 use mcp_edge_core::port::UnixMillis;
-use mcp_edge_core::transport::sse::keepalive_frame;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
 use mcp_edge_core::McpApp;
+use mcp_edge_native::held::{drive, FrameSource};
+use std::future::pending;
 use tokio::sync::mpsc;
 
 /// A streamed response body.
@@ -108,46 +109,22 @@ pub fn held(
     left: Option<Duration>,
 ) -> StreamedBody {
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
-    app.metrics().stream_delta(1);
+    let now = app.now();
+    let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
+    let mut stream = app.held_stream(frames, hold.keepalive_ms).until(until);
+    if hold.channel == StreamChannel::Legacy {
+        stream = stream.polling(poll.as_millis() as u64, now);
+    }
     tokio::spawn(async move {
-        let until = tokio::time::Instant::now() + left.unwrap_or(MAX_INVOCATION);
-        let keepalive = Duration::from_millis(hold.keepalive_ms.max(100));
-        let mut next_keepalive = tokio::time::Instant::now() + keepalive;
-        let mut position = 0;
-        let mut open = true;
-        for f in frames {
-            open &= tx.send(f).await.is_ok();
-        }
-        while open && tokio::time::Instant::now() < until {
-            let wake = if hold.channel == StreamChannel::Legacy {
-                (tokio::time::Instant::now() + poll).min(next_keepalive)
-            } else {
-                next_keepalive
-            }
-            .min(until);
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
-                _ = tx.closed() => break,
-            }
-            if hold.channel == StreamChannel::Legacy {
-                match app.legacy_outbox(&hold.session, position).await {
-                    LegacyOutbox::Pending(frames, next) => {
-                        position = next;
-                        for f in frames {
-                            open &= tx.send(f).await.is_ok();
-                        }
-                    }
-                    LegacyOutbox::Gone => break,
-                }
-            }
-            if open && tokio::time::Instant::now() >= next_keepalive {
-                open = tx.send(keepalive_frame()).await.is_ok();
-                next_keepalive = tokio::time::Instant::now() + keepalive;
-            }
-        }
-        app.metrics().stream_delta(-1);
+        let mut source = StoredOutbox {
+            app: app.clone(),
+            hold: hold.clone(),
+            position: 0,
+        };
+        let clock = app.clone();
+        let why = drive(stream, || clock.now(), &tx, |f| f, &mut source, pending()).await;
         let session = app.session_tag(hold.session.as_str());
-        tracing::debug!(%session, client_left = tx.is_closed(), "held stream ended");
+        tracing::debug!(%session, ?why, "held stream ended");
         // Gives the stream's lease back; the legacy stream is its session's lifetime, however it
         // ended (client gone, session deleted, or the invocation out of time).
         app.stream_closed(&hold).await;
@@ -157,6 +134,34 @@ pub fn held(
             .map(|f| f.map(|b| Ok::<_, Infallible>(http_body::Frame::data(b))))
     });
     StreamBody::new(stream).boxed_unsync()
+}
+
+/// The legacy stream's source: its session's outbox in the store (written by `POST /messages` in
+/// other execution environments), read when the state machine polls. Nothing is pushed in-process.
+struct StoredOutbox {
+    app: Arc<McpApp>,
+    hold: StreamHold,
+    position: u64,
+}
+
+impl FrameSource for StoredOutbox {
+    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
+        pending().await
+    }
+
+    async fn poll(&mut self) -> Option<Vec<Bytes>> {
+        match self
+            .app
+            .legacy_outbox(&self.hold.session, self.position)
+            .await
+        {
+            LegacyOutbox::Pending(frames, next) => {
+                self.position = next;
+                Some(frames)
+            }
+            LegacyOutbox::Gone => None,
+        }
+    }
 }
 
 #[cfg(test)]

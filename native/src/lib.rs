@@ -8,6 +8,7 @@
 //!
 //! Features: none.
 
+pub mod held;
 pub mod platform;
 pub mod upstream;
 

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::{ClientAddress, ConnectionBudget};
-use mcp_edge_core::transport::sse::keepalive_frame;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
 use serde_json::Value;
@@ -23,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::stdio::{self, Bridge};
 use crate::streams::StreamHub;
 use crate::wsock;
+use mcp_edge_native::held::drive;
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -220,38 +220,21 @@ pub(crate) fn into_response(state: &AppState, reply: Reply) -> Response {
 }
 
 /// A streaming body: initial frames, then deliveries and keep-alives until the client leaves or the
-/// server shuts down.
+/// server shuts down (the core's state machine decides; this only does the I/O).
 fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let (token, mut deliveries) = state
         .hub
         .register(hold.session.clone(), hold.channel.clone());
-    let metrics = state.app.metrics().clone();
-    metrics.stream_delta(1);
+    let stream = state.app.held_stream(frames, hold.keepalive_ms);
     tokio::spawn(async move {
         let mut shutdown = state.shutdown.clone();
-        let mut ticker = tokio::time::interval(Duration::from_millis(hold.keepalive_ms.max(100)));
-        ticker.tick().await;
-        let mut open = true;
-        for f in frames {
-            if tx.send(Ok(f)).await.is_err() {
-                open = false;
-                break;
-            }
-        }
-        while open {
-            tokio::select! {
-                frame = deliveries.recv() => match frame {
-                    Some(f) => open = tx.send(Ok(f)).await.is_ok(),
-                    None => open = false,
-                },
-                _ = ticker.tick() => open = tx.send(Ok(keepalive_frame())).await.is_ok(),
-                _ = tx.closed() => open = false,
-                _ = shutdown.changed() => open = false,
-            }
-        }
+        let app = state.app.clone();
+        let shutdown = async move {
+            let _ = shutdown.changed().await;
+        };
+        drive(stream, || app.now(), &tx, Ok, &mut deliveries, shutdown).await;
         state.hub.unregister(&hold.session, &hold.channel, token);
-        metrics.stream_delta(-1);
         state.app.stream_closed(&hold).await;
     });
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))

@@ -1,16 +1,20 @@
 //! Held SSE streams of one Durable Object: a request on one connection (`POST /messages`) pushes frames
 //! to a stream held open on another (`GET /sse`, `GET /mcp`), and every held stream gets keep-alive
-//! comments so the edge does not drop it while idle.
+//! comments so the edge does not drop it while idle. Each held stream reads its deliveries from its
+//! own channel, so the core's state machine orders them with its first frames and keep-alives.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_channel::mpsc;
+use futures_util::future::{select, Either};
+use futures_util::StreamExt as _;
 use mcp_edge_core::session::SessionId;
-use mcp_edge_core::transport::sse::keepalive_frame;
+use mcp_edge_core::transport::hold::{wait_ms, Closed, Next};
 use mcp_edge_core::transport::{Delivery, StreamChannel, StreamHold};
 use mcp_edge_core::McpApp;
 use worker::Delay;
@@ -38,7 +42,8 @@ impl StreamHub {
     }
 
     /// Opens a held stream: `frames` first, then deliveries and keep-alives until the client leaves.
-    /// When a legacy stream closes, its session ends.
+    /// When a legacy stream closes, its session ends. The core's state machine decides each step;
+    /// this loop only writes, waits for a delivery or sleeps.
     pub fn hold(
         self: &Rc<Self>,
         app: Rc<McpApp>,
@@ -46,28 +51,42 @@ impl StreamHub {
         hold: StreamHold,
     ) -> mpsc::UnboundedReceiver<Bytes> {
         let (tx, rx) = mpsc::unbounded();
-        for f in frames {
-            let _ = tx.unbounded_send(f);
-        }
+        let (push, mut pushed) = mpsc::unbounded();
         self.streams
             .borrow_mut()
             .entry((hold.session.clone(), hold.channel.clone()))
             .or_default()
-            .push(tx.clone());
-        app.metrics().stream_delta(1);
+            .push(push);
+        let mut stream = app.held_stream(frames, hold.keepalive_ms);
         let hub = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let every = Duration::from_millis(hold.keepalive_ms.max(100));
-            // The response stream drops its receiver when the client goes away; the next keep-alive
-            // notices. Bounded by the client: a held stream lives exactly as long as its connection.
-            while !tx.is_closed() {
-                Delay::from(every).await;
-                if tx.unbounded_send(keepalive_frame()).is_err() {
-                    break;
+            // The response stream drops its receiver when the client goes away; the next write
+            // (at the latest the next keep-alive) notices. A held stream lives exactly as long as
+            // its connection.
+            loop {
+                let now = app.now();
+                match stream.next(now) {
+                    Next::Write(frame) => {
+                        if tx.unbounded_send(frame).is_err() {
+                            stream.end(Closed::ClientGone);
+                        }
+                    }
+                    Next::Wait(wake) => {
+                        let delay = pin!(Delay::from(Duration::from_millis(wait_ms(wake, now))));
+                        match select(pushed.next(), delay).await {
+                            Either::Left((Some(frame), _)) => stream.deliver(frame),
+                            Either::Left((None, _)) => stream.end(Closed::SourceEnded),
+                            Either::Right(_) => {}
+                        }
+                    }
+                    // No polled source here: deliveries are pushed by the hub.
+                    Next::Poll => {}
+                    Next::Close(_) => break,
                 }
             }
+            drop(stream);
+            drop(pushed);
             hub.forget_closed(&hold.session, &hold.channel);
-            app.metrics().stream_delta(-1);
             app.stream_closed(&hold).await;
         });
         rx

@@ -1,11 +1,12 @@
-//! `/servers/{name}/mcp`: Streamable HTTP for a bridged stdio server, with the gateway's checks
-//! (caller authentication and rate limits, `Origin`/`Host`, `Content-Type`, `Accept`, body limit,
-//! `MCP-Protocol-Version`, session ids and 404 after expiry). `GET /stats` reports per-server and
+//! `/servers/{name}/mcp`: Streamable HTTP for a bridged stdio server. The gateway admits the caller
+//! (authentication and rate limits, `Origin`/`Host`); the core's classifier
+//! ([`mcp_edge_core::transport::inbound`]) applies every transport rule (`Content-Type`, `Accept`,
+//! body limit, `MCP-Protocol-Version`, decoding, `initialize`, session header, 405); this file only
+//! looks sessions up (404 after expiry) and talks to the child. `GET /stats` reports per-server and
 //! per-session figures.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -14,11 +15,13 @@ use bytes::Bytes;
 use http::{header, HeaderMap, Method, StatusCode};
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::shutdown_error;
-use mcp_edge_core::protocol::{self, decode, is_supported_version, DecodeError, Payload};
+use mcp_edge_core::protocol::{self, Incoming, Payload};
 use mcp_edge_core::session::SessionId;
-use mcp_edge_core::transport::headers::{acceptable, require_json_content};
-use mcp_edge_core::transport::sse::{keepalive_frame, SseEvent};
-use mcp_edge_core::transport::{Reply, ReplyBody, SESSION_HEADER, VERSION_HEADER};
+use mcp_edge_core::transport::headers::Acceptable;
+use mcp_edge_core::transport::inbound::{classify, Inbound, Rules};
+use mcp_edge_core::transport::sse::SseEvent;
+use mcp_edge_core::transport::{Reply, ReplyBody, SESSION_HEADER};
+use mcp_edge_native::held::{drive, FrameSource};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -38,21 +41,15 @@ pub async fn bridged_mcp(
     req: Request,
 ) -> Response {
     let headers = req.headers().clone();
-    let reply = state
-        .app
-        .with_cors(&headers, handle(&state, &name, req).await);
-    let held = reply
-        .response
-        .extensions()
-        .get::<HeldBridgeStream>()
-        .cloned();
-    if let Some(HeldBridgeStream(session)) = held {
-        let (parts, _) = reply.response.into_parts();
-        return Response::from_parts(parts, stream_body(&state, session));
-    }
-    let call = reply.response.extensions().get::<HeldCall>().cloned();
-    if let Some(HeldCall(slot)) = call {
-        if let Some((mut call, client_id)) = slot.lock().await.take() {
+    let (reply, held) = handle(&state, &name, req).await;
+    let reply = state.app.with_cors(&headers, reply);
+    match held {
+        None => into_response(&state, reply),
+        Some(Held::Stream(session)) => {
+            let (parts, _) = reply.response.into_parts();
+            Response::from_parts(parts, stream_body(&state, session))
+        }
+        Some(Held::Call(mut call, client_id)) => {
             let (parts, _) = reply.response.into_parts();
             // The first message (for most calls the answer itself) leaves with the headers in one
             // write; a call with related messages first streams the rest.
@@ -66,15 +63,17 @@ pub async fn bridged_mcp(
             } else {
                 call_body(&state, call, client_id, first)
             };
-            return Response::from_parts(parts, body);
+            Response::from_parts(parts, body)
         }
     }
-    into_response(&state, reply)
 }
 
-/// Marks a POST reply whose body streams a forwarded call.
-#[derive(Clone)]
-struct HeldCall(Arc<tokio::sync::Mutex<Option<(Call, Value)>>>);
+/// What streams after a reply's head: the session's GET stream, or a forwarded call (with the
+/// client's request id).
+enum Held {
+    Stream(Arc<BridgeSession>),
+    Call(Call, Value),
+}
 
 /// One step of a forwarded call as an SSE event, and whether it is the last.
 fn event(step: Step, client_id: &Value) -> (Bytes, bool) {
@@ -110,40 +109,61 @@ fn call_body(state: &AppState, mut call: Call, client_id: Value, first: Bytes) -
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-async fn handle(state: &AppState, name: &str, req: Request) -> Reply {
+/// Settles a request: the gateway's admission, then the core's transport rules
+/// ([`classify`]), then the bridged server's work.
+async fn handle(state: &AppState, name: &str, req: Request) -> (Reply, Option<Held>) {
     let headers = req.headers().clone();
     if req.method() == Method::OPTIONS {
-        return state.app.preflight(&headers);
+        return (state.app.preflight(&headers), None);
     }
     let (server, caller) = match admitted(state, name, &headers, client_address(&req)).await {
         Ok(admitted) => admitted,
-        Err(reply) => return *reply,
+        Err(reply) => return (*reply, None),
     };
-    if let Some(v) = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok()) {
-        if !is_supported_version(v) {
-            return error(&McpError::UnsupportedVersionHeader(v.to_owned()));
+    let (parts, body) = req.into_parts();
+    let body = if parts.method == Method::POST {
+        match read_body(state, body).await {
+            Ok(body) => body,
+            Err(e) => return (body_refusal(&e), None),
         }
-    }
-    match *req.method() {
-        Method::POST => match read_body(state, req.into_body()).await {
-            Ok(body) => post(state, &server, &headers, &caller, body).await,
-            Err(e) => body_refusal(&e),
-        },
-        Method::GET => get(&server, &headers, &caller),
-        Method::DELETE => match session_of(&server, &headers, &caller) {
+    } else {
+        Bytes::new()
+    };
+    // Bridged servers take one message per POST (no batches) and speak the handshake eras only.
+    let rules = Rules {
+        max_body_bytes: state.app.config().max_body_bytes,
+        max_batch: 0,
+        stateless: false,
+    };
+    let inbound = match classify(&parts.method, &headers, &body, &rules) {
+        Ok(inbound) => inbound,
+        Err(refusal) => return (refusal.reply(), None),
+    };
+    match inbound {
+        Inbound::Initialize { message, accept } => {
+            let reply = initialize(state, &server, accept, &caller, &message, &body).await;
+            (reply, None)
+        }
+        Inbound::OnSession {
+            session,
+            payload: Payload::Single(message),
+            accept,
+        } => post(state, &server, accept, &caller, &session, &message, &body).await,
+        Inbound::OpenStream { session, .. } => get(&server, &session, &caller),
+        Inbound::Delete { session } => match session_of(&server, &session, &caller) {
             Ok(s) => {
                 server.end_session(&s.id);
-                Reply::new(StatusCode::OK, ReplyBody::Empty)
+                (Reply::new(StatusCode::OK, ReplyBody::Empty), None)
             }
-            Err(e) => error(&e),
+            Err(e) => (error(&e), None),
         },
-        _ => {
-            let mut r = error(&McpError::MethodNotAllowed(
-                "use POST, GET or DELETE".into(),
-            ));
-            r.set_header(header::ALLOW, "GET, POST, DELETE");
-            r
-        }
+        // Not produced under these rules (no batches, no 2026-07-28 exchange).
+        Inbound::OnSession { .. } | Inbound::Stateless { .. } => (
+            error(&McpError::Internal(
+                "the request classifier let through a message the bridge does not take".into(),
+            )),
+            None,
+        ),
     }
 }
 
@@ -168,24 +188,18 @@ pub(crate) async fn admitted(
     Ok((server, caller))
 }
 
+/// The caller's live session `id` on `server`.
 fn session_of(
     server: &BridgedServer,
-    headers: &HeaderMap,
+    id: &str,
     caller: &Caller,
 ) -> Result<Arc<BridgeSession>, McpError> {
-    let id = headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(McpError::MissingSession)?;
-    server
-        .session(id.trim(), caller)
-        .ok_or(McpError::SessionNotFound)
+    server.session(id, caller).ok_or(McpError::SessionNotFound)
 }
 
 /// The answer as JSON, or as one SSE event for a client that only takes event streams.
-fn answer(headers: &HeaderMap, message: &Value) -> Reply {
-    let accepts = acceptable(headers);
-    if accepts.json {
+fn answer(accept: Acceptable, message: &Value) -> Reply {
+    if accept.json {
         Reply::json(StatusCode::OK, message)
     } else {
         let mut r = Reply::new(
@@ -200,116 +214,99 @@ fn answer(headers: &HeaderMap, message: &Value) -> Reply {
     }
 }
 
+/// `initialize`: a new session on the bridged server, answered with its id.
+async fn initialize(
+    state: &AppState,
+    server: &BridgedServer,
+    accept: Acceptable,
+    caller: &Caller,
+    message: &Incoming,
+    body: &Bytes,
+) -> Reply {
+    let raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let id = SessionId::generate(&OsEntropy).as_str().to_owned();
+    let start = SessionStart {
+        request: raw,
+        caller,
+        outbox: None,
+        metadata: Value::Null,
+    };
+    match server.open_session(id, start).await {
+        Ok((session, result)) => {
+            let mut r = answer(accept, &result);
+            r.set_header(SESSION_HEADER, &session.id);
+            state.app.metrics().session_opened();
+            r
+        }
+        Err(e) => Reply::error(&e, &request_id(message)),
+    }
+}
+
+/// The id of a request (`null` for a notification or response).
+fn request_id(message: &Incoming) -> Value {
+    match message {
+        Incoming::Request { id, .. } => id.clone(),
+        _ => Value::Null,
+    }
+}
+
+/// A message on a session: a request is forwarded and answered (as JSON, or as an event stream that
+/// carries the messages related to it first); a notification or response is passed on.
 async fn post(
     state: &AppState,
     server: &BridgedServer,
-    headers: &HeaderMap,
+    accept: Acceptable,
     caller: &Caller,
-    body: Bytes,
-) -> Reply {
-    if let Err(e) = require_json_content(headers) {
-        return error(&e);
-    }
-    let accepts = acceptable(headers);
-    if !accepts.json && !accepts.sse {
-        return error(&McpError::NotAcceptable(
-            "Accept must include application/json or text/event-stream".into(),
-        ));
-    }
-    let message = match decode(&body) {
-        Ok(Payload::Single(m)) => m,
-        Ok(Payload::Batch(_)) => {
-            return error(&McpError::InvalidRequest(
-                "Invalid Request: bridged servers take one JSON-RPC message per POST".into(),
-            ))
-        }
-        Err(DecodeError::Parse(msg)) => return error(&McpError::Parse(msg)),
-        Err(DecodeError::Invalid(id, msg)) => {
-            return Reply::error(&McpError::InvalidRequest(msg), &id)
-        }
-    };
-    let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let is_request = message.method().is_some() && raw.get("id").is_some();
-    if message.method() == Some("initialize") && is_request {
-        if headers.contains_key(SESSION_HEADER) {
-            return error(&McpError::InvalidRequest(
-                "Invalid Request: initialize must not carry Mcp-Session-Id".into(),
-            ));
-        }
-        let id = SessionId::generate(&OsEntropy).as_str().to_owned();
-        let start = SessionStart {
-            request: raw,
-            caller,
-            outbox: None,
-            metadata: Value::Null,
-        };
-        return match server.open_session(id, start).await {
-            Ok((session, result)) => {
-                let mut r = answer(headers, &result);
-                r.set_header(SESSION_HEADER, &session.id);
-                state.app.metrics().session_opened();
-                r
-            }
-            Err(e) => {
-                let id = serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("id").cloned())
-                    .unwrap_or(Value::Null);
-                Reply::error(&e, &id)
-            }
-        };
-    }
-    let session = match session_of(server, headers, caller) {
+    session: &str,
+    message: &Incoming,
+    body: &Bytes,
+) -> (Reply, Option<Held>) {
+    let client_id = request_id(message);
+    let session = match session_of(server, session, caller) {
         Ok(s) => s,
-        Err(e) => return Reply::error(&e, raw.get("id").unwrap_or(&Value::Null)),
+        Err(e) => return (Reply::error(&e, &client_id), None),
     };
-    if is_request {
+    let raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if let Incoming::Request { method, .. } = message {
         // A tool call (which may log, report progress or ask the client for sampling, elicitation
         // or roots) and any request asking for progress are answered with an event stream when the
         // client takes one, so those messages arrive before the answer, in order, on this response.
         // Everything else is answered with JSON (messages related to it go to the GET stream), unless
         // the gateway prefers SSE answers (`--sse-responses`).
-        let streams = message.method() == Some("tools/call")
+        let streams = method == "tools/call"
             || raw.pointer("/params/_meta/progressToken").is_some()
             || state.app.config().prefer_sse;
-        if !accepts.sse || (accepts.json && !streams) {
+        if !accept.sse || (accept.json && !streams) {
             let answer_message = server.request(&session, raw).await;
-            return answer(headers, &answer_message);
+            return (answer(accept, &answer_message), None);
         }
-        let client_id = raw.get("id").cloned().unwrap_or(Value::Null);
         return match server.call(&session, raw).await {
             Ok(call) => {
                 let mut r = Reply::new(StatusCode::OK, ReplyBody::Empty);
                 r.set_header(header::CONTENT_TYPE, "text/event-stream");
                 r.set_header(header::CACHE_CONTROL, "no-cache");
-                r.response
-                    .extensions_mut()
-                    .insert(HeldCall(Arc::new(tokio::sync::Mutex::new(Some((
-                        call, client_id,
-                    ))))));
-                r
+                (r, Some(Held::Call(call, client_id)))
             }
-            Err(e) => answer(headers, &protocol::failure(&client_id, &e.to_jsonrpc())),
+            Err(e) => (
+                answer(accept, &protocol::failure(&client_id, &e.to_jsonrpc())),
+                None,
+            ),
         };
     }
     match server.notify(&session, raw).await {
-        Ok(()) => Reply::new(StatusCode::ACCEPTED, ReplyBody::Empty),
-        Err(e) => error(&e),
+        Ok(()) => (Reply::new(StatusCode::ACCEPTED, ReplyBody::Empty), None),
+        Err(e) => (error(&e), None),
     }
 }
 
-fn get(server: &BridgedServer, headers: &HeaderMap, caller: &Caller) -> Reply {
-    if !acceptable(headers).sse {
-        return error(&McpError::NotAcceptable(
-            "Accept must include text/event-stream".into(),
-        ));
-    }
-    let session = match session_of(server, headers, caller) {
+/// `GET`: the session's message stream (one at a time).
+fn get(server: &BridgedServer, session: &str, caller: &Caller) -> (Reply, Option<Held>) {
+    let session = match session_of(server, session, caller) {
         Ok(s) => s,
-        Err(e) => return error(&e),
+        Err(e) => return (error(&e), None),
     };
     if session.stream_open.swap(true, Ordering::AcqRel) {
-        return Reply::json(
+        let conflict = Reply::json(
             StatusCode::CONFLICT,
             &protocol::failure(
                 &Value::Null,
@@ -319,21 +316,14 @@ fn get(server: &BridgedServer, headers: &HeaderMap, caller: &Caller) -> Reply {
                 .to_jsonrpc(),
             ),
         );
+        return (conflict, None);
     }
     let mut r = Reply::new(StatusCode::OK, ReplyBody::Empty);
     r.set_header(header::CONTENT_TYPE, "text/event-stream");
     r.set_header(header::CACHE_CONTROL, "no-cache");
     r.set_header(SESSION_HEADER, &session.id);
-    // The body is filled by `stream_body`; the marker tells `bridged_mcp`.
-    r.response
-        .extensions_mut()
-        .insert(HeldBridgeStream(session.clone()));
-    r
+    (r, Some(Held::Stream(session)))
 }
-
-/// Marks a GET reply whose body is the session's message stream.
-#[derive(Clone)]
-pub struct HeldBridgeStream(pub Arc<BridgeSession>);
 
 /// The body of a bridged GET stream: queued and new messages from the child, keep-alives, until the
 /// client leaves, the session ends or the server shuts down.
@@ -346,7 +336,7 @@ pub fn stream_body(state: &AppState, session: Arc<BridgeSession>) -> Body {
 
 /// An SSE body that sends `prelude`, then every message pushed to `outbox`, with keep-alive comments,
 /// until the client leaves, the outbox is closed (the session ended) or the server shuts down; then
-/// runs `on_end`.
+/// runs `on_end`. The core's state machine decides each step; this only does the I/O.
 pub fn outbox_body(
     state: &AppState,
     outbox: Arc<super::Outbox>,
@@ -354,42 +344,43 @@ pub fn outbox_body(
     on_end: impl FnOnce() + Send + 'static,
 ) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    let keepalive = Duration::from_millis(state.app.config().keepalive_ms.max(100));
+    let stream = state
+        .app
+        .held_stream(prelude, state.app.config().keepalive_ms);
     let mut shutdown = state.shutdown.clone();
-    let metrics = state.app.metrics().clone();
-    metrics.stream_delta(1);
+    let app = state.app.clone();
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(keepalive);
-        ticker.tick().await;
-        let mut open = true;
-        for frame in prelude {
-            open = open && tx.send(Ok(frame)).await.is_ok();
-        }
-        while open {
-            for m in outbox.drain() {
-                if tx
-                    .send(Ok(SseEvent::message(None, m.to_string()).encode()))
-                    .await
-                    .is_err()
-                {
-                    open = false;
-                    break;
-                }
-            }
-            if !open || outbox.is_closed() {
-                break;
-            }
-            tokio::select! {
-                _ = outbox.changed() => {}
-                _ = ticker.tick() => open = tx.send(Ok(keepalive_frame())).await.is_ok(),
-                _ = tx.closed() => open = false,
-                _ = shutdown.changed() => open = false,
-            }
-        }
+        let shutdown = async move {
+            let _ = shutdown.changed().await;
+        };
+        let mut source = OutboxFrames(outbox);
+        drive(stream, || app.now(), &tx, Ok, &mut source, shutdown).await;
         on_end();
-        metrics.stream_delta(-1);
     });
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// A session outbox as a held stream's source: each queued message as one SSE event.
+struct OutboxFrames(Arc<super::Outbox>);
+
+impl FrameSource for OutboxFrames {
+    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
+        loop {
+            let queued = self.0.drain();
+            if !queued.is_empty() {
+                return Some(
+                    queued
+                        .iter()
+                        .map(|m| SseEvent::message(None, m.to_string()).encode())
+                        .collect(),
+                );
+            }
+            if self.0.is_closed() {
+                return None;
+            }
+            self.0.changed().await;
+        }
+    }
 }
 
 /// `GET /stats`: per-server and per-session figures of the bridge.

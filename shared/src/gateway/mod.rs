@@ -644,6 +644,22 @@ impl McpApp {
         }
     }
 
+    /// The time now, from the clock port (platforms feed it to [`crate::transport::hold::HeldStream`]).
+    pub fn now(&self) -> crate::port::UnixMillis {
+        self.ports.clock.now()
+    }
+
+    /// The state machine of a held stream opening now: `frames` first, then keep-alives at the
+    /// hold's interval; counted in the active-stream gauge until it is dropped.
+    pub fn held_stream(
+        &self,
+        frames: Vec<bytes::Bytes>,
+        keepalive_ms: u64,
+    ) -> crate::transport::hold::HeldStream {
+        crate::transport::hold::HeldStream::open(frames, keepalive_ms, self.now())
+            .counted(self.metrics.clone())
+    }
+
     /// Platforms call this when a held stream ends: gives its lease back, and ends a legacy session
     /// (whose lifetime is its `/sse` stream).
     pub async fn stream_closed(&self, hold: &crate::transport::StreamHold) {
@@ -736,10 +752,6 @@ impl McpApp {
         if self.session_leases.apply(&key, &change, now).await.is_ok() {
             rec.lease_until = Some(until);
         }
-    }
-
-    pub(crate) fn session_header(headers: &http::HeaderMap) -> Option<&str> {
-        headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
     }
 }
 

@@ -2,22 +2,22 @@
 //! 2026-07-28 single-exchange POST.
 
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use serde_json::{Map, Value};
 
 use super::dispatch::Call;
 use super::{McpApp, RequestFacts};
 use crate::error::McpError;
 use crate::protocol::{
-    self, allows_batches, code, decode, DecodeError, Incoming, Payload, HANDSHAKE_VERSIONS,
-    LATEST_HANDSHAKE_VERSION, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSIONS,
+    self, allows_batches, code, Incoming, Payload, HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION,
+    META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, MODERN_VERSIONS,
 };
 use crate::session::{LoggedEvent, SessionRecord, SessionTransport};
-use crate::transport::headers::{acceptable, require_json_content, Acceptable};
+use crate::transport::headers::Acceptable;
+use crate::transport::inbound::{classify, EventId, Inbound, Rules};
 use crate::transport::sse::SseEvent;
 use crate::transport::{
-    Reply, StreamChannel, StreamHold, LAST_EVENT_ID_HEADER, METHOD_HEADER, NAME_HEADER,
-    SESSION_HEADER, VERSION_HEADER,
+    Reply, StreamChannel, StreamHold, METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER,
 };
 
 /// Retry hint (ms) sent with priming events so clients reconnect quickly after a server-side close.
@@ -130,29 +130,51 @@ fn modern_status(err: &McpError) -> StatusCode {
     }
 }
 
-fn modern_envelope(payload: &Payload) -> bool {
-    matches!(payload, Payload::Single(Incoming::Request { params: Some(p), .. })
-        if p.get("_meta").and_then(Value::as_object).is_some_and(|m| m.contains_key(META_PROTOCOL_VERSION)))
-}
-
 impl McpApp {
     pub(crate) async fn streamable(&self, req: Request<Bytes>) -> Reply {
         if let Err(e) = self.config.origins.check(req.headers()) {
             return Reply::error(&e, &Value::Null);
         }
-        let mut reply = match *req.method() {
-            Method::POST => self.mcp_post(req).await,
-            Method::GET => self.mcp_get(req).await,
-            Method::DELETE => self.mcp_delete(req).await,
-            _ => Reply::error(
-                &McpError::MethodNotAllowed("use POST, GET or DELETE".into()),
-                &Value::Null,
-            ),
+        let rules = Rules {
+            max_body_bytes: self.config.max_body_bytes,
+            max_batch: self.config.max_batch,
+            stateless: true,
         };
-        if reply.status() == StatusCode::METHOD_NOT_ALLOWED {
-            reply.set_header(http::header::ALLOW, "GET, POST, DELETE");
+        let inbound = match classify(req.method(), req.headers(), req.body(), &rules) {
+            Ok(inbound) => inbound,
+            Err(refusal) => return refusal.reply(),
+        };
+        let headers = req.headers();
+        match inbound {
+            Inbound::Initialize { message, accept } => {
+                let mut facts = self.facts(headers, Self::caller_of(&req));
+                facts.assigned_session = req
+                    .extensions()
+                    .get::<super::AssignedSession>()
+                    .map(|a| a.0.clone());
+                self.initialize(message, &facts, accept).await
+            }
+            Inbound::Stateless { message, accept } => {
+                self.modern_post(headers, Self::caller_of(&req), message, accept)
+                    .await
+            }
+            Inbound::OnSession {
+                session,
+                payload,
+                accept,
+            } => {
+                let facts = self.facts(headers, Self::caller_of(&req));
+                self.mcp_post(&session, payload, &facts, accept).await
+            }
+            Inbound::OpenStream { session, resume } => {
+                let facts = self.facts(headers, Self::caller_of(&req));
+                self.mcp_get(&session, resume, &facts).await
+            }
+            Inbound::Delete { session } => {
+                let facts = self.facts(headers, Self::caller_of(&req));
+                self.mcp_delete(&session, &facts).await
+            }
         }
-        reply
     }
 
     /// Runs each message of a request against a session; requests are dispatched in order.
@@ -254,86 +276,20 @@ impl McpApp {
         out
     }
 
-    async fn mcp_post(&self, req: Request<Bytes>) -> Reply {
-        let headers = req.headers();
-        if let Err(e) = require_json_content(headers) {
-            return Reply::error(&e, &Value::Null);
-        }
-        let accept = acceptable(headers);
-        if !accept.json && !accept.sse {
-            return Reply::error(
-                &McpError::NotAcceptable(
-                    "Accept must allow application/json or text/event-stream".into(),
-                ),
-                &Value::Null,
-            );
-        }
-        if req.body().len() > self.config.max_body_bytes {
-            return Reply::error(
-                &McpError::PayloadTooLarge(self.config.max_body_bytes),
-                &Value::Null,
-            );
-        }
-        let version_header = header(headers, VERSION_HEADER);
-        if let Some(v) = version_header {
-            if !protocol::is_supported_version(v) {
-                return Reply::error(
-                    &McpError::UnsupportedVersionHeader(v.to_owned()),
-                    &Value::Null,
-                );
-            }
-        }
-        let payload = match decode(req.body()) {
-            Ok(p) => p,
-            Err(DecodeError::Parse(msg)) => {
-                return Reply::error(&McpError::Parse(msg), &Value::Null)
-            }
-            Err(DecodeError::Invalid(id, msg)) => {
-                return Reply::error(&McpError::InvalidRequest(msg), &id)
-            }
-        };
-        let session_header = Self::session_header(headers);
-        let modern_header = version_header.is_some_and(|v| MODERN_VERSIONS.contains(&v));
-        let is_initialize = matches!(&payload, Payload::Single(Incoming::Request { method, .. }) if method == "initialize");
-        if modern_header
-            || (session_header.is_none() && !is_initialize && modern_envelope(&payload))
-        {
-            return self
-                .modern_post(headers, Self::caller_of(&req), payload, accept)
-                .await;
-        }
-        let mut facts = self.facts(headers, Self::caller_of(&req));
-        if is_initialize {
-            facts.assigned_session = req
-                .extensions()
-                .get::<super::AssignedSession>()
-                .map(|a| a.0.clone());
-            return self.initialize(payload, &facts, accept).await;
-        }
+    /// A POST on a session: its messages run in order against the session record.
+    async fn mcp_post(
+        &self,
+        sid: &str,
+        payload: Payload,
+        facts: &RequestFacts,
+        accept: Acceptable,
+    ) -> Reply {
         let id = request_id(&payload);
         let (items, batch) = match payload {
             Payload::Single(m) => (vec![Ok(m)], false),
-            Payload::Batch(items) => {
-                if let Err(e) = self.check_batch(items.len()) {
-                    return Reply::error(&e, &Value::Null);
-                }
-                if items.iter().any(
-                    |i| matches!(i, Ok(Incoming::Request { method, .. }) if method == "initialize"),
-                ) {
-                    return Reply::error(
-                        &McpError::InvalidRequest(
-                            "Invalid Request: initialize must not be part of a batch".into(),
-                        ),
-                        &Value::Null,
-                    );
-                }
-                (items, true)
-            }
+            Payload::Batch(items) => (items, true),
         };
-        let Some(sid) = session_header else {
-            return Reply::error(&McpError::MissingSession, &id);
-        };
-        let rec = match self.load_session(sid, &facts).await {
+        let rec = match self.load_session(sid, facts).await {
             Ok(r) if r.transport == SessionTransport::StreamableHttp => r,
             Ok(_) => return Reply::error(&McpError::SessionNotFound, &id),
             Err(e) => return Reply::error(&e, &id),
@@ -345,24 +301,16 @@ impl McpApp {
             );
             return Reply::error(&McpError::InvalidRequest(msg), &Value::Null);
         }
-        let processed = self.process(&rec, &facts, items, false).await;
+        let processed = self.process(&rec, facts, items, false).await;
         if let (false, Some(ms)) = (batch, processed.rate_limited) {
             return Reply::error(&McpError::RateLimited(ms), &id);
         }
-        self.sessionful_reply(rec, &facts, processed, accept, batch)
+        self.sessionful_reply(rec, facts, processed, accept, batch)
             .await
     }
 
-    async fn initialize(
-        &self,
-        payload: Payload,
-        facts: &RequestFacts,
-        accept: Acceptable,
-    ) -> Reply {
-        let id = request_id(&payload);
-        let Payload::Single(msg) = payload else {
-            return Reply::error(&McpError::InvalidRequest("Invalid Request".into()), &id);
-        };
+    async fn initialize(&self, msg: Incoming, facts: &RequestFacts, accept: Acceptable) -> Reply {
+        let id = request_id(&Payload::Single(msg.clone()));
         if msg
             .params()
             .and_then(|p| p.get("protocolVersion"))
@@ -486,50 +434,14 @@ impl McpApp {
         Reply::sse(frames, None)
     }
 
-    async fn mcp_get(&self, req: Request<Bytes>) -> Reply {
-        let headers = req.headers();
-        if let Some(v) = header(headers, VERSION_HEADER) {
-            if MODERN_VERSIONS.contains(&v) {
-                return Reply::error(
-                    &McpError::MethodNotAllowed(
-                        "protocol version 2026-07-28 has no GET stream".into(),
-                    ),
-                    &Value::Null,
-                );
-            }
-            if !protocol::is_supported_version(v) {
-                return Reply::error(
-                    &McpError::UnsupportedVersionHeader(v.to_owned()),
-                    &Value::Null,
-                );
-            }
-        }
-        if !acceptable(headers).sse {
-            return Reply::error(
-                &McpError::NotAcceptable("Accept must allow text/event-stream".into()),
-                &Value::Null,
-            );
-        }
-        let Some(sid) = Self::session_header(headers) else {
-            return Reply::error(&McpError::MissingSession, &Value::Null);
-        };
-        let facts = self.facts(headers, Self::caller_of(&req));
-        let rec = match self.load_session(sid, &facts).await {
+    async fn mcp_get(&self, sid: &str, resume: Option<EventId>, facts: &RequestFacts) -> Reply {
+        let rec = match self.load_session(sid, facts).await {
             Ok(r) if r.transport == SessionTransport::StreamableHttp => r,
             Ok(_) => return Reply::error(&McpError::SessionNotFound, &Value::Null),
             Err(e) => return Reply::error(&e, &Value::Null),
         };
         let keepalive_ms = self.config.keepalive_ms;
-        if let Some(last) = header(headers, LAST_EVENT_ID_HEADER) {
-            let parsed = last
-                .split_once('-')
-                .and_then(|(s, q)| Some((s.parse::<u64>().ok()?, q.parse::<u64>().ok()?)));
-            let Some((stream, seq)) = parsed else {
-                return Reply::error(
-                    &McpError::InvalidRequest("Invalid Request: malformed Last-Event-ID".into()),
-                    &Value::Null,
-                );
-            };
+        if let Some(EventId { stream, seq }) = resume {
             let replay: Vec<&LoggedEvent> = rec
                 .events
                 .iter()
@@ -589,21 +501,8 @@ impl McpApp {
         )
     }
 
-    async fn mcp_delete(&self, req: Request<Bytes>) -> Reply {
-        let headers = req.headers();
-        if header(headers, VERSION_HEADER).is_some_and(|v| MODERN_VERSIONS.contains(&v)) {
-            return Reply::error(
-                &McpError::MethodNotAllowed(
-                    "protocol version 2026-07-28 has no sessions to delete".into(),
-                ),
-                &Value::Null,
-            );
-        }
-        let Some(sid) = Self::session_header(headers) else {
-            return Reply::error(&McpError::MissingSession, &Value::Null);
-        };
-        let facts = self.facts(headers, Self::caller_of(&req));
-        let rec = match self.load_session(sid, &facts).await {
+    async fn mcp_delete(&self, sid: &str, facts: &RequestFacts) -> Reply {
+        let rec = match self.load_session(sid, facts).await {
             Ok(r) => r,
             Err(e) => return Reply::error(&e, &Value::Null),
         };
@@ -618,19 +517,9 @@ impl McpApp {
         &self,
         headers: &http::HeaderMap,
         caller: crate::auth::Caller,
-        payload: Payload,
+        msg: Incoming,
         accept: Acceptable,
     ) -> Reply {
-        let msg = match payload {
-            Payload::Single(m) => m,
-            Payload::Batch(_) => return Reply::error(
-                &McpError::InvalidRequest(
-                    "Invalid Request: protocol version 2026-07-28 does not allow JSON-RPC batches"
-                        .into(),
-                ),
-                &Value::Null,
-            ),
-        };
         let (id, method, params) = match msg {
             Incoming::Request { id, method, params } => (id, method, params),
             Incoming::Notification { method, .. } => {

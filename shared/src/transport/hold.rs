@@ -123,9 +123,8 @@ impl HeldStream {
 
     /// The next step at time `now`.
     pub fn next(&mut self, now: UnixMillis) -> Next {
-        match self.closed {
-            Some(why @ (Closed::ClientGone | Closed::Shutdown)) => return Next::Close(why),
-            _ => {}
+        if let Some(why @ (Closed::ClientGone | Closed::Shutdown)) = self.closed {
+            return Next::Close(why);
         }
         if let Some(frame) = self.queue.pop_front() {
             return Next::Write(frame);
@@ -201,13 +200,25 @@ mod tests {
         let mut h = HeldStream::open(Vec::new(), 1_000, 0);
         let table: &[(UnixMillis, Vec<Next>, Next)] = &[
             (999, vec![], Next::Wait(1_000)),
-            (1_000, vec![Next::Write(keepalive_frame())], Next::Wait(2_000)),
+            (
+                1_000,
+                vec![Next::Write(keepalive_frame())],
+                Next::Wait(2_000),
+            ),
             (1_500, vec![], Next::Wait(2_000)),
             // A late wake-up sends one keep-alive and schedules the next from then.
-            (2_700, vec![Next::Write(keepalive_frame())], Next::Wait(3_700)),
+            (
+                2_700,
+                vec![Next::Write(keepalive_frame())],
+                Next::Wait(3_700),
+            ),
         ];
         for (now, steps, next) in table {
-            assert_eq!(drain(&mut h, *now), (steps.clone(), next.clone()), "at {now}");
+            assert_eq!(
+                drain(&mut h, *now),
+                (steps.clone(), next.clone()),
+                "at {now}"
+            );
         }
     }
 
@@ -226,7 +237,11 @@ mod tests {
         let (steps, next) = drain(&mut h, 400);
         assert_eq!(
             steps,
-            vec![Next::Write(b("m1")), Next::Write(b("m2")), Next::Write(b("m3"))]
+            vec![
+                Next::Write(b("m1")),
+                Next::Write(b("m2")),
+                Next::Write(b("m3"))
+            ]
         );
         assert_eq!(next, Next::Wait(1_000));
     }
@@ -237,7 +252,10 @@ mod tests {
         assert_eq!(drain(&mut h, 0).1, Next::Wait(250));
         assert_eq!(h.next(250), Next::Poll);
         h.deliver(b("out"));
-        assert_eq!(drain(&mut h, 250), (vec![Next::Write(b("out"))], Next::Wait(500)));
+        assert_eq!(
+            drain(&mut h, 250),
+            (vec![Next::Write(b("out"))], Next::Wait(500))
+        );
         assert_eq!(h.next(1_000), Next::Poll);
         assert_eq!(h.next(1_000), Next::Write(keepalive_frame()));
         assert_eq!(h.next(1_000), Next::Wait(1_250));
@@ -246,7 +264,10 @@ mod tests {
     #[test]
     fn the_deadline_closes_after_due_frames() {
         let mut h = HeldStream::open(vec![b("a")], 1_000, 0).until(1_500);
-        assert_eq!(drain(&mut h, 0), (vec![Next::Write(b("a"))], Next::Wait(1_000)));
+        assert_eq!(
+            drain(&mut h, 0),
+            (vec![Next::Write(b("a"))], Next::Wait(1_000))
+        );
         assert_eq!(drain(&mut h, 1_000).1, Next::Wait(1_500));
         h.deliver(b("late"));
         assert_eq!(

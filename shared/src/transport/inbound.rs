@@ -129,7 +129,9 @@ fn modern_header(headers: &HeaderMap) -> bool {
 /// An `MCP-Protocol-Version` header naming no version this server speaks is refused.
 fn check_version(headers: &HeaderMap) -> Result<(), McpError> {
     match header(headers, VERSION_HEADER) {
-        Some(v) if !is_supported_version(v) => Err(McpError::UnsupportedVersionHeader(v.to_owned())),
+        Some(v) if !is_supported_version(v) => {
+            Err(McpError::UnsupportedVersionHeader(v.to_owned()))
+        }
         _ => Ok(()),
     }
 }
@@ -170,10 +172,9 @@ pub fn classify(
             }
             check_version(headers)?;
             if !acceptable(headers).sse {
-                return Err(McpError::NotAcceptable(
-                    "Accept must allow text/event-stream".into(),
-                )
-                .into());
+                return Err(
+                    McpError::NotAcceptable("Accept must allow text/event-stream".into()).into(),
+                );
             }
             let session = session_header(headers).ok_or(McpError::MissingSession)?;
             let resume = match header(headers, LAST_EVENT_ID_HEADER) {
