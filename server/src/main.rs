@@ -6,8 +6,10 @@
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
 mod access;
+mod http_io;
 mod listener;
 mod server;
+mod state;
 mod stdio;
 mod store;
 mod streams;
@@ -695,7 +697,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         body_timeout_ms: cli.body_timeout.as_millis() as u64,
         body_min_rate: cli.body_min_rate,
     };
-    let state = server::AppState {
+    let state = state::AppState {
         app: app.clone(),
         hub: Default::default(),
         shutdown: shutdown_rx.clone(),
