@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
-use mcp_edge_core::bridged::BridgeConfig;
+use mcp_edge_core::connector::remote_bridge::BridgeConfig;
 use mcp_edge_core::connector::ConnectorSet;
 use mcp_edge_core::credential::CredentialDefaults;
 use mcp_edge_core::gateway::ConnectionBudget;
@@ -525,7 +525,7 @@ fn main() -> anyhow::Result<()> {
 /// The gateway over `store`, configured from the command line.
 fn build_app(
     cli: &Cli,
-    store: Arc<dyn mcp_edge_core::port::SessionStore>,
+    store: Arc<dyn mcp_edge_core::session::SessionStore>,
     fingerprint_key: Vec<u8>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let transport = upstream_transport(cli)?;
