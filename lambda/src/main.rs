@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use lambda_http::{service_fn, RequestExt as _};
 use mcp_edge_core::port::Clock as _;
-use mcp_edge_core::settings::{parse_duration_ms, Settings};
+use mcp_edge_core::settings::{parse_duration_ms, Settings, Target};
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::upstream::UpstreamGuard;
@@ -59,7 +59,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 async fn build() -> anyhow::Result<Gateway> {
-    let settings = Settings::from_vars(env).map_err(anyhow::Error::msg)?;
+    let settings = Settings::from_vars(Target::Lambda, env).map_err(anyhow::Error::msg)?;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
     let table = env("MCP_EDGE_DYNAMODB_TABLE")
         .ok_or_else(|| anyhow::anyhow!("MCP_EDGE_DYNAMODB_TABLE must name the sessions table"))?;
