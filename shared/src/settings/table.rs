@@ -130,11 +130,11 @@ impl Group {
     /// Every group, in README order.
     pub const ALL: [Group; 6] = [
         Group::Server,
-        Group::Access,
         Group::Upstream,
-        Group::Bridge,
         Group::Stdio,
+        Group::Bridge,
         Group::Lambda,
+        Group::Access,
     ];
 
     /// The name used in the README's table markers (`<!-- settings:NAME -->`).
@@ -1052,4 +1052,75 @@ mod tests {
             "native-only settings are not read by the Worker"
         );
     }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The README's configuration tables are this table rendered ([`markdown`]), between
+    /// `<!-- settings:GROUP -->` and `<!-- /settings -->`. `MCP_EDGE_BLESS_README=1 cargo test -p
+    /// mcp-edge-core readme` rewrites them after a change to the table.
+    #[test]
+    fn readme_tables_are_rendered_from_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let mut out = String::new();
+        let mut rest = readme.as_str();
+        let mut stale = Vec::new();
+        for group in Group::ALL {
+            let open = format!("<!-- settings:{} -->\n", group.name());
+            let start = rest
+                .find(&open)
+                .unwrap_or_else(|| panic!("README has no {open:?} block (in README order)"))
+                + open.len();
+            let len = rest[start..]
+                .find("<!-- /settings -->")
+                .expect("every settings block is closed");
+            let want = markdown(group);
+            if rest[start..start + len] != want {
+                stale.push(group.name());
+            }
+            out.push_str(&rest[..start]);
+            out.push_str(&want);
+            rest = &rest[start + len..];
+        }
+        out.push_str(rest);
+        assert!(
+            !rest.contains("<!-- settings:"),
+            "a settings block out of README order"
+        );
+        if std::env::var_os("MCP_EDGE_BLESS_README").is_some() {
+            std::fs::write(path, out).unwrap();
+            return;
+        }
+        assert!(
+            stale.is_empty(),
+            "README configuration tables differ from the settings table: {stale:?} \
+             (MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme rewrites them)"
+        );
+        // Every flag and variable named anywhere in the README exists (a renamed setting cannot
+        // leave prose behind).
+        let known: Vec<&str> = ALL.iter().map(|s| s.spec().var).collect();
+        for name in readme
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
+            .filter(|w| w.starts_with("MCP_EDGE_") && !w.ends_with('_'))
+        {
+            assert!(
+                known.contains(&name) || README_NON_SETTINGS.contains(&name),
+                "README names {name}, which is not a setting"
+            );
+        }
+    }
+
+    /// `MCP_EDGE_*` names in the README that are not settings of mcp-edge: the test harness's
+    /// variables.
+    const README_NON_SETTINGS: &[&str] = &[
+        "MCP_EDGE_TARGET",
+        "MCP_EDGE_BIN",
+        "MCP_EDGE_URL",
+        "MCP_EDGE_WORKER_PREBUILT",
+        "MCP_EDGE_LAMBDA_BASE_PATH",
+        "MCP_EDGE_BLESS_README",
+    ];
 }
