@@ -200,6 +200,7 @@ pub fn print_settings(json: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn parse(args: &[&str]) -> Cli {
         let matches = command()
@@ -287,5 +288,103 @@ mod tests {
         assert!(command()
             .try_get_matches_from(["mcp-edge", "--legacy-poll", "1s"])
             .is_err());
+    }
+
+    /// The `MCP_EDGE_*` names quoted in the Rust files under `dir` (a platform reading a variable
+    /// by name, outside the table).
+    fn quoted_names(dir: &std::path::Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                quoted_names(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Test code is not a platform reading its settings.
+                let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+                for part in text.split("\"MCP_EDGE_").skip(1) {
+                    let name: String = part
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && part[name.len()..].starts_with('"') {
+                        out.insert(format!("MCP_EDGE_{name}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The names `Settings::from_vars` looks up for `target` that are settings of the table.
+    fn read_by_core(target: Target) -> BTreeSet<String> {
+        let asked = std::cell::RefCell::new(BTreeSet::new());
+        Settings::from_vars(target, |name| {
+            asked.borrow_mut().insert(name.to_owned());
+            None
+        })
+        .unwrap();
+        let asked = asked.into_inner();
+        asked
+            .into_iter()
+            .filter(|n| table::find(n).is_some())
+            .collect()
+    }
+
+    fn table_names(target: Target) -> BTreeSet<String> {
+        table::for_target(target)
+            .map(|s| s.var.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_target_honours_exactly_the_table_names_of_its_target() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // Native: clap's `env` names, plus the variable-only settings the core reads; no other
+        // name is read by hand.
+        let mut native: BTreeSet<String> = command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        native.extend(read_by_core(Target::Native));
+        assert_eq!(native, table_names(Target::Native));
+        let mut quoted = BTreeSet::new();
+        quoted_names(&root.join("server/src"), &mut quoted);
+        quoted_names(&root.join("native/src"), &mut quoted);
+        assert!(quoted.is_empty(), "read natively outside the table: {quoted:?}");
+        // Worker: the core's reader only; `[vars]` in wrangler.toml are Worker settings.
+        let mut worker = read_by_core(Target::Worker);
+        quoted_names(&root.join("workers/src"), &mut worker);
+        assert_eq!(worker, table_names(Target::Worker));
+        let wrangler = std::fs::read_to_string(root.join("wrangler.toml")).unwrap();
+        let vars = wrangler
+            .split("\n[vars]\n")
+            .nth(1)
+            .expect("wrangler.toml has [vars]");
+        for line in vars.lines().take_while(|l| !l.starts_with('[')) {
+            if let Some((name, _)) = line.split_once('=') {
+                assert!(
+                    worker.contains(name.trim()),
+                    "wrangler.toml sets {name}, which the Worker does not read"
+                );
+            }
+        }
+        // Lambda: the core's reader plus the Lambda's own settings, which it reads by name.
+        let mut lambda = read_by_core(Target::Lambda);
+        quoted_names(&root.join("lambda/src"), &mut lambda);
+        assert_eq!(lambda, table_names(Target::Lambda));
+        // Terraform sets every Lambda setting but the test-only ones and the emulator's base path;
+        // `SSL_CERT_FILE` goes through `extra_environment` like the credential fallbacks.
+        let main_tf = std::fs::read_to_string(root.join("infra/terraform/main.tf")).unwrap();
+        let terraform: BTreeSet<String> = main_tf
+            .lines()
+            .filter_map(|l| l.trim().split_once('='))
+            .map(|(name, _)| name.trim().to_owned())
+            .filter(|name| name.starts_with("MCP_EDGE_"))
+            .collect();
+        let mut deployed = table_names(Target::Lambda);
+        for local in ["MCP_EDGE_TEST_TOOLS", "MCP_EDGE_BASE_PATH", "SSL_CERT_FILE"] {
+            assert!(deployed.remove(local), "{local}");
+        }
+        assert_eq!(terraform, deployed);
     }
 }
