@@ -350,7 +350,10 @@ mod tests {
         let mut quoted = BTreeSet::new();
         quoted_names(&root.join("server/src"), &mut quoted);
         quoted_names(&root.join("native/src"), &mut quoted);
-        assert!(quoted.is_empty(), "read natively outside the table: {quoted:?}");
+        assert!(
+            quoted.is_empty(),
+            "read natively outside the table: {quoted:?}"
+        );
         // Worker: the core's reader only; `[vars]` in wrangler.toml are Worker settings.
         let mut worker = read_by_core(Target::Worker);
         quoted_names(&root.join("workers/src"), &mut worker);

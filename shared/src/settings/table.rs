@@ -273,8 +273,20 @@ impl<T> Setting<T> {
 
     /// The parsed default (`None` without one).
     pub fn default_value(&self) -> Option<T> {
-        // Every default parses (checked by `every_default_parses`).
         self.default.and_then(|d| (self.parse)(d).ok())
+    }
+
+    /// The parsed default of a setting that has one: the one place a default is written, for the
+    /// `Default` implementations of the configuration structs.
+    ///
+    /// # Panics
+    /// When the setting has no default or it does not parse, which
+    /// `every_default_parses_and_names_are_unique` rules out.
+    pub fn fixed_default(&self) -> T {
+        match self.default_value() {
+            Some(value) => value,
+            None => panic!("{} has no default that parses", self.var),
+        }
     }
 }
 
