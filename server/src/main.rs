@@ -6,8 +6,10 @@
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
 mod cli;
+mod http_io;
 mod listener;
 mod server;
+mod state;
 mod stdio;
 mod store;
 mod streams;
@@ -183,7 +185,7 @@ fn main() -> anyhow::Result<()> {
 /// settings' key when `--fingerprint-key` is not given.
 fn build_app(
     cli: &Cli,
-    store: Arc<dyn mcp_edge_core::port::SessionStore>,
+    store: Arc<dyn mcp_edge_core::session::SessionStore>,
     fingerprint_key: Option<Vec<u8>>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
@@ -330,7 +332,7 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let budget = cli.budget;
-    let state = server::AppState {
+    let state = state::AppState {
         app: app.clone(),
         hub: Default::default(),
         shutdown: shutdown_rx.clone(),

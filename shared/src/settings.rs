@@ -327,7 +327,7 @@ impl Settings {
             tool_timeout_ms: Some(v.value(&table::TOOL_TIMEOUT)?),
             bridge: match v.get(&table::BRIDGE_URL)? {
                 None => None,
-                Some(url) => Some(crate::bridged::BridgeConfig {
+                Some(url) => Some(crate::connector::remote_bridge::BridgeConfig {
                     url,
                     secret: v.get(&table::BRIDGE_SECRET)?,
                     servers: v.value(&table::BRIDGE_SERVERS)?,
