@@ -219,7 +219,7 @@ async fn concurrent_writers_lose_no_update() {
 #[tokio::test]
 #[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
 async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
-    use mcp_edge_core::ratelimit::{RateLimit, RateLimiter};
+    use mcp_edge_core::ratelimit::{LimitError, RateLimit, RateLimiter};
     use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
     let client = client().await;
     let name = table(&client, "rate").await;
@@ -240,7 +240,9 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     }
     assert_eq!(
         a.take("req:seq", limit, 1, now).await,
-        Err(60_000),
+        Err(LimitError::Empty {
+            retry_after_ms: 60_000
+        }),
         "the shared bucket is empty"
     );
     assert_eq!(
@@ -250,7 +252,8 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     );
 
     // 20 concurrent takes from a burst of 10 (no refill: `now` is fixed): a take that kept losing
-    // the conditional write is asked to retry (250 ms) and does, bounded; so exactly 10 are granted
+    // the conditional write is reported as contended (the core asks its caller to retry in 250 ms)
+    // and tries again, bounded; so exactly 10 are granted
     // and exactly 10 are told the bucket is empty (60 s until the next token).
     let mut tasks = Vec::new();
     for i in 0..20 {
@@ -258,7 +261,7 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
         tasks.push(tokio::spawn(async move {
             for _ in 0..50 {
                 match l.take("req:race", limit, 1, now).await {
-                    Err(250) => continue,
+                    Err(LimitError::Contended) => continue,
                     verdict => return verdict,
                 }
             }
@@ -269,8 +272,10 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     for t in tasks {
         match t.await.unwrap() {
             Ok(()) => granted += 1,
-            Err(60_000) => empty += 1,
-            Err(other) => panic!("unexpected retry-after {other}"),
+            Err(LimitError::Empty {
+                retry_after_ms: 60_000,
+            }) => empty += 1,
+            Err(other) => panic!("unexpected answer {other:?}"),
         }
     }
     assert_eq!(
@@ -333,7 +338,7 @@ async fn quota_leases_are_shared_exact_under_races_and_lapse() {
         .expect("a lapsed lease frees its place");
 
     // 20 environments race for 5 places: exactly 5 win. A racer whose conditional writes kept losing
-    // (`Backend`, after the ledger's own bounded retries) tries again, bounded, as a caller would.
+    // (`Contended`, after the ledger's own bounded retries) tries again, bounded, as a caller would.
     let mut tasks = Vec::new();
     for i in 0..20 {
         let l = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -346,7 +351,7 @@ async fn quota_leases_are_shared_exact_under_races_and_lapse() {
             let mut lost = 0;
             for _ in 0..50 {
                 match l.apply("sessions:race", &change, now).await {
-                    Err(LeaseError::Backend(_)) => lost += 1,
+                    Err(LeaseError::Contended) => lost += 1,
                     verdict => return (verdict, lost),
                 }
             }

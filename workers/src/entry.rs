@@ -16,7 +16,7 @@ use worker::{event, Context, Env, Request, Response};
 
 use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
-use crate::rate_limit_object::{DoLeaseLedger, DoRateLimiter};
+use crate::limit_object::{DoLeaseLedger, DoRateLimiter};
 
 /// Binding name of the `SessionObject` namespace in `wrangler.toml`.
 pub const SESSIONS_BINDING: &str = "SESSIONS";

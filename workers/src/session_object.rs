@@ -20,7 +20,7 @@ use worker::{
 
 use crate::convert::{to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
 use crate::entry::{build_app, config_error};
-use crate::ports::{JsClock, ObjectStore};
+use crate::ports::{JsClock, DoSessionStore};
 use crate::streams::StreamHub;
 
 /// Request headers a WebSocket keeps for its later messages (credentials and policy narrowing are
@@ -67,8 +67,8 @@ pub struct SessionObject {
 }
 
 impl SessionObject {
-    fn store(&self) -> ObjectStore {
-        ObjectStore::new(self.state.storage())
+    fn store(&self) -> DoSessionStore {
+        DoSessionStore::new(self.state.storage())
     }
 
     async fn accept_socket(
@@ -124,7 +124,7 @@ impl SessionObject {
 
 impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
-        let storage = ObjectStore::new(state.storage());
+        let storage = DoSessionStore::new(state.storage());
         let app = build_app(&env, Arc::new(storage)).map(Rc::new);
         SessionObject {
             state,
