@@ -142,11 +142,7 @@ mod tests {
         let l = MemoryRateLimiter::default();
         assert!(block_on(l.take("k", limit, 1, 0)).is_ok());
         assert!(block_on(l.take("k", limit, 1, 0)).is_ok());
-        let empty = |ms| {
-            Err(LimitError::Empty {
-                retry_after_ms: ms,
-            })
-        };
+        let empty = |ms| Err(LimitError::Empty { retry_after_ms: ms });
         assert_eq!(block_on(l.take("k", limit, 1, 0)), empty(1000));
         assert_eq!(block_on(l.take("k", limit, 1, 400)), empty(600));
         assert!(block_on(l.take("k", limit, 1, 1000)).is_ok());

@@ -20,7 +20,7 @@ use worker::{
 
 use crate::convert::{to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
 use crate::entry::{build_app, config_error};
-use crate::ports::{JsClock, DoSessionStore};
+use crate::ports::{DoSessionStore, JsClock};
 use crate::streams::StreamHub;
 
 /// Request headers a WebSocket keeps for its later messages (credentials and policy narrowing are

@@ -19,11 +19,11 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 pub use access::ClientAddress;
-pub use counting::CONTENDED_RETRY_MS;
 pub use admission::{
     check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
     ReadPhase, WsClose, BODY_RATE_GRACE_MS,
 };
+pub use counting::CONTENDED_RETRY_MS;
 pub use legacy::LegacyOutbox;
 pub use stdio::StdioConnection;
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
@@ -33,6 +33,7 @@ use crate::auth::{AuthConfig, Authenticator, Caller};
 use crate::credential::{CredentialDefaults, Credentials};
 use crate::error::McpError;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::policy::{PolicyConfig, RequestPolicy};
 use crate::port::{Clock, Entropy, HttpClient, SessionStore, Sleeper, UnixMillis};
 use crate::quota::{LeaseChange, LeaseLedger, MemoryLeaseLedger};
@@ -73,10 +74,6 @@ pub struct GatewayConfig {
     pub event_log_limit: usize,
     /// Answer POSTs with SSE even when the client also accepts JSON.
     pub prefer_sse: bool,
-    /// Legacy `/messages` replies go into the session record (an outbox the `/sse` stream's holder
-    /// polls with [`McpApp::legacy_outbox`]) instead of [`crate::transport::Delivery`]s: for platforms
-    /// where the stream and the POST run in different instances (AWS Lambda).
-    pub legacy_outbox_in_store: bool,
     /// Tool policy.
     pub policy: PolicyConfig,
     /// Caller authentication (open when empty).
@@ -118,7 +115,6 @@ impl Default for GatewayConfig {
             keepalive_ms: 15_000,
             event_log_limit: 64,
             prefer_sse: false,
-            legacy_outbox_in_store: false,
             policy: PolicyConfig {
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
@@ -161,6 +157,7 @@ pub struct McpApp {
     limiter: Arc<dyn RateLimiter>,
     session_leases: Arc<dyn LeaseLedger>,
     stream_leases: Arc<dyn LeaseLedger>,
+    outbox: Option<Arc<dyn Outbox>>,
     sleeper: Option<Arc<dyn Sleeper>>,
     audit: Arc<dyn AuditSink>,
     upstream: UpstreamServices,
@@ -277,6 +274,7 @@ impl McpApp {
             limiter: Arc::new(MemoryRateLimiter::default()),
             session_leases: Arc::new(MemoryLeaseLedger::default()),
             stream_leases: Arc::new(MemoryLeaseLedger::default()),
+            outbox: None,
             sleeper: None,
             audit: Arc::new(NoAudit),
             upstream,
@@ -301,6 +299,14 @@ impl McpApp {
     /// (needed wherever one session's streams are held by different instances).
     pub fn with_stream_ledger(mut self, ledger: Arc<dyn LeaseLedger>) -> Self {
         self.stream_leases = ledger;
+        self
+    }
+
+    /// Legacy `/messages` replies wait in `outbox` (which the `/sse` stream's holder polls with
+    /// [`McpApp::legacy_outbox`]) instead of going out as [`crate::transport::Delivery`]s: for
+    /// platforms where the stream and the POST run in different instances (AWS Lambda).
+    pub fn with_outbox(mut self, outbox: Arc<dyn Outbox>) -> Self {
+        self.outbox = Some(outbox);
         self
     }
 
@@ -599,7 +605,10 @@ impl McpApp {
                 retry_after_ms,
             } => {
                 self.metrics.count_request("quota_exceeded", 429);
-                Err(McpError::QuotaExceeded(describe(Some(held)), retry_after_ms))
+                Err(McpError::QuotaExceeded(
+                    describe(Some(held)),
+                    retry_after_ms,
+                ))
             }
             counting::Verdict::Full {
                 held: None,

@@ -1523,14 +1523,15 @@ fn opening_requests_take_the_session_id_the_platform_assigned() {
 
 #[test]
 fn legacy_replies_can_wait_in_the_session_outbox() {
-    let h = harness_with(GatewayConfig {
-        legacy_outbox_in_store: true,
+    let mut h = harness_with(GatewayConfig {
         origins: OriginPolicy {
             allowed_origins: vec![],
             allowed_hosts: Some(vec![]),
         },
         ..GatewayConfig::default()
     });
+    let outbox = Arc::new(crate::outbox::MemoryOutbox::default());
+    h.app = h.app.with_outbox(outbox.clone());
     let open = Request::builder()
         .method(Method::GET)
         .uri("/sse")
@@ -1558,10 +1559,16 @@ fn legacy_replies_can_wait_in_the_session_outbox() {
     );
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert!(r.deliveries.is_empty(), "nothing is pushed in-process");
+    let version = block_on(h.store.load(&id)).unwrap().unwrap().version;
     let r = post(
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via outbox"}}}"#,
     );
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        block_on(h.store.load(&id)).unwrap().unwrap().version,
+        version,
+        "a reply is appended to the outbox without rewriting the session record (no compare-and-set to lose)"
+    );
     let crate::gateway::LegacyOutbox::Pending(frames, next) = block_on(h.app.legacy_outbox(&id, 0))
     else {
         panic!("the session is live")
@@ -1576,10 +1583,18 @@ fn legacy_replies_can_wait_in_the_session_outbox() {
         block_on(h.app.legacy_outbox(&id, next)),
         crate::gateway::LegacyOutbox::Pending(Vec::new(), 2)
     );
-    block_on(h.store.delete(&id)).unwrap();
+    post(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+    // The stream closes: the session ends and its undelivered messages go with it.
+    block_on(h.app.stream_closed(hold.as_ref().unwrap()));
     assert_eq!(
         block_on(h.app.legacy_outbox(&id, next)),
         crate::gateway::LegacyOutbox::Gone
+    );
+    assert!(
+        block_on(crate::outbox::Outbox::read(&*outbox, &id, 0))
+            .unwrap()
+            .is_empty(),
+        "the ended session's outbox is cleared"
     );
 }
 
