@@ -29,9 +29,9 @@ declare -A MIN=(
   [python-e2e-worker]=54   # tests/e2e under wrangler dev
   [ts-worker]=4
   [conformance-worker]=9
-  [lambda-store]=5         # lambda/tests/dynamo_store.rs against moto
+  [lambda-store]=6         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
   [lambda-e2e]=51          # tests/e2e under cargo lambda watch, production (empty) base path
-  [lambda-clients]=11      # 2 TS tests (Streamable HTTP, resumption) + 9 conformance scenarios on one shared Lambda
+  [lambda-clients]=12      # 3 TS tests (Streamable HTTP, legacy SSE, resumption) + 9 conformance scenarios on one shared Lambda
   [terraform-hcl]=4        # tests/infra
 )
 SUMMARY=()

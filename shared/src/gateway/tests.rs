@@ -2088,3 +2088,101 @@ mod batch_limits {
         assert!(ok_bytes <= 600, "{ok_bytes}");
     }
 }
+
+/// Counting ports that cannot decide, and what the gateway makes of it (decided once, in
+/// `gateway/counting.rs`): a failing backend lets the request through; a contended one is a 429
+/// with a 250 ms retry.
+mod undecided_counters {
+    use super::*;
+    use crate::quota::{LeaseChange, LeaseError, LeaseLedger};
+    use crate::ratelimit::{LimitError, RateLimit, RateLimiter};
+
+    struct Limiter(LimitError);
+
+    impl RateLimiter for Limiter {
+        fn take<'a>(
+            &'a self,
+            _key: &'a str,
+            _limit: RateLimit,
+            _cost: u32,
+            _now: UnixMillis,
+        ) -> BoxFuture<'a, Result<(), LimitError>> {
+            let answer = Err(self.0.clone());
+            Box::pin(async move { answer })
+        }
+    }
+
+    struct Ledger(LeaseError);
+
+    impl LeaseLedger for Ledger {
+        fn apply<'a>(
+            &'a self,
+            _key: &'a str,
+            _change: &'a LeaseChange,
+            _now: UnixMillis,
+        ) -> BoxFuture<'a, Result<(), LeaseError>> {
+            let answer = Err(self.0.clone());
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn limited(limiter: LimitError) -> Harness {
+        let mut h = harness_with(GatewayConfig {
+            origins: OriginPolicy {
+                allowed_origins: vec![],
+                allowed_hosts: Some(vec![]),
+            },
+            request_limit: Some(RateLimit {
+                per_minute: 1,
+                burst: 1,
+            }),
+            ..GatewayConfig::default()
+        });
+        h.app = h.app.with_rate_limiter(Arc::new(Limiter(limiter)));
+        h
+    }
+
+    fn retry_after_ms(reply: &Reply) -> Option<u64> {
+        body_json(reply)["error"]["data"]["retryAfterMs"].as_u64()
+    }
+
+    #[test]
+    fn a_failing_rate_limiter_lets_requests_through() {
+        let h = limited(LimitError::Backend("table unreachable".into()));
+        for _ in 0..3 {
+            assert_eq!(try_initialize(&h).status(), StatusCode::OK);
+        }
+    }
+
+    #[test]
+    fn a_contended_rate_limiter_asks_for_a_retry() {
+        let h = limited(LimitError::Contended);
+        let r = try_initialize(&h);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after_ms(&r), Some(250));
+        let h = limited(LimitError::Empty {
+            retry_after_ms: 4_000,
+        });
+        let r = try_initialize(&h);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after_ms(&r), Some(4_000));
+    }
+
+    #[test]
+    fn a_failing_lease_ledger_lets_sessions_open_and_a_contended_one_asks_for_a_retry() {
+        let mut h = quota_harness(Some(1), None);
+        h.app = h
+            .app
+            .with_session_ledger(Arc::new(Ledger(LeaseError::Backend("down".into()))));
+        for _ in 0..3 {
+            assert_eq!(try_initialize(&h).status(), StatusCode::OK);
+        }
+        let mut h = quota_harness(Some(1), None);
+        h.app = h
+            .app
+            .with_session_ledger(Arc::new(Ledger(LeaseError::Contended)));
+        let r = try_initialize(&h);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after_ms(&r), Some(250));
+    }
+}
