@@ -9,7 +9,7 @@ import concurrent.futures
 import time
 import uuid
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 from conftest import TARGET
