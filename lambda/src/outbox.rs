@@ -22,8 +22,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use mcp_edge_core::outbox::{Outbox, READ_LIMIT};
-use mcp_edge_core::port::{BoxFuture, Entropy, StoreError, UnixMillis};
-use mcp_edge_core::session::SessionId;
+use mcp_edge_core::port::{BoxFuture, Entropy, UnixMillis};
+use mcp_edge_core::session::{SessionId, StoreError};
 
 use crate::store::{StoreCalls, EXPIRES_AT, KEY};
 

@@ -9,8 +9,10 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use mcp_edge_core::outbox::Outbox;
-use mcp_edge_core::port::{Clock, SessionStore, StoreError};
-use mcp_edge_core::session::{SessionId, SessionRecord, SessionTransport};
+use mcp_edge_core::port::Clock;
+use mcp_edge_core::session::{
+    SessionId, SessionRecord, SessionStore, SessionTransport, StoreError,
+};
 use mcp_edge_core::store_contract;
 use mcp_edge_lambda::items::VersionedItems;
 use mcp_edge_lambda::outbox::DynamoOutbox;

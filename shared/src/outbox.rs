@@ -10,8 +10,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use crate::port::{BoxFuture, MaybeSendSync, StoreError, UnixMillis};
-use crate::session::SessionId;
+use crate::port::{BoxFuture, MaybeSendSync, UnixMillis};
+use crate::session::{SessionId, StoreError};
 
 /// Most messages one [`Outbox::read`] returns (a poll delivers the rest next time).
 pub const READ_LIMIT: usize = 25;

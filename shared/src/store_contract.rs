@@ -14,8 +14,8 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::outbox::Outbox;
-use crate::port::{SessionStore, StoreError, UnixMillis};
-use crate::session::{SessionId, SessionRecord, SessionTransport};
+use crate::port::UnixMillis;
+use crate::session::{SessionId, SessionRecord, SessionStore, SessionTransport, StoreError};
 
 /// The sequential session-store cases, by name (for [`run_case`]).
 pub const CASES: &[&str] = &["create", "compare_and_set", "delete_absent", "expiry"];

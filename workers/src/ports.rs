@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mcp_edge_core::audit::{AuditRecord, AuditSink};
-use mcp_edge_core::port::SessionStore;
 use mcp_edge_core::port::{
-    BoxFuture, Clock, Entropy, HttpClient, Sleeper, StoreError, UnixMillis, UpstreamError,
+    BoxFuture, Clock, Entropy, HttpClient, Sleeper, UnixMillis, UpstreamError,
 };
-use mcp_edge_core::session::{SessionId, SessionRecord, Version};
+use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, StoreError, Version};
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Storage};
 
 /// `Date.now()` (on Workers it advances with I/O, which is all the core needs).

@@ -5,7 +5,7 @@
 //! counter that cannot be read must not take the whole gateway down), and a bucket or lease set that
 //! kept changing under concurrent writers asks the caller to retry shortly (exactness under a burst,
 //! which is when the limit matters). Session storage is not a counting port: a failing
-//! [`crate::port::SessionStore`] fails the request (503), since a session cannot be served from a
+//! [`crate::session::SessionStore`] fails the request (503), since a session cannot be served from a
 //! record that cannot be read or written.
 
 use crate::quota::LeaseError;
