@@ -42,6 +42,7 @@ use mcp_edge_lambda::handler::{
     base_path, held, response, time_left, to_core, whole, StreamedBody, MAX_INVOCATION,
 };
 use mcp_edge_lambda::items::VersionedItems;
+use mcp_edge_lambda::outbox::DynamoOutbox;
 use mcp_edge_lambda::quota::DynamoLeaseLedger;
 use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
 use mcp_edge_lambda::store::{DynamoSessionStore, StoreCalls};
@@ -83,7 +84,6 @@ async fn build() -> anyhow::Result<Gateway> {
     }
     mcp_edge_core::connector::register(&mut registry, settings.connectors);
     let mut config = settings.gateway;
-    config.legacy_outbox_in_store = true;
     // A held stream ends before its invocation's deadline, which is at most Lambda's 15 minutes.
     config.stream_lease_ms = Some(MAX_INVOCATION.as_millis() as u64);
     let upstream = config.upstream.clone();
@@ -103,7 +103,13 @@ async fn build() -> anyhow::Result<Gateway> {
         .with_audit_sink(Arc::new(LogAudit))
         .with_rate_limiter(Arc::new(limiter))
         .with_session_ledger(leases.clone())
-        .with_stream_ledger(leases);
+        .with_stream_ledger(leases)
+        .with_outbox(Arc::new(DynamoOutbox::new(
+            client.clone(),
+            table.clone(),
+            Arc::new(OsEntropy),
+            calls.clone(),
+        )));
     Ok(Gateway {
         app: Arc::new(app),
         calls,

@@ -14,8 +14,9 @@ use serde_json::json;
 use worker::{event, Context, Env, Request, Response};
 
 use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
+use crate::limit_object::{DoLeaseLedger, DoRateLimiter};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
-use crate::rate_limit_object::{DoLeaseLedger, DoRateLimiter};
+use crate::session_object::CONTRACT_PATH;
 
 /// Binding name of the `SessionObject` namespace in `wrangler.toml`.
 pub const SESSIONS_BINDING: &str = "SESSIONS";
@@ -93,6 +94,26 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Err(reply) => return to_worker_response(reply, None),
     };
     core.headers_mut().remove(ASSIGNED_SESSION_HEADER);
+    // The store-contract route (answered only when test tools are enabled): one fresh object per
+    // run, named by the path segment after the prefix.
+    let contract = core
+        .uri()
+        .path()
+        .strip_prefix(CONTRACT_PATH)
+        .filter(|_| Settings::from_vars(env_lookup(&env)).is_ok_and(|s| s.test_tools));
+    if let Some(rest) = contract {
+        if let Some((object, case)) = rest.split_once('/') {
+            let target = format!(
+                "{origin}{CONTRACT_PATH}{case}?{}",
+                core.uri().query().unwrap_or("")
+            );
+            let stub = env
+                .durable_object(SESSIONS_BINDING)?
+                .id_from_name(&format!("contract:{object}"))?
+                .get_stub()?;
+            return stub.fetch_with_str(&target).await;
+        }
+    }
     let name = match session_route(&core) {
         SessionRoute::Stateless => return to_worker_response(app.handle(core).await, None),
         SessionRoute::Session(id) => id,
