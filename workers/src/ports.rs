@@ -121,14 +121,14 @@ const RECORD_KEY: &str = "session";
 
 /// One session's record in its own Durable Object's storage (the object is named by the session id).
 /// Saves arm the object's alarm at the record's expiry; deleting wipes storage and alarm.
-pub struct ObjectStore {
+pub struct DoSessionStore {
     storage: Storage,
 }
 
-impl ObjectStore {
+impl DoSessionStore {
     /// A store over this object's storage.
     pub fn new(storage: Storage) -> Self {
-        ObjectStore { storage }
+        DoSessionStore { storage }
     }
 
     async fn read(&self) -> Result<Option<SessionRecord>, StoreError> {
@@ -178,7 +178,7 @@ impl ObjectStore {
     }
 }
 
-impl SessionStore for ObjectStore {
+impl SessionStore for DoSessionStore {
     fn load<'a>(
         &'a self,
         id: &'a SessionId,

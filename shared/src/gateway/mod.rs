@@ -4,6 +4,7 @@
 mod access;
 mod admission;
 mod batch;
+mod counting;
 mod dispatch;
 mod legacy;
 mod stdio;
@@ -22,6 +23,7 @@ pub use admission::{
     check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
     ReadPhase, WsClose, BODY_RATE_GRACE_MS,
 };
+pub use counting::CONTENDED_RETRY_MS;
 pub use legacy::LegacyOutbox;
 pub use stdio::StdioConnection;
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
@@ -31,9 +33,10 @@ use crate::auth::{AuthConfig, Authenticator, Caller};
 use crate::credential::{CredentialDefaults, Credentials};
 use crate::error::McpError;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::policy::{PolicyConfig, RequestPolicy};
 use crate::port::{Clock, Entropy, HttpClient, Sleeper, UnixMillis};
-use crate::quota::{LeaseChange, LeaseError, LeaseLedger, MemoryLeaseLedger};
+use crate::quota::{LeaseChange, LeaseLedger, MemoryLeaseLedger};
 use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
 use crate::session::SessionStore;
 use crate::session::{SessionId, SessionRecord, SessionTransport};
@@ -72,10 +75,6 @@ pub struct GatewayConfig {
     pub event_log_limit: usize,
     /// Answer POSTs with SSE even when the client also accepts JSON.
     pub prefer_sse: bool,
-    /// Legacy `/messages` replies go into the session record (an outbox the `/sse` stream's holder
-    /// polls with [`McpApp::legacy_outbox`]) instead of [`crate::transport::Delivery`]s: for platforms
-    /// where the stream and the POST run in different instances (AWS Lambda).
-    pub legacy_outbox_in_store: bool,
     /// Tool policy.
     pub policy: PolicyConfig,
     /// Caller authentication (open when empty).
@@ -102,22 +101,23 @@ pub struct GatewayConfig {
 }
 
 impl Default for GatewayConfig {
+    /// The settings table's defaults ([`crate::settings::table`]) and the fixed limits.
     fn default() -> Self {
+        use crate::settings::table;
         GatewayConfig {
             server_name: "mcp-edge".into(),
             server_version: env!("CARGO_PKG_VERSION").into(),
             instructions: None,
-            session_ttl_ms: 3_600_000,
-            max_body_bytes: 4 * 1024 * 1024,
-            max_batch: 100,
+            session_ttl_ms: table::SESSION_TTL.fixed_default(),
+            max_body_bytes: table::MAX_BODY_BYTES.fixed_default(),
+            max_batch: table::MAX_BATCH.fixed_default(),
             max_batch_reply_bytes: 8 * 1024 * 1024,
             origins: OriginPolicy::default(),
             fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
             page_size: 100,
-            keepalive_ms: 15_000,
+            keepalive_ms: table::KEEPALIVE.fixed_default(),
             event_log_limit: 64,
             prefer_sse: false,
-            legacy_outbox_in_store: false,
             policy: PolicyConfig {
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
@@ -125,7 +125,7 @@ impl Default for GatewayConfig {
             auth: AuthConfig::default(),
             request_limit: None,
             tool_call_limit: None,
-            tool_timeout_ms: Some(30_000),
+            tool_timeout_ms: Some(table::TOOL_TIMEOUT.fixed_default()),
             max_sessions_per_caller: None,
             max_streams_per_session: None,
             stream_lease_ms: None,
@@ -160,6 +160,7 @@ pub struct McpApp {
     limiter: Arc<dyn RateLimiter>,
     session_leases: Arc<dyn LeaseLedger>,
     stream_leases: Arc<dyn LeaseLedger>,
+    outbox: Option<Arc<dyn Outbox>>,
     sleeper: Option<Arc<dyn Sleeper>>,
     audit: Arc<dyn AuditSink>,
     upstream: UpstreamServices,
@@ -276,6 +277,7 @@ impl McpApp {
             limiter: Arc::new(MemoryRateLimiter::default()),
             session_leases: Arc::new(MemoryLeaseLedger::default()),
             stream_leases: Arc::new(MemoryLeaseLedger::default()),
+            outbox: None,
             sleeper: None,
             audit: Arc::new(NoAudit),
             upstream,
@@ -300,6 +302,14 @@ impl McpApp {
     /// (needed wherever one session's streams are held by different instances).
     pub fn with_stream_ledger(mut self, ledger: Arc<dyn LeaseLedger>) -> Self {
         self.stream_leases = ledger;
+        self
+    }
+
+    /// Legacy `/messages` replies wait in `outbox` (which the `/sse` stream's holder polls with
+    /// [`McpApp::legacy_outbox`]) instead of going out as [`crate::transport::Delivery`]s: for
+    /// platforms where the stream and the POST run in different instances (AWS Lambda).
+    pub fn with_outbox(mut self, outbox: Arc<dyn Outbox>) -> Self {
+        self.outbox = Some(outbox);
         self
     }
 
@@ -517,16 +527,12 @@ impl McpApp {
         now: UnixMillis,
     ) -> Result<(), McpError> {
         let key = crate::quota::sessions_key(caller);
-        self.take_lease(&self.session_leases, &key, change, now)
-            .await
-            .map_err(|(held, retry)| {
-                McpError::QuotaExceeded(
-                    format!(
-                        "caller {caller} has {held} open sessions (limit {max}); end one (DELETE, or close its stream or socket) or let one expire"
-                    ),
-                    retry,
-                )
-            })
+        self.take_lease(&self.session_leases, &key, change, now, |held| {
+            format!(
+                "caller {caller} has {held} open sessions (limit {max}); end one (DELETE, or close its stream or socket) or let one expire"
+            )
+        })
+        .await
     }
 
     /// Counts a session the platform keeps itself (a bridged stdio session) against the caller's
@@ -562,24 +568,56 @@ impl McpApp {
         let _ = ledger.apply(key, &change, self.ports.clock.now()).await;
     }
 
-    /// Applies a lease change; `Err((held, retry_after_ms))` when the quota is used up. A failing
-    /// ledger lets the request through (availability over exactness; the platform logs it).
+    /// Applies a lease change: a full set refuses with [`McpError::QuotaExceeded`] (`describe` names
+    /// what is full from the number held), a contended one asks for a retry; what a failing ledger
+    /// means is decided in [`counting`].
     pub(crate) async fn take_lease(
         &self,
         ledger: &Arc<dyn LeaseLedger>,
         key: &str,
         change: &LeaseChange,
         now: UnixMillis,
-    ) -> Result<(), (usize, Option<u64>)> {
-        match ledger.apply(key, change, now).await {
-            Err(LeaseError::Full {
-                held,
+        describe: impl FnOnce(usize) -> String,
+    ) -> Result<(), McpError> {
+        let verdict = counting::lease_verdict(ledger.apply(key, change, now).await);
+        self.refusal(verdict, |held| describe(held.unwrap_or(0)))
+    }
+
+    /// Takes one token from bucket `key` (refusals as for [`McpApp::take_lease`]).
+    pub(crate) async fn take_tokens(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: UnixMillis,
+    ) -> Result<(), McpError> {
+        let verdict = counting::rate_verdict(self.limiter.take(key, limit, 1, now).await);
+        self.refusal(verdict, |_| String::new())
+    }
+
+    /// A counting port's verdict as the error that refuses the request (a full lease set is counted
+    /// in the metrics here; the request rate limit is counted where it refuses a whole request).
+    fn refusal(
+        &self,
+        verdict: counting::Verdict,
+        describe: impl FnOnce(Option<usize>) -> String,
+    ) -> Result<(), McpError> {
+        match verdict {
+            counting::Verdict::Admit => Ok(()),
+            counting::Verdict::Full {
+                held: Some(held),
                 retry_after_ms,
-            }) => {
+            } => {
                 self.metrics.count_request("quota_exceeded", 429);
-                Err((held, retry_after_ms))
+                Err(McpError::QuotaExceeded(
+                    describe(Some(held)),
+                    retry_after_ms,
+                ))
             }
-            Ok(()) | Err(LeaseError::Backend(_)) => Ok(()),
+            counting::Verdict::Full {
+                held: None,
+                retry_after_ms,
+            } => Err(McpError::RateLimited(retry_after_ms.unwrap_or(60_000))),
+            counting::Verdict::Busy => Err(McpError::RateLimited(counting::CONTENDED_RETRY_MS)),
         }
     }
 
@@ -626,14 +664,9 @@ impl McpApp {
             &crate::quota::streams_key(session.as_str()),
             &change,
             now,
+            |held| format!("session has {held} open streams (limit {max}); close one first"),
         )
-        .await
-        .map_err(|(held, retry)| {
-            McpError::QuotaExceeded(
-                format!("session has {held} open streams (limit {max}); close one first"),
-                retry,
-            )
-        })?;
+        .await?;
         Ok(Some(token))
     }
 
