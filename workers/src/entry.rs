@@ -100,7 +100,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .uri()
         .path()
         .strip_prefix(CONTRACT_PATH)
-        .filter(|_| Settings::from_vars(env_lookup(&env)).is_ok_and(|s| s.test_tools));
+        .filter(|_| Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools));
     if let Some(rest) = contract {
         if let Some((object, case)) = rest.split_once('/') {
             let target = format!(
