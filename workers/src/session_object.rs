@@ -180,7 +180,8 @@ impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
         let storage = DoSessionStore::new(state.storage());
         let app = build_app(&env, Arc::new(storage)).map(Rc::new);
-        let contract = Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
+        let contract =
+            Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
         SessionObject {
             state,
             app,
