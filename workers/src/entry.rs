@@ -96,11 +96,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     core.headers_mut().remove(ASSIGNED_SESSION_HEADER);
     // The store-contract route (answered only when test tools are enabled): one fresh object per
     // run, named by the path segment after the prefix.
-    let contract = core
-        .uri()
-        .path()
-        .strip_prefix(CONTRACT_PATH)
-        .filter(|_| Settings::from_vars(env_lookup(&env)).is_ok_and(|s| s.test_tools));
+    let contract = core.uri().path().strip_prefix(CONTRACT_PATH).filter(|_| {
+        Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools)
+    });
     if let Some(rest) = contract {
         if let Some((object, case)) = rest.split_once('/') {
             let target = format!(

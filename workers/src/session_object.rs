@@ -9,7 +9,7 @@ use http::StatusCode;
 use mcp_edge_core::gateway::{AssignedSession, ClientAddress, WsConnection};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::session::SessionId;
-use mcp_edge_core::settings::Settings;
+use mcp_edge_core::settings::{Settings, Target};
 use mcp_edge_core::store_contract;
 use mcp_edge_core::transport::Reply;
 use mcp_edge_core::McpApp;
@@ -180,7 +180,8 @@ impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
         let storage = DoSessionStore::new(state.storage());
         let app = build_app(&env, Arc::new(storage)).map(Rc::new);
-        let contract = Settings::from_vars(env_lookup(&env)).is_ok_and(|s| s.test_tools);
+        let contract =
+            Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
         SessionObject {
             state,
             app,
