@@ -8,6 +8,7 @@ pub mod adf;
 pub mod confluence;
 pub mod cross;
 pub mod gitlab;
+pub mod gitlab_ci;
 pub mod jira;
 pub mod markdown;
 pub mod resources;
@@ -73,6 +74,7 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     }
     if set.gitlab {
         tools.extend(gitlab::tools());
+        tools.extend(gitlab_ci::tools());
     }
     if set.jira && set.gitlab {
         tools.extend(cross::tools());

@@ -31,6 +31,7 @@ impl HttpClient for Scripted {
         &self,
         req: http::Request<Bytes>,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
+        let cap = req.extensions().get::<crate::port::BodyCap>().copied();
         let body = (!req.body().is_empty()).then(|| serde_json::from_slice(req.body()).unwrap());
         self.seen
             .lock()
@@ -46,10 +47,26 @@ impl HttpClient for Scripted {
         for (k, v) in headers {
             b = b.header(k, v);
         }
-        let bytes = if value.is_null() {
-            Bytes::new()
-        } else {
-            Bytes::from(value.to_string())
+        let bytes = match &value {
+            Value::Null => Bytes::new(),
+            // A string answer is a text body (a job log), sent as is.
+            Value::String(text) => Bytes::from(text.clone()),
+            v => Bytes::from(v.to_string()),
+        };
+        // Like the platform clients: a capped request is read in chunks through the collector.
+        let bytes = match cap {
+            Some(cap) => {
+                let mut kept = crate::port::CapCollector::new(cap);
+                for chunk in bytes.chunks(4096) {
+                    if !kept.push(chunk) {
+                        break;
+                    }
+                }
+                let (body, read) = kept.finish();
+                b = b.extension(read);
+                body
+            }
+            None => bytes,
         };
         Box::pin(async move { Ok(b.body(bytes).unwrap()) })
     }
@@ -93,6 +110,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         .into_iter()
         .chain(confluence::tools())
         .chain(gitlab::tools())
+        .chain(gitlab_ci::tools())
         .chain(cross::tools())
         .collect();
     let tool = all
@@ -133,6 +151,7 @@ fn every_tool_has_schemas_and_hints() {
         .iter()
         .chain(&confluence::tools())
         .chain(&gitlab::tools())
+        .chain(&gitlab_ci::tools())
         .chain(&cross::tools())
     {
         let d = t.def();
@@ -157,7 +176,9 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 28, "{names:?}");
+    assert_eq!(names.len(), 35, "{names:?}");
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
 
 #[test]
@@ -179,7 +200,7 @@ fn tools_need_their_services() {
         .filter(|t| t.available(&only_gitlab))
         .map(|t| t.def().name.as_str())
         .collect();
-    assert_eq!(offered.len(), 11);
+    assert_eq!(offered.len(), 18);
     assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
     assert!(registry
         .tools()
@@ -519,4 +540,102 @@ fn argument_validator_agrees_with_jsonschema_on_every_tool() {
         checked >= 400 * 30,
         "every tool was exercised ({checked} instances)"
     );
+}
+
+#[test]
+fn job_log_keeps_the_tail_under_the_cap() {
+    // 200 kB of log with a multi-byte character at every line, the failure at its very end.
+    let mut log = String::new();
+    for n in 0..5000 {
+        log.push_str(&format!("line {n:05} \u{2714} ok\n"));
+    }
+    log.push_str("ERROR: Job failed: exit code 1\n");
+    let total = log.len() as u64;
+    let (out, seen) = run(
+        "gitlab_get_job_log",
+        json!({"projectId": "group/app", "jobId": 204, "maxBytes": 2048}),
+        vec![(200, vec![("content-type", "text/plain")], Value::String(log))],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/group%2Fapp/jobs/204/trace");
+    assert_eq!(out["truncated"], true);
+    assert_eq!(out["seenBytes"], total);
+    assert_eq!(out["maxBytes"], 2048);
+    let text = out["log"].as_str().unwrap();
+    assert!(text.len() <= 2048 && text.len() > 2000, "{}", text.len());
+    assert!(text.ends_with("ERROR: Job failed: exit code 1\n"));
+    assert!(!text.contains('\u{FFFD}'), "a character cut at the window's edge is skipped");
+    assert_eq!(out["bytes"], text.len());
+
+    // A short log comes back whole.
+    let (out, _) = run(
+        "gitlab_get_job_log",
+        json!({"projectId": 1, "jobId": 201}),
+        vec![(200, vec![], Value::String("Job succeeded\n".into()))],
+    );
+    let out = out.unwrap();
+    assert_eq!(out["truncated"], false);
+    assert_eq!(out["log"], "Job succeeded\n");
+    assert_eq!(out["maxBytes"], 65536);
+}
+
+#[test]
+fn head_cap_stops_reading_and_tail_cap_holds_a_bounded_window() {
+    use crate::port::{BodyCap, CapCollector, Keep};
+    let mut head = CapCollector::new(BodyCap { max_bytes: 10, keep: Keep::Head });
+    assert!(head.push(b"01234"));
+    assert!(!head.push(b"56789abc"), "a full head tells the client to stop");
+    let (body, read) = head.finish();
+    assert_eq!((&body[..], read.truncated, read.seen_bytes), (&b"0123456789"[..], true, 13));
+
+    let mut tail = CapCollector::new(BodyCap { max_bytes: 4, keep: Keep::Tail });
+    for chunk in [b"abc", b"def", b"ghi"] {
+        assert!(tail.push(chunk));
+        assert!(tail.held() <= 8 + 3, "the window stays within twice the cap plus a chunk");
+    }
+    let (body, read) = tail.finish();
+    assert_eq!((&body[..], read.truncated, read.seen_bytes), (&b"fghi"[..], true, 9));
+
+    let mut small = CapCollector::new(BodyCap { max_bytes: 4, keep: Keep::Tail });
+    small.push(b"ab");
+    let (body, read) = small.finish();
+    assert_eq!((&body[..], read.truncated), (&b"ab"[..], false));
+}
+
+#[test]
+fn pipeline_tools_build_the_documented_requests() {
+    let pipe = json!({"id": 102, "iid": 2, "project_id": 1, "sha": "abc", "ref": "develop", "status": "failed", "source": "push", "web_url": "u", "created_at": "t", "updated_at": "t", "user": {"username": "dev"}, "duration": 61});
+    let (out, seen) = run(
+        "gitlab_list_pipelines",
+        json!({"projectId": "g/p", "status": "failed", "ref": "develop", "perPage": 5}),
+        vec![(200, vec![("x-page", "1"), ("x-next-page", "2"), ("x-total", "7")], json!([pipe]))],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/g%2Fp/pipelines?status=failed&ref=develop&page=1&per_page=5");
+    assert_eq!((out["pipelines"][0]["id"].clone(), out["nextPage"].clone(), out["total"].clone()), (json!(102), json!(2), json!(7)));
+    assert_eq!(out["pipelines"][0]["user"], "dev");
+
+    let (_, seen) = run(
+        "gitlab_list_pipeline_jobs",
+        json!({"projectId": 1, "pipelineId": 102, "scope": ["failed", "canceled"]}),
+        vec![(200, vec![], json!([{"id": 204, "name": "test", "status": "failed", "stage": "test", "failure_reason": "script_failure"}]))],
+    );
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/1/pipelines/102/jobs?scope[]=failed&scope[]=canceled&page=1&per_page=20");
+
+    let (out, seen) = run(
+        "gitlab_create_pipeline",
+        json!({"projectId": 1, "ref": "main", "variables": [{"key": "DEPLOY", "value": "no"}, {"key": "CFG", "value": "x", "variableType": "file"}]}),
+        vec![(201, vec![], pipe.clone())],
+    );
+    assert_eq!(out.unwrap()["status"], "failed");
+    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("POST", "https://gl.example.com/sub/api/v4/projects/1/pipeline"));
+    assert_eq!(
+        seen[0].2,
+        Some(json!({"ref": "main", "variables": [{"key": "DEPLOY", "value": "no", "variable_type": "env_var"}, {"key": "CFG", "value": "x", "variable_type": "file"}]}))
+    );
+    for (tool, action) in [("gitlab_retry_pipeline", "retry"), ("gitlab_cancel_pipeline", "cancel")] {
+        let (_, seen) = run(tool, json!({"projectId": 1, "pipelineId": 102}), vec![(201, vec![], pipe.clone())]);
+        assert_eq!((seen[0].0.as_str(), seen[0].1.clone()), ("POST", format!("https://gl.example.com/sub/api/v4/projects/1/pipelines/102/{action}")));
+        assert_eq!(seen[0].2, None);
+    }
 }

@@ -20,7 +20,7 @@ pub use guard::{forbidden_address, GuardConfig, HostPattern, Refusal, UpstreamGu
 pub use pool::{HttpClientFactory, PoolConfig, PoolStats, SharedClient, UpstreamPool};
 
 use crate::credential::{Credentials, Service};
-use crate::port::{Sleeper, UnixMillis, UpstreamError};
+use crate::port::{BodyCap, CapCollector, CappedRead, Keep, Sleeper, UnixMillis, UpstreamError};
 use crate::tool::ToolFailure;
 
 /// Upstream settings.
@@ -140,6 +140,25 @@ impl<T> UpstreamReply<T> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// A 2xx answer before decoding.
+struct RawReply {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    read: Option<CappedRead>,
+}
+
+/// A text body read under a [`BodyCap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamText {
+    /// The kept text.
+    pub text: String,
+    /// Body bytes the client saw.
+    pub seen_bytes: u64,
+    /// Whether bytes were dropped to keep within the cap.
+    pub truncated: bool,
 }
 
 /// An upstream call that did not succeed; `Display` is the actionable message a model sees.
@@ -505,6 +524,75 @@ impl Upstream<'_> {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<UpstreamReply<T>, UpstreamFailure> {
+        let raw = self
+            .send(endpoint, method, path_and_query, body, None)
+            .await?;
+        let text: &[u8] = if raw.body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &raw.body
+        };
+        let decoded =
+            serde_json::from_slice(text).map_err(|e| UpstreamFailure::BadResponse {
+                service: endpoint.service,
+                host: endpoint.host.clone(),
+                detail: format!("unexpected JSON: {e}"),
+            })?;
+        Ok(UpstreamReply {
+            status: raw.status,
+            headers: raw.headers,
+            body: decoded,
+        })
+    }
+
+    /// GETs a text body (a job log) of which the platform client keeps at most `cap` bytes while
+    /// reading, so the whole body is never held; invalid UTF-8 (a multi-byte character cut at the
+    /// window's edge) is replaced, not refused.
+    pub async fn text(
+        &self,
+        endpoint: &Endpoint,
+        path_and_query: &str,
+        cap: BodyCap,
+    ) -> Result<UpstreamText, UpstreamFailure> {
+        let raw = self
+            .send(endpoint, Method::GET, path_and_query, None, Some(cap))
+            .await?;
+        // A client that ignored the cap (none does) still cannot hand more than the cap onwards.
+        let (body, read) = match raw.read {
+            Some(read) if raw.body.len() <= cap.max_bytes => (raw.body, read),
+            _ => {
+                let mut c = CapCollector::new(cap);
+                c.push(&raw.body);
+                c.finish()
+            }
+        };
+        let mut bytes: &[u8] = &body;
+        if read.truncated && cap.keep == Keep::Tail {
+            // Skip UTF-8 continuation bytes of a character cut at the window's start.
+            let skip = bytes
+                .iter()
+                .take(3)
+                .take_while(|b| (**b & 0xC0) == 0x80)
+                .count();
+            bytes = &bytes[skip..];
+        }
+        Ok(UpstreamText {
+            text: String::from_utf8_lossy(bytes).into_owned(),
+            seen_bytes: read.seen_bytes,
+            truncated: read.truncated,
+        })
+    }
+
+    /// Sends one request with timeout and bounded retries; returns a 2xx answer's raw parts, every
+    /// other outcome as the failure a model sees.
+    async fn send(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        cap: Option<BodyCap>,
+    ) -> Result<RawReply, UpstreamFailure> {
         if let Ok(mut hosts) = self.hosts.lock() {
             if !hosts.contains(&endpoint.host) {
                 hosts.push(endpoint.host.clone());
@@ -523,13 +611,18 @@ impl Upstream<'_> {
         );
         let payload = body.map(|b| Bytes::from(b.to_string()));
         let url = format!("{}{}", endpoint.base, path_and_query);
+        let accept = if cap.is_some() {
+            "text/plain, */*"
+        } else {
+            "application/json"
+        };
         let mut waited = 0u64;
         let mut attempt = 0u32;
         loop {
             let mut req = http::Request::builder()
                 .method(method.clone())
                 .uri(&url)
-                .header(http::header::ACCEPT, "application/json")
+                .header(http::header::ACCEPT, accept)
                 .header(
                     http::header::USER_AGENT,
                     concat!("mcp-edge/", env!("CARGO_PKG_VERSION")),
@@ -537,6 +630,9 @@ impl Upstream<'_> {
                 .header(endpoint.auth.0.clone(), endpoint.auth.1.as_str());
             if payload.is_some() {
                 req = req.header(http::header::CONTENT_TYPE, "application/json");
+            }
+            if let Some(cap) = cap {
+                req = req.extension(cap);
             }
             let req = req.body(payload.clone().unwrap_or_default()).map_err(|e| {
                 UpstreamFailure::Refused {
@@ -634,20 +730,11 @@ impl Upstream<'_> {
                     retry_after_s: retry_after_s.or((status == 429).then_some(60)),
                 });
             }
-            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-                b"null"
-            } else {
-                &bytes
-            };
-            let body = serde_json::from_slice(text).map_err(|e| UpstreamFailure::BadResponse {
-                service,
-                host: host.clone(),
-                detail: format!("unexpected JSON: {e}"),
-            })?;
-            return Ok(UpstreamReply {
+            return Ok(RawReply {
                 status,
+                read: parts.extensions.get::<CappedRead>().copied(),
                 headers: parts.headers,
-                body,
+                body: bytes,
             });
         }
     }

@@ -12,6 +12,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// A `text/plain` body (GitLab job logs), instead of JSON.
+    pub text: Option<String>,
 }
 
 impl Reply {
@@ -20,6 +22,15 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Some(body),
+            text: None,
+        }
+    }
+    pub fn text(status: u16, text: String) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+            text: Some(text),
         }
     }
     pub fn empty(status: u16) -> Self {
@@ -27,6 +38,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            text: None,
         }
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -81,6 +93,8 @@ pub struct Data {
     mrs: Vec<Value>,
     gl_issues: Vec<Value>,
     next_note_id: u64,
+    pipelines: Vec<Value>,
+    jobs: Vec<Value>,
 }
 
 fn adf(text: &str) -> Value {
@@ -98,6 +112,19 @@ const STATUSES: [(&str, &str, &str); 3] = [
 ];
 const SPACES: [(&str, &str, &str); 2] =
     [("65537", "ENG", "Engineering"), ("65538", "HR", "People")];
+const SHA: &str = "7b5c3cc8be40ee161ae89a06bba6229da1032a0c";
+
+/// The log of job 204 (failed): 6000 numbered lines (about 300 kB), then the failure at its end,
+/// so a tail-capped read must reach past the cap to see it.
+fn failed_job_log() -> String {
+    let mut log = String::with_capacity(320_000);
+    for n in 1..=6000 {
+        log.push_str(&format!("[{n:05}] running test suite: case {n} ok \u{2714}\n"));
+    }
+    log.push_str("test_login_redirect ... FAILED\nERROR: Job failed: exit code 1\n");
+    log
+}
+
 const FILES: [(&str, &str); 2] = [
     (
         "README.md",
@@ -231,6 +258,22 @@ impl Data {
                     }));
                 }
                 d.next_note_id = 7000;
+                // Pipelines and jobs of project 1 (doc/api/pipelines.md, doc/api/jobs.md shapes).
+                for (id, r, status) in [(101u64, "main", "success"), (102, "develop", "failed"), (103, "main", "running")] {
+                    d.pipelines.push(json!({
+                        "id": id, "iid": id - 100, "project_id": 1, "sha": SHA, "ref": r, "status": status,
+                        "source": "push", "name": null, "created_at": ISO, "updated_at": ISO,
+                    }));
+                }
+                for (id, pipeline, name, stage, status) in [
+                    (201u64, 101u64, "build", "build", "success"),
+                    (202, 101, "test", "test", "success"),
+                    (203, 102, "build", "build", "success"),
+                    (204, 102, "test", "test", "failed"),
+                    (205, 103, "test", "test", "running"),
+                ] {
+                    d.jobs.push(json!({"id": id, "pipeline_id": pipeline, "name": name, "stage": stage, "status": status}));
+                }
             }
         }
         d
@@ -771,6 +814,12 @@ impl Data {
             .cloned()
     }
 
+    fn pipeline(&self, pid: u64, id: &str) -> Option<&Value> {
+        self.pipelines
+            .iter()
+            .find(|p| p["project_id"] == pid && num_is(&p["id"], id))
+    }
+
     fn gitlab(
         &mut self,
         method: &Method,
@@ -1013,6 +1062,87 @@ impl Data {
                             None => not_found("File"),
                         }
                     }
+                    ("GET", ["pipelines"]) => {
+                        let items: Vec<Value> = self
+                            .pipelines
+                            .iter()
+                            .rev()
+                            .filter(|p| {
+                                p["project_id"] == pid
+                                    && q.get("status").is_none_or(|s| p["status"] == s)
+                                    && q.get("ref").is_none_or(|r| p["ref"] == r)
+                                    && q.get("sha").is_none_or(|h| p["sha"] == h)
+                            })
+                            .map(|p| pipeline_basic(p, &pweb))
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/pipelines"))
+                    }
+                    ("GET", ["pipelines", id]) => match self.pipeline(pid, id) {
+                        Some(p) => Reply::json(200, pipeline_full(p, &pweb)),
+                        None => not_found(""),
+                    },
+                    ("GET", ["pipelines", id, "jobs"]) => {
+                        let Some(p) = self.pipeline(pid, id) else {
+                            return not_found("");
+                        };
+                        let scope: Vec<&str> = query_all(q, "scope[]");
+                        let known = ["created", "pending", "running", "failed", "success", "canceled", "skipped", "waiting_for_resource", "manual"];
+                        if scope.iter().any(|s| !known.contains(s)) {
+                            return Reply::json(400, json!({"message": "400 Bad request - Scope contains invalid value(s)"}));
+                        }
+                        let items: Vec<Value> = self
+                            .jobs
+                            .iter()
+                            .filter(|j| j["pipeline_id"] == p["id"])
+                            .filter(|j| scope.is_empty() || scope.iter().any(|s| j["status"] == *s))
+                            .map(|j| job_full(j, p, &pweb))
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/pipelines/{id}/jobs"))
+                    }
+                    ("POST", ["pipeline"]) => {
+                        let r = body.and_then(|b| b["ref"].as_str()).unwrap_or("");
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
+                            return Reply::json(400, json!({"message": {"base": ["Reference not found"]}}));
+                        }
+                        let id = 100 + self.pipelines.len() as u64 + 1;
+                        let p = json!({
+                            "id": id, "iid": id - 100, "project_id": pid, "sha": SHA, "ref": r, "status": "created",
+                            "source": "api", "name": null, "created_at": ISO, "updated_at": ISO,
+                        });
+                        self.pipelines.push(p.clone());
+                        Reply::json(201, pipeline_full(&p, &pweb))
+                    }
+                    ("POST", ["pipelines", id, action @ ("retry" | "cancel")]) => {
+                        let Some(p) = self.pipelines.iter_mut().find(|p| p["project_id"] == pid && num_is(&p["id"], id)) else {
+                            return not_found("");
+                        };
+                        let status = p["status"].as_str().unwrap_or("").to_owned();
+                        let pipeline_id = p["id"].clone();
+                        // Retry restarts failed and canceled jobs; cancel stops running and pending ones
+                        // (doc/api/pipelines.md); other states stay as they are.
+                        let (from, to, code) = if *action == "retry" {
+                            (["failed", "canceled"], "pending", 201)
+                        } else {
+                            (["running", "pending"], "canceled", 200)
+                        };
+                        if from.contains(&status.as_str()) {
+                            p["status"] = json!(to);
+                            for j in self.jobs.iter_mut().filter(|j| j["pipeline_id"] == pipeline_id) {
+                                if from.contains(&j["status"].as_str().unwrap_or("")) {
+                                    j["status"] = json!(to);
+                                }
+                            }
+                        }
+                        let p = self.pipelines.iter().find(|p| p["id"] == pipeline_id).cloned().unwrap_or_default();
+                        Reply::json(code, pipeline_full(&p, &pweb))
+                    }
+                    ("GET", ["jobs", id, "trace"]) => {
+                        match self.jobs.iter().find(|j| num_is(&j["id"], id)) {
+                            Some(j) if j["id"] == 204 => Reply::text(200, failed_job_log()),
+                            Some(j) => Reply::text(200, format!("Running job {}\nJob succeeded\n", j["name"].as_str().unwrap_or(""))),
+                            None => not_found(""),
+                        }
+                    }
                     ("GET", ["search"]) => self.gitlab_search(q, Some(pid), base, page, per_page),
                     _ => Reply::json(404, json!({"error": "404 Not Found"})),
                 }
@@ -1054,6 +1184,67 @@ impl Data {
         };
         gitlab_page(items.into_iter(), page, per_page, base, "/api/v4/search")
     }
+}
+
+const DEV: fn() -> Value = || {
+    json!({"id": 3, "username": "dev", "name": "Dev One", "state": "active", "locked": false, "avatar_url": null, "web_url": "http://gitlab.example/dev"})
+};
+
+/// A pipeline as listed (doc/api/pipelines.md, "List project pipelines").
+fn pipeline_basic(p: &Value, pweb: &str) -> Value {
+    let mut p = p.clone();
+    p["web_url"] = json!(format!("{pweb}/-/pipelines/{}", p["id"]));
+    p
+}
+
+/// A single pipeline (doc/api/pipelines.md, "Get a single pipeline").
+fn pipeline_full(p: &Value, pweb: &str) -> Value {
+    let mut p = pipeline_basic(p, pweb);
+    let status = p["status"].as_str().unwrap_or("created").to_owned();
+    let done = matches!(status.as_str(), "success" | "failed" | "canceled");
+    p["before_sha"] = json!("0000000000000000000000000000000000000000");
+    p["tag"] = json!(false);
+    p["yaml_errors"] = Value::Null;
+    p["user"] = DEV();
+    p["started_at"] = if status == "created" { Value::Null } else { json!(ISO) };
+    p["finished_at"] = if done { json!(ISO) } else { Value::Null };
+    p["committed_at"] = Value::Null;
+    p["duration"] = if done { json!(61) } else { Value::Null };
+    p["queued_duration"] = json!(0.5);
+    p["coverage"] = Value::Null;
+    p["detailed_status"] = json!({
+        "icon": format!("status_{status}"), "text": status, "label": status, "group": status,
+        "tooltip": status, "has_details": true, "details_path": format!("/-/pipelines/{}", p["id"]),
+        "illustration": null, "favicon": format!("favicon_status_{status}"),
+    });
+    p
+}
+
+/// A job of a pipeline (doc/api/jobs.md, "List pipeline jobs").
+fn job_full(j: &Value, p: &Value, pweb: &str) -> Value {
+    let status = j["status"].as_str().unwrap_or("created");
+    let done = matches!(status, "success" | "failed" | "canceled");
+    let mut out = json!({
+        "id": j["id"], "status": status, "stage": j["stage"], "name": j["name"], "ref": p["ref"], "tag": false,
+        "coverage": null, "allow_failure": false, "created_at": ISO,
+        "started_at": if status == "pending" || status == "created" { Value::Null } else { json!(ISO) },
+        "finished_at": if done { json!(ISO) } else { Value::Null },
+        "erased_at": null, "duration": if done { json!(30.5) } else { Value::Null }, "queued_duration": 0.2,
+        "user": DEV(),
+        "commit": {"id": SHA, "short_id": "7b5c3cc", "title": "Initial commit", "message": "Initial commit", "author_name": "Dev One", "created_at": ISO},
+        "pipeline": {"id": p["id"], "project_id": p["project_id"], "ref": p["ref"], "sha": p["sha"], "status": p["status"]},
+        "web_url": format!("{pweb}/-/jobs/{}", j["id"]),
+        "tag_list": ["docker"], "artifacts": [], "artifacts_expire_at": null, "runner": null,
+    });
+    if status == "failed" {
+        out["failure_reason"] = json!("script_failure");
+    }
+    out
+}
+
+/// Every value of a repeated query parameter.
+fn query_all<'a>(q: &Query<'a>, name: &str) -> Vec<&'a str> {
+    q.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
 }
 
 fn gitlab_page(
@@ -1111,6 +1302,7 @@ fn paged_v2(all: Vec<Value>, start: usize, limit: usize, next_base: &str) -> Rep
         status: 200,
         headers: reply_headers,
         body: Some(json!({"results": results, "_links": links})),
+        text: None,
     }
 }
 
