@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use mcp_edge_core::audit::{AuditRecord, AuditSink};
 use mcp_edge_core::port::SessionStore;
-use futures_util::StreamExt as _;
 use mcp_edge_core::port::{
     BodyCap, BoxFuture, CapCollector, Clock, Entropy, HttpClient, Sleeper, StoreError, UnixMillis,
     UpstreamError,

@@ -91,6 +91,10 @@ fn mr_schema(with_changes: bool) -> Value {
         ("author", schema::nullable_string()),
         ("description", schema::nullable_string()),
         ("mergeStatus", schema::nullable_string()),
+        (
+            "sha",
+            json!({"type": ["string", "null"], "description": "Head commit of the source branch (the sha gitlab_merge_merge_request needs)"}),
+        ),
         ("webUrl", schema::nullable_string()),
         ("createdAt", schema::nullable_string()),
         ("updatedAt", schema::nullable_string()),
@@ -443,6 +447,7 @@ fn merge_request(m: &Value) -> Value {
         "author": opt(m["author"]["username"].as_str()),
         "description": opt(m["description"].as_str()),
         "mergeStatus": opt(m["detailed_merge_status"].as_str().or(m["merge_status"].as_str())),
+        "sha": opt(m["sha"].as_str()),
         "webUrl": opt(m["web_url"].as_str()),
         "createdAt": opt(m["created_at"].as_str()),
         "updatedAt": opt(m["updated_at"].as_str()),

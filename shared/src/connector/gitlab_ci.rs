@@ -35,7 +35,11 @@ const PIPELINE_STATUSES: [&str; 12] = [
 fn pipeline_id() -> (&'static str, Value) {
     (
         "pipelineId",
-        schema::int("Pipeline id (the number in /-/pipelines/N)", 1, u64::MAX >> 11),
+        schema::int(
+            "Pipeline id (the number in /-/pipelines/N)",
+            1,
+            u64::MAX >> 11,
+        ),
     )
 }
 
@@ -86,13 +90,32 @@ fn log_schema() -> Value {
     object(
         &[
             ("jobId", json!({"type": "integer"})),
-            ("log", json!({"type": "string", "description": "The log's last bytes (all of it when not truncated)"})),
-            ("bytes", json!({"type": "integer", "description": "Bytes of log returned"})),
-            ("seenBytes", json!({"type": "integer", "description": "Bytes of log GitLab sent"})),
+            (
+                "log",
+                json!({"type": "string", "description": "The log's last bytes (all of it when not truncated)"}),
+            ),
+            (
+                "bytes",
+                json!({"type": "integer", "description": "Bytes of log returned"}),
+            ),
+            (
+                "seenBytes",
+                json!({"type": "integer", "description": "Bytes of log GitLab sent"}),
+            ),
             ("truncated", json!({"type": "boolean"})),
-            ("maxBytes", json!({"type": "integer", "description": "The cap applied (the log's tail is kept)"})),
+            (
+                "maxBytes",
+                json!({"type": "integer", "description": "The cap applied (the log's tail is kept)"}),
+            ),
         ],
-        &["jobId", "log", "bytes", "seenBytes", "truncated", "maxBytes"],
+        &[
+            "jobId",
+            "log",
+            "bytes",
+            "seenBytes",
+            "truncated",
+            "maxBytes",
+        ],
     )
 }
 

@@ -9,6 +9,7 @@ pub mod confluence;
 pub mod cross;
 pub mod gitlab;
 pub mod gitlab_ci;
+pub mod gitlab_mr;
 pub mod jira;
 pub mod markdown;
 pub mod resources;
@@ -74,6 +75,7 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     }
     if set.gitlab {
         tools.extend(gitlab::tools());
+        tools.extend(gitlab_mr::tools());
         tools.extend(gitlab_ci::tools());
     }
     if set.jira && set.gitlab {

@@ -110,6 +110,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         .into_iter()
         .chain(confluence::tools())
         .chain(gitlab::tools())
+        .chain(gitlab_mr::tools())
         .chain(gitlab_ci::tools())
         .chain(cross::tools())
         .collect();
@@ -151,6 +152,7 @@ fn every_tool_has_schemas_and_hints() {
         .iter()
         .chain(&confluence::tools())
         .chain(&gitlab::tools())
+        .chain(&gitlab_mr::tools())
         .chain(&gitlab_ci::tools())
         .chain(&cross::tools())
     {
@@ -176,7 +178,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 35, "{names:?}");
+    assert_eq!(names.len(), 43, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
@@ -200,7 +202,7 @@ fn tools_need_their_services() {
         .filter(|t| t.available(&only_gitlab))
         .map(|t| t.def().name.as_str())
         .collect();
-    assert_eq!(offered.len(), 18);
+    assert_eq!(offered.len(), 26);
     assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
     assert!(registry
         .tools()
@@ -554,17 +556,27 @@ fn job_log_keeps_the_tail_under_the_cap() {
     let (out, seen) = run(
         "gitlab_get_job_log",
         json!({"projectId": "group/app", "jobId": 204, "maxBytes": 2048}),
-        vec![(200, vec![("content-type", "text/plain")], Value::String(log))],
+        vec![(
+            200,
+            vec![("content-type", "text/plain")],
+            Value::String(log),
+        )],
     );
     let out = out.unwrap();
-    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/group%2Fapp/jobs/204/trace");
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/group%2Fapp/jobs/204/trace"
+    );
     assert_eq!(out["truncated"], true);
     assert_eq!(out["seenBytes"], total);
     assert_eq!(out["maxBytes"], 2048);
     let text = out["log"].as_str().unwrap();
     assert!(text.len() <= 2048 && text.len() > 2000, "{}", text.len());
     assert!(text.ends_with("ERROR: Job failed: exit code 1\n"));
-    assert!(!text.contains('\u{FFFD}'), "a character cut at the window's edge is skipped");
+    assert!(
+        !text.contains('\u{FFFD}'),
+        "a character cut at the window's edge is skipped"
+    );
     assert_eq!(out["bytes"], text.len());
 
     // A short log comes back whole.
@@ -582,21 +594,42 @@ fn job_log_keeps_the_tail_under_the_cap() {
 #[test]
 fn head_cap_stops_reading_and_tail_cap_holds_a_bounded_window() {
     use crate::port::{BodyCap, CapCollector, Keep};
-    let mut head = CapCollector::new(BodyCap { max_bytes: 10, keep: Keep::Head });
+    let mut head = CapCollector::new(BodyCap {
+        max_bytes: 10,
+        keep: Keep::Head,
+    });
     assert!(head.push(b"01234"));
-    assert!(!head.push(b"56789abc"), "a full head tells the client to stop");
+    assert!(
+        !head.push(b"56789abc"),
+        "a full head tells the client to stop"
+    );
     let (body, read) = head.finish();
-    assert_eq!((&body[..], read.truncated, read.seen_bytes), (&b"0123456789"[..], true, 13));
+    assert_eq!(
+        (&body[..], read.truncated, read.seen_bytes),
+        (&b"0123456789"[..], true, 13)
+    );
 
-    let mut tail = CapCollector::new(BodyCap { max_bytes: 4, keep: Keep::Tail });
+    let mut tail = CapCollector::new(BodyCap {
+        max_bytes: 4,
+        keep: Keep::Tail,
+    });
     for chunk in [b"abc", b"def", b"ghi"] {
         assert!(tail.push(chunk));
-        assert!(tail.held() <= 8 + 3, "the window stays within twice the cap plus a chunk");
+        assert!(
+            tail.held() <= 8 + 3,
+            "the window stays within twice the cap plus a chunk"
+        );
     }
     let (body, read) = tail.finish();
-    assert_eq!((&body[..], read.truncated, read.seen_bytes), (&b"fghi"[..], true, 9));
+    assert_eq!(
+        (&body[..], read.truncated, read.seen_bytes),
+        (&b"fghi"[..], true, 9)
+    );
 
-    let mut small = CapCollector::new(BodyCap { max_bytes: 4, keep: Keep::Tail });
+    let mut small = CapCollector::new(BodyCap {
+        max_bytes: 4,
+        keep: Keep::Tail,
+    });
     small.push(b"ab");
     let (body, read) = small.finish();
     assert_eq!((&body[..], read.truncated), (&b"ab"[..], false));
@@ -608,17 +641,32 @@ fn pipeline_tools_build_the_documented_requests() {
     let (out, seen) = run(
         "gitlab_list_pipelines",
         json!({"projectId": "g/p", "status": "failed", "ref": "develop", "perPage": 5}),
-        vec![(200, vec![("x-page", "1"), ("x-next-page", "2"), ("x-total", "7")], json!([pipe]))],
+        vec![(
+            200,
+            vec![("x-page", "1"), ("x-next-page", "2"), ("x-total", "7")],
+            json!([pipe]),
+        )],
     );
     let out = out.unwrap();
     assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/g%2Fp/pipelines?status=failed&ref=develop&page=1&per_page=5");
-    assert_eq!((out["pipelines"][0]["id"].clone(), out["nextPage"].clone(), out["total"].clone()), (json!(102), json!(2), json!(7)));
+    assert_eq!(
+        (
+            out["pipelines"][0]["id"].clone(),
+            out["nextPage"].clone(),
+            out["total"].clone()
+        ),
+        (json!(102), json!(2), json!(7))
+    );
     assert_eq!(out["pipelines"][0]["user"], "dev");
 
     let (_, seen) = run(
         "gitlab_list_pipeline_jobs",
         json!({"projectId": 1, "pipelineId": 102, "scope": ["failed", "canceled"]}),
-        vec![(200, vec![], json!([{"id": 204, "name": "test", "status": "failed", "stage": "test", "failure_reason": "script_failure"}]))],
+        vec![(
+            200,
+            vec![],
+            json!([{"id": 204, "name": "test", "status": "failed", "stage": "test", "failure_reason": "script_failure"}]),
+        )],
     );
     assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/1/pipelines/102/jobs?scope[]=failed&scope[]=canceled&page=1&per_page=20");
 
@@ -628,14 +676,152 @@ fn pipeline_tools_build_the_documented_requests() {
         vec![(201, vec![], pipe.clone())],
     );
     assert_eq!(out.unwrap()["status"], "failed");
-    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("POST", "https://gl.example.com/sub/api/v4/projects/1/pipeline"));
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        (
+            "POST",
+            "https://gl.example.com/sub/api/v4/projects/1/pipeline"
+        )
+    );
     assert_eq!(
         seen[0].2,
-        Some(json!({"ref": "main", "variables": [{"key": "DEPLOY", "value": "no", "variable_type": "env_var"}, {"key": "CFG", "value": "x", "variable_type": "file"}]}))
+        Some(
+            json!({"ref": "main", "variables": [{"key": "DEPLOY", "value": "no", "variable_type": "env_var"}, {"key": "CFG", "value": "x", "variable_type": "file"}]})
+        )
     );
-    for (tool, action) in [("gitlab_retry_pipeline", "retry"), ("gitlab_cancel_pipeline", "cancel")] {
-        let (_, seen) = run(tool, json!({"projectId": 1, "pipelineId": 102}), vec![(201, vec![], pipe.clone())]);
-        assert_eq!((seen[0].0.as_str(), seen[0].1.clone()), ("POST", format!("https://gl.example.com/sub/api/v4/projects/1/pipelines/102/{action}")));
+    for (tool, action) in [
+        ("gitlab_retry_pipeline", "retry"),
+        ("gitlab_cancel_pipeline", "cancel"),
+    ] {
+        let (_, seen) = run(
+            tool,
+            json!({"projectId": 1, "pipelineId": 102}),
+            vec![(201, vec![], pipe.clone())],
+        );
+        assert_eq!(
+            (seen[0].0.as_str(), seen[0].1.clone()),
+            (
+                "POST",
+                format!("https://gl.example.com/sub/api/v4/projects/1/pipelines/102/{action}")
+            )
+        );
         assert_eq!(seen[0].2, None);
     }
+}
+
+#[test]
+fn merge_request_review_tools_send_the_documented_requests() {
+    let (out, seen) = run(
+        "gitlab_merge_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 1, "sha": "a1b2c3d", "squash": true, "removeSourceBranch": true}),
+        vec![(
+            200,
+            vec![],
+            json!({"iid": 1, "state": "merged", "merge_commit_sha": "f0e1", "merge_user": {"username": "dev"}, "merged_at": "t"}),
+        )],
+    );
+    assert_eq!(out.unwrap()["mergedBy"], "dev");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        (
+            "PUT",
+            "https://gl.example.com/sub/api/v4/projects/1/merge_requests/1/merge"
+        )
+    );
+    assert_eq!(
+        seen[0].2,
+        Some(json!({"sha": "a1b2c3d", "squash": true, "should_remove_source_branch": true}))
+    );
+
+    let (out, _) = run(
+        "gitlab_merge_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 1, "sha": "a1b2c3d"}),
+        vec![(
+            409,
+            vec![],
+            json!({"message": "SHA does not match HEAD of source branch: ffff"}),
+        )],
+    );
+    let e = out.unwrap_err();
+    assert!(
+        e.contains("GitLab at gl.example.com rejected the request (409)")
+            && e.contains("SHA does not match"),
+        "{e}"
+    );
+
+    let (out, seen) = run(
+        "gitlab_resolve_merge_request_discussion",
+        json!({"projectId": 1, "mergeRequestIid": 1, "discussionId": "6a9c17"}),
+        vec![(
+            200,
+            vec![],
+            json!({"id": "6a9c17", "individual_note": false, "notes": [{"id": 1, "body": "b", "resolvable": true, "resolved": true, "position": {"new_path": "a.rs", "new_line": 2}}]}),
+        )],
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        (
+            out["resolved"].clone(),
+            out["notes"][0]["filePath"].clone(),
+            out["notes"][0]["line"].clone()
+        ),
+        (json!(true), json!("a.rs"), json!(2))
+    );
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].2.clone()),
+        ("PUT", Some(json!({"resolved": true})))
+    );
+
+    let (out, _) = run(
+        "gitlab_unapprove_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 1}),
+        vec![(304, vec![], Value::Null)],
+    );
+    let e = out.unwrap_err();
+    assert!(
+        e.contains("nothing to change (304"),
+        "a 304 is not reported as a redirect: {e}"
+    );
+}
+
+#[test]
+fn merge_request_diffs_keep_within_the_byte_budget() {
+    let big = format!("@@ -1 +1 @@\n{}", "+é\n".repeat(1000)); // 4012 bytes, multi-byte characters
+    let page = json!([
+        {"old_path": "a.rs", "new_path": "a.rs", "diff": "@@ small @@\n"},
+        {"old_path": "b.rs", "new_path": "b.rs", "diff": big},
+        {"old_path": "c.rs", "new_path": "c.rs", "diff": "never reached"},
+    ]);
+    let (out, seen) = run(
+        "gitlab_get_merge_request_diffs",
+        json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024, "perPage": 3}),
+        vec![(200, vec![("x-next-page", "2")], page)],
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/1/merge_requests/3/diffs?page=1&per_page=3"
+    );
+    assert_eq!(
+        (
+            out["truncated"].clone(),
+            out["maxBytes"].clone(),
+            out["nextPage"].clone()
+        ),
+        (json!(true), json!(1024), json!(2))
+    );
+    let changes = out["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "the file past the budget is left out");
+    assert_eq!(changes[1]["diffTruncated"], true);
+    assert!(out["bytes"].as_u64().unwrap() <= 1024);
+
+    // A page larger than its bound is refused with advice, not buffered.
+    let huge: Vec<Value> = (0..40).map(|n| json!({"old_path": format!("f{n}"), "new_path": format!("f{n}"), "diff": "x".repeat(4000)})).collect();
+    let (out, _) = run(
+        "gitlab_get_merge_request_diffs",
+        json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024}),
+        vec![(200, vec![], Value::Array(huge))],
+    );
+    let e = out.unwrap_err();
+    assert!(e.contains("larger than") && e.contains("perPage"), "{e}");
 }

@@ -142,6 +142,8 @@ impl<T> UpstreamReply<T> {
     }
 }
 
+const JSON: &str = "application/json";
+
 /// A 2xx answer before decoding.
 struct RawReply {
     status: u16,
@@ -301,6 +303,7 @@ fn status_message(
         401 => format!("{name} at {host} rejected the credentials (401): bad or expired credentials for {name} at {host}; check the token (and email for Atlassian Cloud).{detail}"),
         403 => format!("{name} at {host} refused permission (403): the credentials are valid but lack permission for this operation.{detail}"),
         404 => format!("{name} at {host}: not found (404): it does not exist or these credentials have no access to it.{detail}"),
+        304 => format!("{name} at {host}: nothing to change (304 Not Modified); the operation was already in the requested state."),
         429 => format!(
             "{name} at {host} is rate limiting requests (429); retry after {} s.",
             retry_after_s.unwrap_or(60)
@@ -525,19 +528,26 @@ impl Upstream<'_> {
         body: Option<&Value>,
     ) -> Result<UpstreamReply<T>, UpstreamFailure> {
         let raw = self
-            .send(endpoint, method, path_and_query, body, None)
+            .send(endpoint, method, path_and_query, body, None, JSON)
             .await?;
+        self.decode(endpoint, raw)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        raw: RawReply,
+    ) -> Result<UpstreamReply<T>, UpstreamFailure> {
         let text: &[u8] = if raw.body.iter().all(u8::is_ascii_whitespace) {
             b"null"
         } else {
             &raw.body
         };
-        let decoded =
-            serde_json::from_slice(text).map_err(|e| UpstreamFailure::BadResponse {
-                service: endpoint.service,
-                host: endpoint.host.clone(),
-                detail: format!("unexpected JSON: {e}"),
-            })?;
+        let decoded = serde_json::from_slice(text).map_err(|e| UpstreamFailure::BadResponse {
+            service: endpoint.service,
+            host: endpoint.host.clone(),
+            detail: format!("unexpected JSON: {e}"),
+        })?;
         Ok(UpstreamReply {
             status: raw.status,
             headers: raw.headers,
@@ -555,7 +565,14 @@ impl Upstream<'_> {
         cap: BodyCap,
     ) -> Result<UpstreamText, UpstreamFailure> {
         let raw = self
-            .send(endpoint, Method::GET, path_and_query, None, Some(cap))
+            .send(
+                endpoint,
+                Method::GET,
+                path_and_query,
+                None,
+                Some(cap),
+                "text/plain, */*",
+            )
             .await?;
         // A client that ignored the cap (none does) still cannot hand more than the cap onwards.
         let (body, read) = match raw.read {
@@ -583,6 +600,27 @@ impl Upstream<'_> {
         })
     }
 
+    /// GETs a JSON body of at most `cap.max_bytes` (the client stops reading past it, so a huge
+    /// page is never buffered); `None` when the body was longer, since a JSON prefix cannot be read.
+    pub async fn text_json(
+        &self,
+        endpoint: &Endpoint,
+        path_and_query: &str,
+        cap: BodyCap,
+    ) -> Result<Option<UpstreamReply>, UpstreamFailure> {
+        let cap = BodyCap {
+            keep: Keep::Head,
+            ..cap
+        };
+        let raw = self
+            .send(endpoint, Method::GET, path_and_query, None, Some(cap), JSON)
+            .await?;
+        if raw.read.is_some_and(|r| r.truncated) || raw.body.len() > cap.max_bytes {
+            return Ok(None);
+        }
+        self.decode(endpoint, raw).map(Some)
+    }
+
     /// Sends one request with timeout and bounded retries; returns a 2xx answer's raw parts, every
     /// other outcome as the failure a model sees.
     async fn send(
@@ -592,6 +630,7 @@ impl Upstream<'_> {
         path_and_query: &str,
         body: Option<&Value>,
         cap: Option<BodyCap>,
+        accept: &str,
     ) -> Result<RawReply, UpstreamFailure> {
         if let Ok(mut hosts) = self.hosts.lock() {
             if !hosts.contains(&endpoint.host) {
@@ -611,11 +650,6 @@ impl Upstream<'_> {
         );
         let payload = body.map(|b| Bytes::from(b.to_string()));
         let url = format!("{}{}", endpoint.base, path_and_query);
-        let accept = if cap.is_some() {
-            "text/plain, */*"
-        } else {
-            "application/json"
-        };
         let mut waited = 0u64;
         let mut attempt = 0u32;
         loop {
@@ -706,7 +740,8 @@ impl Upstream<'_> {
                     continue;
                 }
             }
-            if (300..400).contains(&status) {
+            // 304 Not Modified is an answer (GitLab: "nothing to change"), not a redirect.
+            if (300..400).contains(&status) && status != 304 {
                 let location = response
                     .headers()
                     .get(http::header::LOCATION)

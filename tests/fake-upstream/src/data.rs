@@ -95,6 +95,10 @@ pub struct Data {
     next_note_id: u64,
     pipelines: Vec<Value>,
     jobs: Vec<Value>,
+    /// Merge request threads: (merge request id, discussion).
+    discussions: Vec<(u64, Value)>,
+    /// Approvals: merge request ids the current user approved.
+    approved: Vec<u64>,
 }
 
 fn adf(text: &str) -> Value {
@@ -113,13 +117,17 @@ const STATUSES: [(&str, &str, &str); 3] = [
 const SPACES: [(&str, &str, &str); 2] =
     [("65537", "ENG", "Engineering"), ("65538", "HR", "People")];
 const SHA: &str = "7b5c3cc8be40ee161ae89a06bba6229da1032a0c";
+/// Head commit of the seeded merge requests' source branches.
+const MR_SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
 
 /// The log of job 204 (failed): 6000 numbered lines (about 300 kB), then the failure at its end,
 /// so a tail-capped read must reach past the cap to see it.
 fn failed_job_log() -> String {
     let mut log = String::with_capacity(320_000);
     for n in 1..=6000 {
-        log.push_str(&format!("[{n:05}] running test suite: case {n} ok \u{2714}\n"));
+        log.push_str(&format!(
+            "[{n:05}] running test suite: case {n} ok \u{2714}\n"
+        ));
     }
     log.push_str("test_login_redirect ... FAILED\nERROR: Job failed: exit code 1\n");
     log
@@ -245,8 +253,24 @@ impl Data {
                         "author": {"id": 3, "username": "dev", "name": "Dev One"},
                         "created_at": ISO, "updated_at": ISO,
                         "merge_status": "can_be_merged", "detailed_merge_status": "mergeable",
+                        "sha": MR_SHA,
                     }));
                 }
+                d.discussions.push((
+                    501,
+                    json!({
+                        "id": "6a9c1750b37d513a43987b574953fceb50b03ce7", "individual_note": false,
+                        "notes": [{
+                            "id": 3001, "type": "DiffNote", "body": "Please print the version too.",
+                            "author": {"id": 4, "username": "reviewer", "name": "Re Viewer"},
+                            "created_at": ISO, "updated_at": ISO, "system": false, "noteable_id": 501,
+                            "noteable_type": "MergeRequest", "project_id": 1, "noteable_iid": 1,
+                            "resolvable": true, "resolved": false, "resolved_by": null, "resolved_at": null,
+                            "position": {"base_sha": SHA, "start_sha": SHA, "head_sha": MR_SHA, "old_path": "src/main.rs",
+                                         "new_path": "src/main.rs", "position_type": "text", "old_line": null, "new_line": 2},
+                        }],
+                    }),
+                ));
                 for iid in 1..=5u64 {
                     d.gl_issues.push(json!({
                         "id": 900 + iid, "iid": iid, "project_id": 1,
@@ -259,7 +283,11 @@ impl Data {
                 }
                 d.next_note_id = 7000;
                 // Pipelines and jobs of project 1 (doc/api/pipelines.md, doc/api/jobs.md shapes).
-                for (id, r, status) in [(101u64, "main", "success"), (102, "develop", "failed"), (103, "main", "running")] {
+                for (id, r, status) in [
+                    (101u64, "main", "success"),
+                    (102, "develop", "failed"),
+                    (103, "main", "running"),
+                ] {
                     d.pipelines.push(json!({
                         "id": id, "iid": id - 100, "project_id": 1, "sha": SHA, "ref": r, "status": status,
                         "source": "push", "name": null, "created_at": ISO, "updated_at": ISO,
@@ -814,6 +842,13 @@ impl Data {
             .cloned()
     }
 
+    fn mr_id(&self, pid: u64, iid: &str) -> Option<u64> {
+        self.mrs
+            .iter()
+            .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
+            .and_then(|m| m["id"].as_u64())
+    }
+
     fn pipeline(&self, pid: u64, id: &str) -> Option<&Value> {
         self.pipelines
             .iter()
@@ -991,6 +1026,169 @@ impl Data {
                             &format!("/api/v4/projects/{pid}/merge_requests/{iid}/diffs"),
                         )
                     }
+                    ("GET", ["merge_requests", iid, "discussions"]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let items: Vec<Value> = self
+                            .discussions
+                            .iter()
+                            .filter(|(m, _)| *m == mr_id)
+                            .map(|(_, d)| d.clone())
+                            .collect();
+                        paged(
+                            items,
+                            &format!("/api/v4/projects/{pid}/merge_requests/{iid}/discussions"),
+                        )
+                    }
+                    ("POST", ["merge_requests", iid, "discussions"]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let Some(text) = body
+                            .and_then(|b| b["body"].as_str())
+                            .filter(|t| !t.is_empty())
+                        else {
+                            return Reply::json(400, json!({"error": "body is missing"}));
+                        };
+                        self.next_note_id += 1;
+                        let d = json!({
+                            "id": format!("{:040x}", self.next_note_id), "individual_note": false,
+                            "notes": [mr_note(self.next_note_id, text, mr_id, pid, iid, "DiscussionNote")],
+                        });
+                        self.discussions.push((mr_id, d.clone()));
+                        Reply::json(201, d)
+                    }
+                    ("POST", ["merge_requests", iid, "discussions", did, "notes"]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let Some(text) = body
+                            .and_then(|b| b["body"].as_str())
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_owned)
+                        else {
+                            return Reply::json(400, json!({"error": "body is missing"}));
+                        };
+                        self.next_note_id += 1;
+                        let note =
+                            mr_note(self.next_note_id, &text, mr_id, pid, iid, "DiscussionNote");
+                        match self
+                            .discussions
+                            .iter_mut()
+                            .find(|(m, d)| *m == mr_id && d["id"] == *did)
+                        {
+                            Some((_, d)) => {
+                                if let Some(notes) = d["notes"].as_array_mut() {
+                                    notes.push(note.clone());
+                                }
+                                Reply::json(201, note)
+                            }
+                            None => not_found("Discussion"),
+                        }
+                    }
+                    ("PUT", ["merge_requests", iid, "discussions", did]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let Some(resolved) = body.and_then(|b| b["resolved"].as_bool()) else {
+                            return Reply::json(400, json!({"error": "resolved is missing"}));
+                        };
+                        match self
+                            .discussions
+                            .iter_mut()
+                            .find(|(m, d)| *m == mr_id && d["id"] == *did)
+                        {
+                            Some((_, d)) => {
+                                for n in d["notes"].as_array_mut().into_iter().flatten() {
+                                    if n["resolvable"] == true {
+                                        n["resolved"] = json!(resolved);
+                                        n["resolved_by"] =
+                                            if resolved { DEV() } else { Value::Null };
+                                        n["resolved_at"] =
+                                            if resolved { json!(ISO) } else { Value::Null };
+                                    }
+                                }
+                                Reply::json(200, d.clone())
+                            }
+                            None => not_found("Discussion"),
+                        }
+                    }
+                    ("POST", ["merge_requests", iid, action @ ("approve" | "unapprove")]) => {
+                        let Some(mr) = self
+                            .mrs
+                            .iter()
+                            .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
+                            .cloned()
+                        else {
+                            return not_found("");
+                        };
+                        let mr_id = mr["id"].as_u64().unwrap_or(0);
+                        let has = self.approved.contains(&mr_id);
+                        if *action == "approve" {
+                            if let Some(sha) = body.and_then(|b| b["sha"].as_str()) {
+                                if mr["sha"] != sha {
+                                    return Reply::json(
+                                        409,
+                                        json!({"message": format!("SHA does not match HEAD of source branch: {}", mr["sha"].as_str().unwrap_or(""))}),
+                                    );
+                                }
+                            }
+                            // Approving twice: the user can no longer approve, answered 401.
+                            if has {
+                                return Reply::json(401, json!({"message": "401 Unauthorized"}));
+                            }
+                            self.approved.push(mr_id);
+                        } else {
+                            if !has {
+                                return Reply::empty(304);
+                            }
+                            self.approved.retain(|m| *m != mr_id);
+                        }
+                        let approved = self.approved.contains(&mr_id);
+                        Reply::json(
+                            201,
+                            json!({
+                                "id": mr_id, "iid": mr["iid"], "project_id": pid, "title": mr["title"], "description": mr["description"],
+                                "state": mr["state"], "created_at": ISO, "updated_at": ISO, "merge_status": mr["merge_status"],
+                                "approved": approved, "approvals_required": 1, "approvals_left": if approved { 0 } else { 1 },
+                                "require_password_to_approve": false,
+                                "approved_by": if approved { json!([{"user": DEV()}]) } else { json!([]) },
+                                "suggested_approvers": [], "approvers": [], "approver_groups": [],
+                                "user_has_approved": approved, "user_can_approve": !approved,
+                                "approval_rules_left": [], "has_approval_rules": false,
+                                "merge_request_approvers_available": false, "multiple_approval_rules_available": false, "invalid_approvers_rules": [],
+                            }),
+                        )
+                    }
+                    ("PUT", ["merge_requests", iid, "merge"]) => {
+                        let Some(mr) = self
+                            .mrs
+                            .iter_mut()
+                            .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
+                        else {
+                            return not_found("");
+                        };
+                        if mr["state"] != "opened" {
+                            return Reply::json(405, json!({"message": "405 Method Not Allowed"}));
+                        }
+                        if let Some(sha) = body.and_then(|b| b["sha"].as_str()) {
+                            if mr["sha"] != sha {
+                                return Reply::json(
+                                    409,
+                                    json!({"message": format!("SHA does not match HEAD of source branch: {}", mr["sha"].as_str().unwrap_or(""))}),
+                                );
+                            }
+                        }
+                        mr["state"] = json!("merged");
+                        mr["merge_commit_sha"] = json!("f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d");
+                        mr["merged_at"] = json!(ISO);
+                        mr["merge_user"] = DEV();
+                        mr["merged_by"] = DEV();
+                        let mut m = mr.clone();
+                        m["web_url"] = json!(format!("{pweb}/-/merge_requests/{iid}"));
+                        Reply::json(200, m)
+                    }
                     ("GET", ["issues"]) => {
                         let state = q.get("state").unwrap_or("all");
                         let labels: Vec<&str> = q
@@ -1086,9 +1284,22 @@ impl Data {
                             return not_found("");
                         };
                         let scope: Vec<&str> = query_all(q, "scope[]");
-                        let known = ["created", "pending", "running", "failed", "success", "canceled", "skipped", "waiting_for_resource", "manual"];
+                        let known = [
+                            "created",
+                            "pending",
+                            "running",
+                            "failed",
+                            "success",
+                            "canceled",
+                            "skipped",
+                            "waiting_for_resource",
+                            "manual",
+                        ];
                         if scope.iter().any(|s| !known.contains(s)) {
-                            return Reply::json(400, json!({"message": "400 Bad request - Scope contains invalid value(s)"}));
+                            return Reply::json(
+                                400,
+                                json!({"message": "400 Bad request - Scope contains invalid value(s)"}),
+                            );
                         }
                         let items: Vec<Value> = self
                             .jobs
@@ -1097,12 +1308,18 @@ impl Data {
                             .filter(|j| scope.is_empty() || scope.iter().any(|s| j["status"] == *s))
                             .map(|j| job_full(j, p, &pweb))
                             .collect();
-                        paged(items, &format!("/api/v4/projects/{pid}/pipelines/{id}/jobs"))
+                        paged(
+                            items,
+                            &format!("/api/v4/projects/{pid}/pipelines/{id}/jobs"),
+                        )
                     }
                     ("POST", ["pipeline"]) => {
                         let r = body.and_then(|b| b["ref"].as_str()).unwrap_or("");
                         if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
-                            return Reply::json(400, json!({"message": {"base": ["Reference not found"]}}));
+                            return Reply::json(
+                                400,
+                                json!({"message": {"base": ["Reference not found"]}}),
+                            );
                         }
                         let id = 100 + self.pipelines.len() as u64 + 1;
                         let p = json!({
@@ -1113,7 +1330,11 @@ impl Data {
                         Reply::json(201, pipeline_full(&p, &pweb))
                     }
                     ("POST", ["pipelines", id, action @ ("retry" | "cancel")]) => {
-                        let Some(p) = self.pipelines.iter_mut().find(|p| p["project_id"] == pid && num_is(&p["id"], id)) else {
+                        let Some(p) = self
+                            .pipelines
+                            .iter_mut()
+                            .find(|p| p["project_id"] == pid && num_is(&p["id"], id))
+                        else {
                             return not_found("");
                         };
                         let status = p["status"].as_str().unwrap_or("").to_owned();
@@ -1127,19 +1348,34 @@ impl Data {
                         };
                         if from.contains(&status.as_str()) {
                             p["status"] = json!(to);
-                            for j in self.jobs.iter_mut().filter(|j| j["pipeline_id"] == pipeline_id) {
+                            for j in self
+                                .jobs
+                                .iter_mut()
+                                .filter(|j| j["pipeline_id"] == pipeline_id)
+                            {
                                 if from.contains(&j["status"].as_str().unwrap_or("")) {
                                     j["status"] = json!(to);
                                 }
                             }
                         }
-                        let p = self.pipelines.iter().find(|p| p["id"] == pipeline_id).cloned().unwrap_or_default();
+                        let p = self
+                            .pipelines
+                            .iter()
+                            .find(|p| p["id"] == pipeline_id)
+                            .cloned()
+                            .unwrap_or_default();
                         Reply::json(code, pipeline_full(&p, &pweb))
                     }
                     ("GET", ["jobs", id, "trace"]) => {
                         match self.jobs.iter().find(|j| num_is(&j["id"], id)) {
                             Some(j) if j["id"] == 204 => Reply::text(200, failed_job_log()),
-                            Some(j) => Reply::text(200, format!("Running job {}\nJob succeeded\n", j["name"].as_str().unwrap_or(""))),
+                            Some(j) => Reply::text(
+                                200,
+                                format!(
+                                    "Running job {}\nJob succeeded\n",
+                                    j["name"].as_str().unwrap_or("")
+                                ),
+                            ),
                             None => not_found(""),
                         }
                     }
@@ -1186,9 +1422,7 @@ impl Data {
     }
 }
 
-const DEV: fn() -> Value = || {
-    json!({"id": 3, "username": "dev", "name": "Dev One", "state": "active", "locked": false, "avatar_url": null, "web_url": "http://gitlab.example/dev"})
-};
+const DEV: fn() -> Value = || json!({"id": 3, "username": "dev", "name": "Dev One", "state": "active", "locked": false, "avatar_url": null, "web_url": "http://gitlab.example/dev"});
 
 /// A pipeline as listed (doc/api/pipelines.md, "List project pipelines").
 fn pipeline_basic(p: &Value, pweb: &str) -> Value {
@@ -1206,7 +1440,11 @@ fn pipeline_full(p: &Value, pweb: &str) -> Value {
     p["tag"] = json!(false);
     p["yaml_errors"] = Value::Null;
     p["user"] = DEV();
-    p["started_at"] = if status == "created" { Value::Null } else { json!(ISO) };
+    p["started_at"] = if status == "created" {
+        Value::Null
+    } else {
+        json!(ISO)
+    };
     p["finished_at"] = if done { json!(ISO) } else { Value::Null };
     p["committed_at"] = Value::Null;
     p["duration"] = if done { json!(61) } else { Value::Null };
@@ -1242,9 +1480,22 @@ fn job_full(j: &Value, p: &Value, pweb: &str) -> Value {
     out
 }
 
+/// A note of a merge request thread (doc/api/discussions.md).
+fn mr_note(id: u64, text: &str, mr_id: u64, pid: u64, iid: &str, kind: &str) -> Value {
+    json!({
+        "id": id, "type": kind, "body": text, "author": DEV(), "created_at": ISO, "updated_at": ISO,
+        "system": false, "noteable_id": mr_id, "noteable_type": "MergeRequest", "project_id": pid,
+        "noteable_iid": iid.parse::<u64>().unwrap_or(0), "resolvable": true, "resolved": false,
+        "resolved_by": null, "resolved_at": null,
+    })
+}
+
 /// Every value of a repeated query parameter.
 fn query_all<'a>(q: &Query<'a>, name: &str) -> Vec<&'a str> {
-    q.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    q.0.iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 fn gitlab_page(

@@ -159,7 +159,12 @@ fn finish(reply: Reply) -> Response {
             v.to_string(),
         )
             .into_response(),
-        (None, Some(text)) => (status, [("content-type", "text/plain; charset=utf-8")], text).into_response(),
+        (None, Some(text)) => (
+            status,
+            [("content-type", "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response(),
         (None, None) => status.into_response(),
     };
     for (k, v) in reply.headers {
