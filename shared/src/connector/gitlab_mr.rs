@@ -16,9 +16,9 @@ use crate::port::{BodyCap, Keep};
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
 
 /// Default bytes of diff text one call returns.
-const DIFF_DEFAULT_BYTES: u64 = 256 * 1024;
+pub(crate) const DIFF_DEFAULT_BYTES: u64 = 256 * 1024;
 /// Most bytes of diff text one call returns.
-const DIFF_MAX_BYTES: u64 = 2 * 1024 * 1024;
+pub(crate) const DIFF_MAX_BYTES: u64 = 2 * 1024 * 1024;
 
 fn mr_iid() -> (&'static str, Value) {
     (
@@ -95,22 +95,64 @@ fn merged_schema() -> Value {
     )
 }
 
+/// Output schema of one file diff under a budget.
+pub(crate) fn change_schema() -> Value {
+    object(
+        &[
+            ("oldPath", json!({"type": "string"})),
+            ("newPath", json!({"type": "string"})),
+            ("newFile", json!({"type": "boolean"})),
+            ("renamedFile", json!({"type": "boolean"})),
+            ("deletedFile", json!({"type": "boolean"})),
+            ("diff", json!({"type": "string"})),
+            ("diffTruncated", json!({"type": "boolean"})),
+        ],
+        &["oldPath", "newPath", "diff", "diffTruncated"],
+    )
+}
+
+/// GitLab diff objects summarized within `max` bytes of diff text: a diff past the budget is cut
+/// at a character boundary, files after the budget is spent are left out. Returns the changes, the
+/// bytes used and whether anything was cut or left out.
+pub(crate) fn budget_diffs(items: &[Value], max: usize) -> (Vec<Value>, usize, bool) {
+    let mut used = 0usize;
+    let mut truncated = false;
+    let mut changes = Vec::new();
+    for d in items {
+        let text = d["diff"].as_str().unwrap_or_default();
+        let room = max - used;
+        if room == 0 {
+            truncated = true;
+            break;
+        }
+        let cut = text.len() > room;
+        let mut end = text.len().min(room);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        used += end;
+        truncated |= cut;
+        changes.push(json!({
+            "oldPath": d["old_path"].as_str().unwrap_or_default(),
+            "newPath": d["new_path"].as_str().unwrap_or_default(),
+            "newFile": d["new_file"].as_bool().unwrap_or(false),
+            "renamedFile": d["renamed_file"].as_bool().unwrap_or(false),
+            "deletedFile": d["deleted_file"].as_bool().unwrap_or(false),
+            "diff": &text[..end],
+            "diffTruncated": cut,
+        }));
+    }
+    (changes, used, truncated)
+}
+
+/// Bytes a JSON page of diffs may have before it is buffered: twice the text budget (JSON
+/// escaping) plus room for the per-file fields.
+pub(crate) fn diff_page_cap(max: usize) -> usize {
+    max * 2 + 64 * 1024
+}
+
 fn diffs_schema() -> Value {
-    let mut s = list_schema(
-        "changes",
-        object(
-            &[
-                ("oldPath", json!({"type": "string"})),
-                ("newPath", json!({"type": "string"})),
-                ("newFile", json!({"type": "boolean"})),
-                ("renamedFile", json!({"type": "boolean"})),
-                ("deletedFile", json!({"type": "boolean"})),
-                ("diff", json!({"type": "string"})),
-                ("diffTruncated", json!({"type": "boolean"})),
-            ],
-            &["oldPath", "newPath", "diff", "diffTruncated"],
-        ),
-    );
+    let mut s = list_schema("changes", change_schema());
     s["properties"]["bytes"] =
         json!({"type": "integer", "description": "Bytes of diff text returned"});
     s["properties"]["maxBytes"] =
@@ -403,9 +445,9 @@ async fn get_diffs(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
         ),
     ]);
     let path = format!("{}/diffs{q}", mr_path(&args)?);
-    // The page's JSON is bounded before it is buffered: twice the text budget (escaping) plus room
-    // for the per-file fields. A larger page cannot be parsed in part, so it is refused with advice.
-    let page_cap = max * 2 + 64 * 1024;
+    // The page's JSON is bounded before it is buffered; a larger page cannot be parsed in part, so
+    // it is refused with advice.
+    let page_cap = diff_page_cap(max);
     let raw = ctx
         .upstream
         .text_json(
@@ -423,33 +465,8 @@ async fn get_diffs(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
             ep.host
         )));
     };
-    let mut used = 0usize;
-    let mut truncated = false;
-    let mut changes = Vec::new();
-    for d in reply.body.as_array().into_iter().flatten() {
-        let text = d["diff"].as_str().unwrap_or_default();
-        let room = max - used;
-        if room == 0 {
-            truncated = true;
-            break;
-        }
-        let cut = text.len() > room;
-        let mut end = text.len().min(room);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        used += end;
-        truncated |= cut;
-        changes.push(json!({
-            "oldPath": d["old_path"].as_str().unwrap_or_default(),
-            "newPath": d["new_path"].as_str().unwrap_or_default(),
-            "newFile": d["new_file"].as_bool().unwrap_or(false),
-            "renamedFile": d["renamed_file"].as_bool().unwrap_or(false),
-            "deletedFile": d["deleted_file"].as_bool().unwrap_or(false),
-            "diff": &text[..end],
-            "diffTruncated": cut,
-        }));
-    }
+    let (changes, used, truncated) =
+        budget_diffs(reply.body.as_array().map_or(&[][..], Vec::as_slice), max);
     let mut out = list_result(&reply, "changes", changes);
     out["bytes"] = json!(used);
     out["maxBytes"] = json!(max);

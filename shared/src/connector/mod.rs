@@ -10,6 +10,7 @@ pub mod cross;
 pub mod gitlab;
 pub mod gitlab_ci;
 pub mod gitlab_mr;
+pub mod gitlab_repo;
 pub mod jira;
 pub mod markdown;
 pub mod resources;
@@ -76,6 +77,7 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     if set.gitlab {
         tools.extend(gitlab::tools());
         tools.extend(gitlab_mr::tools());
+        tools.extend(gitlab_repo::tools());
         tools.extend(gitlab_ci::tools());
     }
     if set.jira && set.gitlab {

@@ -111,6 +111,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         .chain(confluence::tools())
         .chain(gitlab::tools())
         .chain(gitlab_mr::tools())
+        .chain(gitlab_repo::tools())
         .chain(gitlab_ci::tools())
         .chain(cross::tools())
         .collect();
@@ -153,6 +154,7 @@ fn every_tool_has_schemas_and_hints() {
         .chain(&confluence::tools())
         .chain(&gitlab::tools())
         .chain(&gitlab_mr::tools())
+        .chain(&gitlab_repo::tools())
         .chain(&gitlab_ci::tools())
         .chain(&cross::tools())
     {
@@ -178,7 +180,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 43, "{names:?}");
+    assert_eq!(names.len(), 49, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
@@ -202,7 +204,7 @@ fn tools_need_their_services() {
         .filter(|t| t.available(&only_gitlab))
         .map(|t| t.def().name.as_str())
         .collect();
-    assert_eq!(offered.len(), 26);
+    assert_eq!(offered.len(), 32);
     assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
     assert!(registry
         .tools()

@@ -1,0 +1,212 @@
+"""GitLab connector depth end to end: CI pipelines and jobs, tail-capped job logs, merge request
+threads, approvals, sha-guarded merges and byte-budgeted diffs, called with the official Python SDK
+client through `mcp-edge` (native, Worker or Lambda, per MCP_EDGE_TARGET) against the GitLab fake,
+which checks every request and reply against tests/specs/gitlab-v4.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from test_connectors import GITLAB_TOKEN, LOCAL, Fake, call, connect, ok
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("MCP_EDGE_URL")), reason="starts its own gateway next to a local fake"
+)
+
+
+@pytest.fixture(scope="module")
+def gitlab():
+    fake = Fake("gitlab", GITLAB_TOKEN, name="gitlab-depth")
+    yield fake
+    fake.stop()  # asserts that no contract violation went unchecked
+
+
+@pytest.fixture(scope="module")
+def gateway(gitlab, tmp_path_factory):
+    from conftest import Server
+
+    server = Server(LOCAL, str(tmp_path_factory.mktemp("gw"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def fresh(gitlab):
+    """Each test starts from the fake's seed data."""
+    gitlab.control("/_fake/reset", {})
+    return gitlab
+
+
+def headers(gitlab) -> dict:
+    return {"X-GitLab-API-URL": gitlab.url, "Private-Token": GITLAB_TOKEN}
+
+
+def run(gateway, gitlab, body):
+    async def main():
+        async with connect(gateway.url, headers(gitlab)) as s:
+            return await body(s)
+
+    return asyncio.run(main())
+
+
+def test_new_tools_are_listed_with_their_annotations(gateway, fresh):
+    async def body(s):
+        return {t.name: t for t in (await s.list_tools()).tools}
+
+    tools = run(gateway, fresh, body)
+    expected = {
+        # name: (readOnly, destructive, idempotent)
+        "gitlab_list_pipelines": (True, False, True),
+        "gitlab_get_pipeline": (True, False, True),
+        "gitlab_list_pipeline_jobs": (True, False, True),
+        "gitlab_get_job_log": (True, False, True),
+        "gitlab_create_pipeline": (False, False, False),
+        "gitlab_retry_pipeline": (False, False, False),
+        "gitlab_cancel_pipeline": (False, False, True),
+        "gitlab_get_merge_request_diffs": (True, False, True),
+        "gitlab_list_merge_request_discussions": (True, False, True),
+        "gitlab_create_merge_request_discussion": (False, False, False),
+        "gitlab_reply_to_merge_request_discussion": (False, False, False),
+        "gitlab_resolve_merge_request_discussion": (False, False, True),
+        "gitlab_approve_merge_request": (False, False, True),
+        "gitlab_unapprove_merge_request": (False, False, True),
+        "gitlab_merge_merge_request": (False, True, False),
+    }
+    for name, (ro, destructive, idem) in expected.items():
+        t = tools[name]
+        a = t.annotations
+        assert (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint) == (ro, destructive, idem, True), name
+        assert t.output_schema and t.output_schema["type"] == "object", name
+        assert t.input_schema.get("additionalProperties") is False, name
+
+
+def test_pipelines_jobs_and_actions(gateway, fresh):
+    async def body(s):
+        listed = ok(*await call(s, "gitlab_list_pipelines", {"projectId": "demo-group/demo-project", "perPage": 2}))
+        assert [p["id"] for p in listed["pipelines"]] == [103, 102], "newest first"
+        assert (listed["nextPage"], listed["total"]) == (2, 3)
+        failed = ok(*await call(s, "gitlab_list_pipelines", {"projectId": 1, "status": "failed"}))
+        assert [p["id"] for p in failed["pipelines"]] == [102]
+        one = ok(*await call(s, "gitlab_get_pipeline", {"projectId": 1, "pipelineId": 102}))
+        assert (one["status"], one["ref"], one["user"], one["duration"]) == ("failed", "develop", "dev", 61)
+        jobs = ok(*await call(s, "gitlab_list_pipeline_jobs", {"projectId": 1, "pipelineId": 102}))
+        assert [(j["name"], j["status"]) for j in jobs["jobs"]] == [("build", "success"), ("test", "failed")]
+        only_failed = ok(*await call(s, "gitlab_list_pipeline_jobs", {"projectId": 1, "pipelineId": 102, "scope": ["failed"]}))
+        assert [(j["id"], j["failureReason"]) for j in only_failed["jobs"]] == [(204, "script_failure")]
+
+        retried = ok(*await call(s, "gitlab_retry_pipeline", {"projectId": 1, "pipelineId": 102}))
+        assert retried["status"] == "pending"
+        canceled = ok(*await call(s, "gitlab_cancel_pipeline", {"projectId": 1, "pipelineId": 103}))
+        assert canceled["status"] == "canceled"
+        created = ok(*await call(s, "gitlab_create_pipeline", {
+            "projectId": 1, "ref": "develop", "variables": [{"key": "DEPLOY", "value": "no"}]}))
+        assert (created["status"], created["ref"], created["source"]) == ("created", "develop", "api")
+        again = ok(*await call(s, "gitlab_get_pipeline", {"projectId": 1, "pipelineId": created["id"]}))
+        assert again["id"] == created["id"]
+        bad_ref, text = await call(s, "gitlab_create_pipeline", {"projectId": 1, "ref": "no-such-branch"})
+        assert bad_ref.is_error and "(400)" in text and "Reference not found" in text, text
+        return True
+
+    assert run(gateway, fresh, body)
+    recent = fresh.stats()["recent"]
+    create = [r for r in recent if r["method"] == "POST" and r["path"].endswith("/pipeline")]
+    assert create[0]["body"] == {"ref": "develop", "variables": [{"key": "DEPLOY", "value": "no", "variable_type": "env_var"}]}
+
+
+def test_job_log_returns_the_tail_within_the_cap(gateway, fresh):
+    async def body(s):
+        capped = ok(*await call(s, "gitlab_get_job_log", {"projectId": 1, "jobId": 204, "maxBytes": 4096}))
+        whole = ok(*await call(s, "gitlab_get_job_log", {"projectId": 1, "jobId": 201}))
+        missing, text = await call(s, "gitlab_get_job_log", {"projectId": 1, "jobId": 999})
+        return capped, whole, (missing, text)
+
+    capped, whole, (missing, text) = run(gateway, fresh, body)
+    assert capped["truncated"] is True and capped["maxBytes"] == 4096
+    assert capped["seenBytes"] > 250_000, "the whole log was read through, only its tail kept"
+    assert capped["bytes"] <= 4096 and len(capped["log"].encode()) == capped["bytes"]
+    assert capped["log"].endswith("ERROR: Job failed: exit code 1\n"), capped["log"][-200:]
+    assert "\ufffd" not in capped["log"], "no character cut in half at the window's start"
+    assert (whole["truncated"], whole["log"]) == (False, "Running job build\nJob succeeded\n")
+    assert missing.is_error and "404" in text and "127.0.0.1" in text, text
+
+
+def test_merge_request_threads(gateway, fresh):
+    async def body(s):
+        listed = ok(*await call(s, "gitlab_list_merge_request_discussions", {"projectId": 1, "mergeRequestIid": 1}))
+        [thread] = listed["discussions"]
+        assert (thread["resolved"], thread["notes"][0]["filePath"], thread["notes"][0]["line"]) == (False, "src/main.rs", 2)
+        reply = ok(*await call(s, "gitlab_reply_to_merge_request_discussion", {
+            "projectId": 1, "mergeRequestIid": 1, "discussionId": thread["id"], "body": "Done in the next commit."}))
+        assert reply["body"] == "Done in the next commit."
+        resolved = ok(*await call(s, "gitlab_resolve_merge_request_discussion", {
+            "projectId": 1, "mergeRequestIid": 1, "discussionId": thread["id"]}))
+        assert resolved["resolved"] is True and len(resolved["notes"]) == 2
+        started = ok(*await call(s, "gitlab_create_merge_request_discussion", {"projectId": 1, "mergeRequestIid": 1, "body": "One more thing"}))
+        assert started["notes"][0]["body"] == "One more thing" and started["resolved"] is False
+        after = ok(*await call(s, "gitlab_list_merge_request_discussions", {"projectId": 1, "mergeRequestIid": 1}))
+        assert [d["resolved"] for d in after["discussions"]] == [True, False]
+        bad, text = await call(s, "gitlab_reply_to_merge_request_discussion", {
+            "projectId": 1, "mergeRequestIid": 1, "discussionId": "0" * 40, "body": "x"})
+        assert bad.is_error and "404" in text, text
+        return True
+
+    assert run(gateway, fresh, body)
+
+
+def test_approvals_and_a_sha_guarded_merge(gateway, fresh):
+    async def body(s):
+        mr = ok(*await call(s, "gitlab_get_merge_request", {"projectId": 1, "mergeRequestIid": 1, "includeChanges": False}))
+        sha = mr["sha"]
+        assert sha and len(sha) == 40
+        stale, text = await call(s, "gitlab_approve_merge_request", {"projectId": 1, "mergeRequestIid": 1, "sha": "0" * 40})
+        assert stale.is_error and "(409)" in text and "SHA does not match" in text, text
+        approved = ok(*await call(s, "gitlab_approve_merge_request", {"projectId": 1, "mergeRequestIid": 1, "sha": sha}))
+        assert (approved["approved"], approved["approvedBy"], approved["approvalsLeft"]) == (True, ["dev"], 0)
+        withdrawn = ok(*await call(s, "gitlab_unapprove_merge_request", {"projectId": 1, "mergeRequestIid": 1}))
+        assert (withdrawn["approved"], withdrawn["approvedBy"]) == (False, [])
+        twice, text = await call(s, "gitlab_unapprove_merge_request", {"projectId": 1, "mergeRequestIid": 1})
+        assert twice.is_error and "304" in text and "redirect" not in text, text
+
+        guarded, text = await call(s, "gitlab_merge_merge_request", {"projectId": 1, "mergeRequestIid": 1, "sha": "deadbeef"})
+        assert guarded.is_error and "(409)" in text and "SHA does not match" in text, text
+        merged = ok(*await call(s, "gitlab_merge_merge_request", {"projectId": 1, "mergeRequestIid": 1, "sha": sha, "squash": False}))
+        assert (merged["state"], merged["mergedBy"]) == ("merged", "dev") and merged["mergeCommitSha"]
+        again, text = await call(s, "gitlab_merge_merge_request", {"projectId": 1, "mergeRequestIid": 1, "sha": sha})
+        assert again.is_error and "(405)" in text, text
+        return True
+
+    assert run(gateway, fresh, body)
+    merges = [r for r in fresh.stats()["recent"] if r["path"].endswith("/merge")]
+    assert len(merges) == 3 and all(r["body"].get("sha") for r in merges), merges
+
+
+def test_merge_request_diffs_within_a_byte_budget(gateway, fresh):
+    async def body(s):
+        whole = ok(*await call(s, "gitlab_get_merge_request_diffs", {"projectId": 1, "mergeRequestIid": 1}))
+        cut = ok(*await call(s, "gitlab_get_merge_request_diffs", {"projectId": 1, "mergeRequestIid": 1, "maxBytes": 1024, "perPage": 1, "page": 2}))
+        return whole, cut
+
+    whole, cut = run(gateway, fresh, body)
+    assert [c["newPath"] for c in whole["changes"]] == ["src/main.rs", "CHANGELOG.md"]
+    assert whole["truncated"] is False and whole["bytes"] == sum(len(c["diff"].encode()) for c in whole["changes"])
+    assert whole["maxBytes"] == 262144
+    assert [c["newPath"] for c in cut["changes"]] == ["CHANGELOG.md"] and cut["page"] == 2 and cut["nextPage"] is None
+
+
+@pytest.mark.parametrize("name,args,pointer", [
+    ("gitlab_merge_merge_request", {"projectId": 1, "mergeRequestIid": 1}, "sha"),
+    ("gitlab_get_job_log", {"projectId": 1, "jobId": 204, "maxBytes": 10}, "/maxBytes"),
+    ("gitlab_list_pipeline_jobs", {"projectId": 1, "pipelineId": 102, "scope": ["exploded"]}, "/scope/0"),
+    ("gitlab_create_pipeline", {"projectId": 1, "ref": "main", "variables": [{"key": "BAD KEY", "value": "x"}]}, "/variables/0/key"),
+])
+def test_bad_arguments_are_refused_with_their_path(gateway, fresh, name, args, pointer):
+    async def body(s):
+        return await s.call_tool(name, args)
+
+    with pytest.raises(Exception) as err:
+        run(gateway, fresh, body)
+    assert "-32602" in repr(err.value) and pointer in repr(err.value), repr(err.value)
+    assert fresh.stats()["requests"] == 0, "refused before any upstream call"
