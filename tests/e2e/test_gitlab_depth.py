@@ -74,6 +74,12 @@ def test_new_tools_are_listed_with_their_annotations(gateway, fresh):
         "gitlab_approve_merge_request": (False, False, True),
         "gitlab_unapprove_merge_request": (False, False, True),
         "gitlab_merge_merge_request": (False, True, False),
+        "gitlab_list_commits": (True, False, True),
+        "gitlab_get_commit": (True, False, True),
+        "gitlab_get_commit_diff": (True, False, True),
+        "gitlab_compare": (True, False, True),
+        "gitlab_list_repository_tree": (True, False, True),
+        "gitlab_commit_files": (False, True, False),
     }
     for name, (ro, destructive, idem) in expected.items():
         t = tools[name]
@@ -196,7 +202,74 @@ def test_merge_request_diffs_within_a_byte_budget(gateway, fresh):
     assert [c["newPath"] for c in cut["changes"]] == ["CHANGELOG.md"] and cut["page"] == 2 and cut["nextPage"] is None
 
 
+SHA = "7b5c3cc8be40ee161ae89a06bba6229da1032a0c"
+MR_SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+
+
+def test_commits_compare_and_tree(gateway, fresh):
+    async def body(s):
+        develop = ok(*await call(s, "gitlab_list_commits", {"projectId": 1, "ref": "develop"}))
+        assert [c["id"] for c in develop["commits"]] == [MR_SHA, SHA]
+        main = ok(*await call(s, "gitlab_list_commits", {"projectId": "demo-group/demo-project"}))
+        assert [c["id"] for c in main["commits"]] == [SHA]
+        readme = ok(*await call(s, "gitlab_list_commits", {"projectId": 1, "ref": "develop", "path": "README.md"}))
+        assert [c["id"] for c in readme["commits"]] == [SHA]
+        one = ok(*await call(s, "gitlab_get_commit", {"projectId": 1, "sha": MR_SHA}))
+        assert (one["title"], one["parentIds"], one["additions"], one["deletions"]) == ("Print the version", [SHA], 1, 1)
+        diff = ok(*await call(s, "gitlab_get_commit_diff", {"projectId": 1, "sha": MR_SHA}))
+        assert [c["newPath"] for c in diff["changes"]] == ["src/main.rs"] and "Demo v2" in diff["changes"][0]["diff"]
+        assert diff["truncated"] is False
+        cmp = ok(*await call(s, "gitlab_compare", {"projectId": 1, "from": "main", "to": "develop"}))
+        assert [c["id"] for c in cmp["commits"]] == [MR_SHA] and [c["newPath"] for c in cmp["changes"]] == ["src/main.rs"]
+        assert cmp["compareSameRef"] is False and cmp["truncated"] is False
+        root = ok(*await call(s, "gitlab_list_repository_tree", {"projectId": 1}))
+        assert [(i["path"], i["type"]) for i in root["items"]] == [("src", "tree"), ("README.md", "blob")]
+        deep = ok(*await call(s, "gitlab_list_repository_tree", {"projectId": 1, "recursive": True}))
+        assert ("src/main.rs", "blob") in [(i["path"], i["type"]) for i in deep["items"]]
+        missing, text = await call(s, "gitlab_get_commit", {"projectId": 1, "sha": "0" * 40})
+        assert missing.is_error and "404" in text, text
+        return True
+
+    assert run(gateway, fresh, body)
+
+
+def test_commit_files_creates_updates_and_deletes(gateway, fresh):
+    async def body(s):
+        made = ok(*await call(s, "gitlab_commit_files", {
+            "projectId": 1, "branch": "docs", "startBranch": "main", "commitMessage": "Add a guide",
+            "actions": [
+                {"action": "create", "filePath": "docs/guide.md", "content": "Guide"},
+                {"action": "update", "filePath": "README.md", "content": "# New readme"},
+            ]}))
+        assert made["title"] == "Add a guide" and made["parentIds"] == [SHA]
+        guide = ok(*await call(s, "gitlab_get_file", {"projectId": 1, "filePath": "docs/guide.md", "ref": "docs"}))
+        assert guide["content"] == "Guide"
+        readme = ok(*await call(s, "gitlab_get_file", {"projectId": 1, "filePath": "README.md", "ref": "docs"}))
+        assert readme["content"] == "# New readme"
+        untouched = ok(*await call(s, "gitlab_get_file", {"projectId": 1, "filePath": "README.md", "ref": "main"}))
+        assert untouched["content"].startswith("# Demo project")
+        gone = ok(*await call(s, "gitlab_commit_files", {
+            "projectId": 1, "branch": "docs", "commitMessage": "Drop the guide",
+            "actions": [{"action": "delete", "filePath": "docs/guide.md"}]}))
+        assert gone["parentIds"] == [made["id"]]
+        missing, text = await call(s, "gitlab_get_file", {"projectId": 1, "filePath": "docs/guide.md", "ref": "docs"})
+        assert missing.is_error and "404" in text, text
+        dup, text = await call(s, "gitlab_commit_files", {
+            "projectId": 1, "branch": "docs", "commitMessage": "again",
+            "actions": [{"action": "create", "filePath": "README.md", "content": "x"}]})
+        assert dup.is_error and "(400)" in text and "already exists" in text, text
+        history = ok(*await call(s, "gitlab_list_commits", {"projectId": 1, "ref": "docs"}))
+        assert [c["id"] for c in history["commits"]] == [gone["id"], made["id"], SHA]
+        return True
+
+    assert run(gateway, fresh, body)
+    posted = [r for r in fresh.stats()["recent"] if r["method"] == "POST" and r["path"].endswith("/repository/commits")]
+    assert posted[0]["body"]["actions"][0] == {"action": "create", "file_path": "docs/guide.md", "content": "Guide"}
+    assert posted[0]["body"]["start_branch"] == "main"
+
+
 @pytest.mark.parametrize("name,args,pointer", [
+    ("gitlab_commit_files", {"projectId": 1, "branch": "main", "commitMessage": "m", "actions": [{"action": "update", "filePath": "a"}]}, "/actions/0"),
     ("gitlab_merge_merge_request", {"projectId": 1, "mergeRequestIid": 1}, "sha"),
     ("gitlab_get_job_log", {"projectId": 1, "jobId": 204, "maxBytes": 10}, "/maxBytes"),
     ("gitlab_list_pipeline_jobs", {"projectId": 1, "pipelineId": 102, "scope": ["exploded"]}, "/scope/0"),

@@ -5,8 +5,12 @@
 use http::Method;
 use serde_json::{json, Value};
 
-use super::gitlab::{list_page, list_result, list_schema, paging, project_id_schema, project_ref, GITLAB};
-use super::gitlab_mr::{budget_diffs, change_schema, diff_page_cap, DIFF_DEFAULT_BYTES, DIFF_MAX_BYTES};
+use super::gitlab::{
+    list_page, list_result, list_schema, paging, project_id_schema, project_ref, GITLAB,
+};
+use super::gitlab_mr::{
+    budget_diffs, change_schema, diff_page_cap, DIFF_DEFAULT_BYTES, DIFF_MAX_BYTES,
+};
 use super::schema::{self, object};
 use super::{encode, handler, opt, query, Args, ConnectorTool};
 use crate::credential::Service;
@@ -48,8 +52,10 @@ fn commit_schema() -> Value {
 }
 
 fn budgeted(mut s: Value) -> Value {
-    s["properties"]["bytes"] = json!({"type": "integer", "description": "Bytes of diff text returned"});
-    s["properties"]["maxBytes"] = json!({"type": "integer", "description": "The byte budget applied"});
+    s["properties"]["bytes"] =
+        json!({"type": "integer", "description": "Bytes of diff text returned"});
+    s["properties"]["maxBytes"] =
+        json!({"type": "integer", "description": "The byte budget applied"});
     s["properties"]["truncated"] = json!({"type": "boolean", "description": "Whether diff text was cut or files were left out to keep within maxBytes"});
     for k in ["bytes", "maxBytes", "truncated"] {
         if let Some(r) = s["required"].as_array_mut() {
@@ -64,7 +70,10 @@ fn tree_item_schema() -> Value {
         &[
             ("name", json!({"type": "string"})),
             ("path", json!({"type": "string"})),
-            ("type", json!({"type": "string", "enum": ["tree", "blob", "commit"]})),
+            (
+                "type",
+                json!({"type": "string", "enum": ["tree", "blob", "commit"]}),
+            ),
             ("id", schema::nullable_string()),
             ("mode", schema::nullable_string()),
         ],
@@ -197,6 +206,12 @@ pub fn tools() -> Vec<ConnectorTool> {
                                 },
                                 "required": ["action", "filePath"],
                                 "additionalProperties": false,
+                                // create/update carry content, move names its previous path.
+                                "anyOf": [
+                                    {"properties": {"action": {"const": "delete"}}},
+                                    {"properties": {"action": {"enum": ["create", "update"]}}, "required": ["content"]},
+                                    {"properties": {"action": {"const": "move"}}, "required": ["previousPath"]},
+                                ],
                             },
                         }),
                     ),
@@ -227,7 +242,10 @@ pub(crate) fn commit(c: &Value) -> Value {
 }
 
 fn repo(args: &Args) -> Result<String, ToolFailure> {
-    Ok(format!("/projects/{}/repository", project_ref(&args.id("projectId")?)))
+    Ok(format!(
+        "/projects/{}/repository",
+        project_ref(&args.id("projectId")?)
+    ))
 }
 
 fn budget(args: &Args) -> usize {
@@ -246,7 +264,14 @@ async fn bounded(
     let ep = ctx.upstream.endpoint(Service::GitLab)?;
     let cap = diff_page_cap(max);
     ctx.upstream
-        .text_json(&ep, path, BodyCap { max_bytes: cap, keep: Keep::Head })
+        .text_json(
+            &ep,
+            path,
+            BodyCap {
+                max_bytes: cap,
+                keep: Keep::Head,
+            },
+        )
         .await?
         .ok_or_else(|| {
             ToolFailure::new(format!(
@@ -278,10 +303,23 @@ async fn get_commit_diff(ctx: &ToolContext<'_>, args: Args) -> Result<Value, Too
     let max = budget(&args);
     let q = query(&[
         ("page", Some(args.opt_u64("page").unwrap_or(1).to_string())),
-        ("per_page", Some(args.opt_u64("perPage").unwrap_or(20).to_string())),
+        (
+            "per_page",
+            Some(args.opt_u64("perPage").unwrap_or(20).to_string()),
+        ),
     ]);
-    let path = format!("{}/commits/{}/diff{q}", repo(&args)?, encode(args.str("sha")?));
-    let reply = bounded(ctx, &path, max, "ask for fewer files per page (perPage) or a larger maxBytes").await?;
+    let path = format!(
+        "{}/commits/{}/diff{q}",
+        repo(&args)?,
+        encode(args.str("sha")?)
+    );
+    let reply = bounded(
+        ctx,
+        &path,
+        max,
+        "ask for fewer files per page (perPage) or a larger maxBytes",
+    )
+    .await?;
     let (changes, used, truncated) =
         budget_diffs(reply.body.as_array().map_or(&[][..], Vec::as_slice), max);
     let mut out = list_result(&reply, "changes", changes);
@@ -299,11 +337,22 @@ async fn compare(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure
         ("straight", args.opt_bool("straight").map(|b| b.to_string())),
     ]);
     let path = format!("{}/compare{q}", repo(&args)?);
-    let reply = bounded(ctx, &path, max, "compare closer refs, or read the commits one by one with gitlab_get_commit_diff").await?;
+    let reply = bounded(
+        ctx,
+        &path,
+        max,
+        "compare closer refs, or read the commits one by one with gitlab_get_commit_diff",
+    )
+    .await?;
     let b = &reply.body;
     let (changes, used, truncated) =
         budget_diffs(b["diffs"].as_array().map_or(&[][..], Vec::as_slice), max);
-    let commits: Vec<Value> = b["commits"].as_array().into_iter().flatten().map(commit).collect();
+    let commits: Vec<Value> = b["commits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(commit)
+        .collect();
     Ok(json!({
         "commits": commits,
         "changes": changes,
@@ -331,7 +380,10 @@ async fn list_tree(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
     let filters = [
         ("path", args.opt_str("path").map(str::to_owned)),
         ("ref", args.opt_str("ref").map(str::to_owned)),
-        ("recursive", args.opt_bool("recursive").map(|b| b.to_string())),
+        (
+            "recursive",
+            args.opt_bool("recursive").map(|b| b.to_string()),
+        ),
     ];
     list_page(ctx, &args, &path, &filters, "items", tree_item).await
 }
@@ -339,18 +391,22 @@ async fn list_tree(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
 async fn commit_files(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let ep = ctx.upstream.endpoint(Service::GitLab)?;
     let mut actions = Vec::new();
-    for (i, a) in args.0.get("actions").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, a) in args
+        .0
+        .get("actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        // inputSchema already demands content for create/update and previousPath for move.
         let kind = a["action"].as_str().unwrap_or_default();
-        if matches!(kind, "create" | "update") && a["content"].as_str().is_none() {
-            return Err(ToolFailure::new(format!(
-                "actions[{i}]: '{kind}' needs content"
-            )));
-        }
-        if kind == "move" && a["previousPath"].as_str().is_none() {
-            return Err(ToolFailure::new(format!("actions[{i}]: 'move' needs previousPath")));
-        }
         let mut out = json!({"action": kind, "file_path": a["filePath"]});
-        for (from, to) in [("previousPath", "previous_path"), ("content", "content"), ("lastCommitId", "last_commit_id")] {
+        for (from, to) in [
+            ("previousPath", "previous_path"),
+            ("content", "content"),
+            ("lastCommitId", "last_commit_id"),
+        ] {
             if let Some(v) = a.get(from) {
                 out[to] = v.clone();
             }
@@ -366,6 +422,9 @@ async fn commit_files(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFa
         body["start_branch"] = json!(s);
     }
     let path = format!("{}/commits", repo(&args)?);
-    let reply = ctx.upstream.json(&ep, Method::POST, &path, Some(&body)).await?;
+    let reply = ctx
+        .upstream
+        .json(&ep, Method::POST, &path, Some(&body))
+        .await?;
     Ok(commit(&reply.body))
 }

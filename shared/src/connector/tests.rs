@@ -827,3 +827,82 @@ fn merge_request_diffs_keep_within_the_byte_budget() {
     let e = out.unwrap_err();
     assert!(e.contains("larger than") && e.contains("perPage"), "{e}");
 }
+
+#[test]
+fn repository_tools_send_the_documented_requests() {
+    let c = json!({"id": "a1b2", "short_id": "a1b2", "title": "T", "parent_ids": ["p"], "stats": {"additions": 3, "deletions": 1}});
+    let (out, seen) = run(
+        "gitlab_get_commit",
+        json!({"projectId": "g/p", "sha": "feature/x"}),
+        vec![(200, vec![], c.clone())],
+    );
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/g%2Fp/repository/commits/feature%2Fx"
+    );
+    assert_eq!(
+        (
+            out.as_ref().unwrap()["additions"].clone(),
+            out.unwrap()["parentIds"].clone()
+        ),
+        (json!(3), json!(["p"]))
+    );
+
+    let (out, seen) = run(
+        "gitlab_compare",
+        json!({"projectId": 1, "from": "main", "to": "develop", "maxBytes": 1024}),
+        vec![(
+            200,
+            vec![],
+            json!({"commits": [c], "diffs": [{"old_path": "a", "new_path": "a", "diff": "x".repeat(3000)}], "compare_same_ref": false}),
+        )],
+    );
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/1/repository/compare?from=main&to=develop"
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        (
+            out["truncated"].clone(),
+            out["bytes"].clone(),
+            out["changes"][0]["diffTruncated"].clone()
+        ),
+        (json!(true), json!(1024), json!(true))
+    );
+
+    let (out, seen) = run(
+        "gitlab_commit_files",
+        json!({"projectId": 1, "branch": "docs", "startBranch": "main", "commitMessage": "Docs", "actions": [
+            {"action": "create", "filePath": "docs/a.md", "content": "A"},
+            {"action": "delete", "filePath": "old.md"},
+            {"action": "move", "filePath": "new.md", "previousPath": "older.md"}]}),
+        vec![(201, vec![], c.clone())],
+    );
+    assert!(out.is_ok());
+    assert_eq!(
+        seen[0].2,
+        Some(
+            json!({"branch": "docs", "commit_message": "Docs", "start_branch": "main", "actions": [
+        {"action": "create", "file_path": "docs/a.md", "content": "A"},
+        {"action": "delete", "file_path": "old.md"},
+        {"action": "move", "file_path": "new.md", "previous_path": "older.md"}]})
+        )
+    );
+
+    // An update without content, a move without its old path: refused by the inputSchema.
+    let tool = gitlab_repo::tools()
+        .into_iter()
+        .find(|t| t.def().name == "gitlab_commit_files")
+        .unwrap();
+    let v = crate::validator::SchemaValidator::new(&tool.def().input_schema).unwrap();
+    for bad in [
+        json!({"action": "update", "filePath": "a"}),
+        json!({"action": "move", "filePath": "a"}),
+    ] {
+        let args =
+            json!({"projectId": 1, "branch": "main", "commitMessage": "m", "actions": [bad]});
+        let e = v.first_violation(&args).expect("refused");
+        assert_eq!(e.instance_path, "/actions/0", "{e:?}");
+    }
+}

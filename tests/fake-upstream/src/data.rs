@@ -99,6 +99,10 @@ pub struct Data {
     discussions: Vec<(u64, Value)>,
     /// Approvals: merge request ids the current user approved.
     approved: Vec<u64>,
+    /// Commits of project 1: (branches holding it, commit, its diffs), oldest first.
+    commits: Vec<(Vec<String>, Value, Vec<Value>)>,
+    /// Branches whose files diverged from [`FILES`]: (project, branch, [(path, content)]).
+    trees: Vec<(u64, String, Vec<(String, String)>)>,
 }
 
 fn adf(text: &str) -> Value {
@@ -256,6 +260,23 @@ impl Data {
                         "sha": MR_SHA,
                     }));
                 }
+                let diff = |old: &str, new: &str, new_file: bool, text: &str| {
+                    json!({"old_path": old, "new_path": new, "a_mode": if new_file { "0" } else { "100644" }, "b_mode": "100644",
+                           "new_file": new_file, "renamed_file": false, "deleted_file": false, "diff": text})
+                };
+                d.commits.push((
+                    vec!["main".into(), "develop".into()],
+                    commit_json(SHA, "Initial commit", &[], 5, 0),
+                    vec![
+                        diff("README.md", "README.md", true, "@@ -0,0 +1,3 @@\n+# Demo project\n+\n+A project served by the fake GitLab.\n"),
+                        diff("src/main.rs", "src/main.rs", true, "@@ -0,0 +1,3 @@\n+fn main() {\n+    println!(\"Demo\");\n+}\n"),
+                    ],
+                ));
+                d.commits.push((
+                    vec!["develop".into()],
+                    commit_json(MR_SHA, "Print the version", &[SHA], 1, 1),
+                    vec![diff("src/main.rs", "src/main.rs", false, "@@ -1,3 +1,3 @@\n fn main() {\n-    println!(\"Demo\");\n+    println!(\"Demo v2\");\n }\n")],
+                ));
                 d.discussions.push((
                     501,
                     json!({
@@ -842,11 +863,34 @@ impl Data {
             .cloned()
     }
 
+    /// The files of a branch: its own tree once it diverged, else the seed files.
+    fn files_of(&self, pid: u64, branch: &str) -> Vec<(String, String)> {
+        match self.trees.iter().find(|(p, b, _)| *p == pid && b == branch) {
+            Some((_, _, files)) => files.clone(),
+            None => FILES
+                .iter()
+                .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+                .collect(),
+        }
+    }
+
     fn mr_id(&self, pid: u64, iid: &str) -> Option<u64> {
         self.mrs
             .iter()
             .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
             .and_then(|m| m["id"].as_u64())
+    }
+
+    /// A commit by id (or short id) or by branch name (its head).
+    fn find_commit(&self, pid: u64, r: &str) -> Option<(&Value, &Vec<Value>)> {
+        if pid != 1 {
+            return None;
+        }
+        self.commits
+            .iter()
+            .rev()
+            .find(|(b, c, _)| c["id"] == r || c["short_id"] == r || b.iter().any(|x| x == r))
+            .map(|(_, c, d)| (c, d))
     }
 
     fn pipeline(&self, pid: u64, id: &str) -> Option<&Value> {
@@ -1246,11 +1290,15 @@ impl Data {
                         if !self.branches.iter().any(|(p, n)| *p == pid && n == git_ref) {
                             return not_found("Commit");
                         }
-                        match FILES.iter().find(|(p, _)| *p == path) {
+                        match self
+                            .files_of(pid, git_ref)
+                            .into_iter()
+                            .find(|(p, _)| *p == path)
+                        {
                             Some((p, content)) => Reply::json(
                                 200,
                                 json!({
-                                    "file_name": p.rsplit('/').next().unwrap_or(p), "file_path": p, "size": content.len(),
+                                    "file_name": p.rsplit('/').next().unwrap_or(&p), "file_path": p, "size": content.len(),
                                     "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(content),
                                     "content_sha256": "4c294617b60715c1d218e61164a3abd4808a4284cbc30e6728a01ad9aada4481",
                                     "ref": git_ref, "blob_id": "79f7bbd25901e8334750839545a9bd021f0e4c83",
@@ -1259,6 +1307,259 @@ impl Data {
                             ),
                             None => not_found("File"),
                         }
+                    }
+                    ("GET", ["repository", "commits"]) => {
+                        let r = q.get("ref_name").unwrap_or("main");
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
+                            return not_found("Commit");
+                        }
+                        let path = q.get("path");
+                        let items: Vec<Value> = self
+                            .commits
+                            .iter()
+                            .rev()
+                            .filter(|(b, _, diffs)| {
+                                pid == 1
+                                    && b.iter().any(|x| x == r)
+                                    && path.is_none_or(|p| {
+                                        diffs.iter().any(|d| {
+                                            d["new_path"].as_str().is_some_and(|n| n.starts_with(p))
+                                        })
+                                    })
+                            })
+                            .map(|(_, c, _)| {
+                                let mut c = c.clone();
+                                c["web_url"] = json!(format!(
+                                    "{pweb}/-/commit/{}",
+                                    c["id"].as_str().unwrap_or("")
+                                ));
+                                c.as_object_mut().map(|m| m.remove("stats"));
+                                c
+                            })
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/repository/commits"))
+                    }
+                    ("GET", ["repository", "commits", sha]) => {
+                        let sha = decode(sha);
+                        match self.find_commit(pid, &sha) {
+                            Some((c, _)) => {
+                                let mut c = c.clone();
+                                c["web_url"] = json!(format!(
+                                    "{pweb}/-/commit/{}",
+                                    c["id"].as_str().unwrap_or("")
+                                ));
+                                Reply::json(200, c)
+                            }
+                            None => not_found("Commit"),
+                        }
+                    }
+                    ("GET", ["repository", "commits", sha, "diff"]) => {
+                        let sha = decode(sha);
+                        match self.find_commit(pid, &sha) {
+                            Some((_, diffs)) => paged(
+                                diffs.clone(),
+                                &format!("/api/v4/projects/{pid}/repository/commits/{sha}/diff"),
+                            ),
+                            None => not_found("Commit"),
+                        }
+                    }
+                    ("GET", ["repository", "compare"]) => {
+                        let (Some(from), Some(to)) = (q.get("from"), q.get("to")) else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "from is missing, to is missing"}),
+                            );
+                        };
+                        let (Some((fc, _)), Some(_)) =
+                            (self.find_commit(pid, from), self.find_commit(pid, to))
+                        else {
+                            return not_found("Ref");
+                        };
+                        let from_id = fc["id"].clone();
+                        // Commits reachable from `to` but not from `from` (the fake's history is linear per branch).
+                        let reach = |r: &str| -> Vec<usize> {
+                            self.commits
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, (b, c, _))| b.iter().any(|x| x == r) || c["id"] == r)
+                                .map(|(i, _)| i)
+                                .collect()
+                        };
+                        let (rf, rt) = (reach(from), reach(to));
+                        let between: Vec<usize> = rt
+                            .into_iter()
+                            .filter(|i| !rf.contains(i) && self.commits[*i].1["id"] != from_id)
+                            .collect();
+                        let commits: Vec<Value> = between
+                            .iter()
+                            .map(|i| {
+                                let mut c = self.commits[*i].1.clone();
+                                c.as_object_mut().map(|m| m.remove("stats"));
+                                c
+                            })
+                            .collect();
+                        let diffs: Vec<Value> = between
+                            .iter()
+                            .flat_map(|i| self.commits[*i].2.clone())
+                            .collect();
+                        Reply::json(
+                            200,
+                            json!({
+                                "commit": commits.last().cloned().unwrap_or(Value::Null),
+                                "commits": commits, "diffs": diffs,
+                                "compare_timeout": false, "compare_same_ref": from == to,
+                                "web_url": format!("{pweb}/-/compare/{from}...{to}"),
+                            }),
+                        )
+                    }
+                    ("GET", ["repository", "tree"]) => {
+                        let r = q.get("ref").unwrap_or("main");
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
+                            return not_found("Tree");
+                        }
+                        let dir = q.get("path").unwrap_or("").trim_matches('/').to_owned();
+                        let recursive = q.get("recursive") == Some("true");
+                        let mut items: Vec<Value> = Vec::new();
+                        let mut seen: Vec<String> = Vec::new();
+                        for (path, _) in self.files_of(pid, r) {
+                            let rest = if dir.is_empty() {
+                                Some(path.as_str())
+                            } else {
+                                path.strip_prefix(&format!("{dir}/"))
+                            };
+                            let Some(rest) = rest else { continue };
+                            let prefix = if dir.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{dir}/")
+                            };
+                            let parts: Vec<&str> = rest.split('/').collect();
+                            for depth in 0..parts.len() {
+                                if depth > 0 && !recursive {
+                                    break;
+                                }
+                                let sub = format!("{prefix}{}", parts[..=depth].join("/"));
+                                if seen.contains(&sub) {
+                                    continue;
+                                }
+                                seen.push(sub.clone());
+                                let blob = depth == parts.len() - 1;
+                                items.push(json!({
+                                    "id": if blob { "79f7bbd25901e8334750839545a9bd021f0e4c83" } else { "a1e8f8d745cc87e3a9248358d9352bb7f9a0aeba" },
+                                    "name": parts[depth], "type": if blob { "blob" } else { "tree" }, "path": sub,
+                                    "mode": if blob { "100644" } else { "040000" },
+                                }));
+                            }
+                        }
+                        items.sort_by(|a, b| {
+                            (a["type"] == "blob", a["path"].as_str())
+                                .cmp(&(b["type"] == "blob", b["path"].as_str()))
+                        });
+                        paged(items, &format!("/api/v4/projects/{pid}/repository/tree"))
+                    }
+                    ("POST", ["repository", "commits"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        let (Some(branch), Some(message)) =
+                            (b["branch"].as_str(), b["commit_message"].as_str())
+                        else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "branch is missing, commit_message is missing"}),
+                            );
+                        };
+                        let exists =
+                            |n: &str| self.branches.iter().any(|(p, x)| *p == pid && x == n);
+                        let base = match b["start_branch"].as_str() {
+                            Some(start) if !exists(branch) => {
+                                if !exists(start) {
+                                    return Reply::json(
+                                        400,
+                                        json!({"message": format!("You can only create or edit files when you are on a branch")}),
+                                    );
+                                }
+                                start.to_owned()
+                            }
+                            _ if exists(branch) => branch.to_owned(),
+                            _ => {
+                                return Reply::json(
+                                    400,
+                                    json!({"message": "You can only create or edit files when you are on a branch"}),
+                                )
+                            }
+                        };
+                        let mut files = self.files_of(pid, &base);
+                        let mut diffs = Vec::new();
+                        for a in b["actions"].as_array().into_iter().flatten() {
+                            let path = a["file_path"].as_str().unwrap_or("").to_owned();
+                            let at = files.iter().position(|(p, _)| *p == path);
+                            let content = a["content"].as_str().unwrap_or("").to_owned();
+                            match (a["action"].as_str(), at) {
+                                (Some("create"), None) => {
+                                    diffs.push(json!({"old_path": path, "new_path": path, "a_mode": "0", "b_mode": "100644", "new_file": true, "renamed_file": false, "deleted_file": false, "diff": format!("@@ -0,0 +1 @@\n+{content}\n")}));
+                                    files.push((path, content));
+                                }
+                                (Some("update"), Some(i)) => {
+                                    diffs.push(json!({"old_path": path, "new_path": path, "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": format!("@@ -1 +1 @@\n-{}\n+{content}\n", files[i].1)}));
+                                    files[i].1 = content;
+                                }
+                                (Some("delete"), Some(i)) => {
+                                    diffs.push(json!({"old_path": path, "new_path": path, "a_mode": "100644", "b_mode": "0", "new_file": false, "renamed_file": false, "deleted_file": true, "diff": ""}));
+                                    files.remove(i);
+                                }
+                                (Some("create"), Some(_)) => {
+                                    return Reply::json(
+                                        400,
+                                        json!({"message": "A file with this name already exists"}),
+                                    )
+                                }
+                                (Some("update" | "delete"), None) => {
+                                    return Reply::json(
+                                        400,
+                                        json!({"message": "A file with this name doesn't exist"}),
+                                    )
+                                }
+                                _ => {
+                                    return Reply::json(
+                                        400,
+                                        json!({"error": "actions[action] does not have a valid value"}),
+                                    )
+                                }
+                            }
+                        }
+                        if !exists(branch) {
+                            self.branches.push((pid, branch.to_owned()));
+                        }
+                        self.trees.retain(|(p, x, _)| !(*p == pid && x == branch));
+                        self.trees.push((pid, branch.to_owned(), files));
+                        let parent = self
+                            .commits
+                            .iter()
+                            .rev()
+                            .find(|(bs, _, _)| bs.iter().any(|x| *x == base))
+                            .map(|(_, c, _)| c["id"].as_str().unwrap_or("").to_owned());
+                        self.next_note_id += 1;
+                        let id = format!("{:040x}", 0xc0ffee_u64 * 1000 + self.next_note_id);
+                        let parents: Vec<&str> = parent.as_deref().into_iter().collect();
+                        let mut c = commit_json(
+                            &id,
+                            message.lines().next().unwrap_or(""),
+                            &parents,
+                            diffs.len() as u64,
+                            0,
+                        );
+                        c["message"] = json!(message);
+                        c["project_id"] = json!(pid);
+                        let mut holders = vec![branch.to_owned()];
+                        // A new branch carries its base's history.
+                        for (bs, _, _) in self.commits.iter_mut() {
+                            if bs.iter().any(|x| *x == base) && !bs.iter().any(|x| x == branch) {
+                                bs.push(branch.to_owned());
+                            }
+                        }
+                        holders.dedup();
+                        self.commits.push((holders, c.clone(), diffs));
+                        c["web_url"] = json!(format!("{pweb}/-/commit/{id}"));
+                        Reply::json(201, c)
                     }
                     ("GET", ["pipelines"]) => {
                         let items: Vec<Value> = self
@@ -1478,6 +1779,19 @@ fn job_full(j: &Value, p: &Value, pweb: &str) -> Value {
         out["failure_reason"] = json!("script_failure");
     }
     out
+}
+
+/// A commit (doc/api/commits.md, "Get a single commit").
+fn commit_json(id: &str, title: &str, parents: &[&str], additions: u64, deletions: u64) -> Value {
+    json!({
+        "id": id, "short_id": &id[..8], "title": title, "message": format!("{title}\n"),
+        "author_name": "Dev One", "author_email": "dev@example.com", "authored_date": ISO,
+        "committer_name": "Dev One", "committer_email": "dev@example.com", "committed_date": ISO,
+        "created_at": ISO, "parent_ids": parents,
+        "stats": {"additions": additions, "deletions": deletions, "total": additions + deletions},
+        "status": null, "last_pipeline": null, "project_id": 1,
+        "trailers": {}, "extended_trailers": {},
+    })
 }
 
 /// A note of a merge request thread (doc/api/discussions.md).
