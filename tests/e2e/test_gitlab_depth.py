@@ -80,6 +80,16 @@ def test_new_tools_are_listed_with_their_annotations(gateway, fresh):
         "gitlab_compare": (True, False, True),
         "gitlab_list_repository_tree": (True, False, True),
         "gitlab_commit_files": (False, True, False),
+        "gitlab_get_current_user": (True, False, True),
+        "gitlab_list_group_projects": (True, False, True),
+        "gitlab_list_labels": (True, False, True),
+        "gitlab_create_label": (False, False, False),
+        "gitlab_list_milestones": (True, False, True),
+        "gitlab_list_releases": (True, False, True),
+        "gitlab_list_wiki_pages": (True, False, True),
+        "gitlab_get_wiki_page": (True, False, True),
+        "gitlab_create_wiki_page": (False, False, False),
+        "gitlab_update_wiki_page": (False, True, True),
     }
     for name, (ro, destructive, idem) in expected.items():
         t = tools[name]
@@ -268,7 +278,55 @@ def test_commit_files_creates_updates_and_deletes(gateway, fresh):
     assert posted[0]["body"]["start_branch"] == "main"
 
 
+def test_project_metadata(gateway, fresh):
+    async def body(s):
+        me = ok(*await call(s, "gitlab_get_current_user", {}))
+        assert (me["id"], me["username"]) == (3, "dev")
+        group = ok(*await call(s, "gitlab_list_group_projects", {"groupId": "demo-group", "perPage": 50}))
+        assert len(group["projects"]) == 45 and group["nextPage"] is None
+        assert group["projects"][0]["pathWithNamespace"] == "demo-group/demo-project"
+        found = ok(*await call(s, "gitlab_list_group_projects", {"groupId": 7, "search": "service-4"}))
+        assert {p["pathWithNamespace"] for p in found["projects"]} >= {"demo-group/service-4", "demo-group/service-40"}
+        labels = ok(*await call(s, "gitlab_list_labels", {"projectId": 1}))
+        assert [(l["name"], l["color"]) for l in labels["labels"]] == [("bug", "#d9534f"), ("feature", "#428bca")]
+        assert labels["labels"][0]["openIssuesCount"] == 2
+        made = ok(*await call(s, "gitlab_create_label", {"projectId": 1, "name": "needs-review", "color": "#00AA00", "description": "Waiting"}))
+        assert (made["name"], made["color"]) == ("needs-review", "#00AA00")
+        dup, text = await call(s, "gitlab_create_label", {"projectId": 1, "name": "bug", "color": "#000000"})
+        assert dup.is_error and "(409)" in text and "already exists" in text, text
+        active = ok(*await call(s, "gitlab_list_milestones", {"projectId": 1, "state": "active"}))
+        assert [(m["title"], m["dueDate"]) for m in active["milestones"]] == [("v1.0", "2026-03-31")]
+        releases = ok(*await call(s, "gitlab_list_releases", {"projectId": 1}))
+        assert [(r["tagName"], r["commitId"], r["author"]) for r in releases["releases"]] == [("v0.9.0", SHA, "dev")]
+        nogroup, text = await call(s, "gitlab_list_group_projects", {"groupId": "elsewhere"})
+        assert nogroup.is_error and "404" in text, text
+        return True
+
+    assert run(gateway, fresh, body)
+
+
+def test_wiki_pages(gateway, fresh):
+    async def body(s):
+        listed = ok(*await call(s, "gitlab_list_wiki_pages", {"projectId": 1}))
+        assert [p["slug"] for p in listed["pages"]] == ["home", "docs/setup"]
+        assert all("content" not in p for p in listed["pages"])
+        setup = ok(*await call(s, "gitlab_get_wiki_page", {"projectId": 1, "slug": "docs/setup"}))
+        assert setup["content"] == "Install with `make`."
+        made = ok(*await call(s, "gitlab_create_wiki_page", {"projectId": 1, "title": "Runbook", "content": "Restart it."}))
+        assert (made["slug"], made["format"]) == ("Runbook", "markdown")
+        edited = ok(*await call(s, "gitlab_update_wiki_page", {"projectId": 1, "slug": "home", "content": "# Welcome back"}))
+        assert (edited["title"], edited["content"]) == ("Home", "# Welcome back")
+        reread = ok(*await call(s, "gitlab_get_wiki_page", {"projectId": 1, "slug": "home"}))
+        assert reread["content"] == "# Welcome back"
+        missing, text = await call(s, "gitlab_get_wiki_page", {"projectId": 1, "slug": "nope"})
+        assert missing.is_error and "404" in text, text
+        return True
+
+    assert run(gateway, fresh, body)
+
+
 @pytest.mark.parametrize("name,args,pointer", [
+    ("gitlab_create_label", {"projectId": 1, "name": "x", "color": "green"}, "/color"),
     ("gitlab_commit_files", {"projectId": 1, "branch": "main", "commitMessage": "m", "actions": [{"action": "update", "filePath": "a"}]}, "/actions/0"),
     ("gitlab_merge_merge_request", {"projectId": 1, "mergeRequestIid": 1}, "sha"),
     ("gitlab_get_job_log", {"projectId": 1, "jobId": 204, "maxBytes": 10}, "/maxBytes"),

@@ -391,13 +391,12 @@ async fn list_tree(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
 async fn commit_files(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let ep = ctx.upstream.endpoint(Service::GitLab)?;
     let mut actions = Vec::new();
-    for (i, a) in args
+    for a in args
         .0
         .get("actions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .enumerate()
     {
         // inputSchema already demands content for create/update and previousPath for move.
         let kind = a["action"].as_str().unwrap_or_default();

@@ -112,7 +112,9 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         .chain(gitlab::tools())
         .chain(gitlab_mr::tools())
         .chain(gitlab_repo::tools())
+        .chain(gitlab_project::tools())
         .chain(gitlab_ci::tools())
+        .chain(gitlab_wiki::tools())
         .chain(cross::tools())
         .collect();
     let tool = all
@@ -155,7 +157,9 @@ fn every_tool_has_schemas_and_hints() {
         .chain(&gitlab::tools())
         .chain(&gitlab_mr::tools())
         .chain(&gitlab_repo::tools())
+        .chain(&gitlab_project::tools())
         .chain(&gitlab_ci::tools())
+        .chain(&gitlab_wiki::tools())
         .chain(&cross::tools())
     {
         let d = t.def();
@@ -180,7 +184,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 49, "{names:?}");
+    assert_eq!(names.len(), 59, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
@@ -204,7 +208,7 @@ fn tools_need_their_services() {
         .filter(|t| t.available(&only_gitlab))
         .map(|t| t.def().name.as_str())
         .collect();
-    assert_eq!(offered.len(), 32);
+    assert_eq!(offered.len(), 42);
     assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
     assert!(registry
         .tools()
@@ -905,4 +909,75 @@ fn repository_tools_send_the_documented_requests() {
         let e = v.first_violation(&args).expect("refused");
         assert_eq!(e.instance_path, "/actions/0", "{e:?}");
     }
+}
+
+#[test]
+fn project_metadata_and_wiki_tools_send_the_documented_requests() {
+    let (out, seen) = run(
+        "gitlab_list_group_projects",
+        json!({"groupId": "parent/team", "includeSubgroups": true}),
+        vec![(
+            200,
+            vec![],
+            json!([{"id": 9, "name": "x", "path_with_namespace": "parent/team/x"}]),
+        )],
+    );
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/groups/parent%2Fteam/projects?include_subgroups=true&order_by=id&sort=asc&page=1&per_page=20");
+    assert_eq!(
+        out.unwrap()["projects"][0]["pathWithNamespace"],
+        "parent/team/x"
+    );
+
+    let (out, seen) = run(
+        "gitlab_get_wiki_page",
+        json!({"projectId": 1, "slug": "docs/setup"}),
+        vec![(
+            200,
+            vec![],
+            json!({"slug": "docs/setup", "title": "setup", "format": "markdown", "content": "Install", "encoding": "UTF-8"}),
+        )],
+    );
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/1/wikis/docs%2Fsetup"
+    );
+    assert_eq!(out.unwrap()["content"], "Install");
+
+    // A page answer over maxBytes is refused (the client stopped reading at the cap).
+    let big =
+        json!({"slug": "big", "title": "big", "format": "markdown", "content": "x".repeat(5000)});
+    let (out, _) = run(
+        "gitlab_get_wiki_page",
+        json!({"projectId": 1, "slug": "big", "maxBytes": 1024}),
+        vec![(200, vec![], big)],
+    );
+    assert!(out
+        .unwrap_err()
+        .contains("larger than maxBytes (1024 bytes)"));
+
+    let (_, seen) = run(
+        "gitlab_update_wiki_page",
+        json!({"projectId": 1, "slug": "home", "content": "New"}),
+        vec![(
+            200,
+            vec![],
+            json!({"slug": "home", "title": "Home", "format": "markdown", "content": "New"}),
+        )],
+    );
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].2.clone()),
+        ("PUT", Some(json!({"content": "New"})))
+    );
+
+    let (out, seen) = run(
+        "gitlab_get_current_user",
+        json!({}),
+        vec![(
+            200,
+            vec![],
+            json!({"id": 3, "username": "dev", "is_admin": false}),
+        )],
+    );
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/user");
+    assert_eq!(out.unwrap()["isAdmin"], false);
 }

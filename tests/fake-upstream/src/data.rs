@@ -103,6 +103,10 @@ pub struct Data {
     commits: Vec<(Vec<String>, Value, Vec<Value>)>,
     /// Branches whose files diverged from [`FILES`]: (project, branch, [(path, content)]).
     trees: Vec<(u64, String, Vec<(String, String)>)>,
+    /// Labels of project 1.
+    labels: Vec<Value>,
+    /// Wiki pages of project 1.
+    wiki: Vec<Value>,
 }
 
 fn adf(text: &str) -> Value {
@@ -277,6 +281,22 @@ impl Data {
                     commit_json(MR_SHA, "Print the version", &[SHA], 1, 1),
                     vec![diff("src/main.rs", "src/main.rs", false, "@@ -1,3 +1,3 @@\n fn main() {\n-    println!(\"Demo\");\n+    println!(\"Demo v2\");\n }\n")],
                 ));
+                for (id, name, color, desc) in [
+                    (11u64, "bug", "#d9534f", "Something is broken"),
+                    (12, "feature", "#428bca", "New functionality"),
+                ] {
+                    d.labels.push(json!({
+                        "id": id, "name": name, "color": color, "text_color": "#FFFFFF", "description": desc, "description_html": desc,
+                        "open_issues_count": if name == "bug" { 2 } else { 2 }, "closed_issues_count": if name == "feature" { 1 } else { 0 },
+                        "open_merge_requests_count": 0, "subscribed": false, "priority": null, "is_project_label": true,
+                    }));
+                }
+                for (slug, title, content) in [
+                    ("home", "Home", "# Welcome\n\nStart here."),
+                    ("docs/setup", "setup", "Install with `make`."),
+                ] {
+                    d.wiki.push(json!({"format": "markdown", "slug": slug, "title": title, "content": content, "encoding": "UTF-8"}));
+                }
                 d.discussions.push((
                     501,
                     json!({
@@ -1561,6 +1581,153 @@ impl Data {
                         c["web_url"] = json!(format!("{pweb}/-/commit/{id}"));
                         Reply::json(201, c)
                     }
+                    ("GET", ["labels"]) => {
+                        let search = q.get("search").unwrap_or("").to_ascii_lowercase();
+                        let counts = q.get("with_counts") == Some("true");
+                        let items: Vec<Value> = self
+                            .labels
+                            .iter()
+                            .filter(|l| {
+                                pid == 1 && l["name"].as_str().unwrap_or("").contains(&search)
+                            })
+                            .map(|l| {
+                                let mut l = l.clone();
+                                if !counts {
+                                    if let Some(m) = l.as_object_mut() {
+                                        for k in [
+                                            "open_issues_count",
+                                            "closed_issues_count",
+                                            "open_merge_requests_count",
+                                        ] {
+                                            m.remove(k);
+                                        }
+                                    }
+                                }
+                                l
+                            })
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/labels"))
+                    }
+                    ("POST", ["labels"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        let (Some(name), Some(color)) = (b["name"].as_str(), b["color"].as_str())
+                        else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "name is missing, color is missing"}),
+                            );
+                        };
+                        if self.labels.iter().any(|l| l["name"] == name) {
+                            return Reply::json(409, json!({"message": "Label already exists"}));
+                        }
+                        let label = json!({
+                            "id": 11 + self.labels.len() as u64, "name": name, "color": color, "text_color": "#FFFFFF",
+                            "description": b["description"].as_str(), "description_html": b["description"].as_str(),
+                            "open_issues_count": 0, "closed_issues_count": 0, "open_merge_requests_count": 0,
+                            "subscribed": false, "priority": null, "is_project_label": true,
+                        });
+                        self.labels.push(label.clone());
+                        Reply::json(201, label)
+                    }
+                    ("GET", ["milestones"]) => {
+                        let items: Vec<Value> = [(21u64, 1u64, "v1.0", "active", "2026-03-31"), (20, 0, "v0.9", "closed", "2025-12-31")]
+                            .into_iter()
+                            .filter(|_| pid == 1)
+                            .filter(|(_, _, _, state, _)| q.get("state").is_none_or(|s| s == *state))
+                            .filter(|(_, _, title, _, _)| q.get("search").is_none_or(|s| title.contains(s)))
+                            .map(|(id, n, title, state, due)| json!({
+                                "id": id, "iid": n + 1, "project_id": pid, "title": title, "description": format!("Release {title}"),
+                                "state": state, "created_at": ISO, "updated_at": ISO, "due_date": due, "start_date": null,
+                                "expired": state == "closed", "web_url": format!("{pweb}/-/milestones/{}", n + 1),
+                            }))
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/milestones"))
+                    }
+                    ("GET", ["releases"]) => {
+                        let items: Vec<Value> = if pid == 1 {
+                            vec![json!({
+                                "tag_name": "v0.9.0", "name": "Demo 0.9", "description": "First release", "created_at": ISO, "released_at": ISO,
+                                "upcoming_release": false, "historical_release": false, "author": DEV(),
+                                "commit": commit_json(SHA, "Initial commit", &[], 5, 0),
+                                "commit_path": format!("/demo-group/demo-project/-/commit/{SHA}"), "tag_path": "/demo-group/demo-project/-/tags/v0.9.0",
+                                "assets": {"count": 0, "sources": [], "links": []}, "evidences": [],
+                                "_links": {"self": format!("{pweb}/-/releases/v0.9.0"), "edit_url": format!("{pweb}/-/releases/v0.9.0/edit")},
+                            })]
+                        } else {
+                            Vec::new()
+                        };
+                        paged(items, &format!("/api/v4/projects/{pid}/releases"))
+                    }
+                    ("GET", ["wikis"]) => {
+                        let with_content = q.get("with_content") == Some("true");
+                        let items: Vec<Value> = self
+                            .wiki
+                            .iter()
+                            .filter(|_| pid == 1)
+                            .map(|w| {
+                                let mut w = w.clone();
+                                if !with_content {
+                                    if let Some(m) = w.as_object_mut() {
+                                        m.remove("content");
+                                        m.remove("encoding");
+                                    }
+                                }
+                                w
+                            })
+                            .collect();
+                        Reply::json(200, Value::Array(items))
+                    }
+                    ("GET", ["wikis", slug]) => {
+                        let slug = decode(slug);
+                        match self
+                            .wiki
+                            .iter()
+                            .find(|w| pid == 1 && w["slug"] == slug.as_str())
+                        {
+                            Some(w) => Reply::json(200, w.clone()),
+                            None => not_found("Wiki Page"),
+                        }
+                    }
+                    ("POST", ["wikis"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        let (Some(title), Some(content)) =
+                            (b["title"].as_str(), b["content"].as_str())
+                        else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "content is missing, title is missing"}),
+                            );
+                        };
+                        let slug = title.trim().replace(' ', "-");
+                        if self.wiki.iter().any(|w| w["slug"] == slug.as_str()) {
+                            return Reply::json(
+                                400,
+                                json!({"message": "Duplicate page: A page with that title already exists"}),
+                            );
+                        }
+                        let w = json!({"format": b["format"].as_str().unwrap_or("markdown"), "slug": slug, "title": title.rsplit('/').next().unwrap_or(title), "content": content, "encoding": "UTF-8"});
+                        self.wiki.push(w.clone());
+                        Reply::json(201, w)
+                    }
+                    ("PUT", ["wikis", slug]) => {
+                        let slug = decode(slug);
+                        let b = body.cloned().unwrap_or_default();
+                        match self
+                            .wiki
+                            .iter_mut()
+                            .find(|w| pid == 1 && w["slug"] == slug.as_str())
+                        {
+                            Some(w) => {
+                                for k in ["content", "title", "format"] {
+                                    if let Some(v) = b[k].as_str() {
+                                        w[k] = json!(v);
+                                    }
+                                }
+                                Reply::json(200, w.clone())
+                            }
+                            None => not_found("Wiki Page"),
+                        }
+                    }
                     ("GET", ["pipelines"]) => {
                         let items: Vec<Value> = self
                             .pipelines
@@ -1683,6 +1850,32 @@ impl Data {
                     ("GET", ["search"]) => self.gitlab_search(q, Some(pid), base, page, per_page),
                     _ => Reply::json(404, json!({"error": "404 Not Found"})),
                 }
+            }
+            ("GET", ["groups", gid, "projects"]) => {
+                let gid = decode(gid);
+                if gid != "7" && gid != "demo-group" {
+                    return not_found("Group");
+                }
+                let search = q.get("search").unwrap_or("").to_ascii_lowercase();
+                let matching: Vec<&Value> = self
+                    .projects
+                    .iter()
+                    .filter(|p| {
+                        search.is_empty()
+                            || p["path_with_namespace"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_ascii_lowercase()
+                                .contains(&search)
+                    })
+                    .collect();
+                gitlab_page(
+                    matching.into_iter().cloned().map(with_web),
+                    page,
+                    per_page,
+                    base,
+                    &format!("/api/v4/groups/{gid}/projects"),
+                )
             }
             ("GET", ["search"]) => self.gitlab_search(q, None, base, page, per_page),
             // The authenticated user (some clients check their token with it).
