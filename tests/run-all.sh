@@ -21,16 +21,16 @@ step() { printf '\n== %s\n' "$*"; }
 # suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
 # "What the total counts" section explains each.
 declare -A MIN=(
-  [cargo]=148              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
-  [python-e2e]=97          # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [cargo]=155              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
+  [python-e2e]=113         # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=5            # tests/ts/clients.test.mjs: Streamable HTTP, legacy SSE, WebSocket, resumption; stdio.test.mjs
   [conformance-native]=9   # tests/conformance/run.sh scenarios
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
-  [python-e2e-worker]=54   # tests/e2e under wrangler dev
+  [python-e2e-worker]=70   # tests/e2e under wrangler dev
   [ts-worker]=4
   [conformance-worker]=9
   [lambda-store]=5         # lambda/tests/dynamo_store.rs against moto
-  [lambda-e2e]=51          # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-e2e]=67          # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=11      # 2 TS tests (Streamable HTTP, resumption) + 9 conformance scenarios on one shared Lambda
   [terraform-hcl]=4        # tests/infra
 )
