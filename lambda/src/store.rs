@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use mcp_edge_core::port::{BoxFuture, Clock, SessionStore, StoreError};
-use mcp_edge_core::session::{next_version, SessionId, SessionRecord, Version};
+use mcp_edge_core::port::{BoxFuture, Clock};
+use mcp_edge_core::session::{
+    next_version, SessionId, SessionRecord, SessionStore, StoreError, Version,
+};
 
 /// Partition key attribute.
 pub const KEY: &str = "session_id";

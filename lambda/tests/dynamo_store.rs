@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
-use mcp_edge_core::port::{Clock, SessionStore, StoreError};
-use mcp_edge_core::session::{SessionId, SessionRecord, SessionTransport};
+use mcp_edge_core::port::Clock;
+use mcp_edge_core::session::{
+    SessionId, SessionRecord, SessionStore, SessionTransport, StoreError,
+};
 use mcp_edge_lambda::items::VersionedItems;
 use mcp_edge_lambda::store::{DynamoSessionStore, EXPIRES_AT, KEY};
 use mcp_edge_native::SystemClock;

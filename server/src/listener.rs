@@ -3,7 +3,7 @@
 //! connection gets a fixed 503 and is closed at once. Each served connection is watched against the
 //! core's [`ConnectionBudget`]: the idle keep-alive timeout until a request's first byte, then the
 //! header timeout until its head is parsed (request bodies have their own budget in
-//! [`crate::server::read_body`]). Accept errors (EMFILE and the like) back off instead of spinning or
+//! [`crate::http_io::read_body`]). Accept errors (EMFILE and the like) back off instead of spinning or
 //! ending the loop. The connection's slot travels with its socket, so an upgraded WebSocket keeps it.
 
 use std::io;
@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt as _;
 
-use crate::server::flipped;
+use crate::state::flipped;
 
 /// Connections above `max_connections` that may still be served, for `/health` only.
 pub const RESERVE_CONNECTIONS: usize = 16;
@@ -357,7 +357,7 @@ async fn connection(
         let watch = svc_watch.clone();
         async move {
             let response = match shed {
-                Some(reply) => crate::server::reply_response(reply),
+                Some(reply) => crate::http_io::reply_response(reply),
                 None => router
                     .oneshot(req.map(Body::new))
                     .await

@@ -6,8 +6,10 @@
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
 mod access;
+mod http_io;
 mod listener;
 mod server;
+mod state;
 mod stdio;
 mod store;
 mod streams;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
-use mcp_edge_core::bridged::BridgeConfig;
+use mcp_edge_core::connector::remote_bridge::BridgeConfig;
 use mcp_edge_core::connector::ConnectorSet;
 use mcp_edge_core::credential::CredentialDefaults;
 use mcp_edge_core::gateway::ConnectionBudget;
@@ -523,7 +525,7 @@ fn main() -> anyhow::Result<()> {
 /// The gateway over `store`, configured from the command line.
 fn build_app(
     cli: &Cli,
-    store: Arc<dyn mcp_edge_core::port::SessionStore>,
+    store: Arc<dyn mcp_edge_core::session::SessionStore>,
     fingerprint_key: Vec<u8>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let transport = upstream_transport(cli)?;
@@ -695,7 +697,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         body_timeout_ms: cli.body_timeout.as_millis() as u64,
         body_min_rate: cli.body_min_rate,
     };
-    let state = server::AppState {
+    let state = state::AppState {
         app: app.clone(),
         hub: Default::default(),
         shutdown: shutdown_rx.clone(),

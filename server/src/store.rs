@@ -11,8 +11,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mcp_edge_core::port::{BoxFuture, SessionStore, StoreError};
-use mcp_edge_core::session::{SessionId, SessionRecord, Version};
+use mcp_edge_core::port::BoxFuture;
+use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, StoreError, Version};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 

@@ -12,7 +12,7 @@ use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use mcp_edge_core::gateway::{binary_frame_refusal, ws_message_refusal, WsClose};
 
-use crate::server::{flipped, AppState};
+use crate::state::{flipped, AppState};
 
 /// Interval of keep-alive pings.
 const PING_EVERY: Duration = Duration::from_secs(30);

@@ -449,11 +449,39 @@ fn same_instance(service: Service, a: &str, b: &str) -> bool {
     let norm = |text: &str| {
         let url = url::Url::parse(text.trim()).ok()?;
         Some(match service {
-            Service::GitLab => crate::upstream::normalize_gitlab_base(&url),
-            _ => crate::upstream::normalize_atlassian_base(&url, service),
+            Service::GitLab => normalize_gitlab_base(&url),
+            _ => normalize_atlassian_base(&url, service),
         })
     };
     matches!((norm(a), norm(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Normalizes a GitLab URL to end in `/api/v4` (accepts `https://host`, `https://host/api/v4`,
+/// `https://host/sub/path/api/v4`, with or without a trailing slash).
+pub fn normalize_gitlab_base(url: &url::Url) -> String {
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/api/v4").unwrap_or(path);
+    format!("{}{}/api/v4", origin_of(url), path)
+}
+
+/// Normalizes an Atlassian site URL: no trailing slash, no `/rest/api/3` or `/rest/api/2` suffix,
+/// and for Confluence no `/wiki` suffix.
+pub fn normalize_atlassian_base(url: &url::Url, service: Service) -> String {
+    let path = url.path().trim_end_matches('/');
+    let path = match service {
+        Service::Confluence => path.strip_suffix("/wiki").unwrap_or(path),
+        _ => path,
+    };
+    let path = path
+        .strip_suffix("/rest/api/3")
+        .or_else(|| path.strip_suffix("/rest/api/2"))
+        .unwrap_or(path);
+    format!("{}{}", origin_of(url), path)
+}
+
+/// The URL's origin (`scheme://host[:port]`).
+pub(crate) fn origin_of(url: &url::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 impl fmt::Debug for Credentials {

@@ -3,8 +3,8 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::port::StoreError;
 use crate::protocol::{code, JsonRpcError, MODERN_VERSIONS};
+use crate::session::StoreError;
 
 /// Everything that can go wrong while serving one MCP request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

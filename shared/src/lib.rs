@@ -18,7 +18,6 @@
 
 pub mod audit;
 pub mod auth;
-pub mod bridged;
 pub mod connector;
 pub mod credential;
 pub mod error;

@@ -1,11 +1,13 @@
-//! Ports: the small traits each platform implements so the core can do I/O without naming a platform.
+//! Ports: the small traits each platform implements so the core can do I/O without naming a platform:
+//! time ([`Clock`], [`Sleeper`]), randomness ([`Entropy`]) and outbound HTTP ([`HttpClient`]), plus the
+//! `Send`-on-native helpers. The storage ports live with the state they store:
+//! [`SessionStore`](crate::session::SessionStore), [`RateLimiter`](crate::ratelimit::RateLimiter),
+//! [`LeaseLedger`](crate::quota::LeaseLedger); the audit log's is [`AuditSink`](crate::audit::AuditSink).
 
 use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
-
-use crate::session::{SessionId, SessionRecord, Version};
 
 /// Milliseconds since the Unix epoch, as handed to the core by a [`Clock`].
 pub type UnixMillis = u64;
@@ -49,39 +51,6 @@ pub trait Clock: MaybeSendSync {
 pub trait Entropy: MaybeSendSync {
     /// Fills `buf` with cryptographically secure random bytes.
     fn fill(&self, buf: &mut [u8]);
-}
-
-/// Errors of a [`SessionStore`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The stored version differs from the expected one (or the record exists when creating).
-    #[error("session was changed concurrently")]
-    Conflict,
-    /// The backend failed; the message never contains secrets.
-    #[error("session store backend failed: {0}")]
-    Backend(String),
-    /// A stored record could not be decoded.
-    #[error("stored session is corrupt: {0}")]
-    Corrupt(String),
-}
-
-/// Durable storage of [`SessionRecord`]s with compare-and-set semantics.
-pub trait SessionStore: MaybeSendSync {
-    /// Loads a session; expired records may be returned (the caller checks expiry against its clock).
-    fn load<'a>(
-        &'a self,
-        id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
-    /// Saves `rec` if the stored version equals `expected` (`None`: the record must not exist yet).
-    /// Returns the new version; a stale `expected` yields [`StoreError::Conflict`].
-    fn save<'a>(
-        &'a self,
-        rec: &'a SessionRecord,
-        expected: Option<Version>,
-    ) -> BoxFuture<'a, Result<Version, StoreError>>;
-    /// Deletes a session; deleting an absent session is not an error.
-    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// Errors of an [`HttpClient`] call to an upstream service.

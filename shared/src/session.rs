@@ -1,4 +1,5 @@
-//! Session records and the in-memory [`SessionStore`].
+//! Session records, their storage port [`SessionStore`] (compare-and-set on a version) and the
+//! in-memory store.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,7 +8,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::port::{BoxFuture, Entropy, SessionStore, StoreError, UnixMillis};
+use crate::port::{BoxFuture, Entropy, MaybeSendSync, UnixMillis};
 
 /// Version number of a stored record, used for compare-and-set.
 pub type Version = u64;
@@ -162,6 +163,39 @@ impl SessionRecord {
     pub fn is_expired(&self, now: UnixMillis) -> bool {
         now >= self.expires_at
     }
+}
+
+/// Errors of a [`SessionStore`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The stored version differs from the expected one (or the record exists when creating).
+    #[error("session was changed concurrently")]
+    Conflict,
+    /// The backend failed; the message never contains secrets.
+    #[error("session store backend failed: {0}")]
+    Backend(String),
+    /// A stored record could not be decoded.
+    #[error("stored session is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Durable storage of [`SessionRecord`]s with compare-and-set semantics.
+pub trait SessionStore: MaybeSendSync {
+    /// Loads a session; expired records may be returned (the caller checks expiry against its clock).
+    fn load<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
+    /// Saves `rec` if the stored version equals `expected` (`None`: the record must not exist yet).
+    /// Returns the new version; a stale `expected` yields [`StoreError::Conflict`].
+    fn save<'a>(
+        &'a self,
+        rec: &'a SessionRecord,
+        expected: Option<Version>,
+    ) -> BoxFuture<'a, Result<Version, StoreError>>;
+    /// Deletes a session; deleting an absent session is not an error.
+    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// A [`SessionStore`] in memory, for tests and single-process use.

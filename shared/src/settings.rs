@@ -343,7 +343,7 @@ impl Settings {
             tool_timeout_ms: Some(ms("MCP_EDGE_TOOL_TIMEOUT", 30_000)?),
             bridge: match v.get("MCP_EDGE_BRIDGE_URL") {
                 None => None,
-                Some(url) => Some(crate::bridged::BridgeConfig {
+                Some(url) => Some(crate::connector::remote_bridge::BridgeConfig {
                     url: parse_bridge_url(&url).map_err(|reason| SettingsError {
                         name: "MCP_EDGE_BRIDGE_URL",
                         reason,

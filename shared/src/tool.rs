@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::credential::Credentials;
 use crate::port::{BoxFuture, MaybeSendSync, UnixMillis};
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamFailure};
 
 /// Behaviour hints shown to clients (`annotations` on a tool).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -126,6 +126,12 @@ impl ToolFailure {
         ToolFailure {
             message: message.into(),
         }
+    }
+}
+
+impl From<UpstreamFailure> for ToolFailure {
+    fn from(f: UpstreamFailure) -> Self {
+        ToolFailure::new(f.to_string())
     }
 }
 

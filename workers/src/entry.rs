@@ -6,8 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use mcp_edge_core::gateway::{session_route, SessionRoute};
-use mcp_edge_core::port::SessionStore;
-use mcp_edge_core::session::SessionId;
+use mcp_edge_core::session::{SessionId, SessionStore};
 use mcp_edge_core::settings::Settings;
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::{McpApp, Ports};

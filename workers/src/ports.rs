@@ -6,12 +6,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use mcp_edge_core::audit::{AuditRecord, AuditSink};
-use mcp_edge_core::port::SessionStore;
 use mcp_edge_core::port::{
     BodyCap, BoxFuture, CapCollector, Clock, Entropy, HttpClient, Sleeper, StoreError, UnixMillis,
     UpstreamError,
 };
-use mcp_edge_core::session::{SessionId, SessionRecord, Version};
+use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, Version};
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Storage};
 
 /// `Date.now()` (on Workers it advances with I/O, which is all the core needs).

@@ -23,7 +23,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::{BridgeSession, BridgedServer, Call, SessionStart, Step};
-use crate::server::{body_refusal, client_address, into_response, read_body, AppState};
+use crate::http_io::{body_refusal, client_address, into_response, read_body};
+use crate::state::AppState;
 use mcp_edge_core::auth::Caller;
 use mcp_edge_native::OsEntropy;
 

@@ -21,7 +21,8 @@ use serde_json::Value;
 
 use super::http::{admitted, error, outbox_body};
 use super::{BridgedServer, Outbox, SessionStart};
-use crate::server::{body_refusal, client_address, into_response, read_body, AppState};
+use crate::http_io::{body_refusal, client_address, into_response, read_body};
+use crate::state::AppState;
 
 /// `GET /servers/{name}/sse`.
 pub async fn open(

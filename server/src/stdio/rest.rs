@@ -29,7 +29,8 @@ use serde_json::{json, Value};
 
 use super::config::Isolation;
 use super::{BridgeSession, BridgedServer, SessionStart};
-use crate::server::{client_address, into_response, read_body, AppState};
+use crate::http_io::{client_address, into_response, read_body};
+use crate::state::AppState;
 
 /// The console page.
 const CONSOLE_HTML: &str = include_str!("console.html");

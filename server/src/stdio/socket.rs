@@ -18,7 +18,8 @@ use mcp_edge_native::OsEntropy;
 use super::http::admitted;
 use super::legacy::{deliver, parse};
 use super::{BridgedServer, Outbox};
-use crate::server::{client_address, into_response, AppState};
+use crate::http_io::{client_address, into_response};
+use crate::state::AppState;
 use crate::wsock::{self, SocketSession};
 
 /// `GET /servers/{name}/ws` (upgrade).

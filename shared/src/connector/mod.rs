@@ -1,4 +1,6 @@
-//! Connectors: the Jira, Confluence and GitLab tools, the cross-service tools, and their resources.
+//! Connectors: the Jira, Confluence and GitLab tools, the cross-service tools, and their resources;
+//! and [`remote_bridge`], the tools of a remote `mcp-edge` stdio bridge (listed and called through its
+//! REST API, so the serverless targets can offer stdio MCP servers).
 //!
 //! Every tool declares `inputSchema`, `outputSchema` and annotations; it is offered only to requests
 //! that carry credentials for the services it needs. Upstream failures become tool results with
@@ -15,6 +17,7 @@ pub mod gitlab_repo;
 pub mod gitlab_wiki;
 pub mod jira;
 pub mod markdown;
+pub mod remote_bridge;
 pub mod resources;
 pub mod storage;
 pub mod wiki;

@@ -359,7 +359,7 @@ impl McpApp {
             return t.available(&call.facts.credentials).then(|| t.clone());
         }
         let bridge = self.bridge.as_ref()?;
-        if !name.contains(crate::bridged::NAMESPACE_SEPARATOR) {
+        if !name.contains(crate::connector::remote_bridge::NAMESPACE_SEPARATOR) {
             return None;
         }
         self.refresh_bridge(call.facts.now).await;

@@ -32,9 +32,10 @@ use crate::credential::{CredentialDefaults, Credentials};
 use crate::error::McpError;
 use crate::metrics::Metrics;
 use crate::policy::{PolicyConfig, RequestPolicy};
-use crate::port::{Clock, Entropy, HttpClient, SessionStore, Sleeper, UnixMillis};
+use crate::port::{Clock, Entropy, HttpClient, Sleeper, UnixMillis};
 use crate::quota::{LeaseChange, LeaseError, LeaseLedger, MemoryLeaseLedger};
 use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
+use crate::session::SessionStore;
 use crate::session::{SessionId, SessionRecord, SessionTransport};
 use crate::tool::Registry;
 use crate::transport::headers::OriginPolicy;
@@ -97,7 +98,7 @@ pub struct GatewayConfig {
     /// Upstream credentials from the environment, used when a request brings none.
     pub credential_defaults: CredentialDefaults,
     /// A remote stdio bridge whose servers' tools this gateway offers too.
-    pub bridge: Option<crate::bridged::BridgeConfig>,
+    pub bridge: Option<crate::connector::remote_bridge::BridgeConfig>,
 }
 
 impl Default for GatewayConfig {
@@ -163,7 +164,7 @@ pub struct McpApp {
     audit: Arc<dyn AuditSink>,
     upstream: UpstreamServices,
     http_factory: Arc<dyn HttpClientFactory>,
-    bridge: Option<Arc<crate::bridged::BridgeCatalog>>,
+    bridge: Option<Arc<crate::connector::remote_bridge::BridgeCatalog>>,
 }
 
 /// Per-request facts every handler needs.
@@ -263,7 +264,7 @@ impl McpApp {
         let bridge = config
             .bridge
             .clone()
-            .map(|b| crate::bridged::BridgeCatalog::new(b, ports.http.clone()));
+            .map(|b| crate::connector::remote_bridge::BridgeCatalog::new(b, ports.http.clone()));
         Ok(McpApp {
             bridge,
             config,
@@ -704,7 +705,7 @@ impl McpApp {
                     rec.version = v;
                     return Ok(rec);
                 }
-                Err(crate::port::StoreError::Conflict) => {
+                Err(crate::session::StoreError::Conflict) => {
                     rec = self
                         .ports
                         .store

@@ -19,9 +19,9 @@ pub use deployment::{Deployment, DeploymentConfig, RequestedDeployment};
 pub use guard::{forbidden_address, GuardConfig, HostPattern, Refusal, UpstreamGuard};
 pub use pool::{HttpClientFactory, PoolConfig, PoolStats, SharedClient, UpstreamPool};
 
-use crate::credential::{Credentials, Service};
+pub use crate::credential::{normalize_atlassian_base, normalize_gitlab_base};
+use crate::credential::{origin_of, Credentials, Service};
 use crate::port::{BodyCap, CapCollector, CappedRead, Keep, Sleeper, UnixMillis, UpstreamError};
-use crate::tool::ToolFailure;
 
 /// Upstream settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,12 +264,6 @@ impl UpstreamFailure {
     }
 }
 
-impl From<UpstreamFailure> for ToolFailure {
-    fn from(f: UpstreamFailure) -> Self {
-        ToolFailure::new(f.to_string())
-    }
-}
-
 fn url_header(service: Service) -> &'static str {
     match service {
         Service::Jira => "X-Jira-URL (or X-Atlassian-Jira-Url)",
@@ -352,33 +346,6 @@ pub fn error_detail(body: &[u8]) -> String {
         t.push('…');
     }
     t
-}
-
-/// Normalizes a GitLab URL to end in `/api/v4` (accepts `https://host`, `https://host/api/v4`,
-/// `https://host/sub/path/api/v4`, with or without a trailing slash).
-pub fn normalize_gitlab_base(url: &url::Url) -> String {
-    let path = url.path().trim_end_matches('/');
-    let path = path.strip_suffix("/api/v4").unwrap_or(path);
-    format!("{}{}/api/v4", origin_of(url), path)
-}
-
-/// Normalizes an Atlassian site URL: no trailing slash, no `/rest/api/3` or `/rest/api/2` suffix,
-/// and for Confluence no `/wiki` suffix.
-pub fn normalize_atlassian_base(url: &url::Url, service: Service) -> String {
-    let path = url.path().trim_end_matches('/');
-    let path = match service {
-        Service::Confluence => path.strip_suffix("/wiki").unwrap_or(path),
-        _ => path,
-    };
-    let path = path
-        .strip_suffix("/rest/api/3")
-        .or_else(|| path.strip_suffix("/rest/api/2"))
-        .unwrap_or(path);
-    format!("{}{}", origin_of(url), path)
-}
-
-fn origin_of(url: &url::Url) -> String {
-    url.origin().ascii_serialization()
 }
 
 fn host_of(url: &url::Url) -> String {

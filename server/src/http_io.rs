@@ -1,0 +1,131 @@
+//! HTTP in and out between axum and the core: reading a request body within the size limit and time
+//! budget, the client's address, and writing the core's [`Reply`] as an axum response (a held SSE
+//! stream runs until the client leaves or the server shuts down).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use mcp_edge_core::error::McpError;
+use mcp_edge_core::gateway::ClientAddress;
+use mcp_edge_core::transport::sse::keepalive_frame;
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::state::AppState;
+
+/// Reads a request body within the size limit and the core's body time budget (total and minimum
+/// rate); the error replies close the connection, whose unread rest is not drained.
+pub(crate) async fn read_body(state: &AppState, body: Body) -> Result<Bytes, McpError> {
+    let limit = state.app.config().max_body_bytes;
+    let budget = state.budget;
+    let started = tokio::time::Instant::now();
+    let mut stream = body.into_data_stream();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut received = 0usize;
+    loop {
+        let deadline = started + Duration::from_millis(budget.body_deadline(received as u64));
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => return Err(budget.body_timeout_error(received as u64)),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(McpError::InvalidRequest(format!(
+                    "Bad Request: the request body could not be read ({e})"
+                )))
+            }
+            Ok(Some(Ok(chunk))) => {
+                received = received.saturating_add(chunk.len());
+                if received > limit {
+                    return Err(McpError::PayloadTooLarge(limit));
+                }
+                chunks.push(chunk);
+            }
+        }
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => Bytes::from(chunks.concat()),
+    })
+}
+
+/// The reply for a body that could not be read: its error, closing the connection.
+pub(crate) fn body_refusal(err: &McpError) -> Reply {
+    let mut reply = Reply::error(err, &Value::Null);
+    reply.set_header(http::header::CONNECTION, "close");
+    reply
+}
+
+/// The client's address as the core's request extension (anonymous callers are rate-limited by it).
+pub(crate) fn client_address(req: &Request) -> Option<ClientAddress> {
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| ClientAddress(addr.ip().to_string()))
+}
+
+/// A reply without a held stream as a response (the listener's load-shedding answers).
+pub(crate) fn reply_response(reply: Reply) -> Response {
+    let (parts, body) = reply.response.into_parts();
+    let body = match body {
+        ReplyBody::Empty => Body::empty(),
+        ReplyBody::Full(b) => Body::from(b),
+        ReplyBody::Sse { frames, .. } => Body::from(frames.concat()),
+    };
+    Response::from_parts(parts, body)
+}
+
+pub(crate) fn into_response(state: &AppState, reply: Reply) -> Response {
+    let (parts, body) = reply.response.into_parts();
+    let body = match body {
+        ReplyBody::Empty => Body::empty(),
+        ReplyBody::Full(b) => Body::from(b),
+        ReplyBody::Sse { frames, hold: None } => Body::from(frames.concat()),
+        ReplyBody::Sse {
+            frames,
+            hold: Some(hold),
+        } => held_stream(state.clone(), frames, hold),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// A streaming body: initial frames, then deliveries and keep-alives until the client leaves or the
+/// server shuts down.
+fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let (token, mut deliveries) = state
+        .hub
+        .register(hold.session.clone(), hold.channel.clone());
+    let metrics = state.app.metrics().clone();
+    metrics.stream_delta(1);
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        let mut ticker = tokio::time::interval(Duration::from_millis(hold.keepalive_ms.max(100)));
+        ticker.tick().await;
+        let mut open = true;
+        for f in frames {
+            if tx.send(Ok(f)).await.is_err() {
+                open = false;
+                break;
+            }
+        }
+        while open {
+            tokio::select! {
+                frame = deliveries.recv() => match frame {
+                    Some(f) => open = tx.send(Ok(f)).await.is_ok(),
+                    None => open = false,
+                },
+                _ = ticker.tick() => open = tx.send(Ok(keepalive_frame())).await.is_ok(),
+                _ = tx.closed() => open = false,
+                _ = shutdown.changed() => open = false,
+            }
+        }
+        state.hub.unregister(&hold.session, &hold.channel, token);
+        metrics.stream_delta(-1);
+        state.app.stream_closed(&hold).await;
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}

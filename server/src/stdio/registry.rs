@@ -1,0 +1,416 @@
+//! The registry of bridged servers: every configured server by name, each with its client sessions
+//! (opened by `initialize`, owned by the caller that opened them, counted against the caller's
+//! session quota) and its child supervisor(s): one shared child, or one per session.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mcp_edge_core::auth::Caller;
+use mcp_edge_core::error::McpError;
+use mcp_edge_core::McpApp;
+use serde_json::{json, Value};
+
+use super::call::Call;
+use super::config::{Isolation, ServerSpec};
+use super::outbox::Outbox;
+use super::session::BridgeSession;
+use super::supervisor::{poisoned, Supervisor};
+
+/// Every bridged server, by name.
+pub struct Bridge {
+    servers: BTreeMap<String, Arc<BridgedServer>>,
+}
+
+impl Bridge {
+    /// Builds the bridge (no child starts until a client needs it); `app` holds the gateway policy
+    /// bridged sessions are counted by (the per-caller session quota).
+    pub fn new(specs: BTreeMap<String, ServerSpec>, app: Arc<McpApp>) -> Self {
+        let servers = specs
+            .into_iter()
+            .map(|(name, spec)| {
+                let server = Arc::new(BridgedServer::new(name.clone(), spec, app.clone()));
+                (name, server)
+            })
+            .collect();
+        Bridge { servers }
+    }
+
+    /// A server by name.
+    pub fn server(&self, name: &str) -> Option<&Arc<BridgedServer>> {
+        self.servers.get(name)
+    }
+
+    /// Names of the configured servers.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.servers.keys().map(String::as_str)
+    }
+
+    /// Ends idle sessions and stops idle children.
+    pub fn sweep(&self, session_ttl: Duration) {
+        for s in self.servers.values() {
+            s.sweep(session_ttl);
+        }
+    }
+
+    /// Stops every child (server shutdown).
+    pub fn shutdown(&self) {
+        for s in self.servers.values() {
+            s.shutdown();
+        }
+    }
+
+    /// Every server, by name.
+    pub fn servers(&self) -> impl Iterator<Item = &Arc<BridgedServer>> {
+        self.servers.values()
+    }
+
+    /// The server and session with this id, on whichever server it lives, when `caller` owns it.
+    pub fn find_session(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Option<(Arc<BridgedServer>, Arc<BridgeSession>)> {
+        self.servers
+            .values()
+            .find_map(|s| s.session(id, caller).map(|session| (s.clone(), session)))
+    }
+
+    /// Per-server figures for `/stats`; sessions listed are `caller`'s own (their ids are bearer
+    /// secrets).
+    pub fn stats(&self, caller: &Caller) -> Value {
+        Value::Object(
+            self.servers
+                .iter()
+                .map(|(name, s)| (name.clone(), s.stats(caller)))
+                .collect(),
+        )
+    }
+}
+
+/// One configured server: its sessions and its child (shared) or children (per session).
+pub struct BridgedServer {
+    /// Name (URL segment).
+    pub name: String,
+    spec: ServerSpec,
+    sessions: Mutex<HashMap<String, Arc<BridgeSession>>>,
+    /// Legacy SSE streams and WebSockets opened before their session's `initialize`, with the
+    /// identity that opened them.
+    pending: Mutex<HashMap<String, (String, Arc<Outbox>)>>,
+    shared: Mutex<Option<Arc<Supervisor>>>,
+    /// When this server's children crashed (all children count towards the restart budget).
+    crashes: Arc<Mutex<VecDeque<Instant>>>,
+    calls: AtomicU64,
+    failures: AtomicU64,
+    app: Arc<McpApp>,
+}
+
+/// How a client session starts: who asks, and where the child's messages for it go.
+pub struct SessionStart<'a> {
+    /// The `initialize` request (JSON-RPC).
+    pub request: Value,
+    /// The authenticated caller.
+    pub caller: &'a Caller,
+    /// An outbox the transport already streams from (legacy SSE opens its stream first).
+    pub outbox: Option<Arc<Outbox>>,
+    /// Free-form metadata (REST clients).
+    pub metadata: Value,
+}
+
+impl BridgedServer {
+    fn new(name: String, spec: ServerSpec, app: Arc<McpApp>) -> Self {
+        BridgedServer {
+            app,
+            name,
+            spec,
+            sessions: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            shared: Mutex::new(None),
+            crashes: Arc::default(),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    fn supervisor(&self, owner: Option<String>) -> Arc<Supervisor> {
+        Arc::new(Supervisor::new(
+            self.name.clone(),
+            self.spec.clone(),
+            owner,
+            self.crashes.clone(),
+        ))
+    }
+
+    /// A live session by id that `caller` owns (refreshing its idle clock). Another identity's
+    /// session is `None`, exactly like an unknown one ([`Caller::owns`], the core's rule).
+    pub fn session(&self, id: &str, caller: &Caller) -> Option<Arc<BridgeSession>> {
+        let s = self.sessions.lock().ok()?.get(id).cloned()?;
+        if !caller.owns(Some(&s.owner)) {
+            return None;
+        }
+        s.touch();
+        Some(s)
+    }
+
+    /// Registers a legacy SSE stream (or WebSocket) of `caller` whose session starts with a later
+    /// `initialize`.
+    pub fn open_pending(&self, id: &str, caller: &Caller) -> Arc<Outbox> {
+        let outbox = Arc::new(Outbox::default());
+        if let Ok(mut m) = self.pending.lock() {
+            m.insert(id.to_owned(), (caller.owner.clone(), outbox.clone()));
+        }
+        outbox
+    }
+
+    /// Takes the outbox of a stream waiting for its `initialize`, when `caller` opened it.
+    pub fn take_pending(&self, id: &str, caller: &Caller) -> Option<Arc<Outbox>> {
+        let mut m = self.pending.lock().ok()?;
+        if !caller.owns(m.get(id).map(|(owner, _)| owner.as_str())) {
+            return None;
+        }
+        m.remove(id).map(|(_, outbox)| outbox)
+    }
+
+    /// Forgets a pending stream (it closed).
+    pub fn drop_pending(&self, id: &str) {
+        if let Ok(mut m) = self.pending.lock() {
+            m.remove(id);
+        }
+    }
+
+    /// Puts back the outbox of `caller`'s stream whose `initialize` has not succeeded yet (unless the
+    /// stream closed meanwhile).
+    pub fn restore_pending(&self, id: &str, caller: &Caller, outbox: Arc<Outbox>) {
+        if outbox.is_closed() {
+            return;
+        }
+        if let Ok(mut m) = self.pending.lock() {
+            m.insert(id.to_owned(), (caller.owner.clone(), outbox));
+        }
+    }
+
+    /// The configured isolation mode.
+    pub fn isolation(&self) -> Isolation {
+        self.spec.isolation
+    }
+
+    /// Runs the client's `initialize` and opens a session on success. Returns the session and the
+    /// answer for the client. The session counts against the caller's session quota.
+    pub async fn open_session(
+        &self,
+        id: String,
+        start: SessionStart<'_>,
+    ) -> Result<(Arc<BridgeSession>, Value), McpError> {
+        let leased = self.app.open_caller_session(start.caller, &id).await?;
+        let lease_holder = leased.then(|| start.caller.name.clone());
+        let owner = start.caller.owner.clone();
+        let opened = self
+            .open_leased(id.clone(), start, lease_holder.clone(), owner)
+            .await;
+        if let (Err(_), Some(caller)) = (&opened, &lease_holder) {
+            self.app.close_caller_session(caller, &id).await;
+        }
+        opened
+    }
+
+    async fn open_leased(
+        &self,
+        id: String,
+        start: SessionStart<'_>,
+        lease_holder: Option<String>,
+        owner: String,
+    ) -> Result<(Arc<BridgeSession>, Value), McpError> {
+        let request = start.request;
+        let client_id = request
+            .pointer("/params/clientInfo/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let supervisor = match self.spec.isolation {
+            Isolation::Shared => {
+                let mut slot = self.shared.lock().map_err(poisoned)?;
+                slot.get_or_insert_with(|| self.supervisor(None)).clone()
+            }
+            Isolation::PerSession => {
+                let open = self.sessions.lock().map_err(poisoned)?.len();
+                if open >= self.spec.max_children {
+                    return Err(McpError::Backend(format!(
+                        "server '{}' already runs its maximum of {} children (one per session); end a session or raise max_children",
+                        self.name, self.spec.max_children
+                    )));
+                }
+                self.supervisor(Some(id.clone()))
+            }
+        };
+        let outbox = start.outbox.unwrap_or_default();
+        supervisor.attach(&id, outbox.clone());
+        let answer = match supervisor.initialize(&id, request).await {
+            Ok(a) => a,
+            Err(e) => {
+                supervisor.detach(&id);
+                if self.spec.isolation == Isolation::PerSession {
+                    supervisor.stop();
+                }
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let protocol_version = answer
+            .pointer("/result/protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("2025-03-26")
+            .to_owned();
+        let session = Arc::new(BridgeSession {
+            id: id.clone(),
+            protocol_version,
+            supervisor,
+            outbox,
+            last_seen: Mutex::new(Instant::now()),
+            stream_open: AtomicBool::new(false),
+            lease_holder,
+            owner,
+            client_id,
+            metadata: start.metadata,
+            created_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or_default(),
+        });
+        self.sessions
+            .lock()
+            .map_err(poisoned)?
+            .insert(id, session.clone());
+        Ok((session, answer))
+    }
+
+    /// Forwards a client request and waits for the answer (id restored to the client's).
+    pub async fn request(&self, session: &BridgeSession, message: Value) -> Value {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        match session.supervisor.request(&session.id, message).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                mcp_edge_core::protocol::failure(&id, &e.to_jsonrpc())
+            }
+        }
+    }
+
+    /// Forwards a client request whose answer streams: related messages, then the answer.
+    pub async fn call(&self, session: &BridgeSession, message: Value) -> Result<Call, McpError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let supervisor = session.supervisor.clone();
+        let started = async {
+            let child = supervisor.ensure_child().await?;
+            supervisor.start_call(&child, &session.id, message).await
+        };
+        started.await.inspect_err(|_| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        })
+    }
+
+    /// Forwards a client notification or an answer to a server request.
+    pub async fn notify(&self, session: &BridgeSession, message: Value) -> Result<(), McpError> {
+        session
+            .supervisor
+            .client_message(&session.id, message)
+            .await
+    }
+
+    /// Ends a session (its child too, in per-session mode).
+    pub fn end_session(&self, id: &str) -> bool {
+        let removed = self.sessions.lock().ok().and_then(|mut m| m.remove(id));
+        match removed {
+            Some(s) => {
+                s.supervisor.detach(id);
+                if self.spec.isolation == Isolation::PerSession {
+                    s.supervisor.stop();
+                }
+                s.outbox.close();
+                if let Some(caller) = s.lease_holder.clone() {
+                    let app = self.app.clone();
+                    let id = id.to_owned();
+                    tokio::spawn(async move { app.close_caller_session(&caller, &id).await });
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn sweep(&self, session_ttl: Duration) {
+        let expired: Vec<String> = self
+            .sessions
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|s| s.idle_for() >= session_ttl)
+                    .map(|s| s.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in expired {
+            let session = self.app.session_tag(&id);
+            tracing::info!(server = %self.name, %session, "bridged session expired");
+            self.end_session(&id);
+        }
+        let supervisors: Vec<Arc<Supervisor>> = self
+            .sessions
+            .lock()
+            .map(|m| m.values().map(|s| s.supervisor.clone()).collect())
+            .unwrap_or_default();
+        for b in supervisors
+            .iter()
+            .chain(self.shared.lock().ok().and_then(|s| s.clone()).iter())
+        {
+            if b.idle_for() >= self.spec.idle_timeout && b.stop_if_idle() {
+                tracing::info!(server = %self.name, "stopped an idle child");
+            }
+        }
+    }
+
+    fn shutdown(&self) {
+        let ids: Vec<String> = self
+            .sessions
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.end_session(&id);
+        }
+        if let Some(b) = self.shared.lock().ok().and_then(|mut s| s.take()) {
+            b.stop();
+        }
+    }
+
+    fn stats(&self, caller: &Caller) -> Value {
+        let sessions: Vec<Value> = self
+            .sessions
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|s| caller.owns(Some(&s.owner)))
+                    .map(|s| {
+                        json!({
+                            "id": s.id,
+                            "clientId": s.client_id,
+                            "metadata": s.metadata,
+                            "protocolVersion": s.protocol_version,
+                            "idleMs": s.idle_for().as_millis() as u64,
+                            "streamOpen": s.stream_open.load(Ordering::Relaxed),
+                            "queued": s.outbox.queue.lock().map(|q| q.len()).unwrap_or(0),
+                            "child": s.supervisor.stats(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "isolation": match self.spec.isolation { Isolation::Shared => "shared", Isolation::PerSession => "per-session" },
+            "sessions": sessions,
+            "sharedChild": self.shared.lock().ok().and_then(|s| s.as_ref().map(|b| b.stats())),
+            "calls": self.calls.load(Ordering::Relaxed),
+            "failures": self.failures.load(Ordering::Relaxed),
+        })
+    }
+}
