@@ -80,6 +80,9 @@ struct Page {
     body: String,
 }
 
+/// A branch's files: (path, content).
+type Files = Vec<(String, String)>;
+
 /// All state of one fake.
 #[derive(Default)]
 pub struct Data {
@@ -102,7 +105,7 @@ pub struct Data {
     /// Commits of project 1: (branches holding it, commit, its diffs), oldest first.
     commits: Vec<(Vec<String>, Value, Vec<Value>)>,
     /// Branches whose files diverged from [`FILES`]: (project, branch, [(path, content)]).
-    trees: Vec<(u64, String, Vec<(String, String)>)>,
+    trees: Vec<(u64, String, Files)>,
     /// Labels of project 1.
     labels: Vec<Value>,
     /// Wiki pages of project 1.
@@ -287,7 +290,7 @@ impl Data {
                 ] {
                     d.labels.push(json!({
                         "id": id, "name": name, "color": color, "text_color": "#FFFFFF", "description": desc, "description_html": desc,
-                        "open_issues_count": if name == "bug" { 2 } else { 2 }, "closed_issues_count": if name == "feature" { 1 } else { 0 },
+                        "open_issues_count": 2, "closed_issues_count": if name == "feature" { 1 } else { 0 },
                         "open_merge_requests_count": 0, "subscribed": false, "priority": null, "is_project_label": true,
                     }));
                 }
@@ -1555,7 +1558,7 @@ impl Data {
                             .commits
                             .iter()
                             .rev()
-                            .find(|(bs, _, _)| bs.iter().any(|x| *x == base))
+                            .find(|(bs, _, _)| bs.contains(&base))
                             .map(|(_, c, _)| c["id"].as_str().unwrap_or("").to_owned());
                         self.next_note_id += 1;
                         let id = format!("{:040x}", 0xc0ffee_u64 * 1000 + self.next_note_id);
@@ -1572,7 +1575,7 @@ impl Data {
                         let mut holders = vec![branch.to_owned()];
                         // A new branch carries its base's history.
                         for (bs, _, _) in self.commits.iter_mut() {
-                            if bs.iter().any(|x| *x == base) && !bs.iter().any(|x| x == branch) {
+                            if bs.contains(&base) && !bs.iter().any(|x| x == branch) {
                                 bs.push(branch.to_owned());
                             }
                         }
