@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use lambda_http::{service_fn, RequestExt as _};
 use mcp_edge_core::port::Clock as _;
-use mcp_edge_core::settings::{parse_duration_ms, Settings};
+use mcp_edge_core::settings::{table as setting, Settings, Target};
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::upstream::UpstreamGuard;
@@ -59,18 +59,13 @@ fn env(name: &str) -> Option<String> {
 }
 
 async fn build() -> anyhow::Result<Gateway> {
-    let settings = Settings::from_vars(env).map_err(anyhow::Error::msg)?;
+    let settings = Settings::from_vars(Target::Lambda, env).map_err(anyhow::Error::msg)?;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
-    let table = env("MCP_EDGE_DYNAMODB_TABLE")
+    let values = &settings.values;
+    let table = values
+        .get(&setting::DYNAMODB_TABLE)?
         .ok_or_else(|| anyhow::anyhow!("MCP_EDGE_DYNAMODB_TABLE must name the sessions table"))?;
-    let legacy_poll = Duration::from_millis(
-        env("MCP_EDGE_LEGACY_POLL")
-            .map(|v| parse_duration_ms(&v))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("MCP_EDGE_LEGACY_POLL: {e}"))?
-            .unwrap_or(250)
-            .max(20),
-    );
+    let legacy_poll = Duration::from_millis(values.value(&setting::LEGACY_POLL)?.max(20));
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
         .load()
@@ -113,7 +108,7 @@ async fn build() -> anyhow::Result<Gateway> {
         app: Arc::new(app),
         calls,
         legacy_poll,
-        base_path: base_path(env("MCP_EDGE_BASE_PATH").as_deref()),
+        base_path: base_path(values.given(&setting::BASE_PATH)),
     })
 }
 
@@ -167,7 +162,7 @@ async fn handle(
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_new(
-        env("MCP_EDGE_LOG_LEVEL").unwrap_or_else(|| "info".into()),
+        env(setting::LOG_LEVEL.var).unwrap_or_else(|| setting::LOG_LEVEL.fixed_default()),
     )
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -186,7 +181,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         lambda_http::Error::from(e.to_string())
     })?);
     let buffered =
-        env("MCP_EDGE_LAMBDA_INVOKE_MODE").is_some_and(|m| m.eq_ignore_ascii_case("BUFFERED"));
+        env(setting::LAMBDA_INVOKE_MODE.var).is_some_and(|m| m.eq_ignore_ascii_case("BUFFERED"));
     tracing::info!(buffered, "mcp-edge lambda started");
     // The runtime loop ends only on a transport error talking to the Runtime API (a dropped
     // keep-alive connection, seen under local emulators). The environment is still good, so poll for

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mcp_edge_core::gateway::{session_route, SessionRoute};
 use mcp_edge_core::session::{SessionId, SessionStore};
-use mcp_edge_core::settings::Settings;
+use mcp_edge_core::settings::{Settings, Target};
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::{McpApp, Ports};
 use serde_json::json;
@@ -32,7 +32,8 @@ pub fn env_lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
 
 /// Builds the gateway from the environment with `store` for sessions.
 pub fn build_app(env: &Env, store: Arc<dyn SessionStore>) -> Result<McpApp, String> {
-    let settings = Settings::from_vars(env_lookup(env)).map_err(|e| e.to_string())?;
+    let settings =
+        Settings::from_vars(Target::Worker, env_lookup(env)).map_err(|e| e.to_string())?;
     let mut registry = Registry::new();
     if settings.test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);

@@ -7,10 +7,10 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use mcp_edge_core::audit::{AuditRecord, AuditSink};
 use mcp_edge_core::port::{
-    BodyCap, BoxFuture, CapCollector, Clock, Entropy, HttpClient, Sleeper, StoreError, UnixMillis,
+    BodyCap, BoxFuture, CapCollector, Clock, Entropy, HttpClient, Sleeper, UnixMillis,
     UpstreamError,
 };
-use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, Version};
+use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, StoreError, Version};
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Storage};
 
 /// `Date.now()` (on Workers it advances with I/O, which is all the core needs).

@@ -102,19 +102,21 @@ pub struct GatewayConfig {
 }
 
 impl Default for GatewayConfig {
+    /// The settings table's defaults ([`crate::settings::table`]) and the fixed limits.
     fn default() -> Self {
+        use crate::settings::table;
         GatewayConfig {
             server_name: "mcp-edge".into(),
             server_version: env!("CARGO_PKG_VERSION").into(),
             instructions: None,
-            session_ttl_ms: 3_600_000,
-            max_body_bytes: 4 * 1024 * 1024,
-            max_batch: 100,
+            session_ttl_ms: table::SESSION_TTL.fixed_default(),
+            max_body_bytes: table::MAX_BODY_BYTES.fixed_default(),
+            max_batch: table::MAX_BATCH.fixed_default(),
             max_batch_reply_bytes: 8 * 1024 * 1024,
             origins: OriginPolicy::default(),
             fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
             page_size: 100,
-            keepalive_ms: 15_000,
+            keepalive_ms: table::KEEPALIVE.fixed_default(),
             event_log_limit: 64,
             prefer_sse: false,
             legacy_outbox_in_store: false,
@@ -125,7 +127,7 @@ impl Default for GatewayConfig {
             auth: AuthConfig::default(),
             request_limit: None,
             tool_call_limit: None,
-            tool_timeout_ms: Some(30_000),
+            tool_timeout_ms: Some(table::TOOL_TIMEOUT.fixed_default()),
             max_sessions_per_caller: None,
             max_streams_per_session: None,
             stream_lease_ms: None,

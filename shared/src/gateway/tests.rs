@@ -626,6 +626,11 @@ fn stateless_2026_requests() {
         .unwrap()
         .contains(&json!("2026-07-28")));
     assert_eq!(r["result"]["resultType"], "complete");
+    let identity = &r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"];
+    assert!(
+        identity["name"].is_string() && identity["version"].is_string(),
+        "{r}"
+    );
     let (s, r) = modern(
         &h,
         &[
@@ -637,6 +642,10 @@ fn stateless_2026_requests() {
     );
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["result"]["content"][0]["text"], "hi");
+    assert_eq!(
+        r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"],
+        *identity
+    );
     let (_, r) = modern(
         &h,
         &[
