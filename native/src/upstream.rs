@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper_util::client::proxy::matcher::Matcher;
-use mcp_edge_core::port::{BoxFuture, HttpClient, UpstreamError};
+use mcp_edge_core::port::{BodyCap, BoxFuture, CapCollector, HttpClient, UpstreamError};
 use mcp_edge_core::upstream::{HttpClientFactory, UpstreamGuard};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use rustls_pki_types::pem::PemObject as _;
@@ -348,14 +348,29 @@ impl HttpClient for ReqwestClient {
         Box::pin(async move {
             let client = self.client()?;
             self.check_before_proxy(req.uri()).await?;
+            let cap = req.extensions().get::<BodyCap>().copied();
             let req = reqwest::Request::try_from(req)
                 .map_err(|e| UpstreamError::Refused(format!("invalid request: {e}")))?;
-            let resp = client.execute(req).await.map_err(map_error)?;
+            let mut resp = client.execute(req).await.map_err(map_error)?;
             let mut builder = http::Response::builder().status(resp.status());
             if let Some(h) = builder.headers_mut() {
                 h.extend(resp.headers().iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            let body = resp.bytes().await.map_err(map_error)?;
+            let body = match cap {
+                None => resp.bytes().await.map_err(map_error)?,
+                Some(cap) => {
+                    // Read chunk by chunk so a long body never sits in memory whole.
+                    let mut kept = CapCollector::new(cap);
+                    while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
+                        if !kept.push(&chunk) {
+                            break;
+                        }
+                    }
+                    let (body, read) = kept.finish();
+                    builder = builder.extension(read);
+                    body
+                }
+            };
             builder
                 .body(body)
                 .map_err(|e| UpstreamError::Transport(e.to_string()))

@@ -74,6 +74,104 @@ pub enum UpstreamError {
     Transport(String),
 }
 
+/// Which end of a capped response body to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The first bytes (the platform stops reading once it has them).
+    Head,
+    /// The last bytes (the platform reads to the end, keeping a sliding window).
+    Tail,
+}
+
+/// A bound on the response body a platform [`HttpClient`] may hold, set by the core as an extension
+/// of the request: the client reads the body chunk by chunk through a [`CapCollector`], so a long
+/// body (a job log of hundreds of MB) never sits in memory whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyCap {
+    /// Most body bytes kept.
+    pub max_bytes: usize,
+    /// Which end is kept.
+    pub keep: Keep,
+}
+
+/// What a capped read saw; the client sets it as an extension of the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CappedRead {
+    /// Body bytes seen (for [`Keep::Head`], only up to where reading stopped).
+    pub seen_bytes: u64,
+    /// Whether bytes were dropped.
+    pub truncated: bool,
+}
+
+/// Collects a body under a [`BodyCap`]; platform clients feed it chunks as they arrive (the rule of
+/// what is kept lives here, once, not in each platform). Holds at most twice the cap plus one chunk.
+pub struct CapCollector {
+    cap: BodyCap,
+    buf: Vec<u8>,
+    seen: u64,
+    dropped: bool,
+}
+
+impl CapCollector {
+    /// An empty collector for `cap`.
+    pub fn new(cap: BodyCap) -> Self {
+        CapCollector {
+            cap,
+            buf: Vec::new(),
+            seen: 0,
+            dropped: false,
+        }
+    }
+
+    /// Adds one chunk; `false` means the client may stop reading (a full head).
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        self.seen += chunk.len() as u64;
+        let max = self.cap.max_bytes;
+        match self.cap.keep {
+            Keep::Head => {
+                let room = max.saturating_sub(self.buf.len());
+                if chunk.len() > room {
+                    self.dropped = true;
+                }
+                self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                !self.dropped
+            }
+            Keep::Tail => {
+                self.buf.extend_from_slice(chunk);
+                // Trimming only past twice the cap keeps the copying amortized O(1) per byte.
+                if self.buf.len() > max.saturating_mul(2) {
+                    let cut = self.buf.len() - max;
+                    self.buf.drain(..cut);
+                    self.dropped = true;
+                }
+                true
+            }
+        }
+    }
+
+    /// Bytes held now (at most twice the cap plus the last chunk).
+    pub fn held(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The kept bytes and what was seen.
+    pub fn finish(mut self) -> (Bytes, CappedRead) {
+        let max = self.cap.max_bytes;
+        if self.buf.len() > max {
+            let cut = self.buf.len() - max;
+            self.buf.drain(..cut);
+            self.dropped = true;
+        }
+        (
+            Bytes::from(self.buf),
+            CappedRead {
+                seen_bytes: self.seen,
+                truncated: self.dropped,
+            },
+        )
+    }
+}
+
 /// Outbound HTTP, supplied by the platform (reqwest on native, `worker::Fetch` on the Worker).
 pub trait HttpClient: MaybeSendSync {
     /// Sends one request and returns the whole response; redirects are never followed.

@@ -43,6 +43,18 @@ impl ToolAnnotations {
         }
     }
 
+    /// Hints for a tool that changes or removes existing data in an external service (a merge, a
+    /// deletion): clients should confirm before calling it.
+    pub fn destructive(idempotent: bool) -> Self {
+        ToolAnnotations {
+            read_only_hint: Some(false),
+            destructive_hint: Some(true),
+            idempotent_hint: Some(idempotent),
+            open_world_hint: Some(true),
+            ..Default::default()
+        }
+    }
+
     /// Hints for a tool that writes to an external service without destroying data.
     pub fn writes(idempotent: bool) -> Self {
         ToolAnnotations {

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use mcp_edge_core::audit::{AuditRecord, AuditSink};
 use mcp_edge_core::port::{
-    BoxFuture, Clock, Entropy, HttpClient, Sleeper, UnixMillis, UpstreamError,
+    BodyCap, BoxFuture, CapCollector, Clock, Entropy, HttpClient, Sleeper, UnixMillis,
+    UpstreamError,
 };
 use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, StoreError, Version};
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Storage};
@@ -50,6 +52,7 @@ impl HttpClient for FetchClient {
         req: http::Request<Bytes>,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
         Box::pin(async move {
+            let cap = req.extensions().get::<BodyCap>().copied();
             let (parts, body) = req.into_parts();
             let headers = Headers::new();
             for (name, value) in &parts.headers {
@@ -77,11 +80,31 @@ impl HttpClient for FetchClient {
             for (name, value) in response.headers().entries() {
                 out = out.header(name, value);
             }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| UpstreamError::Transport(e.to_string()))?;
-            out.body(Bytes::from(bytes))
+            let bytes = match cap {
+                None => Bytes::from(
+                    response
+                        .bytes()
+                        .await
+                        .map_err(|e| UpstreamError::Transport(e.to_string()))?,
+                ),
+                Some(cap) => {
+                    // Read the stream chunk by chunk so a long body never sits in memory whole.
+                    let mut stream = response
+                        .stream()
+                        .map_err(|e| UpstreamError::Transport(e.to_string()))?;
+                    let mut kept = CapCollector::new(cap);
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk.map_err(|e| UpstreamError::Transport(e.to_string()))?;
+                        if !kept.push(&chunk) {
+                            break;
+                        }
+                    }
+                    let (body, read) = kept.finish();
+                    out = out.extension(read);
+                    body
+                }
+            };
+            out.body(bytes)
                 .map_err(|e| UpstreamError::Transport(e.to_string()))
         })
     }

@@ -12,18 +12,18 @@ use crate::credential::Service;
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
 use crate::upstream::{Endpoint, Upstream, UpstreamFailure, UpstreamReply};
 
-const GITLAB: &[Service] = &[Service::GitLab];
+pub(crate) const GITLAB: &[Service] = &[Service::GitLab];
 
 /// Project id as sent on the wire: numeric ids as-is, paths URL-encoded (`group%2Fproject`).
 pub fn project_ref(id: &str) -> String {
     encode(id.trim().trim_matches('/'))
 }
 
-fn project_id_schema() -> Value {
+pub(crate) fn project_id_schema() -> Value {
     schema::id("Project id (number) or full path such as group/project")
 }
 
-fn paging() -> [(&'static str, Value); 2] {
+pub(crate) fn paging() -> [(&'static str, Value); 2] {
     [
         ("page", schema::int("Page number (default 1)", 1, 100_000)),
         (
@@ -33,7 +33,7 @@ fn paging() -> [(&'static str, Value); 2] {
     ]
 }
 
-fn list_schema(items: &str, item: Value) -> Value {
+pub(crate) fn list_schema(items: &str, item: Value) -> Value {
     object(
         &[
             (items, schema::array_of(item)),
@@ -91,6 +91,10 @@ fn mr_schema(with_changes: bool) -> Value {
         ("author", schema::nullable_string()),
         ("description", schema::nullable_string()),
         ("mergeStatus", schema::nullable_string()),
+        (
+            "sha",
+            json!({"type": ["string", "null"], "description": "Head commit of the source branch (the sha gitlab_merge_merge_request needs)"}),
+        ),
         ("webUrl", schema::nullable_string()),
         ("createdAt", schema::nullable_string()),
         ("updatedAt", schema::nullable_string()),
@@ -351,7 +355,7 @@ fn paging_query(args: &Args) -> [(&'static str, Option<String>); 2] {
 }
 
 /// `page`, `nextPage` (from `x-next-page`, empty on the last page) and `total` of a list reply.
-fn page_info<T>(reply: &UpstreamReply<T>) -> (Value, Value, Value) {
+pub(crate) fn page_info<T>(reply: &UpstreamReply<T>) -> (Value, Value, Value) {
     let num = |name: &str| {
         reply
             .header(name)
@@ -367,7 +371,7 @@ fn page_info<T>(reply: &UpstreamReply<T>) -> (Value, Value, Value) {
 
 /// GETs one page of a GitLab list at `path`: `filters`, then `page`/`per_page` from the arguments;
 /// each item mapped by `map` into `{key: [...], page, nextPage, total}`.
-async fn list_page(
+pub(crate) async fn list_page(
     ctx: &ToolContext<'_>,
     args: &Args,
     path: &str,
@@ -394,7 +398,7 @@ fn list(reply: &UpstreamReply, key: &str, map: fn(&Value) -> Value) -> Value {
 }
 
 /// `{key: items, page, nextPage, total}`; the items are moved in, not copied.
-fn list_result<T>(reply: &UpstreamReply<T>, key: &str, items: Vec<Value>) -> Value {
+pub(crate) fn list_result<T>(reply: &UpstreamReply<T>, key: &str, items: Vec<Value>) -> Value {
     let (page, next, total) = page_info(reply);
     let mut m = serde_json::Map::with_capacity(4);
     m.insert(key.into(), Value::Array(items));
@@ -443,6 +447,7 @@ fn merge_request(m: &Value) -> Value {
         "author": opt(m["author"]["username"].as_str()),
         "description": opt(m["description"].as_str()),
         "mergeStatus": opt(m["detailed_merge_status"].as_str().or(m["merge_status"].as_str())),
+        "sha": opt(m["sha"].as_str()),
         "webUrl": opt(m["web_url"].as_str()),
         "createdAt": opt(m["created_at"].as_str()),
         "updatedAt": opt(m["updated_at"].as_str()),

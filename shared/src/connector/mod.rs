@@ -10,6 +10,11 @@ pub mod adf;
 pub mod confluence;
 pub mod cross;
 pub mod gitlab;
+pub mod gitlab_ci;
+pub mod gitlab_mr;
+pub mod gitlab_project;
+pub mod gitlab_repo;
+pub mod gitlab_wiki;
 pub mod jira;
 pub mod markdown;
 pub mod remote_bridge;
@@ -76,6 +81,11 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     }
     if set.gitlab {
         tools.extend(gitlab::tools());
+        tools.extend(gitlab_mr::tools());
+        tools.extend(gitlab_repo::tools());
+        tools.extend(gitlab_project::tools());
+        tools.extend(gitlab_ci::tools());
+        tools.extend(gitlab_wiki::tools());
     }
     if set.jira && set.gitlab {
         tools.extend(cross::tools());

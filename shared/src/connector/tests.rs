@@ -31,6 +31,7 @@ impl HttpClient for Scripted {
         &self,
         req: http::Request<Bytes>,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
+        let cap = req.extensions().get::<crate::port::BodyCap>().copied();
         let body = (!req.body().is_empty()).then(|| serde_json::from_slice(req.body()).unwrap());
         self.seen
             .lock()
@@ -46,10 +47,26 @@ impl HttpClient for Scripted {
         for (k, v) in headers {
             b = b.header(k, v);
         }
-        let bytes = if value.is_null() {
-            Bytes::new()
-        } else {
-            Bytes::from(value.to_string())
+        let bytes = match &value {
+            Value::Null => Bytes::new(),
+            // A string answer is a text body (a job log), sent as is.
+            Value::String(text) => Bytes::from(text.clone()),
+            v => Bytes::from(v.to_string()),
+        };
+        // Like the platform clients: a capped request is read in chunks through the collector.
+        let bytes = match cap {
+            Some(cap) => {
+                let mut kept = crate::port::CapCollector::new(cap);
+                for chunk in bytes.chunks(4096) {
+                    if !kept.push(chunk) {
+                        break;
+                    }
+                }
+                let (body, read) = kept.finish();
+                b = b.extension(read);
+                body
+            }
+            None => bytes,
         };
         Box::pin(async move { Ok(b.body(bytes).unwrap()) })
     }
@@ -93,6 +110,11 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         .into_iter()
         .chain(confluence::tools())
         .chain(gitlab::tools())
+        .chain(gitlab_mr::tools())
+        .chain(gitlab_repo::tools())
+        .chain(gitlab_project::tools())
+        .chain(gitlab_ci::tools())
+        .chain(gitlab_wiki::tools())
         .chain(cross::tools())
         .collect();
     let tool = all
@@ -133,6 +155,11 @@ fn every_tool_has_schemas_and_hints() {
         .iter()
         .chain(&confluence::tools())
         .chain(&gitlab::tools())
+        .chain(&gitlab_mr::tools())
+        .chain(&gitlab_repo::tools())
+        .chain(&gitlab_project::tools())
+        .chain(&gitlab_ci::tools())
+        .chain(&gitlab_wiki::tools())
         .chain(&cross::tools())
     {
         let d = t.def();
@@ -157,7 +184,9 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 28, "{names:?}");
+    assert_eq!(names.len(), 59, "{names:?}");
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
 
 #[test]
@@ -179,7 +208,7 @@ fn tools_need_their_services() {
         .filter(|t| t.available(&only_gitlab))
         .map(|t| t.def().name.as_str())
         .collect();
-    assert_eq!(offered.len(), 11);
+    assert_eq!(offered.len(), 42);
     assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
     assert!(registry
         .tools()
@@ -519,4 +548,436 @@ fn argument_validator_agrees_with_jsonschema_on_every_tool() {
         checked >= 400 * 30,
         "every tool was exercised ({checked} instances)"
     );
+}
+
+#[test]
+fn job_log_keeps_the_tail_under_the_cap() {
+    // 200 kB of log with a multi-byte character at every line, the failure at its very end.
+    let mut log = String::new();
+    for n in 0..5000 {
+        log.push_str(&format!("line {n:05} \u{2714} ok\n"));
+    }
+    log.push_str("ERROR: Job failed: exit code 1\n");
+    let total = log.len() as u64;
+    let (out, seen) = run(
+        "gitlab_get_job_log",
+        json!({"projectId": "group/app", "jobId": 204, "maxBytes": 2048}),
+        vec![(
+            200,
+            vec![("content-type", "text/plain")],
+            Value::String(log),
+        )],
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/group%2Fapp/jobs/204/trace"
+    );
+    assert_eq!(out["truncated"], true);
+    assert_eq!(out["seenBytes"], total);
+    assert_eq!(out["maxBytes"], 2048);
+    let text = out["log"].as_str().unwrap();
+    assert!(text.len() <= 2048 && text.len() > 2000, "{}", text.len());
+    assert!(text.ends_with("ERROR: Job failed: exit code 1\n"));
+    assert!(
+        !text.contains('\u{FFFD}'),
+        "a character cut at the window's edge is skipped"
+    );
+    assert_eq!(out["bytes"], text.len());
+
+    // A short log comes back whole.
+    let (out, _) = run(
+        "gitlab_get_job_log",
+        json!({"projectId": 1, "jobId": 201}),
+        vec![(200, vec![], Value::String("Job succeeded\n".into()))],
+    );
+    let out = out.unwrap();
+    assert_eq!(out["truncated"], false);
+    assert_eq!(out["log"], "Job succeeded\n");
+    assert_eq!(out["maxBytes"], 65536);
+}
+
+#[test]
+fn head_cap_stops_reading_and_tail_cap_holds_a_bounded_window() {
+    use crate::port::{BodyCap, CapCollector, Keep};
+    let mut head = CapCollector::new(BodyCap {
+        max_bytes: 10,
+        keep: Keep::Head,
+    });
+    assert!(head.push(b"01234"));
+    assert!(
+        !head.push(b"56789abc"),
+        "a full head tells the client to stop"
+    );
+    let (body, read) = head.finish();
+    assert_eq!(
+        (&body[..], read.truncated, read.seen_bytes),
+        (&b"0123456789"[..], true, 13)
+    );
+
+    let mut tail = CapCollector::new(BodyCap {
+        max_bytes: 4,
+        keep: Keep::Tail,
+    });
+    for chunk in [b"abc", b"def", b"ghi"] {
+        assert!(tail.push(chunk));
+        assert!(
+            tail.held() <= 8 + 3,
+            "the window stays within twice the cap plus a chunk"
+        );
+    }
+    let (body, read) = tail.finish();
+    assert_eq!(
+        (&body[..], read.truncated, read.seen_bytes),
+        (&b"fghi"[..], true, 9)
+    );
+
+    let mut small = CapCollector::new(BodyCap {
+        max_bytes: 4,
+        keep: Keep::Tail,
+    });
+    small.push(b"ab");
+    let (body, read) = small.finish();
+    assert_eq!((&body[..], read.truncated), (&b"ab"[..], false));
+}
+
+#[test]
+fn pipeline_tools_build_the_documented_requests() {
+    let pipe = json!({"id": 102, "iid": 2, "project_id": 1, "sha": "abc", "ref": "develop", "status": "failed", "source": "push", "web_url": "u", "created_at": "t", "updated_at": "t", "user": {"username": "dev"}, "duration": 61});
+    let (out, seen) = run(
+        "gitlab_list_pipelines",
+        json!({"projectId": "g/p", "status": "failed", "ref": "develop", "perPage": 5}),
+        vec![(
+            200,
+            vec![("x-page", "1"), ("x-next-page", "2"), ("x-total", "7")],
+            json!([pipe]),
+        )],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/g%2Fp/pipelines?status=failed&ref=develop&page=1&per_page=5");
+    assert_eq!(
+        (
+            out["pipelines"][0]["id"].clone(),
+            out["nextPage"].clone(),
+            out["total"].clone()
+        ),
+        (json!(102), json!(2), json!(7))
+    );
+    assert_eq!(out["pipelines"][0]["user"], "dev");
+
+    let (_, seen) = run(
+        "gitlab_list_pipeline_jobs",
+        json!({"projectId": 1, "pipelineId": 102, "scope": ["failed", "canceled"]}),
+        vec![(
+            200,
+            vec![],
+            json!([{"id": 204, "name": "test", "status": "failed", "stage": "test", "failure_reason": "script_failure"}]),
+        )],
+    );
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/projects/1/pipelines/102/jobs?scope[]=failed&scope[]=canceled&page=1&per_page=20");
+
+    let (out, seen) = run(
+        "gitlab_create_pipeline",
+        json!({"projectId": 1, "ref": "main", "variables": [{"key": "DEPLOY", "value": "no"}, {"key": "CFG", "value": "x", "variableType": "file"}]}),
+        vec![(201, vec![], pipe.clone())],
+    );
+    assert_eq!(out.unwrap()["status"], "failed");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        (
+            "POST",
+            "https://gl.example.com/sub/api/v4/projects/1/pipeline"
+        )
+    );
+    assert_eq!(
+        seen[0].2,
+        Some(
+            json!({"ref": "main", "variables": [{"key": "DEPLOY", "value": "no", "variable_type": "env_var"}, {"key": "CFG", "value": "x", "variable_type": "file"}]})
+        )
+    );
+    for (tool, action) in [
+        ("gitlab_retry_pipeline", "retry"),
+        ("gitlab_cancel_pipeline", "cancel"),
+    ] {
+        let (_, seen) = run(
+            tool,
+            json!({"projectId": 1, "pipelineId": 102}),
+            vec![(201, vec![], pipe.clone())],
+        );
+        assert_eq!(
+            (seen[0].0.as_str(), seen[0].1.clone()),
+            (
+                "POST",
+                format!("https://gl.example.com/sub/api/v4/projects/1/pipelines/102/{action}")
+            )
+        );
+        assert_eq!(seen[0].2, None);
+    }
+}
+
+#[test]
+fn merge_request_review_tools_send_the_documented_requests() {
+    let (out, seen) = run(
+        "gitlab_merge_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 1, "sha": "a1b2c3d", "squash": true, "removeSourceBranch": true}),
+        vec![(
+            200,
+            vec![],
+            json!({"iid": 1, "state": "merged", "merge_commit_sha": "f0e1", "merge_user": {"username": "dev"}, "merged_at": "t"}),
+        )],
+    );
+    assert_eq!(out.unwrap()["mergedBy"], "dev");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        (
+            "PUT",
+            "https://gl.example.com/sub/api/v4/projects/1/merge_requests/1/merge"
+        )
+    );
+    assert_eq!(
+        seen[0].2,
+        Some(json!({"sha": "a1b2c3d", "squash": true, "should_remove_source_branch": true}))
+    );
+
+    let (out, _) = run(
+        "gitlab_merge_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 1, "sha": "a1b2c3d"}),
+        vec![(
+            409,
+            vec![],
+            json!({"message": "SHA does not match HEAD of source branch: ffff"}),
+        )],
+    );
+    let e = out.unwrap_err();
+    assert!(
+        e.contains("GitLab at gl.example.com rejected the request (409)")
+            && e.contains("SHA does not match"),
+        "{e}"
+    );
+
+    let (out, seen) = run(
+        "gitlab_resolve_merge_request_discussion",
+        json!({"projectId": 1, "mergeRequestIid": 1, "discussionId": "6a9c17"}),
+        vec![(
+            200,
+            vec![],
+            json!({"id": "6a9c17", "individual_note": false, "notes": [{"id": 1, "body": "b", "resolvable": true, "resolved": true, "position": {"new_path": "a.rs", "new_line": 2}}]}),
+        )],
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        (
+            out["resolved"].clone(),
+            out["notes"][0]["filePath"].clone(),
+            out["notes"][0]["line"].clone()
+        ),
+        (json!(true), json!("a.rs"), json!(2))
+    );
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].2.clone()),
+        ("PUT", Some(json!({"resolved": true})))
+    );
+
+    let (out, _) = run(
+        "gitlab_unapprove_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 1}),
+        vec![(304, vec![], Value::Null)],
+    );
+    let e = out.unwrap_err();
+    assert!(
+        e.contains("nothing to change (304"),
+        "a 304 is not reported as a redirect: {e}"
+    );
+}
+
+#[test]
+fn merge_request_diffs_keep_within_the_byte_budget() {
+    let big = format!("@@ -1 +1 @@\n{}", "+é\n".repeat(1000)); // 4012 bytes, multi-byte characters
+    let page = json!([
+        {"old_path": "a.rs", "new_path": "a.rs", "diff": "@@ small @@\n"},
+        {"old_path": "b.rs", "new_path": "b.rs", "diff": big},
+        {"old_path": "c.rs", "new_path": "c.rs", "diff": "never reached"},
+    ]);
+    let (out, seen) = run(
+        "gitlab_get_merge_request_diffs",
+        json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024, "perPage": 3}),
+        vec![(200, vec![("x-next-page", "2")], page)],
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/1/merge_requests/3/diffs?page=1&per_page=3"
+    );
+    assert_eq!(
+        (
+            out["truncated"].clone(),
+            out["maxBytes"].clone(),
+            out["nextPage"].clone()
+        ),
+        (json!(true), json!(1024), json!(2))
+    );
+    let changes = out["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "the file past the budget is left out");
+    assert_eq!(changes[1]["diffTruncated"], true);
+    assert!(out["bytes"].as_u64().unwrap() <= 1024);
+
+    // A page larger than its bound is refused with advice, not buffered.
+    let huge: Vec<Value> = (0..40).map(|n| json!({"old_path": format!("f{n}"), "new_path": format!("f{n}"), "diff": "x".repeat(4000)})).collect();
+    let (out, _) = run(
+        "gitlab_get_merge_request_diffs",
+        json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024}),
+        vec![(200, vec![], Value::Array(huge))],
+    );
+    let e = out.unwrap_err();
+    assert!(e.contains("larger than") && e.contains("perPage"), "{e}");
+}
+
+#[test]
+fn repository_tools_send_the_documented_requests() {
+    let c = json!({"id": "a1b2", "short_id": "a1b2", "title": "T", "parent_ids": ["p"], "stats": {"additions": 3, "deletions": 1}});
+    let (out, seen) = run(
+        "gitlab_get_commit",
+        json!({"projectId": "g/p", "sha": "feature/x"}),
+        vec![(200, vec![], c.clone())],
+    );
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/g%2Fp/repository/commits/feature%2Fx"
+    );
+    assert_eq!(
+        (
+            out.as_ref().unwrap()["additions"].clone(),
+            out.unwrap()["parentIds"].clone()
+        ),
+        (json!(3), json!(["p"]))
+    );
+
+    let (out, seen) = run(
+        "gitlab_compare",
+        json!({"projectId": 1, "from": "main", "to": "develop", "maxBytes": 1024}),
+        vec![(
+            200,
+            vec![],
+            json!({"commits": [c], "diffs": [{"old_path": "a", "new_path": "a", "diff": "x".repeat(3000)}], "compare_same_ref": false}),
+        )],
+    );
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/1/repository/compare?from=main&to=develop"
+    );
+    let out = out.unwrap();
+    assert_eq!(
+        (
+            out["truncated"].clone(),
+            out["bytes"].clone(),
+            out["changes"][0]["diffTruncated"].clone()
+        ),
+        (json!(true), json!(1024), json!(true))
+    );
+
+    let (out, seen) = run(
+        "gitlab_commit_files",
+        json!({"projectId": 1, "branch": "docs", "startBranch": "main", "commitMessage": "Docs", "actions": [
+            {"action": "create", "filePath": "docs/a.md", "content": "A"},
+            {"action": "delete", "filePath": "old.md"},
+            {"action": "move", "filePath": "new.md", "previousPath": "older.md"}]}),
+        vec![(201, vec![], c.clone())],
+    );
+    assert!(out.is_ok());
+    assert_eq!(
+        seen[0].2,
+        Some(
+            json!({"branch": "docs", "commit_message": "Docs", "start_branch": "main", "actions": [
+        {"action": "create", "file_path": "docs/a.md", "content": "A"},
+        {"action": "delete", "file_path": "old.md"},
+        {"action": "move", "file_path": "new.md", "previous_path": "older.md"}]})
+        )
+    );
+
+    // An update without content, a move without its old path: refused by the inputSchema.
+    let tool = gitlab_repo::tools()
+        .into_iter()
+        .find(|t| t.def().name == "gitlab_commit_files")
+        .unwrap();
+    let v = crate::validator::SchemaValidator::new(&tool.def().input_schema).unwrap();
+    for bad in [
+        json!({"action": "update", "filePath": "a"}),
+        json!({"action": "move", "filePath": "a"}),
+    ] {
+        let args =
+            json!({"projectId": 1, "branch": "main", "commitMessage": "m", "actions": [bad]});
+        let e = v.first_violation(&args).expect("refused");
+        assert_eq!(e.instance_path, "/actions/0", "{e:?}");
+    }
+}
+
+#[test]
+fn project_metadata_and_wiki_tools_send_the_documented_requests() {
+    let (out, seen) = run(
+        "gitlab_list_group_projects",
+        json!({"groupId": "parent/team", "includeSubgroups": true}),
+        vec![(
+            200,
+            vec![],
+            json!([{"id": 9, "name": "x", "path_with_namespace": "parent/team/x"}]),
+        )],
+    );
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/groups/parent%2Fteam/projects?include_subgroups=true&order_by=id&sort=asc&page=1&per_page=20");
+    assert_eq!(
+        out.unwrap()["projects"][0]["pathWithNamespace"],
+        "parent/team/x"
+    );
+
+    let (out, seen) = run(
+        "gitlab_get_wiki_page",
+        json!({"projectId": 1, "slug": "docs/setup"}),
+        vec![(
+            200,
+            vec![],
+            json!({"slug": "docs/setup", "title": "setup", "format": "markdown", "content": "Install", "encoding": "UTF-8"}),
+        )],
+    );
+    assert_eq!(
+        seen[0].1,
+        "https://gl.example.com/sub/api/v4/projects/1/wikis/docs%2Fsetup"
+    );
+    assert_eq!(out.unwrap()["content"], "Install");
+
+    // A page answer over maxBytes is refused (the client stopped reading at the cap).
+    let big =
+        json!({"slug": "big", "title": "big", "format": "markdown", "content": "x".repeat(5000)});
+    let (out, _) = run(
+        "gitlab_get_wiki_page",
+        json!({"projectId": 1, "slug": "big", "maxBytes": 1024}),
+        vec![(200, vec![], big)],
+    );
+    assert!(out
+        .unwrap_err()
+        .contains("larger than maxBytes (1024 bytes)"));
+
+    let (_, seen) = run(
+        "gitlab_update_wiki_page",
+        json!({"projectId": 1, "slug": "home", "content": "New"}),
+        vec![(
+            200,
+            vec![],
+            json!({"slug": "home", "title": "Home", "format": "markdown", "content": "New"}),
+        )],
+    );
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].2.clone()),
+        ("PUT", Some(json!({"content": "New"})))
+    );
+
+    let (out, seen) = run(
+        "gitlab_get_current_user",
+        json!({}),
+        vec![(
+            200,
+            vec![],
+            json!({"id": 3, "username": "dev", "is_admin": false}),
+        )],
+    );
+    assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/user");
+    assert_eq!(out.unwrap()["isAdmin"], false);
 }

@@ -21,7 +21,7 @@ pub use pool::{HttpClientFactory, PoolConfig, PoolStats, SharedClient, UpstreamP
 
 pub use crate::credential::{normalize_atlassian_base, normalize_gitlab_base};
 use crate::credential::{origin_of, Credentials, Service};
-use crate::port::{Sleeper, UnixMillis, UpstreamError};
+use crate::port::{BodyCap, CapCollector, CappedRead, Keep, Sleeper, UnixMillis, UpstreamError};
 
 /// Upstream settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +141,27 @@ impl<T> UpstreamReply<T> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+const JSON: &str = "application/json";
+
+/// A 2xx answer before decoding.
+struct RawReply {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    read: Option<CappedRead>,
+}
+
+/// A text body read under a [`BodyCap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamText {
+    /// The kept text.
+    pub text: String,
+    /// Body bytes the client saw.
+    pub seen_bytes: u64,
+    /// Whether bytes were dropped to keep within the cap.
+    pub truncated: bool,
 }
 
 /// An upstream call that did not succeed; `Display` is the actionable message a model sees.
@@ -277,6 +298,7 @@ fn status_message(
         401 => format!("{name} at {host} rejected the credentials (401): bad or expired credentials for {name} at {host}; check the token (and email for Atlassian Cloud).{detail}"),
         403 => format!("{name} at {host} refused permission (403): the credentials are valid but lack permission for this operation.{detail}"),
         404 => format!("{name} at {host}: not found (404): it does not exist or these credentials have no access to it.{detail}"),
+        304 => format!("{name} at {host}: nothing to change (304 Not Modified); the operation was already in the requested state."),
         429 => format!(
             "{name} at {host} is rate limiting requests (429); retry after {} s.",
             retry_after_s.unwrap_or(60)
@@ -473,6 +495,111 @@ impl Upstream<'_> {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<UpstreamReply<T>, UpstreamFailure> {
+        let raw = self
+            .send(endpoint, method, path_and_query, body, None, JSON)
+            .await?;
+        self.decode(endpoint, raw)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        raw: RawReply,
+    ) -> Result<UpstreamReply<T>, UpstreamFailure> {
+        let text: &[u8] = if raw.body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &raw.body
+        };
+        let decoded = serde_json::from_slice(text).map_err(|e| UpstreamFailure::BadResponse {
+            service: endpoint.service,
+            host: endpoint.host.clone(),
+            detail: format!("unexpected JSON: {e}"),
+        })?;
+        Ok(UpstreamReply {
+            status: raw.status,
+            headers: raw.headers,
+            body: decoded,
+        })
+    }
+
+    /// GETs a text body (a job log) of which the platform client keeps at most `cap` bytes while
+    /// reading, so the whole body is never held; invalid UTF-8 (a multi-byte character cut at the
+    /// window's edge) is replaced, not refused.
+    pub async fn text(
+        &self,
+        endpoint: &Endpoint,
+        path_and_query: &str,
+        cap: BodyCap,
+    ) -> Result<UpstreamText, UpstreamFailure> {
+        let raw = self
+            .send(
+                endpoint,
+                Method::GET,
+                path_and_query,
+                None,
+                Some(cap),
+                "text/plain, */*",
+            )
+            .await?;
+        // A client that ignored the cap (none does) still cannot hand more than the cap onwards.
+        let (body, read) = match raw.read {
+            Some(read) if raw.body.len() <= cap.max_bytes => (raw.body, read),
+            _ => {
+                let mut c = CapCollector::new(cap);
+                c.push(&raw.body);
+                c.finish()
+            }
+        };
+        let mut bytes: &[u8] = &body;
+        if read.truncated && cap.keep == Keep::Tail {
+            // Skip UTF-8 continuation bytes of a character cut at the window's start.
+            let skip = bytes
+                .iter()
+                .take(3)
+                .take_while(|b| (**b & 0xC0) == 0x80)
+                .count();
+            bytes = &bytes[skip..];
+        }
+        Ok(UpstreamText {
+            text: String::from_utf8_lossy(bytes).into_owned(),
+            seen_bytes: read.seen_bytes,
+            truncated: read.truncated,
+        })
+    }
+
+    /// GETs a JSON body of at most `cap.max_bytes` (the client stops reading past it, so a huge
+    /// page is never buffered); `None` when the body was longer, since a JSON prefix cannot be read.
+    pub async fn text_json(
+        &self,
+        endpoint: &Endpoint,
+        path_and_query: &str,
+        cap: BodyCap,
+    ) -> Result<Option<UpstreamReply>, UpstreamFailure> {
+        let cap = BodyCap {
+            keep: Keep::Head,
+            ..cap
+        };
+        let raw = self
+            .send(endpoint, Method::GET, path_and_query, None, Some(cap), JSON)
+            .await?;
+        if raw.read.is_some_and(|r| r.truncated) || raw.body.len() > cap.max_bytes {
+            return Ok(None);
+        }
+        self.decode(endpoint, raw).map(Some)
+    }
+
+    /// Sends one request with timeout and bounded retries; returns a 2xx answer's raw parts, every
+    /// other outcome as the failure a model sees.
+    async fn send(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        cap: Option<BodyCap>,
+        accept: &str,
+    ) -> Result<RawReply, UpstreamFailure> {
         if let Ok(mut hosts) = self.hosts.lock() {
             if !hosts.contains(&endpoint.host) {
                 hosts.push(endpoint.host.clone());
@@ -497,7 +624,7 @@ impl Upstream<'_> {
             let mut req = http::Request::builder()
                 .method(method.clone())
                 .uri(&url)
-                .header(http::header::ACCEPT, "application/json")
+                .header(http::header::ACCEPT, accept)
                 .header(
                     http::header::USER_AGENT,
                     concat!("mcp-edge/", env!("CARGO_PKG_VERSION")),
@@ -505,6 +632,9 @@ impl Upstream<'_> {
                 .header(endpoint.auth.0.clone(), endpoint.auth.1.as_str());
             if payload.is_some() {
                 req = req.header(http::header::CONTENT_TYPE, "application/json");
+            }
+            if let Some(cap) = cap {
+                req = req.extension(cap);
             }
             let req = req.body(payload.clone().unwrap_or_default()).map_err(|e| {
                 UpstreamFailure::Refused {
@@ -578,7 +708,8 @@ impl Upstream<'_> {
                     continue;
                 }
             }
-            if (300..400).contains(&status) {
+            // 304 Not Modified is an answer (GitLab: "nothing to change"), not a redirect.
+            if (300..400).contains(&status) && status != 304 {
                 let location = response
                     .headers()
                     .get(http::header::LOCATION)
@@ -602,20 +733,11 @@ impl Upstream<'_> {
                     retry_after_s: retry_after_s.or((status == 429).then_some(60)),
                 });
             }
-            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-                b"null"
-            } else {
-                &bytes
-            };
-            let body = serde_json::from_slice(text).map_err(|e| UpstreamFailure::BadResponse {
-                service,
-                host: host.clone(),
-                detail: format!("unexpected JSON: {e}"),
-            })?;
-            return Ok(UpstreamReply {
+            return Ok(RawReply {
                 status,
+                read: parts.extensions.get::<CappedRead>().copied(),
                 headers: parts.headers,
-                body,
+                body: bytes,
             });
         }
     }

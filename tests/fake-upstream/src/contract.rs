@@ -362,6 +362,29 @@ impl Contract {
     }
 }
 
+impl Contract {
+    /// Checks a `text/plain` reply (GitLab job logs): `status` declared, and the declared response
+    /// content has `text/plain` with a string schema.
+    pub fn check_text_response(&self, method: &str, path: &str, status: u16) -> Result<(), String> {
+        let op = self.operation(method, path)?;
+        let t = op.template;
+        let declared = op.op["responses"]
+            .get(status.to_string())
+            .map(|d| self.resolve(d))
+            .ok_or_else(|| format!("response {status} {method} {t}: status not declared"))?;
+        let text = declared["content"].as_object().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.split(';').next().unwrap_or("").trim() == "text/plain")
+        });
+        match text {
+            Some((_, media)) if media["schema"]["type"] == "string" => Ok(()),
+            _ => Err(format!(
+                "response {status} {method} {t}: a text/plain body where the document declares none"
+            )),
+        }
+    }
+}
+
 /// OpenAPI 3.0's `nullable: true` as JSON Schema: `null` added to the `type` (the validator
 /// follows JSON Schema, which does not know `nullable`).
 fn nullable_to_type(v: &mut Value) {
@@ -415,6 +438,13 @@ impl Contracts {
         self.find(path)
             .map_err(|e| format!("{method} {e}"))?
             .check_request(method, path, query, body)
+    }
+
+    /// [`Contract::check_text_response`] against the document that has `path`.
+    pub fn check_text_response(&self, method: &str, path: &str, status: u16) -> Result<(), String> {
+        self.find(path)
+            .map_err(|e| format!("{method} {e}"))?
+            .check_text_response(method, path, status)
     }
 
     /// [`Contract::check_response`] against the document that has `path`; no document: a violation.

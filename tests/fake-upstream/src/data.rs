@@ -12,6 +12,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// A `text/plain` body (GitLab job logs), instead of JSON.
+    pub text: Option<String>,
 }
 
 impl Reply {
@@ -20,6 +22,15 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Some(body),
+            text: None,
+        }
+    }
+    pub fn text(status: u16, text: String) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+            text: Some(text),
         }
     }
     pub fn empty(status: u16) -> Self {
@@ -27,6 +38,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            text: None,
         }
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -68,6 +80,9 @@ struct Page {
     body: String,
 }
 
+/// A branch's files: (path, content).
+type Files = Vec<(String, String)>;
+
 /// All state of one fake.
 #[derive(Default)]
 pub struct Data {
@@ -81,6 +96,20 @@ pub struct Data {
     mrs: Vec<Value>,
     gl_issues: Vec<Value>,
     next_note_id: u64,
+    pipelines: Vec<Value>,
+    jobs: Vec<Value>,
+    /// Merge request threads: (merge request id, discussion).
+    discussions: Vec<(u64, Value)>,
+    /// Approvals: merge request ids the current user approved.
+    approved: Vec<u64>,
+    /// Commits of project 1: (branches holding it, commit, its diffs), oldest first.
+    commits: Vec<(Vec<String>, Value, Vec<Value>)>,
+    /// Branches whose files diverged from [`FILES`]: (project, branch, [(path, content)]).
+    trees: Vec<(u64, String, Files)>,
+    /// Labels of project 1.
+    labels: Vec<Value>,
+    /// Wiki pages of project 1.
+    wiki: Vec<Value>,
 }
 
 fn adf(text: &str) -> Value {
@@ -98,6 +127,23 @@ const STATUSES: [(&str, &str, &str); 3] = [
 ];
 const SPACES: [(&str, &str, &str); 2] =
     [("65537", "ENG", "Engineering"), ("65538", "HR", "People")];
+const SHA: &str = "7b5c3cc8be40ee161ae89a06bba6229da1032a0c";
+/// Head commit of the seeded merge requests' source branches.
+const MR_SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+
+/// The log of job 204 (failed): 6000 numbered lines (about 300 kB), then the failure at its end,
+/// so a tail-capped read must reach past the cap to see it.
+fn failed_job_log() -> String {
+    let mut log = String::with_capacity(320_000);
+    for n in 1..=6000 {
+        log.push_str(&format!(
+            "[{n:05}] running test suite: case {n} ok \u{2714}\n"
+        ));
+    }
+    log.push_str("test_login_redirect ... FAILED\nERROR: Job failed: exit code 1\n");
+    log
+}
+
 const FILES: [(&str, &str); 2] = [
     (
         "README.md",
@@ -218,8 +264,57 @@ impl Data {
                         "author": {"id": 3, "username": "dev", "name": "Dev One"},
                         "created_at": ISO, "updated_at": ISO,
                         "merge_status": "can_be_merged", "detailed_merge_status": "mergeable",
+                        "sha": MR_SHA,
                     }));
                 }
+                let diff = |old: &str, new: &str, new_file: bool, text: &str| {
+                    json!({"old_path": old, "new_path": new, "a_mode": if new_file { "0" } else { "100644" }, "b_mode": "100644",
+                           "new_file": new_file, "renamed_file": false, "deleted_file": false, "diff": text})
+                };
+                d.commits.push((
+                    vec!["main".into(), "develop".into()],
+                    commit_json(SHA, "Initial commit", &[], 5, 0),
+                    vec![
+                        diff("README.md", "README.md", true, "@@ -0,0 +1,3 @@\n+# Demo project\n+\n+A project served by the fake GitLab.\n"),
+                        diff("src/main.rs", "src/main.rs", true, "@@ -0,0 +1,3 @@\n+fn main() {\n+    println!(\"Demo\");\n+}\n"),
+                    ],
+                ));
+                d.commits.push((
+                    vec!["develop".into()],
+                    commit_json(MR_SHA, "Print the version", &[SHA], 1, 1),
+                    vec![diff("src/main.rs", "src/main.rs", false, "@@ -1,3 +1,3 @@\n fn main() {\n-    println!(\"Demo\");\n+    println!(\"Demo v2\");\n }\n")],
+                ));
+                for (id, name, color, desc) in [
+                    (11u64, "bug", "#d9534f", "Something is broken"),
+                    (12, "feature", "#428bca", "New functionality"),
+                ] {
+                    d.labels.push(json!({
+                        "id": id, "name": name, "color": color, "text_color": "#FFFFFF", "description": desc, "description_html": desc,
+                        "open_issues_count": 2, "closed_issues_count": if name == "feature" { 1 } else { 0 },
+                        "open_merge_requests_count": 0, "subscribed": false, "priority": null, "is_project_label": true,
+                    }));
+                }
+                for (slug, title, content) in [
+                    ("home", "Home", "# Welcome\n\nStart here."),
+                    ("docs/setup", "setup", "Install with `make`."),
+                ] {
+                    d.wiki.push(json!({"format": "markdown", "slug": slug, "title": title, "content": content, "encoding": "UTF-8"}));
+                }
+                d.discussions.push((
+                    501,
+                    json!({
+                        "id": "6a9c1750b37d513a43987b574953fceb50b03ce7", "individual_note": false,
+                        "notes": [{
+                            "id": 3001, "type": "DiffNote", "body": "Please print the version too.",
+                            "author": {"id": 4, "username": "reviewer", "name": "Re Viewer"},
+                            "created_at": ISO, "updated_at": ISO, "system": false, "noteable_id": 501,
+                            "noteable_type": "MergeRequest", "project_id": 1, "noteable_iid": 1,
+                            "resolvable": true, "resolved": false, "resolved_by": null, "resolved_at": null,
+                            "position": {"base_sha": SHA, "start_sha": SHA, "head_sha": MR_SHA, "old_path": "src/main.rs",
+                                         "new_path": "src/main.rs", "position_type": "text", "old_line": null, "new_line": 2},
+                        }],
+                    }),
+                ));
                 for iid in 1..=5u64 {
                     d.gl_issues.push(json!({
                         "id": 900 + iid, "iid": iid, "project_id": 1,
@@ -231,6 +326,26 @@ impl Data {
                     }));
                 }
                 d.next_note_id = 7000;
+                // Pipelines and jobs of project 1 (doc/api/pipelines.md, doc/api/jobs.md shapes).
+                for (id, r, status) in [
+                    (101u64, "main", "success"),
+                    (102, "develop", "failed"),
+                    (103, "main", "running"),
+                ] {
+                    d.pipelines.push(json!({
+                        "id": id, "iid": id - 100, "project_id": 1, "sha": SHA, "ref": r, "status": status,
+                        "source": "push", "name": null, "created_at": ISO, "updated_at": ISO,
+                    }));
+                }
+                for (id, pipeline, name, stage, status) in [
+                    (201u64, 101u64, "build", "build", "success"),
+                    (202, 101, "test", "test", "success"),
+                    (203, 102, "build", "build", "success"),
+                    (204, 102, "test", "test", "failed"),
+                    (205, 103, "test", "test", "running"),
+                ] {
+                    d.jobs.push(json!({"id": id, "pipeline_id": pipeline, "name": name, "stage": stage, "status": status}));
+                }
             }
         }
         d
@@ -771,6 +886,42 @@ impl Data {
             .cloned()
     }
 
+    /// The files of a branch: its own tree once it diverged, else the seed files.
+    fn files_of(&self, pid: u64, branch: &str) -> Vec<(String, String)> {
+        match self.trees.iter().find(|(p, b, _)| *p == pid && b == branch) {
+            Some((_, _, files)) => files.clone(),
+            None => FILES
+                .iter()
+                .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn mr_id(&self, pid: u64, iid: &str) -> Option<u64> {
+        self.mrs
+            .iter()
+            .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
+            .and_then(|m| m["id"].as_u64())
+    }
+
+    /// A commit by id (or short id) or by branch name (its head).
+    fn find_commit(&self, pid: u64, r: &str) -> Option<(&Value, &Vec<Value>)> {
+        if pid != 1 {
+            return None;
+        }
+        self.commits
+            .iter()
+            .rev()
+            .find(|(b, c, _)| c["id"] == r || c["short_id"] == r || b.iter().any(|x| x == r))
+            .map(|(_, c, d)| (c, d))
+    }
+
+    fn pipeline(&self, pid: u64, id: &str) -> Option<&Value> {
+        self.pipelines
+            .iter()
+            .find(|p| p["project_id"] == pid && num_is(&p["id"], id))
+    }
+
     fn gitlab(
         &mut self,
         method: &Method,
@@ -942,6 +1093,169 @@ impl Data {
                             &format!("/api/v4/projects/{pid}/merge_requests/{iid}/diffs"),
                         )
                     }
+                    ("GET", ["merge_requests", iid, "discussions"]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let items: Vec<Value> = self
+                            .discussions
+                            .iter()
+                            .filter(|(m, _)| *m == mr_id)
+                            .map(|(_, d)| d.clone())
+                            .collect();
+                        paged(
+                            items,
+                            &format!("/api/v4/projects/{pid}/merge_requests/{iid}/discussions"),
+                        )
+                    }
+                    ("POST", ["merge_requests", iid, "discussions"]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let Some(text) = body
+                            .and_then(|b| b["body"].as_str())
+                            .filter(|t| !t.is_empty())
+                        else {
+                            return Reply::json(400, json!({"error": "body is missing"}));
+                        };
+                        self.next_note_id += 1;
+                        let d = json!({
+                            "id": format!("{:040x}", self.next_note_id), "individual_note": false,
+                            "notes": [mr_note(self.next_note_id, text, mr_id, pid, iid, "DiscussionNote")],
+                        });
+                        self.discussions.push((mr_id, d.clone()));
+                        Reply::json(201, d)
+                    }
+                    ("POST", ["merge_requests", iid, "discussions", did, "notes"]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let Some(text) = body
+                            .and_then(|b| b["body"].as_str())
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_owned)
+                        else {
+                            return Reply::json(400, json!({"error": "body is missing"}));
+                        };
+                        self.next_note_id += 1;
+                        let note =
+                            mr_note(self.next_note_id, &text, mr_id, pid, iid, "DiscussionNote");
+                        match self
+                            .discussions
+                            .iter_mut()
+                            .find(|(m, d)| *m == mr_id && d["id"] == *did)
+                        {
+                            Some((_, d)) => {
+                                if let Some(notes) = d["notes"].as_array_mut() {
+                                    notes.push(note.clone());
+                                }
+                                Reply::json(201, note)
+                            }
+                            None => not_found("Discussion"),
+                        }
+                    }
+                    ("PUT", ["merge_requests", iid, "discussions", did]) => {
+                        let Some(mr_id) = self.mr_id(pid, iid) else {
+                            return not_found("");
+                        };
+                        let Some(resolved) = body.and_then(|b| b["resolved"].as_bool()) else {
+                            return Reply::json(400, json!({"error": "resolved is missing"}));
+                        };
+                        match self
+                            .discussions
+                            .iter_mut()
+                            .find(|(m, d)| *m == mr_id && d["id"] == *did)
+                        {
+                            Some((_, d)) => {
+                                for n in d["notes"].as_array_mut().into_iter().flatten() {
+                                    if n["resolvable"] == true {
+                                        n["resolved"] = json!(resolved);
+                                        n["resolved_by"] =
+                                            if resolved { DEV() } else { Value::Null };
+                                        n["resolved_at"] =
+                                            if resolved { json!(ISO) } else { Value::Null };
+                                    }
+                                }
+                                Reply::json(200, d.clone())
+                            }
+                            None => not_found("Discussion"),
+                        }
+                    }
+                    ("POST", ["merge_requests", iid, action @ ("approve" | "unapprove")]) => {
+                        let Some(mr) = self
+                            .mrs
+                            .iter()
+                            .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
+                            .cloned()
+                        else {
+                            return not_found("");
+                        };
+                        let mr_id = mr["id"].as_u64().unwrap_or(0);
+                        let has = self.approved.contains(&mr_id);
+                        if *action == "approve" {
+                            if let Some(sha) = body.and_then(|b| b["sha"].as_str()) {
+                                if mr["sha"] != sha {
+                                    return Reply::json(
+                                        409,
+                                        json!({"message": format!("SHA does not match HEAD of source branch: {}", mr["sha"].as_str().unwrap_or(""))}),
+                                    );
+                                }
+                            }
+                            // Approving twice: the user can no longer approve, answered 401.
+                            if has {
+                                return Reply::json(401, json!({"message": "401 Unauthorized"}));
+                            }
+                            self.approved.push(mr_id);
+                        } else {
+                            if !has {
+                                return Reply::empty(304);
+                            }
+                            self.approved.retain(|m| *m != mr_id);
+                        }
+                        let approved = self.approved.contains(&mr_id);
+                        Reply::json(
+                            201,
+                            json!({
+                                "id": mr_id, "iid": mr["iid"], "project_id": pid, "title": mr["title"], "description": mr["description"],
+                                "state": mr["state"], "created_at": ISO, "updated_at": ISO, "merge_status": mr["merge_status"],
+                                "approved": approved, "approvals_required": 1, "approvals_left": if approved { 0 } else { 1 },
+                                "require_password_to_approve": false,
+                                "approved_by": if approved { json!([{"user": DEV()}]) } else { json!([]) },
+                                "suggested_approvers": [], "approvers": [], "approver_groups": [],
+                                "user_has_approved": approved, "user_can_approve": !approved,
+                                "approval_rules_left": [], "has_approval_rules": false,
+                                "merge_request_approvers_available": false, "multiple_approval_rules_available": false, "invalid_approvers_rules": [],
+                            }),
+                        )
+                    }
+                    ("PUT", ["merge_requests", iid, "merge"]) => {
+                        let Some(mr) = self
+                            .mrs
+                            .iter_mut()
+                            .find(|m| m["project_id"] == pid && num_is(&m["iid"], iid))
+                        else {
+                            return not_found("");
+                        };
+                        if mr["state"] != "opened" {
+                            return Reply::json(405, json!({"message": "405 Method Not Allowed"}));
+                        }
+                        if let Some(sha) = body.and_then(|b| b["sha"].as_str()) {
+                            if mr["sha"] != sha {
+                                return Reply::json(
+                                    409,
+                                    json!({"message": format!("SHA does not match HEAD of source branch: {}", mr["sha"].as_str().unwrap_or(""))}),
+                                );
+                            }
+                        }
+                        mr["state"] = json!("merged");
+                        mr["merge_commit_sha"] = json!("f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d");
+                        mr["merged_at"] = json!(ISO);
+                        mr["merge_user"] = DEV();
+                        mr["merged_by"] = DEV();
+                        let mut m = mr.clone();
+                        m["web_url"] = json!(format!("{pweb}/-/merge_requests/{iid}"));
+                        Reply::json(200, m)
+                    }
                     ("GET", ["issues"]) => {
                         let state = q.get("state").unwrap_or("all");
                         let labels: Vec<&str> = q
@@ -999,11 +1313,15 @@ impl Data {
                         if !self.branches.iter().any(|(p, n)| *p == pid && n == git_ref) {
                             return not_found("Commit");
                         }
-                        match FILES.iter().find(|(p, _)| *p == path) {
+                        match self
+                            .files_of(pid, git_ref)
+                            .into_iter()
+                            .find(|(p, _)| *p == path)
+                        {
                             Some((p, content)) => Reply::json(
                                 200,
                                 json!({
-                                    "file_name": p.rsplit('/').next().unwrap_or(p), "file_path": p, "size": content.len(),
+                                    "file_name": p.rsplit('/').next().unwrap_or(&p), "file_path": p, "size": content.len(),
                                     "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(content),
                                     "content_sha256": "4c294617b60715c1d218e61164a3abd4808a4284cbc30e6728a01ad9aada4481",
                                     "ref": git_ref, "blob_id": "79f7bbd25901e8334750839545a9bd021f0e4c83",
@@ -1013,9 +1331,554 @@ impl Data {
                             None => not_found("File"),
                         }
                     }
+                    ("GET", ["repository", "commits"]) => {
+                        let r = q.get("ref_name").unwrap_or("main");
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
+                            return not_found("Commit");
+                        }
+                        let path = q.get("path");
+                        let items: Vec<Value> = self
+                            .commits
+                            .iter()
+                            .rev()
+                            .filter(|(b, _, diffs)| {
+                                pid == 1
+                                    && b.iter().any(|x| x == r)
+                                    && path.is_none_or(|p| {
+                                        diffs.iter().any(|d| {
+                                            d["new_path"].as_str().is_some_and(|n| n.starts_with(p))
+                                        })
+                                    })
+                            })
+                            .map(|(_, c, _)| {
+                                let mut c = c.clone();
+                                c["web_url"] = json!(format!(
+                                    "{pweb}/-/commit/{}",
+                                    c["id"].as_str().unwrap_or("")
+                                ));
+                                c.as_object_mut().map(|m| m.remove("stats"));
+                                c
+                            })
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/repository/commits"))
+                    }
+                    ("GET", ["repository", "commits", sha]) => {
+                        let sha = decode(sha);
+                        match self.find_commit(pid, &sha) {
+                            Some((c, _)) => {
+                                let mut c = c.clone();
+                                c["web_url"] = json!(format!(
+                                    "{pweb}/-/commit/{}",
+                                    c["id"].as_str().unwrap_or("")
+                                ));
+                                Reply::json(200, c)
+                            }
+                            None => not_found("Commit"),
+                        }
+                    }
+                    ("GET", ["repository", "commits", sha, "diff"]) => {
+                        let sha = decode(sha);
+                        match self.find_commit(pid, &sha) {
+                            Some((_, diffs)) => paged(
+                                diffs.clone(),
+                                &format!("/api/v4/projects/{pid}/repository/commits/{sha}/diff"),
+                            ),
+                            None => not_found("Commit"),
+                        }
+                    }
+                    ("GET", ["repository", "compare"]) => {
+                        let (Some(from), Some(to)) = (q.get("from"), q.get("to")) else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "from is missing, to is missing"}),
+                            );
+                        };
+                        let (Some((fc, _)), Some(_)) =
+                            (self.find_commit(pid, from), self.find_commit(pid, to))
+                        else {
+                            return not_found("Ref");
+                        };
+                        let from_id = fc["id"].clone();
+                        // Commits reachable from `to` but not from `from` (the fake's history is linear per branch).
+                        let reach = |r: &str| -> Vec<usize> {
+                            self.commits
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, (b, c, _))| b.iter().any(|x| x == r) || c["id"] == r)
+                                .map(|(i, _)| i)
+                                .collect()
+                        };
+                        let (rf, rt) = (reach(from), reach(to));
+                        let between: Vec<usize> = rt
+                            .into_iter()
+                            .filter(|i| !rf.contains(i) && self.commits[*i].1["id"] != from_id)
+                            .collect();
+                        let commits: Vec<Value> = between
+                            .iter()
+                            .map(|i| {
+                                let mut c = self.commits[*i].1.clone();
+                                c.as_object_mut().map(|m| m.remove("stats"));
+                                c
+                            })
+                            .collect();
+                        let diffs: Vec<Value> = between
+                            .iter()
+                            .flat_map(|i| self.commits[*i].2.clone())
+                            .collect();
+                        Reply::json(
+                            200,
+                            json!({
+                                "commit": commits.last().cloned().unwrap_or(Value::Null),
+                                "commits": commits, "diffs": diffs,
+                                "compare_timeout": false, "compare_same_ref": from == to,
+                                "web_url": format!("{pweb}/-/compare/{from}...{to}"),
+                            }),
+                        )
+                    }
+                    ("GET", ["repository", "tree"]) => {
+                        let r = q.get("ref").unwrap_or("main");
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
+                            return not_found("Tree");
+                        }
+                        let dir = q.get("path").unwrap_or("").trim_matches('/').to_owned();
+                        let recursive = q.get("recursive") == Some("true");
+                        let mut items: Vec<Value> = Vec::new();
+                        let mut seen: Vec<String> = Vec::new();
+                        for (path, _) in self.files_of(pid, r) {
+                            let rest = if dir.is_empty() {
+                                Some(path.as_str())
+                            } else {
+                                path.strip_prefix(&format!("{dir}/"))
+                            };
+                            let Some(rest) = rest else { continue };
+                            let prefix = if dir.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{dir}/")
+                            };
+                            let parts: Vec<&str> = rest.split('/').collect();
+                            for depth in 0..parts.len() {
+                                if depth > 0 && !recursive {
+                                    break;
+                                }
+                                let sub = format!("{prefix}{}", parts[..=depth].join("/"));
+                                if seen.contains(&sub) {
+                                    continue;
+                                }
+                                seen.push(sub.clone());
+                                let blob = depth == parts.len() - 1;
+                                items.push(json!({
+                                    "id": if blob { "79f7bbd25901e8334750839545a9bd021f0e4c83" } else { "a1e8f8d745cc87e3a9248358d9352bb7f9a0aeba" },
+                                    "name": parts[depth], "type": if blob { "blob" } else { "tree" }, "path": sub,
+                                    "mode": if blob { "100644" } else { "040000" },
+                                }));
+                            }
+                        }
+                        items.sort_by(|a, b| {
+                            (a["type"] == "blob", a["path"].as_str())
+                                .cmp(&(b["type"] == "blob", b["path"].as_str()))
+                        });
+                        paged(items, &format!("/api/v4/projects/{pid}/repository/tree"))
+                    }
+                    ("POST", ["repository", "commits"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        let (Some(branch), Some(message)) =
+                            (b["branch"].as_str(), b["commit_message"].as_str())
+                        else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "branch is missing, commit_message is missing"}),
+                            );
+                        };
+                        let exists =
+                            |n: &str| self.branches.iter().any(|(p, x)| *p == pid && x == n);
+                        let base = match b["start_branch"].as_str() {
+                            Some(start) if !exists(branch) => {
+                                if !exists(start) {
+                                    return Reply::json(
+                                        400,
+                                        json!({"message": format!("You can only create or edit files when you are on a branch")}),
+                                    );
+                                }
+                                start.to_owned()
+                            }
+                            _ if exists(branch) => branch.to_owned(),
+                            _ => {
+                                return Reply::json(
+                                    400,
+                                    json!({"message": "You can only create or edit files when you are on a branch"}),
+                                )
+                            }
+                        };
+                        let mut files = self.files_of(pid, &base);
+                        let mut diffs = Vec::new();
+                        for a in b["actions"].as_array().into_iter().flatten() {
+                            let path = a["file_path"].as_str().unwrap_or("").to_owned();
+                            let at = files.iter().position(|(p, _)| *p == path);
+                            let content = a["content"].as_str().unwrap_or("").to_owned();
+                            match (a["action"].as_str(), at) {
+                                (Some("create"), None) => {
+                                    diffs.push(json!({"old_path": path, "new_path": path, "a_mode": "0", "b_mode": "100644", "new_file": true, "renamed_file": false, "deleted_file": false, "diff": format!("@@ -0,0 +1 @@\n+{content}\n")}));
+                                    files.push((path, content));
+                                }
+                                (Some("update"), Some(i)) => {
+                                    diffs.push(json!({"old_path": path, "new_path": path, "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": format!("@@ -1 +1 @@\n-{}\n+{content}\n", files[i].1)}));
+                                    files[i].1 = content;
+                                }
+                                (Some("delete"), Some(i)) => {
+                                    diffs.push(json!({"old_path": path, "new_path": path, "a_mode": "100644", "b_mode": "0", "new_file": false, "renamed_file": false, "deleted_file": true, "diff": ""}));
+                                    files.remove(i);
+                                }
+                                (Some("create"), Some(_)) => {
+                                    return Reply::json(
+                                        400,
+                                        json!({"message": "A file with this name already exists"}),
+                                    )
+                                }
+                                (Some("update" | "delete"), None) => {
+                                    return Reply::json(
+                                        400,
+                                        json!({"message": "A file with this name doesn't exist"}),
+                                    )
+                                }
+                                _ => {
+                                    return Reply::json(
+                                        400,
+                                        json!({"error": "actions[action] does not have a valid value"}),
+                                    )
+                                }
+                            }
+                        }
+                        if !exists(branch) {
+                            self.branches.push((pid, branch.to_owned()));
+                        }
+                        self.trees.retain(|(p, x, _)| !(*p == pid && x == branch));
+                        self.trees.push((pid, branch.to_owned(), files));
+                        let parent = self
+                            .commits
+                            .iter()
+                            .rev()
+                            .find(|(bs, _, _)| bs.contains(&base))
+                            .map(|(_, c, _)| c["id"].as_str().unwrap_or("").to_owned());
+                        self.next_note_id += 1;
+                        let id = format!("{:040x}", 0xc0ffee_u64 * 1000 + self.next_note_id);
+                        let parents: Vec<&str> = parent.as_deref().into_iter().collect();
+                        let mut c = commit_json(
+                            &id,
+                            message.lines().next().unwrap_or(""),
+                            &parents,
+                            diffs.len() as u64,
+                            0,
+                        );
+                        c["message"] = json!(message);
+                        c["project_id"] = json!(pid);
+                        let mut holders = vec![branch.to_owned()];
+                        // A new branch carries its base's history.
+                        for (bs, _, _) in self.commits.iter_mut() {
+                            if bs.contains(&base) && !bs.iter().any(|x| x == branch) {
+                                bs.push(branch.to_owned());
+                            }
+                        }
+                        holders.dedup();
+                        self.commits.push((holders, c.clone(), diffs));
+                        c["web_url"] = json!(format!("{pweb}/-/commit/{id}"));
+                        Reply::json(201, c)
+                    }
+                    ("GET", ["labels"]) => {
+                        let search = q.get("search").unwrap_or("").to_ascii_lowercase();
+                        let counts = q.get("with_counts") == Some("true");
+                        let items: Vec<Value> = self
+                            .labels
+                            .iter()
+                            .filter(|l| {
+                                pid == 1 && l["name"].as_str().unwrap_or("").contains(&search)
+                            })
+                            .map(|l| {
+                                let mut l = l.clone();
+                                if !counts {
+                                    if let Some(m) = l.as_object_mut() {
+                                        for k in [
+                                            "open_issues_count",
+                                            "closed_issues_count",
+                                            "open_merge_requests_count",
+                                        ] {
+                                            m.remove(k);
+                                        }
+                                    }
+                                }
+                                l
+                            })
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/labels"))
+                    }
+                    ("POST", ["labels"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        let (Some(name), Some(color)) = (b["name"].as_str(), b["color"].as_str())
+                        else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "name is missing, color is missing"}),
+                            );
+                        };
+                        if self.labels.iter().any(|l| l["name"] == name) {
+                            return Reply::json(409, json!({"message": "Label already exists"}));
+                        }
+                        let label = json!({
+                            "id": 11 + self.labels.len() as u64, "name": name, "color": color, "text_color": "#FFFFFF",
+                            "description": b["description"].as_str(), "description_html": b["description"].as_str(),
+                            "open_issues_count": 0, "closed_issues_count": 0, "open_merge_requests_count": 0,
+                            "subscribed": false, "priority": null, "is_project_label": true,
+                        });
+                        self.labels.push(label.clone());
+                        Reply::json(201, label)
+                    }
+                    ("GET", ["milestones"]) => {
+                        let items: Vec<Value> = [(21u64, 1u64, "v1.0", "active", "2026-03-31"), (20, 0, "v0.9", "closed", "2025-12-31")]
+                            .into_iter()
+                            .filter(|_| pid == 1)
+                            .filter(|(_, _, _, state, _)| q.get("state").is_none_or(|s| s == *state))
+                            .filter(|(_, _, title, _, _)| q.get("search").is_none_or(|s| title.contains(s)))
+                            .map(|(id, n, title, state, due)| json!({
+                                "id": id, "iid": n + 1, "project_id": pid, "title": title, "description": format!("Release {title}"),
+                                "state": state, "created_at": ISO, "updated_at": ISO, "due_date": due, "start_date": null,
+                                "expired": state == "closed", "web_url": format!("{pweb}/-/milestones/{}", n + 1),
+                            }))
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/milestones"))
+                    }
+                    ("GET", ["releases"]) => {
+                        let items: Vec<Value> = if pid == 1 {
+                            vec![json!({
+                                "tag_name": "v0.9.0", "name": "Demo 0.9", "description": "First release", "created_at": ISO, "released_at": ISO,
+                                "upcoming_release": false, "historical_release": false, "author": DEV(),
+                                "commit": commit_json(SHA, "Initial commit", &[], 5, 0),
+                                "commit_path": format!("/demo-group/demo-project/-/commit/{SHA}"), "tag_path": "/demo-group/demo-project/-/tags/v0.9.0",
+                                "assets": {"count": 0, "sources": [], "links": []}, "evidences": [],
+                                "_links": {"self": format!("{pweb}/-/releases/v0.9.0"), "edit_url": format!("{pweb}/-/releases/v0.9.0/edit")},
+                            })]
+                        } else {
+                            Vec::new()
+                        };
+                        paged(items, &format!("/api/v4/projects/{pid}/releases"))
+                    }
+                    ("GET", ["wikis"]) => {
+                        let with_content = q.get("with_content") == Some("true");
+                        let items: Vec<Value> = self
+                            .wiki
+                            .iter()
+                            .filter(|_| pid == 1)
+                            .map(|w| {
+                                let mut w = w.clone();
+                                if !with_content {
+                                    if let Some(m) = w.as_object_mut() {
+                                        m.remove("content");
+                                        m.remove("encoding");
+                                    }
+                                }
+                                w
+                            })
+                            .collect();
+                        Reply::json(200, Value::Array(items))
+                    }
+                    ("GET", ["wikis", slug]) => {
+                        let slug = decode(slug);
+                        match self
+                            .wiki
+                            .iter()
+                            .find(|w| pid == 1 && w["slug"] == slug.as_str())
+                        {
+                            Some(w) => Reply::json(200, w.clone()),
+                            None => not_found("Wiki Page"),
+                        }
+                    }
+                    ("POST", ["wikis"]) => {
+                        let b = body.cloned().unwrap_or_default();
+                        let (Some(title), Some(content)) =
+                            (b["title"].as_str(), b["content"].as_str())
+                        else {
+                            return Reply::json(
+                                400,
+                                json!({"error": "content is missing, title is missing"}),
+                            );
+                        };
+                        let slug = title.trim().replace(' ', "-");
+                        if self.wiki.iter().any(|w| w["slug"] == slug.as_str()) {
+                            return Reply::json(
+                                400,
+                                json!({"message": "Duplicate page: A page with that title already exists"}),
+                            );
+                        }
+                        let w = json!({"format": b["format"].as_str().unwrap_or("markdown"), "slug": slug, "title": title.rsplit('/').next().unwrap_or(title), "content": content, "encoding": "UTF-8"});
+                        self.wiki.push(w.clone());
+                        Reply::json(201, w)
+                    }
+                    ("PUT", ["wikis", slug]) => {
+                        let slug = decode(slug);
+                        let b = body.cloned().unwrap_or_default();
+                        match self
+                            .wiki
+                            .iter_mut()
+                            .find(|w| pid == 1 && w["slug"] == slug.as_str())
+                        {
+                            Some(w) => {
+                                for k in ["content", "title", "format"] {
+                                    if let Some(v) = b[k].as_str() {
+                                        w[k] = json!(v);
+                                    }
+                                }
+                                Reply::json(200, w.clone())
+                            }
+                            None => not_found("Wiki Page"),
+                        }
+                    }
+                    ("GET", ["pipelines"]) => {
+                        let items: Vec<Value> = self
+                            .pipelines
+                            .iter()
+                            .rev()
+                            .filter(|p| {
+                                p["project_id"] == pid
+                                    && q.get("status").is_none_or(|s| p["status"] == s)
+                                    && q.get("ref").is_none_or(|r| p["ref"] == r)
+                                    && q.get("sha").is_none_or(|h| p["sha"] == h)
+                            })
+                            .map(|p| pipeline_basic(p, &pweb))
+                            .collect();
+                        paged(items, &format!("/api/v4/projects/{pid}/pipelines"))
+                    }
+                    ("GET", ["pipelines", id]) => match self.pipeline(pid, id) {
+                        Some(p) => Reply::json(200, pipeline_full(p, &pweb)),
+                        None => not_found(""),
+                    },
+                    ("GET", ["pipelines", id, "jobs"]) => {
+                        let Some(p) = self.pipeline(pid, id) else {
+                            return not_found("");
+                        };
+                        let scope: Vec<&str> = query_all(q, "scope[]");
+                        let known = [
+                            "created",
+                            "pending",
+                            "running",
+                            "failed",
+                            "success",
+                            "canceled",
+                            "skipped",
+                            "waiting_for_resource",
+                            "manual",
+                        ];
+                        if scope.iter().any(|s| !known.contains(s)) {
+                            return Reply::json(
+                                400,
+                                json!({"message": "400 Bad request - Scope contains invalid value(s)"}),
+                            );
+                        }
+                        let items: Vec<Value> = self
+                            .jobs
+                            .iter()
+                            .filter(|j| j["pipeline_id"] == p["id"])
+                            .filter(|j| scope.is_empty() || scope.iter().any(|s| j["status"] == *s))
+                            .map(|j| job_full(j, p, &pweb))
+                            .collect();
+                        paged(
+                            items,
+                            &format!("/api/v4/projects/{pid}/pipelines/{id}/jobs"),
+                        )
+                    }
+                    ("POST", ["pipeline"]) => {
+                        let r = body.and_then(|b| b["ref"].as_str()).unwrap_or("");
+                        if !self.branches.iter().any(|(p, n)| *p == pid && n == r) {
+                            return Reply::json(
+                                400,
+                                json!({"message": {"base": ["Reference not found"]}}),
+                            );
+                        }
+                        let id = 100 + self.pipelines.len() as u64 + 1;
+                        let p = json!({
+                            "id": id, "iid": id - 100, "project_id": pid, "sha": SHA, "ref": r, "status": "created",
+                            "source": "api", "name": null, "created_at": ISO, "updated_at": ISO,
+                        });
+                        self.pipelines.push(p.clone());
+                        Reply::json(201, pipeline_full(&p, &pweb))
+                    }
+                    ("POST", ["pipelines", id, action @ ("retry" | "cancel")]) => {
+                        let Some(p) = self
+                            .pipelines
+                            .iter_mut()
+                            .find(|p| p["project_id"] == pid && num_is(&p["id"], id))
+                        else {
+                            return not_found("");
+                        };
+                        let status = p["status"].as_str().unwrap_or("").to_owned();
+                        let pipeline_id = p["id"].clone();
+                        // Retry restarts failed and canceled jobs; cancel stops running and pending ones
+                        // (doc/api/pipelines.md); other states stay as they are.
+                        let (from, to, code) = if *action == "retry" {
+                            (["failed", "canceled"], "pending", 201)
+                        } else {
+                            (["running", "pending"], "canceled", 200)
+                        };
+                        if from.contains(&status.as_str()) {
+                            p["status"] = json!(to);
+                            for j in self
+                                .jobs
+                                .iter_mut()
+                                .filter(|j| j["pipeline_id"] == pipeline_id)
+                            {
+                                if from.contains(&j["status"].as_str().unwrap_or("")) {
+                                    j["status"] = json!(to);
+                                }
+                            }
+                        }
+                        let p = self
+                            .pipelines
+                            .iter()
+                            .find(|p| p["id"] == pipeline_id)
+                            .cloned()
+                            .unwrap_or_default();
+                        Reply::json(code, pipeline_full(&p, &pweb))
+                    }
+                    ("GET", ["jobs", id, "trace"]) => {
+                        match self.jobs.iter().find(|j| num_is(&j["id"], id)) {
+                            Some(j) if j["id"] == 204 => Reply::text(200, failed_job_log()),
+                            Some(j) => Reply::text(
+                                200,
+                                format!(
+                                    "Running job {}\nJob succeeded\n",
+                                    j["name"].as_str().unwrap_or("")
+                                ),
+                            ),
+                            None => not_found(""),
+                        }
+                    }
                     ("GET", ["search"]) => self.gitlab_search(q, Some(pid), base, page, per_page),
                     _ => Reply::json(404, json!({"error": "404 Not Found"})),
                 }
+            }
+            ("GET", ["groups", gid, "projects"]) => {
+                let gid = decode(gid);
+                if gid != "7" && gid != "demo-group" {
+                    return not_found("Group");
+                }
+                let search = q.get("search").unwrap_or("").to_ascii_lowercase();
+                let matching: Vec<&Value> = self
+                    .projects
+                    .iter()
+                    .filter(|p| {
+                        search.is_empty()
+                            || p["path_with_namespace"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_ascii_lowercase()
+                                .contains(&search)
+                    })
+                    .collect();
+                gitlab_page(
+                    matching.into_iter().cloned().map(with_web),
+                    page,
+                    per_page,
+                    base,
+                    &format!("/api/v4/groups/{gid}/projects"),
+                )
             }
             ("GET", ["search"]) => self.gitlab_search(q, None, base, page, per_page),
             // The authenticated user (some clients check their token with it).
@@ -1054,6 +1917,95 @@ impl Data {
         };
         gitlab_page(items.into_iter(), page, per_page, base, "/api/v4/search")
     }
+}
+
+const DEV: fn() -> Value = || json!({"id": 3, "username": "dev", "name": "Dev One", "state": "active", "locked": false, "avatar_url": null, "web_url": "http://gitlab.example/dev"});
+
+/// A pipeline as listed (doc/api/pipelines.md, "List project pipelines").
+fn pipeline_basic(p: &Value, pweb: &str) -> Value {
+    let mut p = p.clone();
+    p["web_url"] = json!(format!("{pweb}/-/pipelines/{}", p["id"]));
+    p
+}
+
+/// A single pipeline (doc/api/pipelines.md, "Get a single pipeline").
+fn pipeline_full(p: &Value, pweb: &str) -> Value {
+    let mut p = pipeline_basic(p, pweb);
+    let status = p["status"].as_str().unwrap_or("created").to_owned();
+    let done = matches!(status.as_str(), "success" | "failed" | "canceled");
+    p["before_sha"] = json!("0000000000000000000000000000000000000000");
+    p["tag"] = json!(false);
+    p["yaml_errors"] = Value::Null;
+    p["user"] = DEV();
+    p["started_at"] = if status == "created" {
+        Value::Null
+    } else {
+        json!(ISO)
+    };
+    p["finished_at"] = if done { json!(ISO) } else { Value::Null };
+    p["committed_at"] = Value::Null;
+    p["duration"] = if done { json!(61) } else { Value::Null };
+    p["queued_duration"] = json!(0.5);
+    p["coverage"] = Value::Null;
+    p["detailed_status"] = json!({
+        "icon": format!("status_{status}"), "text": status, "label": status, "group": status,
+        "tooltip": status, "has_details": true, "details_path": format!("/-/pipelines/{}", p["id"]),
+        "illustration": null, "favicon": format!("favicon_status_{status}"),
+    });
+    p
+}
+
+/// A job of a pipeline (doc/api/jobs.md, "List pipeline jobs").
+fn job_full(j: &Value, p: &Value, pweb: &str) -> Value {
+    let status = j["status"].as_str().unwrap_or("created");
+    let done = matches!(status, "success" | "failed" | "canceled");
+    let mut out = json!({
+        "id": j["id"], "status": status, "stage": j["stage"], "name": j["name"], "ref": p["ref"], "tag": false,
+        "coverage": null, "allow_failure": false, "created_at": ISO,
+        "started_at": if status == "pending" || status == "created" { Value::Null } else { json!(ISO) },
+        "finished_at": if done { json!(ISO) } else { Value::Null },
+        "erased_at": null, "duration": if done { json!(30.5) } else { Value::Null }, "queued_duration": 0.2,
+        "user": DEV(),
+        "commit": {"id": SHA, "short_id": "7b5c3cc", "title": "Initial commit", "message": "Initial commit", "author_name": "Dev One", "created_at": ISO},
+        "pipeline": {"id": p["id"], "project_id": p["project_id"], "ref": p["ref"], "sha": p["sha"], "status": p["status"]},
+        "web_url": format!("{pweb}/-/jobs/{}", j["id"]),
+        "tag_list": ["docker"], "artifacts": [], "artifacts_expire_at": null, "runner": null,
+    });
+    if status == "failed" {
+        out["failure_reason"] = json!("script_failure");
+    }
+    out
+}
+
+/// A commit (doc/api/commits.md, "Get a single commit").
+fn commit_json(id: &str, title: &str, parents: &[&str], additions: u64, deletions: u64) -> Value {
+    json!({
+        "id": id, "short_id": &id[..8], "title": title, "message": format!("{title}\n"),
+        "author_name": "Dev One", "author_email": "dev@example.com", "authored_date": ISO,
+        "committer_name": "Dev One", "committer_email": "dev@example.com", "committed_date": ISO,
+        "created_at": ISO, "parent_ids": parents,
+        "stats": {"additions": additions, "deletions": deletions, "total": additions + deletions},
+        "status": null, "last_pipeline": null, "project_id": 1,
+        "trailers": {}, "extended_trailers": {},
+    })
+}
+
+/// A note of a merge request thread (doc/api/discussions.md).
+fn mr_note(id: u64, text: &str, mr_id: u64, pid: u64, iid: &str, kind: &str) -> Value {
+    json!({
+        "id": id, "type": kind, "body": text, "author": DEV(), "created_at": ISO, "updated_at": ISO,
+        "system": false, "noteable_id": mr_id, "noteable_type": "MergeRequest", "project_id": pid,
+        "noteable_iid": iid.parse::<u64>().unwrap_or(0), "resolvable": true, "resolved": false,
+        "resolved_by": null, "resolved_at": null,
+    })
+}
+
+/// Every value of a repeated query parameter.
+fn query_all<'a>(q: &Query<'a>, name: &str) -> Vec<&'a str> {
+    q.0.iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 fn gitlab_page(
@@ -1111,6 +2063,7 @@ fn paged_v2(all: Vec<Value>, start: usize, limit: usize, next_base: &str) -> Rep
         status: 200,
         headers: reply_headers,
         body: Some(json!({"results": results, "_links": links})),
+        text: None,
     }
 }
 

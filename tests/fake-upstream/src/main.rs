@@ -152,14 +152,20 @@ impl Fake {
 
 fn finish(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = match &reply.body {
-        Some(v) => (
+    let mut resp = match (&reply.body, reply.text) {
+        (Some(v), _) => (
             status,
             [("content-type", "application/json;charset=UTF-8")],
             v.to_string(),
         )
             .into_response(),
-        None => status.into_response(),
+        (None, Some(text)) => (
+            status,
+            [("content-type", "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        (None, None) => status.into_response(),
     };
     for (k, v) in reply.headers {
         if let (Ok(k), Ok(v)) = (
@@ -363,11 +369,13 @@ async fn handle(
             &format!("http://{host}"),
         )
     };
-    if let Some(Err(v)) = fake
-        .contracts
-        .as_ref()
-        .map(|c| c.check_response(method.as_str(), &path, reply.status, reply.body.as_ref()))
-    {
+    if let Some(Err(v)) = fake.contracts.as_ref().map(|c| {
+        if reply.text.is_some() {
+            c.check_text_response(method.as_str(), &path, reply.status)
+        } else {
+            c.check_response(method.as_str(), &path, reply.status, reply.body.as_ref())
+        }
+    }) {
         fake.violation(v);
     }
     finish(reply)
