@@ -126,6 +126,44 @@ async fn whole_replies_concatenate_sse_frames() {
         .is_empty());
 }
 
+#[test]
+fn ws_is_refused_with_426_naming_the_transports_that_work() {
+    let reply = ws_refusal();
+    assert_eq!(reply.status(), StatusCode::UPGRADE_REQUIRED);
+    let ReplyBody::Full(body) = reply.response.body() else {
+        panic!("a JSON body");
+    };
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(v["error"], "WebSocket is not available on AWS Lambda");
+    assert!(v["detail"].as_str().unwrap().contains("/mcp"));
+}
+
+#[test]
+fn store_counters_are_appended_to_successful_metrics_only() {
+    let counters = "mcp_edge_dynamodb_calls_total 3\n";
+    let mut ok = Reply::new(
+        StatusCode::OK,
+        ReplyBody::Full(Bytes::from_static(b"mcp_edge_requests_total 1\n")),
+    );
+    append_to_metrics(&mut ok, counters);
+    let ReplyBody::Full(body) = ok.response.body() else {
+        panic!("a whole body");
+    };
+    assert_eq!(
+        body.as_ref(),
+        b"mcp_edge_requests_total 1\nmcp_edge_dynamodb_calls_total 3\n"
+    );
+    let mut refused = Reply::new(
+        StatusCode::UNAUTHORIZED,
+        ReplyBody::Full(Bytes::from_static(b"{}")),
+    );
+    append_to_metrics(&mut refused, counters);
+    let ReplyBody::Full(body) = refused.response.body() else {
+        panic!("a whole body");
+    };
+    assert_eq!(body.as_ref(), b"{}", "an error reply is left alone");
+}
+
 fn app(max_streams: u32) -> Arc<McpApp> {
     let mut registry = Registry::new();
     mcp_edge_core::testing::register_test_tools(&mut registry);
