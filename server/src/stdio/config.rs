@@ -72,7 +72,8 @@ pub struct ServerSpec {
     /// Longest wait for the answer to one request.
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
-    /// Restarts allowed within a minute; beyond that, calls fail until the minute has passed.
+    /// Crashes within a minute after which the server is not started again until the minute has
+    /// passed (calls fail with the last exit status meanwhile). At least 1: 1 restarts nothing.
     #[serde(default = "default_restart_budget")]
     pub restart_budget: u32,
     /// Interval of the `ping` health check of a running child (zero: no health check).
@@ -143,6 +144,11 @@ pub fn load(path: &Path) -> anyhow::Result<BTreeMap<String, ServerSpec>> {
             spec.max_children > 0,
             "server '{name}': max_children must be at least 1"
         );
+        // 0 would refuse the very first start (no crash yet is already "at the budget").
+        anyhow::ensure!(
+            spec.restart_budget > 0,
+            "server '{name}': restart_budget must be at least 1 (1: a child that crashes is not restarted for the rest of the minute)"
+        );
     }
     Ok(file.servers)
 }
@@ -195,6 +201,11 @@ mod tests {
         assert!(load(&path).unwrap_err().to_string().contains("must be"));
         std::fs::write(&path, "[servers.a]\ncommand = \"x\"\ncolour = 1\n").unwrap();
         assert!(format!("{:#}", load(&path).unwrap_err()).contains("unknown field"));
+        std::fs::write(&path, "[servers.a]\ncommand = \"x\"\nrestart_budget = 0\n").unwrap();
+        assert!(load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("restart_budget must be at least 1"));
 
         let spec = from_command_line(
             "npx -y '@scope/server two' --flag=\"a b\"",
