@@ -138,30 +138,27 @@ fn ws_is_refused_with_426_naming_the_transports_that_work() {
     assert!(v["detail"].as_str().unwrap().contains("/mcp"));
 }
 
+/// The body of a whole reply after [`append_to_metrics`] added the store's counters.
+fn with_store_counters(status: StatusCode, body: &'static [u8]) -> Bytes {
+    let mut reply = Reply::new(status, ReplyBody::Full(Bytes::from_static(body)));
+    append_to_metrics(&mut reply, "mcp_edge_dynamodb_calls_total 3\n");
+    match reply.response.into_body() {
+        ReplyBody::Full(b) => b,
+        _ => panic!("a whole body"),
+    }
+}
+
 #[test]
 fn store_counters_are_appended_to_successful_metrics_only() {
-    let counters = "mcp_edge_dynamodb_calls_total 3\n";
-    let mut ok = Reply::new(
-        StatusCode::OK,
-        ReplyBody::Full(Bytes::from_static(b"mcp_edge_requests_total 1\n")),
-    );
-    append_to_metrics(&mut ok, counters);
-    let ReplyBody::Full(body) = ok.response.body() else {
-        panic!("a whole body");
-    };
     assert_eq!(
-        body.as_ref(),
+        with_store_counters(StatusCode::OK, b"mcp_edge_requests_total 1\n").as_ref(),
         b"mcp_edge_requests_total 1\nmcp_edge_dynamodb_calls_total 3\n"
     );
-    let mut refused = Reply::new(
-        StatusCode::UNAUTHORIZED,
-        ReplyBody::Full(Bytes::from_static(b"{}")),
+    assert_eq!(
+        with_store_counters(StatusCode::UNAUTHORIZED, b"{}").as_ref(),
+        b"{}",
+        "an error reply is left alone"
     );
-    append_to_metrics(&mut refused, counters);
-    let ReplyBody::Full(body) = refused.response.body() else {
-        panic!("a whole body");
-    };
-    assert_eq!(body.as_ref(), b"{}", "an error reply is left alone");
 }
 
 fn app(max_streams: u32) -> Arc<McpApp> {

@@ -48,6 +48,17 @@ impl Site {
             _ => e,
         }
     }
+
+    /// A list endpoint's failure: read as [`Site::missing_endpoint`] when the endpoint exists on
+    /// every deployment of its kind (`always_there`), as it is otherwise (a 404 of a page's
+    /// children means the page does not exist).
+    fn list_failure(&self, e: UpstreamFailure, always_there: bool) -> UpstreamFailure {
+        if always_there {
+            self.missing_endpoint(e)
+        } else {
+            e
+        }
+    }
 }
 
 /// A Server/Data Center page cursor: the offset of the next page (decimal).
@@ -614,13 +625,7 @@ async fn server_page(
             None,
         )
         .await
-        .map_err(|e| {
-            if always_there {
-                site.missing_endpoint(e)
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| site.list_failure(e, always_there))?;
     Ok((results(&reply.body, item), next_offset(&reply.body, start)))
 }
 
@@ -645,13 +650,7 @@ async fn cloud_page(
         .upstream
         .json(&site.ep, Method::GET, &format!("{path}{q}"), None)
         .await
-        .map_err(|e| {
-            if always_there {
-                site.missing_endpoint(e)
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| site.list_failure(e, always_there))?;
     Ok((results(&reply.body, item), next_cursor(&reply)))
 }
 
