@@ -14,24 +14,37 @@ LOGS=$(mktemp -d)
 PASSED=0
 FAILED=0
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's header says when it started (minutes into the run); the closing table lists how long
+# each step took, so a run's log shows where its time goes (the whole run must stay under ~45 min on a
+# fresh 2-core machine).
+STEP=""
+STEP_START=$SECONDS
+TIMES=()
+step() {
+  [ -z "$STEP" ] || TIMES+=("$(printf '%4d s  %s' $((SECONDS - STEP_START)) "$STEP")")
+  STEP=$*
+  STEP_START=$SECONDS
+  printf '\n== %s (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60))
+}
 
 # The fewest tests each suite must pass: its count when this table was last raised. A suite that
 # passes fewer (a test file compiled out, deselected, skipped or renamed away) fails the run, so a
 # suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
 # "What the total counts" section explains each.
 declare -A MIN=(
-  [cargo]=148              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
+  [cargo]=157              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
   [python-e2e]=97          # tests/e2e natively (-m "not worker_only and not lambda_only")
-  [ts-native]=5            # tests/ts/clients.test.mjs: Streamable HTTP, legacy SSE, WebSocket, resumption; stdio.test.mjs
+  [ts-native]=11           # tests/ts: clients.test.mjs (SDK v1: Streamable HTTP, legacy SSE, WebSocket, resumption: 4),
+                           # clients-v2.test.mjs (SDK v2: Streamable HTTP in 3 eras, legacy SSE, resumption, errors: 6), stdio.test.mjs (1)
   [conformance-native]=9   # tests/conformance/run.sh scenarios
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
-  [python-e2e-worker]=54   # tests/e2e under wrangler dev
-  [ts-worker]=4
+  [python-e2e-worker]=56   # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
+  [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
-  [lambda-store]=5         # lambda/tests/dynamo_store.rs against moto
+  [lambda-store]=6         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
   [lambda-e2e]=51          # tests/e2e under cargo lambda watch, production (empty) base path
-  [lambda-clients]=11      # 2 TS tests (Streamable HTTP, resumption) + 9 conformance scenarios on one shared Lambda
+  [lambda-clients]=18      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
+                           # tests (every flow), 9 conformance scenarios
   [terraform-hcl]=4        # tests/infra
 )
 SUMMARY=()
@@ -174,6 +187,10 @@ suite terraform-hcl tests/.venv/bin/python -m pytest -q -p no:cacheprovider test
 step "Container image (infra/container/Dockerfile): hadolint (no Docker engine here to build it)"
 tests/.venv-checkov/bin/hadolint --failure-threshold info infra/container/Dockerfile && echo "hadolint: Dockerfile clean"
 
+step "done"
+echo
+printf '%s\n' "${TIMES[@]}"
+echo "whole run: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 echo
 printf '%s\n' "${SUMMARY[@]}"
 echo "all suites: $PASSED passed, $FAILED failed"

@@ -21,7 +21,11 @@ if [ ! -x tests/.venv/bin/python ]; then
   python3 -m venv tests/.venv
   tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 fi
-cargo build -q --release -p mcp-edge-fake-upstream
+# The same package set as tests/run-all.sh's release build: cargo unifies dependency features per
+# invocation, so building the fake alone compiles its whole dependency tree a second time (about 6 min
+# on a busy 2-core machine, once per CI run); with the same set it is a no-op after run-all.sh's build.
+# tests/e2e also reads the settings table from `mcp-edge settings --json` (flags as the Lambda's variables).
+cargo build -q --release -p mcp-edge -p mcp-edge-fake-upstream
 if [ ! -x tests/.venv-lambda/bin/python ]; then python3 -m venv tests/.venv-lambda; fi
 tests/.venv-lambda/bin/pip install -q --disable-pip-version-check -r tests/requirements-lambda.txt
 PORT=$(tests/.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -6,8 +6,8 @@
 //! modules up:
 //!
 //! - [`startup`]: the cold start, building the [`handler::Gateway`] once per execution environment
-//!   from the environment: the native `MCP_EDGE_*` variables, plus `MCP_EDGE_DYNAMODB_TABLE`
-//!   (required), `MCP_EDGE_LEGACY_POLL` (outbox poll interval, default 250ms) and
+//!   from the core's settings table (`Target::Lambda`): the shared `MCP_EDGE_*` variables plus
+//!   `MCP_EDGE_DYNAMODB_TABLE` (required), `MCP_EDGE_LEGACY_POLL` (outbox poll interval) and
 //!   `MCP_EDGE_BASE_PATH` (a path prefix in front of the function that the event does not carry, e.g.
 //!   `/lambda-url/bootstrap` under `cargo lambda watch`; it only shapes the legacy endpoint URL);
 //! - [`handler`]: one invocation, the request to the core and its reply, with its helpers (base path,
@@ -21,12 +21,14 @@
 //! - [`store::DynamoSessionStore`], the session store on DynamoDB (conditional writes, TTL),
 //!   [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and [`quota::DynamoLeaseLedger`],
 //!   the session and stream quota leases, both shared by every execution environment through
-//!   [`items::VersionedItems`]; tested against a DynamoDB-compatible server.
+//!   [`items::VersionedItems`], and [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per
+//!   message; tested against a DynamoDB-compatible server.
 //!
 //! Features: none.
 
 pub mod handler;
 pub mod items;
+pub mod outbox;
 pub mod quota;
 pub mod ratelimit;
 pub mod runtime;

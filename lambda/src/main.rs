@@ -10,17 +10,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use mcp_edge_core::settings::table as setting;
 use mcp_edge_lambda::runtime::{self, Reconnects};
 use mcp_edge_lambda::startup::{self, env};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::init_logging(env("MCP_EDGE_LOG_LEVEL"));
+    let level = env(setting::LOG_LEVEL.var).unwrap_or_else(|| setting::LOG_LEVEL.fixed_default());
+    runtime::init_logging(&level);
     let gw = Arc::new(startup::build().await.map_err(|e| {
         tracing::error!(error = %e, "mcp-edge cannot start");
         lambda_http::Error::from(e.to_string())
     })?);
-    let buffered = runtime::buffered(env("MCP_EDGE_LAMBDA_INVOKE_MODE").as_deref());
+    let buffered = runtime::buffered(env(setting::LAMBDA_INVOKE_MODE.var).as_deref());
     tracing::info!(buffered, "mcp-edge lambda started");
     let mut reconnects = Reconnects::default();
     loop {

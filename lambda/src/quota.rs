@@ -70,14 +70,14 @@ impl LeaseLedger for DynamoLeaseLedger {
                     Ok(Some(outcome)) => return outcome,
                     Ok(None) => continue,
                     Err(e) => {
-                        tracing::warn!(error = %e, "quota lease item unavailable; request allowed");
+                        // Reported, not decided: the core decides what a failing ledger means.
+                        tracing::warn!(error = %e, "quota lease item unavailable");
                         return Err(LeaseError::Backend(e));
                     }
                 }
             }
-            Err(LeaseError::Backend(format!(
-                "lease set {key} kept changing concurrently"
-            )))
+            tracing::warn!(set = key, "quota lease set kept changing");
+            Err(LeaseError::Contended)
         })
     }
 }

@@ -1,15 +1,14 @@
 //! `DynamoRateLimiter`: per-caller token buckets as items of the sessions table (key
 //! `ratelimit:<bucket>`), updated with conditional writes, so every execution environment draws
-//! from the same bucket. Idle buckets carry an `expires_at` an hour ahead for DynamoDB TTL.
+//! from the same bucket. Idle buckets carry an `expires_at` an hour ahead for DynamoDB TTL. A failing
+//! table and a bucket that kept changing under [`MAX_ATTEMPTS`] writes are reported to the core
+//! ([`LimitError::Backend`], [`LimitError::Contended`]), which decides what they mean.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use mcp_edge_core::port::{BoxFuture, UnixMillis};
-use mcp_edge_core::ratelimit::{Bucket, RateLimit, RateLimiter};
+use mcp_edge_core::ratelimit::{Bucket, LimitError, RateLimit, RateLimiter};
 
 use crate::items::{VersionedItems, MAX_ATTEMPTS};
-
-/// Retry-after for a caller whose bucket kept changing under it.
-const CONTENDED_RETRY_MS: u64 = 250;
 
 /// Token buckets in DynamoDB.
 pub struct DynamoRateLimiter {
@@ -29,7 +28,7 @@ impl DynamoRateLimiter {
         limit: RateLimit,
         cost: u32,
         now: UnixMillis,
-    ) -> Result<Option<Result<(), u64>>, String> {
+    ) -> Result<Option<Result<(), LimitError>>, String> {
         let read = self.items.read(key).await?;
         let state = match (read.number("tokens"), read.number("updated_at")) {
             (Some(tokens), Some(updated_at)) => Some(Bucket {
@@ -40,7 +39,11 @@ impl DynamoRateLimiter {
         };
         let bucket = match Bucket::take(state, limit, cost, now) {
             Ok(b) => b,
-            Err(wait) => return Ok(Some(Err(wait))),
+            Err(wait) => {
+                return Ok(Some(Err(LimitError::Empty {
+                    retry_after_ms: wait,
+                })))
+            }
         };
         let attributes = vec![
             ("tokens", AttributeValue::N(bucket.tokens.to_string())),
@@ -64,7 +67,7 @@ impl RateLimiter for DynamoRateLimiter {
         limit: RateLimit,
         cost: u32,
         now: UnixMillis,
-    ) -> BoxFuture<'a, Result<(), u64>> {
+    ) -> BoxFuture<'a, Result<(), LimitError>> {
         Box::pin(async move {
             let item_key = format!("ratelimit:{key}");
             for _ in 0..MAX_ATTEMPTS {
@@ -72,17 +75,14 @@ impl RateLimiter for DynamoRateLimiter {
                     Ok(Some(verdict)) => return verdict,
                     Ok(None) => continue,
                     Err(e) => {
-                        // Availability over exactness: a failing table does not refuse callers.
-                        tracing::warn!(error = %e, "rate-limit bucket unavailable; request allowed");
-                        return Ok(());
+                        // Reported, not decided: the core decides what a failing bucket means.
+                        tracing::warn!(error = %e, "rate-limit bucket unavailable");
+                        return Err(LimitError::Backend(e));
                     }
                 }
             }
-            tracing::warn!(
-                bucket = key,
-                "rate-limit bucket kept changing; caller asked to retry"
-            );
-            Err(CONTENDED_RETRY_MS)
+            tracing::warn!(bucket = key, "rate-limit bucket kept changing");
+            Err(LimitError::Contended)
         })
     }
 }

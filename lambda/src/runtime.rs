@@ -21,10 +21,10 @@ pub fn buffered(mode: Option<&str>) -> bool {
     mode.is_some_and(|m| m.eq_ignore_ascii_case("BUFFERED"))
 }
 
-/// JSON logs on stderr at `level` (`MCP_EDGE_LOG_LEVEL`, an `EnvFilter` directive; `info` when unset
-/// or invalid), without timestamps (CloudWatch adds them).
-pub fn init_logging(level: Option<String>) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level.unwrap_or_else(|| "info".into()))
+/// JSON logs on stderr at `level` (`MCP_EDGE_LOG_LEVEL`, an `EnvFilter` directive; `info` when
+/// invalid), without timestamps (CloudWatch adds them).
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()

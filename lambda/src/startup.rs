@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_edge_core::error::McpError;
-use mcp_edge_core::settings::{parse_duration_ms, Settings, SettingsError};
+use mcp_edge_core::settings::{table as setting, Settings, SettingsError, Target};
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::upstream::UpstreamGuard;
 use mcp_edge_core::{McpApp, Ports};
@@ -18,12 +18,11 @@ use mcp_edge_native::{
 
 use crate::handler::{base_path, Gateway, MAX_INVOCATION};
 use crate::items::VersionedItems;
+use crate::outbox::DynamoOutbox;
 use crate::quota::DynamoLeaseLedger;
 use crate::ratelimit::DynamoRateLimiter;
 use crate::store::DynamoSessionStore;
 
-/// Default interval at which a held legacy stream reads its session's outbox.
-const LEGACY_POLL_DEFAULT_MS: u64 = 250;
 /// Shortest outbox poll interval accepted (each poll is one DynamoDB read).
 const LEGACY_POLL_MIN_MS: u64 = 20;
 
@@ -40,9 +39,6 @@ pub enum StartError {
     /// `MCP_EDGE_DYNAMODB_TABLE` is unset.
     #[error("MCP_EDGE_DYNAMODB_TABLE must name the sessions table")]
     NoTable,
-    /// `MCP_EDGE_LEGACY_POLL` is not a duration.
-    #[error("MCP_EDGE_LEGACY_POLL: {0}")]
-    LegacyPoll(String),
     /// The core refused its configuration.
     #[error(transparent)]
     Gateway(#[from] McpError),
@@ -53,23 +49,16 @@ pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// `MCP_EDGE_LEGACY_POLL`: 250 ms when unset, at least 20 ms.
-pub fn legacy_poll(raw: Option<&str>) -> Result<Duration, StartError> {
-    let ms = raw
-        .map(parse_duration_ms)
-        .transpose()
-        .map_err(StartError::LegacyPoll)?
-        .unwrap_or(LEGACY_POLL_DEFAULT_MS)
-        .max(LEGACY_POLL_MIN_MS);
-    Ok(Duration::from_millis(ms))
-}
-
 /// Builds the gateway from the process environment.
 pub async fn build() -> Result<Gateway, StartError> {
-    let settings = Settings::from_vars(env)?;
+    let settings = Settings::from_vars(Target::Lambda, env)?;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
-    let table = env("MCP_EDGE_DYNAMODB_TABLE").ok_or(StartError::NoTable)?;
-    let legacy_poll = legacy_poll(env("MCP_EDGE_LEGACY_POLL").as_deref())?;
+    let values = &settings.values;
+    let table = values
+        .get(&setting::DYNAMODB_TABLE)?
+        .ok_or(StartError::NoTable)?;
+    let legacy_poll =
+        Duration::from_millis(values.value(&setting::LEGACY_POLL)?.max(LEGACY_POLL_MIN_MS));
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
         .load()
@@ -87,7 +76,6 @@ pub async fn build() -> Result<Gateway, StartError> {
     }
     mcp_edge_core::connector::register(&mut registry, settings.connectors);
     let mut config = settings.gateway;
-    config.legacy_outbox_in_store = true;
     // A held stream ends before its invocation's deadline, which is at most Lambda's 15 minutes.
     config.stream_lease_ms = Some(MAX_INVOCATION.as_millis() as u64);
     let upstream = config.upstream.clone();
@@ -107,29 +95,17 @@ pub async fn build() -> Result<Gateway, StartError> {
         .with_audit_sink(Arc::new(LogAudit))
         .with_rate_limiter(Arc::new(limiter))
         .with_session_ledger(leases.clone())
-        .with_stream_ledger(leases);
+        .with_stream_ledger(leases)
+        .with_outbox(Arc::new(DynamoOutbox::new(
+            client.clone(),
+            table.clone(),
+            Arc::new(OsEntropy),
+            calls.clone(),
+        )));
     Ok(Gateway {
         app: Arc::new(app),
         calls,
         legacy_poll,
-        base_path: base_path(env("MCP_EDGE_BASE_PATH").as_deref()),
+        base_path: base_path(values.given(&setting::BASE_PATH)),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn legacy_poll_defaults_to_250ms_and_is_at_least_20ms() {
-        assert_eq!(legacy_poll(None).unwrap(), Duration::from_millis(250));
-        assert_eq!(legacy_poll(Some("1s")).unwrap(), Duration::from_secs(1));
-        assert_eq!(legacy_poll(Some("5ms")).unwrap(), Duration::from_millis(20));
-        let err = legacy_poll(Some("soon")).unwrap_err();
-        assert!(matches!(err, StartError::LegacyPoll(_)), "{err:?}");
-        assert!(
-            err.to_string().starts_with("MCP_EDGE_LEGACY_POLL: "),
-            "{err}"
-        );
-    }
 }

@@ -34,6 +34,8 @@ pub struct StoreCalls {
     pub deletes: AtomicU64,
     /// Writes refused by their condition (lost races, surfaced to the core as conflicts).
     pub conflicts: AtomicU64,
+    /// Unconditional outbox writes (`PutItem` of a message, `UpdateItem` of an outbox index).
+    pub outbox: AtomicU64,
 }
 
 impl StoreCalls {
@@ -46,12 +48,14 @@ impl StoreCalls {
              mcp_edge_dynamodb_calls_total{{op=\"read\"}} {}\n\
              mcp_edge_dynamodb_calls_total{{op=\"conditional_write\"}} {}\n\
              mcp_edge_dynamodb_calls_total{{op=\"delete\"}} {}\n\
+             mcp_edge_dynamodb_calls_total{{op=\"outbox_write\"}} {}\n\
              # HELP mcp_edge_dynamodb_conflicts_total Conditional writes that lost a race.\n\
              # TYPE mcp_edge_dynamodb_conflicts_total counter\n\
              mcp_edge_dynamodb_conflicts_total {}\n",
             get(&self.reads),
             get(&self.writes),
             get(&self.deletes),
+            get(&self.outbox),
             get(&self.conflicts)
         )
     }

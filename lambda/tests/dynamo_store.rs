@@ -8,13 +8,16 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
+use mcp_edge_core::outbox::Outbox;
 use mcp_edge_core::port::Clock;
 use mcp_edge_core::session::{
     SessionId, SessionRecord, SessionStore, SessionTransport, StoreError,
 };
+use mcp_edge_core::store_contract;
 use mcp_edge_lambda::items::VersionedItems;
+use mcp_edge_lambda::outbox::DynamoOutbox;
 use mcp_edge_lambda::store::{DynamoSessionStore, EXPIRES_AT, KEY};
-use mcp_edge_native::SystemClock;
+use mcp_edge_native::{OsEntropy, SystemClock};
 use serde_json::json;
 
 async fn client() -> aws_sdk_dynamodb::Client {
@@ -170,58 +173,75 @@ async fn expired_items_are_absent_before_ttl_deletes_them() {
 
 #[tokio::test]
 #[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
-async fn concurrent_writers_lose_no_update() {
+async fn the_session_store_keeps_the_contract() {
     let client = client().await;
-    let name = table(&client, "race").await;
-    let store = Arc::new(DynamoSessionStore::new(client, name, Arc::new(SystemClock)));
-    let rec = record("00000000000000000000000000000002", later());
-    store.save(&rec, None).await.unwrap();
-    const WRITERS: u64 = 8;
-    const EACH: u64 = 10;
-    let mut tasks = Vec::new();
-    for _ in 0..WRITERS {
-        let store = store.clone();
-        let id = rec.id.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut retries = 0u32;
-            for _ in 0..EACH {
-                loop {
-                    let mut cur = store.load(&id).await.unwrap().unwrap();
-                    cur.next_stream += 1;
-                    match store.save(&cur, Some(cur.version)).await {
-                        Ok(_) => break,
-                        Err(StoreError::Conflict) => {
-                            retries += 1;
-                            assert!(retries < 1000, "bounded retries");
-                        }
-                        Err(e) => panic!("{e}"),
-                    }
-                }
-            }
-            retries
-        }));
+    let name = table(&client, "contract").await;
+    let store = DynamoSessionStore::new(client, name, Arc::new(SystemClock));
+    let now = SystemClock.now();
+    // The core's store contract: create, compare-and-set conflict, delete absent, expiry, then 8
+    // concurrent writers of 10 increments each (concurrent requests to the server) losing none.
+    let conflicts = store_contract::run_all(&store, now, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("contract: 80 concurrent increments, {conflicts} lost races retried");
+}
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn the_outbox_keeps_the_contract() {
+    let client = client().await;
+    let name = table(&client, "outbox").await;
+    let calls =
+        DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock)).calls();
+    let outbox = DynamoOutbox::new(client.clone(), name.clone(), Arc::new(OsEntropy), calls);
+    let now = SystemClock.now();
+    for case in store_contract::OUTBOX_CASES {
+        store_contract::run_outbox_case(&outbox, case, now, now)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
     }
-    let mut retries = 0;
-    for t in tasks {
-        retries += t.await.unwrap();
+    // Two environments append to one session's outbox at once, 8 messages each: all 16 land and
+    // none of the appends fails (before, each POST rewrote one outbox in the session record and
+    // lost compare-and-set races until the gateway gave up).
+    let other = DynamoOutbox::new(
+        client.clone(),
+        name.clone(),
+        Arc::new(OsEntropy),
+        Arc::default(),
+    );
+    let id = store_contract::case_id(now, 7);
+    let appends = (0..16).map(|i| {
+        let ob = if i % 2 == 0 { &outbox } else { &other };
+        let id = &id;
+        async move { ob.append(id, &[format!("m{i}")], now + 60_000).await }
+    });
+    for r in futures_util::future::join_all(appends).await {
+        r.expect("a concurrent append");
     }
-    let last = store.load(&rec.id).await.unwrap().unwrap();
-    assert_eq!(
-        last.next_stream,
-        1 + WRITERS * EACH,
-        "every increment landed"
-    );
-    assert_eq!(last.version, 1 + WRITERS * EACH);
-    println!(
-        "{} increments, {retries} lost races retried",
-        WRITERS * EACH
-    );
+    let first = outbox.read(&id, 0).await.unwrap();
+    assert_eq!(first.len(), 16, "{first:?}");
+    // Reading from position 10 drops what came before it, items included.
+    let rest = other.read(&id, 10).await.unwrap();
+    assert_eq!(rest, first[10..].to_vec());
+    let scan = client.scan().table_name(&name).send().await.unwrap();
+    let left = scan
+        .items()
+        .iter()
+        .filter(|i| {
+            i[KEY]
+                .as_s()
+                .is_ok_and(|k| k.starts_with(&format!("outbox:{id}:")))
+        })
+        .count();
+    assert_eq!(left, 6, "delivered messages' items are deleted");
+    outbox.clear(&id).await.unwrap();
+    assert!(outbox.read(&id, 0).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 #[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
 async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
-    use mcp_edge_core::ratelimit::{RateLimit, RateLimiter};
+    use mcp_edge_core::ratelimit::{LimitError, RateLimit, RateLimiter};
     use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
     let client = client().await;
     let name = table(&client, "rate").await;
@@ -242,7 +262,9 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     }
     assert_eq!(
         a.take("req:seq", limit, 1, now).await,
-        Err(60_000),
+        Err(LimitError::Empty {
+            retry_after_ms: 60_000
+        }),
         "the shared bucket is empty"
     );
     assert_eq!(
@@ -252,7 +274,8 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     );
 
     // 20 concurrent takes from a burst of 10 (no refill: `now` is fixed): a take that kept losing
-    // the conditional write is asked to retry (250 ms) and does, bounded; so exactly 10 are granted
+    // the conditional write is reported as contended (the core asks its caller to retry in 250 ms)
+    // and tries again, bounded; so exactly 10 are granted
     // and exactly 10 are told the bucket is empty (60 s until the next token).
     let mut tasks = Vec::new();
     for i in 0..20 {
@@ -260,7 +283,7 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
         tasks.push(tokio::spawn(async move {
             for _ in 0..50 {
                 match l.take("req:race", limit, 1, now).await {
-                    Err(250) => continue,
+                    Err(LimitError::Contended) => continue,
                     verdict => return verdict,
                 }
             }
@@ -271,8 +294,10 @@ async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     for t in tasks {
         match t.await.unwrap() {
             Ok(()) => granted += 1,
-            Err(60_000) => empty += 1,
-            Err(other) => panic!("unexpected retry-after {other}"),
+            Err(LimitError::Empty {
+                retry_after_ms: 60_000,
+            }) => empty += 1,
+            Err(other) => panic!("unexpected answer {other:?}"),
         }
     }
     assert_eq!(
@@ -335,7 +360,7 @@ async fn quota_leases_are_shared_exact_under_races_and_lapse() {
         .expect("a lapsed lease frees its place");
 
     // 20 environments race for 5 places: exactly 5 win. A racer whose conditional writes kept losing
-    // (`Backend`, after the ledger's own bounded retries) tries again, bounded, as a caller would.
+    // (`Contended`, after the ledger's own bounded retries) tries again, bounded, as a caller would.
     let mut tasks = Vec::new();
     for i in 0..20 {
         let l = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -348,7 +373,7 @@ async fn quota_leases_are_shared_exact_under_races_and_lapse() {
             let mut lost = 0;
             for _ in 0..50 {
                 match l.apply("sessions:race", &change, now).await {
-                    Err(LeaseError::Backend(_)) => lost += 1,
+                    Err(LeaseError::Contended) => lost += 1,
                     verdict => return (verdict, lost),
                 }
             }

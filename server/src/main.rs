@@ -5,7 +5,7 @@
 //! no session. Endpoints: `/mcp` (Streamable HTTP), `/sse` + `/messages` (legacy HTTP+SSE), `/ws`
 //! (WebSocket), `/health` and `/metrics`. Every flag has an `MCP_EDGE_*` environment variable.
 
-mod access;
+mod cli;
 mod http_io;
 mod listener;
 mod server;
@@ -16,270 +16,21 @@ mod streams;
 mod wsock;
 
 use std::io::Write as _;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
-use mcp_edge_core::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
-use mcp_edge_core::connector::remote_bridge::BridgeConfig;
-use mcp_edge_core::connector::ConnectorSet;
-use mcp_edge_core::credential::CredentialDefaults;
-use mcp_edge_core::gateway::ConnectionBudget;
-use mcp_edge_core::policy::PolicyConfig;
+use mcp_edge_core::auth::KeyHash;
 use mcp_edge_core::port::{Clock as _, Entropy as _};
-use mcp_edge_core::ratelimit::RateLimit;
 use mcp_edge_core::tool::Registry;
-use mcp_edge_core::transport::headers::OriginPolicy;
-use mcp_edge_core::upstream::{
-    DeploymentConfig, GuardConfig, HostPattern, PoolConfig, UpstreamConfig, UpstreamGuard,
-};
-use mcp_edge_core::{GatewayConfig, McpApp, Ports};
+use mcp_edge_core::upstream::UpstreamGuard;
+use mcp_edge_core::{McpApp, Ports};
 use tokio::sync::watch;
 
+use crate::cli::Cli;
 use crate::store::RedbSessionStore;
 use mcp_edge_native::{LogAudit, OsEntropy, SystemClock, TokioSleeper};
 use mcp_edge_native::{ReqwestClient, ReqwestFactory, UpstreamTransport};
-
-/// Command-line flags (each also read from an `MCP_EDGE_*` environment variable).
-#[derive(Debug, Parser)]
-#[command(
-    name = "mcp-edge",
-    version,
-    about = "Serve MCP tools over Streamable HTTP, SSE and WebSocket"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    /// Address to listen on (use port 0 for a free port).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_BIND",
-        default_value = "127.0.0.1:8787"
-    )]
-    bind: SocketAddr,
-    /// Directory of the embedded session database and the credential fingerprint key.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_DATA_DIR",
-        default_value = ".mcp-edge"
-    )]
-    data_dir: PathBuf,
-    /// Idle time after which a session expires (e.g. `30m`, `1h`, `2s`).
-    #[arg(global = true, long, env = "MCP_EDGE_SESSION_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
-    session_ttl: Duration,
-    /// Browser origins allowed besides loopback ones (comma separated, `*` for any).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
-    allowed_origins: Vec<String>,
-    /// Host names accepted in the `Host` header besides loopback names (DNS-rebinding protection;
-    /// enforced when bound to loopback, or whenever this list is given).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_ALLOWED_HOSTS",
-        value_delimiter = ','
-    )]
-    allowed_hosts: Vec<String>,
-    /// Largest accepted request body in bytes (413 above).
-    #[arg(global = true, long, env = "MCP_EDGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
-    max_body_bytes: usize,
-    /// Most messages in one JSON-RPC batch (400 above).
-    #[arg(long, env = "MCP_EDGE_MAX_BATCH", default_value_t = 100)]
-    max_batch: usize,
-    /// Interval of SSE keep-alive comments.
-    #[arg(global = true, long, env = "MCP_EDGE_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
-    keepalive: Duration,
-    /// Answer POSTs with SSE even when the client accepts JSON.
-    #[arg(global = true, long, env = "MCP_EDGE_SSE_RESPONSES")]
-    sse_responses: bool,
-    /// Offer only read-only tools.
-    #[arg(global = true, long, env = "MCP_EDGE_READ_ONLY")]
-    read_only: bool,
-    /// Log filter (e.g. `info`, `debug`, `mcp_edge=debug`).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_LOG_LEVEL",
-        default_value = "info"
-    )]
-    log_level: String,
-    /// Log as JSON lines.
-    #[arg(global = true, long, env = "MCP_EDGE_LOG_JSON")]
-    log_json: bool,
-    /// Register the test-only tools, resources and prompt (never on by default).
-    #[arg(global = true, long, env = "MCP_EDGE_TEST_TOOLS", hide = true)]
-    enable_test_tools: bool,
-    /// API key entries `NAME=sha256:SALT:DIGEST[:ro][:tools=a*+b][:rate=60/10]` (hash from `mcp-edge hash-key`).
-    #[arg(global = true, long = "api-key", env = "MCP_EDGE_API_KEYS", value_delimiter = ';', value_parser = access::parse_api_key)]
-    api_keys: Vec<ApiKeyEntry>,
-    /// OAuth resource-server mode: the expected token issuer (`iss`).
-    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_ISSUER", requires_all = ["oauth_audience", "oauth_jwks_uri"])]
-    oauth_issuer: Option<String>,
-    /// Expected token audience (`aud`): this resource's URL.
-    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_AUDIENCE")]
-    oauth_audience: Option<String>,
-    /// URL of the issuer's JWKS.
-    #[arg(global = true, long, env = "MCP_EDGE_OAUTH_JWKS_URI")]
-    oauth_jwks_uri: Option<String>,
-    /// Authorization servers named in `/.well-known/oauth-protected-resource` (default: the issuer).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_OAUTH_AUTHORIZATION_SERVERS",
-        value_delimiter = ','
-    )]
-    oauth_authorization_servers: Vec<String>,
-    /// Token scope that allows read-only tools.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_OAUTH_READ_SCOPE",
-        default_value = "mcp:read"
-    )]
-    oauth_read_scope: String,
-    /// Token scope that allows every tool.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_OAUTH_WRITE_SCOPE",
-        default_value = "mcp:write"
-    )]
-    oauth_write_scope: String,
-    /// Public URL of the MCP endpoint (for OAuth metadata); derived from `Host` when unset.
-    #[arg(global = true, long, env = "MCP_EDGE_RESOURCE_URL")]
-    resource_url: Option<String>,
-    /// Per-caller request limit `PER_MINUTE/BURST` (e.g. `600/60`); none by default.
-    #[arg(global = true, long, env = "MCP_EDGE_RATE_LIMIT", value_parser = access::parse_rate)]
-    rate_limit: Option<RateLimit>,
-    /// Per-caller tool-call limit `PER_MINUTE/BURST`; none by default.
-    #[arg(global = true, long, env = "MCP_EDGE_TOOL_RATE_LIMIT", value_parser = access::parse_rate)]
-    tool_rate_limit: Option<RateLimit>,
-    /// Longest a tool call may run before it is cancelled.
-    #[arg(global = true, long, env = "MCP_EDGE_TOOL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    tool_timeout: Duration,
-    /// Most sessions (of every transport) one caller may hold open at once; unlimited by default.
-    #[arg(global = true, long, env = "MCP_EDGE_MAX_SESSIONS_PER_CALLER", value_parser = mcp_edge_core::settings::parse_quota)]
-    max_sessions_per_caller: Option<u32>,
-    /// Most `GET /mcp` streams one session may hold open at once; unlimited by default.
-    #[arg(global = true, long, env = "MCP_EDGE_MAX_STREAMS_PER_SESSION", value_parser = mcp_edge_core::settings::parse_quota)]
-    max_streams_per_session: Option<u32>,
-    /// Longest a request head may take from its first byte to its end (the connection closes after).
-    #[arg(long, env = "MCP_EDGE_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    header_timeout: Duration,
-    /// Longest a connection may wait for the first byte of its next request (keep-alive idle time).
-    #[arg(long, env = "MCP_EDGE_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
-    idle_timeout: Duration,
-    /// Longest a whole request body may take to arrive (408 after).
-    #[arg(long, env = "MCP_EDGE_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    body_timeout: Duration,
-    /// Slowest average rate, in bytes per second, a request body may arrive at after its first second
-    /// (408 below; 0 turns the check off).
-    #[arg(long, env = "MCP_EDGE_BODY_MIN_RATE", default_value_t = 1024)]
-    body_min_rate: u64,
-    /// Most connections served at once (a small reserve above it answers only `/health`); by default
-    /// derived from the file-descriptor limit (limit − 144, between 16 and 8192).
-    #[arg(long, env = "MCP_EDGE_MAX_CONNECTIONS")]
-    max_connections: Option<usize>,
-    /// Longest a shutdown waits for in-flight requests and streams before cancelling them.
-    #[arg(long, env = "MCP_EDGE_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
-    shutdown_grace: Duration,
-    /// A remote mcp-edge stdio bridge whose servers' tools are offered too, as `{server}__{tool}`.
-    #[arg(global = true, long, env = "MCP_EDGE_BRIDGE_URL", value_parser = mcp_edge_core::settings::parse_bridge_url)]
-    bridge_url: Option<String>,
-    /// Shared secret for the bridge (sent as its API key).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_BRIDGE_SECRET",
-        hide_env_values = true
-    )]
-    bridge_secret: Option<String>,
-    /// Serve without caller authentication on a non-loopback address (refused otherwise).
-    #[arg(global = true, long, env = "MCP_EDGE_ALLOW_UNAUTHENTICATED")]
-    allow_unauthenticated: bool,
-    /// Connectors to offer: any of `jira`, `confluence`, `gitlab`, or `none`.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_CONNECTORS",
-        value_delimiter = ',',
-        default_value = "jira,confluence,gitlab"
-    )]
-    connectors: Vec<String>,
-    /// Only these upstream hosts may be reached (`*.example.com` wildcards); any public host when empty.
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_ALLOWLIST", value_delimiter = ',', value_parser = HostPattern::parse)]
-    upstream_allowlist: Vec<HostPattern>,
-    /// Upstream hosts that may be reached over plain http (https only otherwise).
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_ALLOW_HTTP", value_delimiter = ',', value_parser = HostPattern::parse)]
-    upstream_allow_http: Vec<HostPattern>,
-    /// Upstream hosts that may be loopback, private or link-local addresses (refused otherwise).
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", value_delimiter = ',', value_parser = HostPattern::parse)]
-    upstream_allow_private: Vec<HostPattern>,
-    /// Longest one upstream call may take.
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    upstream_timeout: Duration,
-    /// Most pooled upstream clients (least recently used ones are evicted).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_UPSTREAM_POOL_SIZE",
-        default_value_t = 100
-    )]
-    upstream_pool_size: usize,
-    /// Idle time after which a pooled upstream client is dropped.
-    #[arg(global = true, long, env = "MCP_EDGE_UPSTREAM_POOL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
-    upstream_pool_idle: Duration,
-    /// Retries after upstream 429/502/503/504 answers.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_UPSTREAM_RETRIES",
-        default_value_t = 2
-    )]
-    upstream_retries: u32,
-    /// Bridge a stdio MCP server, served at `/servers/stdio/mcp` (e.g.
-    /// `--stdio "npx -y @modelcontextprotocol/server-everything"`).
-    #[arg(global = true, long, env = "MCP_EDGE_STDIO")]
-    stdio: Option<String>,
-    /// Services whose header-supplied URLs are accepted (`jira`, `confluence`, `gitlab` or `none`;
-    /// default all). For the others only the environment URL is used and a header URL is refused.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_DYNAMIC_URLS",
-        value_delimiter = ','
-    )]
-    dynamic_urls: Vec<String>,
-    /// Extra trusted CA certificates for upstream TLS (PEM files, comma separated), added to the
-    /// bundled roots and the system store (`SSL_CERT_FILE` is added too when set).
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_UPSTREAM_CA_FILE",
-        value_delimiter = ','
-    )]
-    upstream_ca_file: Vec<PathBuf>,
-    /// Isolation of the `--stdio` server: `per-session` (a child per session) or `shared`.
-    #[arg(
-        global = true,
-        long,
-        env = "MCP_EDGE_STDIO_ISOLATION",
-        default_value = "per-session"
-    )]
-    stdio_isolation: stdio::config::Isolation,
-    /// TOML file of bridged stdio servers (`[servers.NAME]` tables), served at `/servers/NAME/mcp`.
-    #[arg(global = true, long, env = "MCP_EDGE_STDIO_CONFIG")]
-    stdio_config: Option<PathBuf>,
-}
 
 /// The bridged stdio servers from `--stdio-config` and `--stdio`.
 fn stdio_servers(
@@ -297,74 +48,6 @@ fn stdio_servers(
         );
     }
     Ok(servers)
-}
-
-fn connector_set(names: &[String]) -> anyhow::Result<ConnectorSet> {
-    mcp_edge_core::settings::parse_connectors(names).map_err(anyhow::Error::msg)
-}
-
-fn upstream_config(cli: &Cli) -> anyhow::Result<UpstreamConfig> {
-    let deployment = DeploymentConfig::from_vars(|name| std::env::var(name).ok())
-        .map_err(|(name, reason)| anyhow::anyhow!("{name}: {reason}"))?;
-    Ok(UpstreamConfig {
-        guard: GuardConfig {
-            allowlist: cli.upstream_allowlist.clone(),
-            allow_http: cli.upstream_allow_http.clone(),
-            allow_private: cli.upstream_allow_private.clone(),
-        },
-        pool: PoolConfig {
-            max_size: cli.upstream_pool_size.max(1),
-            idle_ms: cli.upstream_pool_idle.as_millis() as u64,
-        },
-        timeout_ms: cli.upstream_timeout.as_millis() as u64,
-        max_retries: cli.upstream_retries,
-        deployment,
-        ..UpstreamConfig::default()
-    })
-}
-
-/// The services whose URL is fixed: `--dynamic-urls`, else the GitLab MCP server's
-/// `ENABLE_DYNAMIC_API_URL=false`.
-fn fixed_urls(cli: &Cli) -> anyhow::Result<Vec<mcp_edge_core::credential::Service>> {
-    if cli.dynamic_urls.is_empty() {
-        mcp_edge_core::settings::fixed_urls_from_vars(|n| {
-            std::env::var(n)
-                .ok()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        })
-        .map_err(anyhow::Error::msg)
-    } else {
-        mcp_edge_core::settings::parse_fixed_urls(&cli.dynamic_urls)
-            .map_err(|e| anyhow::anyhow!("--dynamic-urls: {e}"))
-    }
-}
-
-/// Upstream trust and proxy rules: `--upstream-ca-file`, plus `SSL_CERT_FILE` when set.
-fn upstream_transport(cli: &Cli) -> anyhow::Result<UpstreamTransport> {
-    let mut files = cli.upstream_ca_file.clone();
-    files.extend(
-        std::env::var_os("SSL_CERT_FILE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
-    );
-    Ok(UpstreamTransport::new(&files)?)
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Prints the salted hash of an API key for `--api-key` (generates a key when none is given).
-    HashKey {
-        /// The key to hash; omit to generate a random one.
-        key: Option<String>,
-    },
-    /// Serves the connectors (and test tools with `--enable-test-tools`) as an MCP server on stdin and
-    /// stdout for desktop clients: credentials from the environment, logs on stderr, no port bound.
-    Stdio,
-    /// Exits 0 when the gateway listening on `--bind` (on loopback) answers `GET /health` with 200,
-    /// 1 otherwise (the container's `HEALTHCHECK`).
-    Health,
 }
 
 /// `mcp-edge health`: one `GET /health` over loopback to the `--bind` port, within 5 s.
@@ -411,30 +94,6 @@ fn hash_key(key: Option<String>) {
 
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn auth_config(cli: &Cli) -> AuthConfig {
-    let oauth = match (&cli.oauth_issuer, &cli.oauth_audience, &cli.oauth_jwks_uri) {
-        (Some(issuer), Some(audience), Some(jwks_uri)) => Some(OAuthSettings {
-            issuer: issuer.clone(),
-            audience: audience.clone(),
-            jwks_uri: jwks_uri.clone(),
-            authorization_servers: if cli.oauth_authorization_servers.is_empty() {
-                vec![issuer.clone()]
-            } else {
-                cli.oauth_authorization_servers.clone()
-            },
-            leeway_secs: 60,
-            read_scope: cli.oauth_read_scope.clone(),
-            write_scope: cli.oauth_write_scope.clone(),
-        }),
-        _ => None,
-    };
-    AuthConfig {
-        api_keys: cli.api_keys.clone(),
-        oauth,
-        resource_url: cli.resource_url.clone(),
-    }
 }
 
 fn init_logging(cli: &Cli) {
@@ -516,62 +175,31 @@ fn main() -> anyhow::Result<()> {
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("starting the runtime")?;
-    let result = runtime.block_on(run(Cli::parse()));
+    let result = runtime.block_on(run(cli::command().get_matches()));
     // Blocking work still running (a DNS lookup, a child's pipe) must not hold the exit up.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-/// The gateway over `store`, configured from the command line.
+/// The gateway over `store`, configured from the command line; `fingerprint_key` replaces the
+/// settings' key when `--fingerprint-key` is not given.
 fn build_app(
     cli: &Cli,
     store: Arc<dyn mcp_edge_core::session::SessionStore>,
-    fingerprint_key: Vec<u8>,
+    fingerprint_key: Option<Vec<u8>>,
 ) -> anyhow::Result<Arc<McpApp>> {
-    let transport = upstream_transport(cli)?;
+    let settings = &cli.settings;
+    let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
     let mut registry = Registry::new();
-    if cli.enable_test_tools {
+    if settings.test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);
     }
-    mcp_edge_core::connector::register(&mut registry, connector_set(&cli.connectors)?);
-    let upstream = upstream_config(cli)?;
-    let loopback = cli.bind.ip().is_loopback();
-    let config = GatewayConfig {
-        session_ttl_ms: cli.session_ttl.as_millis() as u64,
-        max_body_bytes: cli.max_body_bytes,
-        max_batch: cli.max_batch,
-        origins: OriginPolicy {
-            allowed_origins: cli.allowed_origins.clone(),
-            allowed_hosts: (loopback || !cli.allowed_hosts.is_empty())
-                .then(|| cli.allowed_hosts.clone()),
-        },
-        fingerprint_key,
-        keepalive_ms: cli.keepalive.as_millis() as u64,
-        prefer_sse: cli.sse_responses,
-        auth: auth_config(cli),
-        request_limit: cli.rate_limit,
-        tool_call_limit: cli.tool_rate_limit,
-        tool_timeout_ms: Some(cli.tool_timeout.as_millis() as u64),
-        bridge: cli.bridge_url.clone().map(|url| BridgeConfig {
-            url,
-            secret: cli.bridge_secret.clone(),
-            servers: Vec::new(),
-            refresh_ms: 60_000,
-        }),
-        max_sessions_per_caller: cli.max_sessions_per_caller,
-        max_streams_per_session: cli.max_streams_per_session,
-        policy: PolicyConfig {
-            read_only: cli.read_only,
-            allow_request_overrides: true,
-            ..PolicyConfig::default()
-        },
-        upstream: upstream.clone(),
-        credential_defaults: CredentialDefaults {
-            fixed_urls: fixed_urls(cli)?,
-            ..CredentialDefaults::from_vars(|name| std::env::var(name).ok())
-        },
-        ..GatewayConfig::default()
-    };
+    mcp_edge_core::connector::register(&mut registry, settings.connectors);
+    let mut config = settings.gateway.clone();
+    if let Some(key) = fingerprint_key {
+        config.fingerprint_key = key;
+    }
+    let upstream = config.upstream.clone();
     let ports = Ports {
         store,
         http: Arc::new(ReqwestClient::plain(Duration::from_secs(10), &transport)),
@@ -583,7 +211,7 @@ fn build_app(
             .with_sleeper(Arc::new(TokioSleeper))
             .with_http_factory(Arc::new(ReqwestFactory {
                 guard: UpstreamGuard::new(upstream.guard.clone()),
-                timeout: cli.upstream_timeout,
+                timeout: Duration::from_millis(upstream.timeout_ms),
                 transport,
             }))
             .with_audit_sink(Arc::new(LogAudit)),
@@ -598,18 +226,21 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         cli.stdio.is_none() && cli.stdio_config.is_none(),
         "bridged stdio servers (--stdio, --stdio-config) are served over HTTP only, not by `mcp-edge stdio`"
     );
-    let mut key = vec![0u8; 32];
-    OsEntropy.fill(&mut key);
+    let key = (!cli.fingerprint_key_given).then(|| {
+        let mut key = vec![0u8; 32];
+        OsEntropy.fill(&mut key);
+        key
+    });
     let app = build_app(
         cli,
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
     )?;
     tracing::info!(
-        test_tools = cli.enable_test_tools,
+        test_tools = cli.settings.test_tools,
         "mcp-edge serving MCP on stdio"
     );
-    let max = cli.max_body_bytes;
+    let max = cli.settings.gateway.max_body_bytes;
     let mut input = tokio::io::BufReader::new(tokio::io::stdin());
     let mut output = tokio::io::stdout();
     let mut conn = app.stdio_open();
@@ -654,21 +285,30 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Some(Command::HashKey { key }) => {
-            hash_key(key);
+async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
+    match matches.subcommand() {
+        Some(("hash-key", sub)) => {
+            hash_key(sub.get_one::<String>("key").cloned());
             return Ok(());
         }
-        Some(Command::Health) => return health(cli.bind).await,
-        Some(Command::Stdio) => {
+        Some(("settings", sub)) => {
+            cli::print_settings(sub.get_flag("json"));
+            return Ok(());
+        }
+        _ => {}
+    }
+    // Subcommands see every (global) flag.
+    let cli = Cli::from_matches(matches.subcommand().map_or(&matches, |(_, sub)| sub))?;
+    match matches.subcommand_name() {
+        Some("health") => return health(cli.bind).await,
+        Some("stdio") => {
             init_logging(&cli);
             return serve_stdio(&cli).await;
         }
-        None => {}
+        _ => {}
     }
     init_logging(&cli);
-    let auth = auth_config(&cli);
+    let auth = &cli.settings.gateway.auth;
     if auth.is_open() && !cli.bind.ip().is_loopback() && !cli.allow_unauthenticated {
         anyhow::bail!(
             "refusing to serve {} without caller authentication: configure --api-key or --oauth-issuer, or pass --allow-unauthenticated",
@@ -680,23 +320,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
         .context("opening the session database")?;
     let swept = store.sweep_expired(SystemClock.now()).await.unwrap_or(0);
-    let app = build_app(
-        &cli,
-        Arc::new(store.clone()),
-        fingerprint_key(&cli.data_dir)?,
-    )?;
+    let key = match cli.fingerprint_key_given {
+        true => None,
+        false => Some(fingerprint_key(&cli.data_dir)?),
+    };
+    let app = build_app(&cli, Arc::new(store.clone()), key)?;
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
     let bridge = Arc::new(stdio::Bridge::new(stdio_servers(&cli)?, app.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let budget = ConnectionBudget {
-        header_timeout_ms: cli.header_timeout.as_millis() as u64,
-        idle_timeout_ms: cli.idle_timeout.as_millis() as u64,
-        body_timeout_ms: cli.body_timeout.as_millis() as u64,
-        body_min_rate: cli.body_min_rate,
-    };
+    let budget = cli.budget;
     let state = state::AppState {
         app: app.clone(),
         hub: Default::default(),
@@ -714,7 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cli.bind))?;
     let addr = tcp.local_addr()?;
-    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.enable_test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), max_connections, fd_limit, "mcp-edge started");
+    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.settings.test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), max_connections, fd_limit, "mcp-edge started");
     println!("mcp-edge listening on http://{addr}");
     std::io::stdout().flush().ok();
 
@@ -723,7 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let app = app.clone();
         let mut stop = shutdown_rx.clone();
         let bridge = bridge.clone();
-        let ttl = cli.session_ttl;
+        let ttl = Duration::from_millis(cli.settings.gateway.session_ttl_ms);
         tokio::spawn(async move {
             // Bridged sessions and children are checked often (a session TTL can be seconds in
             // tests); the persistent store once a minute.

@@ -340,6 +340,19 @@ mod tests {
         assert!(store.load(&loaded.id).await.unwrap().is_none());
     }
 
+    /// The core's store contract (create, compare-and-set conflict, delete absent, expiry, 8
+    /// concurrent writers of 10 increments): the writers' futures wait on the writer thread, so they
+    /// interleave and lose races for real.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keeps_the_store_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbSessionStore::open(&dir.path().join("s.redb")).unwrap();
+        let conflicts = mcp_edge_core::store_contract::run_all(&store, 1_700_000_000_000, 3)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        println!("redb contract: 80 concurrent increments, {conflicts} lost races retried");
+    }
+
     /// A burst of concurrent writes is applied by the one writer thread in batches, each write with
     /// its own outcome: every new session is stored once, and of racing updates of one version
     /// exactly one wins.

@@ -20,6 +20,9 @@ pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabi
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 /// `_meta` key carrying the per-request log level of a 2026-07-28 request.
 pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// `_meta` key carrying the server's identity on every 2026-07-28 result (spec PR #3002; the
+/// official TypeScript v2 and Python SDK clients read the server's name and version only here).
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 /// Whether `v` is any version this server speaks.
 pub fn is_supported_version(v: &str) -> bool {

@@ -49,8 +49,10 @@ pub enum LeaseChange {
     },
 }
 
-/// Why a ledger refused or failed a change (the ledger boundary's error).
+/// Why a ledger refused or failed a change (the ledger boundary's error). A backend failure is
+/// reported, never decided, by the adapter: the gateway decides once what it means.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LeaseError {
     /// `held` live leases exist already; the earliest lapses in `retry_after_ms` when that is known.
     #[error("{held} already open")]
@@ -60,6 +62,9 @@ pub enum LeaseError {
         /// Time until the first lease lapses (`None` when the leases last until closed).
         retry_after_ms: Option<u64>,
     },
+    /// The set kept changing under concurrent changes until the backend's bounded retries ran out.
+    #[error("lease set kept changing concurrently")]
+    Contended,
     /// The backend failed; the message never contains secrets.
     #[error("lease ledger failed: {0}")]
     Backend(String),

@@ -56,16 +56,37 @@ impl Bucket {
     }
 }
 
+/// Why a [`RateLimiter`] refused or failed a take (the rate-limit boundary's error). A backend
+/// failure is reported, never decided, by the adapter: the gateway decides once what it means
+/// (see `McpApp`'s counting-port policy).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// The bucket is empty; enough tokens exist again in `retry_after_ms`.
+    #[error("rate limit reached; retry in {retry_after_ms} ms")]
+    Empty {
+        /// Time until enough tokens exist.
+        retry_after_ms: u64,
+    },
+    /// The bucket kept changing under concurrent takes until the backend's bounded retries ran out.
+    #[error("rate-limit bucket kept changing concurrently")]
+    Contended,
+    /// The backend failed; the message never contains secrets.
+    #[error("rate-limit backend failed: {0}")]
+    Backend(String),
+}
+
 /// Where bucket state lives.
 pub trait RateLimiter: MaybeSendSync {
-    /// Takes `cost` tokens from bucket `key`; `Err(retry_after_ms)` when the bucket is empty.
+    /// Takes `cost` tokens from bucket `key`: [`LimitError::Empty`] when the bucket is empty,
+    /// [`LimitError::Contended`] or [`LimitError::Backend`] when the backend could not decide.
     fn take<'a>(
         &'a self,
         key: &'a str,
         limit: RateLimit,
         cost: u32,
         now: UnixMillis,
-    ) -> BoxFuture<'a, Result<(), u64>>;
+    ) -> BoxFuture<'a, Result<(), LimitError>>;
 }
 
 /// Buckets in process memory (bounded: idle full buckets are dropped when the map grows large).
@@ -85,7 +106,7 @@ impl RateLimiter for MemoryRateLimiter {
         limit: RateLimit,
         cost: u32,
         now: UnixMillis,
-    ) -> BoxFuture<'a, Result<(), u64>> {
+    ) -> BoxFuture<'a, Result<(), LimitError>> {
         let result = match self.buckets.lock() {
             Ok(mut map) => {
                 if map.len() >= MAX_BUCKETS {
@@ -96,10 +117,12 @@ impl RateLimiter for MemoryRateLimiter {
                         map.insert(key.to_owned(), b);
                         Ok(())
                     }
-                    Err(wait) => Err(wait),
+                    Err(wait) => Err(LimitError::Empty {
+                        retry_after_ms: wait,
+                    }),
                 }
             }
-            Err(_) => Ok(()),
+            Err(_) => Err(LimitError::Backend("rate-limit buckets poisoned".into())),
         };
         Box::pin(async move { result })
     }
@@ -119,8 +142,9 @@ mod tests {
         let l = MemoryRateLimiter::default();
         assert!(block_on(l.take("k", limit, 1, 0)).is_ok());
         assert!(block_on(l.take("k", limit, 1, 0)).is_ok());
-        assert_eq!(block_on(l.take("k", limit, 1, 0)), Err(1000));
-        assert_eq!(block_on(l.take("k", limit, 1, 400)), Err(600));
+        let empty = |ms| Err(LimitError::Empty { retry_after_ms: ms });
+        assert_eq!(block_on(l.take("k", limit, 1, 0)), empty(1000));
+        assert_eq!(block_on(l.take("k", limit, 1, 400)), empty(600));
         assert!(block_on(l.take("k", limit, 1, 1000)).is_ok());
         assert!(
             block_on(l.take("other", limit, 1, 1000)).is_ok(),
@@ -128,7 +152,7 @@ mod tests {
         );
         assert_eq!(
             block_on(l.take("k", limit, 5, 1000)),
-            Err(60_000),
+            empty(60_000),
             "a cost above the burst never fits"
         );
     }

@@ -1,6 +1,14 @@
-//! Settings from environment-style variables (`MCP_EDGE_*`): the one reader the serverless targets
-//! share (Worker `[vars]` and secrets, Lambda environment), and the parsers of the compound forms
-//! (API key entries, rate limits, durations) the native command line uses too.
+//! Settings from environment-style variables (`MCP_EDGE_*`): the one reader every target shares
+//! (native flags and environment, Worker `[vars]` and secrets, Lambda environment), driven by the one
+//! [`table`] of settings, and the parsers of the compound forms (API key entries, rate limits,
+//! durations).
+
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use table::{Setting, Spec, Target};
 
 use crate::auth::{ApiKeyEntry, AuthConfig, KeyHash, OAuthSettings};
 use crate::connector::ConnectorSet;
@@ -9,7 +17,7 @@ use crate::gateway::GatewayConfig;
 use crate::policy::PolicyConfig;
 use crate::ratelimit::RateLimit;
 use crate::transport::headers::OriginPolicy;
-use crate::upstream::{GuardConfig, HostPattern, PoolConfig, UpstreamConfig};
+use crate::upstream::{GuardConfig, PoolConfig, UpstreamConfig};
 
 /// A variable that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +42,9 @@ pub struct Settings {
     /// (comma separated) and `SSL_CERT_FILE`. Native HTTP clients only; the Worker's fetch uses
     /// the platform's public trust.
     pub upstream_ca_files: Vec<String>,
+    /// Every setting as given, for the target's own settings (native: bind address, data dir, …;
+    /// Lambda: the sessions table, …).
+    pub values: Values,
 }
 
 /// Checks a bridge base URL: `http` or `https`, with a host.
@@ -146,21 +157,10 @@ pub fn parse_fixed_urls<S: AsRef<str>>(dynamic: &[S]) -> Result<Vec<Service>, St
     .collect())
 }
 
-/// The services whose URL is fixed, from `MCP_EDGE_DYNAMIC_URLS` or, when that is unset, the
-/// GitLab MCP server's `ENABLE_DYNAMIC_API_URL=false` (which fixes GitLab's). Every service accepts
-/// header URLs by default. `var` returns trimmed, non-empty values.
-pub fn fixed_urls_from_vars(
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<Service>, SettingsError> {
-    if let Some(list) = var("MCP_EDGE_DYNAMIC_URLS") {
-        return parse_fixed_urls(&list.split(',').collect::<Vec<_>>()).map_err(|reason| {
-            SettingsError {
-                name: "MCP_EDGE_DYNAMIC_URLS",
-                reason,
-            }
-        });
-    }
-    match var("ENABLE_DYNAMIC_API_URL").map(|v| v.to_ascii_lowercase()) {
+/// The services whose URL is fixed when `MCP_EDGE_DYNAMIC_URLS` is unset: the GitLab MCP server's
+/// `ENABLE_DYNAMIC_API_URL=false` fixes GitLab's; otherwise every service accepts header URLs.
+fn fixed_urls_fallback(enable_dynamic: Option<String>) -> Result<Vec<Service>, SettingsError> {
+    match enable_dynamic.map(|v| v.to_ascii_lowercase()) {
         None => Ok(Vec::new()),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(Vec::new()),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(vec![Service::GitLab]),
@@ -171,88 +171,98 @@ pub fn fixed_urls_from_vars(
     }
 }
 
-/// Reads one variable: trimmed, empty as absent.
-struct Vars<F: Fn(&str) -> Option<String>>(F);
+/// One target's settings as given, read once through [`table::ALL`]: trimmed, empty as unset. Only
+/// the settings the target reads are looked up; the others stay unset.
+#[derive(Clone)]
+pub struct Values {
+    target: Target,
+    given: BTreeMap<&'static str, String>,
+}
 
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+impl fmt::Debug for Values {
+    // Names only: a value may be a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Values")
+            .field("target", &self.target)
+            .field("given", &self.given.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Values {
+    /// Looks up every setting `target` reads through `var`.
+    pub fn load(target: Target, var: impl Fn(&str) -> Option<String>) -> Self {
+        let given = table::for_target(target)
+            .filter_map(|s| {
+                var(s.var)
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (s.var, v))
+            })
+            .collect();
+        Values { target, given }
     }
 
-    fn parse<T>(
-        &self,
-        name: &'static str,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, SettingsError> {
-        self.get(name)
-            .map(|v| parse(&v).map_err(|reason| SettingsError { name, reason }))
+    /// The target these values are for.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// The value given for `spec`, if any (no default).
+    pub fn given(&self, spec: &Spec) -> Option<&str> {
+        self.given.get(spec.var).map(String::as_str)
+    }
+
+    /// The value given, else the default, parsed; `None` when neither exists or the target does not
+    /// read the setting.
+    pub fn get<T>(&self, setting: &Setting<T>) -> Result<Option<T>, SettingsError> {
+        if !setting.targets.has(self.target) {
+            return Ok(None);
+        }
+        self.given(setting)
+            .or(setting.default)
+            .map(|v| {
+                (setting.parse)(v).map_err(|reason| SettingsError {
+                    name: setting.var,
+                    reason,
+                })
+            })
             .transpose()
     }
 
-    fn list<T>(
-        &self,
-        name: &'static str,
-        sep: char,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<Vec<T>, SettingsError> {
-        self.get(name)
-            .map(|v| {
-                v.split(sep)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| parse(s).map_err(|reason| SettingsError { name, reason }))
-                    .collect()
-            })
-            .unwrap_or_else(|| Ok(Vec::new()))
+    /// [`Values::get`] for a setting with a default, a switch (off by default) or a list (empty).
+    pub fn value<T: Default>(&self, setting: &Setting<T>) -> Result<T, SettingsError> {
+        Ok(self.get(setting)?.unwrap_or_default())
     }
-
-    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
-        match self.get(name).map(|v| v.to_ascii_lowercase()) {
-            None => Ok(false),
-            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-            Some(_) => Err(SettingsError {
-                name,
-                reason: "expected true or false".into(),
-            }),
-        }
-    }
-
-    fn text(&self, name: &'static str) -> Result<Vec<String>, SettingsError> {
-        self.list(name, ',', |s| Ok(s.to_owned()))
-    }
-}
-
-fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| "expected a whole number".into())
 }
 
 impl Settings {
-    /// Reads every `MCP_EDGE_*` setting (and the upstream credential fallbacks) through `var`; unset
-    /// variables take the native binary's defaults. On a serverless target the `Host` check is enforced
-    /// only when `MCP_EDGE_ALLOWED_HOSTS` is given (there is no loopback bind to infer it from).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let v = Vars(var);
-        let defaults = GatewayConfig::default();
-        let ms = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
-            Ok(v.parse(name, parse_duration_ms)?.unwrap_or(default))
+    /// Reads every setting `target` reads (the [`table`]), plus the upstream credential and
+    /// deployment fallbacks, through `var`. The `Host` check is enforced when `MCP_EDGE_ALLOWED_HOSTS`
+    /// is given, or natively when bound to loopback (a serverless target has no bind to infer it from).
+    pub fn from_vars(
+        target: Target,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
         };
-        let issuer = v.get("MCP_EDGE_OAUTH_ISSUER");
-        let oauth = match issuer {
+        let v = Values::load(target, &var);
+        let oauth = match v.get(&table::OAUTH_ISSUER)? {
             None => None,
             Some(issuer) => {
-                let need = |name: &'static str| {
-                    v.get(name).ok_or(SettingsError {
-                        name,
+                let need = |s: &'static Setting<String>| {
+                    v.get(s)?.ok_or(SettingsError {
+                        name: s.var,
                         reason: "required when MCP_EDGE_OAUTH_ISSUER is set".into(),
                     })
                 };
-                let servers = v.text("MCP_EDGE_OAUTH_AUTHORIZATION_SERVERS")?;
+                let servers = v.value(&table::OAUTH_AUTHORIZATION_SERVERS)?;
                 Some(OAuthSettings {
-                    audience: need("MCP_EDGE_OAUTH_AUDIENCE")?,
-                    jwks_uri: need("MCP_EDGE_OAUTH_JWKS_URI")?,
+                    audience: need(&table::OAUTH_AUDIENCE)?,
+                    jwks_uri: need(&table::OAUTH_JWKS_URI)?,
                     authorization_servers: if servers.is_empty() {
                         vec![issuer.clone()]
                     } else {
@@ -260,115 +270,87 @@ impl Settings {
                     },
                     issuer,
                     leeway_secs: 60,
-                    read_scope: v
-                        .get("MCP_EDGE_OAUTH_READ_SCOPE")
-                        .unwrap_or_else(|| "mcp:read".into()),
-                    write_scope: v
-                        .get("MCP_EDGE_OAUTH_WRITE_SCOPE")
-                        .unwrap_or_else(|| "mcp:write".into()),
+                    read_scope: v.value(&table::OAUTH_READ_SCOPE)?,
+                    write_scope: v.value(&table::OAUTH_WRITE_SCOPE)?,
                 })
             }
         };
-        let allowed_hosts = v.text("MCP_EDGE_ALLOWED_HOSTS")?;
-        let upstream_defaults = UpstreamConfig::default();
+        let allowed_hosts = v.value(&table::ALLOWED_HOSTS)?;
+        let loopback_bind = v.get(&table::BIND)?.is_some_and(|a| a.ip().is_loopback());
         let upstream = UpstreamConfig {
             guard: GuardConfig {
-                allowlist: v.list("MCP_EDGE_UPSTREAM_ALLOWLIST", ',', HostPattern::parse)?,
-                allow_http: v.list("MCP_EDGE_UPSTREAM_ALLOW_HTTP", ',', HostPattern::parse)?,
-                allow_private: v.list(
-                    "MCP_EDGE_UPSTREAM_ALLOW_PRIVATE",
-                    ',',
-                    HostPattern::parse,
-                )?,
+                allowlist: v.value(&table::UPSTREAM_ALLOWLIST)?,
+                allow_http: v.value(&table::UPSTREAM_ALLOW_HTTP)?,
+                allow_private: v.value(&table::UPSTREAM_ALLOW_PRIVATE)?,
             },
             pool: PoolConfig {
-                max_size: v
-                    .parse("MCP_EDGE_UPSTREAM_POOL_SIZE", number::<usize>)?
-                    .unwrap_or(upstream_defaults.pool.max_size)
-                    .max(1),
-                idle_ms: ms(
-                    "MCP_EDGE_UPSTREAM_POOL_IDLE",
-                    upstream_defaults.pool.idle_ms,
-                )?,
+                max_size: v.value(&table::UPSTREAM_POOL_SIZE)?.max(1),
+                idle_ms: v.value(&table::UPSTREAM_POOL_IDLE)?,
             },
-            timeout_ms: ms("MCP_EDGE_UPSTREAM_TIMEOUT", upstream_defaults.timeout_ms)?,
-            deployment: crate::upstream::DeploymentConfig::from_vars(|n| v.get(n))
+            timeout_ms: v.value(&table::UPSTREAM_TIMEOUT)?,
+            deployment: crate::upstream::DeploymentConfig::from_vars(get)
                 .map_err(|(name, reason)| SettingsError { name, reason })?,
-            max_retries: v
-                .parse("MCP_EDGE_UPSTREAM_RETRIES", number::<u32>)?
-                .unwrap_or(upstream_defaults.max_retries),
-            ..upstream_defaults
+            max_retries: v.value(&table::UPSTREAM_RETRIES)?,
+            ..UpstreamConfig::default()
         };
-        let connectors = match v.get("MCP_EDGE_CONNECTORS") {
-            None => ConnectorSet::default(),
-            Some(text) => {
-                parse_connectors(&text.split(',').collect::<Vec<_>>()).map_err(|reason| {
-                    SettingsError {
-                        name: "MCP_EDGE_CONNECTORS",
-                        reason,
-                    }
-                })?
-            }
+        let fixed_urls = match v.get(&table::DYNAMIC_URLS)? {
+            Some(fixed) => fixed,
+            None => fixed_urls_fallback(get("ENABLE_DYNAMIC_API_URL"))?,
         };
+        let defaults = GatewayConfig::default();
         let gateway = GatewayConfig {
-            session_ttl_ms: ms("MCP_EDGE_SESSION_TTL", defaults.session_ttl_ms)?,
-            max_body_bytes: v
-                .parse("MCP_EDGE_MAX_BODY_BYTES", number::<usize>)?
-                .unwrap_or(defaults.max_body_bytes),
-            max_batch: v
-                .parse("MCP_EDGE_MAX_BATCH", number::<usize>)?
-                .unwrap_or(defaults.max_batch),
+            session_ttl_ms: v.value(&table::SESSION_TTL)?,
+            max_body_bytes: v.value(&table::MAX_BODY_BYTES)?,
+            max_batch: v.value(&table::MAX_BATCH)?,
             origins: OriginPolicy {
-                allowed_origins: v.text("MCP_EDGE_ALLOWED_ORIGINS")?,
-                allowed_hosts: (!allowed_hosts.is_empty()).then_some(allowed_hosts),
+                allowed_origins: v.value(&table::ALLOWED_ORIGINS)?,
+                allowed_hosts: (loopback_bind || !allowed_hosts.is_empty())
+                    .then_some(allowed_hosts),
             },
             fingerprint_key: v
-                .get("MCP_EDGE_FINGERPRINT_KEY")
-                .map(String::into_bytes)
+                .get(&table::FINGERPRINT_KEY)?
                 .unwrap_or(defaults.fingerprint_key.clone()),
-            keepalive_ms: ms("MCP_EDGE_KEEPALIVE", defaults.keepalive_ms)?,
-            prefer_sse: v.flag("MCP_EDGE_SSE_RESPONSES")?,
+            keepalive_ms: v.value(&table::KEEPALIVE)?,
+            prefer_sse: v.value(&table::SSE_RESPONSES)?,
             policy: PolicyConfig {
-                read_only: v.flag("MCP_EDGE_READ_ONLY")?,
+                read_only: v.value(&table::READ_ONLY)?,
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
             },
             auth: AuthConfig {
-                api_keys: v.list("MCP_EDGE_API_KEYS", ';', parse_api_key)?,
+                api_keys: v.value(&table::API_KEYS)?,
                 oauth,
-                resource_url: v.get("MCP_EDGE_RESOURCE_URL"),
+                resource_url: v.get(&table::RESOURCE_URL)?,
             },
-            request_limit: v.parse("MCP_EDGE_RATE_LIMIT", parse_rate)?,
-            tool_call_limit: v.parse("MCP_EDGE_TOOL_RATE_LIMIT", parse_rate)?,
-            tool_timeout_ms: Some(ms("MCP_EDGE_TOOL_TIMEOUT", 30_000)?),
-            bridge: match v.get("MCP_EDGE_BRIDGE_URL") {
+            request_limit: v.get(&table::RATE_LIMIT)?,
+            tool_call_limit: v.get(&table::TOOL_RATE_LIMIT)?,
+            tool_timeout_ms: Some(v.value(&table::TOOL_TIMEOUT)?),
+            bridge: match v.get(&table::BRIDGE_URL)? {
                 None => None,
                 Some(url) => Some(crate::connector::remote_bridge::BridgeConfig {
-                    url: parse_bridge_url(&url).map_err(|reason| SettingsError {
-                        name: "MCP_EDGE_BRIDGE_URL",
-                        reason,
-                    })?,
-                    secret: v.get("MCP_EDGE_BRIDGE_SECRET"),
-                    servers: v.text("MCP_EDGE_BRIDGE_SERVERS")?,
-                    refresh_ms: ms("MCP_EDGE_BRIDGE_REFRESH", 60_000)?,
+                    url,
+                    secret: v.get(&table::BRIDGE_SECRET)?,
+                    servers: v.value(&table::BRIDGE_SERVERS)?,
+                    refresh_ms: v.value(&table::BRIDGE_REFRESH)?,
                 }),
             },
-            max_sessions_per_caller: v.parse("MCP_EDGE_MAX_SESSIONS_PER_CALLER", parse_quota)?,
-            max_streams_per_session: v.parse("MCP_EDGE_MAX_STREAMS_PER_SESSION", parse_quota)?,
+            max_sessions_per_caller: v.get(&table::MAX_SESSIONS_PER_CALLER)?,
+            max_streams_per_session: v.get(&table::MAX_STREAMS_PER_SESSION)?,
             upstream,
             credential_defaults: CredentialDefaults {
-                fixed_urls: fixed_urls_from_vars(|n| v.get(n))?,
-                ..CredentialDefaults::from_vars(|n| v.get(n))
+                fixed_urls,
+                ..CredentialDefaults::from_vars(get)
             },
             ..defaults
         };
-        let mut upstream_ca_files = v.text("MCP_EDGE_UPSTREAM_CA_FILE")?;
-        upstream_ca_files.extend(v.get("SSL_CERT_FILE"));
+        let mut upstream_ca_files = v.value(&table::UPSTREAM_CA_FILE)?;
+        upstream_ca_files.extend(v.get(&table::SSL_CERT_FILE)?);
         Ok(Settings {
             gateway,
-            connectors,
-            test_tools: v.flag("MCP_EDGE_TEST_TOOLS")?,
+            connectors: v.value(&table::CONNECTORS)?,
+            test_tools: v.value(&table::TEST_TOOLS)?,
             upstream_ca_files,
+            values: v,
         })
     }
 }
@@ -383,7 +365,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_vars(|n| map.get(n).cloned())
+        Settings::from_vars(Target::Lambda, |n| map.get(n).cloned())
     }
 
     #[test]

@@ -7,8 +7,9 @@ with `-m "not native_only"`."""
 
 from __future__ import annotations
 
-import os
+import functools
 import json
+import os
 import pathlib
 import signal
 import socket
@@ -149,32 +150,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# Native flags the tests use, as the Worker's variables (same names as the native environment).
-FLAG_VARS = {
-    "--session-ttl": ("MCP_EDGE_SESSION_TTL", None),
-    "--keepalive": ("MCP_EDGE_KEEPALIVE", None),
-    "--api-key": ("MCP_EDGE_API_KEYS", ";"),
-    "--rate-limit": ("MCP_EDGE_RATE_LIMIT", None),
-    "--tool-rate-limit": ("MCP_EDGE_TOOL_RATE_LIMIT", None),
-    "--upstream-allow-http": ("MCP_EDGE_UPSTREAM_ALLOW_HTTP", ","),
-    "--upstream-allow-private": ("MCP_EDGE_UPSTREAM_ALLOW_PRIVATE", ","),
-    "--upstream-allowlist": ("MCP_EDGE_UPSTREAM_ALLOWLIST", ","),
-    "--allowed-origins": ("MCP_EDGE_ALLOWED_ORIGINS", ","),
-    "--tool-timeout": ("MCP_EDGE_TOOL_TIMEOUT", None),
-    "--connectors": ("MCP_EDGE_CONNECTORS", None),
-    "--max-sessions-per-caller": ("MCP_EDGE_MAX_SESSIONS_PER_CALLER", None),
-    "--max-streams-per-session": ("MCP_EDGE_MAX_STREAMS_PER_SESSION", None),
-    "--max-batch": ("MCP_EDGE_MAX_BATCH", None),
-    "--oauth-issuer": ("MCP_EDGE_OAUTH_ISSUER", None),
-    "--oauth-audience": ("MCP_EDGE_OAUTH_AUDIENCE", None),
-    "--oauth-jwks-uri": ("MCP_EDGE_OAUTH_JWKS_URI", None),
-    "--bridge-url": ("MCP_EDGE_BRIDGE_URL", None),
-    "--bridge-secret": ("MCP_EDGE_BRIDGE_SECRET", None),
-    "--dynamic-urls": ("MCP_EDGE_DYNAMIC_URLS", ","),
-    "--upstream-ca-file": ("MCP_EDGE_UPSTREAM_CA_FILE", ","),
-}
-FLAG_SWITCHES = {"--read-only": "MCP_EDGE_READ_ONLY", "--sse-responses": "MCP_EDGE_SSE_RESPONSES"}
-FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker logs are JSON console lines already
+FLAGS_WITHOUT_EFFECT = {"--log-json"}  # Worker and Lambda logs are JSON lines already
+
+
+@functools.cache
+def settings_table() -> tuple[dict, ...]:
+    """The one settings table (`mcp-edge settings --json`, from the core): each setting's flag,
+    variable, list separator and targets. Flags given to a Worker or Lambda gateway become its
+    variables through it."""
+    out = subprocess.run([BIN, "settings", "--json"], capture_output=True, text=True, timeout=60, check=True)
+    return tuple(json.loads(out.stdout))
+
+
+def flags_as_variables(args: list[str], target: str) -> dict[str, str]:
+    """Native flags as `target`'s variables (the same names as the native environment); a flag whose
+    setting `target` does not read is refused, unless it has no effect there."""
+    by_flag = {s["flag"]: s for s in settings_table() if s["flag"]}
+    out: dict[str, str] = {}
+    it = iter(args)
+    for flag in it:
+        if flag in FLAGS_WITHOUT_EFFECT:
+            continue
+        setting = by_flag.get(flag)
+        if setting is None or target not in setting["targets"]:
+            raise AssertionError(f"no {target} variable for {flag}")
+        name = setting["var"]
+        if setting["shape"] == "switch":
+            out[name] = "true"
+            continue
+        value = next(it)
+        sep = setting["separator"]
+        out[name] = f"{out[name]}{sep}{value}" if sep and name in out else value
+    return out
 
 
 class ProcessGroupServer:
@@ -215,21 +222,9 @@ class WorkerServer(ProcessGroupServer):
         self.log_path = pathlib.Path(self.data_dir) / "wrangler.log"
 
     @staticmethod
-    def translate(args: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {"MCP_EDGE_TEST_TOOLS": "true", "MCP_EDGE_ALLOWED_HOSTS": "localhost"}
-        it = iter(args)
-        for flag in it:
-            if flag in FLAGS_WITHOUT_EFFECT:
-                continue
-            if flag in FLAG_SWITCHES:
-                out[FLAG_SWITCHES[flag]] = "true"
-                continue
-            if flag not in FLAG_VARS:
-                raise AssertionError(f"no Worker variable for {flag}")
-            name, sep = FLAG_VARS[flag]
-            value = next(it)
-            out[name] = f"{out[name]}{sep}{value}" if sep and name in out else value
-        return out
+    def translate(args: list[str], target: str = "worker") -> dict[str, str]:
+        return {"MCP_EDGE_TEST_TOOLS": "true", "MCP_EDGE_ALLOWED_HOSTS": "localhost",
+                **flags_as_variables(args, target)}
 
     def start(self) -> "WorkerServer":
         port = free_port()
@@ -308,7 +303,7 @@ class LambdaServer(ProcessGroupServer):
             i = args.index("--lambda-invoke-mode")
             invoke_mode = args[i + 1]
             args = args[:i] + args[i + 2:]
-        self.vars = {**WorkerServer.translate(args), **(env or {})}
+        self.vars = {**WorkerServer.translate(args, "lambda"), **(env or {})}
         if invoke_mode:
             self.vars["MCP_EDGE_LAMBDA_INVOKE_MODE"] = invoke_mode
         self.proc: subprocess.Popen[str] | None = None

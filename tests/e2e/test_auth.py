@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import re
 import subprocess
@@ -100,3 +102,29 @@ def test_refuses_a_public_address_without_authentication(tmp_path) -> None:
     assert r.returncode != 0
     assert "refusing to serve 0.0.0.0:0 without caller authentication" in r.stderr
     assert "--allow-unauthenticated" in r.stderr
+
+
+@pytest.mark.native_only  # reads the native JSON log and data dir
+def test_fingerprint_key_variable_keys_the_session_tags_natively(spawn, tmp_path) -> None:
+    """MCP_EDGE_FINGERPRINT_KEY (read by every target from the one settings table) replaces the data
+    dir's key natively: the audit log's session tag is the HMAC of the session id under it, and no
+    key file is written."""
+    key = "fingerprint-key-from-the-environment"
+    server = spawn(["--log-json"], data_dir=str(tmp_path), env={"MCP_EDGE_FINGERPRINT_KEY": key})
+    with httpx.Client(timeout=10) as c:
+        r = c.post(f"{server.url}/mcp", json=INIT, headers=JSON)
+        assert r.status_code == 200, r.text
+        sid = r.headers["mcp-session-id"]
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "hi"}}}
+        r = c.post(f"{server.url}/mcp", json=call, headers={**JSON, "mcp-session-id": sid})
+        assert r.status_code == 200 and "hi" in r.text, r.text
+    audit = [json.loads(line) for line in server.logs().splitlines() if '"audit"' in line]
+    assert len(audit) == 1, server.logs()
+    want = hmac.new(key.encode(), b"mcp-edge session tag\0" + sid.encode(), hashlib.sha256).hexdigest()[:12]
+    assert audit[0]["fields"]["session"] == want
+    assert key not in server.logs(), "the key never reaches the log"
+    assert not (tmp_path / "fingerprint.key").exists(), "a given key is not replaced by the data dir's"
+    # Without the variable the data dir's own (random) key is created and used.
+    (tmp_path / "other").mkdir()
+    spawn([], data_dir=str(tmp_path / "other"))
+    assert len((tmp_path / "other" / "fingerprint.key").read_bytes()) == 32

@@ -118,3 +118,47 @@ def test_bridge_stats_need_the_key_when_keys_are_configured(remote_bridge):
     with httpx.Client(timeout=10) as c:
         assert c.get(f"{remote_bridge.url}/stats").status_code == 401
         assert c.get(f"{remote_bridge.url}/stats", headers={"x-api-key": SECRET}).status_code == 200
+
+
+def bridge_calls(bridge, server: str) -> int:
+    """Requests the bridge forwarded to `server`'s children so far (its `/stats`)."""
+    r = httpx.get(f"{bridge.url}/stats", headers={"authorization": f"Bearer {SECRET}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["servers"][server]["calls"]
+
+
+def bridged_servers(url: str) -> set[str]:
+    async def main():
+        async with session_at(url) as s:
+            return {t.name.split("__", 1)[0] for t in (await s.list_tools()).tools if "__" in t.name}
+
+    return asyncio.run(main())
+
+
+def test_bridge_servers_variable_limits_the_bridged_servers(spawn, remote_bridge):
+    """MCP_EDGE_BRIDGE_SERVERS (a variable on every target, natively too) offers only those servers'
+    tools, and the others are never asked for theirs."""
+    before = bridge_calls(remote_bridge, "everything-shared")
+    gateway = spawn(["--bridge-url", remote_bridge.url, *LOCAL],
+                    env={"MCP_EDGE_BRIDGE_SECRET": SECRET, "MCP_EDGE_BRIDGE_SERVERS": "time"})
+    assert bridged_servers(gateway.url) == {"time"}
+    assert bridge_calls(remote_bridge, "everything-shared") == before
+
+
+@pytest.mark.native_only  # one process holds the catalog (Worker isolates and Lambda environments each hold their own)
+def test_bridge_refresh_variable_sets_how_long_the_catalog_is_kept(spawn, remote_bridge):
+    """MCP_EDGE_BRIDGE_REFRESH natively: with an hour, the bridge is asked for the tools once however
+    often the gateway lists them; with zero, on every list."""
+    env = {"MCP_EDGE_BRIDGE_SECRET": SECRET, "MCP_EDGE_BRIDGE_SERVERS": "time"}
+    kept = spawn(["--bridge-url", remote_bridge.url, *LOCAL], env={**env, "MCP_EDGE_BRIDGE_REFRESH": "1h"})
+    assert bridged_servers(kept.url) == {"time"}
+    after_first = bridge_calls(remote_bridge, "time")
+    for _ in range(2):
+        assert bridged_servers(kept.url) == {"time"}
+    assert bridge_calls(remote_bridge, "time") == after_first, "the catalog is kept for the hour"
+    fresh = spawn(["--bridge-url", remote_bridge.url, *LOCAL], env={**env, "MCP_EDGE_BRIDGE_REFRESH": "0s"})
+    counts = []
+    for _ in range(3):
+        assert bridged_servers(fresh.url) == {"time"}
+        counts.append(bridge_calls(remote_bridge, "time"))
+    assert counts[0] < counts[1] < counts[2], f"every list asks the bridge again: {counts}"

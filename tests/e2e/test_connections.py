@@ -24,7 +24,7 @@ import httpx2 as httpx
 import pytest
 import websockets
 
-from conftest import BIN
+from conftest import BIN, register_fake, unregister_fake
 
 pytestmark = [
     pytest.mark.native_only,  # sockets, descriptors and signals of the native binary
@@ -331,7 +331,7 @@ def test_with_a_small_descriptor_limit_300_half_open_connections_do_not_hang_hea
 
 
 class SlowGitlab:
-    """The fake GitLab (tests/fakes), answering its next request after a delay."""
+    """The fake GitLab (tests/fake-upstream), answering its next request after a delay."""
 
     def __init__(self, delay_ms: int) -> None:
         cmd = [FAKE_BIN, "--service", "gitlab", "--bind", "127.0.0.1:0", "--token", GITLAB_TOKEN]
@@ -339,14 +339,17 @@ class SlowGitlab:
         line = self.proc.stdout.readline()
         assert "listening on " in line, line
         self.url = line.strip().split("listening on ", 1)[1]
+        register_fake(self.url)  # conftest checks its contract violations after every test
         httpx.post(f"{self.url}/_fake/faults", json={"delay_ms": delay_ms, "count": 1}, timeout=5)
 
     def requests(self) -> int:
         return httpx.get(f"{self.url}/_fake/stats", timeout=5).json()["requests"]
 
     def stop(self) -> None:
+        unchecked = unregister_fake(self.url)
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=10)
+        assert unchecked == [], f"contract violations seen by the fake: {unchecked}"
 
 
 LOCAL = ["--upstream-allow-http", "127.0.0.1", "--upstream-allow-private", "127.0.0.1"]

@@ -5,8 +5,11 @@ environment variable the binary reads is set from a Terraform variable."""
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import re
+import subprocess
 
 import hcl2
 import pytest
@@ -91,10 +94,17 @@ def test_iam_is_least_privilege(main) -> None:
 
 
 def test_every_setting_the_binary_reads_is_configurable(main) -> None:
+    """Every setting the Lambda reads (the core's settings table, `mcp-edge settings --json`) is set
+    from a Terraform variable, and Terraform sets nothing else."""
     environment = main["locals"][0]["environment"] + main["locals"][0]["oauth"]
-    read = set(re.findall(r'"(MCP_EDGE_[A-Z_]+)"', (ROOT / "shared" / "src" / "settings.rs").read_text()))
-    read |= set(re.findall(r'"(MCP_EDGE_[A-Z_]+)"', (ROOT / "lambda" / "src" / "main.rs").read_text()))
-    # Test-only and local-emulator settings are not deployed.
-    read -= {"MCP_EDGE_TEST_TOOLS", "MCP_EDGE_BASE_PATH"}
+    binary = os.environ.get("MCP_EDGE_BIN", str(ROOT / "target" / "release" / "mcp-edge"))
+    table = json.loads(subprocess.run([binary, "settings", "--json"], capture_output=True, text=True,
+                                      timeout=60, check=True).stdout)
+    read = {s["var"] for s in table if "lambda" in s["targets"]}
+    # Test-only and local-emulator settings are not deployed; SSL_CERT_FILE goes through
+    # extra_environment like the upstream credential fallbacks.
+    read -= {"MCP_EDGE_TEST_TOOLS", "MCP_EDGE_BASE_PATH", "SSL_CERT_FILE"}
     missing = sorted(v for v in read if v + " =" not in environment)
     assert not missing, f"not set by infra/terraform: {missing}"
+    extra = sorted(set(re.findall(r"(MCP_EDGE_[A-Z_]+) =", environment)) - read)
+    assert not extra, f"set by infra/terraform but not read by the Lambda: {extra}"

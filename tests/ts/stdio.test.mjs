@@ -30,10 +30,12 @@ async function startFake() {
 
 test("TypeScript SDK over stdio (mcp-edge stdio)", { skip: bin ? false : "MCP_EDGE_BIN is not set" }, async () => {
   let fake = null;
+  let fakeUrl = null;
   const env = { ...getDefaultEnvironment(), MCP_EDGE_CONNECTORS: "gitlab" };
   if (fakeBin) {
     const [proc, url] = await startFake();
     fake = proc;
+    fakeUrl = url;
     Object.assign(env, {
       GITLAB_API_URL: url, GITLAB_TOKEN: TOKEN,
       MCP_EDGE_UPSTREAM_ALLOW_HTTP: "127.0.0.1", MCP_EDGE_UPSTREAM_ALLOW_PRIVATE: "127.0.0.1",
@@ -62,6 +64,10 @@ test("TypeScript SDK over stdio (mcp-edge stdio)", { skip: bin ? false : "MCP_ED
       const proj = await client.callTool({ name: "gitlab_get_project", arguments: { projectId: 1 } });
       assert.ok(!proj.isError, JSON.stringify(proj.content));
       assert.equal(proj.structuredContent.pathWithNamespace, "demo-group/demo-project");
+      // The fake held every request and reply to its contract (tests/specs/README.md).
+      const stats = await (await fetch(`${fakeUrl}/_fake/stats`)).json();
+      assert.ok(stats.requests >= 1, JSON.stringify(stats));
+      assert.deepEqual(stats.violations, []);
     } else {
       assert.ok(!names.some((n) => n.startsWith("gitlab_")), "no credentials, no GitLab tools");
     }

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use mcp_edge_core::gateway::{session_route, SessionRoute};
 use mcp_edge_core::session::{SessionId, SessionStore};
-use mcp_edge_core::settings::Settings;
+use mcp_edge_core::settings::{Settings, Target};
 use mcp_edge_core::tool::Registry;
 use mcp_edge_core::{McpApp, Ports};
 use serde_json::json;
 use worker::{event, Context, Env, Request, Response};
 
 use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
+use crate::limit_object::{DoLeaseLedger, DoRateLimiter};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
-use crate::rate_limit_object::{DoLeaseLedger, DoRateLimiter};
+use crate::session_object::CONTRACT_PATH;
 
 /// Binding name of the `SessionObject` namespace in `wrangler.toml`.
 pub const SESSIONS_BINDING: &str = "SESSIONS";
@@ -32,7 +33,8 @@ pub fn env_lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
 
 /// Builds the gateway from the environment with `store` for sessions.
 pub fn build_app(env: &Env, store: Arc<dyn SessionStore>) -> Result<McpApp, String> {
-    let settings = Settings::from_vars(env_lookup(env)).map_err(|e| e.to_string())?;
+    let settings =
+        Settings::from_vars(Target::Worker, env_lookup(env)).map_err(|e| e.to_string())?;
     let mut registry = Registry::new();
     if settings.test_tools {
         mcp_edge_core::testing::register_test_tools(&mut registry);
@@ -92,6 +94,24 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Err(reply) => return to_worker_response(reply, None),
     };
     core.headers_mut().remove(ASSIGNED_SESSION_HEADER);
+    // The store-contract route (answered only when test tools are enabled): one fresh object per
+    // run, named by the path segment after the prefix.
+    let contract = core.uri().path().strip_prefix(CONTRACT_PATH).filter(|_| {
+        Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools)
+    });
+    if let Some(rest) = contract {
+        if let Some((object, case)) = rest.split_once('/') {
+            let target = format!(
+                "{origin}{CONTRACT_PATH}{case}?{}",
+                core.uri().query().unwrap_or("")
+            );
+            let stub = env
+                .durable_object(SESSIONS_BINDING)?
+                .id_from_name(&format!("contract:{object}"))?
+                .get_stub()?;
+            return stub.fetch_with_str(&target).await;
+        }
+    }
     let name = match session_route(&core) {
         SessionRoute::Stateless => return to_worker_response(app.handle(core).await, None),
         SessionRoute::Session(id) => id,

@@ -11,8 +11,8 @@
 //!   expiry), holds the session's SSE streams and its WebSocket (hibernation API), and deletes itself
 //!   when the session ends or expires.
 //!
-//! Rate limits (when configured) are drawn from `RateLimitObject`s, one Durable Object per
-//! caller bucket, so they hold across isolates and sessions.
+//! Rate limits and quotas (when configured) are counted by `LimitObject`s, one Durable Object per
+//! rate-limit bucket and one per quota lease set, so they hold across isolates and sessions.
 //!
 //! Configuration comes from `[vars]` and secrets with the same `MCP_EDGE_*` names as the native
 //! environment ([`mcp_edge_core::settings::Settings`]). Outbound upstream calls use `worker::Fetch`.
@@ -25,15 +25,15 @@ mod convert;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]
-mod ports;
+mod limit_object;
 #[cfg(target_arch = "wasm32")]
-mod rate_limit_object;
+mod ports;
 #[cfg(target_arch = "wasm32")]
 mod session_object;
 #[cfg(target_arch = "wasm32")]
 mod streams;
 
 #[cfg(target_arch = "wasm32")]
-pub use rate_limit_object::RateLimitObject;
+pub use limit_object::LimitObject;
 #[cfg(target_arch = "wasm32")]
 pub use session_object::SessionObject;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use mcp_edge_core::audit::{AuditRecord, AuditSink};
 use mcp_edge_core::port::{
-    BoxFuture, Clock, Entropy, HttpClient, Sleeper, StoreError, UnixMillis, UpstreamError,
+    BoxFuture, Clock, Entropy, HttpClient, Sleeper, UnixMillis, UpstreamError,
 };
-use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, Version};
+use mcp_edge_core::session::{SessionId, SessionRecord, SessionStore, StoreError, Version};
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Storage};
 
 /// `Date.now()` (on Workers it advances with I/O, which is all the core needs).
@@ -121,14 +121,14 @@ const RECORD_KEY: &str = "session";
 
 /// One session's record in its own Durable Object's storage (the object is named by the session id).
 /// Saves arm the object's alarm at the record's expiry; deleting wipes storage and alarm.
-pub struct ObjectStore {
+pub struct DoSessionStore {
     storage: Storage,
 }
 
-impl ObjectStore {
+impl DoSessionStore {
     /// A store over this object's storage.
     pub fn new(storage: Storage) -> Self {
-        ObjectStore { storage }
+        DoSessionStore { storage }
     }
 
     async fn read(&self) -> Result<Option<SessionRecord>, StoreError> {
@@ -178,7 +178,7 @@ impl ObjectStore {
     }
 }
 
-impl SessionStore for ObjectStore {
+impl SessionStore for DoSessionStore {
     fn load<'a>(
         &'a self,
         id: &'a SessionId,

@@ -9,6 +9,8 @@ use http::StatusCode;
 use mcp_edge_core::gateway::{AssignedSession, ClientAddress, WsConnection};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::session::SessionId;
+use mcp_edge_core::settings::{Settings, Target};
+use mcp_edge_core::store_contract;
 use mcp_edge_core::transport::Reply;
 use mcp_edge_core::McpApp;
 use serde::{Deserialize, Serialize};
@@ -19,8 +21,8 @@ use worker::{
 };
 
 use crate::convert::{to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
-use crate::entry::{build_app, config_error};
-use crate::ports::{JsClock, ObjectStore};
+use crate::entry::{build_app, config_error, env_lookup};
+use crate::ports::{DoSessionStore, JsClock};
 use crate::streams::StreamHub;
 
 /// Request headers a WebSocket keeps for its later messages (credentials and policy narrowing are
@@ -64,11 +66,19 @@ pub struct SessionObject {
     state: State,
     app: Result<Rc<McpApp>, String>,
     hub: Rc<StreamHub>,
+    /// Test tools are enabled (`MCP_EDGE_TEST_TOOLS`): [`CONTRACT_PATH`] runs the core's store
+    /// contract against this object's storage.
+    contract: bool,
 }
 
+/// Path prefix of the store-contract route (test tools only): `<prefix><case>?seed=…`, where the
+/// case is one of the core's `store_contract::CASES` (listed at the bare prefix), or `setup`, `writer` (`&increments=…`) and
+/// `check` (`&total=…`) of the concurrent-writers case, whose writers are concurrent requests.
+pub const CONTRACT_PATH: &str = "/__test/store/";
+
 impl SessionObject {
-    fn store(&self) -> ObjectStore {
-        ObjectStore::new(self.state.storage())
+    fn store(&self) -> DoSessionStore {
+        DoSessionStore::new(self.state.storage())
     }
 
     async fn accept_socket(
@@ -122,14 +132,61 @@ impl SessionObject {
     }
 }
 
+impl SessionObject {
+    /// Runs one step of the core's store contract against a `DoSessionStore` over this object's
+    /// storage: 200 with `{"conflicts": n}` when it holds, 500 naming the broken promise otherwise.
+    async fn run_contract(&self, case: &str, query: &str) -> worker::Result<Response> {
+        let arg = |name: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let store = self.store();
+        let (seed, now) = (arg("seed"), JsClock.now());
+        let outcome = match case {
+            "" => return Response::from_json(&json!({ "cases": store_contract::CASES })),
+            "setup" => store_contract::writers_setup(&store, now, seed)
+                .await
+                .map(|_| 0),
+            "writer" => {
+                store_contract::writer(
+                    &store,
+                    &store_contract::case_id(seed, 50),
+                    arg("increments"),
+                )
+                .await
+            }
+            "check" => store_contract::writers_check(
+                &store,
+                &store_contract::case_id(seed, 50),
+                arg("total"),
+            )
+            .await
+            .map(|()| 0),
+            case => store_contract::run_case(&store, case, now, seed)
+                .await
+                .map(|()| 0),
+        };
+        match outcome {
+            Ok(conflicts) => Response::from_json(&json!({ "conflicts": conflicts })),
+            Err(broken) => Ok(Response::from_json(&json!({ "broken": broken }))?.with_status(500)),
+        }
+    }
+}
+
 impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
-        let storage = ObjectStore::new(state.storage());
+        let storage = DoSessionStore::new(state.storage());
         let app = build_app(&env, Arc::new(storage)).map(Rc::new);
+        let contract =
+            Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
         SessionObject {
             state,
             app,
             hub: Rc::default(),
+            contract,
         }
     }
 
@@ -151,6 +208,13 @@ impl DurableObject for SessionObject {
         }
         if core.uri().path().trim_end_matches('/').ends_with("/ws") {
             return self.accept_socket(&app, core).await;
+        }
+        if self.contract {
+            if let Some(case) = core.uri().path().strip_prefix(CONTRACT_PATH) {
+                return self
+                    .run_contract(case, core.uri().query().unwrap_or(""))
+                    .await;
+            }
         }
         let reply = app.handle(core).await;
         for d in &reply.deliveries {

@@ -67,16 +67,12 @@ impl McpApp {
             }
         };
         if let Some(limit) = caller.rate_limit.or(self.config.request_limit) {
-            if let Err(wait) = self
-                .limiter
-                .take(&format!("req:{}", caller.name), limit, 1, now)
+            if let Err(e) = self
+                .take_tokens(&format!("req:{}", caller.name), limit, now)
                 .await
             {
                 self.metrics.count_request("rate_limited", 429);
-                return Err(Box::new(Reply::error(
-                    &McpError::RateLimited(wait),
-                    &Value::Null,
-                )));
+                return Err(Box::new(Reply::error(&e, &Value::Null)));
             }
         }
         Ok(caller)
@@ -85,11 +81,10 @@ impl McpApp {
     /// Takes one token from the caller's tool-call bucket.
     pub(crate) async fn admit_tool_call(&self, caller: &Caller, now: u64) -> Result<(), McpError> {
         match self.config.tool_call_limit {
-            Some(limit) => self
-                .limiter
-                .take(&format!("tool:{}", caller.name), limit, 1, now)
-                .await
-                .map_err(McpError::RateLimited),
+            Some(limit) => {
+                self.take_tokens(&format!("tool:{}", caller.name), limit, now)
+                    .await
+            }
             None => Ok(()),
         }
     }

@@ -37,10 +37,6 @@ pub struct GatewayConfig {
     pub event_log_limit: usize,
     /// Answer POSTs with SSE even when the client also accepts JSON.
     pub prefer_sse: bool,
-    /// Legacy `/messages` replies go into the session record (an outbox the `/sse` stream's holder
-    /// polls with [`McpApp::legacy_outbox`](super::McpApp::legacy_outbox)) instead of [`crate::transport::Delivery`]s: for platforms
-    /// where the stream and the POST run in different instances (AWS Lambda).
-    pub legacy_outbox_in_store: bool,
     /// Tool policy.
     pub policy: PolicyConfig,
     /// Caller authentication (open when empty).
@@ -67,22 +63,23 @@ pub struct GatewayConfig {
 }
 
 impl Default for GatewayConfig {
+    /// The settings table's defaults ([`crate::settings::table`]) and the fixed limits.
     fn default() -> Self {
+        use crate::settings::table;
         GatewayConfig {
             server_name: "mcp-edge".into(),
             server_version: env!("CARGO_PKG_VERSION").into(),
             instructions: None,
-            session_ttl_ms: 3_600_000,
-            max_body_bytes: 4 * 1024 * 1024,
-            max_batch: 100,
+            session_ttl_ms: table::SESSION_TTL.fixed_default(),
+            max_body_bytes: table::MAX_BODY_BYTES.fixed_default(),
+            max_batch: table::MAX_BATCH.fixed_default(),
             max_batch_reply_bytes: 8 * 1024 * 1024,
             origins: OriginPolicy::default(),
             fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
             page_size: 100,
-            keepalive_ms: 15_000,
+            keepalive_ms: table::KEEPALIVE.fixed_default(),
             event_log_limit: 64,
             prefer_sse: false,
-            legacy_outbox_in_store: false,
             policy: PolicyConfig {
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
@@ -90,7 +87,7 @@ impl Default for GatewayConfig {
             auth: AuthConfig::default(),
             request_limit: None,
             tool_call_limit: None,
-            tool_timeout_ms: Some(30_000),
+            tool_timeout_ms: Some(table::TOOL_TIMEOUT.fixed_default()),
             max_sessions_per_caller: None,
             max_streams_per_session: None,
             stream_lease_ms: None,

@@ -11,7 +11,7 @@ use futures_util::future::{select, Either};
 
 use crate::audit::AuditRecord;
 use crate::error::McpError;
-use crate::protocol::{HANDSHAKE_VERSIONS, MODERN_VERSIONS};
+use crate::protocol::{HANDSHAKE_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS};
 use crate::tool::{ResourceError, Tool, ToolContext, ToolOutput};
 
 /// Log levels accepted by `logging/setLevel` (RFC 5424 names).
@@ -174,6 +174,12 @@ impl McpApp {
         if call.modern {
             if let Ok(Value::Object(map)) = &mut outcome.result {
                 map.entry("resultType").or_insert_with(|| json!("complete"));
+                // The server's identity rides in every result's `_meta` (a result's own entry wins;
+                // a non-object `_meta` is left as it is).
+                if let Value::Object(meta) = map.entry("_meta").or_insert_with(|| json!({})) {
+                    meta.entry(META_SERVER_INFO)
+                        .or_insert_with(|| self.server_info());
+                }
                 // Cacheable results: lists and reads depend on the caller's credentials and policy
                 // headers, so they may only be cached privately, and are stale at once.
                 if matches!(

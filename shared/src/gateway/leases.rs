@@ -2,15 +2,17 @@
 //! transport, and sessions a platform keeps itself such as bridged stdio sessions) and the
 //! streams-per-session quota, kept in [`LeaseLedger`]s (process memory by default, a shared store on
 //! serverless platforms). The decisions are the ledger's ([`crate::quota::LeaseSet::apply`]); this
-//! module says when a lease is taken, renewed and given back, and what a full quota answers.
+//! module says when a lease is taken, renewed and given back, and what a full quota, a full bucket
+//! or a contended store answers (the meaning of each port's answer is [`counting`]'s).
 
 use std::sync::Arc;
 
-use super::McpApp;
+use super::{counting, McpApp};
 use crate::auth::Caller;
 use crate::error::McpError;
 use crate::port::UnixMillis;
-use crate::quota::{LeaseChange, LeaseError, LeaseLedger};
+use crate::quota::{LeaseChange, LeaseLedger};
+use crate::ratelimit::RateLimit;
 use crate::session::{SessionId, SessionRecord};
 
 impl McpApp {
@@ -52,16 +54,12 @@ impl McpApp {
         now: UnixMillis,
     ) -> Result<(), McpError> {
         let key = crate::quota::sessions_key(caller);
-        self.take_lease(&self.session_leases, &key, change, now)
-            .await
-            .map_err(|(held, retry)| {
-                McpError::QuotaExceeded(
-                    format!(
-                        "caller {caller} has {held} open sessions (limit {max}); end one (DELETE, or close its stream or socket) or let one expire"
-                    ),
-                    retry,
-                )
-            })
+        self.take_lease(&self.session_leases, &key, change, now, |held| {
+            format!(
+                "caller {caller} has {held} open sessions (limit {max}); end one (DELETE, or close its stream or socket) or let one expire"
+            )
+        })
+        .await
     }
 
     /// Counts a session the platform keeps itself (a bridged stdio session) against the caller's
@@ -97,24 +95,56 @@ impl McpApp {
         let _ = ledger.apply(key, &change, self.ports.clock.now()).await;
     }
 
-    /// Applies a lease change; `Err((held, retry_after_ms))` when the quota is used up. A failing
-    /// ledger lets the request through (availability over exactness; the platform logs it).
+    /// Applies a lease change: a full set refuses with [`McpError::QuotaExceeded`] (`describe` names
+    /// what is full from the number held), a contended one asks for a retry; what a failing ledger
+    /// means is decided in [`counting`].
     pub(crate) async fn take_lease(
         &self,
         ledger: &Arc<dyn LeaseLedger>,
         key: &str,
         change: &LeaseChange,
         now: UnixMillis,
-    ) -> Result<(), (usize, Option<u64>)> {
-        match ledger.apply(key, change, now).await {
-            Err(LeaseError::Full {
-                held,
+        describe: impl FnOnce(usize) -> String,
+    ) -> Result<(), McpError> {
+        let verdict = counting::lease_verdict(ledger.apply(key, change, now).await);
+        self.refusal(verdict, |held| describe(held.unwrap_or(0)))
+    }
+
+    /// Takes one token from bucket `key` (refusals as for [`McpApp::take_lease`]).
+    pub(crate) async fn take_tokens(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: UnixMillis,
+    ) -> Result<(), McpError> {
+        let verdict = counting::rate_verdict(self.limiter.take(key, limit, 1, now).await);
+        self.refusal(verdict, |_| String::new())
+    }
+
+    /// A counting port's verdict as the error that refuses the request (a full lease set is counted
+    /// in the metrics here; the request rate limit is counted where it refuses a whole request).
+    fn refusal(
+        &self,
+        verdict: counting::Verdict,
+        describe: impl FnOnce(Option<usize>) -> String,
+    ) -> Result<(), McpError> {
+        match verdict {
+            counting::Verdict::Admit => Ok(()),
+            counting::Verdict::Full {
+                held: Some(held),
                 retry_after_ms,
-            }) => {
+            } => {
                 self.metrics.count_request("quota_exceeded", 429);
-                Err((held, retry_after_ms))
+                Err(McpError::QuotaExceeded(
+                    describe(Some(held)),
+                    retry_after_ms,
+                ))
             }
-            Ok(()) | Err(LeaseError::Backend(_)) => Ok(()),
+            counting::Verdict::Full {
+                held: None,
+                retry_after_ms,
+            } => Err(McpError::RateLimited(retry_after_ms.unwrap_or(60_000))),
+            counting::Verdict::Busy => Err(McpError::RateLimited(counting::CONTENDED_RETRY_MS)),
         }
     }
 
@@ -153,14 +183,9 @@ impl McpApp {
             &crate::quota::streams_key(session.as_str()),
             &change,
             now,
+            |held| format!("session has {held} open streams (limit {max}); close one first"),
         )
-        .await
-        .map_err(|(held, retry)| {
-            McpError::QuotaExceeded(
-                format!("session has {held} open streams (limit {max}); close one first"),
-                retry,
-            )
-        })?;
+        .await?;
         Ok(Some(token))
     }
 

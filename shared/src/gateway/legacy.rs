@@ -8,16 +8,13 @@ use serde_json::Value;
 use super::McpApp;
 use crate::error::McpError;
 use crate::protocol::{decode, DecodeError, Payload};
-use crate::session::{LoggedEvent, SessionId, SessionTransport};
+use crate::session::{SessionId, SessionTransport};
 use crate::transport::headers::require_json_content;
 use crate::transport::sse::SseEvent;
 use crate::transport::{Delivery, Reply, ReplyBody, StreamChannel, StreamHold};
 
 /// The protocol version assumed for a legacy session until `initialize` says otherwise.
 const LEGACY_VERSION: &str = "2024-11-05";
-
-/// Stream number of the legacy outbox in the session's event log (Streamable streams start at 1).
-const LEGACY_OUTBOX_STREAM: u64 = 0;
 
 impl McpApp {
     pub(crate) async fn legacy_open(&self, req: Request<Bytes>) -> Reply {
@@ -114,43 +111,23 @@ impl McpApp {
         let processed = self.process(&rec, &facts, items, true).await;
         let session = rec.id.clone();
         let changes = processed.changes.clone();
-        let outbox: Vec<String> = if self.config.legacy_outbox_in_store {
-            processed.responses.iter().map(Value::to_string).collect()
-        } else {
-            Vec::new()
-        };
-        let limit = self.config.event_log_limit.max(1);
+        // Only what the messages changed (and the periodic expiry refresh) is written to the record;
+        // the replies go to the outbox, whose appends never conflict.
         let saved = self
-            .update_session(rec, facts.now, |r| {
-                let changed = changes.apply(r);
-                if outbox.is_empty() {
-                    return changed;
-                }
-                let last = r
-                    .events
-                    .iter()
-                    .filter(|e| e.stream == LEGACY_OUTBOX_STREAM)
-                    .map(|e| e.seq)
-                    .max()
-                    .unwrap_or(0);
-                for (seq, data) in (last + 1..).zip(&outbox) {
-                    r.events.push(LoggedEvent {
-                        stream: LEGACY_OUTBOX_STREAM,
-                        seq,
-                        data: data.clone(),
-                        last: false,
-                    });
-                }
-                let excess = r.events.len().saturating_sub(limit);
-                r.events.drain(..excess);
-                true
-            })
+            .update_session(rec, facts.now, |r| changes.apply(r))
             .await;
-        if let Err(e) = saved {
-            return Reply::error(&e, &Value::Null);
-        }
+        let rec = match saved {
+            Ok(rec) => rec,
+            Err(e) => return Reply::error(&e, &Value::Null),
+        };
         let mut reply = Reply::text(StatusCode::ACCEPTED, "Accepted", "text/plain");
-        if self.config.legacy_outbox_in_store {
+        if let Some(outbox) = &self.outbox {
+            let messages: Vec<String> = processed.responses.iter().map(Value::to_string).collect();
+            if !messages.is_empty() {
+                if let Err(e) = outbox.append(&session, &messages, rec.expires_at).await {
+                    return Reply::error(&McpError::from(e), &Value::Null);
+                }
+            }
             return reply;
         }
         reply.deliveries = processed
@@ -180,24 +157,27 @@ pub enum LegacyOutbox {
 
 impl McpApp {
     /// Messages for a held legacy `/sse` stream that arrived after position `after` (0 at first), for
-    /// platforms that set [`super::GatewayConfig::legacy_outbox_in_store`]. One store read.
+    /// platforms with an outbox ([`McpApp::with_outbox`]); reading from `after` confirms that what
+    /// came before it was sent. One session read and one outbox read.
     pub async fn legacy_outbox(&self, id: &SessionId, after: u64) -> LegacyOutbox {
+        let Some(outbox) = &self.outbox else {
+            return LegacyOutbox::Pending(Vec::new(), after);
+        };
         match self.ports.store.load(id).await {
-            Ok(Some(rec)) if !rec.is_expired(self.ports.clock.now()) => {
-                let mut next = after;
-                let frames = rec
-                    .events
-                    .iter()
-                    .filter(|e| e.stream == LEGACY_OUTBOX_STREAM && e.seq > after)
-                    .map(|e| {
-                        next = next.max(e.seq);
-                        SseEvent::message(None, e.data.clone()).encode()
-                    })
+            Ok(Some(rec)) if !rec.is_expired(self.ports.clock.now()) => {}
+            Ok(_) => return LegacyOutbox::Gone,
+            // A failing store is not a gone session: the holder retries on its next poll.
+            Err(_) => return LegacyOutbox::Pending(Vec::new(), after),
+        }
+        match outbox.read(id, after).await {
+            Ok(messages) => {
+                let next = messages.last().map_or(after, |(p, _)| *p);
+                let frames = messages
+                    .into_iter()
+                    .map(|(_, m)| SseEvent::message(None, m).encode())
                     .collect();
                 LegacyOutbox::Pending(frames, next)
             }
-            Ok(_) => LegacyOutbox::Gone,
-            // A failing store is not a gone session: the holder retries on its next poll.
             Err(_) => LegacyOutbox::Pending(Vec::new(), after),
         }
     }
@@ -207,6 +187,10 @@ impl McpApp {
         if let Ok(Some(rec)) = self.ports.store.load(id).await {
             if rec.transport == SessionTransport::LegacySse {
                 let _ = self.end_session(&rec).await;
+                if let Some(outbox) = &self.outbox {
+                    // What was not delivered has no stream to go to; TTL removes it if this fails.
+                    let _ = outbox.clear(id).await;
+                }
             }
         }
     }

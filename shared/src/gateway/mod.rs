@@ -4,16 +4,19 @@
 //! - [`config`](GatewayConfig): settings and defaults; `route`: [`session_route`] for platforms
 //!   with a session actor;
 //! - `access` (authentication, rate limits, CORS), `admission` (checks on the request head and the
-//!   connection time budgets), `batch` (batch limits);
+//!   connection time budgets), `batch` (batch limits), `counting` (what a rate limiter's or lease
+//!   ledger's answer means);
 //! - transports: `streamable` (`/mcp`), `legacy` (`/sse` + `/messages`), `websocket` (`/ws`),
 //!   `stdio` (a process's stdin/stdout);
 //! - `dispatch`: one JSON-RPC request to its method;
-//! - `sessions`: session records' lifecycle; `leases`: the session and stream quota leases.
+//! - `sessions`: session records' lifecycle; `leases`: the session and stream quota leases and the
+//!   refusals of every counting port.
 
 mod access;
 mod admission;
 mod batch;
 mod config;
+mod counting;
 mod dispatch;
 mod leases;
 mod legacy;
@@ -36,6 +39,7 @@ pub use admission::{
     ReadPhase, WsClose, BODY_RATE_GRACE_MS,
 };
 pub use config::GatewayConfig;
+pub use counting::CONTENDED_RETRY_MS;
 pub use legacy::LegacyOutbox;
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
@@ -46,6 +50,7 @@ use crate::auth::{Authenticator, Caller};
 use crate::credential::Credentials;
 use crate::error::McpError;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::policy::RequestPolicy;
 use crate::port::{Clock, Entropy, HttpClient, Sleeper, UnixMillis};
 use crate::quota::{LeaseLedger, MemoryLeaseLedger};
@@ -79,6 +84,7 @@ pub struct McpApp {
     limiter: Arc<dyn RateLimiter>,
     session_leases: Arc<dyn LeaseLedger>,
     stream_leases: Arc<dyn LeaseLedger>,
+    outbox: Option<Arc<dyn Outbox>>,
     sleeper: Option<Arc<dyn Sleeper>>,
     audit: Arc<dyn AuditSink>,
     upstream: UpstreamServices,
@@ -128,6 +134,7 @@ impl McpApp {
             limiter: Arc::new(MemoryRateLimiter::default()),
             session_leases: Arc::new(MemoryLeaseLedger::default()),
             stream_leases: Arc::new(MemoryLeaseLedger::default()),
+            outbox: None,
             sleeper: None,
             audit: Arc::new(NoAudit),
             upstream,
@@ -152,6 +159,14 @@ impl McpApp {
     /// (needed wherever one session's streams are held by different instances).
     pub fn with_stream_ledger(mut self, ledger: Arc<dyn LeaseLedger>) -> Self {
         self.stream_leases = ledger;
+        self
+    }
+
+    /// Legacy `/messages` replies wait in `outbox` (which the `/sse` stream's holder polls with
+    /// [`McpApp::legacy_outbox`]) instead of going out as [`crate::transport::Delivery`]s: for
+    /// platforms where the stream and the POST run in different instances (AWS Lambda).
+    pub fn with_outbox(mut self, outbox: Arc<dyn Outbox>) -> Self {
+        self.outbox = Some(outbox);
         self
     }
 

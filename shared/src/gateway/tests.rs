@@ -627,6 +627,11 @@ fn stateless_2026_requests() {
         .unwrap()
         .contains(&json!("2026-07-28")));
     assert_eq!(r["result"]["resultType"], "complete");
+    let identity = &r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"];
+    assert!(
+        identity["name"].is_string() && identity["version"].is_string(),
+        "{r}"
+    );
     let (s, r) = modern(
         &h,
         &[
@@ -638,6 +643,10 @@ fn stateless_2026_requests() {
     );
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["result"]["content"][0]["text"], "hi");
+    assert_eq!(
+        r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"],
+        *identity
+    );
     let (_, r) = modern(
         &h,
         &[
@@ -1524,14 +1533,15 @@ fn opening_requests_take_the_session_id_the_platform_assigned() {
 
 #[test]
 fn legacy_replies_can_wait_in_the_session_outbox() {
-    let h = harness_with(GatewayConfig {
-        legacy_outbox_in_store: true,
+    let mut h = harness_with(GatewayConfig {
         origins: OriginPolicy {
             allowed_origins: vec![],
             allowed_hosts: Some(vec![]),
         },
         ..GatewayConfig::default()
     });
+    let outbox = Arc::new(crate::outbox::MemoryOutbox::default());
+    h.app = h.app.with_outbox(outbox.clone());
     let open = Request::builder()
         .method(Method::GET)
         .uri("/sse")
@@ -1559,10 +1569,16 @@ fn legacy_replies_can_wait_in_the_session_outbox() {
     );
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert!(r.deliveries.is_empty(), "nothing is pushed in-process");
+    let version = block_on(h.store.load(&id)).unwrap().unwrap().version;
     let r = post(
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via outbox"}}}"#,
     );
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        block_on(h.store.load(&id)).unwrap().unwrap().version,
+        version,
+        "a reply is appended to the outbox without rewriting the session record (no compare-and-set to lose)"
+    );
     let crate::gateway::LegacyOutbox::Pending(frames, next) = block_on(h.app.legacy_outbox(&id, 0))
     else {
         panic!("the session is live")
@@ -1577,10 +1593,18 @@ fn legacy_replies_can_wait_in_the_session_outbox() {
         block_on(h.app.legacy_outbox(&id, next)),
         crate::gateway::LegacyOutbox::Pending(Vec::new(), 2)
     );
-    block_on(h.store.delete(&id)).unwrap();
+    post(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+    // The stream closes: the session ends and its undelivered messages go with it.
+    block_on(h.app.stream_closed(hold.as_ref().unwrap()));
     assert_eq!(
         block_on(h.app.legacy_outbox(&id, next)),
         crate::gateway::LegacyOutbox::Gone
+    );
+    assert!(
+        block_on(crate::outbox::Outbox::read(&*outbox, &id, 0))
+            .unwrap()
+            .is_empty(),
+        "the ended session's outbox is cleared"
     );
 }
 
@@ -2072,5 +2096,103 @@ mod batch_limits {
             .map(|r| r.to_string().len())
             .sum();
         assert!(ok_bytes <= 600, "{ok_bytes}");
+    }
+}
+
+/// Counting ports that cannot decide, and what the gateway makes of it (decided once, in
+/// `gateway/counting.rs`): a failing backend lets the request through; a contended one is a 429
+/// with a 250 ms retry.
+mod undecided_counters {
+    use super::*;
+    use crate::quota::{LeaseChange, LeaseError, LeaseLedger};
+    use crate::ratelimit::{LimitError, RateLimit, RateLimiter};
+
+    struct Limiter(LimitError);
+
+    impl RateLimiter for Limiter {
+        fn take<'a>(
+            &'a self,
+            _key: &'a str,
+            _limit: RateLimit,
+            _cost: u32,
+            _now: UnixMillis,
+        ) -> BoxFuture<'a, Result<(), LimitError>> {
+            let answer = Err(self.0.clone());
+            Box::pin(async move { answer })
+        }
+    }
+
+    struct Ledger(LeaseError);
+
+    impl LeaseLedger for Ledger {
+        fn apply<'a>(
+            &'a self,
+            _key: &'a str,
+            _change: &'a LeaseChange,
+            _now: UnixMillis,
+        ) -> BoxFuture<'a, Result<(), LeaseError>> {
+            let answer = Err(self.0.clone());
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn limited(limiter: LimitError) -> Harness {
+        let mut h = harness_with(GatewayConfig {
+            origins: OriginPolicy {
+                allowed_origins: vec![],
+                allowed_hosts: Some(vec![]),
+            },
+            request_limit: Some(RateLimit {
+                per_minute: 1,
+                burst: 1,
+            }),
+            ..GatewayConfig::default()
+        });
+        h.app = h.app.with_rate_limiter(Arc::new(Limiter(limiter)));
+        h
+    }
+
+    fn retry_after_ms(reply: &Reply) -> Option<u64> {
+        body_json(reply)["error"]["data"]["retryAfterMs"].as_u64()
+    }
+
+    #[test]
+    fn a_failing_rate_limiter_lets_requests_through() {
+        let h = limited(LimitError::Backend("table unreachable".into()));
+        for _ in 0..3 {
+            assert_eq!(try_initialize(&h).status(), StatusCode::OK);
+        }
+    }
+
+    #[test]
+    fn a_contended_rate_limiter_asks_for_a_retry() {
+        let h = limited(LimitError::Contended);
+        let r = try_initialize(&h);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after_ms(&r), Some(250));
+        let h = limited(LimitError::Empty {
+            retry_after_ms: 4_000,
+        });
+        let r = try_initialize(&h);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after_ms(&r), Some(4_000));
+    }
+
+    #[test]
+    fn a_failing_lease_ledger_lets_sessions_open_and_a_contended_one_asks_for_a_retry() {
+        let mut h = quota_harness(Some(1), None);
+        h.app = h
+            .app
+            .with_session_ledger(Arc::new(Ledger(LeaseError::Backend("down".into()))));
+        for _ in 0..3 {
+            assert_eq!(try_initialize(&h).status(), StatusCode::OK);
+        }
+        let mut h = quota_harness(Some(1), None);
+        h.app = h
+            .app
+            .with_session_ledger(Arc::new(Ledger(LeaseError::Contended)));
+        let r = try_initialize(&h);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after_ms(&r), Some(250));
     }
 }

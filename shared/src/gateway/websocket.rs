@@ -177,12 +177,10 @@ impl McpApp {
             .unwrap_or_else(|| Caller::anonymous("unknown"));
         if let Some(limit) = caller.rate_limit.or(self.config.request_limit) {
             let now = self.ports.clock.now();
-            if let Err(wait) = self
-                .limiter
-                .take(&format!("req:{}", caller.name), limit, 1, now)
+            if let Err(e) = self
+                .take_tokens(&format!("req:{}", caller.name), limit, now)
                 .await
             {
-                let e = McpError::RateLimited(wait);
                 return vec![protocol::failure(&Value::Null, &e.to_jsonrpc()).to_string()];
             }
         }

@@ -45,11 +45,12 @@ pub struct UpstreamConfig {
 
 impl Default for UpstreamConfig {
     fn default() -> Self {
+        use crate::settings::table;
         UpstreamConfig {
             guard: GuardConfig::default(),
             pool: PoolConfig::default(),
-            timeout_ms: 30_000,
-            max_retries: 2,
+            timeout_ms: table::UPSTREAM_TIMEOUT.fixed_default(),
+            max_retries: table::UPSTREAM_RETRIES.fixed_default(),
             max_retry_wait_ms: 10_000,
             backoff_ms: 250,
             deployment: DeploymentConfig::default(),

@@ -38,9 +38,10 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
+        use crate::settings::table;
         PoolConfig {
-            max_size: 100,
-            idle_ms: 300_000,
+            max_size: table::UPSTREAM_POOL_SIZE.fixed_default(),
+            idle_ms: table::UPSTREAM_POOL_IDLE.fixed_default(),
         }
     }
 }

@@ -292,10 +292,12 @@ async fn handle(
         match serde_json::from_slice(&body) {
             Ok(v) => Some(v),
             Err(e) => {
+                // No vendor document takes a body that is not JSON: the sender broke the contract.
+                fake.violation(format!("{method} {path}: the body is not JSON: {e}"));
                 return finish(Reply::json(
                     400,
                     json!({"message": format!("malformed JSON: {e}")}),
-                ))
+                ));
             }
         }
     };

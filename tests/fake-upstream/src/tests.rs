@@ -243,3 +243,37 @@ fn gitlab_pages_carry_offset_headers() {
         (404, json!({"message": "404 Project Not Found"}))
     );
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_violation() {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+
+    let fake = Arc::new(crate::Fake {
+        service: "gitlab".into(),
+        server: false,
+        token: "t".into(),
+        email: None,
+        instance: "gitlab".into(),
+        contracts: None,
+        data: Mutex::new(Data::seed("gitlab", "gitlab")),
+        faults: Mutex::new(crate::Faults::default()),
+        stats: Mutex::new(crate::Stats::default()),
+        connections: Arc::new(AtomicU64::new(0)),
+    });
+    let reply = crate::handle(
+        State(fake.clone()),
+        Method::POST,
+        "/api/v4/projects/1/issues".parse().unwrap(),
+        HeaderMap::new(),
+        axum::body::Bytes::from_static(b"{\"title\":"),
+    )
+    .await;
+    assert_eq!(reply.status(), 400);
+    let violations = fake.stats.lock().unwrap().violations.clone();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("not JSON"), "{violations:?}");
+}

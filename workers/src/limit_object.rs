@@ -1,16 +1,21 @@
-//! `RateLimitObject`: one Durable Object per rate-limit bucket or quota lease set (named by its key),
-//! so a caller's limits hold across isolates and session objects; `DoRateLimiter` and
-//! `DoLeaseLedger`, the core's `RateLimiter` and `LeaseLedger` ports that ask it. A Durable Object
-//! runs one request at a time, so each bucket and each lease set is exact.
+//! `LimitObject`: the Worker's counters. Each object is one counter named by its key: either a
+//! rate-limit token bucket (objects named by the bucket key, e.g. `req:<caller>`, served at `/take`)
+//! or a quota lease set (objects named `lease:<set>`, e.g. `lease:sessions:<caller>`, served at
+//! `/lease`), so a caller's limits and quotas hold across isolates and session objects.
+//! `DoRateLimiter` and `DoLeaseLedger` are the core's `RateLimiter` and `LeaseLedger` ports that ask
+//! it; an unreachable object is reported to the core as a backend failure, and the core decides
+//! what that means. A Durable Object runs one request at a time, so each bucket and each lease set
+//! is exact. (The class was `LimitObject` before it also held quota leases; `wrangler.toml`'s
+//! `v3` migration renames it, keeping the stored counters.)
 
 use mcp_edge_core::port::{BoxFuture, UnixMillis};
 use mcp_edge_core::quota::{LeaseChange, LeaseError, LeaseLedger, LeaseSet};
-use mcp_edge_core::ratelimit::{Bucket, RateLimit, RateLimiter};
+use mcp_edge_core::ratelimit::{Bucket, LimitError, RateLimit, RateLimiter};
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
-/// Binding name of the `RateLimitObject` namespace in `wrangler.toml`.
-pub const RATE_LIMITS_BINDING: &str = "RATE_LIMITS";
+/// Binding name of the `LimitObject` namespace in `wrangler.toml`.
+pub const LIMITS_BINDING: &str = "LIMITS";
 
 /// Storage key of the bucket.
 const BUCKET_KEY: &str = "bucket";
@@ -43,7 +48,7 @@ struct LeaseAnswer {
     retry_after_ms: Option<u64>,
 }
 
-/// One round trip to the object named `name` in the `RATE_LIMITS` namespace.
+/// One round trip to the object named `name` in the `LIMITS` namespace.
 async fn ask<A: serde::de::DeserializeOwned>(
     env: &Env,
     name: &str,
@@ -51,7 +56,7 @@ async fn ask<A: serde::de::DeserializeOwned>(
     body: &impl Serialize,
 ) -> worker::Result<A> {
     let stub = env
-        .durable_object(RATE_LIMITS_BINDING)?
+        .durable_object(LIMITS_BINDING)?
         .id_from_name(name)?
         .get_stub()?;
     let mut init = RequestInit::new();
@@ -70,14 +75,18 @@ pub struct DoRateLimiter {
 }
 
 impl DoRateLimiter {
-    /// Buckets in the `RATE_LIMITS` namespace of `env`.
+    /// Buckets in the `LIMITS` namespace of `env`.
     pub fn new(env: Env) -> Self {
         DoRateLimiter { env }
     }
 
-    async fn ask(&self, key: &str, body: &TakeRequest) -> worker::Result<Result<(), u64>> {
+    async fn ask(&self, key: &str, body: &TakeRequest) -> worker::Result<Result<(), LimitError>> {
         let answer: TakeAnswer = ask(&self.env, key, "/take", body).await?;
-        Ok(answer.wait_ms.map_or(Ok(()), Err))
+        Ok(answer.wait_ms.map_or(Ok(()), |wait| {
+            Err(LimitError::Empty {
+                retry_after_ms: wait,
+            })
+        }))
     }
 }
 
@@ -87,7 +96,7 @@ pub struct DoLeaseLedger {
 }
 
 impl DoLeaseLedger {
-    /// Lease sets in the `RATE_LIMITS` namespace of `env` (objects named `lease:<key>`).
+    /// Lease sets in the `LIMITS` namespace of `env` (objects named `lease:<key>`).
     pub fn new(env: Env) -> Self {
         DoLeaseLedger { env }
     }
@@ -117,8 +126,8 @@ impl LeaseLedger for DoLeaseLedger {
                 }),
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    // Availability over exactness: an unreachable ledger does not refuse callers.
-                    worker::console_warn!("quota lease set unavailable, request allowed: {e}");
+                    // Reported, not decided: the core decides what an unreachable ledger means.
+                    worker::console_warn!("quota lease set unavailable: {e}");
                     Err(LeaseError::Backend(e.to_string()))
                 }
             }
@@ -133,30 +142,30 @@ impl RateLimiter for DoRateLimiter {
         limit: RateLimit,
         cost: u32,
         now: UnixMillis,
-    ) -> BoxFuture<'a, Result<(), u64>> {
+    ) -> BoxFuture<'a, Result<(), LimitError>> {
         Box::pin(async move {
             let body = TakeRequest { limit, cost, now };
             match self.ask(key, &body).await {
                 Ok(verdict) => verdict,
                 Err(e) => {
-                    // Availability over exactness: an unreachable bucket does not refuse callers.
-                    worker::console_warn!("rate-limit bucket unavailable, request allowed: {e}");
-                    Ok(())
+                    // Reported, not decided: the core decides what an unreachable bucket means.
+                    worker::console_warn!("rate-limit bucket unavailable: {e}");
+                    Err(LimitError::Backend(e.to_string()))
                 }
             }
         })
     }
 }
 
-/// One bucket, or one lease set.
+/// One counter: a rate-limit bucket (`/take`) or a quota lease set (`/lease`), by its name.
 #[durable_object]
-pub struct RateLimitObject {
+pub struct LimitObject {
     state: State,
 }
 
-impl DurableObject for RateLimitObject {
+impl DurableObject for LimitObject {
     fn new(state: State, _env: Env) -> Self {
-        RateLimitObject { state }
+        LimitObject { state }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
@@ -168,7 +177,7 @@ impl DurableObject for RateLimitObject {
     }
 }
 
-impl RateLimitObject {
+impl LimitObject {
     async fn lease(&self, mut req: Request) -> worker::Result<Response> {
         let asked: LeaseRequest = req.json().await?;
         let storage = self.state.storage();
