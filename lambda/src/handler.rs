@@ -1,7 +1,8 @@
-//! The handler's platform-free helpers, kept out of `main.rs` so they are unit-tested: the base path
-//! in front of the function, the request as the core sees it, the time left before the invocation's
-//! deadline, whole replies, and the held stream whose end gives its lease back (client gone, session
-//! ended, or the deadline near).
+//! The handler of one invocation ([`handle`]: the request to the core, its reply as a whole or
+//! streamed body) and its helpers, unit-tested here: the base path in front of the function, the
+//! request as the core sees it, the `/ws` refusal, the DynamoDB counters on `/metrics`, the time left
+//! before the invocation's deadline, whole replies, and the held stream whose end gives its lease
+//! back (client gone, session ended, or the deadline near).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,12 +14,29 @@ use http_body_util::{BodyExt as _, Full, StreamBody};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt as _;
 use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox};
+use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::port::UnixMillis;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
 use mcp_edge_core::McpApp;
 use mcp_edge_native::held::{drive, FrameSource};
+use mcp_edge_native::SystemClock;
+use serde_json::json;
 use std::future::pending;
 use tokio::sync::mpsc;
+
+use crate::store::StoreCalls;
+
+/// What every invocation shares (built once per execution environment).
+pub struct Gateway {
+    /// The core.
+    pub app: Arc<McpApp>,
+    /// DynamoDB call counters, appended to `/metrics`.
+    pub calls: Arc<StoreCalls>,
+    /// How often a held legacy stream reads its session's outbox.
+    pub legacy_poll: Duration,
+    /// The path prefix in front of the function ([`base_path`]).
+    pub base_path: String,
+}
 
 /// A streamed response body.
 pub type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
@@ -58,6 +76,70 @@ pub fn to_core(req: lambda_http::Request, base_path: &str) -> http::Request<Byte
         core.extensions_mut().insert(ClientAddress(ip));
     }
     core
+}
+
+/// Answers one invocation: `/ws` is refused (426), everything else goes to the core; `/metrics` gets
+/// the DynamoDB call counters. With `streaming`, a held SSE reply becomes a [`held`] body that runs
+/// until the invocation's deadline; otherwise every reply is sent whole.
+pub async fn handle(
+    gw: Arc<Gateway>,
+    req: lambda_http::Request,
+    streaming: bool,
+) -> Result<http::Response<StreamedBody>, Infallible> {
+    let deadline = req.lambda_context_ref().map(|c| c.deadline);
+    let core = to_core(req, &gw.base_path);
+    let path = core.uri().path().trim_end_matches('/').to_owned();
+    if path.ends_with("/ws") {
+        return Ok(whole(ws_refusal()));
+    }
+    let started = std::time::Instant::now();
+    let mut reply = gw.app.handle(core).await;
+    if path.ends_with("/metrics") {
+        append_to_metrics(&mut reply, &gw.calls.render());
+    }
+    gw.app
+        .metrics()
+        .observe_latency_micros(started.elapsed().as_micros() as u64);
+    if !streaming {
+        return Ok(whole(reply));
+    }
+    match std::mem::replace(reply.response.body_mut(), ReplyBody::Empty) {
+        ReplyBody::Sse {
+            frames,
+            hold: Some(hold),
+        } => {
+            let left = time_left(deadline, SystemClock.now());
+            let body = held(gw.app.clone(), gw.legacy_poll, frames, hold, left);
+            Ok(response(reply, body))
+        }
+        other => {
+            *reply.response.body_mut() = other;
+            Ok(whole(reply))
+        }
+    }
+}
+
+/// The answer to `/ws`: 426, as Lambda Function URLs carry no WebSocket.
+pub fn ws_refusal() -> Reply {
+    Reply::json(
+        http::StatusCode::UPGRADE_REQUIRED,
+        &json!({
+            "error": "WebSocket is not available on AWS Lambda",
+            "detail": "Lambda Function URLs carry no WebSocket: use /mcp (Streamable HTTP) or /sse here; /ws is served by the native mcp-edge and the Cloudflare Worker",
+        }),
+    )
+}
+
+/// Appends `text` (the DynamoDB call counters, in Prometheus text format) to a successful `/metrics`
+/// reply; any other reply stays as it is.
+pub fn append_to_metrics(reply: &mut Reply, text: &str) {
+    if reply.status() != http::StatusCode::OK {
+        return;
+    }
+    if let ReplyBody::Full(b) = reply.response.body() {
+        let joined = format!("{}{}", String::from_utf8_lossy(b), text);
+        *reply.response.body_mut() = ReplyBody::Full(Bytes::from(joined));
+    }
 }
 
 /// A body sent at once.

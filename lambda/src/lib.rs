@@ -1,12 +1,28 @@
 //! # mcp-edge-lambda
 //!
-//! The AWS Lambda target's library part: [`store::DynamoSessionStore`], the session store on DynamoDB
-//! (conditional writes, TTL), [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and
-//! [`quota::DynamoLeaseLedger`], the session and stream quota leases, both shared by every execution
-//! environment through [`items::VersionedItems`], and [`outbox::DynamoOutbox`], the legacy SSE
-//! outbox, one item per message; used by the `bootstrap` binary and tested against a
-//! DynamoDB-compatible server; and [`handler`], the handler's helpers (base path, request mapping,
-//! deadline, held streams and their release), unit-tested here. `src/main.rs` wires them up.
+//! The AWS Lambda target of mcp-edge: glue between `lambda_http` and the platform-free core. It serves
+//! `/mcp`, `/sse` + `/messages`, `/health` and `/metrics` behind a Function URL; `/ws` answers 426
+//! (Function URLs carry no WebSocket). The `bootstrap` binary (`src/main.rs`) only wires these
+//! modules up:
+//!
+//! - [`startup`]: the cold start, building the [`handler::Gateway`] once per execution environment
+//!   from the core's settings table (`Target::Lambda`): the shared `MCP_EDGE_*` variables plus
+//!   `MCP_EDGE_DYNAMODB_TABLE` (required), `MCP_EDGE_LEGACY_POLL` (outbox poll interval) and
+//!   `MCP_EDGE_BASE_PATH` (a path prefix in front of the function that the event does not carry, e.g.
+//!   `/lambda-url/bootstrap` under `cargo lambda watch`; it only shapes the legacy endpoint URL);
+//! - [`handler`]: one invocation, the request to the core and its reply, with its helpers (base path,
+//!   request mapping, deadline, held streams and their release), unit-tested;
+//! - [`runtime`]: the runtime loop. `MCP_EDGE_LAMBDA_INVOKE_MODE=RESPONSE_STREAM` (default): replies
+//!   stream through `run_with_streaming_response`, so an SSE answer and the legacy `/sse` stream flow
+//!   incrementally. A held stream lives until the client leaves or the invocation nears its deadline;
+//!   the legacy stream's messages come from the session's outbox in DynamoDB (one read per poll),
+//!   because the `POST /messages` that produced them ran in another execution environment.
+//!   `BUFFERED`: every reply is sent whole (held streams end after their first frames);
+//! - [`store::DynamoSessionStore`], the session store on DynamoDB (conditional writes, TTL),
+//!   [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and [`quota::DynamoLeaseLedger`],
+//!   the session and stream quota leases, both shared by every execution environment through
+//!   [`items::VersionedItems`], and [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per
+//!   message; tested against a DynamoDB-compatible server.
 //!
 //! Features: none.
 
@@ -15,4 +31,6 @@ pub mod items;
 pub mod outbox;
 pub mod quota;
 pub mod ratelimit;
+pub mod runtime;
+pub mod startup;
 pub mod store;

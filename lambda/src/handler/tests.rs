@@ -126,6 +126,41 @@ async fn whole_replies_concatenate_sse_frames() {
         .is_empty());
 }
 
+#[test]
+fn ws_is_refused_with_426_naming_the_transports_that_work() {
+    let reply = ws_refusal();
+    assert_eq!(reply.status(), StatusCode::UPGRADE_REQUIRED);
+    let ReplyBody::Full(body) = reply.response.body() else {
+        panic!("a JSON body");
+    };
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(v["error"], "WebSocket is not available on AWS Lambda");
+    assert!(v["detail"].as_str().unwrap().contains("/mcp"));
+}
+
+/// The body of a whole reply after [`append_to_metrics`] added the store's counters.
+fn with_store_counters(status: StatusCode, body: &'static [u8]) -> Bytes {
+    let mut reply = Reply::new(status, ReplyBody::Full(Bytes::from_static(body)));
+    append_to_metrics(&mut reply, "mcp_edge_dynamodb_calls_total 3\n");
+    match reply.response.into_body() {
+        ReplyBody::Full(b) => b,
+        _ => panic!("a whole body"),
+    }
+}
+
+#[test]
+fn store_counters_are_appended_to_successful_metrics_only() {
+    assert_eq!(
+        with_store_counters(StatusCode::OK, b"mcp_edge_requests_total 1\n").as_ref(),
+        b"mcp_edge_requests_total 1\nmcp_edge_dynamodb_calls_total 3\n"
+    );
+    assert_eq!(
+        with_store_counters(StatusCode::UNAUTHORIZED, b"{}").as_ref(),
+        b"{}",
+        "an error reply is left alone"
+    );
+}
+
 fn app(max_streams: u32) -> Arc<McpApp> {
     let mut registry = Registry::new();
     mcp_edge_core::testing::register_test_tools(&mut registry);

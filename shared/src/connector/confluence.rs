@@ -48,6 +48,17 @@ impl Site {
             _ => e,
         }
     }
+
+    /// A list endpoint's failure: read as [`Site::missing_endpoint`] when the endpoint exists on
+    /// every deployment of its kind (`always_there`), as it is otherwise (a 404 of a page's
+    /// children means the page does not exist).
+    fn list_failure(&self, e: UpstreamFailure, always_there: bool) -> UpstreamFailure {
+        if always_there {
+            self.missing_endpoint(e)
+        } else {
+            e
+        }
+    }
 }
 
 /// A Server/Data Center page cursor: the offset of the next page (decimal).
@@ -592,11 +603,17 @@ fn space_summary(s: &Value) -> Value {
     })
 }
 
-async fn list_spaces_server(
+/// One page of a Server/Data Center list: `GET {path}?start=…&limit=…{extra}` from the tool's offset
+/// cursor and limit; each result mapped by `item`, and the next offset cursor. `always_there`: the
+/// endpoint exists on every Data Center, so a 404 means the deployment guess was wrong.
+async fn server_page(
     ctx: &ToolContext<'_>,
     site: &Site,
     args: &Args,
-) -> Result<Value, ToolFailure> {
+    (path, extra): (&str, &str),
+    always_there: bool,
+    item: fn(&Value) -> Value,
+) -> Result<(Vec<Value>, Value), ToolFailure> {
     let start = offset_cursor(args)?;
     let limit = args.opt_u64("limit").unwrap_or(25);
     let reply = ctx
@@ -604,121 +621,117 @@ async fn list_spaces_server(
         .json(
             &site.ep,
             Method::GET,
-            &format!("/rest/api/space?start={start}&limit={limit}"),
+            &format!("{path}?start={start}&limit={limit}{extra}"),
             None,
         )
         .await
-        .map_err(|e| site.missing_endpoint(e))?;
-    let spaces: Vec<Value> = reply.body["results"]
+        .map_err(|e| site.list_failure(e, always_there))?;
+    Ok((results(&reply.body, item), next_offset(&reply.body, start)))
+}
+
+/// One page of a Cloud (v2) list: `GET {path}?limit=…&cursor=…`; each result mapped by `item`, and
+/// the next cursor. `always_there` as for [`server_page`].
+async fn cloud_page(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    args: &Args,
+    path: &str,
+    always_there: bool,
+    item: fn(&Value) -> Value,
+) -> Result<(Vec<Value>, Value), ToolFailure> {
+    let q = query(&[
+        (
+            "limit",
+            Some(args.opt_u64("limit").unwrap_or(25).to_string()),
+        ),
+        ("cursor", args.opt_str("cursor").map(str::to_owned)),
+    ]);
+    let reply = ctx
+        .upstream
+        .json(&site.ep, Method::GET, &format!("{path}{q}"), None)
+        .await
+        .map_err(|e| site.list_failure(e, always_there))?;
+    Ok((results(&reply.body, item), next_cursor(&reply)))
+}
+
+/// A list reply's `results`, each mapped by `item`.
+fn results(body: &Value, item: fn(&Value) -> Value) -> Vec<Value> {
+    body["results"]
         .as_array()
-        .map(|l| l.iter().map(space_summary).collect())
-        .unwrap_or_default();
-    Ok(json!({"spaces": spaces, "nextCursor": next_offset(&reply.body, start)}))
+        .map(|l| l.iter().map(item).collect())
+        .unwrap_or_default()
 }
 
 async fn list_spaces(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let site = Site::of(ctx.upstream).await?;
-    if site.server() {
-        return list_spaces_server(ctx, &site, &args).await;
-    }
-    let ep = &site.ep;
-    let q = query(&[
-        (
-            "limit",
-            Some(args.opt_u64("limit").unwrap_or(25).to_string()),
-        ),
-        ("cursor", args.opt_str("cursor").map(str::to_owned)),
-    ]);
-    let reply = ctx
-        .upstream
-        .json(ep, Method::GET, &format!("/wiki/api/v2/spaces{q}"), None)
-        .await
-        .map_err(|e| site.missing_endpoint(e))?;
-    let spaces: Vec<Value> = reply.body["results"]
-        .as_array()
-        .map(|l| l.iter().map(space_summary).collect())
-        .unwrap_or_default();
-    Ok(json!({"spaces": spaces, "nextCursor": next_cursor(&reply)}))
+    let (spaces, next) = if site.server() {
+        server_page(
+            ctx,
+            &site,
+            &args,
+            ("/rest/api/space", ""),
+            true,
+            space_summary,
+        )
+        .await?
+    } else {
+        cloud_page(
+            ctx,
+            &site,
+            &args,
+            "/wiki/api/v2/spaces",
+            true,
+            space_summary,
+        )
+        .await?
+    };
+    Ok(json!({"spaces": spaces, "nextCursor": next}))
 }
 
-async fn children_server(
-    ctx: &ToolContext<'_>,
-    site: &Site,
-    args: &Args,
-) -> Result<Value, ToolFailure> {
-    let start = offset_cursor(args)?;
-    let limit = args.opt_u64("limit").unwrap_or(25);
-    let reply = ctx
-        .upstream
-        .json(
-            &site.ep,
-            Method::GET,
-            &format!(
-                "/rest/api/content/{}/child/page?start={start}&limit={limit}&expand=space",
-                encode(&args.id("pageId")?)
-            ),
-            None,
-        )
-        .await?;
-    let children: Vec<Value> = reply.body["results"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|c| {
-                    json!({
-                        "id": id_text(&c["id"]),
-                        "title": c["title"].as_str().unwrap_or_default(),
-                        "status": opt(c["status"].as_str()),
-                        "spaceId": id_text(&c["space"]["id"]),
-                        "childPosition": c["extensions"]["position"].as_i64(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(json!({"children": children, "nextCursor": next_offset(&reply.body, start)}))
+/// A child page as Server/Data Center lists it (`expand=space`).
+fn server_child(c: &Value) -> Value {
+    json!({
+        "id": id_text(&c["id"]),
+        "title": c["title"].as_str().unwrap_or_default(),
+        "status": opt(c["status"].as_str()),
+        "spaceId": id_text(&c["space"]["id"]),
+        "childPosition": c["extensions"]["position"].as_i64(),
+    })
+}
+
+/// A child page as Cloud (v2) lists it.
+fn cloud_child(c: &Value) -> Value {
+    json!({
+        "id": c["id"].as_str().map(str::to_owned).unwrap_or_else(|| c["id"].to_string()),
+        "title": c["title"].as_str().unwrap_or_default(),
+        "status": opt(c["status"].as_str()),
+        "spaceId": opt(c["spaceId"].as_str()),
+        "childPosition": c["childPosition"].as_i64(),
+    })
 }
 
 async fn children(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let site = Site::of(ctx.upstream).await?;
-    if site.server() {
-        return children_server(ctx, &site, &args).await;
-    }
-    let ep = &site.ep;
-    let q = query(&[
-        (
-            "limit",
-            Some(args.opt_u64("limit").unwrap_or(25).to_string()),
-        ),
-        ("cursor", args.opt_str("cursor").map(str::to_owned)),
-    ]);
-    let reply = ctx
-        .upstream
-        .json(
-            ep,
-            Method::GET,
-            &format!(
-                "/wiki/api/v2/pages/{}/children{q}",
-                encode(&args.id("pageId")?)
-            ),
-            None,
+    let (children, next) = if site.server() {
+        let path = format!(
+            "/rest/api/content/{}/child/page",
+            encode(&args.id("pageId")?)
+        );
+        server_page(
+            ctx,
+            &site,
+            &args,
+            (&path, "&expand=space"),
+            false,
+            server_child,
         )
-        .await?;
-    let children: Vec<Value> = reply.body["results"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|c| {
-                    json!({
-                        "id": c["id"].as_str().map(str::to_owned).unwrap_or_else(|| c["id"].to_string()),
-                        "title": c["title"].as_str().unwrap_or_default(),
-                        "status": opt(c["status"].as_str()),
-                        "spaceId": opt(c["spaceId"].as_str()),
-                        "childPosition": c["childPosition"].as_i64(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(json!({"children": children, "nextCursor": next_cursor(&reply)}))
+        .await?
+    } else {
+        let path = format!(
+            "/wiki/api/v2/pages/{}/children",
+            encode(&args.id("pageId")?)
+        );
+        cloud_page(ctx, &site, &args, &path, false, cloud_child).await?
+    };
+    Ok(json!({"children": children, "nextCursor": next}))
 }

@@ -1,12 +1,27 @@
 //! `McpApp`: the one entry point every platform calls. It ties protocol, transports, sessions,
-//! credentials, policy and the registry together.
+//! credentials, policy and the registry together. This file holds the app, its builder and the
+//! top-level routing by path; the rest, one concern per module:
+//! - [`config`](GatewayConfig): settings and defaults; `route`: [`session_route`] for platforms
+//!   with a session actor;
+//! - `access` (authentication, rate limits, CORS), `admission` (checks on the request head and the
+//!   connection time budgets), `batch` (batch limits), `counting` (what a rate limiter's or lease
+//!   ledger's answer means);
+//! - transports: `streamable` (`/mcp`), `legacy` (`/sse` + `/messages`), `websocket` (`/ws`),
+//!   `stdio` (a process's stdin/stdout);
+//! - `dispatch`: one JSON-RPC request to its method;
+//! - `sessions`: session records' lifecycle; `leases`: the session and stream quota leases and the
+//!   refusals of every counting port.
 
 mod access;
 mod admission;
 mod batch;
+mod config;
 mod counting;
 mod dispatch;
+mod leases;
 mod legacy;
+mod route;
+mod sessions;
 mod stdio;
 mod streamable;
 mod websocket;
@@ -23,118 +38,27 @@ pub use admission::{
     check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
     ReadPhase, WsClose, BODY_RATE_GRACE_MS,
 };
+pub use config::GatewayConfig;
 pub use counting::CONTENDED_RETRY_MS;
 pub use legacy::LegacyOutbox;
+pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
 
 use crate::audit::{AuditSink, NoAudit};
-use crate::auth::{AuthConfig, Authenticator, Caller};
-use crate::credential::{CredentialDefaults, Credentials};
+use crate::auth::{Authenticator, Caller};
+use crate::credential::Credentials;
 use crate::error::McpError;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
-use crate::policy::{PolicyConfig, RequestPolicy};
+use crate::policy::RequestPolicy;
 use crate::port::{Clock, Entropy, HttpClient, Sleeper, UnixMillis};
-use crate::quota::{LeaseChange, LeaseLedger, MemoryLeaseLedger};
-use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
-use crate::session::SessionStore;
-use crate::session::{SessionId, SessionRecord, SessionTransport};
+use crate::quota::{LeaseLedger, MemoryLeaseLedger};
+use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
+use crate::session::{SessionId, SessionStore};
 use crate::tool::Registry;
-use crate::transport::headers::OriginPolicy;
-use crate::transport::{Reply, SESSION_HEADER};
-use crate::upstream::{HttpClientFactory, SharedClient, UpstreamConfig, UpstreamServices};
-
-/// Gateway settings (platform-independent).
-#[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    /// `serverInfo.name`.
-    pub server_name: String,
-    /// `serverInfo.version`.
-    pub server_version: String,
-    /// Optional `instructions` for clients.
-    pub instructions: Option<String>,
-    /// Idle time after which a session expires.
-    pub session_ttl_ms: u64,
-    /// Largest accepted request body.
-    pub max_body_bytes: usize,
-    /// Most messages in one JSON-RPC batch (`MCP_EDGE_MAX_BATCH`; larger batches get 400/-32600).
-    pub max_batch: usize,
-    /// Most bytes the replies to one batch may take; replies past it are refused one by one with
-    /// -32600 (and the requests after them do not run).
-    pub max_batch_reply_bytes: usize,
-    /// `Origin` and `Host` checks.
-    pub origins: OriginPolicy,
-    /// Key for credential fingerprints kept in sessions.
-    pub fingerprint_key: Vec<u8>,
-    /// Items per page of list results.
-    pub page_size: usize,
-    /// Interval of SSE keep-alive comments.
-    pub keepalive_ms: u64,
-    /// Events kept per session for `Last-Event-ID` resumption.
-    pub event_log_limit: usize,
-    /// Answer POSTs with SSE even when the client also accepts JSON.
-    pub prefer_sse: bool,
-    /// Tool policy.
-    pub policy: PolicyConfig,
-    /// Caller authentication (open when empty).
-    pub auth: AuthConfig,
-    /// Default per-caller limit on requests.
-    pub request_limit: Option<RateLimit>,
-    /// Default per-caller limit on tool calls.
-    pub tool_call_limit: Option<RateLimit>,
-    /// Longest a tool call may run (enforced when the platform supplies a [`Sleeper`]).
-    pub tool_timeout_ms: Option<u64>,
-    /// Most sessions (Streamable HTTP, legacy SSE, WebSocket) one caller may hold open at once.
-    pub max_sessions_per_caller: Option<u32>,
-    /// Most `GET` streams one Streamable HTTP session may hold open at once.
-    pub max_streams_per_session: Option<u32>,
-    /// How long this platform can hold a stream at most (its stream leases lapse then); `None`:
-    /// until the platform reports the stream closed.
-    pub stream_lease_ms: Option<u64>,
-    /// Upstream guard, pool, timeout and retry settings.
-    pub upstream: UpstreamConfig,
-    /// Upstream credentials from the environment, used when a request brings none.
-    pub credential_defaults: CredentialDefaults,
-    /// A remote stdio bridge whose servers' tools this gateway offers too.
-    pub bridge: Option<crate::connector::remote_bridge::BridgeConfig>,
-}
-
-impl Default for GatewayConfig {
-    /// The settings table's defaults ([`crate::settings::table`]) and the fixed limits.
-    fn default() -> Self {
-        use crate::settings::table;
-        GatewayConfig {
-            server_name: "mcp-edge".into(),
-            server_version: env!("CARGO_PKG_VERSION").into(),
-            instructions: None,
-            session_ttl_ms: table::SESSION_TTL.fixed_default(),
-            max_body_bytes: table::MAX_BODY_BYTES.fixed_default(),
-            max_batch: table::MAX_BATCH.fixed_default(),
-            max_batch_reply_bytes: 8 * 1024 * 1024,
-            origins: OriginPolicy::default(),
-            fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
-            page_size: 100,
-            keepalive_ms: table::KEEPALIVE.fixed_default(),
-            event_log_limit: 64,
-            prefer_sse: false,
-            policy: PolicyConfig {
-                allow_request_overrides: true,
-                ..PolicyConfig::default()
-            },
-            auth: AuthConfig::default(),
-            request_limit: None,
-            tool_call_limit: None,
-            tool_timeout_ms: Some(table::TOOL_TIMEOUT.fixed_default()),
-            max_sessions_per_caller: None,
-            max_streams_per_session: None,
-            stream_lease_ms: None,
-            upstream: UpstreamConfig::default(),
-            credential_defaults: CredentialDefaults::default(),
-            bridge: None,
-        }
-    }
-}
+use crate::transport::Reply;
+use crate::upstream::{HttpClientFactory, SharedClient, UpstreamServices};
 
 /// The ports a platform hands to [`McpApp`].
 #[derive(Clone)]
@@ -179,73 +103,6 @@ pub(crate) struct RequestFacts {
     pub assigned_session: Option<SessionId>,
     /// The request's `X-Atlassian-Deployment` header.
     pub deployment: crate::upstream::RequestedDeployment,
-}
-
-/// Where a platform that keeps each session in its own actor (a Durable Object) must run a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionRoute {
-    /// Needs no session state (stateless 2026-07-28 calls, `/health`, errors): run it anywhere.
-    Stateless,
-    /// Belongs to this existing session.
-    Session(SessionId),
-    /// Opens a session (`initialize`, `GET /sse`, `/ws`): the platform picks the id, runs the request
-    /// where that session will live and hands the id over as an [`AssignedSession`] extension.
-    NewSession,
-}
-
-/// A session id the platform chose in advance for a request that opens a session (request extension).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssignedSession(pub SessionId);
-
-/// Decides where `req` must run, from its path, headers and (for a sessionless POST) whether its body is
-/// an `initialize` request. Ids that are not well-formed route as [`SessionRoute::Stateless`], where the
-/// gateway answers them "session not found".
-pub fn session_route(req: &Request<Bytes>) -> SessionRoute {
-    let path = req.uri().path().trim_end_matches('/');
-    let leaf = path.rsplit('/').next().unwrap_or("");
-    let existing = |text: Option<&str>| {
-        text.and_then(|t| SessionId::parse(t.trim()))
-            .map_or(SessionRoute::Stateless, SessionRoute::Session)
-    };
-    match (req.method(), leaf) {
-        (_, "ws") => SessionRoute::NewSession,
-        (&Method::GET, "sse") => SessionRoute::NewSession,
-        (&Method::POST, "messages") => {
-            let query = req.uri().query().unwrap_or("");
-            let sid = url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "sessionId" || k == "session_id")
-                .map(|(_, v)| v.into_owned());
-            existing(sid.as_deref())
-        }
-        (_, "mcp") => {
-            if let Some(sid) = req.headers().get(SESSION_HEADER) {
-                return existing(sid.to_str().ok());
-            }
-            let modern = req
-                .headers()
-                .get(crate::transport::VERSION_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| crate::protocol::MODERN_VERSIONS.contains(&v));
-            if req.method() == Method::POST && !modern && is_initialize_request(req.body()) {
-                SessionRoute::NewSession
-            } else {
-                SessionRoute::Stateless
-            }
-        }
-        _ => SessionRoute::Stateless,
-    }
-}
-
-/// Whether `body` is a single JSON-RPC request whose method is `initialize` (other fields are skipped).
-fn is_initialize_request(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Probe<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-        id: Option<serde::de::IgnoredAny>,
-    }
-    serde_json::from_slice::<Probe<'_>>(body)
-        .is_ok_and(|p| p.id.is_some() && p.method.as_deref() == Some("initialize"))
 }
 
 impl McpApp {
@@ -363,6 +220,22 @@ impl McpApp {
         crate::session::session_tag(&self.config.fingerprint_key, id)
     }
 
+    /// The time now, from the clock port (platforms feed it to [`crate::transport::hold::HeldStream`]).
+    pub fn now(&self) -> crate::port::UnixMillis {
+        self.ports.clock.now()
+    }
+
+    /// The state machine of a held stream opening now: `frames` first, then keep-alives at the
+    /// hold's interval; counted in the active-stream gauge until it is dropped.
+    pub fn held_stream(
+        &self,
+        frames: Vec<bytes::Bytes>,
+        keepalive_ms: u64,
+    ) -> crate::transport::hold::HeldStream {
+        crate::transport::hold::HeldStream::open(frames, keepalive_ms, self.now())
+            .counted(self.metrics.clone())
+    }
+
     /// The configuration.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
@@ -455,336 +328,6 @@ impl McpApp {
             policy,
             assigned_session: None,
             deployment: crate::upstream::RequestedDeployment::from_headers(headers),
-        }
-    }
-
-    /// A new, unsaved session record.
-    pub(crate) fn new_session(
-        &self,
-        transport: SessionTransport,
-        version: &str,
-        facts: &RequestFacts,
-    ) -> SessionRecord {
-        SessionRecord {
-            id: facts
-                .assigned_session
-                .clone()
-                .unwrap_or_else(|| SessionId::generate(self.ports.entropy.as_ref())),
-            protocol_version: version.to_owned(),
-            transport,
-            client_info: None,
-            client_capabilities: Value::Object(Default::default()),
-            initialized: false,
-            log_level: None,
-            credential_fingerprint: facts.fingerprint.clone(),
-            owner: Some(facts.caller.owner.clone()),
-            created_at: facts.now,
-            last_seen: facts.now,
-            expires_at: facts.now.saturating_add(self.config.session_ttl_ms),
-            version: 0,
-            next_stream: 1,
-            events: Vec::new(),
-            caller: None,
-            lease_until: None,
-        }
-    }
-
-    /// How far a session lease reaches past the session's expiry, so that expiry refreshes between
-    /// two lease renewals never outlive the lease.
-    pub(crate) fn lease_margin(&self) -> u64 {
-        (self.config.session_ttl_ms / 10).max(1000)
-    }
-
-    /// Takes the caller's lease for a new session when sessions per caller are limited; records the
-    /// caller in the session so the lease can be renewed and given back.
-    pub(crate) async fn open_session_lease(
-        &self,
-        rec: &mut SessionRecord,
-        caller: &Caller,
-        now: UnixMillis,
-    ) -> Result<(), McpError> {
-        let Some(max) = self.config.max_sessions_per_caller else {
-            return Ok(());
-        };
-        let until = rec.expires_at.saturating_add(self.lease_margin());
-        let change = LeaseChange::Open {
-            id: rec.id.to_string(),
-            until,
-            max,
-        };
-        rec.caller = Some(caller.name.clone());
-        rec.lease_until = Some(until);
-        self.take_session_lease(&caller.name, &change, max, now)
-            .await
-    }
-
-    /// Takes a lease from the caller's session quota (sessions of every transport count).
-    pub(crate) async fn take_session_lease(
-        &self,
-        caller: &str,
-        change: &LeaseChange,
-        max: u32,
-        now: UnixMillis,
-    ) -> Result<(), McpError> {
-        let key = crate::quota::sessions_key(caller);
-        self.take_lease(&self.session_leases, &key, change, now, |held| {
-            format!(
-                "caller {caller} has {held} open sessions (limit {max}); end one (DELETE, or close its stream or socket) or let one expire"
-            )
-        })
-        .await
-    }
-
-    /// Counts a session the platform keeps itself (a bridged stdio session) against the caller's
-    /// session quota, until [`McpApp::close_caller_session`]. `Ok(false)`: no quota is configured.
-    pub async fn open_caller_session(&self, caller: &Caller, id: &str) -> Result<bool, McpError> {
-        let Some(max) = self.config.max_sessions_per_caller else {
-            return Ok(false);
-        };
-        let change = LeaseChange::Open {
-            id: id.to_owned(),
-            until: UnixMillis::MAX,
-            max,
-        };
-        self.take_session_lease(&caller.name, &change, max, self.ports.clock.now())
-            .await?;
-        Ok(true)
-    }
-
-    /// Gives back the place of a session opened with [`McpApp::open_caller_session`].
-    pub async fn close_caller_session(&self, caller: &str, id: &str) {
-        self.close_lease(true, &crate::quota::sessions_key(caller), id)
-            .await;
-    }
-
-    /// Gives lease `id` under `key` back; a failing ledger lets it lapse on its own.
-    pub(crate) async fn close_lease(&self, sessions: bool, key: &str, id: &str) {
-        let ledger = if sessions {
-            &self.session_leases
-        } else {
-            &self.stream_leases
-        };
-        let change = LeaseChange::Close { id: id.to_owned() };
-        let _ = ledger.apply(key, &change, self.ports.clock.now()).await;
-    }
-
-    /// Applies a lease change: a full set refuses with [`McpError::QuotaExceeded`] (`describe` names
-    /// what is full from the number held), a contended one asks for a retry; what a failing ledger
-    /// means is decided in [`counting`].
-    pub(crate) async fn take_lease(
-        &self,
-        ledger: &Arc<dyn LeaseLedger>,
-        key: &str,
-        change: &LeaseChange,
-        now: UnixMillis,
-        describe: impl FnOnce(usize) -> String,
-    ) -> Result<(), McpError> {
-        let verdict = counting::lease_verdict(ledger.apply(key, change, now).await);
-        self.refusal(verdict, |held| describe(held.unwrap_or(0)))
-    }
-
-    /// Takes one token from bucket `key` (refusals as for [`McpApp::take_lease`]).
-    pub(crate) async fn take_tokens(
-        &self,
-        key: &str,
-        limit: RateLimit,
-        now: UnixMillis,
-    ) -> Result<(), McpError> {
-        let verdict = counting::rate_verdict(self.limiter.take(key, limit, 1, now).await);
-        self.refusal(verdict, |_| String::new())
-    }
-
-    /// A counting port's verdict as the error that refuses the request (a full lease set is counted
-    /// in the metrics here; the request rate limit is counted where it refuses a whole request).
-    fn refusal(
-        &self,
-        verdict: counting::Verdict,
-        describe: impl FnOnce(Option<usize>) -> String,
-    ) -> Result<(), McpError> {
-        match verdict {
-            counting::Verdict::Admit => Ok(()),
-            counting::Verdict::Full {
-                held: Some(held),
-                retry_after_ms,
-            } => {
-                self.metrics.count_request("quota_exceeded", 429);
-                Err(McpError::QuotaExceeded(
-                    describe(Some(held)),
-                    retry_after_ms,
-                ))
-            }
-            counting::Verdict::Full {
-                held: None,
-                retry_after_ms,
-            } => Err(McpError::RateLimited(retry_after_ms.unwrap_or(60_000))),
-            counting::Verdict::Busy => Err(McpError::RateLimited(counting::CONTENDED_RETRY_MS)),
-        }
-    }
-
-    /// Gives a session's lease back (the session ended).
-    pub(crate) async fn close_session_lease(&self, rec: &SessionRecord) {
-        if let (Some(_), Some(caller)) = (self.config.max_sessions_per_caller, &rec.caller) {
-            let key = crate::quota::sessions_key(caller);
-            self.close_lease(true, &key, rec.id.as_str()).await;
-        }
-    }
-
-    /// Deletes a session and gives its lease back.
-    pub(crate) async fn end_session(&self, rec: &SessionRecord) -> Result<(), McpError> {
-        self.ports.store.delete(&rec.id).await?;
-        self.metrics.session_closed();
-        self.close_session_lease(rec).await;
-        Ok(())
-    }
-
-    /// Takes a lease for a new `GET` stream of `session` when streams per session are limited: the
-    /// lease token for the [`crate::transport::StreamHold`].
-    pub(crate) async fn open_stream_lease(
-        &self,
-        session: &SessionId,
-        now: UnixMillis,
-    ) -> Result<Option<String>, McpError> {
-        let Some(max) = self.config.max_streams_per_session else {
-            return Ok(None);
-        };
-        let mut raw = [0u8; 8];
-        self.ports.entropy.fill(&mut raw);
-        let token = hex::encode(raw);
-        let until = self
-            .config
-            .stream_lease_ms
-            .map_or(UnixMillis::MAX, |ms| now.saturating_add(ms));
-        let change = LeaseChange::Open {
-            id: token.clone(),
-            until,
-            max,
-        };
-        self.take_lease(
-            &self.stream_leases,
-            &crate::quota::streams_key(session.as_str()),
-            &change,
-            now,
-            |held| format!("session has {held} open streams (limit {max}); close one first"),
-        )
-        .await?;
-        Ok(Some(token))
-    }
-
-    /// Gives a stream's lease back.
-    pub(crate) async fn close_stream_lease(&self, session: &SessionId, token: Option<&str>) {
-        if let Some(token) = token {
-            let key = crate::quota::streams_key(session.as_str());
-            self.close_lease(false, &key, token).await;
-        }
-    }
-
-    /// The time now, from the clock port (platforms feed it to [`crate::transport::hold::HeldStream`]).
-    pub fn now(&self) -> crate::port::UnixMillis {
-        self.ports.clock.now()
-    }
-
-    /// The state machine of a held stream opening now: `frames` first, then keep-alives at the
-    /// hold's interval; counted in the active-stream gauge until it is dropped.
-    pub fn held_stream(
-        &self,
-        frames: Vec<bytes::Bytes>,
-        keepalive_ms: u64,
-    ) -> crate::transport::hold::HeldStream {
-        crate::transport::hold::HeldStream::open(frames, keepalive_ms, self.now())
-            .counted(self.metrics.clone())
-    }
-
-    /// Platforms call this when a held stream ends: gives its lease back, and ends a legacy session
-    /// (whose lifetime is its `/sse` stream).
-    pub async fn stream_closed(&self, hold: &crate::transport::StreamHold) {
-        self.close_stream_lease(&hold.session, hold.lease.as_deref())
-            .await;
-        if hold.channel == crate::transport::StreamChannel::Legacy {
-            self.legacy_stream_closed(&hold.session).await;
-        }
-    }
-
-    /// Loads a live session by id text; unknown, expired, credential-mismatched sessions and sessions
-    /// owned by another identity are all "not found" (the same answer, so a probe learns nothing).
-    pub(crate) async fn load_session(
-        &self,
-        id_text: &str,
-        facts: &RequestFacts,
-    ) -> Result<SessionRecord, McpError> {
-        let id = SessionId::parse(id_text.trim()).ok_or(McpError::SessionNotFound)?;
-        let rec = self
-            .ports
-            .store
-            .load(&id)
-            .await?
-            .ok_or(McpError::SessionNotFound)?;
-        if rec.is_expired(facts.now) {
-            self.end_session(&rec).await?;
-            return Err(McpError::SessionNotFound);
-        }
-        if rec.credential_fingerprint != facts.fingerprint
-            || !facts.caller.owns(rec.owner.as_deref())
-        {
-            return Err(McpError::SessionNotFound);
-        }
-        Ok(rec)
-    }
-
-    /// Applies `change` to the session and saves it with compare-and-set, reloading and re-applying on
-    /// a lost race (bounded). When `change` reports no change, the write happens only if the expiry
-    /// refresh is due, which keeps idle-refresh writes rare.
-    pub(crate) async fn update_session(
-        &self,
-        mut rec: SessionRecord,
-        now: UnixMillis,
-        change: impl Fn(&mut SessionRecord) -> bool,
-    ) -> Result<SessionRecord, McpError> {
-        for _ in 0..8 {
-            let changed = change(&mut rec);
-            let refresh_due =
-                now.saturating_sub(rec.last_seen) >= (self.config.session_ttl_ms / 20).max(1000);
-            if !changed && !refresh_due {
-                return Ok(rec);
-            }
-            rec.last_seen = rec.last_seen.max(now);
-            rec.expires_at = rec.last_seen.saturating_add(self.config.session_ttl_ms);
-            self.renew_session_lease(&mut rec, now).await;
-            match self.ports.store.save(&rec, Some(rec.version)).await {
-                Ok(v) => {
-                    rec.version = v;
-                    return Ok(rec);
-                }
-                Err(crate::session::StoreError::Conflict) => {
-                    rec = self
-                        .ports
-                        .store
-                        .load(&rec.id)
-                        .await?
-                        .ok_or(McpError::SessionNotFound)?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(McpError::Store("session kept changing concurrently".into()))
-    }
-
-    /// Extends the session's lease once its expiry has moved past it (about once per tenth of the
-    /// TTL of activity); the new end is recorded in the session only when the ledger took it.
-    async fn renew_session_lease(&self, rec: &mut SessionRecord, now: UnixMillis) {
-        let (Some(_), Some(caller)) = (self.config.max_sessions_per_caller, &rec.caller) else {
-            return;
-        };
-        if rec.lease_until.is_some_and(|u| u >= rec.expires_at) {
-            return;
-        }
-        let until = rec.expires_at.saturating_add(self.lease_margin());
-        let change = LeaseChange::Renew {
-            id: rec.id.to_string(),
-            until,
-        };
-        let key = crate::quota::sessions_key(caller);
-        if self.session_leases.apply(&key, &change, now).await.is_ok() {
-            rec.lease_until = Some(until);
         }
     }
 }

@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::port::{BoxFuture, UpstreamError};
-use crate::session::MemorySessionStore;
+use crate::session::{MemorySessionStore, SessionRecord};
+use crate::transport::headers::OriginPolicy;
 use crate::transport::sse::SseParser;
-use crate::transport::{ReplyBody, StreamChannel, StreamHold};
+use crate::transport::{ReplyBody, StreamChannel, StreamHold, SESSION_HEADER};
 
 struct FixedClock(AtomicU64);
 impl Clock for FixedClock {

@@ -112,6 +112,46 @@ pub struct Data {
     wiki: Vec<Value>,
 }
 
+/// The message of a Confluence 409 on a stale page version (Cloud and Server/Data Center alike).
+fn version_conflict(current: u64) -> String {
+    format!("Version must be incremented on update. Current version is: {current}")
+}
+
+/// An issue's status category id and its project (id, key, name), as both Jira fakes render them.
+fn status_and_project(i: &Issue) -> (&'static str, (&'static str, &'static str, &'static str)) {
+    let (_, _, cat) = STATUSES
+        .iter()
+        .find(|s| s.1 == i.status)
+        .copied()
+        .unwrap_or(STATUSES[0]);
+    let project = PROJECTS
+        .iter()
+        .find(|p| p.1 == i.project)
+        .copied()
+        .unwrap_or(PROJECTS[0]);
+    (cat, project)
+}
+
+/// The issue fields named by a `fields` parameter (`*all` and `*navigable`, the default, keep all),
+/// as Jira Cloud v3 and Server v2 both select them.
+fn pick_fields(mut all: Value, fields: Option<&str>) -> Value {
+    let wanted: Vec<&str> = fields
+        .unwrap_or("*navigable")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if wanted.iter().any(|w| *w == "*all" || *w == "*navigable") {
+        return all;
+    }
+    let obj = all.as_object_mut().map(std::mem::take).unwrap_or_default();
+    Value::Object(
+        obj.into_iter()
+            .filter(|(k, _)| wanted.contains(&k.as_str()))
+            .collect(),
+    )
+}
+
 fn adf(text: &str) -> Value {
     json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]})
 }
@@ -351,6 +391,51 @@ impl Data {
         d
     }
 
+    /// The issues a JQL search finds (`matches`, from [`jql_filter`]), in key order or, with
+    /// `ORDER BY key DESC`, reversed.
+    fn search_hits<F: Fn(&Issue) -> bool>(&self, jql: &str, matches: &[F]) -> Vec<&Issue> {
+        let mut hits: Vec<&Issue> = self
+            .issues
+            .iter()
+            .filter(|i| matches.iter().all(|m| m(i)))
+            .collect();
+        if jql.to_ascii_lowercase().contains("order by key desc") {
+            hits.reverse();
+        }
+        hits
+    }
+
+    /// The index of the Confluence page whose id is `id`.
+    fn page_index(&self, id: &str) -> Option<usize> {
+        self.pages.iter().position(|p| p.id.to_string() == id)
+    }
+
+    /// Confluence's optimistic locking on page updates, the same on Cloud (v2) and Server/Data
+    /// Center: the update carries the stored version plus one, or it is refused with the stored
+    /// version (`Err`, answered 409 [`version_conflict`] in each deployment's error shape); the
+    /// title and storage body replace the page's when given.
+    fn update_page(
+        &mut self,
+        idx: usize,
+        version: &Value,
+        (title, body): (Option<&str>, Option<&str>),
+    ) -> Result<(), u64> {
+        let current = self.pages[idx].version;
+        let next = version.as_u64().unwrap_or(0);
+        if next != current + 1 {
+            return Err(current);
+        }
+        let p = &mut self.pages[idx];
+        p.version = next;
+        if let Some(t) = title {
+            p.title = t.to_owned();
+        }
+        if let Some(v) = body {
+            p.body = v.to_owned();
+        }
+        Ok(())
+    }
+
     /// Serves one authenticated request.
     #[allow(clippy::too_many_arguments)]
     pub fn route(
@@ -384,16 +469,7 @@ impl Data {
     // ---------------------------------------------------------------- Jira
 
     fn jira_issue_json(&self, i: &Issue, base: &str, fields: Option<&str>) -> Value {
-        let (_, _, cat) = STATUSES
-            .iter()
-            .find(|s| s.1 == i.status)
-            .copied()
-            .unwrap_or(STATUSES[0]);
-        let project = PROJECTS
-            .iter()
-            .find(|p| p.1 == i.project)
-            .copied()
-            .unwrap_or(PROJECTS[0]);
+        let (cat, project) = status_and_project(i);
         let mut all = json!({
             "summary": i.summary,
             "status": {"id": cat, "name": i.status, "self": format!("{base}/rest/api/3/status/{cat}")},
@@ -410,22 +486,7 @@ impl Data {
         if let Some(d) = &i.description {
             all["description"] = d.clone();
         }
-        let wanted: Vec<&str> = fields
-            .unwrap_or("*navigable")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
-        let f = if wanted.iter().any(|w| *w == "*all" || *w == "*navigable") {
-            all
-        } else {
-            let obj = all.as_object().cloned().unwrap_or_default();
-            Value::Object(
-                obj.into_iter()
-                    .filter(|(k, _)| wanted.contains(&k.as_str()))
-                    .collect(),
-            )
-        };
+        let f = pick_fields(all, fields);
         json!({"id": i.id.to_string(), "key": i.key, "self": format!("{base}/rest/api/3/issue/{}", i.id), "fields": f})
     }
 
@@ -466,14 +527,7 @@ impl Data {
                     Ok(f) => f,
                     Err(e) => return Reply::json(400, json!({"errorMessages": [e], "errors": {}})),
                 };
-                let mut hits: Vec<&Issue> = self
-                    .issues
-                    .iter()
-                    .filter(|i| matches.iter().all(|m| m(i)))
-                    .collect();
-                if jql.to_ascii_lowercase().contains("order by key desc") {
-                    hits.reverse();
-                }
+                let hits = self.search_hits(jql, &matches);
                 let max = q
                     .get("maxResults")
                     .and_then(|m| m.parse().ok())
@@ -812,30 +866,14 @@ impl Data {
             }
             ("PUT", ["wiki", "api", "v2", "pages", id]) => {
                 let b = body.cloned().unwrap_or_default();
-                let Some(idx) = self.pages.iter().position(|p| p.id.to_string() == *id) else {
+                let Some(idx) = self.page_index(id) else {
                     return err(404, "NOT_FOUND", "Page not found".into());
                 };
-                let current = self.pages[idx].version;
-                let next = b["version"]["number"].as_u64().unwrap_or(0);
-                if next != current + 1 {
-                    return err(
-                        409,
-                        "CONFLICT",
-                        format!(
-                            "Version must be incremented on update. Current version is: {current}"
-                        ),
-                    );
+                let update = (b["title"].as_str(), b["body"]["value"].as_str());
+                match self.update_page(idx, &b["version"]["number"], update) {
+                    Ok(()) => Reply::json(200, self.page_json(&self.pages[idx], base, true)),
+                    Err(current) => err(409, "CONFLICT", version_conflict(current)),
                 }
-                let p = &mut self.pages[idx];
-                p.version = next;
-                if let Some(t) = b["title"].as_str() {
-                    p.title = t.to_owned();
-                }
-                if let Some(v) = b["body"]["value"].as_str() {
-                    p.body = v.to_owned();
-                }
-                let p = &self.pages[idx];
-                Reply::json(200, self.page_json(p, base, true))
             }
             ("GET", ["wiki", "api", "v2", "spaces"]) => {
                 let all: Vec<Value> = SPACES.iter().map(|(id, key, name)| json!({

@@ -12,7 +12,10 @@
 use axum::http::Method;
 use serde_json::{json, Value};
 
-use super::{cql_filter, jql_filter, Data, Issue, Page, Query, Reply, PROJECTS, SPACES, STATUSES};
+use super::{
+    cql_filter, jql_filter, pick_fields, status_and_project, version_conflict, Data, Issue, Page,
+    Query, Reply, PROJECTS, SPACES, STATUSES,
+};
 
 /// Jira Server timestamps (ISO 8601 with a `+0000` offset, as the v2 API writes them).
 const DC_CREATED: &str = "2026-01-05T10:00:00.000+0000";
@@ -115,17 +118,8 @@ fn conf_error(status: u16, reason: &str, message: String) -> Reply {
 
 impl Data {
     fn dc_issue_json(&self, i: &Issue, base: &str, fields: Option<&str>) -> Value {
-        let (_, _, cat) = STATUSES
-            .iter()
-            .find(|s| s.1 == i.status)
-            .copied()
-            .unwrap_or(STATUSES[0]);
-        let project = PROJECTS
-            .iter()
-            .find(|p| p.1 == i.project)
-            .copied()
-            .unwrap_or(PROJECTS[0]);
-        let mut all = json!({
+        let (cat, project) = status_and_project(i);
+        let all = json!({
             "summary": i.summary,
             "status": {"self": format!("{base}/rest/api/2/status/{cat}"), "description": "", "iconUrl": format!("{base}/images/icons/statuses/open.png"), "name": i.status, "id": cat,
                        "statusCategory": {"self": format!("{base}/rest/api/2/statuscategory/2"), "id": 2, "key": "new", "colorName": "default", "name": "To Do"}},
@@ -140,22 +134,7 @@ impl Data {
             "customfield_10010": 3,
             "description": wiki_text(i.description.as_ref().unwrap_or(&Value::Null)),
         });
-        let wanted: Vec<&str> = fields
-            .unwrap_or("*navigable")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
-        let f = if wanted.iter().any(|w| *w == "*all" || *w == "*navigable") {
-            all
-        } else {
-            let obj = all.as_object_mut().map(std::mem::take).unwrap_or_default();
-            Value::Object(
-                obj.into_iter()
-                    .filter(|(k, _)| wanted.contains(&k.as_str()))
-                    .collect(),
-            )
-        };
+        let f = pick_fields(all, fields);
         json!({"expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations", "id": i.id.to_string(), "self": format!("{base}/rest/api/2/issue/{}", i.id), "key": i.key, "fields": f})
     }
 
@@ -186,14 +165,7 @@ impl Data {
                     Ok(f) => f,
                     Err(e) => return jira_error(400, None, Some(&e)),
                 };
-                let mut hits: Vec<&Issue> = self
-                    .issues
-                    .iter()
-                    .filter(|i| matches.iter().all(|m| m(i)))
-                    .collect();
-                if jql.to_ascii_lowercase().contains("order by key desc") {
-                    hits.reverse();
-                }
+                let hits = self.search_hits(jql, &matches);
                 let max = q
                     .get("maxResults")
                     .and_then(|m| m.parse().ok())
@@ -550,7 +522,7 @@ impl Data {
             }
             ("PUT", ["rest", "api", "content", id]) => {
                 let b = body.cloned().unwrap_or_default();
-                let Some(idx) = self.pages.iter().position(|p| p.id.to_string() == *id) else {
+                let Some(idx) = self.page_index(id) else {
                     return conf_error(
                         404,
                         "Not Found",
@@ -564,30 +536,18 @@ impl Data {
                         "type and title are required to update content".into(),
                     );
                 }
-                let current = self.pages[idx].version;
-                let next = b["version"]["number"].as_u64().unwrap_or(0);
-                if next != current + 1 {
-                    return conf_error(
-                        409,
-                        "Conflict",
-                        format!(
-                            "Version must be incremented on update. Current version is: {current}"
+                let update = (b["title"].as_str(), b["body"]["storage"]["value"].as_str());
+                match self.update_page(idx, &b["version"]["number"], update) {
+                    Ok(()) => Reply::json(
+                        200,
+                        self.dc_content(
+                            &self.pages[idx],
+                            base,
+                            "body.storage,version,space,ancestors",
                         ),
-                    );
+                    ),
+                    Err(current) => conf_error(409, "Conflict", version_conflict(current)),
                 }
-                let p = &mut self.pages[idx];
-                p.version = next;
-                if let Some(t) = b["title"].as_str() {
-                    p.title = t.to_owned();
-                }
-                if let Some(v) = b["body"]["storage"]["value"].as_str() {
-                    p.body = v.to_owned();
-                }
-                let p = &self.pages[idx];
-                Reply::json(
-                    200,
-                    self.dc_content(p, base, "body.storage,version,space,ancestors"),
-                )
             }
             ("GET", ["rest", "api", "space"]) => {
                 let all: Vec<Value> = SPACES
