@@ -45,7 +45,7 @@ declare -A MIN=(
   [lambda-e2e]=68          # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=18      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios
-  [terraform-hcl]=4        # tests/infra
+  [terraform-hcl]=11       # tests/infra: Terraform (4) and the import-cycle check of every crate (7)
 )
 SUMMARY=()
 

@@ -3,6 +3,7 @@
 //! [`table`] of settings, and the parsers of the compound forms (API key entries, rate limits,
 //! durations).
 
+mod defaults;
 pub mod table;
 
 use std::collections::BTreeMap;

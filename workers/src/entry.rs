@@ -16,7 +16,11 @@ use worker::{event, Context, Env, Request, Response};
 use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
 use crate::limit_object::{DoLeaseLedger, DoRateLimiter};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
-use crate::session_object::CONTRACT_PATH;
+
+/// Path prefix of the store-contract route (test tools only): `<prefix><case>?seed=…`, where the
+/// case is one of the core's `store_contract::CASES` (listed at the bare prefix), or `setup`, `writer` (`&increments=…`) and
+/// `check` (`&total=…`) of the concurrent-writers case, whose writers are concurrent requests.
+pub const CONTRACT_PATH: &str = "/__test/store/";
 
 /// Binding name of the `SessionObject` namespace in `wrangler.toml`.
 pub const SESSIONS_BINDING: &str = "SESSIONS";

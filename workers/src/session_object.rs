@@ -21,7 +21,7 @@ use worker::{
 };
 
 use crate::convert::{to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
-use crate::entry::{build_app, config_error, env_lookup};
+use crate::entry::{build_app, config_error, env_lookup, CONTRACT_PATH};
 use crate::ports::{DoSessionStore, JsClock};
 use crate::streams::StreamHub;
 
@@ -70,11 +70,6 @@ pub struct SessionObject {
     /// contract against this object's storage.
     contract: bool,
 }
-
-/// Path prefix of the store-contract route (test tools only): `<prefix><case>?seed=…`, where the
-/// case is one of the core's `store_contract::CASES` (listed at the bare prefix), or `setup`, `writer` (`&increments=…`) and
-/// `check` (`&total=…`) of the concurrent-writers case, whose writers are concurrent requests.
-pub const CONTRACT_PATH: &str = "/__test/store/";
 
 impl SessionObject {
     fn store(&self) -> DoSessionStore {

@@ -61,39 +61,3 @@ pub struct GatewayConfig {
     /// A remote stdio bridge whose servers' tools this gateway offers too.
     pub bridge: Option<crate::connector::remote_bridge::BridgeConfig>,
 }
-
-impl Default for GatewayConfig {
-    /// The settings table's defaults ([`crate::settings::table`]) and the fixed limits.
-    fn default() -> Self {
-        use crate::settings::table;
-        GatewayConfig {
-            server_name: "mcp-edge".into(),
-            server_version: env!("CARGO_PKG_VERSION").into(),
-            instructions: None,
-            session_ttl_ms: table::SESSION_TTL.fixed_default(),
-            max_body_bytes: table::MAX_BODY_BYTES.fixed_default(),
-            max_batch: table::MAX_BATCH.fixed_default(),
-            max_batch_reply_bytes: 8 * 1024 * 1024,
-            origins: OriginPolicy::default(),
-            fingerprint_key: b"mcp-edge-default-fingerprint-key".to_vec(),
-            page_size: 100,
-            keepalive_ms: table::KEEPALIVE.fixed_default(),
-            event_log_limit: 64,
-            prefer_sse: false,
-            policy: PolicyConfig {
-                allow_request_overrides: true,
-                ..PolicyConfig::default()
-            },
-            auth: AuthConfig::default(),
-            request_limit: None,
-            tool_call_limit: None,
-            tool_timeout_ms: Some(table::TOOL_TIMEOUT.fixed_default()),
-            max_sessions_per_caller: None,
-            max_streams_per_session: None,
-            stream_lease_ms: None,
-            upstream: UpstreamConfig::default(),
-            credential_defaults: CredentialDefaults::default(),
-            bridge: None,
-        }
-    }
-}

@@ -43,21 +43,6 @@ pub struct UpstreamConfig {
     pub deployment: DeploymentConfig,
 }
 
-impl Default for UpstreamConfig {
-    fn default() -> Self {
-        use crate::settings::table;
-        UpstreamConfig {
-            guard: GuardConfig::default(),
-            pool: PoolConfig::default(),
-            timeout_ms: table::UPSTREAM_TIMEOUT.fixed_default(),
-            max_retries: table::UPSTREAM_RETRIES.fixed_default(),
-            max_retry_wait_ms: 10_000,
-            backoff_ms: 250,
-            deployment: DeploymentConfig::default(),
-        }
-    }
-}
-
 /// The long-lived parts of upstream access, owned by the gateway.
 pub struct UpstreamServices {
     config: UpstreamConfig,

@@ -36,16 +36,6 @@ pub struct PoolConfig {
     pub idle_ms: u64,
 }
 
-impl Default for PoolConfig {
-    fn default() -> Self {
-        use crate::settings::table;
-        PoolConfig {
-            max_size: table::UPSTREAM_POOL_SIZE.fixed_default(),
-            idle_ms: table::UPSTREAM_POOL_IDLE.fixed_default(),
-        }
-    }
-}
-
 /// Pool counters, exported on `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
