@@ -990,22 +990,12 @@ impl Data {
         };
         match (method.as_str(), segs) {
             ("GET", ["projects"]) => {
-                let search = q.get("search").unwrap_or("").to_ascii_lowercase();
                 // Only the requested page is copied out of the store.
-                let matching: Vec<&Value> = self
-                    .projects
-                    .iter()
-                    .filter(|p| {
-                        search.is_empty()
-                            || p["path_with_namespace"]
-                                .as_str()
-                                .unwrap_or("")
-                                .to_ascii_lowercase()
-                                .contains(&search)
-                    })
-                    .collect();
                 gitlab_page(
-                    matching.into_iter().cloned().map(with_web),
+                    self.projects_matching(q.get("search"))
+                        .into_iter()
+                        .cloned()
+                        .map(with_web),
                     page,
                     per_page,
                     base,
@@ -1897,21 +1887,12 @@ impl Data {
                 if gid != "7" && gid != "demo-group" {
                     return not_found("Group");
                 }
-                let search = q.get("search").unwrap_or("").to_ascii_lowercase();
-                let matching: Vec<&Value> = self
-                    .projects
-                    .iter()
-                    .filter(|p| {
-                        search.is_empty()
-                            || p["path_with_namespace"]
-                                .as_str()
-                                .unwrap_or("")
-                                .to_ascii_lowercase()
-                                .contains(&search)
-                    })
-                    .collect();
+                // Only the requested page is copied out of the store.
                 gitlab_page(
-                    matching.into_iter().cloned().map(with_web),
+                    self.projects_matching(q.get("search"))
+                        .into_iter()
+                        .cloned()
+                        .map(with_web),
                     page,
                     per_page,
                     base,
@@ -1930,6 +1911,23 @@ impl Data {
             ),
             _ => Reply::json(404, json!({"error": "404 Not Found"})),
         }
+    }
+
+    /// Projects whose `path_with_namespace` contains `search` (any case; all of them without one): the
+    /// `search` filter of both `GET /projects` and `GET /groups/:id/projects`.
+    fn projects_matching(&self, search: Option<&str>) -> Vec<&Value> {
+        let search = search.unwrap_or("").to_ascii_lowercase();
+        self.projects
+            .iter()
+            .filter(|p| {
+                search.is_empty()
+                    || p["path_with_namespace"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_ascii_lowercase()
+                        .contains(&search)
+            })
+            .collect()
     }
 
     fn gitlab_search(
