@@ -40,8 +40,10 @@ class Fake:
     """One fake upstream process."""
 
     def __init__(self, service: str, token: str, email: str | None = None, name: str | None = None,
-                 deployment: str = "cloud"):
+                 deployment: str = "cloud", context_path: str = ""):
         cmd = [FAKE_BIN, "--service", service, "--bind", "127.0.0.1:0", "--token", token, "--deployment", deployment]
+        if context_path:
+            cmd += ["--context-path", context_path]
         if email:
             cmd += ["--email", email]
         if name:
@@ -137,7 +139,7 @@ def test_every_tool_through_the_python_sdk(gateway, fakes):
         async with connect(gateway.url, headers_for(fakes)) as s:
                 tools = {t.name: t for t in (await s.list_tools()).tools}
                 connector_tools = {n for n in tools if re.match(r"^(jira|confluence|gitlab)_|create_branch_for_issue|comment_on_issue", n)}
-                assert len(connector_tools) == 59, sorted(connector_tools)
+                assert len(connector_tools) == 69, sorted(connector_tools)
                 for name in connector_tools:
                     t = tools[name]
                     assert t.output_schema and t.input_schema["type"] == "object"

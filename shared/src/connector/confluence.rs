@@ -16,7 +16,8 @@ use crate::upstream::{Deployment, Endpoint, Upstream, UpstreamFailure, UpstreamR
 
 /// A Confluence endpoint and its deployment type.
 pub(crate) struct Site {
-    /// The endpoint (base URL without `/wiki`).
+    /// The endpoint: its base URL leaves Cloud's `/wiki` out, and holds a Server/Data Center
+    /// instance's context path (`/wiki` included).
     pub ep: Endpoint,
     /// Cloud or Server/Data Center.
     pub deployment: Deployment,
@@ -27,10 +28,18 @@ impl Site {
     pub(crate) async fn of(up: &Upstream<'_>) -> Result<Site, UpstreamFailure> {
         let ep = up.endpoint(Service::Confluence)?;
         let deployment = up.deployment(&ep).await?;
+        // The Cloud probe ran against the base without `/wiki`; a Server/Data Center instance at a
+        // `/wiki` context path serves `/rest/api` below it.
+        let ep = if deployment.is_server() {
+            ep.with_context_path()
+        } else {
+            ep
+        };
         Ok(Site { ep, deployment })
     }
 
-    fn server(&self) -> bool {
+    /// Whether this is Server/Data Center.
+    pub(crate) fn server(&self) -> bool {
         self.deployment.is_server()
     }
 
@@ -62,7 +71,7 @@ impl Site {
 }
 
 /// A Server/Data Center page cursor: the offset of the next page (decimal).
-fn offset_cursor(args: &Args) -> Result<u64, ToolFailure> {
+pub(crate) fn offset_cursor(args: &Args) -> Result<u64, ToolFailure> {
     match args.opt_str("cursor") {
         None => Ok(0),
         Some(c) => c.parse().map_err(|_| {
@@ -75,7 +84,7 @@ fn offset_cursor(args: &Args) -> Result<u64, ToolFailure> {
 }
 
 /// The next offset of a Server/Data Center page, when `_links.next` says there is one.
-fn next_offset(body: &Value, start: u64) -> Value {
+pub(crate) fn next_offset(body: &Value, start: u64) -> Value {
     if body["_links"]["next"].is_null() {
         return Value::Null;
     }
@@ -88,7 +97,7 @@ fn next_offset(body: &Value, start: u64) -> Value {
 }
 
 /// Ids are numbers on Server/Data Center and strings on Cloud: text either way.
-fn id_text(v: &Value) -> Value {
+pub(crate) fn id_text(v: &Value) -> Value {
     match v {
         Value::String(s) => json!(s),
         Value::Number(n) => json!(n.to_string()),
@@ -96,13 +105,16 @@ fn id_text(v: &Value) -> Value {
     }
 }
 
-const CONFLUENCE: &[Service] = &[Service::Confluence];
+/// The services a Confluence tool needs.
+pub(crate) const CONFLUENCE: &[Service] = &[Service::Confluence];
 
-fn page_id_schema() -> Value {
+/// Input schema of a numeric page id.
+pub(crate) fn page_id_schema() -> Value {
     json!({"type": ["string", "integer"], "pattern": "^[0-9]+$", "description": "Numeric page id"})
 }
 
-fn body_format_schema() -> Value {
+/// Input schema of `bodyFormat`.
+pub(crate) fn body_format_schema() -> Value {
     json!({"type": "string", "enum": ["markdown", "storage"], "description": "Format of body: markdown (default, converted) or Confluence storage XHTML"})
 }
 
@@ -271,7 +283,7 @@ pub fn tools() -> Vec<ConnectorTool> {
 }
 
 /// The next-page cursor from `_links.next` (or the `Link` header).
-fn next_cursor(reply: &UpstreamReply) -> Value {
+pub(crate) fn next_cursor(reply: &UpstreamReply) -> Value {
     let from_links = reply.body["_links"]["next"]
         .as_str()
         .and_then(|n| query_param(n, "cursor"));
@@ -452,7 +464,11 @@ const SPACE_LOOKUP_PAGES: u64 = 50;
 
 /// Server/Data Center creates pages by space key; the tools take the numeric space id (as on
 /// Cloud), so look the key up in `GET /rest/api/space`.
-async fn space_key(up: &Upstream<'_>, site: &Site, id: &str) -> Result<String, ToolFailure> {
+pub(crate) async fn space_key(
+    up: &Upstream<'_>,
+    site: &Site,
+    id: &str,
+) -> Result<String, ToolFailure> {
     let mut start = 0u64;
     for _ in 0..SPACE_LOOKUP_PAGES {
         let reply = up
@@ -486,7 +502,8 @@ async fn space_key(up: &Upstream<'_>, site: &Site, id: &str) -> Result<String, T
     )))
 }
 
-fn storage_body(args: &Args) -> Result<String, ToolFailure> {
+/// The `body` argument as storage XHTML (converted from Markdown unless `bodyFormat` is storage).
+pub(crate) fn storage_body(args: &Args) -> Result<String, ToolFailure> {
     let body = args.0.get("body").and_then(Value::as_str).unwrap_or("");
     Ok(match args.opt_str("bodyFormat") {
         Some("storage") => body.to_owned(),

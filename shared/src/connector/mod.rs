@@ -8,6 +8,7 @@
 
 pub mod adf;
 pub mod confluence;
+pub mod confluence_details;
 pub mod cross;
 pub mod gitlab;
 pub mod gitlab_ci;
@@ -78,6 +79,7 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     }
     if set.confluence {
         tools.extend(confluence::tools());
+        tools.extend(confluence_details::tools());
     }
     if set.gitlab {
         tools.extend(gitlab::tools());

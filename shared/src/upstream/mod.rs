@@ -97,8 +97,24 @@ pub struct Endpoint {
     pub base: String,
     /// Host (and port) for messages and audit.
     pub host: String,
+    /// Confluence: the URL given ended in `/wiki`, which [`Endpoint::base`] leaves out. Cloud paths
+    /// carry their own `/wiki`; on Server/Data Center it is the context path the instance is
+    /// deployed under, put back by [`Endpoint::with_context_path`].
+    pub wiki_suffix: bool,
     origin: String,
     auth: (http::HeaderName, String),
+}
+
+impl Endpoint {
+    /// The endpoint of a Server/Data Center instance deployed under the `/wiki` context path the
+    /// URL named (Cloud's `/wiki` is part of its API paths, so it was left out of the base).
+    pub fn with_context_path(mut self) -> Self {
+        if self.wiki_suffix {
+            self.base.push_str("/wiki");
+            self.wiki_suffix = false;
+        }
+        self
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -445,9 +461,12 @@ impl Upstream<'_> {
             Service::GitLab => normalize_gitlab_base(&url),
             _ => normalize_atlassian_base(&url, service),
         };
+        let wiki_suffix =
+            service == Service::Confluence && url.path().trim_end_matches('/').ends_with("/wiki");
         Ok(Endpoint {
             service,
             base,
+            wiki_suffix,
             host: host_of(&url),
             origin: origin_of(&url),
             auth: cred.auth.header(),

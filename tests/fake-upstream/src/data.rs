@@ -1,5 +1,7 @@
 //! In-memory state of the fake services and their endpoints, in the vendors' documented shapes.
 
+#[path = "conf_details.rs"]
+pub mod conf_details;
 #[path = "dc.rs"]
 pub mod dc;
 
@@ -110,6 +112,10 @@ pub struct Data {
     labels: Vec<Value>,
     /// Wiki pages of project 1.
     wiki: Vec<Value>,
+    /// Confluence footer comments.
+    conf_comments: Vec<conf_details::Comment>,
+    /// Confluence page labels: (page, name).
+    conf_labels: Vec<(u64, String)>,
 }
 
 /// The message of a Confluence 409 on a stale page version (Cloud and Server/Data Center alike).
@@ -272,6 +278,7 @@ impl Data {
                     body: "<p>HR space.</p>".into(),
                 });
                 d.next_page_id = 200000;
+                conf_details::seed(&mut d);
             }
             _ => {
                 let names: Vec<(u64, String)> =
@@ -450,6 +457,11 @@ impl Data {
     ) -> Reply {
         let q = &Query(query);
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if service == "confluence" {
+            if let Some(reply) = conf_details::route(self, server, method, &segs, q, body, base) {
+                return reply;
+            }
+        }
         if let Some(reply) = dc::route(self, server, service, method, &segs, q, body, base) {
             return reply;
         }
@@ -827,7 +839,8 @@ impl Data {
                         200,
                         self.page_json(p, base, q.get("body-format") == Some("storage")),
                     ),
-                    None => err(404, "NOT_FOUND", "Page not found".into()),
+                    // Declared without content (`content: {}`) by confluence-v2.json.
+                    None => Reply::empty(404),
                 }
             }
             ("POST", ["wiki", "api", "v2", "pages"]) => {

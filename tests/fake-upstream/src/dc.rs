@@ -104,7 +104,7 @@ fn jira_error(status: u16, field: Option<(&str, &str)>, message: Option<&str>) -
 }
 
 /// Confluence Server error body (`statusCode`, `data`, `message`, `reason`).
-fn conf_error(status: u16, reason: &str, message: String) -> Reply {
+pub(super) fn conf_error(status: u16, reason: &str, message: String) -> Reply {
     Reply::json(
         status,
         json!({
@@ -345,7 +345,7 @@ impl Data {
 
     /// A Confluence Server `Content` object; `expand` lists what is expanded (body.storage,
     /// version, space, ancestors).
-    fn dc_content(&self, p: &Page, base: &str, expand: &str) -> Value {
+    pub(super) fn dc_content(&self, p: &Page, base: &str, expand: &str) -> Value {
         let space = SPACES
             .iter()
             .find(|s| s.0 == p.space_id)

@@ -11,7 +11,7 @@
 //! statuses the documents rarely declare (429, 5xx, redirects), so their replies are not checked.
 //!
 //! `fake-upstream --service jira|confluence|gitlab --bind 127.0.0.1:0 --token T [--email E]
-//! [--instance-name N] [--deployment cloud|server]` prints `fake-<service> listening on http://ADDR`.
+//! [--instance-name N] [--deployment cloud|server] [--context-path /wiki]` prints `fake-<service> listening on http://ADDR`.
 //! `--deployment server` makes Jira and Confluence Server/Data Center instead (see `dc.rs`).
 //! Control (no auth): `POST /_fake/faults` `{"status","retry_after","count"}`, `{"delay_ms","count"}`
 //! or `{"redirect","count"}`; `GET /_fake/stats`; `POST /_fake/reset`.
@@ -58,6 +58,10 @@ struct Cli {
     /// Atlassian deployment to imitate: cloud (default) or server (Server/Data Center REST APIs).
     #[arg(long, default_value = "cloud", value_parser = ["cloud", "server"])]
     deployment: String,
+    /// Server/Data Center: the context path the instance is deployed under (e.g. `/wiki`); requests
+    /// outside it answer 404, as the servlet container does.
+    #[arg(long, default_value = "")]
+    context_path: String,
     /// Directory of the OpenAPI documents.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs"))]
     specs_dir: PathBuf,
@@ -83,6 +87,8 @@ struct Fake {
     token: String,
     email: Option<String>,
     instance: String,
+    /// The context path requests must start with (empty: none).
+    context: String,
     /// `None` in the Server/Data Center modes: no OpenAPI document of those APIs is in tests/specs.
     contracts: Option<Contracts>,
     data: Mutex<Data>,
@@ -358,16 +364,24 @@ async fn handle(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1")
             .to_owned();
-        let mut data = fake.data.lock().unwrap();
-        data.route(
-            fake.server,
-            &fake.service,
-            &method,
-            &path,
-            &query,
-            json_body.as_ref(),
-            &format!("http://{host}"),
-        )
+        let inside = path
+            .strip_prefix(fake.context.as_str())
+            .filter(|rest| rest.starts_with('/'));
+        match inside {
+            Some(rest) => {
+                let mut data = fake.data.lock().unwrap();
+                data.route(
+                    fake.server,
+                    &fake.service,
+                    &method,
+                    rest,
+                    &query,
+                    json_body.as_ref(),
+                    &format!("http://{host}{}", fake.context),
+                )
+            }
+            None => Reply::empty(404),
+        }
     };
     if let Some(Err(v)) = fake.contracts.as_ref().map(|c| {
         if reply.text.is_some() {
@@ -420,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
         token: cli.token,
         email: cli.email,
         instance: cli.instance_name,
+        context: cli.context_path.trim_end_matches('/').to_owned(),
         contracts,
         faults: Mutex::new(Faults::default()),
         stats: Mutex::new(Stats::default()),
