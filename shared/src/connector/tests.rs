@@ -154,6 +154,7 @@ fn every_tool_has_schemas_and_hints() {
     for t in jira::tools()
         .iter()
         .chain(&confluence::tools())
+        .chain(&confluence_details::tools())
         .chain(&gitlab::tools())
         .chain(&gitlab_mr::tools())
         .chain(&gitlab_repo::tools())

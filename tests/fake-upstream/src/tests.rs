@@ -258,6 +258,7 @@ async fn a_body_that_is_not_json_is_a_violation() {
         token: "t".into(),
         email: None,
         instance: "gitlab".into(),
+        context: String::new(),
         contracts: None,
         data: Mutex::new(Data::seed("gitlab", "gitlab")),
         faults: Mutex::new(crate::Faults::default()),
