@@ -763,8 +763,8 @@ async fn page_tree(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
         Some(_) => Some(args.id("rootPageId")?),
         None => None,
     };
-    let mut frontier: Vec<(String, Vec<String>)> = Vec::new();
-    let top = match &root {
+    // Breadth first: the ids of the last level listed.
+    let mut frontier = match &root {
         Some(r) => {
             walk.level(ctx, &site, (&children_path(r), &[]), Some(r), 1)
                 .await?
@@ -793,21 +793,17 @@ async fn page_tree(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
             .await?
         }
     };
-    frontier.push((String::new(), top));
     let mut depth = 1;
-    while depth < max_depth && !walk.truncated {
+    while depth < max_depth && !walk.truncated && !frontier.is_empty() {
         let mut next_level = Vec::new();
-        for id in frontier.drain(..).flat_map(|(_, ids)| ids) {
+        for id in std::mem::take(&mut frontier) {
             if walk.truncated {
                 break;
             }
             let kids = walk
                 .level(ctx, &site, (&children_path(&id), &[]), Some(&id), depth + 1)
                 .await?;
-            next_level.push((id, kids));
-        }
-        if next_level.iter().all(|(_, k)| k.is_empty()) {
-            break;
+            next_level.extend(kids);
         }
         frontier = next_level;
         depth += 1;
