@@ -145,7 +145,7 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "confluence_list_comments",
             "List page comments",
-            "List the top-level footer comments of a Confluence page (bodies as Markdown), oldest first; pass nextCursor for more.",
+            "List the top-level footer comments of a Confluence page (bodies as Markdown); pass nextCursor for more.",
             CONFLUENCE,
             ToolAnnotations::read_only(),
             schema::input(&[page.clone(), limit_arg(), cursor_arg(), max_bytes_arg()], &["pageId"]),
