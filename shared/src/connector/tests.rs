@@ -184,7 +184,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 59, "{names:?}");
+    assert_eq!(names.len(), 76, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
