@@ -233,7 +233,7 @@ pub fn tools() -> Vec<ConnectorTool> {
             "List the files attached to a Jira issue; read one with resources/read on its resourceUri (jira://attachment/{id}; text as text, other types as a base64 blob, up to maxResourceBytes).",
             JIRA,
             ToolAnnotations::read_only(),
-            schema::input(&[key.clone()], &["issueKey"]),
+            schema::input(std::slice::from_ref(&key), &["issueKey"]),
             object(
                 &[
                     ("issueKey", json!({"type": "string"})),
@@ -382,7 +382,7 @@ pub fn tools() -> Vec<ConnectorTool> {
             "List the users watching a Jira issue.",
             JIRA,
             ToolAnnotations::read_only(),
-            schema::input(&[key.clone()], &["issueKey"]),
+            schema::input(std::slice::from_ref(&key), &["issueKey"]),
             object(
                 &[
                     ("issueKey", json!({"type": "string"})),

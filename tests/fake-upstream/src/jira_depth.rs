@@ -740,12 +740,14 @@ impl Data {
             }
             ("GET", ["rest", "agile", "1.0", "board", id, "sprint"]) => {
                 match BOARDS.iter().find(|b| b.0.to_string() == *id) {
-                    None => return Some(err(
-                        404,
-                        &format!(
+                    None => {
+                        return Some(err(
+                            404,
+                            &format!(
                             "Board {id} does not exist or you do not have permission to see it."
                         ),
-                    )),
+                        ))
+                    }
                     Some(b) if b.2 != "scrum" => {
                         return Some(err(400, "The board does not support sprints"))
                     }
