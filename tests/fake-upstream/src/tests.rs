@@ -306,6 +306,10 @@ fn gitlab_answers_match_gitlabs_own_document() {
         ("/api/v4/projects/1/wikis".into(), vec![("with_content", "true")]),
         ("/api/v4/projects/1/wikis/home".into(), vec![]),
         ("/api/v4/projects/1/milestones".into(), vec![("state", "active")]),
+        ("/api/v4/projects/1/releases".into(), vec![("order_by", "released_at")]),
+        ("/api/v4/projects/1/repository/commits".into(), vec![("ref_name", "main")]),
+        ("/api/v4/projects/1/repository/commits/main".into(), vec![("stats", "true")]),
+        ("/api/v4/projects/1/repository/commits/main/diff".into(), vec![]),
     ];
     for mr in mrs.as_array().unwrap() {
         paths.push((
