@@ -298,22 +298,46 @@ fn gitlab_answers_match_gitlabs_own_document() {
     let mut d = Data::seed("gitlab", "x");
     let (_, mrs) = get(&mut d, "gitlab", "/api/v4/projects/1/merge_requests", &[]);
     let mut paths: Vec<(String, Vec<(&str, &str)>)> = vec![
-        ("/api/v4/projects/1/repository/tree".into(), vec![("recursive", "true")]),
+        (
+            "/api/v4/projects/1/repository/tree".into(),
+            vec![("recursive", "true")],
+        ),
         (
             "/api/v4/projects/1/repository/compare".into(),
             vec![("from", "main"), ("to", "develop")],
         ),
-        ("/api/v4/projects/1/wikis".into(), vec![("with_content", "true")]),
+        (
+            "/api/v4/projects/1/wikis".into(),
+            vec![("with_content", "true")],
+        ),
         ("/api/v4/projects/1/wikis/home".into(), vec![]),
-        ("/api/v4/projects/1/milestones".into(), vec![("state", "active")]),
-        ("/api/v4/projects/1/releases".into(), vec![("order_by", "released_at")]),
-        ("/api/v4/projects/1/repository/commits".into(), vec![("ref_name", "main")]),
-        ("/api/v4/projects/1/repository/commits/main".into(), vec![("stats", "true")]),
-        ("/api/v4/projects/1/repository/commits/main/diff".into(), vec![]),
+        (
+            "/api/v4/projects/1/milestones".into(),
+            vec![("state", "active")],
+        ),
+        (
+            "/api/v4/projects/1/releases".into(),
+            vec![("order_by", "released_at")],
+        ),
+        (
+            "/api/v4/projects/1/repository/commits".into(),
+            vec![("ref_name", "main")],
+        ),
+        (
+            "/api/v4/projects/1/repository/commits/main".into(),
+            vec![("stats", "true")],
+        ),
+        (
+            "/api/v4/projects/1/repository/commits/main/diff".into(),
+            vec![],
+        ),
     ];
     for mr in mrs.as_array().unwrap() {
         paths.push((
-            format!("/api/v4/projects/1/merge_requests/{}/discussions", mr["iid"]),
+            format!(
+                "/api/v4/projects/1/merge_requests/{}/discussions",
+                mr["iid"]
+            ),
             vec![("per_page", "20")],
         ));
     }
@@ -348,20 +372,36 @@ fn gitlab_list_widening_still_checks_every_element() {
     c.check_response("GET", p, 200, Some(&good)).unwrap();
     let mut bad = good.clone();
     bad[0]["notes"][0]["body"] = json!(5);
-    assert!(c.check_response("GET", p, 200, Some(&bad)).is_err(), "body 5");
+    assert!(
+        c.check_response("GET", p, 200, Some(&bad)).is_err(),
+        "body 5"
+    );
     let mut bad = good.clone();
     bad[0]["notes"][0]["author"]["id"] = json!("two");
-    assert!(c.check_response("GET", p, 200, Some(&bad)).is_err(), "author id");
+    assert!(
+        c.check_response("GET", p, 200, Some(&bad)).is_err(),
+        "author id"
+    );
     assert!(c
         .check_response("GET", p, 200, Some(&json!([[{"id": "nested"}]])))
         .is_err());
     // Query parameters GitLab's document does not declare, or of the wrong type, are violations.
     let q = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
     assert!(c
-        .check_request("GET", "/api/v4/projects/1/repository/tree", &q("recursive", "yes"), None)
+        .check_request(
+            "GET",
+            "/api/v4/projects/1/repository/tree",
+            &q("recursive", "yes"),
+            None
+        )
         .is_err());
     assert!(c
-        .check_request("GET", "/api/v4/projects/1/wikis", &q("render_html", "true"), None)
+        .check_request(
+            "GET",
+            "/api/v4/projects/1/wikis",
+            &q("render_html", "true"),
+            None
+        )
         .is_err());
     // Request bodies are held to GitLab's RequestBody_* schemas (`body` is required).
     assert!(c
