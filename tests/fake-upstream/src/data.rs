@@ -4,6 +4,8 @@
 pub mod conf_details;
 #[path = "dc.rs"]
 pub mod dc;
+#[path = "jira_depth.rs"]
+pub mod jira_depth;
 
 use axum::http::Method;
 use base64::Engine as _;
@@ -16,6 +18,8 @@ pub struct Reply {
     pub body: Option<Value>,
     /// A `text/plain` body (GitLab job logs), instead of JSON.
     pub text: Option<String>,
+    /// A binary body and its content type (Jira attachments), instead of JSON.
+    pub raw: Option<(String, Vec<u8>)>,
 }
 
 impl Reply {
@@ -25,6 +29,7 @@ impl Reply {
             headers: Vec::new(),
             body: Some(body),
             text: None,
+            raw: None,
         }
     }
     pub fn text(status: u16, text: String) -> Self {
@@ -33,6 +38,7 @@ impl Reply {
             headers: Vec::new(),
             body: None,
             text: Some(text),
+            raw: None,
         }
     }
     pub fn empty(status: u16) -> Self {
@@ -41,6 +47,16 @@ impl Reply {
             headers: Vec::new(),
             body: None,
             text: None,
+            raw: None,
+        }
+    }
+    pub fn bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+            text: None,
+            raw: Some((content_type.to_owned(), bytes)),
         }
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -116,6 +132,8 @@ pub struct Data {
     conf_comments: Vec<conf_details::Comment>,
     /// Confluence page labels: (page, name).
     conf_labels: Vec<(u64, String)>,
+    /// Jira worklogs, watchers, links and sprints (jira_depth.rs).
+    depth: jira_depth::State,
 }
 
 /// The message of a Confluence 409 on a stale page version (Cloud and Server/Data Center alike).
@@ -459,6 +477,11 @@ impl Data {
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if service == "confluence" {
             if let Some(reply) = conf_details::route(self, server, method, &segs, q, body, base) {
+                return reply;
+            }
+        }
+        if service == "jira" {
+            if let Some(reply) = self.jira_depth(server, method, &segs, q, body, base) {
                 return reply;
             }
         }
@@ -2113,6 +2136,7 @@ fn paged_v2(all: Vec<Value>, start: usize, limit: usize, next_base: &str) -> Rep
         headers: reply_headers,
         body: Some(json!({"results": results, "_links": links})),
         text: None,
+        raw: None,
     }
 }
 
