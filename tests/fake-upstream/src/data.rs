@@ -1981,7 +1981,9 @@ fn pipeline_full(p: &Value, pweb: &str) -> Value {
     p["finished_at"] = if done { json!(ISO) } else { Value::Null };
     p["committed_at"] = Value::Null;
     p["duration"] = if done { json!(61) } else { Value::Null };
-    p["queued_duration"] = json!(0.5);
+    // Whole seconds: GitLab's `Entities::Ci::Pipeline` declares an integer (its generated
+    // OpenAPI document, `APIEntitiesCiPipeline`), which the REST page's number also admits.
+    p["queued_duration"] = json!(1);
     p["coverage"] = Value::Null;
     p["detailed_status"] = json!({
         "icon": format!("status_{status}"), "text": status, "label": status, "group": status,
