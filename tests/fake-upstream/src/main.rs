@@ -403,7 +403,17 @@ fn gitlab_contract(specs_dir: &std::path::Path) -> anyhow::Result<Contract> {
                 200,
                 201,
             )
-            .text_where_json_declared("GET", "/api/v4/projects/{id}/jobs/{job_id}/trace"),
+            .text_where_json_declared("GET", "/api/v4/projects/{id}/jobs/{job_id}/trace")
+            .allowing_status(
+                "POST",
+                "/api/v4/projects/{id}/merge_requests/{merge_request_iid}/approve",
+                409,
+            )
+            .allowing_status(
+                "POST",
+                "/api/v4/projects/{id}/merge_requests/{merge_request_iid}/unapprove",
+                304,
+            ),
     )
 }
 
