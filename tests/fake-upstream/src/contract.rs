@@ -77,6 +77,7 @@ impl Contract {
     /// Accepts `status` for `method` `template` although the document does not declare it (a known
     /// deviation of the document from the live service, listed in tests/specs/README.md); such a
     /// reply's body is checked only against [`Contract::errors_as`]'s schema (an error status).
+    /// `method` and `template` `"*"` match every operation (GitLab's 401 for a bad token).
     pub fn allowing_status(mut self, method: &str, template: &str, status: u16) -> Self {
         self.undeclared
             .push((method.to_owned(), template.to_owned(), status));
@@ -396,11 +397,9 @@ impl Contract {
             .or_else(|| responses.get(&class))
             .or_else(|| responses.get("default"))
         else {
-            if self
-                .undeclared
-                .iter()
-                .any(|(m, tt, s)| m == method && tt == t && *s == status)
-            {
+            if self.undeclared.iter().any(|(m, tt, s)| {
+                (m == method || m == "*") && (tt == t || tt == "*") && *s == status
+            }) {
                 // An error body is still held to the document's error schema, when it has one.
                 return match (&self.errors, body) {
                     (Some(e), Some(b)) if status >= 400 => {

@@ -413,7 +413,8 @@ fn gitlab_contract(specs_dir: &std::path::Path) -> anyhow::Result<Contract> {
                 "POST",
                 "/api/v4/projects/{id}/merge_requests/{merge_request_iid}/unapprove",
                 304,
-            ),
+            )
+            .allowing_status("*", "*", 401),
     )
 }
 
