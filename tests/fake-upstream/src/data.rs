@@ -1035,7 +1035,11 @@ impl Data {
                         )
                     }
                     ("POST", ["repository", "branches"]) => {
-                        let (Some(name), Some(from)) = (q.get("branch"), q.get("ref")) else {
+                        // Grape reads `branch` and `ref` from the JSON body or the query string.
+                        let b = body.cloned().unwrap_or_default();
+                        let name = b["branch"].as_str().or_else(|| q.get("branch"));
+                        let from = b["ref"].as_str().or_else(|| q.get("ref"));
+                        let (Some(name), Some(from)) = (name, from) else {
                             return Reply::json(
                                 400,
                                 json!({"error": "branch is missing, ref is missing"}),
