@@ -414,6 +414,7 @@ fn gitlab_contract(specs_dir: &std::path::Path) -> anyhow::Result<Contract> {
                 "/api/v4/projects/{id}/merge_requests/{merge_request_iid}/unapprove",
                 304,
             )
+            .allowing_status("POST", "/api/v4/projects/{id}/labels", 409)
             .allowing_status("*", "*", 401),
     )
 }
