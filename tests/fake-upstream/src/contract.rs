@@ -322,12 +322,18 @@ impl Contract {
         let mut names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
         names.dedup();
         for name in &names {
-            let Some(p) = params
-                .iter()
-                .find(|p| p["in"] == "query" && p["name"] == *name)
-            else {
-                problems.push(format!("undeclared query parameter '{name}'"));
-                continue;
+            let declared = |n: &str| params.iter().find(|p| p["in"] == "query" && p["name"] == n);
+            // Rack's array syntax (`scope[]=failed&scope[]=canceled`, which jobs.md documents)
+            // names the declared parameter `scope`; its values then form an array.
+            let (p, rack_array) = match declared(name) {
+                Some(p) => (p, false),
+                None => match name.strip_suffix("[]").and_then(declared) {
+                    Some(p) => (p, true),
+                    None => {
+                        problems.push(format!("undeclared query parameter '{name}'"));
+                        continue;
+                    }
+                },
             };
             let values: Vec<&str> = query
                 .iter()
@@ -339,7 +345,11 @@ impl Contract {
             if let (Some(e), Value::Object(m)) = (p.get("explode"), &mut schema_for_read) {
                 m.insert("explode".into(), e.clone());
             }
-            let value = Self::query_value(&schema_for_read, &values);
+            let value = if rack_array {
+                Value::Array(values.iter().map(|v| json!(v)).collect())
+            } else {
+                Self::query_value(&schema_for_read, &values)
+            };
             if let Err(e) = self.check(format!("query '{name}' of {method} {t}"), schema, &value) {
                 problems.push(e);
             }
