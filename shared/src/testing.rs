@@ -119,6 +119,7 @@ impl ResourceProvider for TestResources {
     ) -> BoxFuture<'a, Result<Option<Vec<ResourceContents>>, ResourceError>> {
         let out = if uri == "test://static/hello" {
             Ok(Some(vec![ResourceContents {
+                blob: None,
                 uri: uri.into(),
                 mime_type: Some("text/plain".into()),
                 text: "Hello, world!".into(),
@@ -128,6 +129,7 @@ impl ResourceProvider for TestResources {
                 .decode_utf8_lossy()
                 .into_owned();
             Ok(Some(vec![ResourceContents {
+                blob: None,
                 uri: uri.into(),
                 mime_type: Some("text/plain".into()),
                 text: decoded,

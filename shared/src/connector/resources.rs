@@ -81,6 +81,7 @@ impl ConnectorResources {
 
 fn json_contents(uri: &str, value: &Value) -> Vec<ResourceContents> {
     vec![ResourceContents {
+        blob: None,
         uri: uri.to_owned(),
         mime_type: Some("application/json".into()),
         text: serde_json::to_string_pretty(value).unwrap_or_default(),
@@ -174,6 +175,7 @@ impl ResourceProvider for ConnectorResources {
                     let title = summary["title"].as_str().unwrap_or_default();
                     let body = summary["body"].as_str().unwrap_or_default();
                     vec![ResourceContents {
+                        blob: None,
                         uri: uri.to_owned(),
                         mime_type: Some("text/markdown".into()),
                         text: format!("# {title}\n\n{body}"),
@@ -190,6 +192,7 @@ impl ResourceProvider for ConnectorResources {
                         .await
                         .map_err(|e| failure(uri, e))?;
                     vec![ResourceContents {
+                        blob: None,
                         uri: uri.to_owned(),
                         mime_type: Some("text/plain".into()),
                         text: f["content"].as_str().unwrap_or_default().to_owned(),

@@ -544,15 +544,6 @@ impl McpApp {
                 return fail(e, &id);
             }
         };
-        if method == "initialize" {
-            return fail(
-                McpError::InvalidRequest(
-                    "Invalid Request: protocol version 2026-07-28 has no initialize handshake"
-                        .into(),
-                ),
-                &id,
-            );
-        }
         let facts = self.facts(headers, caller);
         let call = Call {
             version: &version,
