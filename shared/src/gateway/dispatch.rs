@@ -221,18 +221,24 @@ impl McpApp {
                     meta.entry(META_SERVER_INFO)
                         .or_insert_with(|| self.server_info());
                 }
-                // Cacheable results: lists and reads depend on the caller's credentials and policy
-                // headers, so they may only be cached privately, and are stale at once.
-                if matches!(
+                // Caching hints: a list is the same for everyone (`public`) only when no
+                // per-request credential, policy header or authenticated caller shapes it; its
+                // lifetime is `MCP_EDGE_LIST_TTL`. A read is the caller's own and stale at once.
+                let list = matches!(
                     method,
-                    "tools/list"
-                        | "prompts/list"
-                        | "resources/list"
-                        | "resources/templates/list"
-                        | "resources/read"
-                ) {
-                    map.entry("cacheScope").or_insert_with(|| json!("private"));
-                    map.entry("ttlMs").or_insert_with(|| json!(0));
+                    "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list"
+                );
+                if list || method == "resources/read" {
+                    let facts = call.facts;
+                    let shared = list
+                        && facts.credentials.is_empty()
+                        && !facts.policy.shaped_by_request()
+                        && self.config.auth.is_open();
+                    map.entry("cacheScope")
+                        .or_insert_with(|| json!(if shared { "public" } else { "private" }));
+                    map.entry("ttlMs").or_insert_with(|| {
+                        json!(if list { self.config.list_ttl_ms } else { 0 })
+                    });
                 }
             }
         }

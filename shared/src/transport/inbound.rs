@@ -112,8 +112,9 @@ impl From<McpError> for Refusal {
     }
 }
 
+/// A header's value without surrounding whitespace (RFC 9110 5.5).
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// The `Mcp-Session-Id` header, if present and readable.
