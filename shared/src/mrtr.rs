@@ -76,8 +76,7 @@ pub fn open(
     )) {
         return Err(bad_state("failed its integrity check"));
     }
-    let record: Value =
-        serde_json::from_slice(&payload).map_err(|_| bad_state("is malformed"))?;
+    let record: Value = serde_json::from_slice(&payload).map_err(|_| bad_state("is malformed"))?;
     if record["t"] != target || record["c"] != caller {
         return Err(bad_state("was issued for another request"));
     }
@@ -168,8 +167,8 @@ pub fn input_required(
     for r in requests.values() {
         let method = r.get("method").and_then(Value::as_str).unwrap_or("");
         if let Some(cap) = capability_of(method) {
-            let declared = client_capabilities
-                .is_some_and(|c| c.get(cap).is_some_and(|v| !v.is_null()));
+            let declared =
+                client_capabilities.is_some_and(|c| c.get(cap).is_some_and(|v| !v.is_null()));
             if !declared {
                 return Err(McpError::MissingClientCapability(cap.to_owned()));
             }
@@ -198,21 +197,42 @@ mod tests {
         let err = |r: Result<(u32, Value), McpError>| r.unwrap_err().to_jsonrpc().code;
         assert_eq!(err(open(KEY, "tools/call:y", "alice", 1001, &t)), -32602);
         assert_eq!(err(open(KEY, "tools/call:x", "bob", 1001, &t)), -32602);
-        assert_eq!(err(open(b"other", "tools/call:x", "alice", 1001, &t)), -32602);
+        assert_eq!(
+            err(open(b"other", "tools/call:x", "alice", 1001, &t)),
+            -32602
+        );
         assert_eq!(
             err(open(KEY, "tools/call:x", "alice", 1000 + STATE_TTL_MS, &t)),
             -32602
         );
         assert_eq!(
-            err(open(KEY, "tools/call:x", "alice", 1001, &format!("{t}-TAMPERED"))),
+            err(open(
+                KEY,
+                "tools/call:x",
+                "alice",
+                1001,
+                &format!("{t}-TAMPERED")
+            )),
             -32602
         );
         // A payload re-encoded with another round but the old tag fails.
         let (_, tag) = t.split_once('.').unwrap();
         let forged = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&json!({"t": "tools/call:x", "c": "alice", "r": 0, "e": u64::MAX, "d": null})).unwrap(),
+            serde_json::to_vec(
+                &json!({"t": "tools/call:x", "c": "alice", "r": 0, "e": u64::MAX, "d": null}),
+            )
+            .unwrap(),
         );
-        assert_eq!(err(open(KEY, "tools/call:x", "alice", 1001, &format!("{forged}.{tag}"))), -32602);
+        assert_eq!(
+            err(open(
+                KEY,
+                "tools/call:x",
+                "alice",
+                1001,
+                &format!("{forged}.{tag}")
+            )),
+            -32602
+        );
     }
 
     #[test]
@@ -224,12 +244,43 @@ mod tests {
             m.insert("q".into(), json!({"method": method, "params": {}}));
             m
         };
-        let ok = input_required(KEY, "t", "c", 0, None, caps, ask("sampling/createMessage"), Value::Null).unwrap();
+        let ok = input_required(
+            KEY,
+            "t",
+            "c",
+            0,
+            None,
+            caps,
+            ask("sampling/createMessage"),
+            Value::Null,
+        )
+        .unwrap();
         assert_eq!(ok["resultType"], "input_required");
-        let e = input_required(KEY, "t", "c", 0, None, caps, ask("elicitation/create"), Value::Null);
+        let e = input_required(
+            KEY,
+            "t",
+            "c",
+            0,
+            None,
+            caps,
+            ask("elicitation/create"),
+            Value::Null,
+        );
         assert_eq!(e.unwrap_err().to_jsonrpc().code, -32021);
-        let last = InputRound { round: MAX_ROUNDS, ..Default::default() };
-        let e = input_required(KEY, "t", "c", 0, Some(&last), caps, ask("sampling/createMessage"), Value::Null);
+        let last = InputRound {
+            round: MAX_ROUNDS,
+            ..Default::default()
+        };
+        let e = input_required(
+            KEY,
+            "t",
+            "c",
+            0,
+            Some(&last),
+            caps,
+            ask("sampling/createMessage"),
+            Value::Null,
+        );
         assert_eq!(e.unwrap_err().to_jsonrpc().code, -32602);
     }
 
@@ -240,9 +291,13 @@ mod tests {
         let p = json!({"inputResponses": null});
         assert!(input_round(KEY, "t", "c", 0, p.as_object()).is_err());
         let p = json!({"inputResponses": {"a": {"action": "accept"}}});
-        let r = input_round(KEY, "t", "c", 0, p.as_object()).unwrap().unwrap();
+        let r = input_round(KEY, "t", "c", 0, p.as_object())
+            .unwrap()
+            .unwrap();
         assert_eq!(r.round, 0);
         assert!(r.response("a").is_some());
-        assert!(input_round(KEY, "t", "c", 0, json!({}).as_object()).unwrap().is_none());
+        assert!(input_round(KEY, "t", "c", 0, json!({}).as_object())
+            .unwrap()
+            .is_none());
     }
 }

@@ -53,8 +53,7 @@ impl RequestPolicy {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        policy.from_headers =
-            header(READ_ONLY_HEADER).is_some() || header(TOOLS_HEADER).is_some();
+        policy.from_headers = header(READ_ONLY_HEADER).is_some() || header(TOOLS_HEADER).is_some();
         if let Some(v) = header(READ_ONLY_HEADER) {
             policy.read_only |=
                 matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on");

@@ -17,6 +17,9 @@ use crate::protocol::{
 };
 use crate::tool::{InputRound, PromptOutput, ResourceError, Tool, ToolContext, ToolOutput};
 
+/// A 2026-07-28 request's declared client capabilities and its verified `input_required` retry.
+type InputOf<'p> = (Option<&'p Map<String, Value>>, Option<InputRound>);
+
 /// The input-request key of the gateway's confirmation before a destructive tool runs.
 const CONFIRM_KEY: &str = "mcp_edge_confirm";
 
@@ -236,9 +239,8 @@ impl McpApp {
                         && self.config.auth.is_open();
                     map.entry("cacheScope")
                         .or_insert_with(|| json!(if shared { "public" } else { "private" }));
-                    map.entry("ttlMs").or_insert_with(|| {
-                        json!(if list { self.config.list_ttl_ms } else { 0 })
-                    });
+                    map.entry("ttlMs")
+                        .or_insert_with(|| json!(if list { self.config.list_ttl_ms } else { 0 }));
                 }
             }
         }
@@ -352,7 +354,9 @@ impl McpApp {
                 Confirmation::Given => {}
                 Confirmation::Refused(action) => {
                     audit("declined", Vec::new());
-                    return Outcome::of(Ok(json!({"content": [{"type": "text", "text": format!("{name} was not run: the user answered '{action}' to the confirmation")}], "isError": true})));
+                    return Outcome::of(Ok(
+                        json!({"content": [{"type": "text", "text": format!("{name} was not run: the user answered '{action}' to the confirmation")}], "isError": true}),
+                    ));
                 }
                 Confirmation::NotAsked if declared => {
                     audit("input_required", Vec::new());
@@ -362,7 +366,14 @@ impl McpApp {
                     }});
                     let mut requests = Map::new();
                     requests.insert(CONFIRM_KEY.into(), ask);
-                    return Outcome::of(self.seal_input_required(call, &target, input.as_ref(), capabilities, requests, Value::Null));
+                    return Outcome::of(self.seal_input_required(
+                        call,
+                        &target,
+                        input.as_ref(),
+                        capabilities,
+                        requests,
+                        Value::Null,
+                    ));
                 }
                 Confirmation::NotAsked => {}
             }
@@ -395,9 +406,18 @@ impl McpApp {
         if let Some(Ok(ToolOutput::InputRequired { requests, state })) = finished {
             audit("input_required", hosts);
             let result = if call.modern {
-                self.seal_input_required(call, &target, input.as_ref(), capabilities, requests, state)
+                self.seal_input_required(
+                    call,
+                    &target,
+                    input.as_ref(),
+                    capabilities,
+                    requests,
+                    state,
+                )
             } else {
-                Ok(json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request can answer")}], "isError": true}))
+                Ok(
+                    json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request can answer")}], "isError": true}),
+                )
             };
             return Outcome::of(result);
         }
@@ -603,7 +623,7 @@ impl McpApp {
         call: &Call<'_>,
         target: &str,
         params: Option<&'p Map<String, Value>>,
-    ) -> Result<(Option<&'p Map<String, Value>>, Option<InputRound>), McpError> {
+    ) -> Result<InputOf<'p>, McpError> {
         if !call.modern {
             return Ok((None, None));
         }

@@ -86,7 +86,10 @@ fn priming_frame(rec: &SessionRecord, stream: u64, retry: Option<u64>) -> Option
 /// A header's value without surrounding whitespace (RFC 9110 5.5: optional whitespace around a field
 /// value is not part of it; not every platform's HTTP stack strips it).
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn request_id(payload: &Payload) -> Value {

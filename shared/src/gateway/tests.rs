@@ -744,7 +744,11 @@ fn modern_call(h: &Harness, name: &str, caps: Value, extra: Value) -> (StatusCod
     }
     modern(
         h,
-        &[("mcp-protocol-version", v), ("mcp-method", "tools/call"), ("mcp-name", name)],
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", name),
+        ],
         json!({"jsonrpc":"2.0","id":41,"method":"tools/call","params": params}),
     )
 }
@@ -759,32 +763,59 @@ fn removed_methods_in_2026_are_not_found_and_errors_keep_the_id() {
             &[("mcp-protocol-version", v), ("mcp-method", method)],
             json!({"jsonrpc":"2.0","id":77,"method":method,"params":{"level":"info","_meta": meta(v)}}),
         );
-        assert_eq!((s, r["error"]["code"].as_i64()), (StatusCode::NOT_FOUND, Some(-32601)), "{method}: {r}");
+        assert_eq!(
+            (s, r["error"]["code"].as_i64()),
+            (StatusCode::NOT_FOUND, Some(-32601)),
+            "{method}: {r}"
+        );
         assert_eq!(r["id"], 77, "{method}");
     }
     // An unknown version in both header and envelope: -32022 echoing it, with the request's id.
     let (s, r) = modern(
         &h,
-        &[("mcp-protocol-version", "v999.0.0"), ("mcp-method", "server/discover")],
+        &[
+            ("mcp-protocol-version", "v999.0.0"),
+            ("mcp-method", "server/discover"),
+        ],
         json!({"jsonrpc":"2.0","id":301,"method":"server/discover","params":{"_meta": meta("v999.0.0")}}),
     );
-    assert_eq!((s, r["id"].clone()), (StatusCode::BAD_REQUEST, json!(301)), "{r}");
+    assert_eq!(
+        (s, r["id"].clone()),
+        (StatusCode::BAD_REQUEST, json!(301)),
+        "{r}"
+    );
     assert_eq!(r["error"]["data"]["requested"], "v999.0.0");
     // Header values with surrounding whitespace are the same values.
     let (s, r) = modern(
         &h,
-        &[("mcp-protocol-version", " 2026-07-28 "), ("mcp-method", " tools/list")],
+        &[
+            ("mcp-protocol-version", " 2026-07-28 "),
+            ("mcp-method", " tools/list"),
+        ],
         json!({"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"_meta": meta(v)}}),
     );
     assert_eq!(s, StatusCode::OK, "{r}");
     // No credential, policy header or authentication shapes this list: public, ttl from config.
-    assert_eq!((r["result"]["cacheScope"].as_str(), r["result"]["ttlMs"].as_u64()), (Some("public"), Some(0)));
+    assert_eq!(
+        (
+            r["result"]["cacheScope"].as_str(),
+            r["result"]["ttlMs"].as_u64()
+        ),
+        (Some("public"), Some(0))
+    );
     let (_, r) = modern(
         &h,
-        &[("mcp-protocol-version", v), ("mcp-method", "tools/list"), ("x-mcp-read-only", "true")],
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/list"),
+            ("x-mcp-read-only", "true"),
+        ],
         json!({"jsonrpc":"2.0","id":6,"method":"tools/list","params":{"_meta": meta(v)}}),
     );
-    assert_eq!(r["result"]["cacheScope"], "private", "a policy header shapes the list");
+    assert_eq!(
+        r["result"]["cacheScope"], "private",
+        "a policy header shapes the list"
+    );
 }
 
 #[test]
@@ -796,23 +827,52 @@ fn input_required_round_trips_carry_a_signed_state() {
     assert_eq!(r1["result"]["resultType"], "input_required");
     let state1 = r1["result"]["requestState"].as_str().unwrap().to_owned();
     let answer = |k: &str, f: &str, v: &str| json!({k: {"action": "accept", "content": {f: v}}});
-    let (_, r2) = modern_call(&h, tool, json!({"elicitation": {}}),
-        json!({"inputResponses": answer("step1", "name", "Ada"), "requestState": state1}));
+    let (_, r2) = modern_call(
+        &h,
+        tool,
+        json!({"elicitation": {}}),
+        json!({"inputResponses": answer("step1", "name", "Ada"), "requestState": state1}),
+    );
     let state2 = r2["result"]["requestState"].as_str().unwrap().to_owned();
     assert_ne!(state1, state2);
-    let (_, r3) = modern_call(&h, tool, json!({"elicitation": {}}),
-        json!({"inputResponses": answer("step2", "color", "green"), "requestState": state2.clone()}));
-    assert_eq!(r3["result"]["content"][0]["text"], "Ada likes green", "{r3}");
+    let (_, r3) = modern_call(
+        &h,
+        tool,
+        json!({"elicitation": {}}),
+        json!({"inputResponses": answer("step2", "color", "green"), "requestState": state2.clone()}),
+    );
+    assert_eq!(
+        r3["result"]["content"][0]["text"], "Ada likes green",
+        "{r3}"
+    );
     // Altered, or presented for another tool: -32602, keeping the id.
-    for (name, token) in [(tool, format!("{state2}-TAMPERED")), ("test_input_required_result_request_state", state2)] {
-        let (s, r) = modern_call(&h, name, json!({"elicitation": {}}),
-            json!({"inputResponses": answer("step2", "color", "x"), "requestState": token}));
-        assert_eq!((s, r["error"]["code"].as_i64(), r["id"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32602), Some(41)), "{r}");
+    for (name, token) in [
+        (tool, format!("{state2}-TAMPERED")),
+        ("test_input_required_result_request_state", state2),
+    ] {
+        let (s, r) = modern_call(
+            &h,
+            name,
+            json!({"elicitation": {}}),
+            json!({"inputResponses": answer("step2", "color", "x"), "requestState": token}),
+        );
+        assert_eq!(
+            (s, r["error"]["code"].as_i64(), r["id"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(-32602), Some(41)),
+            "{r}"
+        );
     }
     // Input requests need the declared capability: -32021 naming it.
     let (s, r) = modern_call(&h, "test_missing_capability", json!({}), json!({}));
-    assert_eq!((s, r["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32021)), "{r}");
-    assert_eq!(r["error"]["data"]["requiredCapabilities"], json!({"sampling": {}}));
+    assert_eq!(
+        (s, r["error"]["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(-32021)),
+        "{r}"
+    );
+    assert_eq!(
+        r["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}})
+    );
 }
 
 #[test]
@@ -821,7 +881,12 @@ fn a_destructive_tool_asks_a_2026_client_with_elicitation_to_confirm() {
     // Without elicitation it runs as before.
     let (_, r) = modern_call(&h, "destructive_echo", json!({}), json!({}));
     assert_eq!(r["result"]["content"][0]["text"], "m", "{r}");
-    let (_, r) = modern_call(&h, "destructive_echo", json!({"elicitation": {}}), json!({}));
+    let (_, r) = modern_call(
+        &h,
+        "destructive_echo",
+        json!({"elicitation": {}}),
+        json!({}),
+    );
     assert_eq!(r["result"]["resultType"], "input_required", "{r}");
     let ask = &r["result"]["inputRequests"]["mcp_edge_confirm"];
     assert_eq!(ask["method"], "elicitation/create");
@@ -836,7 +901,14 @@ fn a_destructive_tool_asks_a_2026_client_with_elicitation_to_confirm() {
     assert_eq!(declined["result"]["isError"], true, "{declined}");
     assert_eq!(reply("accept", false)["result"]["isError"], true);
     let ran = reply("accept", true);
-    assert_eq!((ran["result"]["content"][0]["text"].as_str(), ran["result"]["isError"].as_bool()), (Some("m"), Some(false)), "{ran}");
+    assert_eq!(
+        (
+            ran["result"]["content"][0]["text"].as_str(),
+            ran["result"]["isError"].as_bool()
+        ),
+        (Some("m"), Some(false)),
+        "{ran}"
+    );
 }
 
 #[test]
@@ -844,19 +916,40 @@ fn custom_param_headers_must_mirror_their_arguments() {
     let h = harness();
     let v = "2026-07-28";
     let call = |param: Option<&str>, region: &str| {
-        let mut headers = vec![("mcp-protocol-version", v), ("mcp-method", "tools/call"), ("mcp-name", "test_custom_header")];
+        let mut headers = vec![
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "test_custom_header"),
+        ];
         if let Some(p) = param {
             headers.push(("mcp-param-region", p));
         }
-        modern(&h, &headers, json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
-            "params":{"name":"test_custom_header","arguments":{"region": region},"_meta": meta(v)}}))
+        modern(
+            &h,
+            &headers,
+            json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
+            "params":{"name":"test_custom_header","arguments":{"region": region},"_meta": meta(v)}}),
+        )
     };
     assert_eq!(call(Some("eu-west"), "eu-west").0, StatusCode::OK);
     assert_eq!(call(Some("=?base64?SGVsbG8=?="), "Hello").0, StatusCode::OK);
-    assert_eq!(call(Some("SGVsbG8="), "SGVsbG8=").0, StatusCode::OK, "no wrapper: a literal");
-    for (header, body) in [(None, "eu"), (Some("us"), "eu"), (Some("=?base64?SGVsbG8?="), "Hello"), (Some("=?base64?SGVs!!!bG8=?="), "Hello")] {
+    assert_eq!(
+        call(Some("SGVsbG8="), "SGVsbG8=").0,
+        StatusCode::OK,
+        "no wrapper: a literal"
+    );
+    for (header, body) in [
+        (None, "eu"),
+        (Some("us"), "eu"),
+        (Some("=?base64?SGVsbG8?="), "Hello"),
+        (Some("=?base64?SGVs!!!bG8=?="), "Hello"),
+    ] {
         let (s, r) = call(header, body);
-        assert_eq!((s, r["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32020)), "{header:?}: {r}");
+        assert_eq!(
+            (s, r["error"]["code"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(-32020)),
+            "{header:?}: {r}"
+        );
     }
 }
 

@@ -460,8 +460,10 @@ pub fn register_resources_and_prompts(registry: &mut Registry) {
         |a| {
             let uri = a.get("resourceUri").cloned().unwrap_or_default();
             vec![
-                user(json!({"type": "resource", "resource": {"uri": uri, "mimeType": "text/plain",
-                    "text": "Embedded resource content for testing."}})),
+                user(
+                    json!({"type": "resource", "resource": {"uri": uri, "mimeType": "text/plain",
+                    "text": "Embedded resource content for testing."}}),
+                ),
                 user_text("Please process the embedded resource above."),
             ]
         },

@@ -114,7 +114,10 @@ impl From<McpError> for Refusal {
 
 /// A header's value without surrounding whitespace (RFC 9110 5.5).
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// The `Mcp-Session-Id` header, if present and readable.
@@ -256,7 +259,9 @@ fn post(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Result<Inbound, Refu
     // error listing what this server speaks.
     if let Err(error) = check_version(headers) {
         let error = match error {
-            McpError::UnsupportedVersionHeader(v) if rules.stateless && modern_envelope(&payload) => {
+            McpError::UnsupportedVersionHeader(v)
+                if rules.stateless && modern_envelope(&payload) =>
+            {
                 McpError::UnsupportedVersion(v)
             }
             other => other,
