@@ -873,6 +873,22 @@ fn input_required_round_trips_carry_a_signed_state() {
         r["error"]["data"]["requiredCapabilities"],
         json!({"sampling": {}})
     );
+    // The 2025 eras cannot answer input requests: a tool result says so, a prompt is refused.
+    let sid = initialize(&h, "2025-11-25");
+    let (_, r) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name": tool, "arguments": {}}),
+    );
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let (_, r) = call(
+        &h,
+        &sid,
+        "prompts/get",
+        json!({"name": "test_input_required_result_prompt"}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
 }
 
 #[test]
