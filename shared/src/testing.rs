@@ -121,20 +121,20 @@ impl ResourceProvider for TestResources {
     ) -> BoxFuture<'a, Result<Option<Vec<ResourceContents>>, ResourceError>> {
         let out = if uri == "test://static/hello" {
             Ok(Some(vec![ResourceContents {
-                blob: None,
                 uri: uri.into(),
                 mime_type: Some("text/plain".into()),
-                text: "Hello, world!".into(),
+                text: Some("Hello, world!".into()),
+                blob: None,
             }]))
         } else if let Some(text) = uri.strip_prefix("test://echo/") {
             let decoded = percent_encoding::percent_decode_str(text)
                 .decode_utf8_lossy()
                 .into_owned();
             Ok(Some(vec![ResourceContents {
-                blob: None,
                 uri: uri.into(),
                 mime_type: Some("text/plain".into()),
-                text: decoded,
+                text: Some(decoded),
+                blob: None,
             }]))
         } else {
             Ok(None)

@@ -232,34 +232,21 @@ pub struct ResourceTemplateDef {
     pub mime_type: Option<String>,
 }
 
-/// Contents of a read resource: text (`TextResourceContents`) or, when `blob` is set, base64
-/// binary (`BlobResourceContents`, `text` not sent).
-#[derive(Debug, Clone, PartialEq)]
+/// Contents of a read resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceContents {
     /// The URI that was read.
     pub uri: String,
     /// MIME type.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
-    /// Text contents (left empty for a binary resource).
-    pub text: String,
-    /// Base64 contents of a binary resource.
+    /// Text contents (absent when `blob` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Binary contents, base64 (MCP `BlobResourceContents`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
-}
-
-impl Serialize for ResourceContents {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("uri", &self.uri)?;
-        if let Some(mime) = &self.mime_type {
-            m.serialize_entry("mimeType", mime)?;
-        }
-        match &self.blob {
-            Some(blob) => m.serialize_entry("blob", blob)?,
-            None => m.serialize_entry("text", &self.text)?,
-        }
-        m.end()
-    }
 }
 
 /// Why a resource read failed.

@@ -313,7 +313,7 @@ impl ResourceProvider for Resources {
             Ok(Some(vec![ResourceContents {
                 uri: uri.into(),
                 mime_type: Some(mime.into()),
-                text,
+                text: blob.is_none().then_some(text),
                 blob,
             }]))
         };

@@ -411,3 +411,47 @@ fn gitlab_list_widening_still_checks_every_element() {
     c.check_response("GET", p, 404, Some(&json!({"message": "404 Not found"})))
         .unwrap();
 }
+
+#[test]
+fn jira_software_answers_match_the_agile_extract() {
+    let c = Contract::load(&specs().join("jira-software-agile.json"), "")
+        .unwrap()
+        .errors_as("ErrorCollection");
+    let mut d = Data::seed("jira", "x");
+    let cases: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "/rest/agile/1.0/board",
+            vec![("projectKeyOrId", "DEMO"), ("type", "scrum")],
+        ),
+        (
+            "/rest/agile/1.0/board/1/sprint",
+            vec![("state", "active,future"), ("maxResults", "1")],
+        ),
+        ("/rest/agile/1.0/board/2/sprint", vec![]),
+        (
+            "/rest/agile/1.0/sprint/2/issue",
+            vec![("fields", "summary,status"), ("jql", "labels = backend")],
+        ),
+        ("/rest/agile/1.0/epic/DEMO-10/issue", vec![("startAt", "1")]),
+    ];
+    for (path, query) in cases {
+        c.check_request("GET", path, &q(&query), None).unwrap();
+        let (status, body) = get(&mut d, "jira", path, &query);
+        c.check_response("GET", path, status, Some(&body))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    // A Kanban board has no sprints: 400 with Jira's error body, which the extract declares.
+    let (status, body) = get(&mut d, "jira", "/rest/agile/1.0/board/2/sprint", &[]);
+    assert_eq!(
+        (status, body["errorMessages"][0].as_str()),
+        (400, Some("The board does not support sprints"))
+    );
+    // The move takes exactly the documented body.
+    let move_path = "/rest/agile/1.0/sprint/3/issue";
+    c.check_request("POST", move_path, &[], Some(&json!({"issues": ["DEMO-1"]})))
+        .unwrap();
+    let err = c
+        .check_request("POST", move_path, &[], Some(&json!({"keys": ["DEMO-1"]})))
+        .unwrap_err();
+    assert!(err.contains("keys"), "{err}");
+}
