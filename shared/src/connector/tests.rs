@@ -105,6 +105,8 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         upstream: &up,
         now: 0,
         caller: "test",
+        client_capabilities: None,
+        input: None,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()
