@@ -315,6 +315,7 @@ impl Settings {
             prefer_sse: v.value(&table::SSE_RESPONSES)?,
             policy: PolicyConfig {
                 read_only: v.value(&table::READ_ONLY)?,
+                toolsets: v.get(&table::TOOLSETS)?,
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
             },

@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod remote_bridge;
 pub mod resources;
 pub mod storage;
+pub mod toolset;
 pub mod wiki;
 
 use std::sync::Arc;
@@ -101,6 +102,8 @@ pub struct ConnectorTool {
     def: ToolDef,
     needs: &'static [Service],
     handler: Handler,
+    /// Looked up once in [`toolset::TABLE`], so listing checks a bit instead of the table.
+    toolset: Option<toolset::Toolset>,
 }
 
 impl ConnectorTool {
@@ -131,6 +134,7 @@ impl ConnectorTool {
             },
             needs,
             handler,
+            toolset: toolset::of(name),
         }
     }
 }
@@ -138,6 +142,10 @@ impl ConnectorTool {
 impl Tool for ConnectorTool {
     fn def(&self) -> &ToolDef {
         &self.def
+    }
+
+    fn toolset(&self) -> Option<toolset::Toolset> {
+        self.toolset
     }
 
     fn available(&self, credentials: &Credentials) -> bool {
