@@ -28,7 +28,7 @@ def gitlab():
 def gateway(gitlab, tmp_path_factory):
     from conftest import Server
 
-    server = Server(LOCAL, str(tmp_path_factory.mktemp("gw"))).start()
+    server = Server(LOCAL + ["--toolsets", "all"], str(tmp_path_factory.mktemp("gw"))).start()
     yield server
     server.stop()
 

@@ -981,3 +981,31 @@ fn project_metadata_and_wiki_tools_send_the_documented_requests() {
     assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/user");
     assert_eq!(out.unwrap()["isAdmin"], false);
 }
+
+/// The README's tool list is [`super::toolsets_markdown`], between `<!-- tools -->` and `<!-- /tools -->`.
+/// `MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme` rewrites it.
+#[test]
+fn readme_tool_list_is_rendered_from_the_registry() {
+    let _lock = crate::README_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let open = "<!-- tools -->\n";
+    let start = readme
+        .find(open)
+        .expect("README has a <!-- tools --> block")
+        + open.len();
+    let len = readme[start..]
+        .find("<!-- /tools -->")
+        .expect("the tools block is closed");
+    let want = super::toolsets_markdown();
+    if std::env::var_os("MCP_EDGE_BLESS_README").is_some() {
+        let out = format!("{}{want}{}", &readme[..start], &readme[start + len..]);
+        std::fs::write(path, out).unwrap();
+        return;
+    }
+    assert!(
+        readme[start..start + len] == want,
+        "README tool list differs from the registry \
+         (MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme rewrites it)"
+    );
+}

@@ -7,8 +7,6 @@
 //! row names no tool. Bridged tools (`{server}__{tool}`) and the test tools belong to no toolset:
 //! toolsets never hide them (the tool allow-list `X-MCP-Tools` and `--bridge-servers` do).
 
-use std::fmt::Write as _;
-
 /// Header that narrows the enabled toolsets for one request (comma separated names, or `all`).
 pub const TOOLSETS_HEADER: &str = "x-mcp-toolsets";
 
@@ -201,7 +199,10 @@ pub static TABLE: &[(&str, Toolset)] = &[
     ("gitlab_get_merge_request_diffs", Toolset::GitlabMr),
     ("gitlab_list_merge_request_discussions", Toolset::GitlabMr),
     ("gitlab_create_merge_request_discussion", Toolset::GitlabMr),
-    ("gitlab_reply_to_merge_request_discussion", Toolset::GitlabMr),
+    (
+        "gitlab_reply_to_merge_request_discussion",
+        Toolset::GitlabMr,
+    ),
     ("gitlab_resolve_merge_request_discussion", Toolset::GitlabMr),
     ("gitlab_approve_merge_request", Toolset::GitlabMr),
     ("gitlab_unapprove_merge_request", Toolset::GitlabMr),
@@ -233,57 +234,6 @@ pub static TABLE: &[(&str, Toolset)] = &[
 /// The toolset of the connector tool called `tool` (`None`: not a connector tool).
 pub fn of(tool: &str) -> Option<Toolset> {
     TABLE.iter().find(|(n, _)| *n == tool).map(|(_, t)| *t)
-}
-
-/// The README's tool list: one table per toolset (every connector tool with its title and four
-/// annotations), each toolset marked whether it is in the default set. Rendered from the registry of
-/// every connector, so it cannot drift (checked by a test; see `readme_tool_list_is_rendered`).
-pub fn markdown() -> String {
-    let mut registry = crate::tool::Registry::new();
-    super::register(&mut registry, super::ConnectorSet::default());
-    let yes_no = |b: Option<bool>| if b == Some(true) { "yes" } else { "no" };
-    let mut out = String::new();
-    for set in Toolset::ALL {
-        let tools: Vec<_> = registry
-            .tools()
-            .iter()
-            .filter(|t| t.toolset() == Some(set))
-            .collect();
-        let default = if Toolsets::DEFAULT.contains(set) {
-            "in the default set"
-        } else {
-            "not in the default set"
-        };
-        let _ = writeln!(
-            out,
-            "**`{}`** ({} tools, {default})\n",
-            set.name(),
-            tools.len()
-        );
-        if tools.is_empty() {
-            out.push_str("(no tools yet)\n\n");
-            continue;
-        }
-        out.push_str(
-            "| tool | title | read-only | destructive | idempotent | open world |\n|---|---|---|---|---|---|\n",
-        );
-        for t in tools {
-            let d = t.def();
-            let a = &d.annotations;
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                d.name,
-                d.title.as_deref().unwrap_or("").replace('|', "\\|"),
-                yes_no(a.read_only_hint),
-                yes_no(a.destructive_hint),
-                yes_no(a.idempotent_hint),
-                yes_no(a.open_world_hint),
-            );
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -339,7 +289,10 @@ mod tests {
         );
         assert_eq!(Toolsets::ALL.iter().count(), Toolset::ALL.len());
         assert_eq!(
-            Toolsets::DEFAULT.iter().map(Toolset::name).collect::<Vec<_>>(),
+            Toolsets::DEFAULT
+                .iter()
+                .map(Toolset::name)
+                .collect::<Vec<_>>(),
             ["jira", "confluence", "gitlab", "cross"]
         );
     }
@@ -352,30 +305,5 @@ mod tests {
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(order, sorted);
-    }
-
-    /// The README's tool list is [`markdown`], between `<!-- tools -->` and `<!-- /tools -->`.
-    /// `MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme` rewrites it.
-    #[test]
-    fn readme_tool_list_is_rendered_from_the_registry() {
-        let _lock = crate::README_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
-        let open = "<!-- tools -->\n";
-        let start = readme.find(open).expect("README has a <!-- tools --> block") + open.len();
-        let len = readme[start..]
-            .find("<!-- /tools -->")
-            .expect("the tools block is closed");
-        let want = markdown();
-        if std::env::var_os("MCP_EDGE_BLESS_README").is_some() {
-            let out = format!("{}{want}{}", &readme[..start], &readme[start + len..]);
-            std::fs::write(path, out).unwrap();
-            return;
-        }
-        assert!(
-            readme[start..start + len] == want,
-            "README tool list differs from the registry \
-             (MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme rewrites it)"
-        );
     }
 }
