@@ -371,6 +371,30 @@ mod tests {
     }
 
     #[test]
+    fn toolsets_default_to_the_compact_set_and_unknown_names_stop_the_load() {
+        use crate::connector::toolset::Toolsets;
+        assert_eq!(
+            settings(&[]).unwrap().gateway.policy.toolsets,
+            Some(Toolsets::DEFAULT)
+        );
+        assert_eq!(
+            settings(&[("MCP_EDGE_TOOLSETS", "all")])
+                .unwrap()
+                .gateway
+                .policy
+                .toolsets,
+            Some(Toolsets::ALL)
+        );
+        let err = settings(&[("MCP_EDGE_TOOLSETS", "gitlab,gitlab_pipelines")]).unwrap_err();
+        assert_eq!(err.name, "MCP_EDGE_TOOLSETS");
+        assert!(
+            err.reason.contains("'gitlab_pipelines'") && err.reason.contains("gitlab_ci"),
+            "{}",
+            err.reason
+        );
+    }
+
+    #[test]
     fn deployment_variables_are_read_and_bad_values_named() {
         let s = settings(&[("JIRA_DEPLOYMENT", "datacenter")]).unwrap();
         assert_eq!(

@@ -33,22 +33,39 @@ fn discussion_id() -> (&'static str, Value) {
 /// thread in the merge request diff"). An added line has only `newLine`, a removed one only
 /// `oldLine`, an unchanged one both.
 fn position_arg() -> (&'static str, Value) {
-    let sha = |what: &str| json!({"type": "string", "pattern": "^[0-9a-f]{7,64}$", "description": what});
+    let sha =
+        |what: &str| json!({"type": "string", "pattern": "^[0-9a-f]{7,64}$", "description": what});
     let line = |what: &str| schema::int(what, 1, u32::MAX as u64);
     let mut position = schema::input(
         &[
             ("baseSha", sha("Base commit of the diff (diffRefs.baseSha)")),
-            ("startSha", sha("Start commit of the diff in the target branch (diffRefs.startSha)")),
-            ("headSha", sha("Head commit of the merge request (diffRefs.headSha)")),
+            (
+                "startSha",
+                sha("Start commit of the diff in the target branch (diffRefs.startSha)"),
+            ),
+            (
+                "headSha",
+                sha("Head commit of the merge request (diffRefs.headSha)"),
+            ),
             ("newPath", schema::text("File path after the change")),
-            ("oldPath", schema::text("File path before the change (default: newPath)")),
-            ("newLine", line("Line number after the change (added or unchanged lines)")),
-            ("oldLine", line("Line number before the change (removed or unchanged lines)")),
+            (
+                "oldPath",
+                schema::text("File path before the change (default: newPath)"),
+            ),
+            (
+                "newLine",
+                line("Line number after the change (added or unchanged lines)"),
+            ),
+            (
+                "oldLine",
+                line("Line number before the change (removed or unchanged lines)"),
+            ),
         ],
         &["baseSha", "startSha", "headSha", "newPath"],
     );
     position["anyOf"] = json!([{"required": ["newLine"]}, {"required": ["oldLine"]}]);
-    position["description"] = json!("Comment on one line of the diff instead of the whole merge request");
+    position["description"] =
+        json!("Comment on one line of the diff instead of the whole merge request");
     ("position", position)
 }
 

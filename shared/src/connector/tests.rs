@@ -1029,10 +1029,18 @@ fn merge_request_changes_follow_pages_under_one_byte_budget() {
     );
     let out = out.unwrap();
     assert_eq!(seen.len(), 3);
-    assert!(seen[1].1.ends_with("/merge_requests/3/diffs?page=1&per_page=20"));
-    assert!(seen[2].1.ends_with("/merge_requests/3/diffs?page=2&per_page=20"));
+    assert!(seen[1]
+        .1
+        .ends_with("/merge_requests/3/diffs?page=1&per_page=20"));
+    assert!(seen[2]
+        .1
+        .ends_with("/merge_requests/3/diffs?page=2&per_page=20"));
     assert_eq!(
-        (&out["changesTruncated"], &out["diffBytes"], &out["maxBytes"]),
+        (
+            &out["changesTruncated"],
+            &out["diffBytes"],
+            &out["maxBytes"]
+        ),
         (&json!(false), &json!(200), &json!(262144))
     );
     assert_eq!(out["diffRefs"]["startSha"], "s1");
@@ -1043,7 +1051,11 @@ fn merge_request_changes_follow_pages_under_one_byte_budget() {
         json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024}),
         vec![
             (200, vec![], mr.clone()),
-            (200, vec![("x-next-page", "2")], json!([file(1, 600), file(2, 600)])),
+            (
+                200,
+                vec![("x-next-page", "2")],
+                json!([file(1, 600), file(2, 600)]),
+            ),
         ],
     );
     let out = out.unwrap();

@@ -297,7 +297,11 @@ impl Data {
                 }
                 d.branches.push((1, "develop".into()));
                 // MR 3 carries many files (big_mr_diffs), for byte budgets across diff pages.
-                for (iid, state, src) in [(1u64, "opened", "develop"), (2, "merged", "feature-x"), (3, "opened", "big-change")] {
+                for (iid, state, src) in [
+                    (1u64, "opened", "develop"),
+                    (2, "merged", "feature-x"),
+                    (3, "opened", "big-change"),
+                ] {
                     d.mrs.push(json!({
                         "id": 500 + iid, "iid": iid, "project_id": 1,
                         "title": format!("Merge request {iid}"), "description": "Changes",
@@ -1102,7 +1106,8 @@ impl Data {
                             let mut m = m.clone();
                             m["web_url"] = json!(format!("{pweb}/-/merge_requests/{iid}"));
                             // "Get single MR" (doc/api/merge_requests.md) adds the diff's commits.
-                            m["diff_refs"] = json!({"base_sha": SHA, "head_sha": m["sha"], "start_sha": SHA});
+                            m["diff_refs"] =
+                                json!({"base_sha": SHA, "head_sha": m["sha"], "start_sha": SHA});
                             Reply::json(200, m)
                         }
                         None => not_found(""),
@@ -1151,16 +1156,38 @@ impl Data {
                             return Reply::json(400, json!({"error": "body is missing"}));
                         };
                         let position = body.map_or(&Value::Null, |b| &b["position"]);
-                        let mut note = mr_note(self.next_note_id + 1, text, mr_id, pid, iid, "DiscussionNote");
+                        let mut note = mr_note(
+                            self.next_note_id + 1,
+                            text,
+                            mr_id,
+                            pid,
+                            iid,
+                            "DiscussionNote",
+                        );
                         if !position.is_null() {
                             // A diff note must name a file of the merge request's diff, a line, and
                             // its head commit (GitLab answers 400 with the note's validation errors).
-                            let files = if *iid == "3" { big_mr_diffs() } else { mr_diffs() };
-                            let head = self.mrs.iter().find(|m| m["id"] == mr_id).map(|m| m["sha"].clone());
-                            let known = files.iter().any(|f| f["new_path"] == position["new_path"] && f["old_path"] == position["old_path"]);
-                            let has_line = position["new_line"].is_u64() || position["old_line"].is_u64();
+                            let files = if *iid == "3" {
+                                big_mr_diffs()
+                            } else {
+                                mr_diffs()
+                            };
+                            let head = self
+                                .mrs
+                                .iter()
+                                .find(|m| m["id"] == mr_id)
+                                .map(|m| m["sha"].clone());
+                            let known = files.iter().any(|f| {
+                                f["new_path"] == position["new_path"]
+                                    && f["old_path"] == position["old_path"]
+                            });
+                            let has_line =
+                                position["new_line"].is_u64() || position["old_line"].is_u64();
                             if !known || !has_line || head.as_ref() != Some(&position["head_sha"]) {
-                                return Reply::json(400, json!({"message": "400 Bad request - Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"], :position=>[\"is incomplete\"]}"}));
+                                return Reply::json(
+                                    400,
+                                    json!({"message": "400 Bad request - Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"], :position=>[\"is incomplete\"]}"}),
+                                );
                             }
                             note["type"] = json!("DiffNote");
                             let mut kept = position.clone();
