@@ -45,8 +45,9 @@ CI = {
     "gitlab_list_pipelines", "gitlab_get_pipeline", "gitlab_list_pipeline_jobs", "gitlab_get_job_log",
     "gitlab_create_pipeline", "gitlab_retry_pipeline", "gitlab_cancel_pipeline",
 }
-# One tool of each other GitLab toolset (not in the default set).
-OUTSIDE = CI | {"gitlab_get_merge_request_diffs", "gitlab_list_commits", "gitlab_list_labels", "gitlab_list_wiki_pages"}
+# One tool of each toolset not in the default set.
+OUTSIDE = CI | {"gitlab_get_merge_request_diffs", "gitlab_list_commits", "gitlab_list_labels", "gitlab_list_wiki_pages",
+                "jira_list_worklogs", "jira_list_boards"}
 TEST_TOOLS = {"echo", "add"}  # belong to no toolset: never hidden by one
 
 
