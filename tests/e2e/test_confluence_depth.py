@@ -37,7 +37,7 @@ def fakes():
 def gateway(fakes, tmp_path_factory):
     from conftest import Server
 
-    server = Server(LOCAL, str(tmp_path_factory.mktemp("gw"))).start()
+    server = Server(LOCAL + ["--toolsets", "all"], str(tmp_path_factory.mktemp("gw"))).start()
     yield server
     server.stop()
 
