@@ -12,7 +12,7 @@ import asyncio
 import os
 
 import pytest
-from test_connectors import CONF_TOKEN, EMAIL, LOCAL, Fake, call, connect, ok
+from test_connectors import CONF_TOKEN, EMAIL, LOCAL, Fake, all_tools, call, connect, ok
 
 DC_USER = "svc-confluence"
 DC_PASSWORD = "confluence-dc-password-9a7b"
@@ -72,7 +72,7 @@ ENG = "65537"
 
 def test_new_tools_are_listed_with_their_annotations(gateway, fakes):
     async def body(s):
-        return {t.name: t for t in (await s.list_tools()).tools}
+        return await all_tools(s)
 
     tools = run(gateway, ("cloud", fakes["cloud"]), body)
     expected = {

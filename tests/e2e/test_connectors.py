@@ -112,6 +112,18 @@ async def connect(url: str, headers: dict):
             yield c
 
 
+async def all_tools(session: Client) -> dict:
+    """Every tool of `tools/list`, following `nextCursor` (pages hold 100 tools; at most 10 pages)."""
+    tools, cursor = {}, None
+    for _ in range(10):
+        page = await session.list_tools(cursor=cursor)
+        tools.update({t.name: t for t in page.tools})
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+    raise AssertionError("tools/list did not end within 10 pages")
+
+
 async def call(session: Client, name: str, args: dict):
     result = await session.call_tool(name, args)
     text = " ".join(c.text for c in result.content if getattr(c, "text", None))
@@ -137,7 +149,7 @@ def gateway(fakes, tmp_path_factory):
 def test_every_tool_through_the_python_sdk(gateway, fakes):
     async def main():
         async with connect(gateway.url, headers_for(fakes)) as s:
-                tools = {t.name: t for t in (await s.list_tools()).tools}
+                tools = await all_tools(s)
                 connector_tools = {n for n in tools if re.match(r"^(jira|confluence|gitlab)_|create_branch_for_issue|comment_on_issue", n)}
                 assert len(connector_tools) == 86, sorted(connector_tools)
                 for name in connector_tools:

@@ -13,7 +13,7 @@ import subprocess
 
 import httpx2 as httpx
 import pytest
-from test_connectors import connect
+from test_connectors import all_tools, connect
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("MCP_EDGE_URL")), reason="starts its own gateways with their own toolsets"
@@ -98,9 +98,17 @@ class Session:
         return self.http.post(self.url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": method, "params": params})
 
     def names(self, toolsets: str | None = None) -> list[str]:
-        r = self.rpc("tools/list", {}, toolsets)
-        assert r.status_code == 200, r.text
-        return [t["name"] for t in r.json()["result"]["tools"]]
+        """Every listed name, following `nextCursor` (pages hold 100 tools; at most 10 pages)."""
+        names, params = [], {}
+        for _ in range(10):
+            r = self.rpc("tools/list", params, toolsets)
+            assert r.status_code == 200, r.text
+            result = r.json()["result"]
+            names += [t["name"] for t in result["tools"]]
+            if not result.get("nextCursor"):
+                return names
+            params = {"cursor": result["nextCursor"]}
+        raise AssertionError("tools/list did not end within 10 pages")
 
     def close(self) -> None:
         self.http.close()
@@ -109,7 +117,7 @@ class Session:
 def test_default_list_is_the_compact_core_set(compact):
     async def main():
         async with connect(compact.url, CREDS) as s:
-            return [t.name for t in (await s.list_tools()).tools]
+            return list(await all_tools(s))
 
     names = asyncio.run(main())
     listed = set(connector(names))
