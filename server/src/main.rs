@@ -339,6 +339,8 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         bridge: bridge.clone(),
         budget,
         cancel: cancel_rx,
+        ws_keepalive: cli.ws_keepalive,
+        ws_gate: mcp_edge_core::gateway::WsGate::new(cli.ws_max_connections),
     };
     let fd_limit = listener::raise_fd_limit();
     let max_connections = cli

@@ -36,7 +36,7 @@ use serde_json::{json, Value};
 pub use access::ClientAddress;
 pub use admission::{
     check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
-    ReadPhase, WsClose, BODY_RATE_GRACE_MS,
+    ReadPhase, WsClose, WsGate, WsKeepalive, WsTicket, BODY_RATE_GRACE_MS,
 };
 pub use config::GatewayConfig;
 pub use counting::CONTENDED_RETRY_MS;
