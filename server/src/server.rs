@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
             post(stdio::legacy::post).options(preflight),
         )
         .route("/servers/{name}/ws", get(stdio::socket::upgrade))
+        .route("/bridge/ws", get(stdio::seed_socket::upgrade))
         .route("/servers", get(stdio::rest::servers).options(preflight))
         .route(
             "/sessions",

@@ -80,7 +80,9 @@ fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
     if let Some(app) = STATELESS.with(|s| s.borrow().clone()) {
         return Ok(app);
     }
-    let app = Rc::new(build_app(env, Arc::new(NoSessions))?);
+    // Sessions live in Durable Objects: the deep health check asks one (see DurableObjectsProbe).
+    let probe = Arc::new(crate::ports::DurableObjectsProbe(env.clone()));
+    let app = Rc::new(build_app(env, Arc::new(NoSessions))?.with_health_probe(probe));
     STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
     Ok(app)
 }

@@ -263,3 +263,45 @@ impl AuditSink for ConsoleAudit {
         worker::console_log!("{line}");
     }
 }
+
+/// The Worker's part of the deep health check: sessions live in Durable Objects (the stateless
+/// Worker's own store holds none), so the check asks one object (always the same name, which
+/// stores nothing) for its cheap `/health` and reports the round trip.
+pub struct DurableObjectsProbe(pub worker::Env);
+
+impl mcp_edge_core::gateway::HealthProbe for DurableObjectsProbe {
+    fn name(&self) -> &'static str {
+        "durable_objects"
+    }
+
+    fn probe(&self) -> BoxFuture<'_, mcp_edge_core::gateway::ProbeReport> {
+        use mcp_edge_core::gateway::{ProbeReport, ProbeStatus};
+        Box::pin(async move {
+            let started = JsClock.now();
+            let answer = async {
+                let stub = self
+                    .0
+                    .durable_object(crate::entry::SESSIONS_BINDING)?
+                    .id_from_name("health-probe")?
+                    .get_stub()?;
+                stub.fetch_with_str("https://durable-object/health").await
+            }
+            .await;
+            let latency = JsClock.now().saturating_sub(started);
+            match answer {
+                Ok(r) if r.status_code() == 200 => ProbeReport {
+                    status: ProbeStatus::Ok,
+                    detail: serde_json::json!({"latency_ms": latency}),
+                },
+                Ok(r) => ProbeReport {
+                    status: ProbeStatus::Error,
+                    detail: serde_json::json!({"latency_ms": latency, "http_status": r.status_code()}),
+                },
+                Err(_) => ProbeReport {
+                    status: ProbeStatus::Error,
+                    detail: serde_json::json!({"latency_ms": latency, "error": "unreachable"}),
+                },
+            }
+        })
+    }
+}

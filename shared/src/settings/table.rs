@@ -521,6 +521,14 @@ pub static WS_MAX_CONNECTIONS: Setting<usize> = Setting::new(
 .flag("ws-max-connections")
 .unset("only `--max-connections`")
 .on(NATIVE);
+/// `--health-budget`.
+pub static HEALTH_BUDGET: Setting<u64> = Setting::new(
+    "MCP_EDGE_HEALTH_BUDGET",
+    positive_duration_ms,
+    "`/health?deep=1` (and `/ready`) answers within this: a probe (store, upstream, bridged children) still running then is reported `error`/`timeout`",
+)
+.flag("health-budget")
+.default("2s");
 /// `--shutdown-grace`.
 pub static SHUTDOWN_GRACE: Setting<u64> = Setting::new(
     "MCP_EDGE_SHUTDOWN_GRACE",
@@ -942,6 +950,7 @@ pub static ALL: &[&dyn AnySetting] = &[
     &WS_PING_INTERVAL,
     &WS_PING_TIMEOUT,
     &WS_MAX_CONNECTIONS,
+    &HEALTH_BUDGET,
     &SHUTDOWN_GRACE,
     &MAX_BATCH,
     &KEEPALIVE,
