@@ -45,7 +45,8 @@ declare -A MIN=(
   [lambda-e2e]=68          # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=18      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios
-  [terraform-hcl]=11       # tests/infra: Terraform (4) and the import-cycle check of every crate (7)
+  [terraform-hcl]=18       # tests/infra: Terraform (4), the import-cycle check of every crate (7), and the
+                           # Kubernetes and Compose deployments against their schemas (7, test_deploy.py)
 )
 SUMMARY=()
 
@@ -170,7 +171,7 @@ suite lambda-store env LAMBDA_PART=store bash tests/run-lambda.sh
 suite lambda-e2e env LAMBDA_PART=e2e bash tests/run-lambda.sh
 suite lambda-clients env LAMBDA_PART=clients bash tests/run-lambda.sh
 
-step "Terraform (infra/terraform): formatting, checkov, and the HCL checks that work offline"
+step "Terraform (infra/terraform), Kubernetes (infra/kubernetes) and Compose (infra/compose): formatting, checkov, and the checks that work offline"
 # No reachable registry ships a current terraform binary (PyPI's newest is 0.11, npm's wrappers
 # download it at run time), so the formatting check is hclwrite.Format, the formatter `terraform fmt`
 # is built on (tests/infra/hcl-fmt); it fails on an unformatted file or when it checks none.
@@ -182,6 +183,11 @@ if [ ! -x tests/.venv-checkov/bin/python ]; then python3 -m venv tests/.venv-che
 tests/.venv-checkov/bin/pip install -q --disable-pip-version-check -r tests/requirements-checkov.txt
 tests/.venv-checkov/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet \
   --external-checks-dir infra/checkov | tail -20
+# The deployments' validators (tests/infra/test_deploy.py): the Kubernetes JSON schemas inside
+# kubernetes-validate and the Compose Specification schema inside check-jsonschema, both from PyPI,
+# in their own venv; validation runs offline (~35 s).
+if [ ! -x tests/.venv-infra/bin/python ]; then python3 -m venv tests/.venv-infra; fi
+tests/.venv-infra/bin/pip install -q --disable-pip-version-check -r tests/requirements-infra.txt
 suite terraform-hcl tests/.venv/bin/python -m pytest -q -p no:cacheprovider tests/infra
 
 step "Container image (infra/container/Dockerfile): hadolint (no Docker engine here to build it)"
