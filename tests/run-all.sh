@@ -42,7 +42,7 @@ declare -A MIN=(
   [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
   [lambda-store]=6         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
-  [lambda-e2e]=68          # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-e2e]=71          # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=18      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios
   [terraform-hcl]=18       # tests/infra: Terraform (4), the import-cycle check of every crate (7), and the

@@ -76,12 +76,15 @@ def test_deep_health_probes_each_configured_upstream(spawn, fakes) -> None:
     text = json.dumps(body)
     for secret in (JIRA_TOKEN, CONF_TOKEN, "glpat-not-the-right-one", EMAIL):
         assert secret not in text, "no credential in the report"
-    # The report is reused for a few seconds: a second check sends nothing upstream.
+    # The report is reused for a few seconds by the instance that made it: a second check sends
+    # nothing upstream. (Each Lambda execution environment has its own memory, and the emulator runs
+    # 16: the second request may land in another one, which probes again.)
     before = fakes["jira"].stats()["requests"]
     assert before >= 1
     status, again, _ = get(gw.url + "/health?deep=1")
     assert again["services"] == body["services"]
-    assert fakes["jira"].stats()["requests"] == before
+    if TARGET != "lambda":
+        assert fakes["jira"].stats()["requests"] == before
 
 
 def test_deep_health_answers_within_its_budget_when_an_upstream_hangs(spawn, fakes) -> None:
