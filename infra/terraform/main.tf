@@ -37,6 +37,7 @@ locals {
       MCP_EDGE_TOOLSETS                = join(",", var.toolsets)
       MCP_EDGE_DYNAMIC_URLS            = join(",", var.dynamic_urls)
       MCP_EDGE_MAX_BATCH               = tostring(var.max_batch)
+      MCP_EDGE_HEALTH_BUDGET           = var.health_budget
       MCP_EDGE_UPSTREAM_CA_FILE        = join(",", var.upstream_ca_files)
       MCP_EDGE_UPSTREAM_ALLOWLIST      = join(",", var.upstream_allowlist)
       MCP_EDGE_UPSTREAM_ALLOW_HTTP     = join(",", var.upstream_allow_http)

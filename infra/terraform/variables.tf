@@ -212,6 +212,12 @@ variable "tool_timeout" {
   default     = "30s"
 }
 
+variable "health_budget" {
+  description = "MCP_EDGE_HEALTH_BUDGET: longest /health?deep=1 (and /ready) waits for its probes."
+  type        = string
+  default     = "2s"
+}
+
 variable "read_only" {
   description = "MCP_EDGE_READ_ONLY: offer only read-only tools."
   type        = bool

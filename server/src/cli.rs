@@ -134,6 +134,10 @@ pub struct Cli {
     pub budget: mcp_edge_core::gateway::ConnectionBudget,
     /// `--max-connections` (`None`: derived from the descriptor limit).
     pub max_connections: Option<usize>,
+    /// `--ws-ping-interval`, `--ws-ping-timeout`.
+    pub ws_keepalive: mcp_edge_core::gateway::WsKeepalive,
+    /// `--ws-max-connections` (`None`: only `--max-connections` caps them).
+    pub ws_max_connections: Option<usize>,
     /// `--shutdown-grace`.
     pub shutdown_grace: Duration,
     /// `--log-level`.
@@ -170,6 +174,11 @@ impl Cli {
                 body_min_rate: v.value(&table::BODY_MIN_RATE)?,
             },
             max_connections: v.get(&table::MAX_CONNECTIONS)?,
+            ws_keepalive: mcp_edge_core::gateway::WsKeepalive {
+                ping_every_ms: v.value(&table::WS_PING_INTERVAL)?,
+                ping_timeout_ms: v.value(&table::WS_PING_TIMEOUT)?,
+            },
+            ws_max_connections: v.get(&table::WS_MAX_CONNECTIONS)?,
             shutdown_grace: ms(&table::SHUTDOWN_GRACE)?,
             log_level: v.value(&table::LOG_LEVEL)?,
             log_json: v.value(&table::LOG_JSON)?,

@@ -187,6 +187,7 @@ fn build_app(
     cli: &Cli,
     store: Arc<dyn mcp_edge_core::session::SessionStore>,
     fingerprint_key: Option<Vec<u8>>,
+    health_probes: Vec<Arc<dyn mcp_edge_core::gateway::HealthProbe>>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
@@ -206,9 +207,12 @@ fn build_app(
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
+    let app = health_probes.into_iter().fold(
+        McpApp::new(config, registry, ports)?,
+        McpApp::with_health_probe,
+    );
     Ok(Arc::new(
-        McpApp::new(config, registry, ports)?
-            .with_sleeper(Arc::new(TokioSleeper))
+        app.with_sleeper(Arc::new(TokioSleeper))
             .with_http_factory(Arc::new(ReqwestFactory {
                 guard: UpstreamGuard::new(upstream.guard.clone()),
                 timeout: Duration::from_millis(upstream.timeout_ms),
@@ -235,6 +239,7 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         cli,
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
+        Vec::new(),
     )?;
     tracing::info!(
         test_tools = cli.settings.test_tools,
@@ -324,11 +329,19 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         true => None,
         false => Some(fingerprint_key(&cli.data_dir)?),
     };
-    let app = build_app(&cli, Arc::new(store.clone()), key)?;
+    let specs = stdio_servers(&cli)?;
+    // The bridge's children appear in the deep health check when there are bridged servers.
+    let bridge_health = Arc::new(stdio::BridgeHealth::default());
+    let probes: Vec<Arc<dyn mcp_edge_core::gateway::HealthProbe>> = match specs.is_empty() {
+        true => Vec::new(),
+        false => vec![bridge_health.clone()],
+    };
+    let app = build_app(&cli, Arc::new(store.clone()), key, probes)?;
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
-    let bridge = Arc::new(stdio::Bridge::new(stdio_servers(&cli)?, app.clone()));
+    let bridge = Arc::new(stdio::Bridge::new(specs, app.clone()));
+    bridge_health.set(&bridge);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let budget = cli.budget;
@@ -339,6 +352,8 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         bridge: bridge.clone(),
         budget,
         cancel: cancel_rx,
+        ws_keepalive: cli.ws_keepalive,
+        ws_gate: mcp_edge_core::gateway::WsGate::new(cli.ws_max_connections),
     };
     let fd_limit = listener::raise_fd_limit();
     let max_connections = cli

@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
             post(stdio::legacy::post).options(preflight),
         )
         .route("/servers/{name}/ws", get(stdio::socket::upgrade))
+        .route("/bridge/ws", get(stdio::seed_socket::upgrade))
         .route("/servers", get(stdio::rest::servers).options(preflight))
         .route(
             "/sessions",
@@ -114,6 +115,13 @@ async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade, req: Re
         Ok(a) => a,
         Err(reply) => return into_response(&state, *reply),
     };
+    let ticket = match wsock::ticket(&state) {
+        Ok(t) => t,
+        Err(refusal) => {
+            state.app.ws_closed(&accept.connection).await;
+            return refusal;
+        }
+    };
     let ws = match accept.subprotocol {
         Some(p) => ws.protocols([p]),
         None => ws,
@@ -126,7 +134,7 @@ async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade, req: Re
                 headers,
                 conn: accept.connection,
             };
-            wsock::pump(state, socket, accept.greeting, session)
+            wsock::pump(state, socket, accept.greeting, session, ticket)
         })
         .into_response()
 }

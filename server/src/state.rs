@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mcp_edge_core::gateway::ConnectionBudget;
+use mcp_edge_core::gateway::{ConnectionBudget, WsGate, WsKeepalive};
 use mcp_edge_core::McpApp;
 use tokio::sync::watch;
 
@@ -26,6 +26,10 @@ pub struct AppState {
     pub budget: ConnectionBudget,
     /// Flips to `true` when the shutdown grace period is over: in-flight work ends with an error.
     pub cancel: watch::Receiver<bool>,
+    /// Pings of every WebSocket and when a silent peer is closed.
+    pub ws_keepalive: WsKeepalive,
+    /// The cap on open WebSockets, shared by every WebSocket endpoint.
+    pub ws_gate: Arc<WsGate>,
 }
 
 impl AppState {

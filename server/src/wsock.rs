@@ -1,7 +1,9 @@
-//! One WebSocket pump for the native `/ws` and the bridged `/servers/{name}/ws`: reads text frames into
-//! a [`SocketSession`], writes its answers and pushed messages, pings, refuses binary frames, closes
-//! with 1009 when a message is over the limit and with 1001 when the server shuts down (the codes and
-//! reasons come from the core's [`WsClose`]).
+//! One WebSocket pump for the native `/ws`, the bridged `/servers/{name}/ws` and `/bridge/ws`: reads
+//! text frames into a [`SocketSession`], writes its answers and pushed messages, pings, refuses binary
+//! frames, closes with 1009 when a message is over the limit, with 1011 when the peer leaves a ping
+//! unanswered past the timeout and with 1001 when the server shuts down (the codes, reasons and the
+//! ping deadline come from the core's [`WsClose`] and [`WsKeepalive`]). Every socket holds a place
+//! under the core's [`WsGate`] (the global cap) until it is done.
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,12 +12,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use bytes::Bytes;
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
-use mcp_edge_core::gateway::{binary_frame_refusal, ws_message_refusal, WsClose};
+use mcp_edge_core::gateway::{
+    binary_frame_refusal, ws_message_refusal, WsClose, WsKeepalive, WsTicket,
+};
 
+use crate::http_io::into_response;
 use crate::state::{flipped, AppState};
-
-/// Interval of keep-alive pings.
-const PING_EVERY: Duration = Duration::from_secs(30);
 /// How long a closing socket waits for the client's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Frame and message size the WebSocket reader accepts above the body limit, so that a message just
@@ -50,20 +52,52 @@ fn over_limit(err: axum::Error) -> bool {
         .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
 }
 
-/// Serves `socket` until either side closes it or the server shuts down.
+/// A place under the global WebSocket cap, or the 503 to answer the upgrade with.
+#[allow(clippy::result_large_err)] // the refusal is the response itself, built once per refused upgrade
+pub(crate) fn ticket(state: &AppState) -> Result<WsTicket, axum::response::Response> {
+    state
+        .ws_gate
+        .enter()
+        .map_err(|reply| into_response(state, *reply))
+}
+
+/// Resolves when the peer's oldest unanswered ping is past the timeout (never while none is).
+async fn pong_overdue(
+    state: &AppState,
+    keepalive: WsKeepalive,
+    unanswered: Option<u64>,
+) -> WsClose {
+    loop {
+        let Some(deadline) = keepalive.pong_deadline(unanswered) else {
+            return std::future::pending().await;
+        };
+        let now = state.app.now();
+        if let Some(close) = keepalive.overdue(unanswered, now) {
+            return close;
+        }
+        tokio::time::sleep(Duration::from_millis(deadline.saturating_sub(now))).await;
+    }
+}
+
+/// Serves `socket` until either side closes it, the peer stops answering pings or the server shuts
+/// down; `ticket` (its place under the cap) is given back at the end.
 pub(crate) async fn pump<S: SocketSession>(
     state: AppState,
     socket: WebSocket,
     greeting: Vec<String>,
     mut session: S,
+    ticket: WsTicket,
 ) {
     let limit = state.app.config().max_body_bytes;
     let metrics = state.app.metrics().clone();
     metrics.stream_delta(1);
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let keepalive = state.ws_keepalive;
+    let mut ping = tokio::time::interval(Duration::from_millis(keepalive.ping_every_ms.max(1)));
     ping.tick().await;
+    // When the oldest ping the peer has not answered went out (any frame from it is an answer).
+    let mut unanswered: Option<u64> = None;
     let mut close: Option<WsClose> = None;
     let mut open = true;
     for g in greeting {
@@ -77,6 +111,7 @@ pub(crate) async fn pump<S: SocketSession>(
             },
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
+                    unanswered = None;
                     if let Some(c) = ws_message_refusal(text.len(), limit) {
                         close = Some(c);
                         break;
@@ -98,11 +133,22 @@ pub(crate) async fn pump<S: SocketSession>(
                     break;
                 }
                 Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => Vec::new(),
+                Some(Ok(_)) => {
+                    unanswered = None;
+                    Vec::new()
+                }
             },
             _ = ping.tick() => {
-                open = sink.send(Message::Ping(Bytes::from_static(b"keepalive"))).await.is_ok();
+                unanswered = unanswered.or(Some(state.app.now()));
+                // A peer that does not read can fill the send buffer: the ping then counts as lost.
+                let wait = Duration::from_millis(keepalive.ping_every_ms.max(1));
+                let sent = tokio::time::timeout(wait, sink.send(Message::Ping(Bytes::from_static(b"keepalive")))).await;
+                open = matches!(sent, Ok(Ok(())));
                 Vec::new()
+            }
+            overdue = pong_overdue(&state, keepalive, unanswered) => {
+                close = Some(overdue);
+                break;
             }
             _ = flipped(&mut shutdown) => {
                 close = Some(WsClose::GoingAway);
@@ -121,12 +167,14 @@ pub(crate) async fn pump<S: SocketSession>(
             code: c.code(),
             reason: c.reason().into(),
         };
-        if sink.send(Message::Close(Some(frame))).await.is_ok() {
+        let sent = tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(Some(frame)))).await;
+        if matches!(sent, Ok(Ok(()))) {
             await_close(&mut stream).await;
         }
     }
     session.closed().await;
     metrics.stream_delta(-1);
+    drop(ticket);
 }
 
 /// Waits (bounded) for the client to answer our close frame, so the frame is not lost to a reset.

@@ -328,6 +328,7 @@ impl Settings {
             request_limit: v.get(&table::RATE_LIMIT)?,
             tool_call_limit: v.get(&table::TOOL_RATE_LIMIT)?,
             tool_timeout_ms: Some(v.value(&table::TOOL_TIMEOUT)?),
+            health_budget_ms: v.value(&table::HEALTH_BUDGET)?,
             bridge: match v.get(&table::BRIDGE_URL)? {
                 None => None,
                 Some(url) => Some(crate::connector::remote_bridge::BridgeConfig {

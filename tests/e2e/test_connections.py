@@ -517,3 +517,116 @@ def test_bridged_websocket_closes_with_1009_and_1001(spawn, tmp_path):
 
     assert asyncio.run(main()) == (1009, 1001)
     assert gw.proc.wait(timeout=10) == 0
+
+
+def ws_frames(s: socket.socket, limit: float) -> tuple[list[tuple[int, bytes]], float | None]:
+    """Reads server frames (unmasked, RFC 6455 §5.2) without ever answering one, until the peer closes
+    the TCP connection or `limit` seconds pass; returns the frames and when the connection closed."""
+    started = time.monotonic()
+    s.settimeout(0.2)
+    data = b""
+    closed = None
+    while time.monotonic() - started < limit:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = time.monotonic() - started
+            break
+        if not chunk:
+            closed = time.monotonic() - started
+            break
+        data += chunk
+    frames = []
+    while len(data) >= 2:
+        opcode, length, at = data[0] & 0x0F, data[1] & 0x7F, 2
+        if length == 126:
+            length, at = int.from_bytes(data[2:4], "big"), 4
+        elif length == 127:
+            length, at = int.from_bytes(data[2:10], "big"), 10
+        frames.append((opcode, data[at:at + length]))
+        data = data[at + length:]
+    return frames, closed
+
+
+def raw_ws_upgrade(url: str, path: str = "/ws") -> socket.socket:
+    """A WebSocket handshake by hand (subprotocol `mcp`, so no greeting frame), 101 checked."""
+    s = raw(url)
+    s.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mcp\r\n\r\n".encode()
+    )
+    head = b""
+    s.settimeout(5)
+    for _ in range(4096):  # one byte at a time, so no frame byte is read with the head
+        if b"\r\n\r\n" in head:
+            break
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def test_websocket_peer_that_stops_answering_pings_is_closed_after_the_timeout(spawn):
+    gw = spawn(["--ws-ping-interval", "500ms", "--ws-ping-timeout", "1s"])
+    s = raw_ws_upgrade(gw.url)
+    frames, closed = ws_frames(s, 10)
+    s.close()
+    opcodes = [op for op, _ in frames]
+    print(f"\nsilent WebSocket peer: closed after {closed} s (ping every 0.5 s, timeout 1 s), frames {opcodes}")
+    assert 0x9 in opcodes, "the server pinged"
+    assert opcodes[-1] == 0x8, "the server sent a close frame"
+    payload = frames[-1][1]
+    assert int.from_bytes(payload[:2], "big") == 1011
+    assert b"keepalive ping timeout" in payload[2:]
+    # First ping at 0.5 s, unanswered until 1.5 s, plus at most the close wait (1 s) and slack.
+    assert closed is not None and 1.0 < closed < 4.5
+
+    # A peer that answers pings (the websockets library does) stays open through several timeouts.
+    url = gw.url.replace("http://", "ws://") + "/ws"
+
+    async def answering() -> str:
+        async with websockets.connect(url, subprotocols=["mcp"], ping_interval=None) as ws:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 3.5)  # nothing is sent to it; it must not be closed either
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "ping"}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))["id"]
+
+    assert asyncio.run(answering()) == 7
+
+
+def test_websocket_connection_cap_refuses_with_503_and_retry_after(spawn, tmp_path):
+    gw = spawn(["--ws-max-connections", "2", "--stdio-config", bridge_config(tmp_path)])
+    base = gw.url.replace("http://", "ws://")
+
+    async def main() -> None:
+        first = await websockets.connect(base + "/ws", subprotocols=["mcp"])
+        second = await websockets.connect(base + "/servers/time/ws", subprotocols=["mcp"])
+        for path in ("/ws", "/servers/time/ws"):  # one cap across WebSocket endpoints
+            with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+                await websockets.connect(base + path, subprotocols=["mcp"], open_timeout=10)
+            response = refused.value.response
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "1"
+            error = json.loads(response.body)["error"]
+            assert "at most 2" in error["message"], error
+        # Plain HTTP is not counted against the WebSocket cap.
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(gw.url + "/health")).status_code == 200
+        await second.close()
+        # The place comes back once the socket is done (bounded poll: the server notices the close).
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                third = await websockets.connect(base + "/ws", subprotocols=["mcp"], open_timeout=10)
+                break
+            except websockets.exceptions.InvalidStatus as e:
+                assert e.response.status_code == 503
+                assert time.monotonic() < deadline, "the closed socket's place never came back"
+                await asyncio.sleep(0.05)
+        await third.send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping"}))
+        assert json.loads(await asyncio.wait_for(third.recv(), 10))["id"] == 3
+        await third.close()
+        await first.close()
+
+    asyncio.run(main())

@@ -80,7 +80,9 @@ fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
     if let Some(app) = STATELESS.with(|s| s.borrow().clone()) {
         return Ok(app);
     }
-    let app = Rc::new(build_app(env, Arc::new(NoSessions))?);
+    // Sessions live in Durable Objects: the deep health check asks one (see DurableObjectsProbe).
+    let probe = Arc::new(DurableObjectsProbe(env.clone()));
+    let app = Rc::new(build_app(env, Arc::new(NoSessions))?.with_health_probe(probe));
     STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
     Ok(app)
 }
@@ -132,4 +134,46 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .id_from_name(name.as_str())?
         .get_stub()?;
     stub.fetch_with_request(to_worker(&core, &origin)?).await
+}
+
+/// The Worker's part of the deep health check: sessions live in Durable Objects (the stateless
+/// Worker's own store holds none), so the check asks one object (always the same name, which
+/// stores nothing) for its cheap `/health` and reports the round trip.
+pub struct DurableObjectsProbe(pub worker::Env);
+
+impl mcp_edge_core::gateway::HealthProbe for DurableObjectsProbe {
+    fn name(&self) -> &'static str {
+        "durable_objects"
+    }
+
+    fn probe(&self) -> mcp_edge_core::port::BoxFuture<'_, mcp_edge_core::gateway::ProbeReport> {
+        use mcp_edge_core::gateway::{ProbeReport, ProbeStatus};
+        Box::pin(async move {
+            let started = mcp_edge_core::port::Clock::now(&JsClock);
+            let answer = async {
+                let stub = self
+                    .0
+                    .durable_object(SESSIONS_BINDING)?
+                    .id_from_name("health-probe")?
+                    .get_stub()?;
+                stub.fetch_with_str("https://durable-object/health").await
+            }
+            .await;
+            let latency = mcp_edge_core::port::Clock::now(&JsClock).saturating_sub(started);
+            match answer {
+                Ok(r) if r.status_code() == 200 => ProbeReport {
+                    status: ProbeStatus::Ok,
+                    detail: serde_json::json!({"latency_ms": latency}),
+                },
+                Ok(r) => ProbeReport {
+                    status: ProbeStatus::Error,
+                    detail: serde_json::json!({"latency_ms": latency, "http_status": r.status_code()}),
+                },
+                Err(_) => ProbeReport {
+                    status: ProbeStatus::Error,
+                    detail: serde_json::json!({"latency_ms": latency, "error": "unreachable"}),
+                },
+            }
+        })
+    }
 }

@@ -330,7 +330,29 @@ fn get(server: &BridgedServer, session: &str, caller: &Caller) -> (Reply, Option
 /// client leaves, the session ends or the server shuts down.
 pub fn stream_body(state: &AppState, session: Arc<BridgeSession>) -> Body {
     let outbox = session.outbox.clone();
-    outbox_body(state, outbox, Vec::new(), move || {
+    let stream = state
+        .app
+        .held_stream(Vec::new(), state.app.config().keepalive_ms);
+    held_outbox_body(state, stream, outbox, move || {
+        session.stream_open.store(false, Ordering::Release);
+    })
+}
+
+/// The body of the REST API's `GET /events/{id}` (seed 004's SSE endpoint): a `connected` event
+/// (`{"session_id"}`) first, the session's messages as `message` events, and keep-alives as
+/// `heartbeat` events (`{"timestamp"}`), all real named events an `EventSource` listener sees.
+pub fn events_body(state: &AppState, session: Arc<BridgeSession>) -> Body {
+    let outbox = session.outbox.clone();
+    let connected = mcp_edge_core::transport::sse::SseEvent {
+        event: Some("connected".into()),
+        data: json!({"session_id": session.id}).to_string(),
+        ..Default::default()
+    };
+    let stream = state
+        .app
+        .held_stream(vec![connected.encode()], state.app.config().keepalive_ms)
+        .heartbeat_events("heartbeat");
+    held_outbox_body(state, stream, outbox, move || {
         session.stream_open.store(false, Ordering::Release);
     })
 }
@@ -344,10 +366,20 @@ pub fn outbox_body(
     prelude: Vec<Bytes>,
     on_end: impl FnOnce() + Send + 'static,
 ) -> Body {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let stream = state
         .app
         .held_stream(prelude, state.app.config().keepalive_ms);
+    held_outbox_body(state, stream, outbox, on_end)
+}
+
+/// Drives `stream` with the messages of `outbox` (see [`outbox_body`]).
+fn held_outbox_body(
+    state: &AppState,
+    stream: mcp_edge_core::transport::hold::HeldStream,
+    outbox: Arc<super::Outbox>,
+    on_end: impl FnOnce() + Send + 'static,
+) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let mut shutdown = state.shutdown.clone();
     let app = state.app.clone();
     tokio::spawn(async move {

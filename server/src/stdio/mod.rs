@@ -8,7 +8,8 @@
 //! Modules, from the HTTP edge inwards:
 //! - transports, each an axum handler over the same sessions: [`http`] (Streamable HTTP at
 //!   `/servers/{name}/mcp`, and `/stats`), [`legacy`] (HTTP+SSE), [`socket`] (WebSocket), [`rest`]
-//!   (the REST API `/sessions`, `/tools/…`, `/events/…` and `/console`);
+//!   (the REST API `/sessions`, `/tools/…`, `/events/…` and `/console`), [`seed_socket`] (seed
+//!   004's WebSocket protocol at `/bridge/ws`, over the REST API's sessions);
 //! - [`registry`]: the configured servers ([`Bridge`], [`BridgedServer`]) and their sessions;
 //! - [`session`]: one client session ([`BridgeSession`]); [`outbox`]: its queue of messages from
 //!   the child ([`Outbox`]);
@@ -25,11 +26,12 @@ pub mod legacy;
 mod outbox;
 mod registry;
 pub mod rest;
+pub mod seed_socket;
 mod session;
 pub mod socket;
 mod supervisor;
 
 pub use call::{Call, Step};
 pub use outbox::Outbox;
-pub use registry::{Bridge, BridgedServer, SessionStart};
+pub use registry::{Bridge, BridgeHealth, BridgedServer, SessionStart};
 pub use session::BridgeSession;

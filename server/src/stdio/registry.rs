@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use mcp_edge_core::auth::Caller;
 use mcp_edge_core::error::McpError;
+use mcp_edge_core::gateway::{HealthProbe, ProbeReport, ProbeStatus};
+use mcp_edge_core::port::BoxFuture;
 use mcp_edge_core::McpApp;
 use serde_json::{json, Value};
 
@@ -411,6 +413,82 @@ impl BridgedServer {
             "sharedChild": self.shared.lock().ok().and_then(|s| s.as_ref().map(|b| b.stats())),
             "calls": self.calls.load(Ordering::Relaxed),
             "failures": self.failures.load(Ordering::Relaxed),
+        })
+    }
+}
+
+impl BridgedServer {
+    /// This server's part of the deep health check: its children (running, restarts within the
+    /// window against the budget) and open sessions; no session ids (they are bearer secrets).
+    fn health(&self) -> (ProbeStatus, Value) {
+        let recent_crashes = self.crashes.lock().map(|c| c.len() as u32).unwrap_or(0);
+        let (mut running, mut in_flight) = (0u64, 0u64);
+        let mut count = |stats: Value| {
+            running += u64::from(stats["running"].as_bool().unwrap_or(false));
+            in_flight += stats["inFlight"].as_u64().unwrap_or(0);
+        };
+        if let Some(shared) = self.shared.lock().ok().and_then(|s| s.clone()) {
+            count(shared.stats());
+        }
+        let sessions = self
+            .sessions
+            .lock()
+            .map(|m| {
+                if self.spec.isolation == Isolation::PerSession {
+                    m.values().for_each(|s| count(s.supervisor.stats()));
+                }
+                m.len()
+            })
+            .unwrap_or(0);
+        let status = ProbeStatus::of_children(recent_crashes, self.spec.restart_budget);
+        let detail = json!({
+            "status": status.as_str(),
+            "running_children": running,
+            "in_flight": in_flight,
+            "sessions": sessions,
+            "recent_crashes": recent_crashes,
+            "restart_budget": self.spec.restart_budget,
+        });
+        (status, detail)
+    }
+}
+
+/// The bridge's section of the gateway's deep health check (`/health?deep=1`): every bridged
+/// server's children. Set once the bridge exists (the bridge is built from the gateway).
+#[derive(Default)]
+pub struct BridgeHealth(std::sync::OnceLock<std::sync::Weak<Bridge>>);
+
+impl BridgeHealth {
+    /// Points the probe at the bridge.
+    pub fn set(&self, bridge: &Arc<Bridge>) {
+        let _ = self.0.set(Arc::downgrade(bridge));
+    }
+}
+
+impl HealthProbe for BridgeHealth {
+    fn name(&self) -> &'static str {
+        "bridge"
+    }
+
+    fn probe(&self) -> BoxFuture<'_, ProbeReport> {
+        Box::pin(async move {
+            let Some(bridge) = self.0.get().and_then(std::sync::Weak::upgrade) else {
+                return ProbeReport {
+                    status: ProbeStatus::Error,
+                    detail: json!({"error": "the bridge is not running"}),
+                };
+            };
+            let mut status = ProbeStatus::Ok;
+            let mut servers = serde_json::Map::new();
+            for s in bridge.servers() {
+                let (st, detail) = s.health();
+                status = status.worst(st);
+                servers.insert(s.name.clone(), detail);
+            }
+            ProbeReport {
+                status,
+                detail: json!({"servers": servers}),
+            }
         })
     }
 }

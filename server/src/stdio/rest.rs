@@ -4,9 +4,11 @@
 //! - `POST /sessions` `{"server", "client_id", "metadata"}`: opens a session (the bridge runs the
 //!   MCP handshake for the client); `GET /sessions/{id}` and `DELETE /sessions/{id}`.
 //! - `POST /tools/discover` `{"session_id"}`: every tool (all pages of `tools/list`).
-//! - `POST /tools/call` `{"session_id", "name", "arguments"}`: the `tools/call` result.
-//! - `GET /events/{session_id}`: the session's messages from its server (progress, logs, list
-//!   changes) as SSE, with keep-alive comments as heartbeat.
+//! - `POST /tools/call` `{"session_id", "name", "arguments"}` (or seed 004's `"tool"` and
+//!   `"params"`): the `tools/call` result.
+//! - `GET /events/{session_id}`: a `connected` event, then the session's messages from its server
+//!   (progress, logs, list changes) as `message` events, with `heartbeat` events as keep-alive
+//!   (seed 004's `EventSource` listeners).
 //! - `GET /console`: the browser console (one HTML page using the endpoints above).
 //!
 //! Every endpoint but `/console` passes the gateway's checks (API keys, rate limits, session quota,
@@ -189,6 +191,23 @@ struct NewSession {
 /// `POST /sessions`.
 pub async fn create_session(State(state): State<AppState>, req: Request) -> Response {
     run(state, req, async |state, caller, body| {
+        let (server, session, init) = open_session(state, &caller, body).await?;
+        let mut out = session_json(&server, &session);
+        out["server_info"] = init.get("serverInfo").cloned().unwrap_or(Value::Null);
+        Ok(Reply::json(StatusCode::CREATED, &out))
+    })
+    .await
+}
+
+/// Opens a session for `caller` from a session request (`{"server", "client_id", "metadata"}`, every
+/// field optional; `server` may be left out when one server is bridged): the bridge runs the MCP
+/// handshake. Returns the server, the session and the server's `initialize` result.
+pub(super) async fn open_session(
+    state: &AppState,
+    caller: &Caller,
+    body: Value,
+) -> Result<(Arc<BridgedServer>, Arc<BridgeSession>, Value), McpError> {
+    {
         let asked: NewSession =
             serde_json::from_value(if body.is_null() { json!({}) } else { body })
                 .map_err(|e| bad_request(format!("invalid session request: {e}")))?;
@@ -222,7 +241,7 @@ pub async fn create_session(State(state): State<AppState>, req: Request) -> Resp
         }});
         let start = SessionStart {
             request: init,
-            caller: &caller,
+            caller,
             outbox: None,
             metadata: asked.metadata,
         };
@@ -240,14 +259,9 @@ pub async fn create_session(State(state): State<AppState>, req: Request) -> Resp
             )
             .await?;
         state.app.metrics().session_opened();
-        let mut out = session_json(&server, &session);
-        out["server_info"] = answer
-            .pointer("/result/serverInfo")
-            .cloned()
-            .unwrap_or(Value::Null);
-        Ok(Reply::json(StatusCode::CREATED, &out))
-    })
-    .await
+        let init = answer.get("result").cloned().unwrap_or(Value::Null);
+        Ok((server, session, init))
+    }
 }
 
 /// `GET /sessions/{id}`.
@@ -312,14 +326,14 @@ pub async fn discover(State(state): State<AppState>, req: Request) -> Response {
 pub async fn call(State(state): State<AppState>, req: Request) -> Response {
     run(state, req, async |state, caller, body| {
         let (server, session) = session_for(state, &body, &caller)?;
-        let name = body
-            .get("name")
+        // Seed 004's clients send `tool` and `params`; today's send `name` and `arguments`.
+        let name = field(&body, "name", "tool")?
             .and_then(Value::as_str)
-            .ok_or_else(|| bad_request("name (string) is required"))?;
-        let arguments = match body.get("arguments") {
+            .ok_or_else(|| bad_request("name (or tool) is required, a string"))?;
+        let arguments = match field(&body, "arguments", "params")? {
             None | Some(Value::Null) => json!({}),
             Some(a @ Value::Object(_)) => a.clone(),
-            Some(_) => return Err(bad_request("arguments must be an object")),
+            Some(_) => return Err(bad_request("arguments (or params) must be an object")),
         };
         let result = request(
             &server,
@@ -334,6 +348,17 @@ pub async fn call(State(state): State<AppState>, req: Request) -> Response {
         ))
     })
     .await
+}
+
+/// The value of `name`, or of its seed 004 spelling `alias`; both given and different is a 400.
+fn field<'a>(body: &'a Value, name: &str, alias: &str) -> Result<Option<&'a Value>, McpError> {
+    match (body.get(name), body.get(alias)) {
+        (Some(a), Some(b)) if a != b => Err(bad_request(format!(
+            "{name} and {alias} name the same field; give one (or the same value)"
+        ))),
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
 }
 
 /// `GET /events/{session_id}`.
@@ -363,7 +388,7 @@ pub async fn events(
     reply.set_header(header::CACHE_CONTROL, "no-cache");
     let reply = state.app.with_cors(&headers, reply);
     let (parts, _) = reply.response.into_parts();
-    Response::from_parts(parts, super::http::stream_body(&state, session))
+    Response::from_parts(parts, super::http::events_body(&state, session))
 }
 
 /// `GET /console`.

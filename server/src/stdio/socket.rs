@@ -34,6 +34,10 @@ pub async fn upgrade(
         Ok(a) => a,
         Err(reply) => return into_response(&state, *reply),
     };
+    let ticket = match wsock::ticket(&state) {
+        Ok(t) => t,
+        Err(refusal) => return refusal,
+    };
     let wants_mcp = headers
         .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -58,7 +62,7 @@ pub async fn upgrade(
                 id,
                 outbox,
             };
-            wsock::pump(state, socket, Vec::new(), session)
+            wsock::pump(state, socket, Vec::new(), session, ticket)
         })
         .into_response()
 }

@@ -216,6 +216,9 @@ pub enum WsClose {
     GoingAway,
     /// A message was larger than the limit (1009 "message too big").
     TooBig(usize),
+    /// The peer left a ping unanswered for this many milliseconds (1011, the code and reason Python
+    /// `websockets` — seed 000's server library — closes a silent peer with).
+    PingTimeout(u64),
 }
 
 impl WsClose {
@@ -224,6 +227,7 @@ impl WsClose {
         match self {
             WsClose::GoingAway => 1001,
             WsClose::TooBig(_) => 1009,
+            WsClose::PingTimeout(_) => 1011,
         }
     }
 
@@ -232,6 +236,109 @@ impl WsClose {
         match self {
             WsClose::GoingAway => "server shutting down".into(),
             WsClose::TooBig(limit) => format!("message exceeds {limit} bytes"),
+            WsClose::PingTimeout(ms) => format!("keepalive ping timeout ({ms} ms)"),
+        }
+    }
+}
+
+/// Keep-alive of a server's WebSockets, as seed 000 configures it (`ping_interval`, `ping_timeout`):
+/// a ping every `ping_every_ms`; a peer that leaves one unanswered for `ping_timeout_ms` is closed
+/// with [`WsClose::PingTimeout`]. The platform owns the socket and the timer; it asks
+/// [`WsKeepalive::pong_deadline`] when to give up, with times from the clock port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsKeepalive {
+    /// Interval of pings (milliseconds; at least 1).
+    pub ping_every_ms: u64,
+    /// How long a ping may stay unanswered (milliseconds; `0`: never time out).
+    pub ping_timeout_ms: u64,
+}
+
+impl Default for WsKeepalive {
+    fn default() -> Self {
+        WsKeepalive {
+            ping_every_ms: 30_000,
+            ping_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl WsKeepalive {
+    /// When a socket whose oldest unanswered ping went out at `unanswered_since` (clock-port
+    /// milliseconds; `None`: every ping was answered) must close, or `None` when it need not.
+    /// Any frame from the peer counts as an answer: the peer is alive (the platform clears the time).
+    pub fn pong_deadline(&self, unanswered_since: Option<u64>) -> Option<u64> {
+        match (unanswered_since, self.ping_timeout_ms) {
+            (_, 0) | (None, _) => None,
+            (Some(sent), timeout) => Some(sent.saturating_add(timeout)),
+        }
+    }
+
+    /// Whether a socket must close at `now`: `Some` once the pong deadline has passed.
+    pub fn overdue(&self, unanswered_since: Option<u64>, now: u64) -> Option<WsClose> {
+        self.pong_deadline(unanswered_since)
+            .filter(|deadline| now >= *deadline)
+            .map(|_| WsClose::PingTimeout(self.ping_timeout_ms))
+    }
+}
+
+/// The server-wide cap on open WebSockets (seed 000's `max_connections`), shared by every WebSocket
+/// endpoint of a process. [`WsGate::enter`] decides; the [`WsTicket`] it hands out gives the place
+/// back when the socket is done (dropped), so no path can leak a place.
+#[derive(Debug)]
+pub struct WsGate {
+    max: Option<usize>,
+    open: std::sync::atomic::AtomicUsize,
+}
+
+/// One open WebSocket's place under the [`WsGate`]; dropping it frees the place.
+#[derive(Debug)]
+pub struct WsTicket(std::sync::Arc<WsGate>);
+
+impl Drop for WsTicket {
+    fn drop(&mut self) {
+        self.0
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl WsGate {
+    /// A gate admitting at most `max` open WebSockets (`None`: no cap of its own).
+    pub fn new(max: Option<usize>) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(WsGate {
+            max,
+            open: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// WebSockets open now.
+    pub fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A place for one more WebSocket, or the refusal to answer the upgrade with: 503 with
+    /// `Retry-After: 1` and a JSON-RPC error naming the cap (the reply [`McpApp::shed`] sheds load with).
+    pub fn enter(self: &std::sync::Arc<Self>) -> Result<WsTicket, Box<Reply>> {
+        use std::sync::atomic::Ordering;
+        let admitted = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| match self.max {
+                Some(max) if n >= max => None,
+                _ => Some(n + 1),
+            });
+        match admitted {
+            Ok(_) => Ok(WsTicket(self.clone())),
+            Err(_) => {
+                let max = self.max.unwrap_or(0);
+                let mut reply = Reply::error(
+                    &McpError::Unavailable(format!(
+                        "too many open WebSocket connections (at most {max}); retry shortly"
+                    )),
+                    &Value::Null,
+                );
+                reply.set_header(header::RETRY_AFTER, "1");
+                Err(Box::new(reply))
+            }
         }
     }
 }
@@ -304,5 +411,48 @@ mod tests {
         assert_eq!(close.code(), 1009);
         assert!(close.reason().len() <= 123);
         assert_eq!(WsClose::GoingAway.code(), 1001);
+        assert_eq!(WsClose::PingTimeout(10_000).code(), 1011);
+        assert!(WsClose::PingTimeout(10_000).reason().len() <= 123);
+    }
+
+    #[test]
+    fn a_ping_left_unanswered_past_the_timeout_closes_the_socket() {
+        let k = WsKeepalive {
+            ping_every_ms: 1_000,
+            ping_timeout_ms: 500,
+        };
+        assert_eq!(k.pong_deadline(None), None, "nothing outstanding");
+        assert_eq!(k.pong_deadline(Some(2_000)), Some(2_500));
+        assert_eq!(k.overdue(Some(2_000), 2_499), None);
+        assert_eq!(
+            k.overdue(Some(2_000), 2_500),
+            Some(WsClose::PingTimeout(500))
+        );
+        assert_eq!(k.overdue(None, u64::MAX), None);
+        let off = WsKeepalive {
+            ping_timeout_ms: 0,
+            ..k
+        };
+        assert_eq!(
+            off.overdue(Some(0), u64::MAX),
+            None,
+            "0 turns the timeout off"
+        );
+    }
+
+    #[test]
+    fn the_gate_refuses_over_its_cap_and_frees_places_on_drop() {
+        let gate = WsGate::new(Some(2));
+        let a = gate.enter().unwrap();
+        let _b = gate.enter().unwrap();
+        let refused = gate.enter().unwrap_err();
+        assert_eq!(refused.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(gate.open(), 2);
+        drop(a);
+        assert_eq!(gate.open(), 1);
+        assert!(gate.enter().is_ok());
+        let open = WsGate::new(None);
+        let many: Vec<_> = (0..100).map(|_| open.enter().unwrap()).collect();
+        assert_eq!(open.open(), many.len());
     }
 }

@@ -63,4 +63,6 @@ pub struct GatewayConfig {
     pub credential_defaults: CredentialDefaults,
     /// A remote stdio bridge whose servers' tools this gateway offers too.
     pub bridge: Option<crate::connector::remote_bridge::BridgeConfig>,
+    /// Longest the deep health check (`/health?deep=1`) waits for its probes, in milliseconds.
+    pub health_budget_ms: u64,
 }

@@ -18,6 +18,7 @@ mod batch;
 mod config;
 mod counting;
 mod dispatch;
+mod health;
 mod leases;
 mod legacy;
 mod route;
@@ -36,10 +37,11 @@ use serde_json::{json, Value};
 pub use access::ClientAddress;
 pub use admission::{
     check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
-    ReadPhase, WsClose, BODY_RATE_GRACE_MS,
+    ReadPhase, WsClose, WsGate, WsKeepalive, WsTicket, BODY_RATE_GRACE_MS,
 };
 pub use config::GatewayConfig;
 pub use counting::CONTENDED_RETRY_MS;
+pub use health::{wants_deep, HealthProbe, ProbeReport, ProbeStatus, DEEP_HEALTH_CACHE_MS};
 pub use legacy::LegacyOutbox;
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
@@ -92,6 +94,8 @@ pub struct McpApp {
     upstream: UpstreamServices,
     http_factory: Arc<dyn HttpClientFactory>,
     bridge: Option<Arc<crate::connector::remote_bridge::BridgeCatalog>>,
+    health_probes: Vec<Arc<dyn health::HealthProbe>>,
+    health_cache: health::HealthCache,
 }
 
 /// Per-request facts every handler needs.
@@ -147,7 +151,15 @@ impl McpApp {
             audit: Arc::new(NoAudit),
             upstream,
             http_factory,
+            health_probes: Vec::new(),
+            health_cache: Default::default(),
         })
+    }
+
+    /// Adds a part only the platform can see to the deep health check (`/health?deep=1`).
+    pub fn with_health_probe(mut self, probe: Arc<dyn health::HealthProbe>) -> Self {
+        self.health_probes.push(probe);
+        self
     }
 
     /// Keeps rate-limit buckets in `limiter` instead of process memory.
@@ -290,6 +302,9 @@ impl McpApp {
                 &Value::Null,
             ),
             (&Method::POST, "messages") => self.legacy_post(req).await,
+            (m, "health" | "ready") if health::wants_deep(m, &leaf, req.uri().query()) => {
+                self.deep_health().await
+            }
             (&Method::GET, "health") => self.health(),
             (&Method::GET, "metrics") => Reply::text(
                 StatusCode::OK,
@@ -305,18 +320,6 @@ impl McpApp {
             self.metrics.count_request("http", reply.status().as_u16());
         }
         self.with_cors(&headers, reply)
-    }
-
-    fn health(&self) -> Reply {
-        Reply::json(
-            StatusCode::OK,
-            &json!({
-                "status": "ok",
-                "server": self.config.server_name,
-                "version": self.config.server_version,
-                "tools": self.registry.tools().len(),
-            }),
-        )
     }
 
     pub(crate) fn facts(&self, headers: &http::HeaderMap, caller: Caller) -> RequestFacts {

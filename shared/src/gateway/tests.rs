@@ -2600,3 +2600,108 @@ mod undecided_counters {
         assert_eq!(retry_after_ms(&r), Some(250));
     }
 }
+
+mod deep_health {
+    use super::*;
+    use crate::gateway::{HealthProbe, ProbeReport, ProbeStatus};
+    use crate::port::Sleeper;
+    use crate::session::{StoreError, Version};
+
+    /// A store whose every call fails (a lost database connection).
+    struct BrokenStore;
+    impl crate::session::SessionStore for BrokenStore {
+        fn load<'a>(
+            &'a self,
+            _id: &'a crate::session::SessionId,
+        ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+            Box::pin(async { Err(StoreError::Backend("connection refused".into())) })
+        }
+        fn save<'a>(
+            &'a self,
+            _rec: &'a SessionRecord,
+            _expected: Option<Version>,
+        ) -> BoxFuture<'a, Result<Version, StoreError>> {
+            Box::pin(async { Err(StoreError::Backend("connection refused".into())) })
+        }
+        fn delete<'a>(
+            &'a self,
+            _id: &'a crate::session::SessionId,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::Backend("connection refused".into())) })
+        }
+    }
+
+    /// A platform part that never answers.
+    struct Hung;
+    impl HealthProbe for Hung {
+        fn name(&self) -> &'static str {
+            "hung"
+        }
+        fn probe(&self) -> BoxFuture<'_, ProbeReport> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    /// Timers that fire at once: the budget is "spent" as soon as a probe has to wait.
+    struct Immediate;
+    impl Sleeper for Immediate {
+        fn sleep(&self, _ms: u64) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn get(h: &McpApp, uri: &str) -> Reply {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .body(Bytes::new())
+            .unwrap();
+        block_on(h.handle(req))
+    }
+
+    fn app(store: Arc<dyn crate::session::SessionStore>) -> McpApp {
+        let ports = Ports {
+            store,
+            http: Arc::new(NoHttp),
+            clock: Arc::new(FixedClock(AtomicU64::new(1_000_000))),
+            entropy: Arc::new(CountingEntropy(AtomicU64::new(1))),
+        };
+        McpApp::new(GatewayConfig::default(), Registry::new(), ports).unwrap()
+    }
+
+    #[test]
+    fn a_failing_store_makes_the_deep_check_503_and_plain_health_stays_200() {
+        let app = app(Arc::new(BrokenStore));
+        assert_eq!(get(&app, "/health").status(), StatusCode::OK);
+        let deep = get(&app, "/health?deep=1");
+        assert_eq!(deep.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = body_json(&deep);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["store"]["status"], "error");
+        assert_eq!(body["services"], json!({}));
+    }
+
+    #[test]
+    fn a_probe_past_the_budget_is_reported_as_a_timeout_and_reports_are_cached() {
+        let app = app(Arc::new(MemorySessionStore::new()))
+            .with_sleeper(Arc::new(Immediate))
+            .with_health_probe(Arc::new(Hung));
+        let ready = get(&app, "/ready");
+        assert_eq!(
+            ready.status(),
+            StatusCode::OK,
+            "a platform part degrades, the store decides"
+        );
+        let body = body_json(&ready);
+        assert_eq!(body["status"], "degraded");
+        assert_eq!(body["hung"]["error"], "timeout");
+        assert_eq!(body["hung"]["status"], "error");
+        // The same clock instant: the cached report, not a second round of probes.
+        assert_eq!(body_json(&get(&app, "/health?deep=1")), body);
+        assert_eq!(
+            ProbeStatus::of_children(1, 1),
+            ProbeStatus::Error,
+            "a budget of 1 is spent by one crash"
+        );
+    }
+}

@@ -44,6 +44,7 @@ impl Default for GatewayConfig {
             upstream: UpstreamConfig::default(),
             credential_defaults: CredentialDefaults::default(),
             bridge: None,
+            health_budget_ms: table::HEALTH_BUDGET.fixed_default(),
         }
     }
 }

@@ -347,6 +347,14 @@ fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
         .map_err(|_| "expected a whole number".into())
 }
 
+/// A duration that must not be zero (an interval).
+fn positive_duration_ms(text: &str) -> Result<u64, String> {
+    match parse_duration_ms(text)? {
+        0 => Err("must be longer than 0".into()),
+        ms => Ok(ms),
+    }
+}
+
 fn split(text: &str, sep: char) -> impl Iterator<Item = &str> {
     text.split(sep).map(str::trim).filter(|s| !s.is_empty())
 }
@@ -494,6 +502,41 @@ pub static MAX_CONNECTIONS: Setting<usize> = Setting::new(
 .flag("max-connections")
 .unset("descriptor limit − 144, 16…8192")
 .on(NATIVE);
+/// `--ws-ping-interval`.
+pub static WS_PING_INTERVAL: Setting<u64> = Setting::new(
+    "MCP_EDGE_WS_PING_INTERVAL",
+    positive_duration_ms,
+    "every WebSocket is pinged this often (seed 000's `ping_interval`)",
+)
+.flag("ws-ping-interval")
+.default("30s")
+.on(NATIVE);
+/// `--ws-ping-timeout`.
+pub static WS_PING_TIMEOUT: Setting<u64> = Setting::new(
+    "MCP_EDGE_WS_PING_TIMEOUT",
+    parse_duration_ms,
+    "a WebSocket peer that leaves a ping unanswered this long is closed with 1011 (`0`: never; seed 000's `ping_timeout`)",
+)
+.flag("ws-ping-timeout")
+.default("10s")
+.on(NATIVE);
+/// `--ws-max-connections`.
+pub static WS_MAX_CONNECTIONS: Setting<usize> = Setting::new(
+    "MCP_EDGE_WS_MAX_CONNECTIONS",
+    number,
+    "WebSockets open at once across all WebSocket endpoints; an upgrade over it gets 503 + `Retry-After: 1` (seed 000's `max_connections`)",
+)
+.flag("ws-max-connections")
+.unset("only `--max-connections`")
+.on(NATIVE);
+/// `--health-budget`.
+pub static HEALTH_BUDGET: Setting<u64> = Setting::new(
+    "MCP_EDGE_HEALTH_BUDGET",
+    positive_duration_ms,
+    "`/health?deep=1` (and `/ready`) answers within this: a probe (store, upstream, bridged children) still running then is reported `error`/`timeout`",
+)
+.flag("health-budget")
+.default("2s");
 /// `--shutdown-grace`.
 pub static SHUTDOWN_GRACE: Setting<u64> = Setting::new(
     "MCP_EDGE_SHUTDOWN_GRACE",
@@ -923,6 +966,10 @@ pub static ALL: &[&dyn AnySetting] = &[
     &BODY_TIMEOUT,
     &BODY_MIN_RATE,
     &MAX_CONNECTIONS,
+    &WS_PING_INTERVAL,
+    &WS_PING_TIMEOUT,
+    &WS_MAX_CONNECTIONS,
+    &HEALTH_BUDGET,
     &SHUTDOWN_GRACE,
     &MAX_BATCH,
     &KEEPALIVE,

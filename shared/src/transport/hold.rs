@@ -55,6 +55,7 @@ pub struct HeldStream {
     deadline: Option<UnixMillis>,
     closed: Option<Closed>,
     metrics: Option<Arc<Metrics>>,
+    heartbeat: Option<&'static str>,
 }
 
 impl HeldStream {
@@ -71,7 +72,16 @@ impl HeldStream {
             deadline: None,
             closed: None,
             metrics: None,
+            heartbeat: None,
         }
+    }
+
+    /// Sends each keep-alive as a named event `name` with data `{"timestamp": <ms>}` instead of a
+    /// comment, for clients that listen for it (seed 004's `EventSource` `heartbeat` listener; a
+    /// comment never reaches a listener).
+    pub fn heartbeat_events(mut self, name: &'static str) -> Self {
+        self.heartbeat = Some(name);
+        self
     }
 
     /// Ends the stream at `at` (after frames already due are written).
@@ -144,7 +154,15 @@ impl HeldStream {
         }
         if now >= self.next_keepalive {
             self.next_keepalive = now.saturating_add(self.keepalive_ms);
-            return Next::Write(keepalive_frame());
+            return Next::Write(match self.heartbeat {
+                None => keepalive_frame(),
+                Some(name) => super::sse::SseEvent {
+                    event: Some(name.into()),
+                    data: format!("{{\"timestamp\":{now}}}"),
+                    ..Default::default()
+                }
+                .encode(),
+            });
         }
         let wake = self
             .next_keepalive
@@ -304,6 +322,16 @@ mod tests {
         assert_eq!(metrics.active_streams(), 1);
         drop(b);
         assert_eq!(metrics.active_streams(), 0);
+    }
+
+    #[test]
+    fn heartbeat_events_replace_keepalive_comments() {
+        let mut h = HeldStream::open(Vec::new(), 1_000, 0).heartbeat_events("heartbeat");
+        assert_eq!(h.next(10), Next::Wait(1_000));
+        assert_eq!(
+            h.next(1_000),
+            Next::Write(b("event: heartbeat\ndata: {\"timestamp\":1000}\n\n"))
+        );
     }
 
     #[test]
