@@ -11,7 +11,7 @@ import asyncio
 import os
 
 import pytest
-from test_connectors import GITLAB_TOKEN, LOCAL, Fake, call, connect, ok
+from test_connectors import GITLAB_TOKEN, LOCAL, Fake, all_tools, call, connect, ok
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("MCP_EDGE_URL")), reason="starts its own gateway next to a local fake"
@@ -55,7 +55,7 @@ def run(gateway, gitlab, body):
 
 def test_new_tools_are_listed_with_their_annotations(gateway, fresh):
     async def body(s):
-        return {t.name: t for t in (await s.list_tools()).tools}
+        return await all_tools(s)
 
     tools = run(gateway, fresh, body)
     expected = {

@@ -16,7 +16,7 @@ import os
 
 import pytest
 from mcp.shared.exceptions import MCPError
-from test_connectors import EMAIL, JIRA_TOKEN, LOCAL, Fake, call, connect, ok
+from test_connectors import EMAIL, JIRA_TOKEN, LOCAL, Fake, all_tools, call, connect, ok
 
 JIRA_PAT = "jira-dc-pat-depth-6b2c"
 # Who each deployment names a user by: Cloud accountId, Server/Data Center username.
@@ -99,7 +99,7 @@ EXPECTED = {
 
 def test_new_tools_are_listed_with_their_annotations_and_the_attachment_template(gateway, fakes):
     async def body(s):
-        tools = {t.name: t for t in (await s.list_tools()).tools}
+        tools = await all_tools(s)
         templates = (await s.list_resource_templates()).resource_templates
         return tools, templates
 
