@@ -97,6 +97,9 @@ pub struct ToolContext<'a> {
     pub now: UnixMillis,
     /// The authenticated caller's name (API key name, token subject, or client address).
     pub caller: &'a str,
+    /// The session's client, when the call runs in a session (for requests to the client such as
+    /// sampling); `None` on sessionless transports.
+    pub client: Option<&'a crate::sampling::ClientChannel<'a>>,
 }
 
 /// A successful tool result.
@@ -258,6 +261,16 @@ pub trait Prompt: MaybeSendSync {
     fn def(&self) -> &PromptDef;
     /// Renders the prompt's messages (MCP `PromptMessage` objects) from string arguments.
     fn render(&self, args: &BTreeMap<String, String>) -> Result<Vec<Value>, String>;
+    /// Renders with the request's upstream access, for prompts built from upstream data
+    /// (default: [`Prompt::render`]).
+    fn render_in<'a>(
+        &'a self,
+        _ctx: &'a ToolContext<'a>,
+        args: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Vec<Value>, String>> {
+        let rendered = self.render(args);
+        Box::pin(async move { rendered })
+    }
 }
 
 /// Everything a gateway offers: tools, resources and prompts.

@@ -105,6 +105,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         upstream: &up,
         now: 0,
         caller: "test",
+        client: None,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()

@@ -36,6 +36,9 @@ pub(crate) struct Call<'a> {
     pub facts: &'a RequestFacts,
     /// Session id, when the call runs in a session (for the audit trail).
     pub session: Option<&'a str>,
+    /// The capabilities the session's client declared (Streamable HTTP sessions), so a tool can
+    /// ask the client for sampling.
+    pub client_capabilities: Option<&'a Value>,
 }
 
 /// What a dispatched request produced.
@@ -153,7 +156,7 @@ impl McpApp {
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
             "resources/read" => Outcome::of(self.read_resource(call, params).await),
             "prompts/list" => Outcome::of(self.list_prompts(params)),
-            "prompts/get" => Outcome::of(self.get_prompt(params)),
+            "prompts/get" => Outcome::of(self.get_prompt(call, params).await),
             "completion/complete" => Outcome::of(self.complete(params)),
             "logging/setLevel" => match str_param(params, "level") {
                 Ok(level) if LOG_LEVELS.contains(&level) => Outcome {
@@ -297,11 +300,22 @@ impl McpApp {
             .upstream
             .for_call(creds, call.facts.now)
             .with_requested(call.facts.deployment.clone());
+        let channel = match (call.session, call.client_capabilities) {
+            (Some(session), Some(capabilities)) => Some(crate::sampling::ClientChannel {
+                session,
+                capabilities,
+                port: self.client_requests.as_ref(),
+                sleeper: self.sleeper.as_ref(),
+                entropy: self.ports.entropy.as_ref(),
+            }),
+            _ => None,
+        };
         let ctx = ToolContext {
             credentials: creds,
             upstream: &upstream,
             now: call.facts.now,
             caller: &call.facts.caller.name,
+            client: channel.as_ref(),
         };
         let run = tool.call(&ctx, args);
         let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
@@ -424,6 +438,7 @@ impl McpApp {
             upstream: &upstream,
             now: call.facts.now,
             caller: &call.facts.caller.name,
+            client: None,
         };
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
@@ -446,7 +461,11 @@ impl McpApp {
         paginate("prompts", all, params, self.config.page_size)
     }
 
-    fn get_prompt(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {
+    async fn get_prompt(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Value, McpError> {
         let name = str_param(params, "name")?;
         let prompt = self
             .registry
@@ -475,7 +494,21 @@ impl McpApp {
                 )));
             }
         }
-        let messages = prompt.render(&args).map_err(McpError::InvalidParams)?;
+        let upstream = self
+            .upstream
+            .for_call(&call.facts.credentials, call.facts.now)
+            .with_requested(call.facts.deployment.clone());
+        let ctx = ToolContext {
+            credentials: &call.facts.credentials,
+            upstream: &upstream,
+            now: call.facts.now,
+            caller: &call.facts.caller.name,
+            client: None,
+        };
+        let messages = prompt
+            .render_in(&ctx, &args)
+            .await
+            .map_err(McpError::InvalidParams)?;
         let mut r = json!({ "messages": messages });
         if let Some(d) = &prompt.def().description {
             r["description"] = json!(d);

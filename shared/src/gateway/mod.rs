@@ -90,6 +90,7 @@ pub struct McpApp {
     upstream: UpstreamServices,
     http_factory: Arc<dyn HttpClientFactory>,
     bridge: Option<Arc<crate::connector::remote_bridge::BridgeCatalog>>,
+    client_requests: Option<Arc<dyn crate::sampling::ClientRequests>>,
 }
 
 /// Per-request facts every handler needs.
@@ -139,7 +140,14 @@ impl McpApp {
             audit: Arc::new(NoAudit),
             upstream,
             http_factory,
+            client_requests: None,
         })
+    }
+
+    /// Lets tools send requests to a session's client during a call (sampling) through `port`.
+    pub fn with_client_requests(mut self, port: Arc<dyn crate::sampling::ClientRequests>) -> Self {
+        self.client_requests = Some(port);
+        self
     }
 
     /// Keeps rate-limit buckets in `limiter` instead of process memory.

@@ -269,6 +269,7 @@ impl McpApp {
                     modern: false,
                     facts: &facts,
                     session: None,
+                    client_capabilities: None,
                 };
                 let outcome = self.dispatch(&call, &method, params.as_ref()).await;
                 if let Some(level) = outcome.set_log_level {
@@ -339,6 +340,7 @@ impl McpApp {
             modern: false,
             facts: &facts,
             session: None,
+            client_capabilities: None,
         };
         let outcome = self.dispatch(&call, method, Some(&params)).await;
         self.metrics.count_request(method, 200);
