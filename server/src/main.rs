@@ -187,6 +187,7 @@ fn build_app(
     cli: &Cli,
     store: Arc<dyn mcp_edge_core::session::SessionStore>,
     fingerprint_key: Option<Vec<u8>>,
+    hub: Option<Arc<streams::StreamHub>>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
@@ -206,9 +207,15 @@ fn build_app(
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
+    let mut app = McpApp::new(config, registry, ports)?;
+    if let Some(hub) = hub {
+        // Tools may ask the client (sampling) on the session's GET stream held in this process.
+        app = app.with_client_requests(Arc::new(
+            mcp_edge_core::sampling::InProcessClientRequests::new(streams::HubPush(hub)),
+        ));
+    }
     Ok(Arc::new(
-        McpApp::new(config, registry, ports)?
-            .with_sleeper(Arc::new(TokioSleeper))
+        app.with_sleeper(Arc::new(TokioSleeper))
             .with_http_factory(Arc::new(ReqwestFactory {
                 guard: UpstreamGuard::new(upstream.guard.clone()),
                 timeout: Duration::from_millis(upstream.timeout_ms),
@@ -235,6 +242,7 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         cli,
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
+        None,
     )?;
     tracing::info!(
         test_tools = cli.settings.test_tools,
@@ -324,7 +332,8 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         true => None,
         false => Some(fingerprint_key(&cli.data_dir)?),
     };
-    let app = build_app(&cli, Arc::new(store.clone()), key)?;
+    let hub: Arc<streams::StreamHub> = Default::default();
+    let app = build_app(&cli, Arc::new(store.clone()), key, Some(hub.clone()))?;
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
@@ -334,7 +343,7 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
     let budget = cli.budget;
     let state = state::AppState {
         app: app.clone(),
-        hub: Default::default(),
+        hub,
         shutdown: shutdown_rx.clone(),
         bridge: bridge.clone(),
         budget,

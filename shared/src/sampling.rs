@@ -68,6 +68,10 @@ pub trait ClientRequests: MaybeSendSync {
     fn forget<'a>(&'a self, session: &'a str, id: &'a str) -> BoxFuture<'a, ()>;
 }
 
+/// How often a request looks again for the session's GET stream, and how long it waits between.
+const STREAM_RETRIES: u32 = 20;
+const STREAM_RETRY_MS: u64 = 50;
+
 /// Prefix of the ids the gateway gives its own requests (clients echo them in their answers).
 pub const ID_PREFIX: &str = "mcp-edge-";
 
@@ -121,12 +125,23 @@ impl ClientChannel<'_> {
         let id = format!("{ID_PREFIX}{}", hex::encode(raw));
         let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let frame = SseEvent::message(None, message.to_string()).encode();
-        let asked = port.ask(self.session, &id, frame);
-        let answer = match futures_util::future::select(asked, sleeper.sleep(wait_ms)).await {
-            futures_util::future::Either::Left((answer, _)) => answer?,
-            futures_util::future::Either::Right(_) => {
-                port.forget(self.session, &id).await;
-                return Err(ClientRequestError::Timeout(wait_ms));
+        // A client opens its GET stream right after `initialized`, concurrently with its first
+        // calls: a missing stream is looked for again a bounded number of times.
+        let mut attempts = 0;
+        let answer = loop {
+            let asked = port.ask(self.session, &id, frame.clone());
+            match futures_util::future::select(asked, sleeper.sleep(wait_ms)).await {
+                futures_util::future::Either::Left((Err(ClientRequestError::NoStream), _))
+                    if attempts < STREAM_RETRIES =>
+                {
+                    attempts += 1;
+                    sleeper.sleep(STREAM_RETRY_MS).await;
+                }
+                futures_util::future::Either::Left((answer, _)) => break answer?,
+                futures_util::future::Either::Right(_) => {
+                    port.forget(self.session, &id).await;
+                    return Err(ClientRequestError::Timeout(wait_ms));
+                }
             }
         };
         answer.map_err(|e| {
@@ -191,5 +206,116 @@ mod tests {
             sampled_text(&json!({"content": {"type": "image"}})),
             Err(ClientRequestError::Malformed(_))
         ));
+    }
+}
+
+/// How a platform puts a frame on one of a session's open standalone streams (`GET /mcp`).
+pub trait SessionPush: MaybeSendSync {
+    /// Sends `frame` on one open standalone stream of `session`; `false` when none took it.
+    fn push(&self, session: &str, frame: Bytes) -> bool;
+}
+
+type Waiter = futures_channel::oneshot::Sender<Result<Value, Value>>;
+
+/// [`ClientRequests`] for platforms where the stream, the tool call and the client's answer meet
+/// in one process or object (native server, a Worker session's Durable Object): waiters live in
+/// memory, keyed by session and request id, so only the session the request went to can answer it.
+pub struct InProcessClientRequests<P> {
+    push: P,
+    waiting: std::sync::Mutex<std::collections::HashMap<(String, String), Waiter>>,
+}
+
+impl<P: SessionPush> InProcessClientRequests<P> {
+    /// Requests go out through `push`.
+    pub fn new(push: P) -> Self {
+        InProcessClientRequests {
+            push,
+            waiting: Default::default(),
+        }
+    }
+
+    fn take(&self, session: &str, id: &str) -> Option<Waiter> {
+        self.waiting
+            .lock()
+            .ok()?
+            .remove(&(session.to_owned(), id.to_owned()))
+    }
+}
+
+impl<P: SessionPush> ClientRequests for InProcessClientRequests<P> {
+    fn ask<'a>(
+        &'a self,
+        session: &'a str,
+        id: &'a str,
+        frame: Bytes,
+    ) -> BoxFuture<'a, Result<Result<Value, Value>, ClientRequestError>> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        if let Ok(mut w) = self.waiting.lock() {
+            w.insert((session.to_owned(), id.to_owned()), tx);
+        }
+        let pushed = self.push.push(session, frame);
+        Box::pin(async move {
+            if !pushed {
+                self.take(session, id);
+                return Err(ClientRequestError::NoStream);
+            }
+            rx.await.map_err(|_| {
+                ClientRequestError::Unsupported("the waiter was dropped".into())
+            })
+        })
+    }
+
+    fn answer<'a>(
+        &'a self,
+        session: &'a str,
+        id: &'a str,
+        outcome: Result<Value, Value>,
+    ) -> BoxFuture<'a, bool> {
+        let delivered = self
+            .take(session, id)
+            .is_some_and(|tx| tx.send(outcome).is_ok());
+        Box::pin(async move { delivered })
+    }
+
+    fn forget<'a>(&'a self, session: &'a str, id: &'a str) -> BoxFuture<'a, ()> {
+        self.take(session, id);
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod in_process_tests {
+    use super::*;
+
+    struct Pushes(std::sync::Mutex<Vec<(String, Bytes)>>, bool);
+    impl SessionPush for Pushes {
+        fn push(&self, session: &str, frame: Bytes) -> bool {
+            self.0.lock().unwrap().push((session.to_owned(), frame));
+            self.1
+        }
+    }
+
+    #[test]
+    fn only_the_asking_sessions_answer_resolves_the_request() {
+        let port = InProcessClientRequests::new(Pushes(Default::default(), true));
+        let asked = port.ask("s1", "mcp-edge-1", Bytes::from_static(b"data: x\n\n"));
+        // Another session answering the same id is ignored; the right one resolves it.
+        assert!(!futures::executor::block_on(port.answer("s2", "mcp-edge-1", Ok(json!(1)))));
+        assert!(futures::executor::block_on(port.answer("s1", "mcp-edge-1", Ok(json!(2)))));
+        assert_eq!(futures::executor::block_on(asked), Ok(Ok(json!(2))));
+        assert_eq!(port.push.0.lock().unwrap()[0].0, "s1");
+        // A late answer finds nobody.
+        assert!(!futures::executor::block_on(port.answer("s1", "mcp-edge-1", Ok(json!(3)))));
+    }
+
+    #[test]
+    fn no_open_stream_is_reported_not_waited_for() {
+        let port = InProcessClientRequests::new(Pushes(Default::default(), false));
+        let asked = port.ask("s1", "mcp-edge-1", Bytes::new());
+        assert_eq!(
+            futures::executor::block_on(asked),
+            Err(ClientRequestError::NoStream)
+        );
+        assert!(port.waiting.lock().unwrap().is_empty());
     }
 }

@@ -21,6 +21,7 @@ mod dispatch;
 mod leases;
 mod legacy;
 mod route;
+pub mod seed;
 mod sessions;
 mod stdio;
 mod streamable;
