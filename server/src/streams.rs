@@ -67,7 +67,9 @@ impl StreamHub {
             return false;
         };
         m.iter()
-            .filter(|((s, c), _)| s.as_str() == session && matches!(c, StreamChannel::Standalone(_)))
+            .filter(|((s, c), _)| {
+                s.as_str() == session && matches!(c, StreamChannel::Standalone(_))
+            })
             .flat_map(|(_, list)| list.iter())
             .any(|(_, tx)| tx.try_send(frame.clone()).is_ok())
     }

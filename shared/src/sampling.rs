@@ -30,7 +30,9 @@ pub enum ClientRequestError {
     #[error("this transport cannot send requests to the client during a tool call ({0})")]
     Unsupported(String),
     /// The session has no open stream the request could go on.
-    #[error("the session has no open GET stream to carry the request; open one (GET /mcp) and retry")]
+    #[error(
+        "the session has no open GET stream to carry the request; open one (GET /mcp) and retry"
+    )]
     NoStream,
     /// No answer within the bound.
     #[error("the client did not answer within {0} ms")]
@@ -89,7 +91,9 @@ pub struct ClientChannel<'a> {
 impl ClientChannel<'_> {
     /// Whether the client declared `sampling`.
     pub fn can_sample(&self) -> bool {
-        self.capabilities.get("sampling").is_some_and(Value::is_object)
+        self.capabilities
+            .get("sampling")
+            .is_some_and(Value::is_object)
     }
 
     /// Sends `sampling/createMessage` with `params` and waits at most `wait_ms` for the result.
@@ -198,7 +202,8 @@ mod tests {
 
     #[test]
     fn sampled_text_reads_one_block_or_many() {
-        let one = json!({"role": "assistant", "content": {"type": "text", "text": "a"}, "model": "m"});
+        let one =
+            json!({"role": "assistant", "content": {"type": "text", "text": "a"}, "model": "m"});
         assert_eq!(sampled_text(&one).unwrap(), "a");
         let many = json!({"content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]});
         assert_eq!(sampled_text(&many).unwrap(), "a\nb");
@@ -259,9 +264,8 @@ impl<P: SessionPush> ClientRequests for InProcessClientRequests<P> {
                 self.take(session, id);
                 return Err(ClientRequestError::NoStream);
             }
-            rx.await.map_err(|_| {
-                ClientRequestError::Unsupported("the waiter was dropped".into())
-            })
+            rx.await
+                .map_err(|_| ClientRequestError::Unsupported("the waiter was dropped".into()))
         })
     }
 
@@ -300,12 +304,24 @@ mod in_process_tests {
         let port = InProcessClientRequests::new(Pushes(Default::default(), true));
         let asked = port.ask("s1", "mcp-edge-1", Bytes::from_static(b"data: x\n\n"));
         // Another session answering the same id is ignored; the right one resolves it.
-        assert!(!futures::executor::block_on(port.answer("s2", "mcp-edge-1", Ok(json!(1)))));
-        assert!(futures::executor::block_on(port.answer("s1", "mcp-edge-1", Ok(json!(2)))));
+        assert!(!futures::executor::block_on(port.answer(
+            "s2",
+            "mcp-edge-1",
+            Ok(json!(1))
+        )));
+        assert!(futures::executor::block_on(port.answer(
+            "s1",
+            "mcp-edge-1",
+            Ok(json!(2))
+        )));
         assert_eq!(futures::executor::block_on(asked), Ok(Ok(json!(2))));
         assert_eq!(port.push.0.lock().unwrap()[0].0, "s1");
         // A late answer finds nobody.
-        assert!(!futures::executor::block_on(port.answer("s1", "mcp-edge-1", Ok(json!(3)))));
+        assert!(!futures::executor::block_on(port.answer(
+            "s1",
+            "mcp-edge-1",
+            Ok(json!(3))
+        )));
     }
 
     #[test]

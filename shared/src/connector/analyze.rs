@@ -170,7 +170,12 @@ pub fn build_prompt(ctx: &IssueContext) -> String {
     let _ = writeln!(p, "# Jira issue {}: {}", ctx.key, s(&i["summary"]));
     let labels: Vec<String> = i["labels"]
         .as_array()
-        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let _ = writeln!(
         p,
@@ -232,11 +237,7 @@ pub fn build_prompt(ctx: &IssueContext) -> String {
     let _ = writeln!(p, "\n## Files touched (excerpts at `{}`)", ctx.base);
     for f in &ctx.files {
         let note = if f.text.len() < f.total {
-            format!(
-                "first {} of {} bytes, truncated",
-                f.text.len(),
-                f.total
-            )
+            format!("first {} of {} bytes, truncated", f.text.len(), f.total)
         } else {
             format!("{} bytes, complete", f.total)
         };
@@ -280,9 +281,7 @@ pub fn parse_proposal(text: &str, max_files: usize) -> Result<Proposal, String> 
     let body = match text.find("```json") {
         Some(start) => {
             let rest = &text[start + 7..];
-            let end = rest
-                .find("```")
-                .ok_or("the ```json block is not closed")?;
+            let end = rest.find("```").ok_or("the ```json block is not closed")?;
             &rest[..end]
         }
         None => {
@@ -585,11 +584,7 @@ async fn analyze_and_fix_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Valu
             json!("the client did not declare the sampling capability: use the prompt with your own model");
         return Ok(out);
     };
-    let params = create_message_params(
-        SYSTEM,
-        &prompt,
-        args.opt_u64("maxTokens").unwrap_or(2048),
-    );
+    let params = create_message_params(SYSTEM, &prompt, args.opt_u64("maxTokens").unwrap_or(2048));
     let wait_ms = args.opt_u64("waitSeconds").unwrap_or(120) * 1000;
     let result = match client.create_message(params, wait_ms).await {
         Ok(r) => r,
@@ -754,7 +749,9 @@ impl Prompt for AnalyzePrompt {
         Box::pin(async move {
             let key = args.get("issueKey").map(|k| k.trim().to_ascii_uppercase());
             let key = key
-                .filter(|k| cross::parse_issue_ref(k).is_some_and(|r| matches!(r, cross::IssueRef::Jira(_))))
+                .filter(|k| {
+                    cross::parse_issue_ref(k).is_some_and(|r| matches!(r, cross::IssueRef::Jira(_)))
+                })
                 .ok_or("prompt argument 'issueKey' must be a Jira key such as DEMO-1")?;
             let project = args
                 .get("projectId")
@@ -762,7 +759,10 @@ impl Prompt for AnalyzePrompt {
                 .filter(|p| !p.is_empty())
                 .ok_or("prompt argument 'projectId' must not be empty")?;
             let limits = Limits::from_strings(args)?;
-            let base = args.get("baseRef").map(|b| b.trim()).filter(|b| !b.is_empty());
+            let base = args
+                .get("baseRef")
+                .map(|b| b.trim())
+                .filter(|b| !b.is_empty());
             let c = gather(ctx, &key, project, base, limits)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -781,7 +781,9 @@ mod tests {
         IssueContext {
             key: "DEMO-1".into(),
             issue: json!({"summary": "Fix login redirect loop", "status": "To Do", "labels": ["backend"], "description": "Loops forever."}),
-            comments: vec![json!({"author": "Ada", "created": "2026-01-05", "body": "Seen on main."})],
+            comments: vec![
+                json!({"author": "Ada", "created": "2026-01-05", "body": "Seen on main."}),
+            ],
             comments_total: 3,
             project: "1".into(),
             base: "main".into(),
@@ -838,7 +840,11 @@ mod tests {
         let bare = parse_proposal("{\"analysis\": \"b\", \"changes\": []}", 5).unwrap();
         assert_eq!(bare.commit_message, "Proposed fix");
         assert!(parse_proposal("no json", 5).is_err());
-        assert!(parse_proposal("```json\n{\"changes\": [{\"filePath\": \"../etc/passwd\", \"content\": \"\"}]}\n```", 5).is_err());
+        assert!(parse_proposal(
+            "```json\n{\"changes\": [{\"filePath\": \"../etc/passwd\", \"content\": \"\"}]}\n```",
+            5
+        )
+        .is_err());
         let two = "{\"changes\": [{\"filePath\": \"a\", \"content\": \"\"}, {\"filePath\": \"b\", \"content\": \"\"}]}";
         assert!(parse_proposal(two, 1).is_err());
     }

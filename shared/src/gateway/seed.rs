@@ -178,7 +178,10 @@ mod tests {
         ];
         add_alias_tools(&mut tools);
         let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
-        assert_eq!(names, ["jira_search", "comment_on_issue", "get_jira_issues"]);
+        assert_eq!(
+            names,
+            ["jira_search", "comment_on_issue", "get_jira_issues"]
+        );
         assert_eq!(
             tools[2]["inputSchema"]["properties"]["max_results"]["type"],
             "integer"

@@ -1083,7 +1083,11 @@ impl Data {
                         let mentions = |m: &Value| {
                             search.as_deref().is_none_or(|t| {
                                 ["title", "description"].iter().any(|f| {
-                                    m[*f].as_str().unwrap_or("").to_ascii_lowercase().contains(t)
+                                    m[*f]
+                                        .as_str()
+                                        .unwrap_or("")
+                                        .to_ascii_lowercase()
+                                        .contains(t)
                                 })
                             })
                         };
