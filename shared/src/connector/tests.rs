@@ -162,6 +162,7 @@ fn every_tool_has_schemas_and_hints() {
         .chain(&gitlab_ci::tools())
         .chain(&gitlab_wiki::tools())
         .chain(&cross::tools())
+        .chain(&analyze::tools())
     {
         let d = t.def();
         names.push(d.name.clone());
@@ -185,7 +186,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 59, "{names:?}");
+    assert_eq!(names.len(), 60, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }
