@@ -180,8 +180,12 @@ impl DurableObject for SessionObject {
         let requests = mcp_edge_core::sampling::InProcessClientRequests::new(
             crate::streams::HubPush(hub.clone()),
         );
+        // The core's ports are `Arc<dyn …>` on every target; an isolate is single-threaded, so the
+        // `Rc`-holding hub behind this one is never shared across threads.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let requests: Arc<dyn mcp_edge_core::sampling::ClientRequests> = Arc::new(requests);
         let app = build_app(&env, Arc::new(storage))
-            .map(|app| Rc::new(app.with_client_requests(Arc::new(requests))));
+            .map(|app| Rc::new(app.with_client_requests(requests)));
         let contract =
             Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
         SessionObject {
