@@ -121,7 +121,8 @@ impl ResourceProvider for TestResources {
             Ok(Some(vec![ResourceContents {
                 uri: uri.into(),
                 mime_type: Some("text/plain".into()),
-                text: "Hello, world!".into(),
+                text: Some("Hello, world!".into()),
+                blob: None,
             }]))
         } else if let Some(text) = uri.strip_prefix("test://echo/") {
             let decoded = percent_encoding::percent_decode_str(text)
@@ -130,7 +131,8 @@ impl ResourceProvider for TestResources {
             Ok(Some(vec![ResourceContents {
                 uri: uri.into(),
                 mime_type: Some("text/plain".into()),
-                text: decoded,
+                text: Some(decoded),
+                blob: None,
             }]))
         } else if uri.starts_with("test://") {
             Err(ResourceError::NotFound(uri.into()))

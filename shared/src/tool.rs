@@ -201,8 +201,12 @@ pub struct ResourceContents {
     /// MIME type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
-    /// Text contents.
-    pub text: String,
+    /// Text contents (absent when `blob` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Binary contents, base64 (MCP `BlobResourceContents`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
 }
 
 /// Why a resource read failed.

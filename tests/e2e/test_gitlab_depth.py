@@ -1,7 +1,8 @@
 """GitLab connector depth end to end: CI pipelines and jobs, tail-capped job logs, merge request
 threads, approvals, sha-guarded merges and byte-budgeted diffs, called with the official Python SDK
 client through `mcp-edge` (native, Worker or Lambda, per MCP_EDGE_TARGET) against the GitLab fake,
-which checks every request and reply against tests/specs/gitlab-v4.json.
+which checks every request and reply against tests/specs/gitlab-v4.openapi-extract.json
+(GitLab's generated OpenAPI document where it has the operation, the REST pages otherwise).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ impl Site {
     }
 
     /// The platform REST prefix: v3 on Cloud, v2 on Server/Data Center.
-    fn api(&self) -> &'static str {
+    pub(crate) fn api(&self) -> &'static str {
         if self.deployment.is_server() {
             "/rest/api/2"
         } else {
@@ -39,7 +39,7 @@ impl Site {
     }
 
     /// A rich-text field from Markdown: ADF on Cloud, wiki markup on Server/Data Center.
-    fn rich(&self, markdown_text: &str) -> Value {
+    pub(crate) fn rich(&self, markdown_text: &str) -> Value {
         if self.deployment.is_server() {
             json!(wiki::from_markdown(markdown_text))
         } else {
@@ -49,7 +49,7 @@ impl Site {
 
     /// A 404/410 from an endpoint that always exists on the assumed deployment means the guess was
     /// wrong: say which type was assumed and how to override it.
-    fn missing_endpoint(&self, e: UpstreamFailure) -> UpstreamFailure {
+    pub(crate) fn missing_endpoint(&self, e: UpstreamFailure) -> UpstreamFailure {
         match e.status() {
             Some(404 | 410) => UpstreamFailure::Deployment {
                 service: Service::Jira,
@@ -65,14 +65,15 @@ impl Site {
 }
 
 /// A rich-text field as Markdown: wiki markup (a string, Server/Data Center) or ADF (Cloud).
-fn rich_text(v: &Value) -> String {
+pub(crate) fn rich_text(v: &Value) -> String {
     match v.as_str() {
         Some(wiki_text) => wiki::to_markdown(wiki_text),
         None => adf::to_text(v),
     }
 }
 
-const JIRA: &[Service] = &[Service::Jira];
+/// The services every Jira tool needs.
+pub(crate) const JIRA: &[Service] = &[Service::Jira];
 
 /// Fields asked for when the caller names none.
 const DEFAULT_FIELDS: &str =
@@ -93,7 +94,8 @@ const SUMMARIZED: &[&str] = &[
     "description",
 ];
 
-fn issue_key_schema() -> Value {
+/// Input schema of an issue key (or numeric id).
+pub(crate) fn issue_key_schema() -> Value {
     json!({"type": "string", "pattern": "^([A-Za-z][A-Za-z0-9_]*-[0-9]+|[0-9]+)$", "description": "Issue key such as PROJ-123 (or numeric id)"})
 }
 
@@ -172,7 +174,7 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "jira_create_issue",
             "Create a Jira issue",
-            "Create a Jira issue. The description is Markdown, converted to Atlassian Document Format (Cloud) or wiki markup (Server/Data Center).",
+            "Create a Jira issue. The description is Markdown, converted to Atlassian Document Format (Cloud) or wiki markup (Server/Data Center); customFields sets other fields by their names.",
             JIRA,
             ToolAnnotations::writes(false),
             schema::input(
@@ -182,6 +184,7 @@ pub fn tools() -> Vec<ConnectorTool> {
                     ("issueType", schema::string("Issue type name (default Task)")),
                     ("description", schema::string("Description in Markdown")),
                     ("labels", schema::strings("Labels")),
+                    ("customFields", json!({"type": "object", "minProperties": 1, "maxProperties": 50, "description": "Other fields by name or id, e.g. {\"Story Points\": 5, \"Team\": \"Platform\"}: names are resolved through the project's create metadata (see jira_get_create_fields); select options and users may be given as text"})),
                 ],
                 &["projectKey", "summary"],
             ),
@@ -308,7 +311,8 @@ pub fn tools() -> Vec<ConnectorTool> {
     ]
 }
 
-fn created_schema() -> Value {
+/// Output schema of a created issue.
+pub(crate) fn created_schema() -> Value {
     object(
         &[
             ("key", json!({"type": "string"})),
@@ -346,7 +350,8 @@ fn fields_arg(args: &Args) -> Option<String> {
     (!list.is_empty()).then(|| list.join(","))
 }
 
-fn browse_url(ep: &Endpoint, key: &str) -> String {
+/// The issue's page in the Jira UI.
+pub(crate) fn browse_url(ep: &Endpoint, key: &str) -> String {
     format!("{}/browse/{key}", ep.base)
 }
 
@@ -536,6 +541,19 @@ async fn create_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFa
     let labels = args.str_list("labels");
     if !labels.is_empty() {
         fields["labels"] = json!(labels);
+    }
+    if let Some(custom) = args.0.get("customFields").and_then(Value::as_object) {
+        let resolved = super::jira_details::resolve_fields(
+            ctx.upstream,
+            &site,
+            args.str("projectKey")?,
+            args.opt_str("issueType").unwrap_or("Task"),
+            custom,
+        )
+        .await?;
+        for (id, value) in resolved {
+            fields[id.as_str()] = value;
+        }
     }
     let reply = ctx
         .upstream

@@ -17,6 +17,8 @@ pub mod gitlab_project;
 pub mod gitlab_repo;
 pub mod gitlab_wiki;
 pub mod jira;
+pub mod jira_agile;
+pub mod jira_details;
 pub mod markdown;
 pub mod remote_bridge;
 pub mod resources;
@@ -76,6 +78,8 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     let mut tools = Vec::new();
     if set.jira {
         tools.extend(jira::tools());
+        tools.extend(jira_details::tools());
+        tools.extend(jira_agile::tools());
     }
     if set.confluence {
         tools.extend(confluence::tools());

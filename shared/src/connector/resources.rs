@@ -1,9 +1,14 @@
-//! Resource templates of the connectors: `jira://issue/{key}`, `confluence://page/{id}`,
+//! Resource templates of the connectors: `jira://issue/{key}`, `jira://attachment/{id}` (text
+//! attachments as text, others as a base64 blob, up to [`jira_details::ATTACHMENT_MAX_BYTES`]),
+//! `confluence://page/{id}`,
 //! `gitlab://project/{id}` and `gitlab://project/{id}/file/{path}`. Project ids that are paths are
 //! URL-encoded inside the URI (`gitlab://project/group%2Fproject`).
 
 use serde_json::Value;
 
+use base64::Engine as _;
+
+use super::jira_details::{self, AttachmentError};
 use super::{confluence, gitlab, jira, ConnectorSet};
 use crate::credential::{Credentials, Service};
 use crate::port::BoxFuture;
@@ -33,6 +38,8 @@ fn template(uri: &str, name: &str, description: &str, mime: &str) -> ResourceTem
 pub enum ConnectorUri {
     /// `jira://issue/{key}`.
     JiraIssue(String),
+    /// `jira://attachment/{id}`.
+    JiraAttachment(String),
     /// `confluence://page/{id}`.
     ConfluencePage(String),
     /// `gitlab://project/{id}`.
@@ -52,6 +59,10 @@ pub fn parse_uri(uri: &str) -> Option<ConnectorUri> {
     if let Some(key) = uri.strip_prefix("jira://issue/") {
         let key = decode(key);
         return (!key.is_empty() && !key.contains('/')).then_some(ConnectorUri::JiraIssue(key));
+    }
+    if let Some(id) = uri.strip_prefix("jira://attachment/") {
+        return (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| ConnectorUri::JiraAttachment(id.to_owned()));
     }
     if let Some(id) = uri.strip_prefix("confluence://page/") {
         return (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
@@ -83,7 +94,8 @@ fn json_contents(uri: &str, value: &Value) -> Vec<ResourceContents> {
     vec![ResourceContents {
         uri: uri.to_owned(),
         mime_type: Some("application/json".into()),
-        text: serde_json::to_string_pretty(value).unwrap_or_default(),
+        text: Some(serde_json::to_string_pretty(value).unwrap_or_default()),
+        blob: None,
     }]
 }
 
@@ -91,6 +103,49 @@ fn failure(uri: &str, e: UpstreamFailure) -> ResourceError {
     match e.status() {
         Some(404) => ResourceError::NotFound(uri.to_owned()),
         _ => ResourceError::Failed(e.to_string()),
+    }
+}
+
+/// Whether a MIME type is text a model reads as such (its bytes are returned as text when they are
+/// also valid UTF-8).
+fn is_text(mime: &str) -> bool {
+    let m = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    m.starts_with("text/")
+        || m.ends_with("+json")
+        || m.ends_with("+xml")
+        || matches!(
+            m.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-yaml"
+                | "application/yaml"
+        )
+}
+
+/// An attachment as resource contents: text for text types, else a base64 blob.
+fn attachment_contents(uri: &str, got: jira_details::AttachmentContent) -> ResourceContents {
+    let mime = got.mime_type;
+    if is_text(&mime) {
+        if let Ok(text) = String::from_utf8(got.bytes.clone()) {
+            return ResourceContents {
+                uri: uri.to_owned(),
+                mime_type: Some(mime),
+                text: Some(text),
+                blob: None,
+            };
+        }
+    }
+    ResourceContents {
+        uri: uri.to_owned(),
+        mime_type: Some(mime),
+        text: None,
+        blob: Some(base64::engine::general_purpose::STANDARD.encode(&got.bytes)),
     }
 }
 
@@ -107,6 +162,12 @@ impl ResourceProvider for ConnectorResources {
                 "Jira issue",
                 "A Jira issue with its description (JSON)",
                 "application/json",
+            ));
+            out.push(template(
+                "jira://attachment/{id}",
+                "Jira attachment",
+                "A file attached to a Jira issue (ids from jira_list_attachments): text types as text, others as a base64 blob; at most 1 MiB (1048576 bytes)",
+                "application/octet-stream",
             ));
         }
         if self.enabled(Service::Confluence, credentials) {
@@ -144,7 +205,7 @@ impl ResourceProvider for ConnectorResources {
                 return Ok(None);
             };
             let service = match &parsed {
-                ConnectorUri::JiraIssue(_) => Service::Jira,
+                ConnectorUri::JiraIssue(_) | ConnectorUri::JiraAttachment(_) => Service::Jira,
                 ConnectorUri::ConfluencePage(_) => Service::Confluence,
                 _ => Service::GitLab,
             };
@@ -164,6 +225,17 @@ impl ResourceProvider for ConnectorResources {
                         .map_err(|e| failure(uri, e))?;
                     json_contents(uri, &issue)
                 }
+                ConnectorUri::JiraAttachment(id) => {
+                    let deployment = up.deployment(&ep).await.map_err(|e| failure(uri, e))?;
+                    let site = jira::Site { ep, deployment };
+                    let got = jira_details::read_attachment(up, &site, &id)
+                        .await
+                        .map_err(|e| match e {
+                            AttachmentError::Upstream(e) => failure(uri, e),
+                            AttachmentError::TooLarge(m) => ResourceError::Failed(m),
+                        })?;
+                    vec![attachment_contents(uri, got)]
+                }
                 ConnectorUri::ConfluencePage(id) => {
                     let deployment = up.deployment(&ep).await.map_err(|e| failure(uri, e))?;
                     let site = confluence::Site { ep, deployment };
@@ -176,7 +248,8 @@ impl ResourceProvider for ConnectorResources {
                     vec![ResourceContents {
                         uri: uri.to_owned(),
                         mime_type: Some("text/markdown".into()),
-                        text: format!("# {title}\n\n{body}"),
+                        text: Some(format!("# {title}\n\n{body}")),
+                        blob: None,
                     }]
                 }
                 ConnectorUri::GitLabProject(id) => {
@@ -192,7 +265,8 @@ impl ResourceProvider for ConnectorResources {
                     vec![ResourceContents {
                         uri: uri.to_owned(),
                         mime_type: Some("text/plain".into()),
-                        text: f["content"].as_str().unwrap_or_default().to_owned(),
+                        text: Some(f["content"].as_str().unwrap_or_default().to_owned()),
+                        blob: None,
                     }]
                 }
             };
@@ -216,6 +290,13 @@ mod tests {
             Some(ConnectorUri::ConfluencePage("98305".into()))
         );
         assert_eq!(parse_uri("confluence://page/x"), None);
+        assert_eq!(
+            parse_uri("jira://attachment/10100"),
+            Some(ConnectorUri::JiraAttachment("10100".into()))
+        );
+        assert_eq!(parse_uri("jira://attachment/../x"), None);
+        assert!(is_text("text/plain; charset=utf-8") && is_text("application/json"));
+        assert!(!is_text("image/png"));
         assert_eq!(
             parse_uri("gitlab://project/demo-group%2Fdemo-project"),
             Some(ConnectorUri::GitLabProject(

@@ -109,6 +109,8 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()
+        .chain(jira_details::tools())
+        .chain(jira_agile::tools())
         .chain(confluence::tools())
         .chain(gitlab::tools())
         .chain(gitlab_mr::tools())
@@ -154,6 +156,8 @@ fn every_tool_has_schemas_and_hints() {
     let mut names = Vec::new();
     for t in jira::tools()
         .iter()
+        .chain(&jira_details::tools())
+        .chain(&jira_agile::tools())
         .chain(&confluence::tools())
         .chain(&gitlab::tools())
         .chain(&gitlab_mr::tools())
@@ -186,7 +190,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 60, "{names:?}");
+    assert_eq!(names.len(), 77, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }

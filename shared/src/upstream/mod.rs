@@ -149,6 +149,17 @@ pub struct UpstreamText {
     pub truncated: bool,
 }
 
+/// A binary body read under a [`BodyCap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamBytes {
+    /// The kept bytes.
+    pub bytes: Vec<u8>,
+    /// Body bytes the client saw.
+    pub seen_bytes: u64,
+    /// Whether bytes were dropped to keep within the cap.
+    pub truncated: bool,
+}
+
 /// An upstream call that did not succeed; `Display` is the actionable message a model sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamFailure {
@@ -307,6 +318,14 @@ pub fn error_detail(body: &[u8]) -> String {
                         .map(|(k, m)| format!("{k}: {}", m.as_str().unwrap_or(&m.to_string()))),
                 ),
                 Some(Value::Array(list)) => parts.extend(list.iter().filter_map(|e| {
+                    // Jira's bulk create: one `elementErrors` collection per refused issue.
+                    if let Some(inner) = e.get("elementErrors") {
+                        let n = e["failedElementNumber"].as_u64().unwrap_or_default();
+                        return Some(format!(
+                            "issue {n}: {}",
+                            error_detail(inner.to_string().as_bytes())
+                        ));
+                    }
                     e.get("title")
                         .or_else(|| e.get("detail"))
                         .and_then(Value::as_str)
@@ -548,6 +567,39 @@ impl Upstream<'_> {
         }
         Ok(UpstreamText {
             text: String::from_utf8_lossy(bytes).into_owned(),
+            seen_bytes: read.seen_bytes,
+            truncated: read.truncated,
+        })
+    }
+
+    /// GETs a binary body (a Jira attachment) of which the platform client keeps at most `cap`
+    /// bytes while reading (use [`Keep::Head`]: reading stops once the cap is reached).
+    pub async fn bytes(
+        &self,
+        endpoint: &Endpoint,
+        path_and_query: &str,
+        cap: BodyCap,
+    ) -> Result<UpstreamBytes, UpstreamFailure> {
+        let raw = self
+            .send(
+                endpoint,
+                Method::GET,
+                path_and_query,
+                None,
+                Some(cap),
+                "*/*",
+            )
+            .await?;
+        let (body, read) = match raw.read {
+            Some(read) if raw.body.len() <= cap.max_bytes => (raw.body, read),
+            _ => {
+                let mut c = CapCollector::new(cap);
+                c.push(&raw.body);
+                c.finish()
+            }
+        };
+        Ok(UpstreamBytes {
+            bytes: body.to_vec(),
             seen_bytes: read.seen_bytes,
             truncated: read.truncated,
         })

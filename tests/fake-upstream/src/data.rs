@@ -2,6 +2,8 @@
 
 #[path = "dc.rs"]
 pub mod dc;
+#[path = "jira_depth.rs"]
+pub mod jira_depth;
 
 use axum::http::Method;
 use base64::Engine as _;
@@ -14,6 +16,8 @@ pub struct Reply {
     pub body: Option<Value>,
     /// A `text/plain` body (GitLab job logs), instead of JSON.
     pub text: Option<String>,
+    /// A binary body and its content type (Jira attachments), instead of JSON.
+    pub raw: Option<(String, Vec<u8>)>,
 }
 
 impl Reply {
@@ -23,6 +27,7 @@ impl Reply {
             headers: Vec::new(),
             body: Some(body),
             text: None,
+            raw: None,
         }
     }
     pub fn text(status: u16, text: String) -> Self {
@@ -31,6 +36,7 @@ impl Reply {
             headers: Vec::new(),
             body: None,
             text: Some(text),
+            raw: None,
         }
     }
     pub fn empty(status: u16) -> Self {
@@ -39,6 +45,16 @@ impl Reply {
             headers: Vec::new(),
             body: None,
             text: None,
+            raw: None,
+        }
+    }
+    pub fn bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+            text: None,
+            raw: Some((content_type.to_owned(), bytes)),
         }
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -110,6 +126,8 @@ pub struct Data {
     labels: Vec<Value>,
     /// Wiki pages of project 1.
     wiki: Vec<Value>,
+    /// Jira worklogs, watchers, links and sprints (jira_depth.rs).
+    depth: jira_depth::State,
 }
 
 /// The message of a Confluence 409 on a stale page version (Cloud and Server/Data Center alike).
@@ -450,6 +468,11 @@ impl Data {
     ) -> Reply {
         let q = &Query(query);
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if service == "jira" {
+            if let Some(reply) = self.jira_depth(server, method, &segs, q, body, base) {
+                return reply;
+            }
+        }
         if let Some(reply) = dc::route(self, server, service, method, &segs, q, body, base) {
             return reply;
         }
@@ -2150,6 +2173,7 @@ fn paged_v2(all: Vec<Value>, start: usize, limit: usize, next_base: &str) -> Rep
         headers: reply_headers,
         body: Some(json!({"results": results, "_links": links})),
         text: None,
+        raw: None,
     }
 }
 

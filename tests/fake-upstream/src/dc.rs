@@ -87,7 +87,7 @@ fn wiki_text(v: &Value) -> Value {
     }
 }
 
-fn user(base: &str, name: &str, display: &str) -> Value {
+pub(super) fn user(base: &str, name: &str, display: &str) -> Value {
     json!({
         "self": format!("{base}/rest/api/2/user?username={name}"), "name": name, "key": format!("JIRAUSER{}", name.len() * 1000),
         "emailAddress": format!("{name}@example.com"), "displayName": display, "active": true, "timeZone": "UTC",
@@ -117,7 +117,7 @@ fn conf_error(status: u16, reason: &str, message: String) -> Reply {
 }
 
 impl Data {
-    fn dc_issue_json(&self, i: &Issue, base: &str, fields: Option<&str>) -> Value {
+    pub(super) fn dc_issue_json(&self, i: &Issue, base: &str, fields: Option<&str>) -> Value {
         let (cat, project) = status_and_project(i);
         let all = json!({
             "summary": i.summary,
@@ -139,7 +139,7 @@ impl Data {
     }
 
     /// Jira Server/Data Center platform REST v2.
-    fn jira_dc(
+    pub(super) fn jira_dc(
         &mut self,
         method: &Method,
         segs: &[&str],

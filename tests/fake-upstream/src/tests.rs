@@ -277,3 +277,181 @@ async fn a_body_that_is_not_json_is_a_violation() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(violations[0].contains("not JSON"), "{violations:?}");
 }
+
+/// The GitLab contract as `main` loads it: GitLab's generated document where it has the operation.
+fn gitlab_contract() -> Contract {
+    Contract::load(&specs().join("gitlab-v4.openapi-extract.json"), "")
+        .unwrap()
+        .mounted_at("/api/v4/")
+        .errors_as("Error")
+        .entity_refs_may_be_lists("APIEntities")
+        .entity_fields_may_be_null("APIEntities")
+}
+
+#[test]
+fn gitlab_answers_match_gitlabs_own_document() {
+    let c = gitlab_contract();
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(specs().join("gitlab-v4.openapi-extract.json")).unwrap(),
+    )
+    .unwrap();
+    let mut d = Data::seed("gitlab", "x");
+    let (_, mrs) = get(&mut d, "gitlab", "/api/v4/projects/1/merge_requests", &[]);
+    let mut paths: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/api/v4/projects/1/repository/tree".into(),
+            vec![("recursive", "true")],
+        ),
+        (
+            "/api/v4/projects/1/repository/compare".into(),
+            vec![("from", "main"), ("to", "develop")],
+        ),
+        (
+            "/api/v4/projects/1/wikis".into(),
+            vec![("with_content", "true")],
+        ),
+        ("/api/v4/projects/1/wikis/home".into(), vec![]),
+        (
+            "/api/v4/projects/1/milestones".into(),
+            vec![("state", "active")],
+        ),
+        (
+            "/api/v4/projects/1/releases".into(),
+            vec![("order_by", "released_at")],
+        ),
+        (
+            "/api/v4/projects/1/repository/commits".into(),
+            vec![("ref_name", "main")],
+        ),
+        (
+            "/api/v4/projects/1/repository/commits/main".into(),
+            vec![("stats", "true")],
+        ),
+        (
+            "/api/v4/projects/1/repository/commits/main/diff".into(),
+            vec![],
+        ),
+    ];
+    for mr in mrs.as_array().unwrap() {
+        paths.push((
+            format!(
+                "/api/v4/projects/1/merge_requests/{}/discussions",
+                mr["iid"]
+            ),
+            vec![("per_page", "20")],
+        ));
+    }
+    let mut discussions = 0;
+    for (path, query) in &paths {
+        let (status, body) = get(&mut d, "gitlab", path, query);
+        assert_eq!(status, 200, "{path}");
+        let t = c.template(path).unwrap();
+        assert_eq!(
+            doc["paths"][t]["get"]["x-source"], "gitlab-openapi",
+            "{t} should come from GitLab's document"
+        );
+        let q: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        c.check_request("GET", path, &q, None).unwrap();
+        c.check_response("GET", path, status, Some(&body)).unwrap();
+        if path.ends_with("/discussions") {
+            discussions += body.as_array().unwrap().len();
+        }
+    }
+    assert!(discussions > 0, "no seeded discussion was checked");
+}
+
+#[test]
+fn gitlab_list_widening_still_checks_every_element() {
+    let c = gitlab_contract();
+    let p = "/api/v4/projects/1/merge_requests/1/discussions";
+    let note = json!({"id": 1, "body": "ok", "author": {"id": 2, "username": "u"}});
+    let good = json!([{"id": "a", "individual_note": false, "notes": [note]}]);
+    c.check_response("GET", p, 200, Some(&good)).unwrap();
+    let mut bad = good.clone();
+    bad[0]["notes"][0]["body"] = json!(5);
+    assert!(
+        c.check_response("GET", p, 200, Some(&bad)).is_err(),
+        "body 5"
+    );
+    let mut bad = good.clone();
+    bad[0]["notes"][0]["author"]["id"] = json!("two");
+    assert!(
+        c.check_response("GET", p, 200, Some(&bad)).is_err(),
+        "author id"
+    );
+    assert!(c
+        .check_response("GET", p, 200, Some(&json!([[{"id": "nested"}]])))
+        .is_err());
+    // Query parameters GitLab's document does not declare, or of the wrong type, are violations.
+    let q = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    assert!(c
+        .check_request(
+            "GET",
+            "/api/v4/projects/1/repository/tree",
+            &q("recursive", "yes"),
+            None
+        )
+        .is_err());
+    assert!(c
+        .check_request(
+            "GET",
+            "/api/v4/projects/1/wikis",
+            &q("render_html", "true"),
+            None
+        )
+        .is_err());
+    // Request bodies are held to GitLab's RequestBody_* schemas (`body` is required).
+    assert!(c
+        .check_request("POST", p, &[], Some(&json!({"position": {}})))
+        .is_err());
+    // Error replies carry the REST pages' error body.
+    c.check_response("GET", p, 404, Some(&json!({"message": "404 Not found"})))
+        .unwrap();
+}
+
+#[test]
+fn jira_software_answers_match_the_agile_extract() {
+    let c = Contract::load(&specs().join("jira-software-agile.json"), "")
+        .unwrap()
+        .errors_as("ErrorCollection");
+    let mut d = Data::seed("jira", "x");
+    let cases: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "/rest/agile/1.0/board",
+            vec![("projectKeyOrId", "DEMO"), ("type", "scrum")],
+        ),
+        (
+            "/rest/agile/1.0/board/1/sprint",
+            vec![("state", "active,future"), ("maxResults", "1")],
+        ),
+        ("/rest/agile/1.0/board/2/sprint", vec![]),
+        (
+            "/rest/agile/1.0/sprint/2/issue",
+            vec![("fields", "summary,status"), ("jql", "labels = backend")],
+        ),
+        ("/rest/agile/1.0/epic/DEMO-10/issue", vec![("startAt", "1")]),
+    ];
+    for (path, query) in cases {
+        c.check_request("GET", path, &q(&query), None).unwrap();
+        let (status, body) = get(&mut d, "jira", path, &query);
+        c.check_response("GET", path, status, Some(&body))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    // A Kanban board has no sprints: 400 with Jira's error body, which the extract declares.
+    let (status, body) = get(&mut d, "jira", "/rest/agile/1.0/board/2/sprint", &[]);
+    assert_eq!(
+        (status, body["errorMessages"][0].as_str()),
+        (400, Some("The board does not support sprints"))
+    );
+    // The move takes exactly the documented body.
+    let move_path = "/rest/agile/1.0/sprint/3/issue";
+    c.check_request("POST", move_path, &[], Some(&json!({"issues": ["DEMO-1"]})))
+        .unwrap();
+    let err = c
+        .check_request("POST", move_path, &[], Some(&json!({"keys": ["DEMO-1"]})))
+        .unwrap_err();
+    assert!(err.contains("keys"), "{err}");
+}

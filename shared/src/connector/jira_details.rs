@@ -1,0 +1,1110 @@
+//! Jira issue details: worklogs, attachments (listed here, read as `jira://attachment/{id}`
+//! resources), issue links, watchers, the changelog, user search, create-issue field metadata (and
+//! the custom-field-by-name resolution `jira_create_issue` uses), deleting an issue and creating
+//! issues in bulk. One set of names and shapes on both deployments: Cloud REST v3 (rich text as
+//! ADF, users by `accountId`), Server/Data Center REST v2 (wiki markup, users by `name`/`key`).
+
+use http::Method;
+use serde_json::{json, Map, Value};
+
+use super::jira::{browse_url, created_schema, issue_key_schema, rich_text, Site, JIRA};
+use super::schema::{self, object};
+use super::{encode, handler, opt, query, Args, ConnectorTool};
+use crate::port::{BodyCap, Keep};
+use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
+use crate::upstream::{Upstream, UpstreamFailure};
+
+/// Most bytes of one attachment read as a resource: larger ones are refused with their size (the
+/// read stops at this many bytes, so a huge file is never buffered).
+pub const ATTACHMENT_MAX_BYTES: u64 = 1024 * 1024;
+
+/// Most issues one `jira_create_issues` call creates (Jira's own bulk limit).
+const BULK_MAX: u64 = 50;
+
+/// Most create-metadata pages read while resolving field names (100 fields each).
+const META_PAGES: u64 = 5;
+
+/// `startAt` and `maxResults` inputs.
+pub(crate) fn paging(default_max: u64) -> [(&'static str, Value); 2] {
+    [
+        (
+            "startAt",
+            schema::int("Offset of the first item (default 0)", 0, 1_000_000),
+        ),
+        (
+            "maxResults",
+            schema::int(&format!("Page size (1-100, default {default_max})"), 1, 100),
+        ),
+    ]
+}
+
+/// `startAt`/`maxResults` of a call, with defaults.
+pub(crate) fn page_args(args: &Args, default_max: u64) -> (u64, u64) {
+    (
+        args.opt_u64("startAt").unwrap_or(0),
+        args.opt_u64("maxResults").unwrap_or(default_max),
+    )
+}
+
+/// An offset-paged list output: items, `startAt`, `total`, `isLast`.
+pub(crate) fn offset_page_schema(items: &str, item: Value) -> Value {
+    object(
+        &[
+            (items, schema::array_of(item)),
+            ("startAt", json!({"type": "integer"})),
+            ("total", json!({"type": ["integer", "null"]})),
+            ("isLast", json!({"type": "boolean"})),
+        ],
+        &[items, "startAt", "isLast"],
+    )
+}
+
+/// The page fields of an offset-paged Jira reply: `isLast` when Jira says so, else from `total`.
+pub(crate) fn offset_page(body: &Value, start: u64, returned: usize) -> (u64, Value, bool) {
+    let start_at = body["startAt"].as_u64().unwrap_or(start);
+    let total = body["total"].as_u64();
+    let is_last = body["isLast"]
+        .as_bool()
+        .unwrap_or_else(|| returned == 0 || total.is_none_or(|t| start_at + returned as u64 >= t));
+    (start_at, total.map_or(Value::Null, |t| json!(t)), is_last)
+}
+
+fn user_schema() -> Value {
+    object(
+        &[
+            ("accountId", schema::nullable_string()),
+            ("name", schema::nullable_string()),
+            ("key", schema::nullable_string()),
+            ("displayName", schema::nullable_string()),
+            ("email", schema::nullable_string()),
+            ("active", json!({"type": ["boolean", "null"]})),
+        ],
+        &[],
+    )
+}
+
+/// A user: Cloud identifies by `accountId`, Server/Data Center by `name` (and `key`).
+pub(crate) fn user(u: &Value) -> Value {
+    json!({
+        "accountId": opt(u["accountId"].as_str()),
+        "name": opt(u["name"].as_str()),
+        "key": opt(u["key"].as_str()),
+        "displayName": opt(u["displayName"].as_str()),
+        "email": opt(u["emailAddress"].as_str()),
+        "active": u["active"].as_bool(),
+    })
+}
+
+fn user_name(u: &Value) -> Value {
+    opt(u["displayName"].as_str().or(u["name"].as_str()))
+}
+
+fn worklog_schema() -> Value {
+    object(
+        &[
+            ("id", json!({"type": "string"})),
+            ("author", schema::nullable_string()),
+            ("started", schema::nullable_string()),
+            ("timeSpent", schema::nullable_string()),
+            ("timeSpentSeconds", json!({"type": ["integer", "null"]})),
+            ("comment", schema::nullable_string()),
+        ],
+        &["id"],
+    )
+}
+
+fn worklog(w: &Value) -> Value {
+    json!({
+        "id": w["id"].as_str().unwrap_or_default(),
+        "author": user_name(&w["author"]),
+        "started": opt(w["started"].as_str()),
+        "timeSpent": opt(w["timeSpent"].as_str()),
+        "timeSpentSeconds": w["timeSpentSeconds"].as_u64(),
+        "comment": if w["comment"].is_null() { Value::Null } else { json!(rich_text(&w["comment"])) },
+    })
+}
+
+fn attachment_schema() -> Value {
+    object(
+        &[
+            ("id", json!({"type": "string"})),
+            ("filename", json!({"type": "string"})),
+            ("mimeType", schema::nullable_string()),
+            ("size", json!({"type": ["integer", "null"]})),
+            ("created", schema::nullable_string()),
+            ("author", schema::nullable_string()),
+            (
+                "resourceUri",
+                json!({"type": "string", "description": "Read the content with resources/read"}),
+            ),
+        ],
+        &["id", "filename", "resourceUri"],
+    )
+}
+
+/// An attachment id as the URI and path segment take it (Cloud: a number; DC: a string).
+fn id_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn attachment(a: &Value) -> Value {
+    let id = id_text(&a["id"]);
+    json!({
+        "resourceUri": format!("jira://attachment/{id}"),
+        "id": id,
+        "filename": a["filename"].as_str().unwrap_or_default(),
+        "mimeType": opt(a["mimeType"].as_str()),
+        "size": a["size"].as_u64(),
+        "created": opt(a["created"].as_str()),
+        "author": user_name(&a["author"]),
+    })
+}
+
+fn field_schema() -> Value {
+    object(
+        &[
+            ("fieldId", json!({"type": "string"})),
+            ("name", json!({"type": "string"})),
+            ("required", json!({"type": "boolean"})),
+            ("type", schema::nullable_string()),
+            ("items", schema::nullable_string()),
+            ("custom", json!({"type": "boolean"})),
+            ("hasDefaultValue", json!({"type": ["boolean", "null"]})),
+            (
+                "allowedValues",
+                json!({"type": "array", "items": {"type": "string"}, "description": "The first 50 allowed values (names or values)"}),
+            ),
+        ],
+        &["fieldId", "name", "required"],
+    )
+}
+
+/// The Jira issue-detail tools (toolset `jira_details`).
+pub fn tools() -> Vec<ConnectorTool> {
+    let key = ("issueKey", issue_key_schema());
+    let [start, max] = paging(50);
+    let user_ref = schema::text(
+        "The user: accountId on Jira Cloud, username on Server/Data Center (see jira_search_users)",
+    );
+    vec![
+        ConnectorTool::new(
+            "jira_list_worklogs",
+            "List Jira worklogs",
+            "List the work logged on a Jira issue (paginated with startAt).",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(&[key.clone(), start.clone(), max.clone()], &["issueKey"]),
+            {
+                let mut s = offset_page_schema("worklogs", worklog_schema());
+                s["properties"]["issueKey"] = json!({"type": "string"});
+                s
+            },
+            handler!(list_worklogs),
+        ),
+        ConnectorTool::new(
+            "jira_add_worklog",
+            "Log work on a Jira issue",
+            "Log time spent on a Jira issue, e.g. timeSpent \"1h 30m\", optionally with when it started and a Markdown comment.",
+            JIRA,
+            ToolAnnotations::writes(false),
+            json!({
+                "type": "object",
+                "properties": {
+                    "issueKey": issue_key_schema(),
+                    "timeSpent": {"type": "string", "pattern": "^\\s*\\d+(\\.\\d+)?[wdhm](\\s+\\d+(\\.\\d+)?[wdhm])*\\s*$", "description": "Time in Jira's format, e.g. \"3h 20m\" or \"1d\""},
+                    "timeSpentSeconds": {"type": "integer", "minimum": 60, "maximum": 31_536_000, "description": "Time in seconds (instead of timeSpent)"},
+                    "started": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}[+-]\\d{4}$", "description": "When the work started, e.g. 2026-01-05T09:00:00.000+0000 (default: now)"},
+                    "comment": {"type": "string", "description": "Comment in Markdown"},
+                },
+                "required": ["issueKey"],
+                "oneOf": [{"required": ["timeSpent"]}, {"required": ["timeSpentSeconds"]}],
+                "additionalProperties": false,
+            }),
+            object(&[("issueKey", json!({"type": "string"})), ("worklog", worklog_schema())], &["issueKey", "worklog"]),
+            handler!(add_worklog),
+        ),
+        ConnectorTool::new(
+            "jira_list_attachments",
+            "List Jira attachments",
+            "List the files attached to a Jira issue; read one with resources/read on its resourceUri (jira://attachment/{id}; text as text, other types as a base64 blob, up to maxResourceBytes).",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(std::slice::from_ref(&key), &["issueKey"]),
+            object(
+                &[
+                    ("issueKey", json!({"type": "string"})),
+                    ("attachments", schema::array_of(attachment_schema())),
+                    ("maxResourceBytes", json!({"type": "integer", "description": "Largest attachment resources/read returns"})),
+                ],
+                &["issueKey", "attachments", "maxResourceBytes"],
+            ),
+            handler!(list_attachments),
+        ),
+        ConnectorTool::new(
+            "jira_link_issues",
+            "Link two Jira issues",
+            "Link two Jira issues with a link type by name (see jira_list_link_types), e.g. outwardIssue PROJ-1 \"blocks\" inwardIssue PROJ-2 with linkType \"Blocks\".",
+            JIRA,
+            ToolAnnotations::writes(false),
+            schema::input(
+                &[
+                    ("linkType", schema::text("Link type name, e.g. Blocks, Relates, Duplicate")),
+                    ("inwardIssue", issue_key_schema()),
+                    ("outwardIssue", issue_key_schema()),
+                    ("comment", schema::string("Optional comment (Markdown) added to the inward issue")),
+                ],
+                &["linkType", "inwardIssue", "outwardIssue"],
+            ),
+            object(
+                &[
+                    ("linkType", json!({"type": "string"})),
+                    ("inwardIssue", json!({"type": "string"})),
+                    ("outwardIssue", json!({"type": "string"})),
+                ],
+                &["linkType", "inwardIssue", "outwardIssue"],
+            ),
+            handler!(link_issues),
+        ),
+        ConnectorTool::new(
+            "jira_list_link_types",
+            "List Jira issue link types",
+            "List the issue link types of this Jira (name, and the inward and outward descriptions).",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(&[], &[]),
+            object(
+                &[(
+                    "linkTypes",
+                    schema::array_of(object(
+                        &[
+                            ("id", json!({"type": "string"})),
+                            ("name", json!({"type": "string"})),
+                            ("inward", schema::nullable_string()),
+                            ("outward", schema::nullable_string()),
+                        ],
+                        &["id", "name"],
+                    )),
+                )],
+                &["linkTypes"],
+            ),
+            handler!(list_link_types),
+        ),
+        ConnectorTool::new(
+            "jira_search_users",
+            "Search Jira users",
+            "Find Jira users by name or email, e.g. to pick an assignee or watcher (Cloud: accountId; Server/Data Center: name).",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(
+                &[
+                    ("query", schema::text("Part of the user's name, username or email")),
+                    start.clone(),
+                    max.clone(),
+                ],
+                &["query"],
+            ),
+            object(
+                &[
+                    ("users", schema::array_of(user_schema())),
+                    ("startAt", json!({"type": "integer"})),
+                    ("isLast", json!({"type": "boolean"})),
+                ],
+                &["users", "startAt", "isLast"],
+            ),
+            handler!(search_users),
+        ),
+        ConnectorTool::new(
+            "jira_get_create_fields",
+            "Get Jira create-issue fields",
+            "List the fields (ids, names, types, required, allowed values) a Jira issue of this project and type takes on creation; jira_create_issue's customFields accepts these names.",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(
+                &[
+                    ("projectKey", schema::text("Project key, e.g. DEMO")),
+                    ("issueType", schema::string("Issue type name or id (default Task)")),
+                ],
+                &["projectKey"],
+            ),
+            object(
+                &[
+                    ("projectKey", json!({"type": "string"})),
+                    ("issueType", object(&[("id", json!({"type": "string"})), ("name", json!({"type": "string"}))], &["id", "name"])),
+                    ("fields", schema::array_of(field_schema())),
+                    ("truncated", json!({"type": "boolean", "description": "More fields exist than were read (500)"})),
+                ],
+                &["projectKey", "issueType", "fields", "truncated"],
+            ),
+            handler!(get_create_fields),
+        ),
+        ConnectorTool::new(
+            "jira_get_changelog",
+            "Get a Jira issue's changelog",
+            "List the change history of a Jira issue (who changed which field from what to what), oldest first, paginated with startAt.",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(&[key.clone(), start, max], &["issueKey"]),
+            {
+                let mut s = offset_page_schema(
+                    "changes",
+                    object(
+                        &[
+                            ("id", json!({"type": "string"})),
+                            ("author", schema::nullable_string()),
+                            ("created", schema::nullable_string()),
+                            (
+                                "items",
+                                schema::array_of(object(
+                                    &[
+                                        ("field", json!({"type": "string"})),
+                                        ("from", schema::nullable_string()),
+                                        ("to", schema::nullable_string()),
+                                    ],
+                                    &["field"],
+                                )),
+                            ),
+                        ],
+                        &["id", "items"],
+                    ),
+                );
+                s["properties"]["issueKey"] = json!({"type": "string"});
+                s
+            },
+            handler!(get_changelog),
+        ),
+        ConnectorTool::new(
+            "jira_list_watchers",
+            "List Jira watchers",
+            "List the users watching a Jira issue.",
+            JIRA,
+            ToolAnnotations::read_only(),
+            schema::input(std::slice::from_ref(&key), &["issueKey"]),
+            object(
+                &[
+                    ("issueKey", json!({"type": "string"})),
+                    ("watchCount", json!({"type": "integer"})),
+                    ("isWatching", json!({"type": ["boolean", "null"]})),
+                    ("watchers", schema::array_of(user_schema())),
+                ],
+                &["issueKey", "watchCount", "watchers"],
+            ),
+            handler!(list_watchers),
+        ),
+        ConnectorTool::new(
+            "jira_add_watcher",
+            "Add a Jira watcher",
+            "Add a user as a watcher of a Jira issue.",
+            JIRA,
+            ToolAnnotations::writes(true),
+            schema::input(&[key.clone(), ("user", user_ref)], &["issueKey", "user"]),
+            object(&[("issueKey", json!({"type": "string"})), ("user", json!({"type": "string"}))], &["issueKey", "user"]),
+            handler!(add_watcher),
+        ),
+        ConnectorTool::new(
+            "jira_delete_issue",
+            "Delete a Jira issue",
+            "Delete a Jira issue for good (and, with deleteSubtasks, its subtasks). This cannot be undone.",
+            JIRA,
+            ToolAnnotations::destructive(true),
+            schema::input(
+                &[key, ("deleteSubtasks", json!({"type": "boolean", "description": "Also delete its subtasks (required when it has any)"}))],
+                &["issueKey"],
+            ),
+            object(&[("issueKey", json!({"type": "string"})), ("deleted", json!({"type": "boolean"}))], &["issueKey", "deleted"]),
+            handler!(delete_issue),
+        ),
+        ConnectorTool::new(
+            "jira_create_issues",
+            "Create Jira issues in bulk",
+            "Create up to 50 Jira issues in one request. Each description is Markdown. Issues Jira refuses are listed in errors with their index; the others are created.",
+            JIRA,
+            ToolAnnotations::writes(false),
+            schema::input(
+                &[(
+                    "issues",
+                    json!({
+                        "type": "array", "minItems": 1, "maxItems": BULK_MAX,
+                        "items": schema::input(
+                            &[
+                                ("projectKey", schema::text("Project key, e.g. DEMO")),
+                                ("summary", schema::text("One-line summary")),
+                                ("issueType", schema::string("Issue type name (default Task)")),
+                                ("description", schema::string("Description in Markdown")),
+                                ("labels", schema::strings("Labels")),
+                            ],
+                            &["projectKey", "summary"],
+                        ),
+                    }),
+                )],
+                &["issues"],
+            ),
+            object(
+                &[
+                    ("issues", schema::array_of(created_schema())),
+                    (
+                        "errors",
+                        schema::array_of(object(
+                            &[("index", json!({"type": "integer"})), ("message", json!({"type": "string"}))],
+                            &["index", "message"],
+                        )),
+                    ),
+                ],
+                &["issues", "errors"],
+            ),
+            handler!(create_issues),
+        ),
+    ]
+}
+
+async fn list_worklogs(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let (start, max) = page_args(&args, 50);
+    let q = query(&[
+        ("startAt", Some(start.to_string())),
+        ("maxResults", Some(max.to_string())),
+    ]);
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/issue/{}/worklog{q}", site.api(), encode(key)),
+            None,
+        )
+        .await?;
+    let list: Vec<Value> = reply.body["worklogs"]
+        .as_array()
+        .map(|l| l.iter().map(worklog).collect())
+        .unwrap_or_default();
+    let (start_at, total, is_last) = offset_page(&reply.body, start, list.len());
+    Ok(
+        json!({"issueKey": key, "worklogs": list, "startAt": start_at, "total": total, "isLast": is_last}),
+    )
+}
+
+async fn add_worklog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let mut body = Map::new();
+    if let Some(t) = args.opt_str("timeSpent") {
+        body.insert("timeSpent".into(), json!(t));
+    }
+    if let Some(s) = args.opt_u64("timeSpentSeconds") {
+        body.insert("timeSpentSeconds".into(), json!(s));
+    }
+    if let Some(s) = args.opt_str("started") {
+        body.insert("started".into(), json!(s));
+    }
+    if let Some(c) = args.opt_str("comment") {
+        body.insert("comment".into(), site.rich(c));
+    }
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::POST,
+            &format!("{}/issue/{}/worklog", site.api(), encode(key)),
+            Some(&Value::Object(body)),
+        )
+        .await?;
+    Ok(json!({"issueKey": key, "worklog": worklog(&reply.body)}))
+}
+
+async fn list_attachments(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/issue/{}?fields=attachment", site.api(), encode(key)),
+            None,
+        )
+        .await?;
+    let list: Vec<Value> = reply.body["fields"]["attachment"]
+        .as_array()
+        .map(|l| l.iter().map(attachment).collect())
+        .unwrap_or_default();
+    Ok(json!({"issueKey": key, "attachments": list, "maxResourceBytes": ATTACHMENT_MAX_BYTES}))
+}
+
+/// One attachment's content, as `jira://attachment/{id}` returns it.
+pub(crate) struct AttachmentContent {
+    /// The attachment's MIME type.
+    pub mime_type: String,
+    /// The bytes (all of them: larger attachments are refused).
+    pub bytes: Vec<u8>,
+}
+
+/// Why an attachment could not be read.
+pub(crate) enum AttachmentError {
+    /// The upstream refused or failed.
+    Upstream(UpstreamFailure),
+    /// Larger than [`ATTACHMENT_MAX_BYTES`].
+    TooLarge(String),
+}
+
+impl From<UpstreamFailure> for AttachmentError {
+    fn from(e: UpstreamFailure) -> Self {
+        AttachmentError::Upstream(e)
+    }
+}
+
+/// Reads one attachment: its metadata (size, MIME type, file name), then the content under the cap
+/// (Cloud: `attachment/content/{id}?redirect=false`, answered directly instead of a redirect to the
+/// media store; Server/Data Center: `/secure/attachment/{id}/{filename}` below the base URL, built
+/// from the metadata, so no URL from the answer is followed).
+pub(crate) async fn read_attachment(
+    up: &Upstream<'_>,
+    site: &Site,
+    id: &str,
+) -> Result<AttachmentContent, AttachmentError> {
+    let meta = up
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/attachment/{}", site.api(), encode(id)),
+            None,
+        )
+        .await?
+        .body;
+    let too_large = |size: u64| {
+        AttachmentError::TooLarge(format!(
+            "Jira attachment {id} is {size} bytes, more than the {ATTACHMENT_MAX_BYTES} bytes a resource read returns; open it in Jira instead"
+        ))
+    };
+    if let Some(size) = meta["size"].as_u64().filter(|s| *s > ATTACHMENT_MAX_BYTES) {
+        return Err(too_large(size));
+    }
+    let path = if site.deployment.is_server() {
+        format!(
+            "/secure/attachment/{}/{}",
+            encode(id),
+            encode(meta["filename"].as_str().unwrap_or("file"))
+        )
+    } else {
+        format!(
+            "/rest/api/3/attachment/content/{}?redirect=false",
+            encode(id)
+        )
+    };
+    let cap = BodyCap {
+        max_bytes: ATTACHMENT_MAX_BYTES as usize,
+        keep: Keep::Head,
+    };
+    let got = up.bytes(&site.ep, &path, cap).await?;
+    if got.truncated {
+        return Err(too_large(got.seen_bytes));
+    }
+    let mime_type = meta["mimeType"]
+        .as_str()
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    Ok(AttachmentContent {
+        mime_type,
+        bytes: got.bytes,
+    })
+}
+
+async fn link_issues(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let (link, inward, outward) = (
+        args.str("linkType")?,
+        args.str("inwardIssue")?,
+        args.str("outwardIssue")?,
+    );
+    let mut body = json!({
+        "type": {"name": link},
+        "inwardIssue": {"key": inward},
+        "outwardIssue": {"key": outward},
+    });
+    if let Some(c) = args.opt_str("comment") {
+        body["comment"] = json!({"body": site.rich(c)});
+    }
+    ctx.upstream
+        .json(
+            &site.ep,
+            Method::POST,
+            &format!("{}/issueLink", site.api()),
+            Some(&body),
+        )
+        .await?;
+    Ok(json!({"linkType": link, "inwardIssue": inward, "outwardIssue": outward}))
+}
+
+async fn list_link_types(ctx: &ToolContext<'_>, _args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/issueLinkType", site.api()),
+            None,
+        )
+        .await?;
+    let list: Vec<Value> = reply.body["issueLinkTypes"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|t| {
+                    json!({
+                        "id": t["id"].as_str().unwrap_or_default(),
+                        "name": t["name"].as_str().unwrap_or_default(),
+                        "inward": opt(t["inward"].as_str()),
+                        "outward": opt(t["outward"].as_str()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json!({"linkTypes": list}))
+}
+
+async fn search_users(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let (start, max) = page_args(&args, 50);
+    // Cloud takes `query` (name or email); Server/Data Center's `username` matches the same.
+    let name = if site.deployment.is_server() {
+        "username"
+    } else {
+        "query"
+    };
+    let q = query(&[
+        (name, Some(args.str("query")?.to_owned())),
+        ("startAt", Some(start.to_string())),
+        ("maxResults", Some(max.to_string())),
+    ]);
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/user/search{q}", site.api()),
+            None,
+        )
+        .await?;
+    let users: Vec<Value> = reply
+        .body
+        .as_array()
+        .map(|l| l.iter().map(user).collect())
+        .unwrap_or_default();
+    let is_last = (users.len() as u64) < max;
+    Ok(json!({"users": users, "startAt": start, "isLast": is_last}))
+}
+
+/// The issue type (id, name) of a project matching `wanted` (a name, case-insensitive, or an id).
+async fn issue_type(
+    up: &Upstream<'_>,
+    site: &Site,
+    project: &str,
+    wanted: &str,
+) -> Result<(String, String), ToolFailure> {
+    let reply = up
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!(
+                "{}/issue/createmeta/{}/issuetypes?maxResults=200",
+                site.api(),
+                encode(project)
+            ),
+            None,
+        )
+        .await?;
+    // Cloud: `issueTypes`; Server/Data Center: `values`.
+    let types = reply.body["issueTypes"]
+        .as_array()
+        .or(reply.body["values"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    let found = types.iter().find(|t| t["id"] == wanted).or_else(|| {
+        types.iter().find(|t| {
+            t["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
+        })
+    });
+    match found {
+        Some(t) => Ok((
+            t["id"].as_str().unwrap_or_default().to_owned(),
+            t["name"].as_str().unwrap_or_default().to_owned(),
+        )),
+        None => {
+            let names: Vec<&str> = types.iter().filter_map(|t| t["name"].as_str()).collect();
+            Err(ToolFailure::new(format!(
+                "issue type '{wanted}' does not exist in Jira project {project}; its issue types: {}",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// The create-screen fields of a project's issue type, read page by page (at most [`META_PAGES`]);
+/// returns them and whether more were left.
+async fn create_fields(
+    up: &Upstream<'_>,
+    site: &Site,
+    project: &str,
+    type_id: &str,
+) -> Result<(Vec<Value>, bool), ToolFailure> {
+    let mut all = Vec::new();
+    let mut start = 0u64;
+    for _ in 0..META_PAGES {
+        let reply = up
+            .json(
+                &site.ep,
+                Method::GET,
+                &format!(
+                    "{}/issue/createmeta/{}/issuetypes/{}?startAt={start}&maxResults=100",
+                    site.api(),
+                    encode(project),
+                    encode(type_id)
+                ),
+                None,
+            )
+            .await?;
+        // Cloud: `fields`; Server/Data Center: `values`.
+        let page = reply.body["fields"]
+            .as_array()
+            .or(reply.body["values"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let n = page.len() as u64;
+        all.extend(page);
+        let (_, _, is_last) = offset_page(&reply.body, start, n as usize);
+        if is_last || n == 0 {
+            return Ok((all, false));
+        }
+        start += n;
+    }
+    Ok((all, true))
+}
+
+fn field_summary(f: &Value) -> Value {
+    let allowed: Vec<Value> = f["allowedValues"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .take(50)
+                .filter_map(|v| v["name"].as_str().or(v["value"].as_str()).map(|s| json!(s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "fieldId": f["fieldId"].as_str().or(f["key"].as_str()).unwrap_or_default(),
+        "name": f["name"].as_str().unwrap_or_default(),
+        "required": f["required"].as_bool().unwrap_or(false),
+        "type": opt(f["schema"]["type"].as_str()),
+        "items": opt(f["schema"]["items"].as_str()),
+        "custom": f["schema"]["custom"].is_string(),
+        "hasDefaultValue": f["hasDefaultValue"].as_bool(),
+        "allowedValues": allowed,
+    })
+}
+
+async fn get_create_fields(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let project = args.str("projectKey")?;
+    let wanted = args.opt_str("issueType").unwrap_or("Task");
+    let (id, name) = issue_type(ctx.upstream, &site, project, wanted).await?;
+    let (fields, truncated) = create_fields(ctx.upstream, &site, project, &id).await?;
+    let fields: Vec<Value> = fields.iter().map(field_summary).collect();
+    Ok(json!({
+        "projectKey": project,
+        "issueType": {"id": id, "name": name},
+        "fields": fields,
+        "truncated": truncated,
+    }))
+}
+
+/// A value for a field given by name, shaped by the field's type where Jira wants an object: an
+/// option by its value, a user by accountId (Cloud) or name (Server/Data Center). Other values pass
+/// as given.
+fn field_value(site: &Site, field: &Value, v: &Value) -> Value {
+    let Some(text) = v.as_str() else {
+        if let (Some(list), Some("option")) = (v.as_array(), field["schema"]["items"].as_str()) {
+            return list
+                .iter()
+                .map(|x| match x.as_str() {
+                    Some(s) => json!({"value": s}),
+                    None => x.clone(),
+                })
+                .collect();
+        }
+        return v.clone();
+    };
+    match field["schema"]["type"].as_str() {
+        Some("option") => json!({"value": text}),
+        Some("user") if site.deployment.is_server() => json!({"name": text}),
+        Some("user") => json!({"accountId": text}),
+        Some("array") if field["schema"]["items"] == "option" => json!([{"value": text}]),
+        _ => v.clone(),
+    }
+}
+
+/// Resolves `customFields` given by name (or by id such as `customfield_10010`) to field ids through
+/// the create metadata of the project's issue type. An unknown or ambiguous name is a failure that
+/// lists the candidates, before anything is created.
+pub(crate) async fn resolve_fields(
+    up: &Upstream<'_>,
+    site: &Site,
+    project: &str,
+    issue_type_name: &str,
+    given: &Map<String, Value>,
+) -> Result<Map<String, Value>, ToolFailure> {
+    let (type_id, _) = issue_type(up, site, project, issue_type_name).await?;
+    let (fields, _) = create_fields(up, site, project, &type_id).await?;
+    let id_of = |f: &Value| -> String {
+        f["fieldId"]
+            .as_str()
+            .or(f["key"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut out = Map::new();
+    for (name, value) in given {
+        let by_id: Vec<&Value> = fields.iter().filter(|f| id_of(f) == *name).collect();
+        let matches: Vec<&Value> = if by_id.is_empty() {
+            fields
+                .iter()
+                .filter(|f| {
+                    f["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
+                })
+                .collect()
+        } else {
+            by_id
+        };
+        match matches.as_slice() {
+            [one] => {
+                out.insert(id_of(one), field_value(site, one, value));
+            }
+            [] => {
+                let mut names: Vec<&str> = fields
+                    .iter()
+                    .filter(|f| f["schema"]["custom"].is_string())
+                    .filter_map(|f| f["name"].as_str())
+                    .collect();
+                names.sort_unstable();
+                return Err(ToolFailure::new(format!(
+                    "customFields: no field named '{name}' on the create screen of {issue_type_name} in Jira project {project}; its custom fields: {} (see jira_get_create_fields)",
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                )));
+            }
+            many => {
+                let ids: Vec<String> = many.iter().map(|f| id_of(f)).collect();
+                return Err(ToolFailure::new(format!(
+                    "customFields: the name '{name}' is ambiguous in Jira project {project} ({issue_type_name}): fields {}; give the field id instead",
+                    ids.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn get_changelog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let (start, max) = page_args(&args, 50);
+    let change = |h: &Value| {
+        let items: Vec<Value> = h["items"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|i| {
+                        json!({
+                            "field": i["field"].as_str().unwrap_or_default(),
+                            "from": opt(i["fromString"].as_str().or(i["from"].as_str())),
+                            "to": opt(i["toString"].as_str().or(i["to"].as_str())),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "id": h["id"].as_str().unwrap_or_default(),
+            "author": user_name(&h["author"]),
+            "created": opt(h["created"].as_str()),
+            "items": items,
+        })
+    };
+    if site.deployment.is_server() {
+        // Server/Data Center has no paged changelog resource: the issue's `changelog` expansion
+        // carries the histories, paged here with the same shape as Cloud.
+        let reply = ctx
+            .upstream
+            .json(
+                &site.ep,
+                Method::GET,
+                &format!(
+                    "/rest/api/2/issue/{}?fields=summary&expand=changelog",
+                    encode(key)
+                ),
+                None,
+            )
+            .await?;
+        let all = reply.body["changelog"]["histories"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let list: Vec<Value> = all
+            .iter()
+            .skip(start as usize)
+            .take(max as usize)
+            .map(change)
+            .collect();
+        return Ok(json!({
+            "issueKey": key, "changes": list, "startAt": start, "total": all.len(),
+            "isLast": start.saturating_add(max) >= all.len() as u64,
+        }));
+    }
+    let q = query(&[
+        ("startAt", Some(start.to_string())),
+        ("maxResults", Some(max.to_string())),
+    ]);
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("/rest/api/3/issue/{}/changelog{q}", encode(key)),
+            None,
+        )
+        .await?;
+    let list: Vec<Value> = reply.body["values"]
+        .as_array()
+        .map(|l| l.iter().map(change).collect())
+        .unwrap_or_default();
+    let (start_at, total, is_last) = offset_page(&reply.body, start, list.len());
+    Ok(
+        json!({"issueKey": key, "changes": list, "startAt": start_at, "total": total, "isLast": is_last}),
+    )
+}
+
+async fn list_watchers(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/issue/{}/watchers", site.api(), encode(key)),
+            None,
+        )
+        .await?;
+    let watchers: Vec<Value> = reply.body["watchers"]
+        .as_array()
+        .map(|l| l.iter().map(user).collect())
+        .unwrap_or_default();
+    Ok(json!({
+        "issueKey": key,
+        "watchCount": reply.body["watchCount"].as_u64().unwrap_or(watchers.len() as u64),
+        "isWatching": reply.body["isWatching"].as_bool(),
+        "watchers": watchers,
+    }))
+}
+
+async fn add_watcher(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let who = args.str("user")?;
+    // The body is the bare JSON string: an accountId on Cloud, a username on Server/Data Center.
+    ctx.upstream
+        .json(
+            &site.ep,
+            Method::POST,
+            &format!("{}/issue/{}/watchers", site.api(), encode(key)),
+            Some(&json!(who)),
+        )
+        .await?;
+    Ok(json!({"issueKey": key, "user": who}))
+}
+
+async fn delete_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let key = args.str("issueKey")?;
+    let q = query(&[(
+        "deleteSubtasks",
+        args.opt_bool("deleteSubtasks").map(|b| b.to_string()),
+    )]);
+    ctx.upstream
+        .json(
+            &site.ep,
+            Method::DELETE,
+            &format!("{}/issue/{}{q}", site.api(), encode(key)),
+            None,
+        )
+        .await?;
+    Ok(json!({"issueKey": key, "deleted": true}))
+}
+
+async fn create_issues(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+    let site = Site::of(ctx.upstream).await?;
+    let items = args
+        .0
+        .get("issues")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let updates: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let mut fields = json!({
+                "project": {"key": i["projectKey"]},
+                "summary": i["summary"],
+                "issuetype": {"name": i["issueType"].as_str().filter(|t| !t.trim().is_empty()).unwrap_or("Task")},
+            });
+            if let Some(d) = i["description"].as_str() {
+                fields["description"] = site.rich(d);
+            }
+            if let Some(l) = i["labels"].as_array().filter(|l| !l.is_empty()) {
+                fields["labels"] = json!(l);
+            }
+            json!({"fields": fields})
+        })
+        .collect();
+    let reply = ctx
+        .upstream
+        .json(
+            &site.ep,
+            Method::POST,
+            &format!("{}/issue/bulk", site.api()),
+            Some(&json!({"issueUpdates": updates})),
+        )
+        .await?;
+    let created: Vec<Value> = reply.body["issues"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|c| {
+                    let key = c["key"].as_str().unwrap_or_default();
+                    json!({"key": key, "id": c["id"].as_str().unwrap_or_default(), "url": browse_url(&site.ep, key)})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let errors: Vec<Value> = reply.body["errors"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|e| {
+                    json!({
+                        "index": e["failedElementNumber"].as_u64().unwrap_or_default(),
+                        "message": crate::upstream::error_detail(e["elementErrors"].to_string().as_bytes()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json!({"issues": created, "errors": errors}))
+}
