@@ -32,7 +32,7 @@ step() {
 # suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
 # "What the total counts" section explains each.
 declare -A MIN=(
-  [cargo]=205              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
+  [cargo]=206              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
   [python-e2e]=153         # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=11           # tests/ts: clients.test.mjs (SDK v1: Streamable HTTP, legacy SSE, WebSocket, resumption: 4),
                            # clients-v2.test.mjs (SDK v2: Streamable HTTP in 3 eras, legacy SSE, resumption, errors: 6), stdio.test.mjs (1)
@@ -42,7 +42,7 @@ declare -A MIN=(
   [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
   [lambda-store]=6         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
-  [lambda-e2e]=101          # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-e2e]=101         # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=18      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios
   [terraform-hcl]=11       # tests/infra: Terraform (4) and the import-cycle check of every crate (7)

@@ -86,7 +86,7 @@ def seeded(fakes):
     jira, gl = fakes["jira"], fakes["gitlab"]
     for text in ["Reproduced on main: /login redirects forever.", "Happens only with an expired cookie."]:
         vendor(jira, "POST", f"/rest/api/3/issue/{KEY}/comment", {"body": adf(text)}, jira=True)
-    vendor(gl, "POST", f"/api/v4/projects/1/repository/branches?branch={BRANCH}&ref=main")
+    vendor(gl, "POST", "/api/v4/projects/1/repository/branches", {"branch": BRANCH, "ref": "main"})
     vendor(gl, "POST", "/api/v4/projects/1/repository/commits", {
         "branch": BRANCH, "commit_message": "DEMO-1 first attempt at the redirect guard",
         "actions": [{"action": "update", "file_path": "src/main.rs", "content": "fn main() {}\n"}],

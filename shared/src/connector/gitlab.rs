@@ -541,19 +541,14 @@ pub(crate) async fn new_branch(
     name: &str,
     from: &str,
 ) -> Result<Value, UpstreamFailure> {
-    let q = query(&[
-        ("branch", Some(name.to_owned())),
-        ("ref", Some(from.to_owned())),
-    ]);
+    // A JSON body, as GitLab's generated OpenAPI document declares it (`RequestBody_4b00ccc66329`);
+    // Grape would also read the two from the query string that branches.md's curl example uses.
     let reply = up
         .json(
             ep,
             Method::POST,
-            &format!(
-                "/projects/{}/repository/branches{q}",
-                project_ref(project_id)
-            ),
-            None,
+            &format!("/projects/{}/repository/branches", project_ref(project_id)),
+            Some(&json!({"branch": name, "ref": from})),
         )
         .await?;
     Ok(branch(&reply.body))

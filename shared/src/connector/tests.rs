@@ -442,7 +442,17 @@ fn create_branch_for_issue_spans_both_services() {
     let out = out.unwrap();
     assert_eq!(out["branch"], "DEMO-1-fix-login-redirect-loop");
     assert_eq!(out["jiraCommentId"], "555");
-    assert!(seen[2].1.ends_with("/projects/demo-group%2Fdemo-project/repository/branches?branch=DEMO-1-fix-login-redirect-loop&ref=main"), "{}", seen[2].1);
+    assert!(
+        seen[2]
+            .1
+            .ends_with("/projects/demo-group%2Fdemo-project/repository/branches"),
+        "{}",
+        seen[2].1
+    );
+    assert_eq!(
+        seen[2].2,
+        Some(json!({"branch": "DEMO-1-fix-login-redirect-loop", "ref": "main"}))
+    );
     let comment = seen[3].2.as_ref().unwrap().to_string();
     assert!(
         comment.contains("DEMO-1-fix-login-redirect-loop"),

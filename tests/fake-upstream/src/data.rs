@@ -1081,7 +1081,11 @@ impl Data {
                         )
                     }
                     ("POST", ["repository", "branches"]) => {
-                        let (Some(name), Some(from)) = (q.get("branch"), q.get("ref")) else {
+                        // Grape reads `branch` and `ref` from the JSON body or the query string.
+                        let b = body.cloned().unwrap_or_default();
+                        let name = b["branch"].as_str().or_else(|| q.get("branch"));
+                        let from = b["ref"].as_str().or_else(|| q.get("ref"));
+                        let (Some(name), Some(from)) = (name, from) else {
                             return Reply::json(
                                 400,
                                 json!({"error": "branch is missing, ref is missing"}),
@@ -2054,7 +2058,9 @@ fn pipeline_full(p: &Value, pweb: &str) -> Value {
     p["finished_at"] = if done { json!(ISO) } else { Value::Null };
     p["committed_at"] = Value::Null;
     p["duration"] = if done { json!(61) } else { Value::Null };
-    p["queued_duration"] = json!(0.5);
+    // Whole seconds: GitLab's `Entities::Ci::Pipeline` declares an integer (its generated
+    // OpenAPI document, `APIEntitiesCiPipeline`), which the REST page's number also admits.
+    p["queued_duration"] = json!(1);
     p["coverage"] = Value::Null;
     p["detailed_status"] = json!({
         "icon": format!("status_{status}"), "text": status, "label": status, "group": status,
