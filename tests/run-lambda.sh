@@ -70,8 +70,11 @@ if [ "$PART" = all ] || [ "$PART" = clients ]; then
   ts_status=$?
   MCP_EDGE_URL="$URL" bash tests/conformance/run.sh
   conf_status=$?
+  MCP_EDGE_URL="$URL" bash tests/conformance/run-next.sh
+  next_status=$?
   set -e
   echo "TypeScript SDK and conformance against the Lambda took $(( $(date +%s) - started )) s"
   [ "$ts_status" -eq 0 ] || { echo "TypeScript SDK against the Lambda failed"; exit 1; }
   [ "$conf_status" -eq 0 ] || { echo "conformance against the Lambda failed"; exit 1; }
+  [ "$next_status" -eq 0 ] || { echo "conformance 0.2.0-alpha.12 against the Lambda failed"; exit 1; }
 fi

@@ -81,6 +81,12 @@ variable "session_ttl" {
   default     = "1h"
 }
 
+variable "list_ttl" {
+  description = "MCP_EDGE_LIST_TTL: how long a 2026-07-28 client may cache tools/list, prompts/list and the resource lists (ttlMs)."
+  type        = string
+  default     = "0s"
+}
+
 variable "keepalive" {
   description = "MCP_EDGE_KEEPALIVE: interval of SSE keep-alive comments."
   type        = string

@@ -40,6 +40,9 @@ pub enum McpError {
     /// A 2026-07-28 routing header disagrees with the body.
     #[error("{0}")]
     HeaderMismatch(String),
+    /// A 2026-07-28 request needs a client capability its `_meta` does not declare (-32021).
+    #[error("Missing required client capability: {0}")]
+    MissingClientCapability(String),
     /// `Content-Type` is not JSON.
     #[error("Unsupported Media Type: Content-Type must be application/json")]
     UnsupportedMediaType,
@@ -117,6 +120,10 @@ impl McpError {
                 Some(json!({ "supported": MODERN_VERSIONS, "requested": requested })),
             ),
             McpError::HeaderMismatch(_) => (code::HEADER_MISMATCH, None),
+            McpError::MissingClientCapability(cap) => (
+                code::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                Some(json!({ "requiredCapabilities": { cap.as_str(): {} } })),
+            ),
             McpError::PolicyDenied(_) => (code::FORBIDDEN, None),
             McpError::Unauthorized(_) => (code::UNAUTHORIZED, None),
             McpError::RateLimited(ms) => (code::RATE_LIMITED, Some(json!({ "retryAfterMs": ms }))),
@@ -145,6 +152,7 @@ impl McpError {
             | McpError::UnsupportedVersionHeader(_)
             | McpError::UnsupportedVersion(_)
             | McpError::HeaderMismatch(_)
+            | McpError::MissingClientCapability(_)
             | McpError::InvalidParams(_) => StatusCode::BAD_REQUEST,
             McpError::MethodNotFound(_)
             | McpError::SessionNotFound

@@ -23,6 +23,7 @@ pub mod credential;
 pub mod error;
 pub mod gateway;
 pub mod metrics;
+pub mod mrtr;
 pub mod outbox;
 pub mod policy;
 pub mod port;

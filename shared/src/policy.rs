@@ -30,6 +30,8 @@ pub struct RequestPolicy {
     allowed: Option<Vec<String>>,
     denied: Vec<String>,
     caller: Option<Caller>,
+    /// A policy header of this request (`X-MCP-Read-Only`, `X-MCP-Tools`) was honoured.
+    from_headers: bool,
 }
 
 impl RequestPolicy {
@@ -40,6 +42,7 @@ impl RequestPolicy {
             allowed: config.allowed_tools.clone(),
             denied: config.denied_tools.clone(),
             caller: None,
+            from_headers: false,
         };
         if !config.allow_request_overrides {
             return policy;
@@ -50,6 +53,7 @@ impl RequestPolicy {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
+        policy.from_headers = header(READ_ONLY_HEADER).is_some() || header(TOOLS_HEADER).is_some();
         if let Some(v) = header(READ_ONLY_HEADER) {
             policy.read_only |=
                 matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on");
@@ -70,6 +74,11 @@ impl RequestPolicy {
             });
         }
         policy
+    }
+
+    /// Whether a request header narrowed this policy (then what a list shows is this request's own).
+    pub fn shaped_by_request(&self) -> bool {
+        self.from_headers
     }
 
     /// Narrows the policy to what the authenticated caller may do (its key's or token's scopes).

@@ -301,6 +301,7 @@ impl Settings {
         let defaults = GatewayConfig::default();
         let gateway = GatewayConfig {
             session_ttl_ms: v.value(&table::SESSION_TTL)?,
+            list_ttl_ms: v.value(&table::LIST_TTL)?,
             max_body_bytes: v.value(&table::MAX_BODY_BYTES)?,
             max_batch: v.value(&table::MAX_BATCH)?,
             origins: OriginPolicy {

@@ -1,6 +1,8 @@
 //! Test-only tools, resources and a prompt, registered only when a platform enables them
 //! (`--enable-test-tools` / `MCP_EDGE_TEST_TOOLS=1`). Never part of the default tool list.
 
+pub mod conformance;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -134,8 +136,6 @@ impl ResourceProvider for TestResources {
                 text: Some(decoded),
                 blob: None,
             }]))
-        } else if uri.starts_with("test://") {
-            Err(ResourceError::NotFound(uri.into()))
         } else {
             Ok(None)
         };
@@ -158,8 +158,9 @@ impl Prompt for Greeting {
 }
 
 /// Registers the test tools `echo`, `add`, `fail`, `destructive_echo` and `reconnect_echo`, the `test://` resources and
-/// the `greeting` prompt.
+/// the `greeting` prompt, and the conformance suite's fixtures ([`conformance`]).
 pub fn register_test_tools(registry: &mut Registry) {
+    conformance::register_tools(registry);
     let number = json!({"type": "number"});
     let tools = [
         TestTool {
@@ -237,4 +238,5 @@ pub fn register_test_tools(registry: &mut Registry) {
             required: true,
         }],
     })));
+    conformance::register_resources_and_prompts(registry);
 }

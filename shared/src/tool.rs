@@ -100,6 +100,40 @@ pub struct ToolContext<'a> {
     /// The session's client, when the call runs in a session (for requests to the client such as
     /// sampling); `None` on sessionless transports.
     pub client: Option<&'a crate::sampling::ClientChannel<'a>>,
+    /// The client's declared capabilities, on a 2026-07-28 request (`_meta`'s
+    /// `io.modelcontextprotocol/clientCapabilities`); `None` for the 2025 eras.
+    pub client_capabilities: Option<&'a Map<String, Value>>,
+    /// A 2026-07-28 retry of an `input_required` result (SEP-2322): the client's answers and the
+    /// verified `requestState`; `None` on a first call.
+    pub input: Option<&'a InputRound>,
+}
+
+impl ToolContext<'_> {
+    /// The client declared `capability` (e.g. `elicitation`, `sampling`, `roots`) in this 2026-07-28
+    /// request. Always false in the 2025 eras, where requests to the client need a session stream.
+    pub fn client_declares(&self, capability: &str) -> bool {
+        self.client_capabilities
+            .is_some_and(|c| c.get(capability).is_some_and(|v| !v.is_null()))
+    }
+}
+
+/// What a 2026-07-28 retry brings back after an `input_required` result (SEP-2322).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputRound {
+    /// `inputResponses`: the client's answer per input-request key (each an object, checked).
+    pub responses: Map<String, Value>,
+    /// The state the handler sealed into the previous round's `requestState` (verified, unexpired,
+    /// issued for this tool or prompt and this caller); `None` when the retry carried no state.
+    pub state: Option<Value>,
+    /// How many `input_required` rounds came before this retry (0 without a `requestState`).
+    pub round: u32,
+}
+
+impl InputRound {
+    /// The response to input request `key`, when the client sent one.
+    pub fn response(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.responses.get(key).and_then(Value::as_object)
+    }
 }
 
 /// A successful tool result.
@@ -113,6 +147,15 @@ pub enum ToolOutput {
     Content(Vec<Value>),
     /// A complete `CallToolResult` from elsewhere (a bridged server), passed on as it is.
     Result(Value),
+    /// The tool needs the client's input first (2026-07-28 `input_required`, SEP-2322): these
+    /// input requests (key to `{method, params}`), and state the gateway seals into a signed
+    /// `requestState` and hands back in [`ToolContext::input`] on the retry.
+    InputRequired {
+        /// `inputRequests`.
+        requests: Map<String, Value>,
+        /// The handler's state for the next round (`Value::Null` for none).
+        state: Value,
+    },
 }
 
 /// A tool failure that the model should see as a result with `isError: true`.
@@ -266,7 +309,8 @@ pub trait Prompt: MaybeSendSync {
     /// Renders the prompt's messages (MCP `PromptMessage` objects) from string arguments.
     fn render(&self, args: &BTreeMap<String, String>) -> Result<Vec<Value>, String>;
     /// Renders with the request's upstream access, for prompts built from upstream data
-    /// (default: [`Prompt::render`]).
+    /// (default: [`Prompt::render`]); used instead of
+    /// [`Prompt::render_with_input`] when [`Prompt::needs_upstream`] says so.
     fn render_in<'a>(
         &'a self,
         _ctx: &'a ToolContext<'a>,
@@ -275,6 +319,34 @@ pub trait Prompt: MaybeSendSync {
         let rendered = self.render(args);
         Box::pin(async move { rendered })
     }
+    /// Whether the prompt is rendered from upstream data with [`Prompt::render_in`] (default: no).
+    fn needs_upstream(&self) -> bool {
+        false
+    }
+    /// Renders on a 2026-07-28 request, which may first ask the client for input (SEP-2322);
+    /// the default renders at once.
+    fn render_with_input(
+        &self,
+        args: &BTreeMap<String, String>,
+        _client_capabilities: Option<&Map<String, Value>>,
+        _input: Option<&InputRound>,
+    ) -> Result<PromptOutput, String> {
+        self.render(args).map(PromptOutput::Messages)
+    }
+}
+
+/// What a prompt rendered: its messages, or a request for the client's input first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptOutput {
+    /// The `PromptMessage` objects.
+    Messages(Vec<Value>),
+    /// `input_required`: input requests and state, as [`ToolOutput::InputRequired`].
+    InputRequired {
+        /// `inputRequests`.
+        requests: Map<String, Value>,
+        /// The prompt's state for the next round.
+        state: Value,
+    },
 }
 
 /// Everything a gateway offers: tools, resources and prompts.

@@ -54,6 +54,8 @@ const ANNOTATIONS: &[&str] = &[
     "format",
     "contentMediaType",
     "contentEncoding",
+    // SEP-2243: the argument is mirrored in an `Mcp-Param-*` header (checked by the transport).
+    "x-mcp-header",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

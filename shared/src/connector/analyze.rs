@@ -741,6 +741,10 @@ impl Prompt for AnalyzePrompt {
         Err("analyze_issue needs Jira and GitLab access; it is rendered with credentials".into())
     }
 
+    fn needs_upstream(&self) -> bool {
+        true
+    }
+
     fn render_in<'a>(
         &'a self,
         ctx: &'a ToolContext<'a>,

@@ -106,6 +106,8 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         now: 0,
         caller: "test",
         client: None,
+        client_capabilities: None,
+        input: None,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()

@@ -27,8 +27,11 @@ pub struct GatewayConfig {
     pub max_batch_reply_bytes: usize,
     /// `Origin` and `Host` checks.
     pub origins: OriginPolicy,
-    /// Key for credential fingerprints kept in sessions.
+    /// Key for credential fingerprints kept in sessions, and (under its own domain label) of the
+    /// signed 2026-07-28 `requestState` ([`crate::mrtr`]).
     pub fingerprint_key: Vec<u8>,
+    /// `ttlMs` of 2026-07-28 list results (`MCP_EDGE_LIST_TTL`).
+    pub list_ttl_ms: u64,
     /// Items per page of list results.
     pub page_size: usize,
     /// Interval of SSE keep-alive comments.

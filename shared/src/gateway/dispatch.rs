@@ -11,8 +11,47 @@ use futures_util::future::{select, Either};
 
 use crate::audit::AuditRecord;
 use crate::error::McpError;
-use crate::protocol::{HANDSHAKE_VERSIONS, META_SERVER_INFO, MODERN_VERSIONS};
-use crate::tool::{ResourceError, Tool, ToolContext, ToolOutput};
+use crate::mrtr;
+use crate::protocol::{
+    HANDSHAKE_VERSIONS, META_CLIENT_CAPABILITIES, META_SERVER_INFO, MODERN_VERSIONS,
+};
+use crate::tool::{InputRound, PromptOutput, ResourceError, Tool, ToolContext, ToolOutput};
+
+/// A 2026-07-28 request's declared client capabilities and its verified `input_required` retry.
+type InputOf<'p> = (Option<&'p Map<String, Value>>, Option<InputRound>);
+
+/// The input-request key of the gateway's confirmation before a destructive tool runs.
+const CONFIRM_KEY: &str = "mcp_edge_confirm";
+
+/// What the client answered to the confirmation of a destructive tool call.
+enum Confirmation {
+    /// No answer yet.
+    NotAsked,
+    /// Accepted with `confirm: true`.
+    Given,
+    /// Declined, cancelled, or accepted without confirming (the action or `unconfirmed`).
+    Refused(String),
+}
+
+fn confirmation(input: Option<&InputRound>) -> Confirmation {
+    let Some(answer) = input.and_then(|i| i.response(CONFIRM_KEY)) else {
+        return Confirmation::NotAsked;
+    };
+    match answer.get("action").and_then(Value::as_str) {
+        Some("accept")
+            if answer
+                .get("content")
+                .and_then(|c| c.get("confirm"))
+                .and_then(Value::as_bool)
+                == Some(true) =>
+        {
+            Confirmation::Given
+        }
+        Some("accept") => Confirmation::Refused("unconfirmed".into()),
+        Some(other) => Confirmation::Refused(other.to_owned()),
+        None => Confirmation::Refused("no action".into()),
+    }
+}
 
 /// Log levels accepted by `logging/setLevel` (RFC 5424 names).
 const LOG_LEVELS: &[&str] = &[
@@ -145,6 +184,11 @@ impl McpApp {
         params: Option<&Map<String, Value>>,
     ) -> Outcome {
         let mut outcome = match method {
+            // 2026-07-28 removed the handshake, ping and logging/setLevel: unknown methods there
+            // (HTTP 404 + -32601, as for any method the server does not implement).
+            "initialize" | "ping" | "logging/setLevel" if call.modern => {
+                Outcome::of(Err(McpError::MethodNotFound(method.to_owned())))
+            }
             "ping" => Outcome::of(Ok(json!({}))),
             "server/discover" if call.modern => Outcome::of(Ok(self.discover_result())),
             "tools/list" => {
@@ -183,18 +227,23 @@ impl McpApp {
                     meta.entry(META_SERVER_INFO)
                         .or_insert_with(|| self.server_info());
                 }
-                // Cacheable results: lists and reads depend on the caller's credentials and policy
-                // headers, so they may only be cached privately, and are stale at once.
-                if matches!(
+                // Caching hints: a list is the same for everyone (`public`) only when no
+                // per-request credential, policy header or authenticated caller shapes it; its
+                // lifetime is `MCP_EDGE_LIST_TTL`. A read is the caller's own and stale at once.
+                let list = matches!(
                     method,
-                    "tools/list"
-                        | "prompts/list"
-                        | "resources/list"
-                        | "resources/templates/list"
-                        | "resources/read"
-                ) {
-                    map.entry("cacheScope").or_insert_with(|| json!("private"));
-                    map.entry("ttlMs").or_insert_with(|| json!(0));
+                    "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list"
+                );
+                if list || method == "resources/read" {
+                    let facts = call.facts;
+                    let shared = list
+                        && facts.credentials.is_empty()
+                        && !facts.policy.shaped_by_request()
+                        && self.config.auth.is_open();
+                    map.entry("cacheScope")
+                        .or_insert_with(|| json!(if shared { "public" } else { "private" }));
+                    map.entry("ttlMs")
+                        .or_insert_with(|| json!(if list { self.config.list_ttl_ms } else { 0 }));
                 }
             }
         }
@@ -292,6 +341,46 @@ impl McpApp {
         let Value::Object(args) = instance else {
             return Outcome::of(Err(McpError::Internal("arguments lost their shape".into())));
         };
+        let target = format!("tools/call:{name}");
+        let (capabilities, input) = match self.input_of(call, &target, params) {
+            Ok(x) => x,
+            Err(e) => {
+                audit("invalid_arguments", Vec::new());
+                return Outcome::of(Err(e));
+            }
+        };
+        // A destructive tool asks the person first when the client can show an elicitation
+        // (2026-07-28, elicitation declared): declined or cancelled ends the call unrun.
+        if call.modern && tool.def().annotations.destructive_hint == Some(true) {
+            let declared = capabilities.is_some_and(|c| c.contains_key("elicitation"));
+            match confirmation(input.as_ref()) {
+                Confirmation::Given => {}
+                Confirmation::Refused(action) => {
+                    audit("declined", Vec::new());
+                    return Outcome::of(Ok(
+                        json!({"content": [{"type": "text", "text": format!("{name} was not run: the user answered '{action}' to the confirmation")}], "isError": true}),
+                    ));
+                }
+                Confirmation::NotAsked if declared => {
+                    audit("input_required", Vec::new());
+                    let ask = json!({"method": "elicitation/create", "params": {
+                        "message": format!("Run {name}? It may change or delete data ({}).", tool.def().description),
+                        "requestedSchema": {"type": "object", "properties": {"confirm": {"type": "boolean", "title": "Run it"}}, "required": ["confirm"]},
+                    }});
+                    let mut requests = Map::new();
+                    requests.insert(CONFIRM_KEY.into(), ask);
+                    return Outcome::of(self.seal_input_required(
+                        call,
+                        &target,
+                        input.as_ref(),
+                        capabilities,
+                        requests,
+                        Value::Null,
+                    ));
+                }
+                Confirmation::NotAsked => {}
+            }
+        }
         if let Err(e) = self.admit_tool_call(&call.facts.caller, started).await {
             audit("rate_limited", Vec::new());
             return Outcome::of(Err(e));
@@ -316,6 +405,8 @@ impl McpApp {
             now: call.facts.now,
             caller: &call.facts.caller.name,
             client: channel.as_ref(),
+            client_capabilities: capabilities,
+            input: input.as_ref(),
         };
         let run = tool.call(&ctx, args);
         let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
@@ -326,6 +417,24 @@ impl McpApp {
             _ => Some(run.await),
         };
         let hosts = upstream.hosts();
+        if let Some(Ok(ToolOutput::InputRequired { requests, state })) = finished {
+            audit("input_required", hosts);
+            let result = if call.modern {
+                self.seal_input_required(
+                    call,
+                    &target,
+                    input.as_ref(),
+                    capabilities,
+                    requests,
+                    state,
+                )
+            } else {
+                Ok(
+                    json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request can answer")}], "isError": true}),
+                )
+            };
+            return Outcome::of(result);
+        }
         let result = match finished {
             Some(Ok(ToolOutput::Result(result))) => {
                 let failed = result.get("isError") == Some(&Value::Bool(true));
@@ -353,6 +462,9 @@ impl McpApp {
                     }
                     ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
                     ToolOutput::Result(result) => result,
+                    ToolOutput::InputRequired { .. } => {
+                        json!({"content": [{"type": "text", "text": "input_required answered above"}], "isError": true})
+                    }
                 }
             }
             Some(Err(failure)) => {
@@ -439,6 +551,8 @@ impl McpApp {
             now: call.facts.now,
             caller: &call.facts.caller.name,
             client: None,
+            client_capabilities: None,
+            input: None,
         };
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
@@ -494,26 +608,94 @@ impl McpApp {
                 )));
             }
         }
-        let upstream = self
-            .upstream
-            .for_call(&call.facts.credentials, call.facts.now)
-            .with_requested(call.facts.deployment.clone());
-        let ctx = ToolContext {
-            credentials: &call.facts.credentials,
-            upstream: &upstream,
-            now: call.facts.now,
-            caller: &call.facts.caller.name,
-            client: None,
+        let messages = if prompt.needs_upstream() {
+            let upstream = self
+                .upstream
+                .for_call(&call.facts.credentials, call.facts.now)
+                .with_requested(call.facts.deployment.clone());
+            let ctx = ToolContext {
+                credentials: &call.facts.credentials,
+                upstream: &upstream,
+                now: call.facts.now,
+                caller: &call.facts.caller.name,
+                client: None,
+                client_capabilities: None,
+                input: None,
+            };
+            prompt
+                .render_in(&ctx, &args)
+                .await
+                .map_err(McpError::InvalidParams)?
+        } else {
+            let target = format!("prompts/get:{name}");
+            let (capabilities, input) = self.input_of(call, &target, params)?;
+            match prompt
+            .render_with_input(&args, capabilities, input.as_ref())
+            .map_err(McpError::InvalidParams)?
+        {
+            PromptOutput::Messages(m) => m,
+            PromptOutput::InputRequired { requests, state } if call.modern => {
+                return self.seal_input_required(call, &target, input.as_ref(), capabilities, requests, state);
+            }
+            PromptOutput::InputRequired { .. } => {
+                return Err(McpError::InvalidParams(format!(
+                    "Invalid params: prompt '{name}' needs input from the client, which only a 2026-07-28 request can answer"
+                )))
+            }
+        }
         };
-        let messages = prompt
-            .render_in(&ctx, &args)
-            .await
-            .map_err(McpError::InvalidParams)?;
         let mut r = json!({ "messages": messages });
         if let Some(d) = &prompt.def().description {
             r["description"] = json!(d);
         }
         Ok(r)
+    }
+
+    /// A 2026-07-28 request's declared client capabilities and its `input_required` retry (verified
+    /// `requestState`, checked `inputResponses`); nothing in the 2025 eras.
+    fn input_of<'p>(
+        &self,
+        call: &Call<'_>,
+        target: &str,
+        params: Option<&'p Map<String, Value>>,
+    ) -> Result<InputOf<'p>, McpError> {
+        if !call.modern {
+            return Ok((None, None));
+        }
+        let capabilities = params
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(META_CLIENT_CAPABILITIES))
+            .and_then(Value::as_object);
+        let input = mrtr::input_round(
+            &self.config.fingerprint_key,
+            target,
+            &call.facts.caller.name,
+            call.facts.now,
+            params,
+        )?;
+        Ok((capabilities, input))
+    }
+
+    /// The signed `input_required` result for `target` (see [`mrtr`]).
+    fn seal_input_required(
+        &self,
+        call: &Call<'_>,
+        target: &str,
+        previous: Option<&InputRound>,
+        capabilities: Option<&Map<String, Value>>,
+        requests: Map<String, Value>,
+        state: Value,
+    ) -> Result<Value, McpError> {
+        mrtr::input_required(
+            &self.config.fingerprint_key,
+            target,
+            &call.facts.caller.name,
+            call.facts.now,
+            previous,
+            capabilities,
+            requests,
+            state,
+        )
     }
 
     fn complete(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {

@@ -83,8 +83,13 @@ fn priming_frame(rec: &SessionRecord, stream: u64, retry: Option<u64>) -> Option
     })
 }
 
+/// A header's value without surrounding whitespace (RFC 9110 5.5: optional whitespace around a field
+/// value is not part of it; not every platform's HTTP stack strips it).
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn request_id(payload: &Payload) -> Value {
@@ -107,6 +112,40 @@ fn decode_header_value(raw: &str) -> Option<String> {
             .and_then(|bytes| String::from_utf8(bytes).ok()),
         None => Some(raw.to_owned()),
     }
+}
+
+/// SEP-2243 custom headers: every argument whose schema property names an `x-mcp-header` must come
+/// with `Mcp-Param-{name}` carrying the same value (plain, or `=?base64?…?=` with strict base64), so
+/// intermediaries that route on the header see what the server runs. A missing header, undecodable
+/// base64 or a different value is a header mismatch (400, -32020).
+fn check_param_headers(
+    headers: &http::HeaderMap,
+    schema: &Value,
+    args: Option<&Value>,
+) -> Result<(), McpError> {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (param, def) in props {
+        let Some(name) = def.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let expected = match args.and_then(|a| a.get(param)) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(_) => continue,
+        };
+        let header_name = format!("mcp-param-{}", name.to_ascii_lowercase());
+        let given = header(headers, &header_name).and_then(decode_header_value);
+        if given.as_deref() != Some(expected.as_str()) {
+            return Err(McpError::HeaderMismatch(format!(
+                "Mcp-Param-{name} header is missing, undecodable or does not match argument '{param}'"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// HTTP status for an error answering a 2026-07-28 request.
@@ -554,15 +593,6 @@ impl McpApp {
                 return fail(e, &id);
             }
         };
-        if method == "initialize" {
-            return fail(
-                McpError::InvalidRequest(
-                    "Invalid Request: protocol version 2026-07-28 has no initialize handshake"
-                        .into(),
-                ),
-                &id,
-            );
-        }
         let facts = self.facts(headers, caller);
         let call = Call {
             version: &version,
@@ -641,6 +671,16 @@ impl McpApp {
                         "{NAME_HEADER} header does not match the request body's '{key}' parameter"
                     )));
                 }
+            }
+        }
+        if method == "tools/call" {
+            if let Some(tool) = params
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .and_then(|n| self.registry.tool(n))
+            {
+                let args = params.and_then(|p| p.get("arguments"));
+                check_param_headers(headers, &tool.def().input_schema, args)?;
             }
         }
         let Some(version) = body_version.as_str() else {

@@ -213,12 +213,22 @@ fn pagination_walks_every_tool_once() {
         ..GatewayConfig::default()
     });
     let sid = initialize(&h, "2025-11-25");
-    let (_, first) = call(&h, &sid, "tools/list", json!({}));
-    assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 3);
-    let cursor = first["result"]["nextCursor"].as_str().unwrap().to_owned();
-    let (_, second) = call(&h, &sid, "tools/list", json!({"cursor": cursor}));
-    assert_eq!(second["result"]["tools"].as_array().unwrap().len(), 2);
-    assert!(second["result"].get("nextCursor").is_none());
+    let total = h.app.registry.tools().len();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = None::<String>;
+    for page in 0..total {
+        let params = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
+        let (_, r) = call(&h, &sid, "tools/list", params);
+        let tools = r["result"]["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), (total - page * 3).min(3), "page {page}");
+        seen.extend(tools.iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        cursor = r["result"]["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(cursor.is_none(), "the last page has no nextCursor");
+    assert_eq!(seen.len(), total, "every tool once");
     let (_, bad) = call(&h, &sid, "tools/list", json!({"cursor": "999"}));
     assert_eq!(bad["error"]["code"], -32602);
 }
@@ -722,6 +732,241 @@ fn stateless_2026_requests() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(r["error"]["code"], -32022);
     assert_eq!(r["error"]["data"]["supported"], json!(["2026-07-28"]));
+}
+
+/// A 2026-07-28 `tools/call` of `name` with `extra` params merged in and these client capabilities.
+fn modern_call(h: &Harness, name: &str, caps: Value, extra: Value) -> (StatusCode, Value) {
+    let v = "2026-07-28";
+    let mut params = json!({"name": name, "arguments": {"message": "m"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": v, "io.modelcontextprotocol/clientCapabilities": caps}});
+    if let (Some(p), Value::Object(e)) = (params.as_object_mut(), extra) {
+        p.extend(e);
+    }
+    modern(
+        h,
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", name),
+        ],
+        json!({"jsonrpc":"2.0","id":41,"method":"tools/call","params": params}),
+    )
+}
+
+#[test]
+fn removed_methods_in_2026_are_not_found_and_errors_keep_the_id() {
+    let h = harness();
+    let v = "2026-07-28";
+    for method in ["initialize", "ping", "logging/setLevel"] {
+        let (s, r) = modern(
+            &h,
+            &[("mcp-protocol-version", v), ("mcp-method", method)],
+            json!({"jsonrpc":"2.0","id":77,"method":method,"params":{"level":"info","_meta": meta(v)}}),
+        );
+        assert_eq!(
+            (s, r["error"]["code"].as_i64()),
+            (StatusCode::NOT_FOUND, Some(-32601)),
+            "{method}: {r}"
+        );
+        assert_eq!(r["id"], 77, "{method}");
+    }
+    // An unknown version in both header and envelope: -32022 echoing it, with the request's id.
+    let (s, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", "v999.0.0"),
+            ("mcp-method", "server/discover"),
+        ],
+        json!({"jsonrpc":"2.0","id":301,"method":"server/discover","params":{"_meta": meta("v999.0.0")}}),
+    );
+    assert_eq!(
+        (s, r["id"].clone()),
+        (StatusCode::BAD_REQUEST, json!(301)),
+        "{r}"
+    );
+    assert_eq!(r["error"]["data"]["requested"], "v999.0.0");
+    // Header values with surrounding whitespace are the same values.
+    let (s, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", " 2026-07-28 "),
+            ("mcp-method", " tools/list"),
+        ],
+        json!({"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"_meta": meta(v)}}),
+    );
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // No credential, policy header or authentication shapes this list: public, ttl from config.
+    assert_eq!(
+        (
+            r["result"]["cacheScope"].as_str(),
+            r["result"]["ttlMs"].as_u64()
+        ),
+        (Some("public"), Some(0))
+    );
+    let (_, r) = modern(
+        &h,
+        &[
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/list"),
+            ("x-mcp-read-only", "true"),
+        ],
+        json!({"jsonrpc":"2.0","id":6,"method":"tools/list","params":{"_meta": meta(v)}}),
+    );
+    assert_eq!(
+        r["result"]["cacheScope"], "private",
+        "a policy header shapes the list"
+    );
+}
+
+#[test]
+fn input_required_round_trips_carry_a_signed_state() {
+    let h = harness();
+    let tool = "test_input_required_result_multi_round";
+    let (s, r1) = modern_call(&h, tool, json!({"elicitation": {}}), json!({}));
+    assert_eq!(s, StatusCode::OK, "{r1}");
+    assert_eq!(r1["result"]["resultType"], "input_required");
+    let state1 = r1["result"]["requestState"].as_str().unwrap().to_owned();
+    let answer = |k: &str, f: &str, v: &str| json!({k: {"action": "accept", "content": {f: v}}});
+    let (_, r2) = modern_call(
+        &h,
+        tool,
+        json!({"elicitation": {}}),
+        json!({"inputResponses": answer("step1", "name", "Ada"), "requestState": state1}),
+    );
+    let state2 = r2["result"]["requestState"].as_str().unwrap().to_owned();
+    assert_ne!(state1, state2);
+    let (_, r3) = modern_call(
+        &h,
+        tool,
+        json!({"elicitation": {}}),
+        json!({"inputResponses": answer("step2", "color", "green"), "requestState": state2.clone()}),
+    );
+    assert_eq!(
+        r3["result"]["content"][0]["text"], "Ada likes green",
+        "{r3}"
+    );
+    // Altered, or presented for another tool: -32602, keeping the id.
+    for (name, token) in [
+        (tool, format!("{state2}-TAMPERED")),
+        ("test_input_required_result_request_state", state2),
+    ] {
+        let (s, r) = modern_call(
+            &h,
+            name,
+            json!({"elicitation": {}}),
+            json!({"inputResponses": answer("step2", "color", "x"), "requestState": token}),
+        );
+        assert_eq!(
+            (s, r["error"]["code"].as_i64(), r["id"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(-32602), Some(41)),
+            "{r}"
+        );
+    }
+    // Input requests need the declared capability: -32021 naming it.
+    let (s, r) = modern_call(&h, "test_missing_capability", json!({}), json!({}));
+    assert_eq!(
+        (s, r["error"]["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(-32021)),
+        "{r}"
+    );
+    assert_eq!(
+        r["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}})
+    );
+    // The 2025 eras cannot answer input requests: a tool result says so, a prompt is refused.
+    let sid = initialize(&h, "2025-11-25");
+    let (_, r) = call(
+        &h,
+        &sid,
+        "tools/call",
+        json!({"name": tool, "arguments": {}}),
+    );
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let (_, r) = call(
+        &h,
+        &sid,
+        "prompts/get",
+        json!({"name": "test_input_required_result_prompt"}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+}
+
+#[test]
+fn a_destructive_tool_asks_a_2026_client_with_elicitation_to_confirm() {
+    let h = harness();
+    // Without elicitation it runs as before.
+    let (_, r) = modern_call(&h, "destructive_echo", json!({}), json!({}));
+    assert_eq!(r["result"]["content"][0]["text"], "m", "{r}");
+    let (_, r) = modern_call(
+        &h,
+        "destructive_echo",
+        json!({"elicitation": {}}),
+        json!({}),
+    );
+    assert_eq!(r["result"]["resultType"], "input_required", "{r}");
+    let ask = &r["result"]["inputRequests"]["mcp_edge_confirm"];
+    assert_eq!(ask["method"], "elicitation/create");
+    let state = r["result"]["requestState"].clone();
+    let reply = |action: &str, confirm: bool| {
+        modern_call(&h, "destructive_echo", json!({"elicitation": {}}), json!({
+            "inputResponses": {"mcp_edge_confirm": {"action": action, "content": {"confirm": confirm}}},
+            "requestState": state.clone()}))
+        .1
+    };
+    let declined = reply("decline", false);
+    assert_eq!(declined["result"]["isError"], true, "{declined}");
+    assert_eq!(reply("accept", false)["result"]["isError"], true);
+    let ran = reply("accept", true);
+    assert_eq!(
+        (
+            ran["result"]["content"][0]["text"].as_str(),
+            ran["result"]["isError"].as_bool()
+        ),
+        (Some("m"), Some(false)),
+        "{ran}"
+    );
+}
+
+#[test]
+fn custom_param_headers_must_mirror_their_arguments() {
+    let h = harness();
+    let v = "2026-07-28";
+    let call = |param: Option<&str>, region: &str| {
+        let mut headers = vec![
+            ("mcp-protocol-version", v),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "test_custom_header"),
+        ];
+        if let Some(p) = param {
+            headers.push(("mcp-param-region", p));
+        }
+        modern(
+            &h,
+            &headers,
+            json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
+            "params":{"name":"test_custom_header","arguments":{"region": region},"_meta": meta(v)}}),
+        )
+    };
+    assert_eq!(call(Some("eu-west"), "eu-west").0, StatusCode::OK);
+    assert_eq!(call(Some("=?base64?SGVsbG8=?="), "Hello").0, StatusCode::OK);
+    assert_eq!(
+        call(Some("SGVsbG8="), "SGVsbG8=").0,
+        StatusCode::OK,
+        "no wrapper: a literal"
+    );
+    for (header, body) in [
+        (None, "eu"),
+        (Some("us"), "eu"),
+        (Some("=?base64?SGVsbG8?="), "Hello"),
+        (Some("=?base64?SGVs!!!bG8=?="), "Hello"),
+    ] {
+        let (s, r) = call(header, body);
+        assert_eq!(
+            (s, r["error"]["code"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(-32020)),
+            "{header:?}: {r}"
+        );
+    }
 }
 
 #[test]

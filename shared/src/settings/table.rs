@@ -418,6 +418,14 @@ pub static SESSION_TTL: Setting<u64> = Setting::new(
 )
 .flag("session-ttl")
 .default("1h");
+/// `--list-ttl`.
+pub static LIST_TTL: Setting<u64> = Setting::new(
+    "MCP_EDGE_LIST_TTL",
+    parse_duration_ms,
+    "how long a 2026-07-28 client may cache `tools/list`, `prompts/list` and the resource lists (`ttlMs`)",
+)
+.flag("list-ttl")
+.default("0s");
 /// `--allowed-origins`.
 pub static ALLOWED_ORIGINS: Setting<Vec<String>> = Setting::new(
     "MCP_EDGE_ALLOWED_ORIGINS",
@@ -896,6 +904,7 @@ pub static ALL: &[&dyn AnySetting] = &[
     &BIND,
     &DATA_DIR,
     &SESSION_TTL,
+    &LIST_TTL,
     &ALLOWED_ORIGINS,
     &ALLOWED_HOSTS,
     &MAX_BODY_BYTES,

@@ -112,8 +112,12 @@ impl From<McpError> for Refusal {
     }
 }
 
+/// A header's value without surrounding whitespace (RFC 9110 5.5).
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// The `Mcp-Session-Id` header, if present and readable.
@@ -237,17 +241,37 @@ fn post(headers: &HeaderMap, body: &[u8], rules: &Rules) -> Result<Inbound, Refu
     if body.len() > rules.max_body_bytes {
         return Err(McpError::PayloadTooLarge(rules.max_body_bytes).into());
     }
-    check_version(headers)?;
     let payload = match decode(body) {
         Ok(p) => p,
-        Err(DecodeError::Parse(msg)) => return Err(McpError::Parse(msg).into()),
+        Err(DecodeError::Parse(msg)) => {
+            check_version(headers)?;
+            return Err(McpError::Parse(msg).into());
+        }
         Err(DecodeError::Invalid(id, msg)) => {
+            check_version(headers)?;
             return Err(Refusal {
                 error: McpError::InvalidRequest(msg),
                 id,
-            })
+            });
         }
     };
+    // The refusal keeps the request's id; a 2026-07-28 request gets the UnsupportedProtocolVersion
+    // error listing what this server speaks.
+    if let Err(error) = check_version(headers) {
+        let error = match error {
+            McpError::UnsupportedVersionHeader(v)
+                if rules.stateless && modern_envelope(&payload) =>
+            {
+                McpError::UnsupportedVersion(v)
+            }
+            other => other,
+        };
+        let id = match &payload {
+            Payload::Single(m) => request_id(m),
+            Payload::Batch(_) => Value::Null,
+        };
+        return Err(Refusal { error, id });
+    }
     let session = session_header(headers);
     let initialize = matches!(&payload, Payload::Single(m) if is_initialize(m));
     if rules.stateless
