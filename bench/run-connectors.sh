@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Connector benchmark: `jira_get_issue` and `gitlab_list_projects` through mcp-edge, side by side in
+# Connector benchmark: `jira_get_issue`, `gitlab_list_projects`, a GitLab job log (the ~300 kB log of
+# the fake's failed job 204: mcp-edge keeps its 64 KiB tail, the peer its last 1,000 lines) and one page
+# of merge request diffs (the fake's MR 3: 20 files of its 30) through mcp-edge, side by side in
 # one run with the popular peers pointed at the same local fakes (tests/fake-upstream):
 #   - mcp-atlassian (PyPI, streamable-http mode) for Jira, and again in its Server/Data Center mode
 #     (personal access token) against the Jira Data Center fake (`--deployment server`),
@@ -54,7 +56,7 @@ JIRA_PAT=jira-dc-bench-pat-0001
 "$FAKE" --service jira --deployment server --bind 127.0.0.1:0 --token "$JIRA_PAT" >"$WORK/jira-dc" 2>/dev/null & PIDS+=($!)
 JIRA=$(wait_for "$WORK/jira"); GITLAB=$(wait_for "$WORK/gitlab"); JIRA_DC=$(wait_for "$WORK/jira-dc")
 
-"$BIN" --bind 127.0.0.1:0 --data-dir "$WORK/edge" --log-level warn \
+"$BIN" --bind 127.0.0.1:0 --data-dir "$WORK/edge" --log-level warn --toolsets all \
   --upstream-allow-http 127.0.0.1 --upstream-allow-private 127.0.0.1 >"$WORK/edge.out" 2>"$WORK/edge.err" & PIDS+=($!)
 EDGE=$(wait_for "$WORK/edge.out")
 
@@ -72,7 +74,7 @@ wait_http "http://127.0.0.1:$ATL_DC_PORT/mcp" || { tail -5 "$WORK/atl-dc.log"; e
 # its throughput is measured over the time those requests took, not throttled by the cap.
 start_gitlab_peer() {
   GL_PORT=$(free_port)
-  MAX_REQUESTS_PER_MINUTE=1000 GITLAB_API_URL="$GITLAB/api/v4" REMOTE_AUTHORIZATION=true STREAMABLE_HTTP=true \
+  MAX_REQUESTS_PER_MINUTE=1000 GITLAB_API_URL="$GITLAB/api/v4" REMOTE_AUTHORIZATION=true STREAMABLE_HTTP=true USE_PIPELINE=true \
     HOST=127.0.0.1 PORT="$GL_PORT" GITLAB_DISABLE_VERSION_CHECK=true \
     "$NODE" "$PEERS/gl/node_modules/@zereight/mcp-gitlab/build/index.js" >"$WORK/gl.log" 2>&1 &
   GL_PID=$!; PIDS+=($GL_PID)
@@ -95,24 +97,47 @@ compare() { # label edge-json peer-json
     "$(awk -v a="$(field "$e" rps)" -v b="$(field "$p" rps)" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }')" \
     "$(awk -v a="$(field "$e" p99_us)" -v b="$(field "$p" p99_us)" 'BEGIN { if (a <= b) print "better or equal"; else print "WORSE" }')"
 }
-for n in $SESSIONS; do
-  e=$(run "mcp-edge jira_get_issue" "$EDGE/mcp" "$n" jira_get_issue '{"issueKey":"DEMO-1"}' \
-        "X-Jira-URL: $JIRA" "X-Jira-Token: $JIRA_TOKEN" "X-Jira-Email: $EMAIL")
-  p=$(run "mcp-atlassian jira_get_issue" "http://127.0.0.1:$ATL_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
-  echo "$e"; echo "$p"
-  compare "jira_get_issue, $n sessions" "$e" "$p"
-  e=$(run "mcp-edge jira_get_issue DC" "$EDGE/mcp" "$n" jira_get_issue '{"issueKey":"DEMO-1"}' \
-        "X-Atlassian-Jira-Url: $JIRA_DC" "X-Atlassian-Jira-Personal-Token: $JIRA_PAT")
-  p=$(run "mcp-atlassian jira_get_issue DC" "http://127.0.0.1:$ATL_DC_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
-  echo "$e"; echo "$p"
-  compare "jira_get_issue Data Center, $n sessions" "$e" "$p"
-  e=$(run "mcp-edge gitlab_list_projects" "$EDGE/mcp" "$n" gitlab_list_projects '{}' \
-        "X-GitLab-API-URL: $GITLAB" "Private-Token: $GITLAB_TOKEN")
+# gitlab_peer_row LABEL EDGE_TOOL EDGE_ARGS PEER_TOOL PEER_ARGS SESSIONS: mcp-edge, then a fresh peer
+# (100 warm-up calls first, for Node's JIT, not counted; then at most 800 measured ones), side by side.
+gitlab_peer_row() {
+  local label=$1 etool=$2 eargs=$3 ptool=$4 pargs=$5 n=$6 e p
+  e=$(run "mcp-edge $etool" "$EDGE/mcp" "$n" "$etool" "$eargs" "X-GitLab-API-URL: $GITLAB" "Private-Token: $GITLAB_TOKEN")
   start_gitlab_peer
-  # 100 warm-up calls first (Node's JIT), not counted; then at most 800 measured ones.
-  MAX_PER_SESSION=$((100 / n + 1)) run "zereight warm-up" "http://127.0.0.1:$GL_PORT/mcp" "$n" list_projects '{}' "Private-Token: $GITLAB_TOKEN" >/dev/null
-  p=$(MAX_PER_SESSION=$((800 / n)) run "zereight gitlab list_projects" "http://127.0.0.1:$GL_PORT/mcp" "$n" list_projects '{}' "Private-Token: $GITLAB_TOKEN")
+  MAX_PER_SESSION=$((100 / n + 1)) run "zereight warm-up" "http://127.0.0.1:$GL_PORT/mcp" "$n" "$ptool" "$pargs" "Private-Token: $GITLAB_TOKEN" >/dev/null
+  p=$(MAX_PER_SESSION=$((800 / n)) run "zereight gitlab $ptool" "http://127.0.0.1:$GL_PORT/mcp" "$n" "$ptool" "$pargs" "Private-Token: $GITLAB_TOKEN")
   kill "$GL_PID" 2>/dev/null || true
   echo "$e"; echo "$p"
-  compare "gitlab_list_projects, $n sessions" "$e" "$p"
+  compare "$label, $n sessions" "$e" "$p"
+}
+# BENCH_ROWS: the rows to run (default every one): jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs.
+ROWS=${BENCH_ROWS:-"jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs"}
+want() { [[ " $ROWS " == *" $1 "* ]]; }
+echo "load before the runs: $(uptime | sed 's/.*load/load/')"
+for n in $SESSIONS; do
+  if want jira; then
+    e=$(run "mcp-edge jira_get_issue" "$EDGE/mcp" "$n" jira_get_issue '{"issueKey":"DEMO-1"}' \
+          "X-Jira-URL: $JIRA" "X-Jira-Token: $JIRA_TOKEN" "X-Jira-Email: $EMAIL")
+    p=$(run "mcp-atlassian jira_get_issue" "http://127.0.0.1:$ATL_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
+    echo "$e"; echo "$p"
+    compare "jira_get_issue, $n sessions" "$e" "$p"
+  fi
+  if want jira-dc; then
+    e=$(run "mcp-edge jira_get_issue DC" "$EDGE/mcp" "$n" jira_get_issue '{"issueKey":"DEMO-1"}' \
+          "X-Atlassian-Jira-Url: $JIRA_DC" "X-Atlassian-Jira-Personal-Token: $JIRA_PAT")
+    p=$(run "mcp-atlassian jira_get_issue DC" "http://127.0.0.1:$ATL_DC_PORT/mcp" "$n" jira_get_issue '{"issue_key":"DEMO-1"}')
+    echo "$e"; echo "$p"
+    compare "jira_get_issue Data Center, $n sessions" "$e" "$p"
+  fi
+  if want gitlab; then
+    gitlab_peer_row "gitlab_list_projects" gitlab_list_projects '{}' list_projects '{}' "$n"
+  fi
+  if want gitlab-job-log; then
+    gitlab_peer_row "gitlab job log (300 kB, tail)" gitlab_get_job_log '{"projectId":1,"jobId":204}' \
+      get_pipeline_job_output '{"project_id":"1","job_id":"204"}' "$n"
+  fi
+  if want gitlab-mr-diffs; then
+    gitlab_peer_row "gitlab MR diffs (20 files)" gitlab_get_merge_request_diffs '{"projectId":1,"mergeRequestIid":3}' \
+      list_merge_request_diffs '{"project_id":"1","merge_request_iid":"3"}' "$n"
+  fi
 done
+echo "load after the runs: $(uptime | sed 's/.*load/load/')"

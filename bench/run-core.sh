@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks native mcp-edge: the load generator's own ceiling on GET /health, then tools/call `echo`
-# at 1, 16 and 64 concurrent sessions (sessionful 2025-11-25) and 64 stateless (2026-07-28).
+# at 1, 16 and 64 concurrent sessions (sessionful 2025-11-25) and 64 stateless (2026-07-28), then
+# `tools/list` with every connector toolset enabled (budget: p50 < 0.3 ms) and with the default compact
+# set, one sequential session, credentials for every service in headers (their hosts are never called).
 # Everything runs on 127.0.0.1 and stops by itself. BENCH_DURATION (seconds, default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +11,7 @@ cargo build --release -q -p mcp-edge -p mcp-loadgen
 BIN=target/release/mcp-edge
 LOADGEN=target/release/mcp-loadgen
 DATA=$(mktemp -d)
-"$BIN" --bind 127.0.0.1:0 --data-dir "$DATA" --enable-test-tools --log-level warn >"$DATA/out" 2>"$DATA/err" &
+"$BIN" --bind 127.0.0.1:0 --data-dir "$DATA" --enable-test-tools --toolsets all --log-level warn >"$DATA/out" 2>"$DATA/err" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do grep -q 'listening on' "$DATA/out" && break; sleep 0.1; done
@@ -27,3 +29,28 @@ echo "mcp-edge peak RSS: ${RSS} kB"
 p99=$(grep -o '"p99_us":[0-9]*' "$DATA/run-64" | cut -d: -f2)
 if [ "$p99" -lt 5000 ]; then verdict="within"; else verdict="OVER"; fi
 echo "budget: p99 at 64 sessions = ${p99} us (${verdict} the 5 ms budget)"
+# tools/list: every toolset (the server's configuration), then narrowed to the default compact set.
+CREDS=(--header "X-Jira-URL: https://jira.example.com" --header "X-Jira-Token: t" --header "X-Jira-Email: b@example.com"
+  --header "X-Confluence-URL: https://wiki.example.com/wiki" --header "X-Confluence-Token: t" --header "X-Confluence-Email: b@example.com"
+  --header "X-GitLab-API-URL: https://gitlab.example.com" --header "Private-Token: t")
+LISTED=$(curl -s "$URL/mcp" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+  -H 'mcp-protocol-version: 2026-07-28' -H 'mcp-method: tools/list' -H 'X-GitLab-API-URL: https://gitlab.example.com' \
+  -H 'Private-Token: t' -H 'X-Jira-URL: https://jira.example.com' -H 'X-Jira-Token: t' -H 'X-Jira-Email: b@example.com' \
+  -H 'X-Confluence-URL: https://wiki.example.com/wiki' -H 'X-Confluence-Token: t' -H 'X-Confluence-Email: b@example.com' \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}')
+echo "tools/list, every toolset: $(grep -o '"inputSchema"' <<<"$LISTED" | wc -l) tools, $(wc -c <<<"$LISTED") bytes"
+# The server's CPU time per request beside the latency: on a shared machine it is the steadier figure.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+list_run() { # label out-file extra-loadgen-args...
+  local label=$1 out=$2; shift 2
+  local before; before=$(cpu_ticks)
+  "$LOADGEN" --url "$URL/mcp" --sessions 1 --duration "$DURATION" --method tools/list "${CREDS[@]}" "$@" \
+    --target "$label" | tee "$out"
+  local n; n=$(grep -o '"requests":[0-9]*' "$out" | cut -d: -f2)
+  echo "  server CPU per request: $(( ($(cpu_ticks) - before) * 1000000 / $(getconf CLK_TCK) / n )) us"
+}
+list_run "mcp-edge tools/list every toolset" "$DATA/list-all"
+list_run "mcp-edge tools/list default toolsets" "$DATA/list-default" --header "X-MCP-Toolsets: jira,confluence,gitlab,cross"
+p50=$(grep -o '"p50_us":[0-9]*' "$DATA/list-all" | cut -d: -f2)
+if [ "$p50" -lt 300 ]; then verdict="within"; else verdict="OVER"; fi
+echo "budget: tools/list p50 with every toolset = ${p50} us (${verdict} the 0.3 ms budget); load: $(uptime | sed 's/.*load/load/')"

@@ -34,6 +34,7 @@ locals {
       MCP_EDGE_MAX_STREAMS_PER_SESSION = var.max_streams_per_session == null ? "" : tostring(var.max_streams_per_session)
       MCP_EDGE_READ_ONLY               = tostring(var.read_only)
       MCP_EDGE_CONNECTORS              = join(",", var.connectors)
+      MCP_EDGE_TOOLSETS                = join(",", var.toolsets)
       MCP_EDGE_DYNAMIC_URLS            = join(",", var.dynamic_urls)
       MCP_EDGE_MAX_BATCH               = tostring(var.max_batch)
       MCP_EDGE_UPSTREAM_CA_FILE        = join(",", var.upstream_ca_files)

@@ -224,6 +224,12 @@ variable "connectors" {
   default     = ["jira", "confluence", "gitlab"]
 }
 
+variable "toolsets" {
+  description = "MCP_EDGE_TOOLSETS: connector toolsets offered (jira, jira_details, jira_agile, confluence, confluence_details, gitlab, gitlab_ci, gitlab_mr, gitlab_repo, gitlab_project, gitlab_wiki, cross, or all)."
+  type        = list(string)
+  default     = ["jira", "confluence", "gitlab", "cross"]
+}
+
 variable "max_batch" {
   description = "MCP_EDGE_MAX_BATCH: most messages in one JSON-RPC batch."
   type        = number

@@ -42,3 +42,8 @@ pub mod upstream;
 pub mod validator;
 
 pub use gateway::{GatewayConfig, McpApp, Ports};
+
+/// Held by the tests that check (and with `MCP_EDGE_BLESS_README` rewrite) blocks of the README, so
+/// two rewrites never interleave.
+#[cfg(test)]
+pub(crate) static README_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -3,6 +3,7 @@
 use http::HeaderMap;
 
 use crate::auth::Caller;
+use crate::connector::toolset::{Toolset, Toolsets, TOOLSETS_HEADER};
 use crate::tool::ToolDef;
 
 /// Header that asks for read-only mode (`true`/`1`/`yes`).
@@ -19,19 +20,25 @@ pub struct PolicyConfig {
     pub allowed_tools: Option<Vec<String>>,
     /// Tools never offered.
     pub denied_tools: Vec<String>,
+    /// When set, only connector tools of these toolsets are offered (`MCP_EDGE_TOOLSETS`); `None`:
+    /// every toolset.
+    pub toolsets: Option<Toolsets>,
     /// Whether clients may narrow the policy with request headers.
     pub allow_request_overrides: bool,
 }
 
 /// The effective policy for one request. Request headers can only narrow configuration, never widen it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestPolicy {
     read_only: bool,
     allowed: Option<Vec<String>>,
     denied: Vec<String>,
     caller: Option<Caller>,
-    /// A policy header of this request (`X-MCP-Read-Only`, `X-MCP-Tools`) was honoured.
+    /// A policy header of this request (`X-MCP-Read-Only`, `X-MCP-Tools`, `X-MCP-Toolsets`) was honoured.
     from_headers: bool,
+    toolsets: Toolsets,
+    /// Why the request's toolsets header was refused (reported by `tools/list` and `tools/call`).
+    toolsets_error: Option<String>,
 }
 
 impl RequestPolicy {
@@ -43,6 +50,8 @@ impl RequestPolicy {
             denied: config.denied_tools.clone(),
             caller: None,
             from_headers: false,
+            toolsets: config.toolsets.unwrap_or(Toolsets::ALL),
+            toolsets_error: None,
         };
         if !config.allow_request_overrides {
             return policy;
@@ -53,7 +62,9 @@ impl RequestPolicy {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        policy.from_headers = header(READ_ONLY_HEADER).is_some() || header(TOOLS_HEADER).is_some();
+        policy.from_headers = header(READ_ONLY_HEADER).is_some()
+            || header(TOOLS_HEADER).is_some()
+            || headers.contains_key(TOOLSETS_HEADER);
         if let Some(v) = header(READ_ONLY_HEADER) {
             policy.read_only |=
                 matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on");
@@ -73,12 +84,36 @@ impl RequestPolicy {
                 None => requested,
             });
         }
+        if let Some(v) = header(TOOLSETS_HEADER) {
+            // Narrowing only: a toolset the configuration leaves out stays out.
+            match Toolsets::parse_list(v) {
+                Ok(requested) => policy.toolsets = policy.toolsets.intersect(requested),
+                Err(why) => {
+                    policy.toolsets_error = Some(format!("Invalid params: X-MCP-Toolsets: {why}"))
+                }
+            }
+        } else if headers.contains_key(TOOLSETS_HEADER) {
+            policy.toolsets_error = Some("Invalid params: X-MCP-Toolsets is not text".into());
+        }
         policy
     }
 
     /// Whether a request header narrowed this policy (then what a list shows is this request's own).
     pub fn shaped_by_request(&self) -> bool {
         self.from_headers
+    }
+
+    /// Why the request's `X-MCP-Toolsets` header is refused, if it is (the header names a toolset
+    /// that does not exist: a typo must not silently hide every tool).
+    pub fn toolsets_error(&self) -> Option<&str> {
+        self.toolsets_error.as_deref()
+    }
+
+    /// Whether a tool of `toolset` exists for this request: connector tools outside the enabled
+    /// toolsets are neither listed nor callable (`Unknown tool`, as if not registered); tools of no
+    /// toolset (bridged, test) always pass.
+    pub fn offers(&self, toolset: Option<Toolset>) -> bool {
+        toolset.is_none_or(|t| self.toolsets.contains(t))
     }
 
     /// Narrows the policy to what the authenticated caller may do (its key's or token's scopes).

@@ -316,6 +316,7 @@ impl Settings {
             prefer_sse: v.value(&table::SSE_RESPONSES)?,
             policy: PolicyConfig {
                 read_only: v.value(&table::READ_ONLY)?,
+                toolsets: v.get(&table::TOOLSETS)?,
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
             },
@@ -368,6 +369,30 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_vars(Target::Lambda, |n| map.get(n).cloned())
+    }
+
+    #[test]
+    fn toolsets_default_to_the_compact_set_and_unknown_names_stop_the_load() {
+        use crate::connector::toolset::Toolsets;
+        assert_eq!(
+            settings(&[]).unwrap().gateway.policy.toolsets,
+            Some(Toolsets::DEFAULT)
+        );
+        assert_eq!(
+            settings(&[("MCP_EDGE_TOOLSETS", "all")])
+                .unwrap()
+                .gateway
+                .policy
+                .toolsets,
+            Some(Toolsets::ALL)
+        );
+        let err = settings(&[("MCP_EDGE_TOOLSETS", "gitlab,gitlab_pipelines")]).unwrap_err();
+        assert_eq!(err.name, "MCP_EDGE_TOOLSETS");
+        assert!(
+            err.reason.contains("'gitlab_pipelines'") && err.reason.contains("gitlab_ci"),
+            "{}",
+            err.reason
+        );
     }
 
     #[test]

@@ -185,6 +185,11 @@ impl From<UpstreamFailure> for ToolFailure {
 pub trait Tool: MaybeSendSync {
     /// The tool's description.
     fn def(&self) -> &ToolDef;
+    /// The connector toolset the tool belongs to (`None`: a tool no toolset hides, such as bridged
+    /// and test tools).
+    fn toolset(&self) -> Option<crate::connector::toolset::Toolset> {
+        None
+    }
     /// Whether the tool is offered for a request with these credentials (default: always).
     fn available(&self, _credentials: &Credentials) -> bool {
         true

@@ -127,7 +127,7 @@ def ok(result, text):
 def gateway(fakes, tmp_path_factory):
     from conftest import Server
 
-    server = Server(LOCAL, str(tmp_path_factory.mktemp("gw"))).start()
+    server = Server(LOCAL + ["--toolsets", "all"], str(tmp_path_factory.mktemp("gw"))).start()
     yield server
     server.stop()
 

@@ -29,7 +29,7 @@ def gitlab():
 def gateway(gitlab, tmp_path_factory):
     from conftest import Server
 
-    server = Server(LOCAL, str(tmp_path_factory.mktemp("gw"))).start()
+    server = Server(LOCAL + ["--toolsets", "all"], str(tmp_path_factory.mktemp("gw"))).start()
     yield server
     server.stop()
 
@@ -214,6 +214,59 @@ def test_merge_request_diffs_within_a_byte_budget(gateway, fresh):
 
 
 SHA = "7b5c3cc8be40ee161ae89a06bba6229da1032a0c"
+
+
+def test_merge_request_changes_follow_pages_under_a_byte_cap(gateway, fresh):
+    """gitlab_get_merge_request reads diff pages (20 files each) under one byte budget, stated in the
+    result; pages past the budget are never asked for."""
+    async def body(s):
+        before = len(diff_pages(fresh))
+        whole = ok(*await call(s, "gitlab_get_merge_request", {"projectId": 1, "mergeRequestIid": 3}))
+        pages_whole = len(diff_pages(fresh)) - before
+        mid = len(diff_pages(fresh))
+        capped = ok(*await call(s, "gitlab_get_merge_request", {"projectId": 1, "mergeRequestIid": 3, "maxBytes": 4096}))
+        return whole, pages_whole, capped, len(diff_pages(fresh)) - mid
+
+    whole, pages_whole, capped, pages_capped = run(gateway, fresh, body)
+    assert len(whole["changes"]) == 30 and pages_whole == 2
+    assert (whole["diffBytes"], whole["maxBytes"], whole["changesTruncated"]) == (30 * 817, 262144, False)
+    assert capped["maxBytes"] == 4096 and capped["changesTruncated"] is True
+    assert capped["diffBytes"] == 4096 == sum(len(c["diff"].encode()) for c in capped["changes"])
+    assert [c["diffTruncated"] for c in capped["changes"]] == [False] * 5 + [True]
+    assert pages_capped == 1, "the capped read stopped after its first page"
+
+
+def diff_pages(fake) -> list[dict]:
+    return [r for r in fake.stats()["recent"] if r["method"] == "GET" and "/merge_requests/3/diffs" in r["path"]]
+
+
+def test_line_comments_on_a_merge_request_diff(gateway, fresh):
+    async def body(s):
+        mr = ok(*await call(s, "gitlab_get_merge_request", {"projectId": 1, "mergeRequestIid": 1, "includeChanges": False}))
+        refs = mr["diffRefs"]
+        position = {"baseSha": refs["baseSha"], "startSha": refs["startSha"], "headSha": refs["headSha"],
+                    "newPath": "src/main.rs", "newLine": 2}
+        added = ok(*await call(s, "gitlab_create_merge_request_discussion", {
+            "projectId": 1, "mergeRequestIid": 1, "body": "Print the version here?", "position": position}))
+        removed = ok(*await call(s, "gitlab_create_merge_request_discussion", {
+            "projectId": 1, "mergeRequestIid": 1, "body": "Was this needed?",
+            "position": {**{k: v for k, v in position.items() if k != "newLine"}, "oldLine": 2}}))
+        elsewhere, text = await call(s, "gitlab_create_merge_request_discussion", {
+            "projectId": 1, "mergeRequestIid": 1, "body": "x", "position": {**position, "newPath": "not/in/the/diff.rs"}})
+        listed = ok(*await call(s, "gitlab_list_merge_request_discussions", {"projectId": 1, "mergeRequestIid": 1}))
+        return refs, added, removed, (elsewhere, text), listed
+
+    refs, added, removed, (elsewhere, text), listed = run(gateway, fresh, body)
+    assert refs == {"baseSha": SHA, "startSha": SHA, "headSha": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"}
+    assert (added["notes"][0]["filePath"], added["notes"][0]["line"]) == ("src/main.rs", 2)
+    assert removed["notes"][0]["filePath"] == "src/main.rs"
+    assert elsewhere.is_error and "(400)" in text and "line_code" in text, text
+    assert len(listed["discussions"]) == 3
+    sent = [r["body"] for r in fresh.stats()["recent"] if r["method"] == "POST" and r["path"].endswith("/discussions")]
+    # GitLab's documented position object: both paths, the given line only.
+    assert sent[0]["position"] == {"position_type": "text", "base_sha": SHA, "start_sha": SHA,
+                                   "head_sha": refs["headSha"], "new_path": "src/main.rs", "old_path": "src/main.rs", "new_line": 2}
+    assert "new_line" not in sent[1]["position"] and sent[1]["position"]["old_line"] == 2
 MR_SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 
 
@@ -333,6 +386,9 @@ def test_wiki_pages(gateway, fresh):
     ("gitlab_get_job_log", {"projectId": 1, "jobId": 204, "maxBytes": 10}, "/maxBytes"),
     ("gitlab_list_pipeline_jobs", {"projectId": 1, "pipelineId": 102, "scope": ["exploded"]}, "/scope/0"),
     ("gitlab_create_pipeline", {"projectId": 1, "ref": "main", "variables": [{"key": "BAD KEY", "value": "x"}]}, "/variables/0/key"),
+    ("gitlab_create_merge_request_discussion", {"projectId": 1, "mergeRequestIid": 1, "body": "b", "position": {
+        "baseSha": SHA, "startSha": SHA, "headSha": SHA, "newPath": "src/main.rs"}}, "/position"),
+    ("gitlab_get_merge_request", {"projectId": 1, "mergeRequestIid": 3, "maxBytes": 10}, "/maxBytes"),
 ])
 def test_bad_arguments_are_refused_with_their_path(gateway, fresh, name, args, pointer):
     async def body(s):

@@ -43,7 +43,7 @@ def fakes():
 def gateway(fakes, tmp_path_factory):
     from conftest import Server
 
-    server = Server(LOCAL, str(tmp_path_factory.mktemp("gw-jira"))).start()
+    server = Server(LOCAL + ["--toolsets", "all"], str(tmp_path_factory.mktemp("gw-jira"))).start()
     yield server
     server.stop()
 

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::schema::{self, object};
 use super::{encode, handler, opt, query, Args, ConnectorTool};
 use crate::credential::Service;
+use crate::port::{BodyCap, Keep};
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
 use crate::upstream::{Endpoint, Upstream, UpstreamFailure, UpstreamReply};
 
@@ -80,6 +81,72 @@ fn branch_schema() -> Value {
     )
 }
 
+/// Default bytes of diff text one call returns.
+pub(crate) const DIFF_DEFAULT_BYTES: u64 = 256 * 1024;
+/// Most bytes of diff text one call returns.
+pub(crate) const DIFF_MAX_BYTES: u64 = 2 * 1024 * 1024;
+/// Diff pages `gitlab_get_merge_request` follows at most (of [`MR_DIFF_PER_PAGE`] files each).
+const MR_DIFF_PAGES: usize = 20;
+/// Files per diff page `gitlab_get_merge_request` asks for: small pages keep each page's bound
+/// (twice the budget left) from refusing a page of many small files.
+const MR_DIFF_PER_PAGE: u32 = 20;
+
+/// Output schema of one file diff under a budget.
+pub(crate) fn change_schema() -> Value {
+    object(
+        &[
+            ("oldPath", json!({"type": "string"})),
+            ("newPath", json!({"type": "string"})),
+            ("newFile", json!({"type": "boolean"})),
+            ("renamedFile", json!({"type": "boolean"})),
+            ("deletedFile", json!({"type": "boolean"})),
+            ("diff", json!({"type": "string"})),
+            ("diffTruncated", json!({"type": "boolean"})),
+        ],
+        &["oldPath", "newPath", "diff", "diffTruncated"],
+    )
+}
+
+/// GitLab diff objects summarized within `max` bytes of diff text: a diff past the budget is cut
+/// at a character boundary, files after the budget is spent are left out. Returns the changes, the
+/// bytes used and whether anything was cut or left out.
+pub(crate) fn budget_diffs(items: &[Value], max: usize) -> (Vec<Value>, usize, bool) {
+    let mut used = 0usize;
+    let mut truncated = false;
+    let mut changes = Vec::new();
+    for d in items {
+        let text = d["diff"].as_str().unwrap_or_default();
+        let room = max - used;
+        if room == 0 {
+            truncated = true;
+            break;
+        }
+        let cut = text.len() > room;
+        let mut end = text.len().min(room);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        used += end;
+        truncated |= cut;
+        changes.push(json!({
+            "oldPath": d["old_path"].as_str().unwrap_or_default(),
+            "newPath": d["new_path"].as_str().unwrap_or_default(),
+            "newFile": d["new_file"].as_bool().unwrap_or(false),
+            "renamedFile": d["renamed_file"].as_bool().unwrap_or(false),
+            "deletedFile": d["deleted_file"].as_bool().unwrap_or(false),
+            "diff": &text[..end],
+            "diffTruncated": cut,
+        }));
+    }
+    (changes, used, truncated)
+}
+
+/// Bytes a JSON page of diffs may have before it is buffered: twice the text budget (JSON
+/// escaping) plus room for the per-file fields.
+pub(crate) fn diff_page_cap(max: usize) -> usize {
+    max * 2 + 64 * 1024
+}
+
 fn mr_schema(with_changes: bool) -> Value {
     let mut props = vec![
         ("iid", json!({"type": "integer"})),
@@ -95,25 +162,38 @@ fn mr_schema(with_changes: bool) -> Value {
             "sha",
             json!({"type": ["string", "null"], "description": "Head commit of the source branch (the sha gitlab_merge_merge_request needs)"}),
         ),
+        (
+            "diffRefs",
+            json!({
+                "type": ["object", "null"],
+                "description": "The diff's commits (single merge requests only), the shas a line comment's position needs",
+                "properties": {
+                    "baseSha": {"type": ["string", "null"]},
+                    "startSha": {"type": ["string", "null"]},
+                    "headSha": {"type": ["string", "null"]},
+                },
+            }),
+        ),
         ("webUrl", schema::nullable_string()),
         ("createdAt", schema::nullable_string()),
         ("updatedAt", schema::nullable_string()),
     ];
     if with_changes {
-        props.push((
-            "changes",
-            schema::array_of(object(
-                &[
-                    ("oldPath", json!({"type": "string"})),
-                    ("newPath", json!({"type": "string"})),
-                    ("newFile", json!({"type": "boolean"})),
-                    ("renamedFile", json!({"type": "boolean"})),
-                    ("deletedFile", json!({"type": "boolean"})),
-                    ("diff", json!({"type": "string"})),
-                ],
-                &["oldPath", "newPath", "diff"],
-            )),
-        ));
+        props.extend([
+            ("changes", schema::array_of(change_schema())),
+            (
+                "diffBytes",
+                json!({"type": "integer", "description": "Bytes of diff text in changes"}),
+            ),
+            (
+                "maxBytes",
+                json!({"type": "integer", "description": "The byte budget applied to diff text"}),
+            ),
+            (
+                "changesTruncated",
+                json!({"type": "boolean", "description": "Whether diff text was cut or files were left out (past maxBytes or the page limit); gitlab_get_merge_request_diffs pages through every file"}),
+            ),
+        ]);
     }
     object(&props, &["iid", "id", "title"])
 }
@@ -225,7 +305,7 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "gitlab_get_merge_request",
             "Get a merge request",
-            "Get one merge request with its changes (diffs).",
+            "Get one merge request with its changes (diffs, under a byte budget: maxBytes; the result says what was cut).",
             GITLAB,
             ToolAnnotations::read_only(),
             schema::input(
@@ -233,6 +313,7 @@ pub fn tools() -> Vec<ConnectorTool> {
                     pid.clone(),
                     ("mergeRequestIid", schema::int("Merge request IID (the !number)", 1, u32::MAX as u64)),
                     ("includeChanges", json!({"type": "boolean", "description": "Include diffs (default true)"})),
+                    ("maxBytes", schema::int("Most bytes of diff text to include across all pages (default 262144, at most 2097152)", 1024, DIFF_MAX_BYTES)),
                 ],
                 &["projectId", "mergeRequestIid"],
             ),
@@ -448,6 +529,11 @@ fn merge_request(m: &Value) -> Value {
         "description": opt(m["description"].as_str()),
         "mergeStatus": opt(m["detailed_merge_status"].as_str().or(m["merge_status"].as_str())),
         "sha": opt(m["sha"].as_str()),
+        "diffRefs": m["diff_refs"].as_object().map_or(Value::Null, |r| json!({
+            "baseSha": opt(r.get("base_sha").and_then(Value::as_str)),
+            "startSha": opt(r.get("start_sha").and_then(Value::as_str)),
+            "headSha": opt(r.get("head_sha").and_then(Value::as_str)),
+        })),
         "webUrl": opt(m["web_url"].as_str()),
         "createdAt": opt(m["created_at"].as_str()),
         "updatedAt": opt(m["updated_at"].as_str()),
@@ -593,33 +679,43 @@ async fn get_merge_request(ctx: &ToolContext<'_>, args: Args) -> Result<Value, T
         .await?;
     let mut out = merge_request(&reply.body);
     if args.opt_bool("includeChanges").unwrap_or(true) {
-        let mut changes = Vec::new();
-        // Diffs are paginated; follow x-next-page within a fixed bound.
+        let max = args
+            .opt_u64("maxBytes")
+            .unwrap_or(DIFF_DEFAULT_BYTES)
+            .min(DIFF_MAX_BYTES) as usize;
+        let (mut changes, mut used, mut truncated) = (Vec::new(), 0usize, false);
+        // Diffs are paginated: follow x-next-page for a bounded number of pages while budget is
+        // left, each page bounded before it is buffered (twice what is left, plus per-file room).
         let mut page = Some(1u64);
-        for _ in 0..20 {
+        for _ in 0..MR_DIFF_PAGES {
             let Some(p) = page else { break };
-            let diffs = ctx
-                .upstream
-                .json(
-                    &ep,
-                    Method::GET,
-                    &format!("/projects/{pid}/merge_requests/{iid}/diffs?page={p}&per_page=100"),
-                    None,
-                )
-                .await?;
-            changes.extend(diffs.body.as_array().into_iter().flatten().map(|d| {
-                json!({
-                    "oldPath": d["old_path"].as_str().unwrap_or_default(),
-                    "newPath": d["new_path"].as_str().unwrap_or_default(),
-                    "newFile": d["new_file"].as_bool().unwrap_or(false),
-                    "renamedFile": d["renamed_file"].as_bool().unwrap_or(false),
-                    "deletedFile": d["deleted_file"].as_bool().unwrap_or(false),
-                    "diff": d["diff"].as_str().unwrap_or_default(),
-                })
-            }));
+            let room = max - used;
+            if room == 0 {
+                break;
+            }
+            let cap = BodyCap {
+                max_bytes: diff_page_cap(room),
+                keep: Keep::Head,
+            };
+            let path = format!(
+                "/projects/{pid}/merge_requests/{iid}/diffs?page={p}&per_page={MR_DIFF_PER_PAGE}"
+            );
+            // A page over its bound cannot be parsed in part: stop there, stated as truncated.
+            let Some(diffs) = ctx.upstream.text_json(&ep, &path, cap).await? else {
+                break;
+            };
+            let items = diffs.body.as_array().map_or(&[][..], Vec::as_slice);
+            let (more, n, cut) = budget_diffs(items, room);
+            changes.extend(more);
+            used += n;
+            truncated |= cut;
             page = page_info(&diffs).1.as_u64();
         }
+        truncated |= page.is_some();
         out["changes"] = json!(changes);
+        out["diffBytes"] = json!(used);
+        out["maxBytes"] = json!(max);
+        out["changesTruncated"] = json!(truncated);
     }
     Ok(out)
 }

@@ -6,19 +6,14 @@ use http::Method;
 use serde_json::{json, Value};
 
 use super::gitlab::{
-    list_page, list_result, list_schema, note_schema, paging, project_id_schema, project_ref,
-    GITLAB,
+    budget_diffs, change_schema, diff_page_cap, list_page, list_result, list_schema, note_schema,
+    paging, project_id_schema, project_ref, DIFF_DEFAULT_BYTES, DIFF_MAX_BYTES, GITLAB,
 };
 use super::schema::{self, object};
 use super::{handler, opt, query, Args, ConnectorTool};
 use crate::credential::Service;
 use crate::port::{BodyCap, Keep};
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
-
-/// Default bytes of diff text one call returns.
-pub(crate) const DIFF_DEFAULT_BYTES: u64 = 256 * 1024;
-/// Most bytes of diff text one call returns.
-pub(crate) const DIFF_MAX_BYTES: u64 = 2 * 1024 * 1024;
 
 fn mr_iid() -> (&'static str, Value) {
     (
@@ -32,6 +27,66 @@ fn discussion_id() -> (&'static str, Value) {
         "discussionId",
         json!({"type": "string", "pattern": "^[0-9a-f]{1,64}$", "description": "Discussion (thread) id, as listed by gitlab_list_merge_request_discussions"}),
     )
+}
+
+/// A line of the diff to comment on: GitLab's text position (doc/api/discussions.md, "Create a new
+/// thread in the merge request diff"). An added line has only `newLine`, a removed one only
+/// `oldLine`, an unchanged one both.
+fn position_arg() -> (&'static str, Value) {
+    let sha =
+        |what: &str| json!({"type": "string", "pattern": "^[0-9a-f]{7,64}$", "description": what});
+    let line = |what: &str| schema::int(what, 1, u32::MAX as u64);
+    let mut position = schema::input(
+        &[
+            ("baseSha", sha("Base commit of the diff (diffRefs.baseSha)")),
+            (
+                "startSha",
+                sha("Start commit of the diff in the target branch (diffRefs.startSha)"),
+            ),
+            (
+                "headSha",
+                sha("Head commit of the merge request (diffRefs.headSha)"),
+            ),
+            ("newPath", schema::text("File path after the change")),
+            (
+                "oldPath",
+                schema::text("File path before the change (default: newPath)"),
+            ),
+            (
+                "newLine",
+                line("Line number after the change (added or unchanged lines)"),
+            ),
+            (
+                "oldLine",
+                line("Line number before the change (removed or unchanged lines)"),
+            ),
+        ],
+        &["baseSha", "startSha", "headSha", "newPath"],
+    );
+    position["anyOf"] = json!([{"required": ["newLine"]}, {"required": ["oldLine"]}]);
+    position["description"] =
+        json!("Comment on one line of the diff instead of the whole merge request");
+    ("position", position)
+}
+
+/// GitLab's `position` object for a text diff note, from the tool's `position` argument.
+fn gitlab_position(p: &Value) -> Value {
+    let new_path = p["newPath"].as_str().unwrap_or_default();
+    let mut out = json!({
+        "position_type": "text",
+        "base_sha": p["baseSha"],
+        "start_sha": p["startSha"],
+        "head_sha": p["headSha"],
+        "new_path": new_path,
+        // GitLab wants both paths, equal when the file was not renamed (added files included).
+        "old_path": p["oldPath"].as_str().unwrap_or(new_path),
+    });
+    for (from, to) in [("newLine", "new_line"), ("oldLine", "old_line")] {
+        if let Some(n) = p[from].as_u64() {
+            out[to] = json!(n);
+        }
+    }
+    out
 }
 
 fn thread_note_schema() -> Value {
@@ -95,62 +150,6 @@ fn merged_schema() -> Value {
     )
 }
 
-/// Output schema of one file diff under a budget.
-pub(crate) fn change_schema() -> Value {
-    object(
-        &[
-            ("oldPath", json!({"type": "string"})),
-            ("newPath", json!({"type": "string"})),
-            ("newFile", json!({"type": "boolean"})),
-            ("renamedFile", json!({"type": "boolean"})),
-            ("deletedFile", json!({"type": "boolean"})),
-            ("diff", json!({"type": "string"})),
-            ("diffTruncated", json!({"type": "boolean"})),
-        ],
-        &["oldPath", "newPath", "diff", "diffTruncated"],
-    )
-}
-
-/// GitLab diff objects summarized within `max` bytes of diff text: a diff past the budget is cut
-/// at a character boundary, files after the budget is spent are left out. Returns the changes, the
-/// bytes used and whether anything was cut or left out.
-pub(crate) fn budget_diffs(items: &[Value], max: usize) -> (Vec<Value>, usize, bool) {
-    let mut used = 0usize;
-    let mut truncated = false;
-    let mut changes = Vec::new();
-    for d in items {
-        let text = d["diff"].as_str().unwrap_or_default();
-        let room = max - used;
-        if room == 0 {
-            truncated = true;
-            break;
-        }
-        let cut = text.len() > room;
-        let mut end = text.len().min(room);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        used += end;
-        truncated |= cut;
-        changes.push(json!({
-            "oldPath": d["old_path"].as_str().unwrap_or_default(),
-            "newPath": d["new_path"].as_str().unwrap_or_default(),
-            "newFile": d["new_file"].as_bool().unwrap_or(false),
-            "renamedFile": d["renamed_file"].as_bool().unwrap_or(false),
-            "deletedFile": d["deleted_file"].as_bool().unwrap_or(false),
-            "diff": &text[..end],
-            "diffTruncated": cut,
-        }));
-    }
-    (changes, used, truncated)
-}
-
-/// Bytes a JSON page of diffs may have before it is buffered: twice the text budget (JSON
-/// escaping) plus room for the per-file fields.
-pub(crate) fn diff_page_cap(max: usize) -> usize {
-    max * 2 + 64 * 1024
-}
-
 fn diffs_schema() -> Value {
     let mut s = list_schema("changes", change_schema());
     s["properties"]["bytes"] =
@@ -207,10 +206,10 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "gitlab_create_merge_request_discussion",
             "Start a merge request thread",
-            "Start a new discussion thread on a merge request.",
+            "Start a new discussion thread on a merge request; with position, a line comment on its diff (the shas are the merge request's diffRefs from gitlab_get_merge_request).",
             GITLAB,
             ToolAnnotations::writes(false),
-            schema::input(&[pid.clone(), mr_iid(), body.clone()], &["projectId", "mergeRequestIid", "body"]),
+            schema::input(&[pid.clone(), mr_iid(), body.clone(), position_arg()], &["projectId", "mergeRequestIid", "body"]),
             discussion_schema(),
             handler!(create_discussion),
         ),
@@ -364,7 +363,10 @@ async fn list_discussions(ctx: &ToolContext<'_>, args: Args) -> Result<Value, To
 
 async fn create_discussion(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let path = format!("{}/discussions", mr_path(&args)?);
-    let body = json!({"body": args.str("body")?});
+    let mut body = json!({"body": args.str("body")?});
+    if let Some(p) = args.0.get("position").filter(|p| p.is_object()) {
+        body["position"] = gitlab_position(p);
+    }
     Ok(discussion(
         &call(ctx, Method::POST, &path, Some(&body)).await?,
     ))

@@ -6,10 +6,8 @@ use http::Method;
 use serde_json::{json, Value};
 
 use super::gitlab::{
-    list_page, list_result, list_schema, paging, project_id_schema, project_ref, GITLAB,
-};
-use super::gitlab_mr::{
-    budget_diffs, change_schema, diff_page_cap, DIFF_DEFAULT_BYTES, DIFF_MAX_BYTES,
+    budget_diffs, change_schema, diff_page_cap, list_page, list_result, list_schema, paging,
+    project_id_schema, project_ref, DIFF_DEFAULT_BYTES, DIFF_MAX_BYTES, GITLAB,
 };
 use super::schema::{self, object};
 use super::{encode, handler, opt, query, Args, ConnectorTool};

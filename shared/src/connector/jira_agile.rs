@@ -6,8 +6,8 @@
 use http::Method;
 use serde_json::{json, Value};
 
-use super::jira::{issue_key_schema, issue_schema, summarize, Site, JIRA};
-use super::jira_details::{offset_page, offset_page_schema, page_args, paging};
+use super::jira::{issue_key_schema, issue_schema, offset_page, summarize, Site, JIRA};
+use super::jira_details::{offset_page_schema, page_args, paging};
 use super::schema::{self, object};
 use super::{encode, handler, opt, query, Args, ConnectorTool};
 use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};

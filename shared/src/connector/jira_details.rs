@@ -7,7 +7,10 @@
 use http::Method;
 use serde_json::{json, Map, Value};
 
-use super::jira::{browse_url, created_schema, issue_key_schema, rich_text, Site, JIRA};
+use super::jira::{
+    browse_url, create_fields, created_schema, issue_key_schema, issue_type, offset_page,
+    rich_text, Site, JIRA,
+};
 use super::schema::{self, object};
 use super::{encode, handler, opt, query, Args, ConnectorTool};
 use crate::port::{BodyCap, Keep};
@@ -20,9 +23,6 @@ pub const ATTACHMENT_MAX_BYTES: u64 = 1024 * 1024;
 
 /// Most issues one `jira_create_issues` call creates (Jira's own bulk limit).
 const BULK_MAX: u64 = 50;
-
-/// Most create-metadata pages read while resolving field names (100 fields each).
-const META_PAGES: u64 = 5;
 
 /// `startAt` and `maxResults` inputs.
 pub(crate) fn paging(default_max: u64) -> [(&'static str, Value); 2] {
@@ -57,16 +57,6 @@ pub(crate) fn offset_page_schema(items: &str, item: Value) -> Value {
         ],
         &[items, "startAt", "isLast"],
     )
-}
-
-/// The page fields of an offset-paged Jira reply: `isLast` when Jira says so, else from `total`.
-pub(crate) fn offset_page(body: &Value, start: u64, returned: usize) -> (u64, Value, bool) {
-    let start_at = body["startAt"].as_u64().unwrap_or(start);
-    let total = body["total"].as_u64();
-    let is_last = body["isLast"]
-        .as_bool()
-        .unwrap_or_else(|| returned == 0 || total.is_none_or(|t| start_at + returned as u64 >= t));
-    (start_at, total.map_or(Value::Null, |t| json!(t)), is_last)
 }
 
 fn user_schema() -> Value {
@@ -699,94 +689,6 @@ async fn search_users(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFa
     Ok(json!({"users": users, "startAt": start, "isLast": is_last}))
 }
 
-/// The issue type (id, name) of a project matching `wanted` (a name, case-insensitive, or an id).
-async fn issue_type(
-    up: &Upstream<'_>,
-    site: &Site,
-    project: &str,
-    wanted: &str,
-) -> Result<(String, String), ToolFailure> {
-    let reply = up
-        .json(
-            &site.ep,
-            Method::GET,
-            &format!(
-                "{}/issue/createmeta/{}/issuetypes?maxResults=200",
-                site.api(),
-                encode(project)
-            ),
-            None,
-        )
-        .await?;
-    // Cloud: `issueTypes`; Server/Data Center: `values`.
-    let types = reply.body["issueTypes"]
-        .as_array()
-        .or(reply.body["values"].as_array())
-        .cloned()
-        .unwrap_or_default();
-    let found = types.iter().find(|t| t["id"] == wanted).or_else(|| {
-        types.iter().find(|t| {
-            t["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
-        })
-    });
-    match found {
-        Some(t) => Ok((
-            t["id"].as_str().unwrap_or_default().to_owned(),
-            t["name"].as_str().unwrap_or_default().to_owned(),
-        )),
-        None => {
-            let names: Vec<&str> = types.iter().filter_map(|t| t["name"].as_str()).collect();
-            Err(ToolFailure::new(format!(
-                "issue type '{wanted}' does not exist in Jira project {project}; its issue types: {}",
-                names.join(", ")
-            )))
-        }
-    }
-}
-
-/// The create-screen fields of a project's issue type, read page by page (at most [`META_PAGES`]);
-/// returns them and whether more were left.
-async fn create_fields(
-    up: &Upstream<'_>,
-    site: &Site,
-    project: &str,
-    type_id: &str,
-) -> Result<(Vec<Value>, bool), ToolFailure> {
-    let mut all = Vec::new();
-    let mut start = 0u64;
-    for _ in 0..META_PAGES {
-        let reply = up
-            .json(
-                &site.ep,
-                Method::GET,
-                &format!(
-                    "{}/issue/createmeta/{}/issuetypes/{}?startAt={start}&maxResults=100",
-                    site.api(),
-                    encode(project),
-                    encode(type_id)
-                ),
-                None,
-            )
-            .await?;
-        // Cloud: `fields`; Server/Data Center: `values`.
-        let page = reply.body["fields"]
-            .as_array()
-            .or(reply.body["values"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        let n = page.len() as u64;
-        all.extend(page);
-        let (_, _, is_last) = offset_page(&reply.body, start, n as usize);
-        if is_last || n == 0 {
-            return Ok((all, false));
-        }
-        start += n;
-    }
-    Ok((all, true))
-}
-
 fn field_summary(f: &Value) -> Value {
     let allowed: Vec<Value> = f["allowedValues"]
         .as_array()
@@ -822,93 +724,6 @@ async fn get_create_fields(ctx: &ToolContext<'_>, args: Args) -> Result<Value, T
         "fields": fields,
         "truncated": truncated,
     }))
-}
-
-/// A value for a field given by name, shaped by the field's type where Jira wants an object: an
-/// option by its value, a user by accountId (Cloud) or name (Server/Data Center). Other values pass
-/// as given.
-fn field_value(site: &Site, field: &Value, v: &Value) -> Value {
-    let Some(text) = v.as_str() else {
-        if let (Some(list), Some("option")) = (v.as_array(), field["schema"]["items"].as_str()) {
-            return list
-                .iter()
-                .map(|x| match x.as_str() {
-                    Some(s) => json!({"value": s}),
-                    None => x.clone(),
-                })
-                .collect();
-        }
-        return v.clone();
-    };
-    match field["schema"]["type"].as_str() {
-        Some("option") => json!({"value": text}),
-        Some("user") if site.deployment.is_server() => json!({"name": text}),
-        Some("user") => json!({"accountId": text}),
-        Some("array") if field["schema"]["items"] == "option" => json!([{"value": text}]),
-        _ => v.clone(),
-    }
-}
-
-/// Resolves `customFields` given by name (or by id such as `customfield_10010`) to field ids through
-/// the create metadata of the project's issue type. An unknown or ambiguous name is a failure that
-/// lists the candidates, before anything is created.
-pub(crate) async fn resolve_fields(
-    up: &Upstream<'_>,
-    site: &Site,
-    project: &str,
-    issue_type_name: &str,
-    given: &Map<String, Value>,
-) -> Result<Map<String, Value>, ToolFailure> {
-    let (type_id, _) = issue_type(up, site, project, issue_type_name).await?;
-    let (fields, _) = create_fields(up, site, project, &type_id).await?;
-    let id_of = |f: &Value| -> String {
-        f["fieldId"]
-            .as_str()
-            .or(f["key"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let mut out = Map::new();
-    for (name, value) in given {
-        let by_id: Vec<&Value> = fields.iter().filter(|f| id_of(f) == *name).collect();
-        let matches: Vec<&Value> = if by_id.is_empty() {
-            fields
-                .iter()
-                .filter(|f| {
-                    f["name"]
-                        .as_str()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
-                })
-                .collect()
-        } else {
-            by_id
-        };
-        match matches.as_slice() {
-            [one] => {
-                out.insert(id_of(one), field_value(site, one, value));
-            }
-            [] => {
-                let mut names: Vec<&str> = fields
-                    .iter()
-                    .filter(|f| f["schema"]["custom"].is_string())
-                    .filter_map(|f| f["name"].as_str())
-                    .collect();
-                names.sort_unstable();
-                return Err(ToolFailure::new(format!(
-                    "customFields: no field named '{name}' on the create screen of {issue_type_name} in Jira project {project}; its custom fields: {} (see jira_get_create_fields)",
-                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-                )));
-            }
-            many => {
-                let ids: Vec<String> = many.iter().map(|f| id_of(f)).collect();
-                return Err(ToolFailure::new(format!(
-                    "customFields: the name '{name}' is ambiguous in Jira project {project} ({issue_type_name}): fields {}; give the field id instead",
-                    ids.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(out)
 }
 
 async fn get_changelog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {

@@ -23,8 +23,10 @@ pub mod markdown;
 pub mod remote_bridge;
 pub mod resources;
 pub mod storage;
+pub mod toolset;
 pub mod wiki;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -103,11 +105,64 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     registry.add_resources(Arc::new(resources::ConnectorResources { set }));
 }
 
+/// The README's tool list: one table per toolset (every connector tool with its title and four
+/// annotations), each toolset marked whether it is in the default set. Rendered from the registry of
+/// every connector, so it cannot drift (checked by a test; see `readme_tool_list_is_rendered_from_the_registry`).
+pub fn toolsets_markdown() -> String {
+    let mut registry = Registry::new();
+    register(&mut registry, ConnectorSet::default());
+    let yes_no = |b: Option<bool>| if b == Some(true) { "yes" } else { "no" };
+    let mut out = String::new();
+    for set in toolset::Toolset::ALL {
+        let tools: Vec<_> = registry
+            .tools()
+            .iter()
+            .filter(|t| t.toolset() == Some(set))
+            .collect();
+        let default = if toolset::Toolsets::DEFAULT.contains(set) {
+            "in the default set"
+        } else {
+            "not in the default set"
+        };
+        let _ = writeln!(
+            out,
+            "**`{}`** ({} tools, {default})\n",
+            set.name(),
+            tools.len()
+        );
+        if tools.is_empty() {
+            out.push_str("(no tools yet)\n\n");
+            continue;
+        }
+        out.push_str(
+            "| tool | title | read-only | destructive | idempotent | open world |\n|---|---|---|---|---|---|\n",
+        );
+        for t in tools {
+            let d = t.def();
+            let a = &d.annotations;
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                d.name,
+                d.title.as_deref().unwrap_or("").replace('|', "\\|"),
+                yes_no(a.read_only_hint),
+                yes_no(a.destructive_hint),
+                yes_no(a.idempotent_hint),
+                yes_no(a.open_world_hint),
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// A tool backed by one or more upstream services.
 pub struct ConnectorTool {
     def: ToolDef,
     needs: &'static [Service],
     handler: Handler,
+    /// Looked up once in [`toolset::TABLE`], so listing checks a bit instead of the table.
+    toolset: Option<toolset::Toolset>,
 }
 
 impl ConnectorTool {
@@ -138,6 +193,7 @@ impl ConnectorTool {
             },
             needs,
             handler,
+            toolset: toolset::of(name),
         }
     }
 }
@@ -145,6 +201,10 @@ impl ConnectorTool {
 impl Tool for ConnectorTool {
     fn def(&self) -> &ToolDef {
         &self.def
+    }
+
+    fn toolset(&self) -> Option<toolset::Toolset> {
+        self.toolset
     }
 
     fn available(&self, credentials: &Credentials) -> bool {

@@ -999,3 +999,131 @@ fn project_metadata_and_wiki_tools_send_the_documented_requests() {
     assert_eq!(seen[0].1, "https://gl.example.com/sub/api/v4/user");
     assert_eq!(out.unwrap()["isAdmin"], false);
 }
+
+/// The README's tool list is [`super::toolsets_markdown`], between `<!-- tools -->` and `<!-- /tools -->`.
+/// `MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme` rewrites it.
+#[test]
+fn readme_tool_list_is_rendered_from_the_registry() {
+    let _lock = crate::README_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let open = "<!-- tools -->\n";
+    let start = readme
+        .find(open)
+        .expect("README has a <!-- tools --> block")
+        + open.len();
+    let len = readme[start..]
+        .find("<!-- /tools -->")
+        .expect("the tools block is closed");
+    let want = super::toolsets_markdown();
+    if std::env::var_os("MCP_EDGE_BLESS_README").is_some() {
+        let out = format!("{}{want}{}", &readme[..start], &readme[start + len..]);
+        std::fs::write(path, out).unwrap();
+        return;
+    }
+    assert!(
+        readme[start..start + len] == want,
+        "README tool list differs from the registry \
+         (MCP_EDGE_BLESS_README=1 cargo test -p mcp-edge-core readme rewrites it)"
+    );
+}
+
+/// `gitlab_get_merge_request` follows diff pages under one byte budget, each page bounded before it
+/// is buffered, and says what it cut.
+#[test]
+fn merge_request_changes_follow_pages_under_one_byte_budget() {
+    let mr = json!({"id": 503, "iid": 3, "title": "Big", "sha": "a1b2c3d",
+        "diff_refs": {"base_sha": "b1", "start_sha": "s1", "head_sha": "a1b2c3d"}});
+    let file = |n: u32, len: usize| json!({"old_path": format!("f{n}"), "new_path": format!("f{n}"), "diff": "x".repeat(len)});
+    // Within budget: both pages read, nothing cut.
+    let (out, seen) = run(
+        "gitlab_get_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 3}),
+        vec![
+            (200, vec![], mr.clone()),
+            (200, vec![("x-next-page", "2")], json!([file(1, 100)])),
+            (200, vec![], json!([file(2, 100)])),
+        ],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[1]
+        .1
+        .ends_with("/merge_requests/3/diffs?page=1&per_page=20"));
+    assert!(seen[2]
+        .1
+        .ends_with("/merge_requests/3/diffs?page=2&per_page=20"));
+    assert_eq!(
+        (
+            &out["changesTruncated"],
+            &out["diffBytes"],
+            &out["maxBytes"]
+        ),
+        (&json!(false), &json!(200), &json!(262144))
+    );
+    assert_eq!(out["diffRefs"]["startSha"], "s1");
+
+    // Budget spent on page 1: the second file is cut, page 2 is never asked for.
+    let (out, seen) = run(
+        "gitlab_get_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024}),
+        vec![
+            (200, vec![], mr.clone()),
+            (
+                200,
+                vec![("x-next-page", "2")],
+                json!([file(1, 600), file(2, 600)]),
+            ),
+        ],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen.len(), 2, "no page is read once the budget is spent");
+    assert_eq!(
+        (&out["changesTruncated"], &out["diffBytes"]),
+        (&json!(true), &json!(1024))
+    );
+    assert_eq!(out["changes"][1]["diffTruncated"], true);
+
+    // A page over its bound (twice the budget left plus 64 KiB) is not buffered: reading stops.
+    let huge: Vec<Value> = (0..40).map(|n| file(n, 4000)).collect();
+    let (out, seen) = run(
+        "gitlab_get_merge_request",
+        json!({"projectId": 1, "mergeRequestIid": 3, "maxBytes": 1024}),
+        vec![(200, vec![], mr), (200, vec![], Value::Array(huge))],
+    );
+    let out = out.unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        (&out["changesTruncated"], &out["changes"]),
+        (&json!(true), &json!([]))
+    );
+}
+
+/// A line comment sends GitLab's documented text position (both paths; only the lines given).
+#[test]
+fn merge_request_line_comments_send_gitlab_positions() {
+    let d = json!({"id": "abc", "individual_note": false, "notes": [{"id": 9, "body": "Why?", "resolvable": true, "resolved": false,
+        "position": {"new_path": "src/main.rs", "new_line": 2}}]});
+    let (out, seen) = run(
+        "gitlab_create_merge_request_discussion",
+        json!({"projectId": 1, "mergeRequestIid": 1, "body": "Why?", "position": {
+            "baseSha": "7b5c3cc", "startSha": "7b5c3cc", "headSha": "a1b2c3d", "newPath": "src/main.rs", "newLine": 2}}),
+        vec![(201, vec![], d)],
+    );
+    assert_eq!(out.unwrap()["notes"][0]["line"], 2);
+    assert_eq!(
+        seen[0].2,
+        Some(json!({"body": "Why?", "position": {
+            "position_type": "text", "base_sha": "7b5c3cc", "start_sha": "7b5c3cc", "head_sha": "a1b2c3d",
+            "new_path": "src/main.rs", "old_path": "src/main.rs", "new_line": 2}}))
+    );
+    // A position without a line is refused by the input schema, at the position.
+    let tool = gitlab_mr::tools()
+        .into_iter()
+        .find(|t| t.def().name == "gitlab_create_merge_request_discussion")
+        .unwrap();
+    let v = crate::validator::SchemaValidator::new(&tool.def().input_schema).unwrap();
+    let bad = json!({"projectId": 1, "mergeRequestIid": 1, "body": "x", "position": {
+        "baseSha": "7b5c3cc", "startSha": "7b5c3cc", "headSha": "a1b2c3d", "newPath": "a"}});
+    assert_eq!(v.first_violation(&bad).unwrap().instance_path, "/position");
+}

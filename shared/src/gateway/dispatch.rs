@@ -272,16 +272,29 @@ impl McpApp {
         params: Option<&Map<String, Value>>,
     ) -> Result<Value, McpError> {
         let creds = &call.facts.credentials;
+        let policy = &call.facts.policy;
+        if let Some(why) = policy.toolsets_error() {
+            return Err(McpError::InvalidParams(why.to_owned()));
+        }
         let bridged = self.bridge.as_ref().map(|b| b.tools()).unwrap_or_default();
+        // Registered tools' JSON was built once in `McpApp::new`; a clone costs less than
+        // serializing each definition again (every toolset: 62 tools, 80 kB of JSON).
         let tools: Vec<Value> = self
             .registry
             .tools()
             .iter()
-            .filter(|t| t.available(creds))
-            .map(|t| t.def())
-            .chain(bridged.iter().map(|t| t.def()))
-            .filter(|def| call.facts.policy.permits(def).is_ok())
-            .map(|def| serde_json::to_value(def).unwrap_or(Value::Null))
+            .zip(&self.tool_json)
+            .filter(|(t, _)| {
+                policy.offers(t.toolset()) && t.available(creds) && policy.permits(t.def()).is_ok()
+            })
+            .map(|(_, json)| json.clone())
+            .chain(
+                bridged
+                    .iter()
+                    .map(|t| t.def())
+                    .filter(|def| policy.permits(def).is_ok())
+                    .map(|def| serde_json::to_value(def).unwrap_or(Value::Null)),
+            )
             .collect();
         paginate("tools", tools, params, self.config.page_size)
     }
@@ -305,6 +318,9 @@ impl McpApp {
             });
         };
         let creds = &call.facts.credentials;
+        if let Some(why) = call.facts.policy.toolsets_error() {
+            return Outcome::of(Err(McpError::InvalidParams(why.to_owned())));
+        }
         let Some(tool) = self.find_tool(name, call).await else {
             return Outcome::of(Err(McpError::InvalidParams(format!(
                 "Unknown tool: {name}"
@@ -484,11 +500,14 @@ impl McpApp {
         }
     }
 
-    /// A tool by name: a registered one offered for these credentials, or a bridged one (the
-    /// bridge's catalog is fetched first when it is stale).
+    /// A tool by name: a registered one offered for these credentials in the request's toolsets
+    /// (outside them a tool is as unknown as an unregistered one), or a bridged one (the bridge's
+    /// catalog is fetched first when it is stale).
     async fn find_tool(&self, name: &str, call: &Call<'_>) -> Option<Arc<dyn Tool>> {
         if let Some(t) = self.registry.tool(name) {
-            return t.available(&call.facts.credentials).then(|| t.clone());
+            let offered =
+                call.facts.policy.offers(t.toolset()) && t.available(&call.facts.credentials);
+            return offered.then(|| t.clone());
         }
         let bridge = self.bridge.as_ref()?;
         if !name.contains(crate::connector::remote_bridge::NAMESPACE_SEPARATOR) {

@@ -78,6 +78,8 @@ pub struct Ports {
 pub struct McpApp {
     config: GatewayConfig,
     registry: Registry,
+    /// Each registered tool's definition as JSON, in registry order (for `tools/list`).
+    tool_json: Vec<Value>,
     validators: HashMap<String, crate::validator::SchemaValidator>,
     ports: Ports,
     metrics: Arc<Metrics>,
@@ -118,6 +120,11 @@ impl McpApp {
             })?;
             validators.insert(def.name.clone(), v);
         }
+        let tool_json = registry
+            .tools()
+            .iter()
+            .map(|t| serde_json::to_value(t.def()).unwrap_or(Value::Null))
+            .collect();
         let auth = Authenticator::new(config.auth.clone());
         let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));
         let upstream = UpstreamServices::new(config.upstream.clone(), http_factory.clone(), None);
@@ -129,6 +136,7 @@ impl McpApp {
             bridge,
             config,
             registry,
+            tool_json,
             validators,
             ports,
             metrics: Arc::new(Metrics::new()),

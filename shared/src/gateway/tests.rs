@@ -49,10 +49,14 @@ struct Harness {
 }
 
 fn harness_with(config: GatewayConfig) -> Harness {
-    let clock = Arc::new(FixedClock(AtomicU64::new(1_000_000)));
-    let store = Arc::new(MemorySessionStore::new());
     let mut registry = Registry::new();
     crate::testing::register_test_tools(&mut registry);
+    harness_with_registry(config, registry)
+}
+
+fn harness_with_registry(config: GatewayConfig, registry: Registry) -> Harness {
+    let clock = Arc::new(FixedClock(AtomicU64::new(1_000_000)));
+    let store = Arc::new(MemorySessionStore::new());
     let ports = Ports {
         store: store.clone(),
         http: Arc::new(NoHttp),
@@ -1148,6 +1152,161 @@ fn policy_headers_narrow_the_tool_set() {
         &body,
     )));
     assert_eq!(body_json(&r)["error"]["code"], -32003);
+}
+
+/// Toolsets: configuration chooses the connector toolsets, `X-MCP-Toolsets` narrows them per
+/// request (never widens), an unknown name is refused with -32602 naming it, a tool outside the
+/// request's toolsets is as unknown as an unregistered one, and tools of no toolset stay offered.
+#[test]
+fn toolsets_choose_connector_tools_and_the_header_only_narrows() {
+    use crate::connector::toolset::{Toolset, Toolsets};
+    let config = |toolsets| GatewayConfig {
+        origins: OriginPolicy {
+            allowed_origins: vec![],
+            allowed_hosts: Some(vec![]),
+        },
+        policy: crate::policy::PolicyConfig {
+            toolsets,
+            allow_request_overrides: true,
+            ..Default::default()
+        },
+        ..GatewayConfig::default()
+    };
+    let registry = || {
+        let mut r = Registry::new();
+        crate::testing::register_test_tools(&mut r);
+        crate::connector::register(&mut r, crate::connector::ConnectorSet::default());
+        r
+    };
+    const GITLAB: [(&str, &str); 2] = [
+        ("x-gitlab-api-url", "https://gitlab.example.com"),
+        ("private-token", "glpat-test"),
+    ];
+    let rpc = |h: &Harness, extra: &[(&str, &str)], method: &str, params: Value| {
+        let mut headers = vec![JSON, ACCEPT, ("mcp-protocol-version", "2025-06-18")];
+        headers.extend_from_slice(&GITLAB);
+        headers.extend_from_slice(extra);
+        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}});
+        let r = block_on(h.app.handle(post(&headers, &init.to_string())));
+        let sid = r.response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        headers.push(("mcp-session-id", &sid));
+        let body = json!({"jsonrpc":"2.0","id":2,"method":method,"params":params}).to_string();
+        body_json(&block_on(h.app.handle(post(&headers, &body))))
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let of = |names: &[String]| -> std::collections::BTreeSet<&str> {
+        names
+            .iter()
+            .filter_map(|n| crate::connector::toolset::of(n))
+            .map(Toolset::name)
+            .collect()
+    };
+
+    // The compact default: GitLab's core tools, none of its CI tools; test tools stay.
+    let compact = harness_with_registry(config(Some(Toolsets::DEFAULT)), registry());
+    let listed = names(&rpc(&compact, &[], "tools/list", json!({})));
+    assert_eq!(of(&listed), ["gitlab"].into_iter().collect());
+    assert!(listed.iter().any(|n| n == "echo"), "{listed:?}");
+    // A tool outside the toolsets is unknown, exactly as an unregistered one.
+    let outside = rpc(
+        &compact,
+        &[],
+        "tools/call",
+        json!({"name":"gitlab_list_pipelines","arguments":{"projectId":"1"}}),
+    );
+    let unknown = rpc(
+        &compact,
+        &[],
+        "tools/call",
+        json!({"name":"gitlab_no_such_tool","arguments":{}}),
+    );
+    assert_eq!(outside["error"]["code"], -32602);
+    assert_eq!(
+        outside["error"]["message"].as_str().unwrap(),
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("gitlab_no_such_tool", "gitlab_list_pipelines")
+    );
+    // The header cannot widen the configuration…
+    let widen = rpc(
+        &compact,
+        &[("x-mcp-toolsets", "gitlab_ci,gitlab")],
+        "tools/list",
+        json!({}),
+    );
+    assert_eq!(of(&names(&widen)), ["gitlab"].into_iter().collect());
+
+    // …but narrows it: every toolset configured, the header keeps CI only (same order as unnarrowed).
+    let all = harness_with_registry(config(None), registry());
+    let wide = names(&rpc(&all, &[], "tools/list", json!({})));
+    assert_eq!(of(&wide).len(), 6, "every GitLab toolset: {:?}", of(&wide));
+    let ci = names(&rpc(
+        &all,
+        &[("x-mcp-toolsets", " GitLab_CI ")],
+        "tools/list",
+        json!({}),
+    ));
+    assert_eq!(of(&ci), ["gitlab_ci"].into_iter().collect());
+    let in_order: Vec<&String> = wide
+        .iter()
+        .filter(|n| ci.contains(n) || !n.starts_with("gitlab_"))
+        .collect();
+    assert_eq!(ci.iter().collect::<Vec<_>>(), in_order);
+    let narrowed_out = rpc(
+        &all,
+        &[("x-mcp-toolsets", "gitlab_ci")],
+        "tools/call",
+        json!({"name":"gitlab_get_project","arguments":{"projectId":"1"}}),
+    );
+    assert_eq!(
+        narrowed_out["error"]["message"],
+        "Unknown tool: gitlab_get_project"
+    );
+    // An unknown toolset name is refused on list and call, naming it.
+    for method in ["tools/list", "tools/call"] {
+        let bad = rpc(
+            &all,
+            &[("x-mcp-toolsets", "gitlab,gitlab_pipelines")],
+            method,
+            json!({"name":"echo","arguments":{"message":"m"}}),
+        );
+        assert_eq!(bad["error"]["code"], -32602, "{bad}");
+        let message = bad["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("X-MCP-Toolsets") && message.contains("'gitlab_pipelines'"),
+            "{message}"
+        );
+    }
+    // Without request overrides the header is ignored, as X-MCP-Tools is.
+    let fixed = harness_with_registry(
+        GatewayConfig {
+            policy: crate::policy::PolicyConfig {
+                toolsets: Some(Toolsets::ALL),
+                allow_request_overrides: false,
+                ..Default::default()
+            },
+            ..config(None)
+        },
+        registry(),
+    );
+    let ignored = names(&rpc(
+        &fixed,
+        &[("x-mcp-toolsets", "gitlab_ci")],
+        "tools/list",
+        json!({}),
+    ));
+    assert_eq!(ignored, wide);
 }
 
 #[test]

@@ -30,6 +30,7 @@ impl Default for GatewayConfig {
             event_log_limit: 64,
             prefer_sse: false,
             policy: PolicyConfig {
+                toolsets: Some(table::TOOLSETS.fixed_default()),
                 allow_request_overrides: true,
                 ..PolicyConfig::default()
             },

@@ -698,6 +698,16 @@ pub static CONNECTORS: Setting<crate::connector::ConnectorSet> = Setting::new(
 .list(',')
 .default("jira,confluence,gitlab")
 .group(Group::Upstream);
+/// `--toolsets`.
+pub static TOOLSETS: Setting<crate::connector::toolset::Toolsets> = Setting::new(
+    "MCP_EDGE_TOOLSETS",
+    crate::connector::toolset::Toolsets::parse_list,
+    "toolsets of connector tools offered (`all` for every one; see Toolsets under Connectors); `X-MCP-Toolsets` narrows it per request",
+)
+.flag("toolsets")
+.list(',')
+.default("jira,confluence,gitlab,cross")
+.group(Group::Upstream);
 /// `--upstream-allowlist`.
 pub static UPSTREAM_ALLOWLIST: Setting<Vec<HostPattern>> = Setting::new(
     "MCP_EDGE_UPSTREAM_ALLOWLIST",
@@ -937,6 +947,7 @@ pub static ALL: &[&dyn AnySetting] = &[
     &ALLOW_UNAUTHENTICATED,
     &FINGERPRINT_KEY,
     &CONNECTORS,
+    &TOOLSETS,
     &UPSTREAM_ALLOWLIST,
     &UPSTREAM_ALLOW_HTTP,
     &UPSTREAM_ALLOW_PRIVATE,
@@ -1084,6 +1095,7 @@ mod readme {
     /// mcp-edge-core readme` rewrites them after a change to the table.
     #[test]
     fn readme_tables_are_rendered_from_the_table() {
+        let _lock = crate::README_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
         let readme = std::fs::read_to_string(path).unwrap();
         let mut out = String::new();

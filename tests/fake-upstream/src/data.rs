@@ -314,7 +314,12 @@ impl Data {
                     d.branches.push((id, "main".into()));
                 }
                 d.branches.push((1, "develop".into()));
-                for (iid, state, src) in [(1u64, "opened", "develop"), (2, "merged", "feature-x")] {
+                // MR 3 carries many files (big_mr_diffs), for byte budgets across diff pages.
+                for (iid, state, src) in [
+                    (1u64, "opened", "develop"),
+                    (2, "merged", "feature-x"),
+                    (3, "opened", "big-change"),
+                ] {
                     d.mrs.push(json!({
                         "id": 500 + iid, "iid": iid, "project_id": 1,
                         "title": format!("Merge request {iid}"), "description": "Changes",
@@ -1165,6 +1170,9 @@ impl Data {
                         Some(m) => {
                             let mut m = m.clone();
                             m["web_url"] = json!(format!("{pweb}/-/merge_requests/{iid}"));
+                            // "Get single MR" (doc/api/merge_requests.md) adds the diff's commits.
+                            m["diff_refs"] =
+                                json!({"base_sha": SHA, "head_sha": m["sha"], "start_sha": SHA});
                             Reply::json(200, m)
                         }
                         None => not_found(""),
@@ -1177,10 +1185,11 @@ impl Data {
                         {
                             return not_found("");
                         }
-                        let items = vec![
-                            json!({"old_path": "src/main.rs", "new_path": "src/main.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": "@@ -1,3 +1,3 @@\n fn main() {\n-    println!(\"Demo\");\n+    println!(\"Demo v2\");\n }\n"}),
-                            json!({"old_path": "CHANGELOG.md", "new_path": "CHANGELOG.md", "a_mode": "0", "b_mode": "100644", "new_file": true, "renamed_file": false, "deleted_file": false, "diff": "@@ -0,0 +1 @@\n+## v2\n"}),
-                        ];
+                        let items = if *iid == "3" {
+                            big_mr_diffs()
+                        } else {
+                            mr_diffs()
+                        };
                         paged(
                             items,
                             &format!("/api/v4/projects/{pid}/merge_requests/{iid}/diffs"),
@@ -1211,10 +1220,53 @@ impl Data {
                         else {
                             return Reply::json(400, json!({"error": "body is missing"}));
                         };
+                        let position = body.map_or(&Value::Null, |b| &b["position"]);
+                        let mut note = mr_note(
+                            self.next_note_id + 1,
+                            text,
+                            mr_id,
+                            pid,
+                            iid,
+                            "DiscussionNote",
+                        );
+                        if !position.is_null() {
+                            // A diff note must name a file of the merge request's diff, a line, and
+                            // its head commit (GitLab answers 400 with the note's validation errors).
+                            let files = if *iid == "3" {
+                                big_mr_diffs()
+                            } else {
+                                mr_diffs()
+                            };
+                            let head = self
+                                .mrs
+                                .iter()
+                                .find(|m| m["id"] == mr_id)
+                                .map(|m| m["sha"].clone());
+                            let known = files.iter().any(|f| {
+                                f["new_path"] == position["new_path"]
+                                    && f["old_path"] == position["old_path"]
+                            });
+                            let has_line =
+                                position["new_line"].is_u64() || position["old_line"].is_u64();
+                            if !known || !has_line || head.as_ref() != Some(&position["head_sha"]) {
+                                return Reply::json(
+                                    400,
+                                    json!({"message": "400 Bad request - Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"], :position=>[\"is incomplete\"]}"}),
+                                );
+                            }
+                            note["type"] = json!("DiffNote");
+                            let mut kept = position.clone();
+                            for line in ["new_line", "old_line"] {
+                                if kept[line].is_null() {
+                                    kept[line] = Value::Null;
+                                }
+                            }
+                            note["position"] = kept;
+                        }
                         self.next_note_id += 1;
                         let d = json!({
                             "id": format!("{:040x}", self.next_note_id), "individual_note": false,
-                            "notes": [mr_note(self.next_note_id, text, mr_id, pid, iid, "DiscussionNote")],
+                            "notes": [note],
                         });
                         self.discussions.push((mr_id, d.clone()));
                         Reply::json(201, d)
@@ -2103,6 +2155,26 @@ fn commit_json(id: &str, title: &str, parents: &[&str], additions: u64, deletion
         "status": null, "last_pipeline": null, "project_id": 1,
         "trailers": {}, "extended_trailers": {},
     })
+}
+
+/// The file diffs of merge requests 1 and 2 (doc/api/merge_requests.md, "List merge request diffs").
+fn mr_diffs() -> Vec<Value> {
+    vec![
+        json!({"old_path": "src/main.rs", "new_path": "src/main.rs", "a_mode": "100644", "b_mode": "100644", "new_file": false, "renamed_file": false, "deleted_file": false, "diff": "@@ -1,3 +1,3 @@\n fn main() {\n-    println!(\"Demo\");\n+    println!(\"Demo v2\");\n }\n"}),
+        json!({"old_path": "CHANGELOG.md", "new_path": "CHANGELOG.md", "a_mode": "0", "b_mode": "100644", "new_file": true, "renamed_file": false, "deleted_file": false, "diff": "@@ -0,0 +1 @@\n+## v2\n"}),
+    ]
+}
+
+/// Merge request 3's diffs: 30 added files of 40 lines (817 bytes of diff text each, 24,510 in all).
+fn big_mr_diffs() -> Vec<Value> {
+    (1..=30)
+        .map(|n| {
+            let lines: String = (1..=40).map(|l| format!("+line {l:02} of file {n:02}\n")).collect();
+            let path = format!("gen/file_{n:02}.txt");
+            json!({"old_path": path, "new_path": path, "a_mode": "0", "b_mode": "100644", "new_file": true,
+                   "renamed_file": false, "deleted_file": false, "diff": format!("@@ -0,0 +1,40 @@\n{lines}")})
+        })
+        .collect()
 }
 
 /// A note of a merge request thread (doc/api/discussions.md).
