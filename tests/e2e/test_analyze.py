@@ -132,7 +132,7 @@ def assert_prompt_shows_the_context(prompt: str, max_file_bytes: int) -> None:
         "Happens only with an expired cookie.",
         "latest 2 of 2",
         BRANCH,                                         # branch mentioning the key
-        "!3 DEMO-1: guard the login redirect",           # merge request mentioning the key
+        "DEMO-1: guard the login redirect [opened]",     # merge request mentioning the key
         "DEMO-1 first attempt at the redirect guard",   # commit mentioning the key
         "### src/main.rs",                              # excerpt of the file they touch, at main
         'println!("Demo");',
