@@ -188,6 +188,7 @@ fn build_app(
     store: Arc<dyn mcp_edge_core::session::SessionStore>,
     fingerprint_key: Option<Vec<u8>>,
     health_probes: Vec<Arc<dyn mcp_edge_core::gateway::HealthProbe>>,
+    hub: Option<Arc<streams::StreamHub>>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
@@ -207,10 +208,16 @@ fn build_app(
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
-    let app = health_probes.into_iter().fold(
+    let mut app = health_probes.into_iter().fold(
         McpApp::new(config, registry, ports)?,
         McpApp::with_health_probe,
     );
+    if let Some(hub) = hub {
+        // Tools may ask the client (sampling) on the session's GET stream held in this process.
+        app = app.with_client_requests(Arc::new(
+            mcp_edge_core::sampling::InProcessClientRequests::new(streams::HubPush(hub)),
+        ));
+    }
     Ok(Arc::new(
         app.with_sleeper(Arc::new(TokioSleeper))
             .with_http_factory(Arc::new(ReqwestFactory {
@@ -240,6 +247,7 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
         Vec::new(),
+        None,
     )?;
     tracing::info!(
         test_tools = cli.settings.test_tools,
@@ -336,7 +344,14 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         true => Vec::new(),
         false => vec![bridge_health.clone()],
     };
-    let app = build_app(&cli, Arc::new(store.clone()), key, probes)?;
+    let hub: Arc<streams::StreamHub> = Default::default();
+    let app = build_app(
+        &cli,
+        Arc::new(store.clone()),
+        key,
+        probes,
+        Some(hub.clone()),
+    )?;
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);
 
@@ -347,7 +362,7 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
     let budget = cli.budget;
     let state = state::AppState {
         app: app.clone(),
-        hub: Default::default(),
+        hub,
         shutdown: shutdown_rx.clone(),
         bridge: bridge.clone(),
         budget,

@@ -59,3 +59,27 @@ impl StreamHub {
             .count()
     }
 }
+
+impl StreamHub {
+    /// Sends `frame` on one open standalone `GET /mcp` stream of `session`; `false` when none took it.
+    pub fn push_standalone(&self, session: &str, frame: Bytes) -> bool {
+        let Ok(m) = self.streams.lock() else {
+            return false;
+        };
+        m.iter()
+            .filter(|((s, c), _)| {
+                s.as_str() == session && matches!(c, StreamChannel::Standalone(_))
+            })
+            .flat_map(|(_, list)| list.iter())
+            .any(|(_, tx)| tx.try_send(frame.clone()).is_ok())
+    }
+}
+
+/// The core's in-process client-request waiters, pushing requests through the hub.
+pub struct HubPush(pub std::sync::Arc<StreamHub>);
+
+impl mcp_edge_core::sampling::SessionPush for HubPush {
+    fn push(&self, session: &str, frame: Bytes) -> bool {
+        self.0.push_standalone(session, frame)
+    }
+}

@@ -31,6 +31,7 @@ pub mod protocol;
 pub mod quota;
 pub mod ratelimit;
 pub mod relay;
+pub mod sampling;
 pub mod session;
 pub mod settings;
 pub mod store_contract;

@@ -99,6 +99,8 @@ pub enum Incoming {
     Response {
         /// Id of the request answered.
         id: Value,
+        /// Its `result`, or its `error` object.
+        outcome: Result<Value, Value>,
     },
 }
 
@@ -224,7 +226,11 @@ pub fn decode_message(value: Value) -> Result<Incoming, DecodeError> {
             "Invalid Request: method must be a string".into(),
         )),
         (None, Some(id)) if obj.contains_key("result") || obj.contains_key("error") => {
-            Ok(Incoming::Response { id })
+            let outcome = match obj.remove("result") {
+                Some(result) => Ok(result),
+                None => Err(obj.remove("error").unwrap_or(Value::Null)),
+            };
+            Ok(Incoming::Response { id, outcome })
         }
         (None, _) => Err(DecodeError::Invalid(
             echo_id,

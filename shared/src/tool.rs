@@ -97,6 +97,9 @@ pub struct ToolContext<'a> {
     pub now: UnixMillis,
     /// The authenticated caller's name (API key name, token subject, or client address).
     pub caller: &'a str,
+    /// The session's client, when the call runs in a session (for requests to the client such as
+    /// sampling); `None` on sessionless transports.
+    pub client: Option<&'a crate::sampling::ClientChannel<'a>>,
     /// The client's declared capabilities, on a 2026-07-28 request (`_meta`'s
     /// `io.modelcontextprotocol/clientCapabilities`); `None` for the 2025 eras.
     pub client_capabilities: Option<&'a Map<String, Value>>,
@@ -310,6 +313,21 @@ pub trait Prompt: MaybeSendSync {
     fn def(&self) -> &PromptDef;
     /// Renders the prompt's messages (MCP `PromptMessage` objects) from string arguments.
     fn render(&self, args: &BTreeMap<String, String>) -> Result<Vec<Value>, String>;
+    /// Renders with the request's upstream access, for prompts built from upstream data
+    /// (default: [`Prompt::render`]); used instead of
+    /// [`Prompt::render_with_input`] when [`Prompt::needs_upstream`] says so.
+    fn render_in<'a>(
+        &'a self,
+        _ctx: &'a ToolContext<'a>,
+        args: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Vec<Value>, String>> {
+        let rendered = self.render(args);
+        Box::pin(async move { rendered })
+    }
+    /// Whether the prompt is rendered from upstream data with [`Prompt::render_in`] (default: no).
+    fn needs_upstream(&self) -> bool {
+        false
+    }
     /// Renders on a 2026-07-28 request, which may first ask the client for input (SEP-2322);
     /// the default renders at once.
     fn render_with_input(

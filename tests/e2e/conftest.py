@@ -32,6 +32,11 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "websocket: needs /ws (deselected for the Lambda, which has none)")
     config.addinivalue_line(
         "markers",
+        "sampling: a gateway tool asks the client (sampling/createMessage) during a call (deselected for the "
+        "Lambda, which has no server-to-client request path yet: the tool answers in prompt mode there)",
+    )
+    config.addinivalue_line(
+        "markers",
         "not_worker: native and Lambda only (upstream TLS trust and proxies; the Worker's fetch has neither), "
         "deselected when MCP_EDGE_TARGET=worker",
     )

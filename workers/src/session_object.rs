@@ -174,13 +174,24 @@ impl SessionObject {
 impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
         let storage = DoSessionStore::new(state.storage());
-        let app = build_app(&env, Arc::new(storage)).map(Rc::new);
+        let hub: Rc<StreamHub> = Rc::default();
+        // Tools may ask the client (sampling) on the session's GET stream held in this object;
+        // the client's answer POST comes to this object too.
+        let requests = mcp_edge_core::sampling::InProcessClientRequests::new(
+            crate::streams::HubPush(hub.clone()),
+        );
+        // The core's ports are `Arc<dyn …>` on every target; an isolate is single-threaded, so the
+        // `Rc`-holding hub behind this one is never shared across threads.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let requests: Arc<dyn mcp_edge_core::sampling::ClientRequests> = Arc::new(requests);
+        let app = build_app(&env, Arc::new(storage))
+            .map(|app| Rc::new(app.with_client_requests(requests)));
         let contract =
             Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
         SessionObject {
             state,
             app,
-            hub: Rc::default(),
+            hub,
             contract,
         }
     }

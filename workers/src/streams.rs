@@ -103,3 +103,27 @@ impl StreamHub {
         }
     }
 }
+
+impl StreamHub {
+    /// Sends `frame` on one open standalone `GET /mcp` stream of `session`; `false` when none took it.
+    pub fn push_standalone(&self, session: &str, frame: Bytes) -> bool {
+        self.streams
+            .borrow()
+            .iter()
+            .filter(|((s, c), _)| {
+                s.as_str() == session && matches!(c, StreamChannel::Standalone(_))
+            })
+            .flat_map(|(_, list)| list.iter())
+            .any(|tx| tx.unbounded_send(frame.clone()).is_ok())
+    }
+}
+
+/// The core's in-process client-request waiters of one session object, pushing requests through
+/// its hub: the tool call, the `GET` stream and the client's answer all reach this object.
+pub struct HubPush(pub Rc<StreamHub>);
+
+impl mcp_edge_core::sampling::SessionPush for HubPush {
+    fn push(&self, session: &str, frame: Bytes) -> bool {
+        self.0.push_standalone(session, frame)
+    }
+}

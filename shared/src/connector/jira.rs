@@ -620,6 +620,55 @@ pub(crate) async fn comment(
     }))
 }
 
+/// The latest `max` comments of an issue, oldest first, as `{author, created, body}` (body as
+/// Markdown, cut at 2000 bytes), and how many the issue has.
+pub(crate) async fn latest_comments(
+    up: &Upstream<'_>,
+    site: &Site,
+    key: &str,
+    max: usize,
+) -> Result<(Vec<Value>, usize), UpstreamFailure> {
+    let q = query(&[
+        ("startAt", Some("0".into())),
+        ("maxResults", Some(max.max(1).to_string())),
+        ("orderBy", Some("-created".into())),
+    ]);
+    let reply = up
+        .json(
+            &site.ep,
+            Method::GET,
+            &format!("{}/issue/{}/comment{q}", site.api(), encode(key)),
+            None,
+        )
+        .await?;
+    let b = &reply.body;
+    let mut list: Vec<Value> = b["comments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(max)
+        .map(|c| {
+            let mut body = rich_text(&c["body"]);
+            if body.len() > 2000 {
+                let mut end = 2000;
+                while !body.is_char_boundary(end) {
+                    end -= 1;
+                }
+                body.truncate(end);
+                body.push('…');
+            }
+            json!({
+                "author": opt(c["author"]["displayName"].as_str()),
+                "created": opt(c["created"].as_str()),
+                "body": body,
+            })
+        })
+        .collect();
+    list.reverse();
+    let total = b["total"].as_u64().map_or(list.len(), |t| t as usize);
+    Ok((list, total))
+}
+
 async fn add_comment(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let site = Site::of(ctx.upstream).await?;
     Ok(comment(

@@ -7,6 +7,7 @@
 //! `isError: true` (see [`crate::upstream::UpstreamFailure`]); protocol errors stay protocol errors.
 
 pub mod adf;
+pub mod analyze;
 pub mod confluence;
 pub mod confluence_details;
 pub mod cross;
@@ -97,6 +98,8 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     }
     if set.jira && set.gitlab {
         tools.extend(cross::tools());
+        tools.extend(analyze::tools());
+        registry.add_prompt(Arc::new(analyze::AnalyzePrompt::new()));
     }
     for t in tools {
         registry.add_tool(Arc::new(t));

@@ -105,6 +105,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         upstream: &up,
         now: 0,
         caller: "test",
+        client: None,
         client_capabilities: None,
         input: None,
     };
@@ -168,6 +169,7 @@ fn every_tool_has_schemas_and_hints() {
         .chain(&gitlab_ci::tools())
         .chain(&gitlab_wiki::tools())
         .chain(&cross::tools())
+        .chain(&analyze::tools())
     {
         let d = t.def();
         names.push(d.name.clone());
@@ -191,7 +193,7 @@ fn every_tool_has_schemas_and_hints() {
             assert!(hint.is_some(), "{} lacks a hint", d.name);
         }
     }
-    assert_eq!(names.len(), 86, "{names:?}");
+    assert_eq!(names.len(), 87, "{names:?}");
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "tool names are unique");
 }

@@ -256,6 +256,7 @@ pub static TABLE: &[(&str, Toolset)] = &[
     // cross
     ("create_branch_for_issue", Toolset::Cross),
     ("comment_on_issue", Toolset::Cross),
+    ("analyze_and_fix_issue", Toolset::Cross),
 ];
 
 /// The toolset of the connector tool called `tool` (`None`: not a connector tool).

@@ -75,6 +75,9 @@ pub(crate) struct Call<'a> {
     pub facts: &'a RequestFacts,
     /// Session id, when the call runs in a session (for the audit trail).
     pub session: Option<&'a str>,
+    /// The capabilities the session's client declared (Streamable HTTP sessions), so a tool can
+    /// ask the client for sampling.
+    pub client_capabilities: Option<&'a Value>,
 }
 
 /// What a dispatched request produced.
@@ -197,7 +200,7 @@ impl McpApp {
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
             "resources/read" => Outcome::of(self.read_resource(call, params).await),
             "prompts/list" => Outcome::of(self.list_prompts(params)),
-            "prompts/get" => Outcome::of(self.get_prompt(call, params)),
+            "prompts/get" => Outcome::of(self.get_prompt(call, params).await),
             "completion/complete" => Outcome::of(self.complete(params)),
             "logging/setLevel" => match str_param(params, "level") {
                 Ok(level) if LOG_LEVELS.contains(&level) => Outcome {
@@ -402,11 +405,22 @@ impl McpApp {
             .upstream
             .for_call(creds, call.facts.now)
             .with_requested(call.facts.deployment.clone());
+        let channel = match (call.session, call.client_capabilities) {
+            (Some(session), Some(capabilities)) => Some(crate::sampling::ClientChannel {
+                session,
+                capabilities,
+                port: self.client_requests.as_ref(),
+                sleeper: self.sleeper.as_ref(),
+                entropy: self.ports.entropy.as_ref(),
+            }),
+            _ => None,
+        };
         let ctx = ToolContext {
             credentials: creds,
             upstream: &upstream,
             now: call.facts.now,
             caller: &call.facts.caller.name,
+            client: channel.as_ref(),
             client_capabilities: capabilities,
             input: input.as_ref(),
         };
@@ -555,6 +569,7 @@ impl McpApp {
             upstream: &upstream,
             now: call.facts.now,
             caller: &call.facts.caller.name,
+            client: None,
             client_capabilities: None,
             input: None,
         };
@@ -579,7 +594,7 @@ impl McpApp {
         paginate("prompts", all, params, self.config.page_size)
     }
 
-    fn get_prompt(
+    async fn get_prompt(
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
@@ -612,9 +627,28 @@ impl McpApp {
                 )));
             }
         }
-        let target = format!("prompts/get:{name}");
-        let (capabilities, input) = self.input_of(call, &target, params)?;
-        let messages = match prompt
+        let messages = if prompt.needs_upstream() {
+            let upstream = self
+                .upstream
+                .for_call(&call.facts.credentials, call.facts.now)
+                .with_requested(call.facts.deployment.clone());
+            let ctx = ToolContext {
+                credentials: &call.facts.credentials,
+                upstream: &upstream,
+                now: call.facts.now,
+                caller: &call.facts.caller.name,
+                client: None,
+                client_capabilities: None,
+                input: None,
+            };
+            prompt
+                .render_in(&ctx, &args)
+                .await
+                .map_err(McpError::InvalidParams)?
+        } else {
+            let target = format!("prompts/get:{name}");
+            let (capabilities, input) = self.input_of(call, &target, params)?;
+            match prompt
             .render_with_input(&args, capabilities, input.as_ref())
             .map_err(McpError::InvalidParams)?
         {
@@ -627,6 +661,7 @@ impl McpApp {
                     "Invalid params: prompt '{name}' needs input from the client, which only a 2026-07-28 request can answer"
                 )))
             }
+        }
         };
         let mut r = json!({ "messages": messages });
         if let Some(d) = &prompt.def().description {

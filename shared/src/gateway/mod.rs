@@ -22,6 +22,7 @@ mod health;
 mod leases;
 mod legacy;
 mod route;
+pub mod seed;
 mod sessions;
 mod stdio;
 mod streamable;
@@ -96,6 +97,7 @@ pub struct McpApp {
     bridge: Option<Arc<crate::connector::remote_bridge::BridgeCatalog>>,
     health_probes: Vec<Arc<dyn health::HealthProbe>>,
     health_cache: health::HealthCache,
+    client_requests: Option<Arc<dyn crate::sampling::ClientRequests>>,
 }
 
 /// Per-request facts every handler needs.
@@ -153,12 +155,19 @@ impl McpApp {
             http_factory,
             health_probes: Vec::new(),
             health_cache: Default::default(),
+            client_requests: None,
         })
     }
 
     /// Adds a part only the platform can see to the deep health check (`/health?deep=1`).
     pub fn with_health_probe(mut self, probe: Arc<dyn health::HealthProbe>) -> Self {
         self.health_probes.push(probe);
+        self
+    }
+
+    /// Lets tools send requests to a session's client during a call (sampling) through `port`.
+    pub fn with_client_requests(mut self, port: Arc<dyn crate::sampling::ClientRequests>) -> Self {
+        self.client_requests = Some(port);
         self
     }
 

@@ -277,6 +277,10 @@ impl McpApp {
                         modern: false,
                         facts,
                         session: Some(rec.id.as_str()),
+                        // Requests to the client go on a standalone GET stream, which only
+                        // Streamable HTTP sessions have.
+                        client_capabilities: (rec.transport == SessionTransport::StreamableHttp)
+                            .then_some(&rec.client_capabilities),
                     };
                     let outcome = self.dispatch(&call, &method, params.as_ref()).await;
                     if let Some(level) = outcome.set_log_level {
@@ -303,7 +307,13 @@ impl McpApp {
                     }
                     self.metrics.count_request(&method, 202);
                 }
-                Ok(Incoming::Response { .. }) => {}
+                Ok(Incoming::Response { id, outcome }) => {
+                    // An answer to a request a tool sent the client (sampling): only this
+                    // session's waiter can take it.
+                    if let (Some(port), Some(id)) = (&self.client_requests, id.as_str()) {
+                        port.answer(rec.id.as_str(), id, outcome).await;
+                    }
+                }
                 Err((id, err)) => out.responses.push(protocol::failure(&id, &err)),
             }
             if out.responses.len() > before {
@@ -589,6 +599,7 @@ impl McpApp {
             modern: true,
             facts: &facts,
             session: None,
+            client_capabilities: None,
         };
         let outcome = self.dispatch(&call, &method, params.as_ref()).await;
         match outcome.result {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::dispatch::Call;
+use super::seed;
 use super::McpApp;
 use crate::auth::Caller;
 use crate::error::McpError;
@@ -269,6 +270,7 @@ impl McpApp {
                     modern: false,
                     facts: &facts,
                     session: None,
+                    client_capabilities: None,
                 };
                 let outcome = self.dispatch(&call, &method, params.as_ref()).await;
                 if let Some(level) = outcome.set_log_level {
@@ -290,6 +292,9 @@ impl McpApp {
         }
     }
 
+    /// The simple envelope: seed 000's message shapes (`response` with `data`, `error` with a string
+    /// message and the JSON-RPC `code` beside it), its tool names and its `jira://issues` resource
+    /// (see [`super::seed`]).
     async fn ws_envelope(
         &self,
         conn: &WsConnection,
@@ -298,36 +303,21 @@ impl McpApp {
     ) -> Value {
         let request_id = value.get("request_id").cloned().unwrap_or(Value::Null);
         let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+        // A protocol error carries its JSON-RPC code; a failed tool carries its result instead.
+        let fail = |code: Option<i64>, message: String, result: Option<Value>| {
+            let mut e = json!({"request_id": request_id, "type": "error", "success": false,
+                "error": message});
+            if let Some(c) = code {
+                e["code"] = json!(c);
+            }
+            if let Some(r) = result {
+                e["result"] = r;
+            }
+            e
+        };
         if kind == "ping" {
             return json!({"type": "pong", "request_id": request_id});
         }
-        let mut params = Map::new();
-        let method = match kind {
-            "list_tools" => "tools/list",
-            "list_resources" => "resources/list",
-            "read_resource" => {
-                params.insert(
-                    "uri".into(),
-                    value.get("uri").cloned().unwrap_or(Value::Null),
-                );
-                "resources/read"
-            }
-            "call_tool" => {
-                params.insert(
-                    "name".into(),
-                    value.get("name").cloned().unwrap_or(Value::Null),
-                );
-                params.insert(
-                    "arguments".into(),
-                    value.get("arguments").cloned().unwrap_or_else(|| json!({})),
-                );
-                "tools/call"
-            }
-            other => {
-                return json!({"request_id": request_id, "type": "error", "success": false,
-                    "error": {"code": protocol::code::INVALID_REQUEST, "message": format!("unknown message type '{other}'")}});
-            }
-        };
         let facts = self.facts(
             headers,
             conn.caller
@@ -339,23 +329,100 @@ impl McpApp {
             modern: false,
             facts: &facts,
             session: None,
+            client_capabilities: None,
+        };
+        let mut params = Map::new();
+        let mut issues_resource = false;
+        let method = match kind {
+            "list_tools" => "tools/list",
+            "list_resources" => "resources/list",
+            "read_resource" => {
+                let uri = value.get("uri").cloned().unwrap_or(Value::Null);
+                match uri.as_str().and_then(seed::issues_resource_call) {
+                    Some(args) => {
+                        issues_resource = true;
+                        params.insert("name".into(), json!("jira_search"));
+                        params.insert("arguments".into(), Value::Object(args));
+                        "tools/call"
+                    }
+                    None => {
+                        params.insert("uri".into(), uri);
+                        "resources/read"
+                    }
+                }
+            }
+            "call_tool" => {
+                let name = value.get("name").cloned().unwrap_or(Value::Null);
+                let args = value.get("arguments").cloned().unwrap_or_else(|| json!({}));
+                match (name.as_str().and_then(seed::alias), args) {
+                    (Some(alias), Value::Object(a)) => {
+                        params.insert("name".into(), json!(alias.target));
+                        params.insert(
+                            "arguments".into(),
+                            Value::Object(seed::map_arguments(alias, a)),
+                        );
+                    }
+                    (_, args) => {
+                        params.insert("name".into(), name);
+                        params.insert("arguments".into(), args);
+                    }
+                }
+                "tools/call"
+            }
+            other => {
+                return fail(
+                    Some(protocol::code::INVALID_REQUEST),
+                    format!("unknown message type '{other}'"),
+                    None,
+                );
+            }
         };
         let outcome = self.dispatch(&call, method, Some(&params)).await;
         self.metrics.count_request(method, 200);
-        match outcome.result {
+        let mut data = match outcome.result {
             Ok(data) if data.get("isError") == Some(&Value::Bool(true)) => {
                 let message = data["content"][0]["text"]
                     .as_str()
                     .unwrap_or("tool failed")
                     .to_owned();
-                json!({"request_id": request_id, "type": "error", "success": false, "error": {"message": message, "result": data}})
+                return fail(None, message, Some(data));
             }
-            Ok(data) => {
-                json!({"request_id": request_id, "type": "response", "success": true, "data": data})
-            }
+            Ok(data) => data,
             Err(e) => {
-                json!({"request_id": request_id, "type": "error", "success": false, "error": e.to_jsonrpc()})
+                let e = e.to_jsonrpc();
+                return fail(Some(e.code), e.message, None);
             }
+        };
+        match kind {
+            "list_tools" => {
+                if let Some(tools) = data.get_mut("tools").and_then(Value::as_array_mut) {
+                    seed::add_alias_tools(tools);
+                }
+            }
+            "list_resources" => {
+                let listed = self.dispatch(&call, "tools/list", None).await.result;
+                let has_search = listed.ok().is_some_and(|l| {
+                    l["tools"]
+                        .as_array()
+                        .is_some_and(|t| t.iter().any(|t| t["name"] == "jira_search"))
+                });
+                if let (true, Some(list)) = (
+                    has_search,
+                    data.get_mut("resources").and_then(Value::as_array_mut),
+                ) {
+                    list.push(seed::issues_resource());
+                }
+            }
+            _ if issues_resource => {
+                let found = data.get("structuredContent").cloned().unwrap_or_else(|| {
+                    let text = data["content"][0]["text"].as_str().unwrap_or("null");
+                    serde_json::from_str(text).unwrap_or(Value::Null)
+                });
+                data = json!({"contents": [{"uri": value["uri"], "mimeType": "application/json",
+                    "text": found.to_string()}]});
+            }
+            _ => {}
         }
+        json!({"request_id": request_id, "type": "response", "success": true, "data": data})
     }
 }

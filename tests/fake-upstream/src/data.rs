@@ -675,6 +675,29 @@ impl Data {
                 }
                 Reply::empty(204)
             }
+            // "Get comments" (PageOfComments): startAt/maxResults paging, orderBy created or -created.
+            ("GET", ["rest", "api", "3", "issue", key, "comment"]) => {
+                let start: usize = q.get("startAt").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let max: usize = q
+                    .get("maxResults")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(100)
+                    .min(100);
+                let newest_first = q.get("orderBy") == Some("-created");
+                let Some(i) = self.find_issue(key) else {
+                    return not_found();
+                };
+                let mut all = i.comments.clone();
+                if newest_first {
+                    all.reverse();
+                }
+                let total = all.len();
+                let page: Vec<Value> = all.into_iter().skip(start).take(max).collect();
+                Reply::json(
+                    200,
+                    json!({"startAt": start, "maxResults": max, "total": total, "comments": page}),
+                )
+            }
             ("POST", ["rest", "api", "3", "issue", key, "comment"]) => {
                 let b = body.cloned().unwrap_or_default();
                 if !b["body"].is_object() || b["body"]["type"] != "doc" {
@@ -1100,11 +1123,26 @@ impl Data {
                     }
                     ("GET", ["merge_requests"]) => {
                         let state = q.get("state").unwrap_or("all");
+                        // `search`: "Search merge requests against their title and description".
+                        let search = q.get("search").map(str::to_ascii_lowercase);
+                        let mentions = |m: &Value| {
+                            search.as_deref().is_none_or(|t| {
+                                ["title", "description"].iter().any(|f| {
+                                    m[*f]
+                                        .as_str()
+                                        .unwrap_or("")
+                                        .to_ascii_lowercase()
+                                        .contains(t)
+                                })
+                            })
+                        };
                         let items: Vec<Value> = self
                             .mrs
                             .iter()
                             .filter(|m| {
-                                m["project_id"] == pid && (state == "all" || m["state"] == state)
+                                m["project_id"] == pid
+                                    && (state == "all" || m["state"] == state)
+                                    && mentions(m)
                             })
                             .cloned()
                             .map(|mut m| {
@@ -2036,6 +2074,18 @@ impl Data {
             Some("projects") if pid.is_none() => self.projects.iter().filter(|p| p["path_with_namespace"].as_str().unwrap_or("").contains(&term)).cloned().collect(),
             Some("issues") => self.gl_issues.iter().filter(|i| in_scope(i) && i["title"].as_str().unwrap_or("").to_ascii_lowercase().contains(&term)).cloned().collect(),
             Some("merge_requests") => self.mrs.iter().filter(|m| in_scope(m) && m["title"].as_str().unwrap_or("").to_ascii_lowercase().contains(&term)).cloned().collect(),
+            // Commits whose message mentions the term (project 1 holds the fake's commits).
+            Some("commits") if pid.is_some() => self
+                .commits
+                .iter()
+                .rev()
+                .filter(|(_, c, _)| pid == Some(1) && c["message"].as_str().unwrap_or("").to_ascii_lowercase().contains(&term))
+                .map(|(_, c, _)| {
+                    let mut c = c.clone();
+                    c.as_object_mut().map(|m| m.remove("stats"));
+                    c
+                })
+                .collect(),
             Some("blobs") if pid.is_some() => FILES
                 .iter()
                 .filter(|(_, c)| c.to_ascii_lowercase().contains(&term))
