@@ -453,28 +453,44 @@ pub fn tools() -> Vec<ConnectorTool> {
 async fn list_worklogs(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let site = Site::of(ctx.upstream).await?;
     let key = args.str("issueKey")?;
-    let (start, max) = page_args(&args, 50);
+    let path = format!("{}/issue/{}/worklog", site.api(), encode(key));
+    let page = issue_page(ctx, &site, &path, page_args(&args, 50), "worklogs", worklog).await?;
+    Ok(with_issue_key(key, "worklogs", page))
+}
+
+/// One page of an offset-paged list of an issue (worklogs, changelog): GETs `path` with
+/// `startAt`/`maxResults` and maps the items Jira returns under `field`.
+async fn issue_page(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    path: &str,
+    (start, max): (u64, u64),
+    field: &str,
+    item: fn(&Value) -> Value,
+) -> Result<(Vec<Value>, u64, Value, bool), ToolFailure> {
     let q = query(&[
         ("startAt", Some(start.to_string())),
         ("maxResults", Some(max.to_string())),
     ]);
     let reply = ctx
         .upstream
-        .json(
-            &site.ep,
-            Method::GET,
-            &format!("{}/issue/{}/worklog{q}", site.api(), encode(key)),
-            None,
-        )
+        .json(&site.ep, Method::GET, &format!("{path}{q}"), None)
         .await?;
-    let list: Vec<Value> = reply.body["worklogs"]
+    let list: Vec<Value> = reply.body[field]
         .as_array()
-        .map(|l| l.iter().map(worklog).collect())
+        .map(|l| l.iter().map(item).collect())
         .unwrap_or_default();
     let (start_at, total, is_last) = offset_page(&reply.body, start, list.len());
-    Ok(
-        json!({"issueKey": key, "worklogs": list, "startAt": start_at, "total": total, "isLast": is_last}),
-    )
+    Ok((list, start_at, total, is_last))
+}
+
+/// The output of [`issue_page`]: the issue key, the items under `items`, and the page fields.
+fn with_issue_key(
+    key: &str,
+    items: &str,
+    (list, start_at, total, is_last): (Vec<Value>, u64, Value, bool),
+) -> Value {
+    json!({"issueKey": key, items: list, "startAt": start_at, "total": total, "isLast": is_last})
 }
 
 async fn add_worklog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
@@ -782,27 +798,9 @@ async fn get_changelog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolF
             "isLast": start.saturating_add(max) >= all.len() as u64,
         }));
     }
-    let q = query(&[
-        ("startAt", Some(start.to_string())),
-        ("maxResults", Some(max.to_string())),
-    ]);
-    let reply = ctx
-        .upstream
-        .json(
-            &site.ep,
-            Method::GET,
-            &format!("/rest/api/3/issue/{}/changelog{q}", encode(key)),
-            None,
-        )
-        .await?;
-    let list: Vec<Value> = reply.body["values"]
-        .as_array()
-        .map(|l| l.iter().map(change).collect())
-        .unwrap_or_default();
-    let (start_at, total, is_last) = offset_page(&reply.body, start, list.len());
-    Ok(
-        json!({"issueKey": key, "changes": list, "startAt": start_at, "total": total, "isLast": is_last}),
-    )
+    let path = format!("/rest/api/3/issue/{}/changelog", encode(key));
+    let page = issue_page(ctx, &site, &path, (start, max), "values", change).await?;
+    Ok(with_issue_key(key, "changes", page))
 }
 
 async fn list_watchers(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {

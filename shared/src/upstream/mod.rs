@@ -555,25 +555,9 @@ impl Upstream<'_> {
         path_and_query: &str,
         cap: BodyCap,
     ) -> Result<UpstreamText, UpstreamFailure> {
-        let raw = self
-            .send(
-                endpoint,
-                Method::GET,
-                path_and_query,
-                None,
-                Some(cap),
-                "text/plain, */*",
-            )
+        let (body, read) = self
+            .capped_get(endpoint, path_and_query, cap, "text/plain, */*")
             .await?;
-        // A client that ignored the cap (none does) still cannot hand more than the cap onwards.
-        let (body, read) = match raw.read {
-            Some(read) if raw.body.len() <= cap.max_bytes => (raw.body, read),
-            _ => {
-                let mut c = CapCollector::new(cap);
-                c.push(&raw.body);
-                c.finish()
-            }
-        };
         let mut bytes: &[u8] = &body;
         if read.truncated && cap.keep == Keep::Tail {
             // Skip UTF-8 continuation bytes of a character cut at the window's start.
@@ -599,6 +583,25 @@ impl Upstream<'_> {
         path_and_query: &str,
         cap: BodyCap,
     ) -> Result<UpstreamBytes, UpstreamFailure> {
+        let (body, read) = self
+            .capped_get(endpoint, path_and_query, cap, "*/*")
+            .await?;
+        Ok(UpstreamBytes {
+            bytes: body.to_vec(),
+            seen_bytes: read.seen_bytes,
+            truncated: read.truncated,
+        })
+    }
+
+    /// GETs a body of which the platform client keeps at most `cap` bytes while reading; a client
+    /// that ignored the cap (none does) still cannot hand more than the cap onwards.
+    async fn capped_get(
+        &self,
+        endpoint: &Endpoint,
+        path_and_query: &str,
+        cap: BodyCap,
+        accept: &str,
+    ) -> Result<(Bytes, CappedRead), UpstreamFailure> {
         let raw = self
             .send(
                 endpoint,
@@ -606,21 +609,16 @@ impl Upstream<'_> {
                 path_and_query,
                 None,
                 Some(cap),
-                "*/*",
+                accept,
             )
             .await?;
-        let (body, read) = match raw.read {
+        Ok(match raw.read {
             Some(read) if raw.body.len() <= cap.max_bytes => (raw.body, read),
             _ => {
                 let mut c = CapCollector::new(cap);
                 c.push(&raw.body);
                 c.finish()
             }
-        };
-        Ok(UpstreamBytes {
-            bytes: body.to_vec(),
-            seen_bytes: read.seen_bytes,
-            truncated: read.truncated,
         })
     }
 
