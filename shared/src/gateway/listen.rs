@@ -1,0 +1,218 @@
+//! The gateway's side of `subscriptions/listen` (see [`crate::subscription`]): opening a listener
+//! for a stateless 2026-07-28 request (filter, stream quota, acknowledgement), and each poll's look
+//! at the lists the caller sees. Platforms that hold the stream opt in with
+//! [`McpApp::with_listen`]; elsewhere the method stays unknown (404, -32601) and `server/discover`
+//! advertises no `listChanged`.
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{Map, Value};
+
+use super::dispatch::Call;
+use super::{McpApp, RequestFacts};
+use crate::auth::Caller;
+use crate::error::McpError;
+use crate::quota::LeaseChange;
+use crate::subscription::{fingerprint, Digest, Filter, ListKind, Listener};
+use crate::transport::hold::HeldStream;
+use crate::transport::Reply;
+
+/// One page of a list for the given cursor params.
+type ListPage<'a> = dyn Fn(Option<&Map<String, Value>>) -> Result<Value, McpError> + 'a;
+
+/// Most pages one look reads of a list (bounded work per poll).
+const MAX_PAGES: usize = 100;
+
+/// A `subscriptions/listen` stream the platform holds: the listener, what the poll needs to see
+/// the caller's lists again, and the stream's quota lease.
+pub struct ListenHold {
+    listener: Listener,
+    headers: http::HeaderMap,
+    caller: Caller,
+    version: String,
+    lease: Option<(String, String)>,
+    /// Interval between two looks at the caller's lists (ms).
+    pub poll_ms: u64,
+    /// Interval of keep-alive comments (ms).
+    pub keepalive_ms: u64,
+}
+
+// Headers carry credentials: the debug form names the subscription only.
+impl std::fmt::Debug for ListenHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenHold")
+            .field("subscription", self.listener.id())
+            .field("poll_ms", &self.poll_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ListenHold {
+    /// The `SubscriptionsListenResult` frame that ends the stream gracefully.
+    pub fn farewell(&self) -> Bytes {
+        self.listener.farewell()
+    }
+}
+
+impl McpApp {
+    /// Serves `subscriptions/listen`, the platform holding each stream and calling
+    /// [`McpApp::listen_poll`] every `poll_ms` (at least 10); `server/discover` then advertises
+    /// `listChanged` for tools, prompts and resources.
+    pub fn with_listen(mut self, poll_ms: u64) -> Self {
+        self.listen_poll_ms = Some(poll_ms.max(10));
+        self
+    }
+
+    /// Whether this platform holds listen streams.
+    pub(crate) fn listens(&self) -> bool {
+        self.listen_poll_ms.is_some()
+    }
+
+    /// Opens a listen stream for a validated 2026-07-28 request: its acknowledgement as the first
+    /// frame, and the hold the platform keeps. Listen streams count against
+    /// `MCP_EDGE_MAX_STREAMS_PER_SESSION` per caller (a stateless caller has no session): over it,
+    /// 429.
+    pub(crate) async fn listen_open(
+        &self,
+        headers: &http::HeaderMap,
+        caller: Caller,
+        version: &str,
+        id: &Value,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Reply, McpError> {
+        let Some(poll_ms) = self.listen_poll_ms else {
+            return Err(McpError::MethodNotFound(crate::subscription::METHOD.into()));
+        };
+        let filter = Filter::parse(params)?;
+        let facts = self.facts(headers, caller.clone());
+        let lease = self.open_listen_lease(&caller, facts.now).await?;
+        let listener = Listener::new(id.clone(), filter, self.listen_digest(&facts, version));
+        let hold = ListenHold {
+            headers: headers.clone(),
+            caller,
+            version: version.to_owned(),
+            lease,
+            poll_ms,
+            keepalive_ms: self.config.keepalive_ms,
+            listener,
+        };
+        let mut reply = Reply::sse(vec![hold.listener.ack()], None);
+        reply.listen = Some(Box::new(hold));
+        Ok(reply)
+    }
+
+    async fn open_listen_lease(
+        &self,
+        caller: &Caller,
+        now: u64,
+    ) -> Result<Option<(String, String)>, McpError> {
+        let Some(max) = self.config.max_streams_per_session else {
+            return Ok(None);
+        };
+        let mut raw = [0u8; 8];
+        self.ports.entropy.fill(&mut raw);
+        let token = hex::encode(raw);
+        let key = crate::quota::streams_key(&format!("listen:{}", caller.name));
+        let until = self
+            .config
+            .stream_lease_ms
+            .map_or(u64::MAX, |ms| now.saturating_add(ms));
+        let change = LeaseChange::Open {
+            id: token.clone(),
+            until,
+            max,
+        };
+        self.take_lease(&self.stream_leases, &key, &change, now, |held| {
+            format!("caller has {held} open listen streams (limit {max}); close one first")
+        })
+        .await?;
+        Ok(Some((key, token)))
+    }
+
+    /// The lists the caller of `facts` sees, fingerprinted (every page, up to [`MAX_PAGES`]).
+    fn listen_digest(&self, facts: &RequestFacts, version: &str) -> Digest {
+        let call = Call {
+            version,
+            modern: true,
+            facts,
+            session: None,
+            client_capabilities: None,
+        };
+        let epochs = &self.registry.epochs;
+        let all = |key: &str, list: &ListPage<'_>| {
+            let mut items = Vec::new();
+            let mut params: Option<Map<String, Value>> = None;
+            for _ in 0..MAX_PAGES {
+                match list(params.as_ref()) {
+                    Ok(page) => {
+                        if let Some(Value::Array(a)) = page.get(key) {
+                            items.extend(a.iter().cloned());
+                        }
+                        match page.get("nextCursor") {
+                            Some(c) => {
+                                params = Some(Map::from_iter([("cursor".to_owned(), c.clone())]))
+                            }
+                            None => break,
+                        }
+                    }
+                    Err(e) => {
+                        items.push(Value::String(e.to_string()));
+                        break;
+                    }
+                }
+            }
+            items
+        };
+        Digest {
+            tools: fingerprint(
+                &all("tools", &|p| self.list_tools(&call, p)),
+                epochs.get(ListKind::Tools),
+            ),
+            prompts: fingerprint(
+                &all("prompts", &|p| self.list_prompts(p)),
+                epochs.get(ListKind::Prompts),
+            ),
+            resources: fingerprint(
+                &all("resources", &|p| self.list_resources(&call, p)),
+                epochs.get(ListKind::Resources),
+            ),
+        }
+    }
+
+    /// One look at the caller's lists for a held listen stream: the notifications for what changed
+    /// since the last look (a stale bridged catalog is refreshed first, so its changes show).
+    pub async fn listen_poll(&self, hold: &mut ListenHold) -> Vec<Bytes> {
+        let facts = self.facts(&hold.headers, hold.caller.clone());
+        self.refresh_bridge(facts.now).await;
+        let now = self.listen_digest(&facts, &hold.version);
+        hold.listener.observe(now)
+    }
+
+    /// The state machine of a held listen stream: `frames` first (the acknowledgement), then a poll
+    /// every `poll_ms` and keep-alives, counted in the active-stream gauge.
+    pub fn listen_stream(&self, frames: Vec<Bytes>, hold: &ListenHold) -> HeldStream {
+        let now = self.now();
+        self.held_stream(frames, hold.keepalive_ms)
+            .polling(hold.poll_ms, now)
+    }
+
+    /// Platforms call this when a listen stream ends: gives its quota lease back.
+    pub async fn listen_closed(&self, hold: &ListenHold) {
+        if let Some((key, token)) = &hold.lease {
+            self.close_lease(false, key, token).await;
+        }
+    }
+
+    /// A refusal of a listen request: its JSON-RPC error with the error's own HTTP status (a full
+    /// stream quota is 429, as for `GET /mcp`).
+    pub(crate) fn listen_refusal(err: &McpError, id: &Value) -> Reply {
+        let mut r = Reply::error(err, id);
+        if matches!(err, McpError::InvalidParams(_)) {
+            *r.response.status_mut() = StatusCode::BAD_REQUEST;
+        }
+        if matches!(err, McpError::MethodNotFound(_)) {
+            *r.response.status_mut() = StatusCode::NOT_FOUND;
+        }
+        r
+    }
+}
