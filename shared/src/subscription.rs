@@ -13,11 +13,14 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::error::McpError;
+use crate::port::{BoxFuture, MaybeSendSync};
+use crate::session::StoreError;
 use crate::transport::sse::SseEvent;
 
 /// The listen method.
@@ -45,33 +48,69 @@ pub enum ListKind {
     Resources,
 }
 
+/// Where list change counters live when the instance that changes a list is not the one holding a
+/// listen stream (AWS Lambda: each invocation in its own execution environment).
+pub trait ChangeCounters: MaybeSendSync {
+    /// Adds one to `kind`'s counter.
+    fn bump(&self, kind: ListKind) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The counters of tools, prompts and resources, in that order.
+    fn read(&self) -> BoxFuture<'_, Result<[u64; 3], StoreError>>;
+}
+
 /// Change counters of lists whose content the gateway changes without a registry rebuild (the
 /// conformance fixtures `test_trigger_tool_change` / `test_trigger_prompt_change`); part of every
-/// [`Digest`], so a bump reads as a change of that list.
-#[derive(Debug, Default)]
+/// [`Digest`], so a bump reads as a change of that list. In process memory, or in a
+/// [`ChangeCounters`] backend when the platform sets one.
+#[derive(Default)]
 pub struct ListEpochs {
-    tools: AtomicU64,
-    prompts: AtomicU64,
-    resources: AtomicU64,
+    counters: [AtomicU64; 3],
+    backend: OnceLock<Arc<dyn ChangeCounters>>,
+}
+
+impl std::fmt::Debug for ListEpochs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListEpochs")
+            .field("stored", &self.backend.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn slot(kind: ListKind) -> usize {
+    match kind {
+        ListKind::Tools => 0,
+        ListKind::Prompts => 1,
+        ListKind::Resources => 2,
+    }
 }
 
 impl ListEpochs {
-    fn counter(&self, kind: ListKind) -> &AtomicU64 {
-        match kind {
-            ListKind::Tools => &self.tools,
-            ListKind::Prompts => &self.prompts,
-            ListKind::Resources => &self.resources,
-        }
+    /// Keeps the counters in `backend` from now on (the first one set wins).
+    pub fn store_in(&self, backend: Arc<dyn ChangeCounters>) {
+        let _ = self.backend.set(backend);
     }
 
     /// Records that `kind`'s list changed.
-    pub fn bump(&self, kind: ListKind) {
-        self.counter(kind).fetch_add(1, Ordering::Relaxed);
+    pub async fn bump(&self, kind: ListKind) -> Result<(), StoreError> {
+        self.counters[slot(kind)].fetch_add(1, Ordering::Relaxed);
+        match self.backend.get() {
+            Some(b) => b.bump(kind).await,
+            None => Ok(()),
+        }
     }
 
-    /// How often `kind`'s list changed so far.
-    pub fn get(&self, kind: ListKind) -> u64 {
-        self.counter(kind).load(Ordering::Relaxed)
+    /// How often each list changed so far (tools, prompts, resources); the process's own count
+    /// when the backend cannot be read.
+    pub async fn current(&self) -> [u64; 3] {
+        let local = || self.counters.each_ref().map(|c| c.load(Ordering::Relaxed));
+        match self.backend.get() {
+            Some(b) => b.read().await.unwrap_or_else(|_| local()),
+            None => local(),
+        }
+    }
+
+    /// `kind`'s counter in `counters` (as [`ListEpochs::current`] returned them).
+    pub fn of(counters: [u64; 3], kind: ListKind) -> u64 {
+        counters[slot(kind)]
     }
 }
 
@@ -311,10 +350,14 @@ mod tests {
     fn epochs_change_the_fingerprint() {
         let e = ListEpochs::default();
         let items = [json!({"name": "a"})];
-        let before = fingerprint(&items, e.get(ListKind::Tools));
-        e.bump(ListKind::Tools);
-        assert_ne!(before, fingerprint(&items, e.get(ListKind::Tools)));
-        assert_eq!(e.get(ListKind::Prompts), 0);
+        let now = || futures::executor::block_on(e.current());
+        let before = fingerprint(&items, ListEpochs::of(now(), ListKind::Tools));
+        futures::executor::block_on(e.bump(ListKind::Tools)).unwrap();
+        assert_ne!(
+            before,
+            fingerprint(&items, ListEpochs::of(now(), ListKind::Tools))
+        );
+        assert_eq!(ListEpochs::of(now(), ListKind::Prompts), 0);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! [`McpApp::with_listen`]; elsewhere the method stays unknown (404, -32601) and `server/discover`
 //! advertises no `listChanged`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -13,7 +15,9 @@ use super::{McpApp, RequestFacts};
 use crate::auth::Caller;
 use crate::error::McpError;
 use crate::quota::LeaseChange;
-use crate::subscription::{fingerprint, Digest, Filter, ListKind, Listener};
+use crate::subscription::{
+    fingerprint, ChangeCounters, Digest, Filter, ListEpochs, ListKind, Listener,
+};
 use crate::transport::hold::HeldStream;
 use crate::transport::Reply;
 
@@ -63,6 +67,13 @@ impl McpApp {
         self
     }
 
+    /// Keeps the list change counters in `backend` (shared by every instance) instead of process
+    /// memory: needed wherever a change and a listen stream run in different instances (Lambda).
+    pub fn with_change_counters(self, backend: Arc<dyn ChangeCounters>) -> Self {
+        self.registry.epochs.store_in(backend);
+        self
+    }
+
     /// Whether this platform holds listen streams.
     pub(crate) fn listens(&self) -> bool {
         self.listen_poll_ms.is_some()
@@ -86,7 +97,9 @@ impl McpApp {
         let filter = Filter::parse(params)?;
         let facts = self.facts(headers, caller.clone());
         let lease = self.open_listen_lease(&caller, facts.now).await?;
-        let listener = Listener::new(id.clone(), filter, self.listen_digest(&facts, version));
+        let epochs = self.registry.epochs.current().await;
+        let digest = self.listen_digest(&facts, version, epochs);
+        let listener = Listener::new(id.clone(), filter, digest);
         let hold = ListenHold {
             headers: headers.clone(),
             caller,
@@ -130,7 +143,7 @@ impl McpApp {
     }
 
     /// The lists the caller of `facts` sees, fingerprinted (every page, up to [`MAX_PAGES`]).
-    fn listen_digest(&self, facts: &RequestFacts, version: &str) -> Digest {
+    fn listen_digest(&self, facts: &RequestFacts, version: &str, epochs: [u64; 3]) -> Digest {
         let call = Call {
             version,
             modern: true,
@@ -138,7 +151,6 @@ impl McpApp {
             session: None,
             client_capabilities: None,
         };
-        let epochs = &self.registry.epochs;
         let all = |key: &str, list: &ListPage<'_>| {
             let mut items = Vec::new();
             let mut params: Option<Map<String, Value>> = None;
@@ -166,15 +178,15 @@ impl McpApp {
         Digest {
             tools: fingerprint(
                 &all("tools", &|p| self.list_tools(&call, p)),
-                epochs.get(ListKind::Tools),
+                ListEpochs::of(epochs, ListKind::Tools),
             ),
             prompts: fingerprint(
                 &all("prompts", &|p| self.list_prompts(p)),
-                epochs.get(ListKind::Prompts),
+                ListEpochs::of(epochs, ListKind::Prompts),
             ),
             resources: fingerprint(
                 &all("resources", &|p| self.list_resources(&call, p)),
-                epochs.get(ListKind::Resources),
+                ListEpochs::of(epochs, ListKind::Resources),
             ),
         }
     }
@@ -184,7 +196,8 @@ impl McpApp {
     pub async fn listen_poll(&self, hold: &mut ListenHold) -> Vec<Bytes> {
         let facts = self.facts(&hold.headers, hold.caller.clone());
         self.refresh_bridge(facts.now).await;
-        let now = self.listen_digest(&facts, &hold.version);
+        let epochs = self.registry.epochs.current().await;
+        let now = self.listen_digest(&facts, &hold.version, epochs);
         hold.listener.observe(now)
     }
 

@@ -466,8 +466,12 @@ impl Tool for Trigger {
         _ctx: &'a ToolContext<'a>,
         _args: Map<String, Value>,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
-        self.epochs.bump(self.kind);
-        Box::pin(async move { text("Mutation triggered") })
+        Box::pin(async move {
+            match self.epochs.bump(self.kind).await {
+                Ok(()) => text("Mutation triggered"),
+                Err(e) => Err(ToolFailure::new(format!("change counter: {e}"))),
+            }
+        })
     }
 }
 
