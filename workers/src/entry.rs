@@ -89,7 +89,10 @@ fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
     let app = Rc::new(
         build_app(env, Arc::new(NoSessions))?
             .with_health_probe(probe)
-            .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS),
+            .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+            // The per-caller listen-stream quota is counted by a LimitObject (touched when a stream
+            // opens and closes, never held), so it holds across isolates.
+            .with_stream_ledger(Arc::new(DoLeaseLedger::new(env.clone()))),
     );
     STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
     Ok(app)
