@@ -24,6 +24,11 @@ use crate::transport::Reply;
 /// One page of a list for the given cursor params.
 type ListPage<'a> = dyn Fn(Option<&Map<String, Value>>) -> Result<Value, McpError> + 'a;
 
+/// Longest a listen stream holds its quota place without a configured stream lease (a day): the
+/// lease must end at a time every ledger can store (a Durable Object's JSON numbers stop at 2^53),
+/// and a stream outliving it merely stops counting.
+const MAX_LEASE_MS: u64 = 86_400_000;
+
 /// Most pages one look reads of a list (bounded work per poll).
 const MAX_PAGES: usize = 100;
 
@@ -126,10 +131,7 @@ impl McpApp {
         self.ports.entropy.fill(&mut raw);
         let token = hex::encode(raw);
         let key = crate::quota::streams_key(&format!("listen:{}", caller.name));
-        let until = self
-            .config
-            .stream_lease_ms
-            .map_or(u64::MAX, |ms| now.saturating_add(ms));
+        let until = now.saturating_add(self.config.stream_lease_ms.unwrap_or(MAX_LEASE_MS));
         let change = LeaseChange::Open {
             id: token.clone(),
             until,
@@ -227,5 +229,158 @@ impl McpApp {
             *r.response.status_mut() = StatusCode::NOT_FOUND;
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use futures::executor::block_on;
+    use serde_json::json;
+
+    use super::*;
+    use crate::port::{BoxFuture, Clock, Entropy, HttpClient, UnixMillis, UpstreamError};
+    use crate::session::MemorySessionStore;
+    use crate::tool::Registry;
+    use crate::transport::headers::OriginPolicy;
+    use crate::transport::ReplyBody;
+    use crate::{GatewayConfig, Ports};
+
+    struct Clock0;
+    impl Clock for Clock0 {
+        fn now(&self) -> UnixMillis {
+            1_000_000
+        }
+    }
+    struct Counting(AtomicU64);
+    impl Entropy for Counting {
+        fn fill(&self, buf: &mut [u8]) {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            buf.iter_mut().for_each(|b| *b = n as u8);
+        }
+    }
+    struct NoHttp;
+    impl HttpClient for NoHttp {
+        fn send(
+            &self,
+            _req: http::Request<Bytes>,
+        ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
+            Box::pin(async { Err(UpstreamError::Refused("no upstream in tests".into())) })
+        }
+    }
+
+    fn app(max_streams: Option<u32>, listens: bool) -> McpApp {
+        let mut registry = Registry::new();
+        crate::testing::register_test_tools(&mut registry);
+        let config = GatewayConfig {
+            origins: OriginPolicy {
+                allowed_origins: vec![],
+                allowed_hosts: Some(vec![]),
+            },
+            max_streams_per_session: max_streams,
+            ..GatewayConfig::default()
+        };
+        let ports = Ports {
+            store: Arc::new(MemorySessionStore::new()),
+            http: Arc::new(NoHttp),
+            clock: Arc::new(Clock0),
+            entropy: Arc::new(Counting(AtomicU64::new(1))),
+        };
+        let app = McpApp::new(config, registry, ports).unwrap();
+        if listens {
+            app.with_listen(crate::subscription::DEFAULT_POLL_MS)
+        } else {
+            app
+        }
+    }
+
+    fn request(method: &str, name: Option<&str>, params: Value) -> http::Request<Bytes> {
+        let mut params = params;
+        params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+        let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+        let mut b = http::Request::builder()
+            .method("POST")
+            .uri("/mcp")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method);
+        if let Some(n) = name {
+            b = b.header("mcp-name", n);
+        }
+        b.body(Bytes::from(body.to_string())).unwrap()
+    }
+
+    fn listen(app: &McpApp) -> crate::transport::Reply {
+        block_on(app.handle(request(
+            METHOD,
+            None,
+            json!({"notifications": {"toolsListChanged": true}}),
+        )))
+    }
+
+    fn data(frame: &Bytes) -> Value {
+        let s = std::str::from_utf8(frame).unwrap();
+        serde_json::from_str(s.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap()
+    }
+
+    use crate::subscription::METHOD;
+
+    #[test]
+    fn a_listen_stream_hears_a_change_once_and_gives_its_lease_back() {
+        let app = app(Some(1), true);
+        let mut reply = listen(&app);
+        assert_eq!(reply.status(), StatusCode::OK);
+        let mut hold = reply.listen.take().expect("a held listen stream");
+        let ReplyBody::Sse { frames, hold: None } = reply.response.body() else {
+            panic!("an SSE body without a session hold");
+        };
+        assert_eq!(
+            data(&frames[0])["method"],
+            crate::subscription::ACKNOWLEDGED
+        );
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "nothing changed yet"
+        );
+        // Over the caller's quota: 429, keeping the id.
+        let refused = listen(&app);
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.listen.is_none());
+        let trigger = block_on(app.handle(request(
+            "tools/call",
+            Some("test_trigger_tool_change"),
+            json!({"name": "test_trigger_tool_change", "arguments": {}}),
+        )));
+        assert_eq!(trigger.status(), StatusCode::OK);
+        let frames = block_on(app.listen_poll(&mut hold));
+        assert_eq!(frames.len(), 1);
+        let n = data(&frames[0]);
+        assert_eq!(n["method"], "notifications/tools/list_changed");
+        assert_eq!(
+            n["params"]["_meta"][crate::subscription::META_SUBSCRIPTION_ID],
+            9
+        );
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "reported once"
+        );
+        block_on(app.listen_closed(&hold));
+        assert_eq!(listen(&app).status(), StatusCode::OK, "the place came back");
+    }
+
+    #[test]
+    fn without_a_holder_listen_is_unknown_and_discover_promises_nothing() {
+        let app = app(None, false);
+        let reply = listen(&app);
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+        assert!(reply.listen.is_none());
+        let discover = block_on(app.handle(request("server/discover", None, json!({}))));
+        let ReplyBody::Full(body) = discover.response.body() else {
+            panic!("a JSON body");
+        };
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["result"]["capabilities"]["tools"]["listChanged"], false);
     }
 }
