@@ -24,13 +24,24 @@ use crate::transport::Reply;
 /// One page of a list for the given cursor params.
 type ListPage<'a> = dyn Fn(Option<&Map<String, Value>>) -> Result<Value, McpError> + 'a;
 
-/// Longest a listen stream holds its quota place without a configured stream lease (a day): the
-/// lease must end at a time every ledger can store (a Durable Object's JSON numbers stop at 2^53),
-/// and a stream outliving it merely stops counting.
-const MAX_LEASE_MS: u64 = 86_400_000;
+/// How long a listen stream's quota place lasts unless renewed: ten keep-alive intervals, at least
+/// 5 s and at most 5 minutes. The holder renews it on its polls once half of it has passed (one
+/// ledger write per half-lease per stream, only with a stream quota), so a holder that vanishes
+/// without closing (a Worker request context torn down, a Lambda environment frozen) frees its place
+/// within one lease instead of never.
+fn listen_lease_ms(keepalive_ms: u64) -> u64 {
+    keepalive_ms.saturating_mul(10).clamp(5_000, 300_000)
+}
 
 /// Most pages one look reads of a list (bounded work per poll).
 const MAX_PAGES: usize = 100;
+
+/// A listen stream's place in the caller's stream quota.
+struct Lease {
+    key: String,
+    token: String,
+    until: u64,
+}
 
 /// A `subscriptions/listen` stream the platform holds: the listener, what the poll needs to see
 /// the caller's lists again, and the stream's quota lease.
@@ -39,7 +50,7 @@ pub struct ListenHold {
     headers: http::HeaderMap,
     caller: Caller,
     version: String,
-    lease: Option<(String, String)>,
+    lease: Option<Lease>,
     /// Interval between two looks at the caller's lists (ms).
     pub poll_ms: u64,
     /// Interval of keep-alive comments (ms).
@@ -123,7 +134,7 @@ impl McpApp {
         &self,
         caller: &Caller,
         now: u64,
-    ) -> Result<Option<(String, String)>, McpError> {
+    ) -> Result<Option<Lease>, McpError> {
         let Some(max) = self.config.max_streams_per_session else {
             return Ok(None);
         };
@@ -131,7 +142,7 @@ impl McpApp {
         self.ports.entropy.fill(&mut raw);
         let token = hex::encode(raw);
         let key = crate::quota::streams_key(&format!("listen:{}", caller.name));
-        let until = now.saturating_add(self.config.stream_lease_ms.unwrap_or(MAX_LEASE_MS));
+        let until = now.saturating_add(listen_lease_ms(self.config.keepalive_ms));
         let change = LeaseChange::Open {
             id: token.clone(),
             until,
@@ -141,7 +152,31 @@ impl McpApp {
             format!("caller has {held} open listen streams (limit {max}); close one first")
         })
         .await?;
-        Ok(Some((key, token)))
+        Ok(Some(Lease { key, token, until }))
+    }
+
+    /// Renews a listen stream's quota place once half of its lease has passed.
+    async fn renew_listen_lease(&self, hold: &mut ListenHold, now: u64) {
+        let length = listen_lease_ms(hold.keepalive_ms);
+        let Some(lease) = &mut hold.lease else {
+            return;
+        };
+        if lease.until.saturating_sub(now) > length / 2 {
+            return;
+        }
+        let until = now.saturating_add(length);
+        let change = LeaseChange::Renew {
+            id: lease.token.clone(),
+            until,
+        };
+        if self
+            .stream_leases
+            .apply(&lease.key, &change, now)
+            .await
+            .is_ok()
+        {
+            lease.until = until;
+        }
     }
 
     /// The lists the caller of `facts` sees, fingerprinted (every page, up to [`MAX_PAGES`]).
@@ -197,6 +232,7 @@ impl McpApp {
     /// since the last look (a stale bridged catalog is refreshed first, so its changes show).
     pub async fn listen_poll(&self, hold: &mut ListenHold) -> Vec<Bytes> {
         let facts = self.facts(&hold.headers, hold.caller.clone());
+        self.renew_listen_lease(hold, facts.now).await;
         self.refresh_bridge(facts.now).await;
         let epochs = self.registry.epochs.current().await;
         let now = self.listen_digest(&facts, &hold.version, epochs);
@@ -213,8 +249,8 @@ impl McpApp {
 
     /// Platforms call this when a listen stream ends: gives its quota lease back.
     pub async fn listen_closed(&self, hold: &ListenHold) {
-        if let Some((key, token)) = &hold.lease {
-            self.close_lease(false, key, token).await;
+        if let Some(lease) = &hold.lease {
+            self.close_lease(false, &lease.key, &lease.token).await;
         }
     }
 
@@ -247,10 +283,11 @@ mod tests {
     use crate::transport::ReplyBody;
     use crate::{GatewayConfig, Ports};
 
+    static NOW: AtomicU64 = AtomicU64::new(1_000_000);
     struct Clock0;
     impl Clock for Clock0 {
         fn now(&self) -> UnixMillis {
-            1_000_000
+            NOW.load(Ordering::SeqCst)
         }
     }
     struct Counting(AtomicU64);
@@ -271,6 +308,10 @@ mod tests {
     }
 
     fn app(max_streams: Option<u32>, listens: bool) -> McpApp {
+        app_at(max_streams, listens, Arc::new(Clock0))
+    }
+
+    fn app_at(max_streams: Option<u32>, listens: bool, clock: Arc<dyn Clock>) -> McpApp {
         let mut registry = Registry::new();
         crate::testing::register_test_tools(&mut registry);
         let config = GatewayConfig {
@@ -284,7 +325,7 @@ mod tests {
         let ports = Ports {
             store: Arc::new(MemorySessionStore::new()),
             http: Arc::new(NoHttp),
-            clock: Arc::new(Clock0),
+            clock,
             entropy: Arc::new(Counting(AtomicU64::new(1))),
         };
         let app = McpApp::new(config, registry, ports).unwrap();
@@ -382,5 +423,30 @@ mod tests {
         };
         let v: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(v["result"]["capabilities"]["tools"]["listChanged"], false);
+    }
+
+    struct Moving(AtomicU64);
+    impl Clock for Moving {
+        fn now(&self) -> UnixMillis {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn a_vanished_holders_place_lapses_and_a_polling_one_keeps_it() {
+        let clock = Arc::new(Moving(AtomicU64::new(1_000_000)));
+        let app = app_at(Some(1), true, clock.clone());
+        let lease = listen_lease_ms(app.config.keepalive_ms);
+        let mut first = listen(&app);
+        assert_eq!(first.status(), StatusCode::OK);
+        let mut hold = first.listen.take().unwrap();
+        // Polled past half its lease, the stream renews its place: still full after the first end.
+        clock.0.fetch_add(lease / 2 + 1, Ordering::SeqCst);
+        block_on(app.listen_poll(&mut hold));
+        clock.0.fetch_add(lease / 2 + 1, Ordering::SeqCst);
+        assert_eq!(listen(&app).status(), StatusCode::TOO_MANY_REQUESTS);
+        // Its holder vanishes without closing (no more polls): the place lapses after one lease.
+        clock.0.fetch_add(lease, Ordering::SeqCst);
+        assert_eq!(listen(&app).status(), StatusCode::OK);
     }
 }
