@@ -17,12 +17,12 @@ use mcp_edge_core::gateway::{
     check_modern_envelope, modern_code_status, modern_status, modern_version,
 };
 use mcp_edge_core::mrtr;
+use mcp_edge_core::port::Entropy;
 use mcp_edge_core::protocol::{self, Incoming, META_CLIENT_CAPABILITIES};
 use mcp_edge_core::tool::InputRound;
 use mcp_edge_core::transport::headers::Acceptable;
 use mcp_edge_core::transport::sse::SseEvent;
 use mcp_edge_core::transport::{Reply, ReplyBody};
-use mcp_edge_core::port::Entropy;
 use mcp_edge_native::OsEntropy;
 use serde_json::{json, Map, Value};
 
@@ -48,7 +48,12 @@ pub(super) async fn post(
         return Reply::new(StatusCode::ACCEPTED, ReplyBody::Empty);
     };
     match request(server, headers, caller, &id, &method, params.as_ref()).await {
-        Ok((result, notes)) => reply(accept, protocol::success(&id, result), notes, StatusCode::OK),
+        Ok((result, notes)) => reply(
+            accept,
+            protocol::success(&id, result),
+            notes,
+            StatusCode::OK,
+        ),
         Err(Failure::Gateway(e)) => {
             let mut r = Reply::error(&e, &id);
             *r.response.status_mut() = modern_status(&e);
@@ -189,7 +194,10 @@ impl Progress<'_> {
         loop {
             match call.next().await {
                 Step::Related(m) if m.get("id").is_some() => {
-                    return self.park(call, m).map(|r| (r, notes)).map_err(Failure::from);
+                    return self
+                        .park(call, m)
+                        .map(|r| (r, notes))
+                        .map_err(Failure::from);
                 }
                 Step::Related(m) => notes.push(m),
                 Step::Answer(Ok(answer)) => {
