@@ -26,6 +26,7 @@
 //!
 //! Features: none.
 
+pub mod changes;
 pub mod handler;
 pub mod items;
 pub mod outbox;

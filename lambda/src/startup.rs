@@ -16,6 +16,7 @@ use mcp_edge_native::{
     UpstreamTransport,
 };
 
+use crate::changes::DynamoChangeCounters;
 use crate::handler::{base_path, Gateway, MAX_INVOCATION};
 use crate::items::VersionedItems;
 use crate::outbox::DynamoOutbox;
@@ -96,6 +97,10 @@ pub async fn build() -> Result<Gateway, StartError> {
         .with_rate_limiter(Arc::new(limiter))
         .with_session_ledger(leases.clone())
         .with_stream_ledger(leases)
+        // Listen streams poll the shared change counters: the fixture that changes a list runs in
+        // another execution environment than the stream.
+        .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+        .with_change_counters(Arc::new(DynamoChangeCounters::new(items())))
         .with_outbox(Arc::new(DynamoOutbox::new(
             client.clone(),
             table.clone(),

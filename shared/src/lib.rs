@@ -36,6 +36,7 @@ pub mod sampling;
 pub mod session;
 pub mod settings;
 pub mod store_contract;
+pub mod subscription;
 pub mod testing;
 pub mod tool;
 pub mod transport;
