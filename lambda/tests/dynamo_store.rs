@@ -450,7 +450,10 @@ async fn the_mailbox_takes_one_answer_from_its_own_session_only() {
         &later.div_ceil(1000).to_string(),
         "the slot carries the TTL"
     );
-    assert_eq!(asker.take(&s1, "mcp-edge-1").await.unwrap(), Some(answer));
+    assert_eq!(
+        asker.take(&s1, "mcp-edge-1").await.unwrap(),
+        Some(answer.clone())
+    );
     assert_eq!(
         asker.take(&s1, "mcp-edge-1").await.unwrap(),
         None,

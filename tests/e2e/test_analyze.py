@@ -272,7 +272,8 @@ def test_2026_a_forged_tampered_or_foreign_request_state_is_refused(gateway, see
             assert "Fix login redirect loop" in req.params.messages[0].content.text
             state = first.request_state
             payload, tag = state.split(".")
-            tampered = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + tag
+            mid = len(payload) // 2  # a middle character: the payload still decodes, its MAC fails
+            tampered = payload[:mid] + ("A" if payload[mid] != "A" else "B") + payload[mid + 1:] + "." + tag
             errors = []
             for bad, tool in [(tampered, "analyze_and_fix_issue"), ("Zm9yZ2Vk.Zm9yZ2Vk", "analyze_and_fix_issue"),
                               (state, "jira_get_issue")]:
