@@ -181,8 +181,7 @@ pub fn time_left(deadline_ms: Option<u64>, now: UnixMillis) -> Option<Duration> 
 
 /// A held stream: the first frames, then keep-alives (and, for the legacy stream and a `GET /mcp`
 /// stream that may carry the gateway's requests to the client, the session's outbox, read every
-/// `poll`) until the client leaves, the session ends, or `left` runs out (15
-/// minutes when unknown). However it ends, the stream's lease goes back through
+/// `poll`) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
 /// [`McpApp::stream_closed`].
 pub fn held(
     app: Arc<McpApp>,
@@ -220,7 +219,8 @@ pub fn held(
 }
 
 /// A polled stream's source: its session's outbox in the store (written by `POST /messages`, or by
-/// a tool asking the client, in other execution environments), read when the state machine polls. Nothing is pushed in-process.
+/// a tool asking the client, in other execution environments), read when the state machine polls.
+/// Nothing is pushed in-process.
 struct StoredOutbox {
     app: Arc<McpApp>,
     hold: StreamHold,
