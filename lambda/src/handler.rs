@@ -17,7 +17,7 @@ use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox, ListenHold};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::port::UnixMillis;
 use mcp_edge_core::transport::hold::Closed;
-use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
 use mcp_edge_native::held::{drive, FrameSource};
 use mcp_edge_native::SystemClock;
@@ -195,9 +195,9 @@ pub fn time_left(deadline_ms: Option<u64>, now: UnixMillis) -> Option<Duration> 
     })
 }
 
-/// A held stream: the first frames, then keep-alives (and, for the legacy stream, the session's
-/// outbox, read every `poll`) until the client leaves, the session ends, or `left` runs out (15
-/// minutes when unknown). However it ends, the stream's lease goes back through
+/// A held stream: the first frames, then keep-alives (and, for the legacy stream and a `GET /mcp`
+/// stream that may carry the gateway's requests to the client, the session's outbox, read every
+/// `poll`) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
 /// [`McpApp::stream_closed`].
 pub fn held(
     app: Arc<McpApp>,
@@ -210,7 +210,7 @@ pub fn held(
     let now = app.now();
     let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
     let mut stream = app.held_stream(frames, hold.keepalive_ms).until(until);
-    if hold.channel == StreamChannel::Legacy {
+    if app.polls_outbox(&hold) {
         stream = stream.polling(poll.as_millis() as u64, now);
     }
     tokio::spawn(async move {
@@ -284,8 +284,9 @@ impl FrameSource for ListenSource<'_> {
     }
 }
 
-/// The legacy stream's source: its session's outbox in the store (written by `POST /messages` in
-/// other execution environments), read when the state machine polls. Nothing is pushed in-process.
+/// A polled stream's source: its session's outbox in the store (written by `POST /messages`, or by
+/// a tool asking the client, in other execution environments), read when the state machine polls.
+/// Nothing is pushed in-process.
 struct StoredOutbox {
     app: Arc<McpApp>,
     hold: StreamHold,

@@ -19,6 +19,7 @@ use mcp_edge_native::{
 use crate::changes::DynamoChangeCounters;
 use crate::handler::{base_path, Gateway, MAX_INVOCATION};
 use crate::items::VersionedItems;
+use crate::mailbox::DynamoMailbox;
 use crate::outbox::DynamoOutbox;
 use crate::quota::DynamoLeaseLedger;
 use crate::ratelimit::DynamoRateLimiter;
@@ -86,6 +87,24 @@ pub async fn build() -> Result<Gateway, StartError> {
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
+    let outbox = Arc::new(DynamoOutbox::new(
+        client.clone(),
+        table.clone(),
+        Arc::new(OsEntropy),
+        calls.clone(),
+    ));
+    // Tools ask the client (sampling) through the session's outbox, which its GET stream's holder
+    // polls, and wait for the answer in a mailbox slot, whichever environment the answer reaches.
+    let requests = mcp_edge_core::mailbox::StoredClientRequests::new(
+        outbox.clone(),
+        Arc::new(DynamoMailbox::new(
+            client.clone(),
+            table.clone(),
+            calls.clone(),
+        )),
+        Arc::new(TokioSleeper),
+        Arc::new(SystemClock),
+    );
     let app = McpApp::new(config, registry, ports)?
         .with_sleeper(Arc::new(TokioSleeper))
         .with_http_factory(Arc::new(ReqwestFactory {
@@ -101,12 +120,8 @@ pub async fn build() -> Result<Gateway, StartError> {
         // another execution environment than the stream.
         .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
         .with_change_counters(Arc::new(DynamoChangeCounters::new(items())))
-        .with_outbox(Arc::new(DynamoOutbox::new(
-            client.clone(),
-            table.clone(),
-            Arc::new(OsEntropy),
-            calls.clone(),
-        )));
+        .with_outbox(outbox)
+        .with_client_requests(Arc::new(requests));
     Ok(Gateway {
         app: Arc::new(app),
         calls,

@@ -23,6 +23,7 @@ pub mod connector;
 pub mod credential;
 pub mod error;
 pub mod gateway;
+pub mod mailbox;
 pub mod metrics;
 pub mod mrtr;
 pub mod outbox;
