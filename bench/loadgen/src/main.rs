@@ -273,12 +273,14 @@ async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerRes
         }
         let body = json!({"jsonrpc":"2.0","id":n,"method":args.method,"params":params});
         let t = Instant::now();
-        let outcome = match req.body(body.to_string()).send().await {
-            Ok(r) => r.text().await.ok().and_then(|t| rpc_body(&t)),
+        let text = match req.body(body.to_string()).send().await {
+            Ok(r) => r.text().await.ok(),
             Err(_) => None,
         };
+        // The clock stops when the whole reply has arrived: checking it (parsing 109 kB of
+        // `tools/list` took longer than the server's answer) is the client's work, not latency.
         let micros = t.elapsed().as_micros().max(1) as u64;
-        match outcome {
+        match text.as_deref().and_then(rpc_body) {
             Some(v) if v.get("result").is_some() && v["result"]["isError"] != json!(true) => {
                 hist.record(micros)?
             }
