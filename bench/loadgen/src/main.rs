@@ -49,7 +49,8 @@ struct Args {
     /// Label printed with the results.
     #[arg(long, default_value = "mcp-edge")]
     target: String,
-    /// Instead of MCP, GET this URL in a loop (the generator's ceiling).
+    /// Instead of MCP, GET this URL in a loop, reading each body whole (the generator's ceiling, or
+    /// an upstream's own floor).
     #[arg(long)]
     raw_get: Option<String>,
     /// Talk to this stdio server command directly (run with `sh -c 'exec CMD'`) instead of `--url`.
@@ -195,12 +196,12 @@ async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerRes
         let mut n = 0;
         while Instant::now() < deadline && n < args.max_requests {
             let t = Instant::now();
-            let ok = client
-                .get(url)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
+            // The whole body is read (as an MCP reply is), so the connection is reused and a large
+            // body's transfer is part of the time.
+            let ok = match client.get(url).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            };
             if ok {
                 hist.record(t.elapsed().as_micros().max(1) as u64)?;
             } else {

@@ -17,6 +17,7 @@ use crate::protocol::{
     self, HANDSHAKE_VERSIONS, META_CLIENT_CAPABILITIES, META_SERVER_INFO, MODERN_VERSIONS,
 };
 use crate::tool::{InputRound, PromptOutput, ResourceError, Tool, ToolContext, ToolOutput};
+use crate::upstream::Upstream;
 
 /// A 2026-07-28 request's declared client capabilities and its verified `input_required` retry.
 type InputOf<'p> = (Option<&'p Map<String, Value>>, Option<InputRound>);
@@ -179,6 +180,20 @@ fn paginate(
         Value::Array(items.into_iter().skip(start).take(end - start).collect()),
     );
     Ok(Value::Object(r))
+}
+
+/// The context resource reads and prompts run upstream calls in: the request's credentials and
+/// caller, and no client channel nor input round (only tool calls have those).
+fn plain_context<'a>(call: &'a Call<'_>, upstream: &'a Upstream<'a>) -> ToolContext<'a> {
+    ToolContext {
+        credentials: &call.facts.credentials,
+        upstream,
+        now: call.facts.now,
+        caller: &call.facts.caller.name,
+        client: None,
+        client_capabilities: None,
+        input: None,
+    }
 }
 
 impl McpApp {
@@ -606,25 +621,21 @@ impl McpApp {
         paginate("resourceTemplates", all, params, self.config.page_size)
     }
 
+    /// Upstream access with the request's credentials and deployment.
+    fn upstream_of<'a>(&'a self, call: &'a Call<'_>) -> Upstream<'a> {
+        self.upstream
+            .for_call(&call.facts.credentials, call.facts.now)
+            .with_requested(call.facts.deployment.clone())
+    }
+
     async fn read_resource(
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
     ) -> Result<Value, McpError> {
         let uri = str_param(params, "uri")?;
-        let upstream = self
-            .upstream
-            .for_call(&call.facts.credentials, call.facts.now)
-            .with_requested(call.facts.deployment.clone());
-        let ctx = ToolContext {
-            credentials: &call.facts.credentials,
-            upstream: &upstream,
-            now: call.facts.now,
-            caller: &call.facts.caller.name,
-            client: None,
-            client_capabilities: None,
-            input: None,
-        };
+        let upstream = self.upstream_of(call);
+        let ctx = plain_context(call, &upstream);
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
                 Ok(Some(contents)) => return Ok(json!({ "contents": contents })),
@@ -680,19 +691,8 @@ impl McpApp {
             }
         }
         let messages = if prompt.needs_upstream() {
-            let upstream = self
-                .upstream
-                .for_call(&call.facts.credentials, call.facts.now)
-                .with_requested(call.facts.deployment.clone());
-            let ctx = ToolContext {
-                credentials: &call.facts.credentials,
-                upstream: &upstream,
-                now: call.facts.now,
-                caller: &call.facts.caller.name,
-                client: None,
-                client_capabilities: None,
-                input: None,
-            };
+            let upstream = self.upstream_of(call);
+            let ctx = plain_context(call, &upstream);
             prompt
                 .render_in(&ctx, &args)
                 .await
