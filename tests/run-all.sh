@@ -45,7 +45,7 @@ declare -A MIN=(
   [conformance-worker]=9
   [conformance-next-worker]=61
   [lambda-store]=6         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
-  [lambda-e2e]=135         # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-e2e]=139         # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=79      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios, 61 conformance 0.2.0-alpha.12 requirement-set scenarios
   [terraform-hcl]=18       # tests/infra: Terraform (4), the import-cycle check of every crate (7), and the
