@@ -275,9 +275,9 @@ impl RedisRateLimiter {
     ) -> Result<Option<Result<(), LimitError>>, StoreError> {
         let read = self.0.read(key).await?;
         let state: Option<Bucket> = match &read.data {
-            Some(text) => Some(
-                serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ),
+            Some(text) => {
+                Some(serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
             None => None,
         };
         let bucket = match Bucket::take(state, limit, cost, now) {
@@ -288,7 +288,8 @@ impl RedisRateLimiter {
                 })))
             }
         };
-        let text = serde_json::to_string(&bucket).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text =
+            serde_json::to_string(&bucket).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // An idle bucket is full again within an hour for any limit of at least `burst` per hour.
         let won = self
             .0
@@ -465,7 +466,10 @@ mod tests {
     #[tokio::test]
     async fn urls_are_checked_and_never_repeated() {
         let secret = "redis://:hunter2-secret@[bad";
-        let err = RedisStores::connect(secret).await.err().map(|e| e.to_string());
+        let err = RedisStores::connect(secret)
+            .await
+            .err()
+            .map(|e| e.to_string());
         let err = err.unwrap_or_default();
         assert!(err.contains("not a Redis URL"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");

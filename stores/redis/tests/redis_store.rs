@@ -87,7 +87,12 @@ async fn the_session_store_and_outbox_keep_the_contract() {
     let id = store_contract::case_id(now, 77);
     let rec = store_contract::record(&id, now, now + 60_000);
     a.store.save(&rec, None).await.unwrap();
-    let mut seen = b.store.load(&id).await.unwrap().expect("the other replica sees it");
+    let mut seen = b
+        .store
+        .load(&id)
+        .await
+        .unwrap()
+        .expect("the other replica sees it");
     assert_eq!(seen.version, 1);
     seen.initialized = true;
     b.store.save(&seen, Some(1)).await.unwrap();
