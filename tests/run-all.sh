@@ -52,7 +52,7 @@ declare -A MIN=(
                            # tests (every flow), 9 conformance scenarios, 61 conformance 0.2.0-alpha.12 requirement-set scenarios
   [replicas]=11            # tests/replicas: two native instances on one Redis and on one moto DynamoDB (5 tests x 2
                            # stores, 1 Redis-only), the Python SDK alternating between them
-  [terraform-hcl]=23       # tests/infra: Terraform (4), the import-cycle check of every crate (9), and the
+  [terraform-hcl]=22       # tests/infra: Terraform (4), the import-cycle check of every crate (8), and the
                            # Kubernetes (with the with-redis overlay) and Compose deployments (10, test_deploy.py)
 )
 SUMMARY=()
