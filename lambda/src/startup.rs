@@ -96,6 +96,11 @@ pub async fn build() -> Result<Gateway, StartError> {
         .with_rate_limiter(Arc::new(limiter))
         .with_session_ledger(leases.clone())
         .with_stream_ledger(leases)
+        .with_task_store(Arc::new(crate::task_store::DynamoTaskStore::new(
+            items(),
+            client.clone(),
+            table.clone(),
+        )))
         .with_outbox(Arc::new(DynamoOutbox::new(
             client.clone(),
             table.clone(),

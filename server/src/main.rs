@@ -13,6 +13,7 @@ mod state;
 mod stdio;
 mod store;
 mod streams;
+mod task_store;
 mod wsock;
 
 use std::io::Write as _;
@@ -189,6 +190,7 @@ fn build_app(
     fingerprint_key: Option<Vec<u8>>,
     health_probes: Vec<Arc<dyn mcp_edge_core::gateway::HealthProbe>>,
     hub: Option<Arc<streams::StreamHub>>,
+    tasks: Option<Arc<dyn mcp_edge_core::task::TaskStore>>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
@@ -212,6 +214,10 @@ fn build_app(
         McpApp::new(config, registry, ports)?,
         McpApp::with_health_probe,
     );
+    if let Some(tasks) = tasks {
+        // Tasks extension: records in the data dir; the work runs on tokio (see server.rs).
+        app = app.with_task_store(tasks);
+    }
     if let Some(hub) = hub {
         // Tools may ask the client (sampling) on the session's GET stream held in this process.
         app = app.with_client_requests(Arc::new(
@@ -247,6 +253,7 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
         Vec::new(),
+        None,
         None,
     )?;
     tracing::info!(
@@ -333,6 +340,9 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
     let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
         .context("opening the session database")?;
     let swept = store.sweep_expired(SystemClock.now()).await.unwrap_or(0);
+    let tasks = task_store::RedbTaskStore::open(&cli.data_dir.join("tasks.redb"))
+        .context("opening the task database")?;
+    let _ = tasks.sweep_expired(SystemClock.now()).await;
     let key = match cli.fingerprint_key_given {
         true => None,
         false => Some(fingerprint_key(&cli.data_dir)?),
@@ -351,6 +361,7 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         key,
         probes,
         Some(hub.clone()),
+        Some(Arc::new(tasks)),
     )?;
     app.metrics()
         .set_active_sessions(store.count().unwrap_or(0) as i64);

@@ -35,6 +35,8 @@ pub mod sampling;
 pub mod session;
 pub mod settings;
 pub mod store_contract;
+pub mod task;
+pub mod task_contract;
 pub mod testing;
 pub mod tool;
 pub mod transport;

@@ -106,6 +106,8 @@ pub struct ToolContext<'a> {
     /// A 2026-07-28 retry of an `input_required` result (SEP-2322): the client's answers and the
     /// verified `requestState`; `None` on a first call.
     pub input: Option<&'a InputRound>,
+    /// Timers, for tools that wait (polling a CI pipeline); `None` where the platform has none.
+    pub sleeper: Option<&'a dyn crate::port::Sleeper>,
 }
 
 impl ToolContext<'_> {
@@ -156,6 +158,9 @@ pub enum ToolOutput {
         /// The handler's state for the next round (`Value::Null` for none).
         state: Value,
     },
+    /// The call failed at the protocol level, not as a tool error the model should read: a
+    /// synchronous call answers with a JSON-RPC internal error, a task settles as `failed`.
+    ProtocolError(String),
 }
 
 /// A tool failure that the model should see as a result with `isError: true`.
@@ -199,6 +204,15 @@ pub trait Tool: MaybeSendSync {
     /// (spec 2025-11-25). Useful for slow tools on platforms that bill held connections (default: no).
     fn defer_delivery(&self) -> bool {
         false
+    }
+    /// Whether calls may or must run as tasks (Tasks extension; default: never).
+    fn task_support(&self) -> crate::task::TaskSupport {
+        crate::task::TaskSupport::Forbidden
+    }
+    /// Input the tool needs answered by an `input_required` round trip before its task starts
+    /// (SEP-2663: MRTR first, then the task); `input` is the previous round's answers. Default none.
+    fn input_before_task(&self, _input: Option<&InputRound>) -> Option<Map<String, Value>> {
+        None
     }
     /// Runs the tool; `args` already passed validation against `inputSchema`.
     fn call<'a>(

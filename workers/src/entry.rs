@@ -82,13 +82,19 @@ fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
     }
     // Sessions live in Durable Objects: the deep health check asks one (see DurableObjectsProbe).
     let probe = Arc::new(DurableObjectsProbe(env.clone()));
-    let app = Rc::new(build_app(env, Arc::new(NoSessions))?.with_health_probe(probe));
+    // Tasks: records in TaskObjects, work under ctx.waitUntil (see `fetch`).
+    let tasks = Arc::new(crate::task_object::DoTaskStore::new(env.clone()));
+    let app = Rc::new(
+        build_app(env, Arc::new(NoSessions))?
+            .with_health_probe(probe)
+            .with_task_store(tasks),
+    );
     STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
     Ok(app)
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let app = match stateless_app(&env) {
         Ok(app) => app,
         Err(reason) => return config_error(&reason),
@@ -119,7 +125,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         }
     }
     let name = match session_route(&core) {
-        SessionRoute::Stateless => return to_worker_response(app.handle(core).await, None),
+        SessionRoute::Stateless => {
+            let mut reply = app.handle(core).await;
+            // Tasks extension: the work continues after the response, for as long as the runtime
+            // lets `waitUntil` run (README, "Tasks").
+            for job in reply.tasks.drain(..) {
+                let app = app.clone();
+                ctx.wait_until(async move { app.run_task(job).await });
+            }
+            return to_worker_response(reply, None);
+        }
         SessionRoute::Session(id) => id,
         SessionRoute::NewSession => {
             let id = SessionId::generate(&JsEntropy);

@@ -89,14 +89,48 @@ pub(crate) struct Outcome {
     pub set_log_level: Option<String>,
     /// The tool asked for deferred delivery (SSE polling).
     pub deferred: bool,
+    /// Task work to run after the reply (Tasks extension; see [`crate::task::TaskJob`]).
+    pub task: Option<crate::task::TaskJob>,
 }
 
 impl Outcome {
-    fn of(result: Result<Value, McpError>) -> Self {
+    pub(crate) fn of(result: Result<Value, McpError>) -> Self {
         Outcome {
             result,
             set_log_level: None,
             deferred: false,
+            task: None,
+        }
+    }
+}
+
+/// A finished tool's output as a `CallToolResult` for a client at `version` (the one mapping, for
+/// synchronous calls and tasks alike).
+pub(crate) fn tool_result(output: ToolOutput, version: &str) -> Value {
+    match output {
+        ToolOutput::Text(text) => {
+            json!({"content": [{"type": "text", "text": text}], "isError": false})
+        }
+        // structuredContent exists from 2025-06-18 on; older clients get the JSON text only.
+        ToolOutput::Structured(value) if supports_structured_content(version) => {
+            // Moved in, not `json!`-copied: a list result can be tens of kilobytes.
+            let mut m = Map::with_capacity(3);
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            m.insert("content".into(), json!([{"type": "text", "text": text}]));
+            m.insert("structuredContent".into(), value);
+            m.insert("isError".into(), Value::Bool(false));
+            Value::Object(m)
+        }
+        ToolOutput::Structured(value) => {
+            json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})
+        }
+        ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
+        ToolOutput::Result(result) => result,
+        ToolOutput::InputRequired { .. } => {
+            json!({"content": [{"type": "text", "text": "input_required answered above"}], "isError": true})
+        }
+        ToolOutput::ProtocolError(message) => {
+            json!({"content": [{"type": "text", "text": message}], "isError": true})
         }
     }
 }
@@ -150,13 +184,17 @@ fn paginate(
 impl McpApp {
     /// The server capabilities advertised in `initialize` and `server/discover`.
     pub(crate) fn capabilities(&self) -> Value {
-        json!({
+        let mut caps = json!({
             "tools": {"listChanged": false},
             "resources": {"subscribe": false, "listChanged": false},
             "prompts": {"listChanged": false},
             "logging": {},
             "completions": {},
-        })
+        });
+        if self.serves_tasks() {
+            caps["extensions"] = json!({ crate::task::EXTENSION: {} });
+        }
+        caps
     }
 
     pub(crate) fn server_info(&self) -> Value {
@@ -196,6 +234,9 @@ impl McpApp {
                 Outcome::of(self.list_tools(call, params))
             }
             "tools/call" => self.call_tool(call, params).await,
+            "tasks/get" | "tasks/update" | "tasks/cancel" if call.modern && self.serves_tasks() => {
+                self.task_method(call, method, params).await
+            }
             "resources/list" => Outcome::of(self.list_resources(call, params)),
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
             "resources/read" => Outcome::of(self.read_resource(call, params).await),
@@ -207,6 +248,7 @@ impl McpApp {
                     result: Ok(json!({})),
                     set_log_level: Some(level.to_owned()),
                     deferred: false,
+                    task: None,
                 },
                 Ok(level) => Outcome::of(Err(McpError::InvalidParams(format!(
                     "Invalid params: unknown log level '{level}'"
@@ -365,6 +407,38 @@ impl McpApp {
                 return Outcome::of(Err(e));
             }
         };
+        // Tasks extension: a task-supporting tool runs as a task for a client that declared it;
+        // a task-only tool refuses one that did not (before it runs).
+        if call.modern && self.serves_tasks() {
+            let support = tool.task_support();
+            let declared = crate::task::declared(capabilities);
+            if support == crate::task::TaskSupport::Required && !declared {
+                return Outcome::of(Err(McpError::MissingClientExtension(
+                    crate::task::EXTENSION.into(),
+                )));
+            }
+            if support != crate::task::TaskSupport::Forbidden && declared {
+                if let Some(requests) = tool.input_before_task(input.as_ref()) {
+                    audit("input_required", Vec::new());
+                    return Outcome::of(self.seal_input_required(
+                        call,
+                        &target,
+                        input.as_ref(),
+                        capabilities,
+                        requests,
+                        Value::Null,
+                    ));
+                }
+                if let Err(e) = self.admit_tool_call(&call.facts.caller, started).await {
+                    audit("rate_limited", Vec::new());
+                    return Outcome::of(Err(e));
+                }
+                audit("task", Vec::new());
+                return self
+                    .start_task(call, &tool, args, capabilities, input)
+                    .await;
+            }
+        }
         // A destructive tool asks the person first when the client can show an elicitation
         // (2026-07-28, elicitation declared): declined or cancelled ends the call unrun.
         if call.modern && tool.def().annotations.destructive_hint == Some(true) {
@@ -423,6 +497,7 @@ impl McpApp {
             client: channel.as_ref(),
             client_capabilities: capabilities,
             input: input.as_ref(),
+            sleeper: self.sleeper.as_deref(),
         };
         let run = tool.call(&ctx, args);
         let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
@@ -457,31 +532,13 @@ impl McpApp {
                 audit(if failed { "error" } else { "ok" }, hosts);
                 result
             }
+            Some(Ok(ToolOutput::ProtocolError(message))) => {
+                audit("error", hosts);
+                return Outcome::of(Err(McpError::Internal(message)));
+            }
             Some(Ok(output)) => {
                 audit("ok", hosts);
-                match output {
-                    ToolOutput::Text(text) => {
-                        json!({"content": [{"type": "text", "text": text}], "isError": false})
-                    }
-                    // structuredContent exists from 2025-06-18 on; older clients get the JSON text only.
-                    ToolOutput::Structured(value) if supports_structured_content(call.version) => {
-                        // Moved in, not `json!`-copied: a list result can be tens of kilobytes.
-                        let mut m = Map::with_capacity(3);
-                        let text = serde_json::to_string(&value).unwrap_or_default();
-                        m.insert("content".into(), json!([{"type": "text", "text": text}]));
-                        m.insert("structuredContent".into(), value);
-                        m.insert("isError".into(), Value::Bool(false));
-                        Value::Object(m)
-                    }
-                    ToolOutput::Structured(value) => {
-                        json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})
-                    }
-                    ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
-                    ToolOutput::Result(result) => result,
-                    ToolOutput::InputRequired { .. } => {
-                        json!({"content": [{"type": "text", "text": "input_required answered above"}], "isError": true})
-                    }
-                }
+                tool_result(output, call.version)
             }
             Some(Err(failure)) => {
                 audit("error", hosts);
@@ -497,6 +554,7 @@ impl McpApp {
             result: Ok(result),
             set_log_level: None,
             deferred: tool.defer_delivery(),
+            task: None,
         }
     }
 
@@ -572,6 +630,7 @@ impl McpApp {
             client: None,
             client_capabilities: None,
             input: None,
+            sleeper: self.sleeper.as_deref(),
         };
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
@@ -640,6 +699,7 @@ impl McpApp {
                 client: None,
                 client_capabilities: None,
                 input: None,
+                sleeper: self.sleeper.as_deref(),
             };
             prompt
                 .render_in(&ctx, &args)

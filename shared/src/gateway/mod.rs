@@ -26,6 +26,7 @@ pub mod seed;
 mod sessions;
 mod stdio;
 mod streamable;
+mod tasks;
 mod websocket;
 
 use std::collections::HashMap;
@@ -98,9 +99,14 @@ pub struct McpApp {
     health_probes: Vec<Arc<dyn health::HealthProbe>>,
     health_cache: health::HealthCache,
     client_requests: Option<Arc<dyn crate::sampling::ClientRequests>>,
+    /// Task records, when the platform serves the Tasks extension (see [`McpApp::with_task_store`]).
+    tasks: Option<Arc<dyn crate::task::TaskStore>>,
+    /// How long a task record lives.
+    task_ttl_ms: u64,
 }
 
-/// Per-request facts every handler needs.
+/// Per-request facts every handler needs (cloned into a [`crate::task::TaskJob`], in memory only).
+#[derive(Clone)]
 pub(crate) struct RequestFacts {
     pub credentials: Credentials,
     pub fingerprint: Option<String>,
@@ -127,7 +133,15 @@ impl McpApp {
         let tool_json = registry
             .tools()
             .iter()
-            .map(|t| serde_json::to_value(t.def()).unwrap_or(Value::Null))
+            .map(|t| {
+                let mut def = serde_json::to_value(t.def()).unwrap_or(Value::Null);
+                // Tasks extension: a tool that can run as a task says so (`execution.taskSupport`).
+                let support = t.task_support();
+                if support != crate::task::TaskSupport::Forbidden {
+                    def["execution"] = json!({"taskSupport": support.as_str()});
+                }
+                def
+            })
             .collect();
         let auth = Authenticator::new(config.auth.clone());
         let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));
@@ -156,6 +170,8 @@ impl McpApp {
             health_probes: Vec::new(),
             health_cache: Default::default(),
             client_requests: None,
+            tasks: None,
+            task_ttl_ms: crate::task::DEFAULT_TTL_MS,
         })
     }
 

@@ -606,14 +606,16 @@ impl McpApp {
             Ok(result) => {
                 self.metrics.count_request(&method, 200);
                 let body = protocol::success(&id, result);
-                if accept.json {
+                let mut reply = if accept.json {
                     Reply::json(StatusCode::OK, &body)
                 } else {
                     Reply::sse(
                         vec![SseEvent::message(None, body.to_string()).encode()],
                         None,
                     )
-                }
+                };
+                reply.tasks.extend(outcome.task);
+                reply
             }
             Err(e) => {
                 self.metrics
@@ -661,6 +663,8 @@ impl McpApp {
         let name_key = match method {
             "tools/call" | "prompts/get" => Some("name"),
             "resources/read" => Some("uri"),
+            // SEP-2663: the task methods route by task id.
+            "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
             _ => None,
         };
         if let Some(key) = name_key {

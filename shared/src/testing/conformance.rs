@@ -428,6 +428,7 @@ pub fn register_tools(registry: &mut Registry) {
     for t in tools() {
         registry.add_tool(Arc::new(t));
     }
+    super::conformance_tasks::register_tools(registry);
 }
 
 /// Registers the conformance fixture resources and prompts (after the other test ones, whose order

@@ -82,6 +82,9 @@ pub struct Reply {
     pub response: Response<ReplyBody>,
     /// Frames to push to other open streams.
     pub deliveries: Vec<Delivery>,
+    /// Task work to run after the response is sent (see [`crate::task::TaskJob`]); a platform that
+    /// serves tasks hands each to [`crate::McpApp::run_task`].
+    pub tasks: Vec<crate::task::TaskJob>,
 }
 
 impl Reply {
@@ -92,6 +95,7 @@ impl Reply {
         Reply {
             response,
             deliveries: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
