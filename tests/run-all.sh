@@ -40,14 +40,14 @@ declare -A MIN=(
   [conformance-next-native]=70 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
                            # requirement sets (0.2.0-alpha.12) passing; tests/conformance/next-excluded.txt never counts
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
-  [python-e2e-worker]=144  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
+  [python-e2e-worker]=146  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
   [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
-  [conformance-next-worker]=61
-  [lambda-store]=6         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
-  [lambda-e2e]=134         # tests/e2e under cargo lambda watch, production (empty) base path
-  [lambda-clients]=79      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
-                           # tests (every flow), 9 conformance scenarios, 61 conformance 0.2.0-alpha.12 requirement-set scenarios
+  [conformance-next-worker]=70
+  [lambda-store]=7         # lambda/tests/dynamo_store.rs and dynamo_tasks.rs against moto (the core's store, outbox and task-store contracts among them)
+  [lambda-e2e]=136         # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-clients]=88      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
+                           # tests (every flow), 9 conformance scenarios, 70 conformance 0.2.0-alpha.12 requirement-set scenarios
   [terraform-hcl]=18       # tests/infra: Terraform (4), the import-cycle check of every crate (7), and the
                            # Kubernetes and Compose deployments against their schemas (7, test_deploy.py)
 )

@@ -22,7 +22,8 @@
 //!   [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and [`quota::DynamoLeaseLedger`],
 //!   the session and stream quota leases, both shared by every execution environment through
 //!   [`items::VersionedItems`], and [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per
-//!   message; tested against a DynamoDB-compatible server.
+//!   message, and [`task_store::DynamoTaskStore`], the Tasks extension's records (items `task:<id>`);
+//!   tested against a DynamoDB-compatible server.
 //!
 //! Features: none.
 

@@ -1,7 +1,8 @@
 """The Tasks extension (io.modelcontextprotocol/tasks, SEP-2663) on the 2026-07-28 wire: durable task
 records that survive a restart of the binary on the same data dir, parked tasks answered after the
 restart, a task that was running when the process stopped reading as failed, caller ownership (another
-caller's task id is unknown), TTL expiry and the bad-input answers. The conformance suite's tasks-*
+caller's task id is unknown), TTL expiry and the bad-input answers; all but the restart run on every
+target. The conformance suite's tasks-*
 scenarios (tests/conformance/run-next.sh) cover the wire shapes; these cover what it cannot see."""
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from conftest import BIN, eventually
 JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 EXT = "io.modelcontextprotocol/tasks"
 WITH_TASKS = {"extensions": {EXT: {}}, "elicitation": {}}
-
-pytestmark = pytest.mark.native_only
 
 
 def call(c: httpx.Client, url: str, method: str, params: dict, caps: dict | None = None, headers: dict | None = None) -> httpx.Response:
@@ -52,6 +51,7 @@ def hash_key(key: str) -> str:
     return next(l for l in out.splitlines() if l.startswith("hash: "))[len("hash: "):]
 
 
+@pytest.mark.native_only
 def test_tasks_survive_a_restart_on_the_same_data_dir(spawn) -> None:
     """A completed task keeps its result, a task parked on input_required is answered by the next
     process and completes there, and a task that was running when the process stopped reads as
