@@ -37,6 +37,11 @@ pub const POLL_INTERVAL_MS: u64 = 500;
 /// renewals.
 pub const RUNNER_LEASE_MS: u64 = 10_000;
 
+/// Most task runs one gateway instance holds at once; past it a new task is refused (-32603) until one
+/// ends, so a burst of task calls cannot grow an instance's memory without bound (each run holds its
+/// request's credentials and the tool's future).
+pub const MAX_RUNNING: usize = 256;
+
 /// Most attempts at one compare-and-set change before giving up (each loses only to another
 /// writer's change of the same task; two writers at most race: the runner and one request).
 pub const CAS_ATTEMPTS: usize = 8;

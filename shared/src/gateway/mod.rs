@@ -103,6 +103,8 @@ pub struct McpApp {
     tasks: Option<Arc<dyn crate::task::TaskStore>>,
     /// How long a task record lives.
     task_ttl_ms: u64,
+    /// Task runs in progress in this instance (bounded by [`crate::task::MAX_RUNNING`]).
+    running_tasks: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Per-request facts every handler needs (cloned into a [`crate::task::TaskJob`], in memory only).
@@ -172,6 +174,7 @@ impl McpApp {
             client_requests: None,
             tasks: None,
             task_ttl_ms: crate::task::DEFAULT_TTL_MS,
+            running_tasks: Arc::default(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! rules and the wire shapes): starting a task from `tools/call`, `tasks/get`, `tasks/update`,
 //! `tasks/cancel`, and [`McpApp::run_task`], the work a platform runs after the reply is sent.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures_util::future::{select, Either};
@@ -20,6 +21,15 @@ use crate::tool::{InputRound, Tool, ToolContext, ToolOutput};
 impl From<TaskStoreError> for McpError {
     fn from(e: TaskStoreError) -> Self {
         McpError::Store(e.to_string())
+    }
+}
+
+/// Counts a task run until it ends (or its future is dropped).
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -106,6 +116,12 @@ impl McpApp {
                 task::EXTENSION.into(),
             )));
         };
+        if self.running_tasks.load(Ordering::SeqCst) >= task::MAX_RUNNING {
+            return Outcome::of(Err(McpError::Unavailable(format!(
+                "{} tasks are running in this instance; try again when one ends",
+                task::MAX_RUNNING
+            ))));
+        }
         let facts = call.facts;
         let rec = TaskRecord::new(
             task::new_id(self.ports.entropy.as_ref()),
@@ -292,6 +308,8 @@ impl McpApp {
         let Some(store) = self.tasks.clone() else {
             return;
         };
+        self.running_tasks.fetch_add(1, Ordering::SeqCst);
+        let _running = Running(self.running_tasks.clone());
         let Some(tool) = self.registry.tool(&job.tool).cloned() else {
             self.settle(store.as_ref(), &job.task_id, |rec, now| {
                 rec.fail(now, -32603, "the task's tool is not served by this gateway")
@@ -563,6 +581,37 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("f.txt"));
+    }
+
+    #[test]
+    fn a_full_instance_refuses_new_tasks_until_a_run_ends() {
+        let (app, _, _) = app();
+        app.running_tasks.store(task::MAX_RUNNING, Ordering::SeqCst);
+        let call = || {
+            block_on(app.handle(request(
+                "tools/call",
+                Some("slow_compute"),
+                json!({"name": "slow_compute", "arguments": {"seconds": 0}}),
+                with_tasks(),
+            )))
+        };
+        let r = call();
+        assert_eq!(body(&r)["error"]["code"], -32603);
+        assert!(body(&r)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tasks are running"));
+        assert!(r.tasks.is_empty());
+        app.running_tasks
+            .store(task::MAX_RUNNING - 1, Ordering::SeqCst);
+        let mut r = call();
+        assert_eq!(body(&r)["result"]["resultType"], "task");
+        block_on(app.run_task(r.tasks.remove(0)));
+        assert_eq!(
+            app.running_tasks.load(Ordering::SeqCst),
+            task::MAX_RUNNING - 1,
+            "a finished run gives its place back"
+        );
     }
 
     #[test]
