@@ -184,17 +184,13 @@ fn paginate(
 impl McpApp {
     /// The server capabilities advertised in `initialize` and `server/discover`.
     pub(crate) fn capabilities(&self) -> Value {
-        let mut caps = json!({
+        json!({
             "tools": {"listChanged": false},
             "resources": {"subscribe": false, "listChanged": false},
             "prompts": {"listChanged": false},
             "logging": {},
             "completions": {},
-        });
-        if self.serves_tasks() {
-            caps["extensions"] = json!({ crate::task::EXTENSION: {} });
-        }
-        caps
+        })
     }
 
     pub(crate) fn server_info(&self) -> Value {
@@ -295,9 +291,14 @@ impl McpApp {
     fn discover_result(&self) -> Value {
         let mut versions: Vec<&str> = HANDSHAKE_VERSIONS.to_vec();
         versions.extend_from_slice(MODERN_VERSIONS);
+        let mut capabilities = self.capabilities();
+        // The Tasks extension is served on the 2026-07-28 wire only, so only discovery lists it.
+        if self.serves_tasks() {
+            capabilities["extensions"] = json!({ crate::task::EXTENSION: {} });
+        }
         let mut r = json!({
             "supportedVersions": versions,
-            "capabilities": self.capabilities(),
+            "capabilities": capabilities,
             "serverInfo": self.server_info(),
             "cacheScope": "public",
             "ttlMs": 0,

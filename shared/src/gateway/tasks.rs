@@ -198,8 +198,8 @@ impl McpApp {
                     .await;
                 let mut outcome = Outcome::of(changed.map(|_| json!({})));
                 if outcome.result.is_ok() {
-                    outcome.task = resumed
-                        .and_then(|(tool, round)| self.resume_job(call, params, id, tool, round));
+                    outcome.task =
+                        resumed.map(|(tool, round)| self.resume_job(call, params, id, tool, round));
                 }
                 outcome
             }
@@ -216,7 +216,7 @@ impl McpApp {
         id: &str,
         tool: String,
         mut round: InputRound,
-    ) -> Option<TaskJob> {
+    ) -> TaskJob {
         let mut saved = round.state.take().unwrap_or(Value::Null);
         let args = match saved.get_mut("arguments").map(Value::take) {
             Some(Value::Object(a)) => a,
@@ -226,7 +226,7 @@ impl McpApp {
             .get_mut("tool")
             .map(Value::take)
             .filter(|s| !s.is_null());
-        Some(TaskJob {
+        TaskJob {
             task_id: id.to_owned(),
             tool,
             args,
@@ -234,7 +234,7 @@ impl McpApp {
             version: call.version.to_owned(),
             capabilities: declared_capabilities(params).cloned(),
             input: Some(round),
-        })
+        }
     }
 
     /// A task this caller may see, unexpired; an abandoned working one is settled as failed first.
@@ -617,6 +617,10 @@ mod tests {
     #[test]
     fn gating_unknown_ids_and_removed_methods() {
         let (app, clock, _) = app();
+        let r = block_on(app.handle(request("server/discover", None, json!({}), json!({}))));
+        let caps = &body(&r)["result"]["capabilities"];
+        assert_eq!(caps["extensions"], json!({task::EXTENSION: {}}));
+        assert!(caps.get("tasks").is_none(), "no v1 capabilities.tasks slot");
         let r = block_on(app.handle(request(
             "tasks/get",
             Some("x"),
