@@ -72,28 +72,7 @@ impl TaskStatus {
     }
 }
 
-/// Whether a tool's calls may or must run as tasks (the spec's `execution.taskSupport`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TaskSupport {
-    /// Always answered synchronously (the default).
-    #[default]
-    Forbidden,
-    /// A task when the client declared the extension, else synchronous.
-    Optional,
-    /// Only as a task: a client without the extension gets -32021.
-    Required,
-}
-
-impl TaskSupport {
-    /// The `execution.taskSupport` value listed for the tool.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskSupport::Forbidden => "forbidden",
-            TaskSupport::Optional => "optional",
-            TaskSupport::Required => "required",
-        }
-    }
-}
+pub use crate::tool::TaskSupport;
 
 /// Errors of a [`TaskStore`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -247,7 +226,8 @@ pub struct TaskJob {
     pub(crate) task_id: String,
     pub(crate) tool: String,
     pub(crate) args: Map<String, Value>,
-    pub(crate) facts: crate::gateway::RequestFacts,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) caller: crate::auth::Caller,
     pub(crate) version: String,
     pub(crate) capabilities: Option<Map<String, Value>>,
     pub(crate) input: Option<InputRound>,

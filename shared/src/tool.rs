@@ -119,6 +119,29 @@ impl ToolContext<'_> {
     }
 }
 
+/// Whether a tool's calls may or must run as tasks (the spec's `execution.taskSupport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskSupport {
+    /// Always answered synchronously (the default).
+    #[default]
+    Forbidden,
+    /// A task when the client declared the extension, else synchronous.
+    Optional,
+    /// Only as a task: a client without the extension gets -32021.
+    Required,
+}
+
+impl TaskSupport {
+    /// The `execution.taskSupport` value listed for the tool.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        }
+    }
+}
+
 /// What a 2026-07-28 retry brings back after an `input_required` result (SEP-2322).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InputRound {
@@ -206,8 +229,8 @@ pub trait Tool: MaybeSendSync {
         false
     }
     /// Whether calls may or must run as tasks (Tasks extension; default: never).
-    fn task_support(&self) -> crate::task::TaskSupport {
-        crate::task::TaskSupport::Forbidden
+    fn task_support(&self) -> TaskSupport {
+        TaskSupport::Forbidden
     }
     /// Input the tool needs answered by an `input_required` round trip before its task starts
     /// (SEP-2663: MRTR first, then the task); `input` is the previous round's answers. Default none.

@@ -78,6 +78,9 @@ pub(crate) struct Call<'a> {
     /// The capabilities the session's client declared (Streamable HTTP sessions), so a tool can
     /// ask the client for sampling.
     pub client_capabilities: Option<&'a Value>,
+    /// The request's headers, where its work may outlive it (a 2026-07-28 request starting or
+    /// resuming a task rebuilds its facts from them when it runs).
+    pub headers: Option<&'a http::HeaderMap>,
 }
 
 /// What a dispatched request produced.

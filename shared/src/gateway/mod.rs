@@ -47,6 +47,7 @@ pub use health::{wants_deep, HealthProbe, ProbeReport, ProbeStatus, DEEP_HEALTH_
 pub use legacy::LegacyOutbox;
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
+pub use streamable::{check_modern_envelope, modern_code_status, modern_status, modern_version};
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
 
 use crate::audit::{AuditSink, NoAudit};
@@ -107,8 +108,7 @@ pub struct McpApp {
     running_tasks: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-/// Per-request facts every handler needs (cloned into a [`crate::task::TaskJob`], in memory only).
-#[derive(Clone)]
+/// Per-request facts every handler needs.
 pub(crate) struct RequestFacts {
     pub credentials: Credentials,
     pub fingerprint: Option<String>,

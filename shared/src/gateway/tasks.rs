@@ -138,7 +138,8 @@ impl McpApp {
             task_id: rec.id.clone(),
             tool: rec.tool.clone(),
             args,
-            facts: call.facts.clone(),
+            headers: call.headers.cloned().unwrap_or_default(),
+            caller: call.facts.caller.clone(),
             version: call.version.to_owned(),
             capabilities: capabilities.cloned(),
             input,
@@ -230,7 +231,8 @@ impl McpApp {
             task_id: id.to_owned(),
             tool,
             args,
-            facts: call.facts.clone(),
+            headers: call.headers.cloned().unwrap_or_default(),
+            caller: call.facts.caller.clone(),
             version: call.version.to_owned(),
             capabilities: declared_capabilities(params).cloned(),
             input: Some(round),
@@ -317,8 +319,8 @@ impl McpApp {
             .await;
             return;
         };
-        let facts = &job.facts;
-        let now = self.ports.clock.now();
+        let facts = &self.facts(&job.headers, job.caller.clone());
+        let now = facts.now;
         let upstream = self
             .upstream
             .for_call(&facts.credentials, now)

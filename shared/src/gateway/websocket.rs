@@ -271,6 +271,7 @@ impl McpApp {
                     facts: &facts,
                     session: None,
                     client_capabilities: None,
+                    headers: None,
                 };
                 let outcome = self.dispatch(&call, &method, params.as_ref()).await;
                 if let Some(level) = outcome.set_log_level {
@@ -330,6 +331,7 @@ impl McpApp {
             facts: &facts,
             session: None,
             client_capabilities: None,
+            headers: None,
         };
         let mut params = Map::new();
         let mut issues_resource = false;
