@@ -46,7 +46,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=loca
   AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 if [ "$PART" = all ] || [ "$PART" = store ]; then
   echo "== DynamoDB session store against moto"
-  cargo test -p mcp-edge-lambda --test dynamo_store -- --ignored
+  cargo test -p mcp-edge-lambda --test dynamo_store --test dynamo_tasks -- --ignored
 fi
 cargo build -q -p mcp-edge-lambda --bin bootstrap
 if [ "$PART" = all ] || [ "$PART" = e2e ]; then
@@ -70,7 +70,7 @@ if [ "$PART" = all ] || [ "$PART" = clients ]; then
   ts_status=$?
   MCP_EDGE_URL="$URL" bash tests/conformance/run.sh
   conf_status=$?
-  MCP_EDGE_URL="$URL" bash tests/conformance/run-next.sh
+  MCP_EDGE_URL="$URL" MCP_EDGE_TARGET=lambda bash tests/conformance/run-next.sh
   next_status=$?
   set -e
   echo "TypeScript SDK and conformance against the Lambda took $(( $(date +%s) - started )) s"

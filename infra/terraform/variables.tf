@@ -87,6 +87,12 @@ variable "list_ttl" {
   default     = "0s"
 }
 
+variable "task_ttl" {
+  description = "MCP_EDGE_TASK_TTL: how long a task (Tasks extension) stays readable after it was created (ttlMs)."
+  type        = string
+  default     = "1h"
+}
+
 variable "keepalive" {
   description = "MCP_EDGE_KEEPALIVE: interval of SSE keep-alive comments."
   type        = string

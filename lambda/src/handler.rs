@@ -95,6 +95,13 @@ pub async fn handle(
     }
     let started = std::time::Instant::now();
     let mut reply = gw.app.handle(core).await;
+    // Tasks extension: the work runs on this execution environment's runtime after the reply. On AWS
+    // it only advances while the environment is not frozen (during this or later invocations); a
+    // task whose runner stops renewing its claim reads as failed (see README, "Tasks").
+    for job in reply.tasks.drain(..) {
+        let app = gw.app.clone();
+        tokio::spawn(async move { app.run_task(job).await });
+    }
     if path.ends_with("/metrics") {
         append_to_metrics(&mut reply, &gw.calls.render());
     }

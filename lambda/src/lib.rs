@@ -25,6 +25,8 @@
 //! - [`mailbox::DynamoMailbox`]: the slots where clients' answers to the gateway's requests
 //!   (sampling) wait for the execution environment that asked, and [`changes`], the list change
 //!   counters of `subscriptions/listen`;
+//! - [`task_store::DynamoTaskStore`], the Tasks extension's records (items `task:<id>`), tested
+//!   against a DynamoDB-compatible server;
 //!
 //! Features: none.
 
@@ -33,5 +35,6 @@ pub mod handler;
 pub mod mailbox;
 pub mod runtime;
 pub mod startup;
+pub mod task_store;
 
 pub use mcp_edge_dynamodb::{items, outbox, quota, ratelimit, store};

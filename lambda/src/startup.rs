@@ -120,6 +120,11 @@ pub async fn build() -> Result<Gateway, StartError> {
         // another execution environment than the stream.
         .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
         .with_change_counters(Arc::new(DynamoChangeCounters::new(items())))
+        .with_task_store(Arc::new(crate::task_store::DynamoTaskStore::new(
+            items(),
+            client.clone(),
+            table.clone(),
+        )))
         .with_outbox(outbox)
         .with_client_requests(Arc::new(requests));
     Ok(Gateway {

@@ -14,6 +14,7 @@ mod state;
 mod stdio;
 mod store;
 mod streams;
+mod task_store;
 mod wsock;
 
 use std::io::Write as _;
@@ -191,6 +192,7 @@ fn build_app(
     health_probes: Vec<Arc<dyn mcp_edge_core::gateway::HealthProbe>>,
     hub: Option<Arc<streams::StreamHub>>,
     shared: Option<&shared_store::SharedStores>,
+    tasks: Option<Arc<dyn mcp_edge_core::task::TaskStore>>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
@@ -214,6 +216,10 @@ fn build_app(
         McpApp::new(config, registry, ports)?,
         McpApp::with_health_probe,
     );
+    if let Some(tasks) = tasks {
+        // Tasks extension: records in the data dir; the work runs on tokio (see server.rs).
+        app = app.with_task_store(tasks);
+    }
     if let Some(hub) = hub {
         // Tools may ask the client (sampling) on the session's GET stream held in this process.
         app = app.with_client_requests(Arc::new(
@@ -259,6 +265,7 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
         Vec::new(),
+        None,
         None,
         None,
     )?;
@@ -368,6 +375,11 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         (None, Some(shared)) => shared.store.clone(),
         (None, None) => unreachable!("one of the stores is open"),
     };
+    // Task records stay in this instance's data dir, also with a shared session store (README,
+    // "Tasks": a task is polled on the replica that runs it).
+    let tasks = task_store::RedbTaskStore::open(&cli.data_dir.join("tasks.redb"))
+        .context("opening the task database")?;
+    let _ = tasks.sweep_expired(SystemClock.now()).await;
     let key = match cli.fingerprint_key_given {
         true => None,
         false => Some(fingerprint_key(&cli.data_dir)?),
@@ -387,6 +399,7 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         probes,
         Some(hub.clone()),
         shared.as_ref(),
+        Some(Arc::new(tasks)),
     )?;
     if let Some(store) = &local {
         app.metrics()

@@ -83,7 +83,7 @@ async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
             return into_response(&state, reply);
         }
     };
-    let reply = match read_body(&state, body).await {
+    let mut reply = match read_body(&state, body).await {
         Ok(bytes) => {
             parts.extensions.insert(admitted);
             if let Some(c) = client {
@@ -99,6 +99,12 @@ async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
     };
     for d in &reply.deliveries {
         state.hub.deliver(d);
+    }
+    // Tasks extension: the work goes on after this response, on the runtime; a task still running
+    // when the process stops reads as failed afterwards (the core's runner-claim rule).
+    for job in reply.tasks.drain(..) {
+        let app = state.app.clone();
+        tokio::spawn(async move { app.run_task(job).await });
     }
     let status = reply.status();
     let response = into_response(&state, reply);

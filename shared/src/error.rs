@@ -43,6 +43,10 @@ pub enum McpError {
     /// A 2026-07-28 request needs a client capability its `_meta` does not declare (-32021).
     #[error("Missing required client capability: {0}")]
     MissingClientCapability(String),
+    /// The request needs a client extension it did not declare (e.g. the Tasks extension for a
+    /// tool that only runs as a task).
+    #[error("Missing required client capability: extension {0}")]
+    MissingClientExtension(String),
     /// `Content-Type` is not JSON.
     #[error("Unsupported Media Type: Content-Type must be application/json")]
     UnsupportedMediaType,
@@ -124,6 +128,10 @@ impl McpError {
                 code::MISSING_REQUIRED_CLIENT_CAPABILITY,
                 Some(json!({ "requiredCapabilities": { cap.as_str(): {} } })),
             ),
+            McpError::MissingClientExtension(ext) => (
+                code::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                Some(json!({ "requiredCapabilities": { "extensions": { ext.as_str(): {} } } })),
+            ),
             McpError::PolicyDenied(_) => (code::FORBIDDEN, None),
             McpError::Unauthorized(_) => (code::UNAUTHORIZED, None),
             McpError::RateLimited(ms) => (code::RATE_LIMITED, Some(json!({ "retryAfterMs": ms }))),
@@ -153,6 +161,7 @@ impl McpError {
             | McpError::UnsupportedVersion(_)
             | McpError::HeaderMismatch(_)
             | McpError::MissingClientCapability(_)
+            | McpError::MissingClientExtension(_)
             | McpError::InvalidParams(_) => StatusCode::BAD_REQUEST,
             McpError::MethodNotFound(_)
             | McpError::SessionNotFound

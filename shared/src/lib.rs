@@ -38,6 +38,8 @@ pub mod session;
 pub mod settings;
 pub mod store_contract;
 pub mod subscription;
+pub mod task;
+pub mod task_contract;
 pub mod testing;
 pub mod tool;
 pub mod transport;

@@ -302,6 +302,7 @@ impl Settings {
         let gateway = GatewayConfig {
             session_ttl_ms: v.value(&table::SESSION_TTL)?,
             list_ttl_ms: v.value(&table::LIST_TTL)?,
+            task_ttl_ms: v.value(&table::TASK_TTL)?,
             max_body_bytes: v.value(&table::MAX_BODY_BYTES)?,
             max_batch: v.value(&table::MAX_BATCH)?,
             origins: OriginPolicy {

@@ -106,6 +106,8 @@ pub struct ToolContext<'a> {
     /// A 2026-07-28 retry of an `input_required` result (SEP-2322): the client's answers and the
     /// verified `requestState`; `None` on a first call.
     pub input: Option<&'a InputRound>,
+    /// Timers, for tools that wait (polling a CI pipeline); `None` where the platform has none.
+    pub sleeper: Option<&'a dyn crate::port::Sleeper>,
 }
 
 impl ToolContext<'_> {
@@ -114,6 +116,29 @@ impl ToolContext<'_> {
     pub fn client_declares(&self, capability: &str) -> bool {
         self.client_capabilities
             .is_some_and(|c| c.get(capability).is_some_and(|v| !v.is_null()))
+    }
+}
+
+/// Whether a tool's calls may or must run as tasks (the spec's `execution.taskSupport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskSupport {
+    /// Always answered synchronously (the default).
+    #[default]
+    Forbidden,
+    /// A task when the client declared the extension, else synchronous.
+    Optional,
+    /// Only as a task: a client without the extension gets -32021.
+    Required,
+}
+
+impl TaskSupport {
+    /// The `execution.taskSupport` value listed for the tool.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        }
     }
 }
 
@@ -156,6 +181,9 @@ pub enum ToolOutput {
         /// The handler's state for the next round (`Value::Null` for none).
         state: Value,
     },
+    /// The call failed at the protocol level, not as a tool error the model should read: a
+    /// synchronous call answers with a JSON-RPC internal error, a task settles as `failed`.
+    ProtocolError(String),
 }
 
 /// A tool failure that the model should see as a result with `isError: true`.
@@ -199,6 +227,15 @@ pub trait Tool: MaybeSendSync {
     /// (spec 2025-11-25). Useful for slow tools on platforms that bill held connections (default: no).
     fn defer_delivery(&self) -> bool {
         false
+    }
+    /// Whether calls may or must run as tasks (Tasks extension; default: never).
+    fn task_support(&self) -> TaskSupport {
+        TaskSupport::Forbidden
+    }
+    /// Input the tool needs answered by an `input_required` round trip before its task starts
+    /// (SEP-2663: MRTR first, then the task); `input` is the previous round's answers. Default none.
+    fn input_before_task(&self, _input: Option<&InputRound>) -> Option<Map<String, Value>> {
+        None
     }
     /// Runs the tool; `args` already passed validation against `inputSchema`.
     fn call<'a>(

@@ -4,7 +4,9 @@
 # (stateless wire) and of 2025-11-25 (initialize handshake), each scenario at its revision's wire.
 # A scenario passes when it ran at least one check and none failed. Scenarios that cannot pass yet
 # are named in tests/conformance/next-excluded.txt with the reason; they still run, are reported as
-# excluded, and never count as passes. Prints only its own lines (one per scenario, then the tally),
+# excluded, and never count as passes. An exclusion may name the targets it holds for (a third
+# field such as `worker,lambda`); MCP_EDGE_TARGET (native, worker or lambda; native unless set) says
+# which target this run is against. Prints only its own lines (one per scenario, then the tally),
 # so tests/run-all.sh counts scenarios, not the suite's checks; the suite's own output is kept in
 # $CONFORMANCE_LOG_DIR (a temporary directory unless set).
 set -euo pipefail
@@ -17,11 +19,16 @@ suite=${CONFORMANCE_NEXT:-"$ts/node_modules/conformance-next/dist/index.js"}
 [ -f "$suite" ] || { echo "conformance-next is not installed (cd tests/ts && npm ci)"; exit 1; }
 logs=${CONFORMANCE_LOG_DIR:-$(mktemp -d)}
 mkdir -p "$logs"
+target=${MCP_EDGE_TARGET:-native}
 declare -A excluded=()
 while IFS= read -r line; do
   line=${line%%#*}
-  read -r rev name _ <<<"$line" || true
-  [ -n "${name:-}" ] && excluded["$rev $name"]=1
+  targets=
+  read -r rev name targets _ <<<"$line" || true
+  [ -n "${name:-}" ] || continue
+  if [ -z "$targets" ] || [[ ",$targets," == *",$target,"* ]]; then
+    excluded["$rev $name"]=1
+  fi
 done <"$here/next-excluded.txt"
 
 passed=0

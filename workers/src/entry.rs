@@ -86,20 +86,23 @@ fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
     let probe = Arc::new(DurableObjectsProbe(env.clone()));
     // `subscriptions/listen` streams are held here, by the isolate that answered the listen request
     // (no Durable Object: a listen stream needs no session; see crate::streams::listen).
+    // Tasks: records in TaskObjects, work under ctx.waitUntil (see `fetch`).
+    let tasks = Arc::new(crate::task_object::DoTaskStore::new(env.clone()));
     let app = Rc::new(
         build_app(env, Arc::new(NoSessions))?
             .with_health_probe(probe)
             .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
             // The per-caller listen-stream quota is counted by a LimitObject (touched when a stream
             // opens and closes, never held), so it holds across isolates.
-            .with_stream_ledger(Arc::new(DoLeaseLedger::new(env.clone()))),
+            .with_stream_ledger(Arc::new(DoLeaseLedger::new(env.clone())))
+            .with_task_store(tasks),
     );
     STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
     Ok(app)
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let app = match stateless_app(&env) {
         Ok(app) => app,
         Err(reason) => return config_error(&reason),
@@ -132,6 +135,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let name = match session_route(&core) {
         SessionRoute::Stateless => {
             let mut reply = app.handle(core).await;
+            // Tasks extension: the work continues after the response, for as long as the runtime
+            // lets `waitUntil` run (README, "Tasks").
+            for job in reply.tasks.drain(..) {
+                let app = app.clone();
+                ctx.wait_until(async move { app.run_task(job).await });
+            }
             return match reply.listen.take() {
                 Some(hold) => listen_response(&app, reply, *hold),
                 None => to_worker_response(reply, None),

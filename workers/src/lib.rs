@@ -11,6 +11,9 @@
 //!   expiry), holds the session's SSE streams and its WebSocket (hibernation API), and deletes itself
 //!   when the session ends or expires.
 //!
+//! Tasks (the Tasks extension on the 2026-07-28 wire) keep their records in `TaskObject`s, one per
+//! task; the work runs in the isolate that answered, under `ctx.waitUntil`.
+//!
 //! Rate limits and quotas (when configured) are counted by `LimitObject`s, one Durable Object per
 //! rate-limit bucket and one per quota lease set, so they hold across isolates and sessions.
 //!
@@ -32,8 +35,12 @@ mod ports;
 mod session_object;
 #[cfg(target_arch = "wasm32")]
 mod streams;
+#[cfg(target_arch = "wasm32")]
+mod task_object;
 
 #[cfg(target_arch = "wasm32")]
 pub use limit_object::LimitObject;
 #[cfg(target_arch = "wasm32")]
 pub use session_object::SessionObject;
+#[cfg(target_arch = "wasm32")]
+pub use task_object::TaskObject;

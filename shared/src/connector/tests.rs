@@ -108,6 +108,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         client: None,
         client_capabilities: None,
         input: None,
+        sleeper: None,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()

@@ -32,6 +32,8 @@ pub struct GatewayConfig {
     pub fingerprint_key: Vec<u8>,
     /// `ttlMs` of 2026-07-28 list results (`MCP_EDGE_LIST_TTL`).
     pub list_ttl_ms: u64,
+    /// How long a task record lives from its creation (`MCP_EDGE_TASK_TTL`).
+    pub task_ttl_ms: u64,
     /// Items per page of list results.
     pub page_size: usize,
     /// Interval of SSE keep-alive comments.

@@ -80,6 +80,9 @@ pub(crate) struct Call<'a> {
     /// The capabilities the session's client declared (Streamable HTTP sessions), so a tool can
     /// ask the client for sampling.
     pub client_capabilities: Option<&'a Value>,
+    /// The request's headers, where its work may outlive it (a 2026-07-28 request starting or
+    /// resuming a task rebuilds its facts from them when it runs).
+    pub headers: Option<&'a http::HeaderMap>,
 }
 
 /// What a dispatched request produced.
@@ -94,15 +97,18 @@ pub(crate) struct Outcome {
     /// Pre-serialized entries that belong in the `result` object (`tools/list`); use
     /// [`Outcome::encode`] or [`Outcome::into_result`], which put them in.
     pub splice: Option<protocol::Splice>,
+    /// Task work to run after the reply (Tasks extension; see [`crate::task::TaskJob`]).
+    pub task: Option<crate::task::TaskJob>,
 }
 
 impl Outcome {
-    fn of(result: Result<Value, McpError>) -> Self {
+    pub(crate) fn of(result: Result<Value, McpError>) -> Self {
         Outcome {
             result,
             set_log_level: None,
             deferred: false,
             splice: None,
+            task: None,
         }
     }
 
@@ -118,6 +124,37 @@ impl Outcome {
     pub(crate) fn into_result(self) -> Result<Value, McpError> {
         let splice = self.splice;
         self.result.map(|r| protocol::merge_splice(r, splice))
+    }
+}
+
+/// A finished tool's output as a `CallToolResult` for a client at `version` (the one mapping, for
+/// synchronous calls and tasks alike).
+pub(crate) fn tool_result(output: ToolOutput, version: &str) -> Value {
+    match output {
+        ToolOutput::Text(text) => {
+            json!({"content": [{"type": "text", "text": text}], "isError": false})
+        }
+        // structuredContent exists from 2025-06-18 on; older clients get the JSON text only.
+        ToolOutput::Structured(value) if supports_structured_content(version) => {
+            // Moved in, not `json!`-copied: a list result can be tens of kilobytes.
+            let mut m = Map::with_capacity(3);
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            m.insert("content".into(), json!([{"type": "text", "text": text}]));
+            m.insert("structuredContent".into(), value);
+            m.insert("isError".into(), Value::Bool(false));
+            Value::Object(m)
+        }
+        ToolOutput::Structured(value) => {
+            json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})
+        }
+        ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
+        ToolOutput::Result(result) => result,
+        ToolOutput::InputRequired { .. } => {
+            json!({"content": [{"type": "text", "text": "input_required answered above"}], "isError": true})
+        }
+        ToolOutput::ProtocolError(message) => {
+            json!({"content": [{"type": "text", "text": message}], "isError": true})
+        }
     }
 }
 
@@ -184,7 +221,11 @@ fn paginate(
 
 /// The context resource reads and prompts run upstream calls in: the request's credentials and
 /// caller, and no client channel nor input round (only tool calls have those).
-fn plain_context<'a>(call: &'a Call<'_>, upstream: &'a Upstream<'a>) -> ToolContext<'a> {
+fn plain_context<'a>(
+    call: &'a Call<'_>,
+    upstream: &'a Upstream<'a>,
+    sleeper: Option<&'a dyn crate::port::Sleeper>,
+) -> ToolContext<'a> {
     ToolContext {
         credentials: &call.facts.credentials,
         upstream,
@@ -193,6 +234,7 @@ fn plain_context<'a>(call: &'a Call<'_>, upstream: &'a Upstream<'a>) -> ToolCont
         client: None,
         client_capabilities: None,
         input: None,
+        sleeper,
     }
 }
 
@@ -264,6 +306,9 @@ impl McpApp {
                 )
             }
             "tools/call" => self.call_tool(call, params).await,
+            "tasks/get" | "tasks/update" | "tasks/cancel" if call.modern && self.serves_tasks() => {
+                self.task_method(call, method, params).await
+            }
             "resources/list" => Outcome::of(self.list_resources(call, params)),
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
             "resources/read" => Outcome::of(self.read_resource(call, params).await),
@@ -321,9 +366,14 @@ impl McpApp {
     fn discover_result(&self) -> Value {
         let mut versions: Vec<&str> = HANDSHAKE_VERSIONS.to_vec();
         versions.extend_from_slice(MODERN_VERSIONS);
+        let mut capabilities = self.discover_capabilities();
+        // The Tasks extension is served on the 2026-07-28 wire only, so only discovery lists it.
+        if self.serves_tasks() {
+            capabilities["extensions"] = json!({ crate::task::EXTENSION: {} });
+        }
         let mut r = json!({
             "supportedVersions": versions,
-            "capabilities": self.discover_capabilities(),
+            "capabilities": capabilities,
             "serverInfo": self.server_info(),
             "cacheScope": "public",
             "ttlMs": 0,
@@ -444,6 +494,38 @@ impl McpApp {
                 return Outcome::of(Err(e));
             }
         };
+        // Tasks extension: a task-supporting tool runs as a task for a client that declared it;
+        // a task-only tool refuses one that did not (before it runs).
+        if call.modern && self.serves_tasks() {
+            let support = tool.task_support();
+            let declared = crate::task::declared(capabilities);
+            if support == crate::task::TaskSupport::Required && !declared {
+                return Outcome::of(Err(McpError::MissingClientExtension(
+                    crate::task::EXTENSION.into(),
+                )));
+            }
+            if support != crate::task::TaskSupport::Forbidden && declared {
+                if let Some(requests) = tool.input_before_task(input.as_ref()) {
+                    audit("input_required", Vec::new());
+                    return Outcome::of(self.seal_input_required(
+                        call,
+                        &target,
+                        input.as_ref(),
+                        capabilities,
+                        requests,
+                        Value::Null,
+                    ));
+                }
+                if let Err(e) = self.admit_tool_call(&call.facts.caller, started).await {
+                    audit("rate_limited", Vec::new());
+                    return Outcome::of(Err(e));
+                }
+                audit("task", Vec::new());
+                return self
+                    .start_task(call, &tool, args, capabilities, input)
+                    .await;
+            }
+        }
         // A destructive tool asks the person first when the client can show an elicitation
         // (2026-07-28, elicitation declared): declined or cancelled ends the call unrun.
         if call.modern && tool.def().annotations.destructive_hint == Some(true) {
@@ -502,6 +584,7 @@ impl McpApp {
             client: channel.as_ref(),
             client_capabilities: capabilities,
             input: input.as_ref(),
+            sleeper: self.sleeper.as_deref(),
         };
         let run = tool.call(&ctx, args);
         let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
@@ -536,31 +619,13 @@ impl McpApp {
                 audit(if failed { "error" } else { "ok" }, hosts);
                 result
             }
+            Some(Ok(ToolOutput::ProtocolError(message))) => {
+                audit("error", hosts);
+                return Outcome::of(Err(McpError::Internal(message)));
+            }
             Some(Ok(output)) => {
                 audit("ok", hosts);
-                match output {
-                    ToolOutput::Text(text) => {
-                        json!({"content": [{"type": "text", "text": text}], "isError": false})
-                    }
-                    // structuredContent exists from 2025-06-18 on; older clients get the JSON text only.
-                    ToolOutput::Structured(value) if supports_structured_content(call.version) => {
-                        // Moved in, not `json!`-copied: a list result can be tens of kilobytes.
-                        let mut m = Map::with_capacity(3);
-                        let text = serde_json::to_string(&value).unwrap_or_default();
-                        m.insert("content".into(), json!([{"type": "text", "text": text}]));
-                        m.insert("structuredContent".into(), value);
-                        m.insert("isError".into(), Value::Bool(false));
-                        Value::Object(m)
-                    }
-                    ToolOutput::Structured(value) => {
-                        json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false})
-                    }
-                    ToolOutput::Content(blocks) => json!({"content": blocks, "isError": false}),
-                    ToolOutput::Result(result) => result,
-                    ToolOutput::InputRequired { .. } => {
-                        json!({"content": [{"type": "text", "text": "input_required answered above"}], "isError": true})
-                    }
-                }
+                tool_result(output, call.version)
             }
             Some(Err(failure)) => {
                 audit("error", hosts);
@@ -577,6 +642,7 @@ impl McpApp {
             set_log_level: None,
             deferred: tool.defer_delivery(),
             splice: None,
+            task: None,
         }
     }
 
@@ -648,7 +714,7 @@ impl McpApp {
     ) -> Result<Value, McpError> {
         let uri = str_param(params, "uri")?;
         let upstream = self.upstream_of(call);
-        let ctx = plain_context(call, &upstream);
+        let ctx = plain_context(call, &upstream, self.sleeper.as_deref());
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
                 Ok(Some(contents)) => return Ok(json!({ "contents": contents })),
@@ -708,7 +774,7 @@ impl McpApp {
         }
         let messages = if prompt.needs_upstream() {
             let upstream = self.upstream_of(call);
-            let ctx = plain_context(call, &upstream);
+            let ctx = plain_context(call, &upstream, self.sleeper.as_deref());
             prompt
                 .render_in(&ctx, &args)
                 .await

@@ -188,6 +188,7 @@ impl McpApp {
             facts,
             session: None,
             client_capabilities: None,
+            headers: None,
         };
         let all = |key: &str, list: &ListPage<'_>| {
             let mut items = Vec::new();

@@ -27,6 +27,7 @@ pub mod seed;
 mod sessions;
 mod stdio;
 mod streamable;
+mod tasks;
 mod websocket;
 
 use std::collections::HashMap;
@@ -104,13 +105,23 @@ pub struct McpApp {
     client_requests: Option<Arc<dyn crate::sampling::ClientRequests>>,
     /// Poll interval of `subscriptions/listen` streams, when the platform holds them.
     listen_poll_ms: Option<u64>,
+    /// Task records, when the platform serves the Tasks extension (see [`McpApp::with_task_store`]).
+    tasks: Option<Arc<dyn crate::task::TaskStore>>,
+    /// How long a task record lives.
+    task_ttl_ms: u64,
+    /// Task runs in progress in this instance (bounded by [`crate::task::MAX_RUNNING`]).
+    running_tasks: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A tool definition as `tools/list` lists it, serialized once. Through a `Value` on purpose: its
 /// object keys come out sorted, as every other reply's do (the struct's own order would differ).
 fn listed_json(def: &crate::tool::ToolDef) -> Arc<serde_json::value::RawValue> {
-    let tree = serde_json::to_value(def).unwrap_or(Value::Null);
-    Arc::from(serde_json::value::to_raw_value(&tree).unwrap_or_default())
+    raw_json(&serde_json::to_value(def).unwrap_or(Value::Null))
+}
+
+/// `tree` serialized once, to be spliced into replies.
+fn raw_json(tree: &Value) -> Arc<serde_json::value::RawValue> {
+    Arc::from(serde_json::value::to_raw_value(tree).unwrap_or_default())
 }
 
 /// Per-request facts every handler needs.
@@ -140,7 +151,15 @@ impl McpApp {
         let tool_json = registry
             .tools()
             .iter()
-            .map(|t| listed_json(t.def()))
+            .map(|t| {
+                let mut def = serde_json::to_value(t.def()).unwrap_or(Value::Null);
+                // Tasks extension: a tool that can run as a task says so (`execution.taskSupport`).
+                let support = t.task_support();
+                if support != crate::task::TaskSupport::Forbidden {
+                    def["execution"] = json!({"taskSupport": support.as_str()});
+                }
+                raw_json(&def)
+            })
             .collect();
         let auth = Authenticator::new(config.auth.clone());
         let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));
@@ -170,6 +189,9 @@ impl McpApp {
             health_cache: Default::default(),
             client_requests: None,
             listen_poll_ms: None,
+            tasks: None,
+            task_ttl_ms: crate::task::DEFAULT_TTL_MS,
+            running_tasks: Arc::default(),
         })
     }
 

@@ -293,6 +293,7 @@ impl McpApp {
                         // Streamable HTTP sessions have.
                         client_capabilities: (rec.transport == SessionTransport::StreamableHttp)
                             .then_some(&rec.client_capabilities),
+                        headers: None,
                     };
                     let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
                     if let Some(level) = outcome.set_log_level.take() {
@@ -619,13 +620,14 @@ impl McpApp {
             facts: &facts,
             session: None,
             client_capabilities: None,
+            headers: Some(headers),
         };
         let outcome = self.dispatch(&call, &method, params.as_ref()).await;
         match outcome.result {
             Ok(result) => {
                 self.metrics.count_request(&method, 200);
                 let body = protocol::encode_success(&id, result, outcome.splice.as_ref());
-                if accept.json {
+                let mut reply = if accept.json {
                     Reply::encoded(StatusCode::OK, body)
                 } else {
                     Reply::sse(
@@ -634,7 +636,9 @@ impl McpApp {
                         ],
                         None,
                     )
-                }
+                };
+                reply.tasks.extend(outcome.task);
+                reply
             }
             Err(e) => {
                 self.metrics
@@ -705,6 +709,8 @@ pub fn check_modern_envelope(
     let name_key = match method {
         "tools/call" | "prompts/get" => Some("name"),
         "resources/read" => Some("uri"),
+        // SEP-2663: the task methods route by task id.
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
         _ => None,
     };
     if let Some(key) = name_key {

@@ -275,6 +275,7 @@ impl McpApp {
                     facts: &facts,
                     session: None,
                     client_capabilities: None,
+                    headers: None,
                 };
                 let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
                 if let Some(level) = outcome.set_log_level.take() {
@@ -331,6 +332,7 @@ impl McpApp {
             facts: &facts,
             session: None,
             client_capabilities: None,
+            headers: None,
         };
         let mut params = Map::new();
         let mut issues_resource = false;

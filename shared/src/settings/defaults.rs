@@ -20,6 +20,7 @@ impl Default for GatewayConfig {
             instructions: None,
             session_ttl_ms: table::SESSION_TTL.fixed_default(),
             list_ttl_ms: table::LIST_TTL.fixed_default(),
+            task_ttl_ms: table::TASK_TTL.fixed_default(),
             max_body_bytes: table::MAX_BODY_BYTES.fixed_default(),
             max_batch: table::MAX_BATCH.fixed_default(),
             max_batch_reply_bytes: 8 * 1024 * 1024,

@@ -461,6 +461,14 @@ pub static LIST_TTL: Setting<u64> = Setting::new(
 )
 .flag("list-ttl")
 .default("0s");
+/// `--task-ttl`.
+pub static TASK_TTL: Setting<u64> = Setting::new(
+    "MCP_EDGE_TASK_TTL",
+    parse_duration_ms,
+    "how long a task (Tasks extension) stays readable after it was created (`ttlMs`); then it is gone (-32602)",
+)
+.flag("task-ttl")
+.default("1h");
 /// `--allowed-origins`.
 pub static ALLOWED_ORIGINS: Setting<Vec<String>> = Setting::new(
     "MCP_EDGE_ALLOWED_ORIGINS",
@@ -989,6 +997,7 @@ pub static ALL: &[&dyn AnySetting] = &[
     &REDIS_URL,
     &SESSION_TTL,
     &LIST_TTL,
+    &TASK_TTL,
     &ALLOWED_ORIGINS,
     &ALLOWED_HOSTS,
     &MAX_BODY_BYTES,

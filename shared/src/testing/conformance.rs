@@ -429,6 +429,7 @@ pub fn register_tools(registry: &mut Registry) {
     for t in tools() {
         registry.add_tool(Arc::new(t));
     }
+    super::conformance_tasks::register_tools(registry);
     for (name, kind) in [
         ("test_trigger_tool_change", ListKind::Tools),
         ("test_trigger_prompt_change", ListKind::Prompts),

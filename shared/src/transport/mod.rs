@@ -85,6 +85,9 @@ pub struct Reply {
     /// A `subscriptions/listen` stream the platform must hold open after the body's first frames
     /// (see [`crate::McpApp::listen_stream`]).
     pub listen: Option<Box<crate::gateway::ListenHold>>,
+    /// Task work to run after the response is sent (see [`crate::task::TaskJob`]); a platform that
+    /// serves tasks hands each to [`crate::McpApp::run_task`].
+    pub tasks: Vec<crate::task::TaskJob>,
 }
 
 impl Reply {
@@ -96,6 +99,7 @@ impl Reply {
             response,
             deliveries: Vec::new(),
             listen: None,
+            tasks: Vec::new(),
         }
     }
 
