@@ -282,6 +282,46 @@ impl Listener {
     }
 }
 
+// The held stream's state lives here, not in the gateway, so `transport::Reply` can carry it
+// without the transport layer importing the gateway (tests/infra/test_layout.py).
+/// A listen stream's place in the caller's stream quota.
+pub(crate) struct ListenLease {
+    pub(crate) key: String,
+    pub(crate) token: String,
+    pub(crate) until: u64,
+}
+
+/// A `subscriptions/listen` stream the platform holds: the listener, what the poll needs to see
+/// the caller's lists again, and the stream's quota lease.
+pub struct ListenHold {
+    pub(crate) listener: Listener,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) caller: crate::auth::Caller,
+    pub(crate) version: String,
+    pub(crate) lease: Option<ListenLease>,
+    /// Interval between two looks at the caller's lists (ms).
+    pub poll_ms: u64,
+    /// Interval of keep-alive comments (ms).
+    pub keepalive_ms: u64,
+}
+
+// Headers carry credentials: the debug form names the subscription only.
+impl std::fmt::Debug for ListenHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenHold")
+            .field("subscription", self.listener.id())
+            .field("poll_ms", &self.poll_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ListenHold {
+    /// The `SubscriptionsListenResult` frame that ends the stream gracefully.
+    pub fn farewell(&self) -> Bytes {
+        self.listener.farewell()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

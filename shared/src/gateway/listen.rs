@@ -17,7 +17,8 @@ use crate::error::McpError;
 use crate::protocol;
 use crate::quota::LeaseChange;
 use crate::subscription::{
-    fingerprint, ChangeCounters, Digest, Filter, ListEpochs, ListKind, Listener,
+    fingerprint, ChangeCounters, Digest, Filter, ListEpochs, ListKind, ListenHold, ListenLease,
+    Listener,
 };
 use crate::transport::hold::HeldStream;
 use crate::transport::Reply;
@@ -36,44 +37,6 @@ fn listen_lease_ms(keepalive_ms: u64) -> u64 {
 
 /// Most pages one look reads of a list (bounded work per poll).
 const MAX_PAGES: usize = 100;
-
-/// A listen stream's place in the caller's stream quota.
-struct Lease {
-    key: String,
-    token: String,
-    until: u64,
-}
-
-/// A `subscriptions/listen` stream the platform holds: the listener, what the poll needs to see
-/// the caller's lists again, and the stream's quota lease.
-pub struct ListenHold {
-    listener: Listener,
-    headers: http::HeaderMap,
-    caller: Caller,
-    version: String,
-    lease: Option<Lease>,
-    /// Interval between two looks at the caller's lists (ms).
-    pub poll_ms: u64,
-    /// Interval of keep-alive comments (ms).
-    pub keepalive_ms: u64,
-}
-
-// Headers carry credentials: the debug form names the subscription only.
-impl std::fmt::Debug for ListenHold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenHold")
-            .field("subscription", self.listener.id())
-            .field("poll_ms", &self.poll_ms)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ListenHold {
-    /// The `SubscriptionsListenResult` frame that ends the stream gracefully.
-    pub fn farewell(&self) -> Bytes {
-        self.listener.farewell()
-    }
-}
 
 impl McpApp {
     /// Serves `subscriptions/listen`, the platform holding each stream and calling
@@ -135,7 +98,7 @@ impl McpApp {
         &self,
         caller: &Caller,
         now: u64,
-    ) -> Result<Option<Lease>, McpError> {
+    ) -> Result<Option<ListenLease>, McpError> {
         let Some(max) = self.config.max_streams_per_session else {
             return Ok(None);
         };
@@ -153,7 +116,7 @@ impl McpApp {
             format!("caller has {held} open listen streams (limit {max}); close one first")
         })
         .await?;
-        Ok(Some(Lease { key, token, until }))
+        Ok(Some(ListenLease { key, token, until }))
     }
 
     /// Renews a listen stream's quota place once half of its lease has passed.

@@ -37,6 +37,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
+pub use crate::subscription::ListenHold;
 pub use access::ClientAddress;
 pub use admission::{
     check_announced_length, shutdown_error, ws_message_refusal, Admitted, ConnectionBudget,
@@ -46,7 +47,6 @@ pub use config::GatewayConfig;
 pub use counting::CONTENDED_RETRY_MS;
 pub use health::{wants_deep, HealthProbe, ProbeReport, ProbeStatus, DEEP_HEALTH_CACHE_MS};
 pub use legacy::LegacyOutbox;
-pub use listen::ListenHold;
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
 pub use streamable::{check_modern_envelope, modern_code_status, modern_status, modern_version};
@@ -119,6 +119,17 @@ fn listed_json(def: &crate::tool::ToolDef) -> Arc<serde_json::value::RawValue> {
     raw_json(&serde_json::to_value(def).unwrap_or(Value::Null))
 }
 
+/// A registered tool's definition as `tools/list` lists it.
+pub(crate) fn listed_definition(tool: &dyn crate::tool::Tool) -> Value {
+    let mut def = serde_json::to_value(tool.def()).unwrap_or(Value::Null);
+    // Tasks extension: a tool that can run as a task says so (`execution.taskSupport`).
+    let support = tool.task_support();
+    if support != crate::task::TaskSupport::Forbidden {
+        def["execution"] = json!({"taskSupport": support.as_str()});
+    }
+    def
+}
+
 /// `tree` serialized once, to be spliced into replies.
 fn raw_json(tree: &Value) -> Arc<serde_json::value::RawValue> {
     Arc::from(serde_json::value::to_raw_value(tree).unwrap_or_default())
@@ -151,15 +162,7 @@ impl McpApp {
         let tool_json = registry
             .tools()
             .iter()
-            .map(|t| {
-                let mut def = serde_json::to_value(t.def()).unwrap_or(Value::Null);
-                // Tasks extension: a tool that can run as a task says so (`execution.taskSupport`).
-                let support = t.task_support();
-                if support != crate::task::TaskSupport::Forbidden {
-                    def["execution"] = json!({"taskSupport": support.as_str()});
-                }
-                raw_json(&def)
-            })
+            .map(|t| raw_json(&listed_definition(t.as_ref())))
             .collect();
         let auth = Authenticator::new(config.auth.clone());
         let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));

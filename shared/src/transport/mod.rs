@@ -84,7 +84,7 @@ pub struct Reply {
     pub deliveries: Vec<Delivery>,
     /// A `subscriptions/listen` stream the platform must hold open after the body's first frames
     /// (see [`crate::McpApp::listen_stream`]).
-    pub listen: Option<Box<crate::gateway::ListenHold>>,
+    pub listen: Option<Box<crate::subscription::ListenHold>>,
     /// Task work to run after the response is sent (see [`crate::task::TaskJob`]); a platform that
     /// serves tasks hands each to [`crate::McpApp::run_task`].
     pub tasks: Vec<crate::task::TaskJob>,
