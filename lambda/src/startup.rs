@@ -42,6 +42,9 @@ pub enum StartError {
     /// The core refused its configuration.
     #[error(transparent)]
     Gateway(#[from] McpError),
+    /// The span exporter could not start.
+    #[error(transparent)]
+    Tracing(#[from] mcp_edge_native::otlp::OtlpError),
 }
 
 /// An environment variable, `None` when unset or blank.
@@ -102,8 +105,10 @@ pub async fn build() -> Result<Gateway, StartError> {
             Arc::new(OsEntropy),
             calls.clone(),
         )));
+    let (app, exporter) = mcp_edge_native::otlp::install(app)?;
     Ok(Gateway {
         app: Arc::new(app),
+        exporter,
         calls,
         legacy_poll,
         base_path: base_path(values.given(&setting::BASE_PATH)),

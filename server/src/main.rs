@@ -218,15 +218,18 @@ fn build_app(
             mcp_edge_core::sampling::InProcessClientRequests::new(streams::HubPush(hub)),
         ));
     }
-    Ok(Arc::new(
-        app.with_sleeper(Arc::new(TokioSleeper))
-            .with_http_factory(Arc::new(ReqwestFactory {
-                guard: UpstreamGuard::new(upstream.guard.clone()),
-                timeout: Duration::from_millis(upstream.timeout_ms),
-                transport,
-            }))
-            .with_audit_sink(Arc::new(LogAudit)),
-    ))
+    let app = app
+        .with_sleeper(Arc::new(TokioSleeper))
+        .with_http_factory(Arc::new(ReqwestFactory {
+            guard: UpstreamGuard::new(upstream.guard.clone()),
+            timeout: Duration::from_millis(upstream.timeout_ms),
+            transport,
+        }))
+        .with_audit_sink(Arc::new(LogAudit));
+    // Spans leave through a queue drained by their own task; the process keeps no handle since
+    // native spans need no flush before a freeze (unlike the Lambda's).
+    let (app, _exporter) = mcp_edge_native::otlp::install(app)?;
+    Ok(Arc::new(app))
 }
 
 /// `mcp-edge stdio`: one MCP connection on stdin/stdout until stdin closes. Sessions live in

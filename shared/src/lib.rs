@@ -24,6 +24,7 @@ pub mod error;
 pub mod gateway;
 pub mod metrics;
 pub mod mrtr;
+pub mod otel;
 pub mod outbox;
 pub mod policy;
 pub mod port;

@@ -45,6 +45,7 @@ impl Default for GatewayConfig {
             credential_defaults: CredentialDefaults::default(),
             bridge: None,
             health_budget_ms: table::HEALTH_BUDGET.fixed_default(),
+            tracing: Default::default(),
         }
     }
 }
