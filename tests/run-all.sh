@@ -33,7 +33,7 @@ step() {
 # "What the total counts" section explains each.
 declare -A MIN=(
   [cargo]=239              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
-  [python-e2e]=197         # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [python-e2e]=198         # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=11           # tests/ts: clients.test.mjs (SDK v1: Streamable HTTP, legacy SSE, WebSocket, resumption: 4),
                            # clients-v2.test.mjs (SDK v2: Streamable HTTP in 3 eras, legacy SSE, resumption, errors: 6), stdio.test.mjs (1)
   [conformance-native]=9   # tests/conformance/run.sh scenarios

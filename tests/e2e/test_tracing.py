@@ -192,3 +192,57 @@ def test_context_reaches_the_upstream_and_the_log_without_export(spawn, jira):
     assert sent and all(x["traceparent"] == f"00-{trace}-{PARENT_ID}-01" for x in sent), sent
     assert all(x["tracestate"] == TRACESTATE for x in sent)
     eventually(lambda: trace in gw.logs(), f"the audit log line with trace id ({TARGET})", timeout=20)
+
+
+# A stdio MCP server that answers `tools/call` with the `_meta` it received (stdlib only), so the
+# test sees what a bridged child gets.
+META_PROBE = """
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if "id" not in m or "method" not in m:
+        continue
+    method = m["method"]
+    if method == "initialize":
+        r = {"protocolVersion": m["params"]["protocolVersion"], "capabilities": {"tools": {}},
+             "serverInfo": {"name": "meta-probe", "version": "1"}}
+    elif method == "tools/list":
+        r = {"tools": [{"name": "meta", "inputSchema": {"type": "object"}}]}
+    elif method == "tools/call":
+        r = {"content": [{"type": "text", "text": json.dumps(m["params"].get("_meta", {}))}]}
+    else:
+        r = {}
+    print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": r}), flush=True)
+"""
+
+
+@pytest.mark.native_only
+def test_bridged_child_calls_are_spans_whose_context_reaches_the_child(spawn, receiver, tmp_path):
+    probe = tmp_path / "meta_probe.py"
+    probe.write_text(META_PROBE)
+    gw = spawn(["--stdio", f"python3 {probe}"], env=exporting(receiver))
+    url = gw.url + "/servers/stdio/mcp"
+    h = {"content-type": "application/json", "accept": "application/json", "traceparent": TRACEPARENT}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    r = httpx.post(url, json=init, headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    sid = r.headers["mcp-session-id"]
+    h["mcp-session-id"] = sid
+    h["mcp-protocol-version"] = "2025-06-18"
+    assert httpx.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=h,
+                      timeout=30).status_code == 202
+    r = httpx.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                              "params": {"name": "meta", "arguments": {"q": ARG_MARKER}}}, headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    child_meta = json.loads(r.json()["result"]["content"][0]["text"])
+    span = receiver.wait_for(
+        lambda spans: [s for s in spans if s["attributes"].get("mcp_edge.bridge.server") == "stdio"
+                       and s["attributes"].get("mcp.method.name") == "tools/call"],
+        "the bridged tools/call span")[0]
+    assert span["kind"] == CLIENT and span["name"] == "tools/call stdio"
+    assert span["trace_id"] == TRACE_ID and span["parent_span_id"] == PARENT_ID, span
+    assert span["attributes"]["mcp_edge.outcome"] == "ok"
+    assert child_meta["traceparent"] == f"00-{TRACE_ID}-{span['span_id']}-01", child_meta
+    raw = receiver.raw()
+    assert ARG_MARKER.encode() not in raw and sid.encode() not in raw
