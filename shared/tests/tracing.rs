@@ -136,17 +136,25 @@ fn a_tool_call_is_one_trace_from_the_caller_to_the_upstream_without_secrets() {
         .find(|s| s.kind == SpanKind::Server)
         .expect("a server span");
     assert_eq!(hex(&server.trace_id), TRACE);
-    assert_eq!(server.parent_span_id.map(|p| hex(&p)).as_deref(), Some(PARENT));
+    assert_eq!(
+        server.parent_span_id.map(|p| hex(&p)).as_deref(),
+        Some(PARENT)
+    );
     assert_eq!(server.name, "tools/call jira_get_issue");
     assert!(server
         .attributes
         .contains(&Attr::Tool("jira_get_issue".into())));
-    let clients: Vec<_> = spans.iter().filter(|s| s.kind == SpanKind::Client).collect();
+    let clients: Vec<_> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
     assert!(!clients.is_empty());
     for c in &clients {
         assert_eq!(c.trace_id, server.trace_id);
         assert_eq!(c.parent_span_id, Some(server.span_id));
-        assert!(c.attributes.contains(&Attr::Host("acme.atlassian.net".into())));
+        assert!(c
+            .attributes
+            .contains(&Attr::Host("acme.atlassian.net".into())));
         assert!(c.attributes.contains(&Attr::HttpStatus(200)));
     }
     // Each upstream request carried its client span's context.
@@ -176,12 +184,27 @@ fn a_malformed_context_starts_a_new_trace_and_pass_through_forwards_it_unchanged
 
     let (app, sink, jira) = gateway(TraceMode::PassThrough);
     let incoming = format!("00-{TRACE}-{PARENT}-01");
-    call(&app, "jira_get_issue", json!({"issueKey": "DEMO-1"}), &incoming);
+    call(
+        &app,
+        "jira_get_issue",
+        json!({"issueKey": "DEMO-1"}),
+        &incoming,
+    );
     assert!(sink.spans().is_empty(), "pass-through builds no span");
     let seen = jira.seen.lock().unwrap();
     assert!(!seen.is_empty() && seen.iter().all(|h| h[TRACEPARENT] == incoming.as_str()));
 
     let (app, _, jira) = gateway(TraceMode::Off);
-    call(&app, "jira_get_issue", json!({"issueKey": "DEMO-1"}), &incoming);
-    assert!(jira.seen.lock().unwrap().iter().all(|h| !h.contains_key(TRACEPARENT)));
+    call(
+        &app,
+        "jira_get_issue",
+        json!({"issueKey": "DEMO-1"}),
+        &incoming,
+    );
+    assert!(jira
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|h| !h.contains_key(TRACEPARENT)));
 }
