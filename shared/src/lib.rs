@@ -18,6 +18,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bridge_era;
 pub mod connector;
 pub mod credential;
 pub mod error;

@@ -199,6 +199,18 @@ impl<W> Relay<W> {
         }
         if is_request {
             let key = message["id"].to_string();
+            // stdio carries no link from a server request to the client request it serves, so on
+            // a shared server with calls of several sessions in flight it could belong to any of
+            // them: sending it to one would show one caller another caller's prompt (and let it
+            // answer). Refuse it instead; a per-session server never has this ambiguity.
+            if self.owner.is_none() && self.sessions_in_flight() > 1 {
+                let reject = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "error": {"code": -32603, "message": "calls of several client sessions are in flight on this shared server, so the request cannot be attributed to one of them; run servers that make requests of the client with isolation = \"per-session\""},
+                });
+                return (Route::Reject(reject), None);
+            }
             // Made while a request is in flight: it travels on that request's stream.
             if let Some((id, session)) = self.latest_request(self.owner.as_deref()) {
                 self.server_requests.insert(key, session);
@@ -270,6 +282,20 @@ impl<W> Relay<W> {
         ids.into_iter()
             .filter_map(|id| self.pending.remove(&id))
             .collect()
+    }
+
+    /// How many distinct client sessions have a request in flight (the relay's own requests do not
+    /// count).
+    fn sessions_in_flight(&self) -> usize {
+        let mut sessions: Vec<&str> = self
+            .pending
+            .values()
+            .map(|p| p.session.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions.len()
     }
 
     /// The most recent client request still in flight (of `session`, when given), and its session.
@@ -350,13 +376,21 @@ mod tests {
     #[test]
     fn server_requests_go_to_one_session_and_only_its_answer_is_accepted() {
         let mut relay = Relay::<()>::shared();
-        relay.forward_request("A", json!({"id": 1, "method": "tools/call"}), ());
+        let (a, _) = relay.forward_request("A", json!({"id": 1, "method": "tools/call"}), ());
         let (b, _) = relay.forward_request("B", json!({"id": 1, "method": "tools/call"}), ());
-        let (route, _) = relay.route(
-            json!({"jsonrpc": "2.0", "id": 99, "method": "sampling/createMessage", "params": {}}),
-        );
+        let sampling =
+            json!({"jsonrpc": "2.0", "id": 99, "method": "sampling/createMessage", "params": {}});
+        // Calls of two sessions in flight: the request could serve either, so neither sees it.
+        let Route::Reject(reject) = relay.route(sampling.clone()).0 else {
+            panic!("expected a refusal while two sessions have calls in flight")
+        };
+        assert_eq!(reject["id"], 99);
+        assert_eq!(reject["error"]["code"], -32603);
+        // Once A's call is answered only B's is left, and the request travels on B's stream.
+        relay.route(json!({"jsonrpc": "2.0", "id": a, "result": {}}));
+        let (route, _) = relay.route(sampling);
         let Route::Related { id, .. } = route else {
-            panic!("expected the latest request's stream")
+            panic!("expected the remaining request's stream")
         };
         assert_eq!(id, b);
         let answer = json!({"jsonrpc": "2.0", "id": 99, "result": {"role": "assistant"}});

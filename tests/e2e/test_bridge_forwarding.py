@@ -11,6 +11,7 @@ import tempfile
 
 import httpx2 as httpx
 import pytest
+from mcp.client import Client
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -72,6 +73,29 @@ def test_bridged_tools_are_listed_and_called_through_the_gateway(spawn, remote_b
     eventually(lambda: any("broken" in line and "started a child" in line for line in remote_bridge.logs()[offset:].splitlines()),
                "the bridge log shows the broken server's start")
     assert SECRET not in gateway.logs() and SECRET not in remote_bridge.logs(), "the secret never reaches a log"
+
+
+def test_a_2026_client_reaches_bridged_tools_through_the_gateway(spawn, remote_bridge):
+    """The official Python client in 2026-07-28 mode (stateless requests, the envelope in `_meta`) lists
+    and calls bridged tools through the gateway, which forwards them to the bridge. Only the shared
+    server (one name: cargo lambda splits variable values at commas): the per-session one's children
+    are counted by the other tests of this module."""
+    gateway = spawn(["--bridge-url", remote_bridge.url, *LOCAL],
+                    env={"MCP_EDGE_BRIDGE_SECRET": SECRET, "MCP_EDGE_BRIDGE_SERVERS": "everything-shared"})
+
+    async def main():
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=60)) as http:
+            async with Client(streamable_http_client(f"{gateway.url}/mcp", http_client=http), mode="2026-07-28") as c:
+                assert c.protocol_version == "2026-07-28"
+                names = {t.name for t in (await c.list_tools()).tools}
+                assert {"echo", "everything-shared__echo", "everything-shared__get-sum"} <= names
+                assert not any(n.startswith(("everything__", "time__")) for n in names)
+                r = await c.call_tool("everything-shared__echo", {"message": "2026 via the gateway"})
+                assert not r.is_error and r.content[0].text == "Echo: 2026 via the gateway"
+                r = await c.call_tool("everything-shared__get-sum", {"a": 40, "b": 2})
+                assert "42" in r.content[0].text
+
+    asyncio.run(main())
 
 
 def test_without_the_secret_the_bridge_refuses_and_nothing_is_bridged(spawn, remote_bridge):

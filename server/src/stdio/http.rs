@@ -130,11 +130,12 @@ async fn handle(state: &AppState, name: &str, req: Request) -> (Reply, Option<He
     } else {
         Bytes::new()
     };
-    // Bridged servers take one message per POST (no batches) and speak the handshake eras only.
+    // Bridged servers take one message per POST (no batches); 2026-07-28 requests are translated
+    // for the 2025-era child ([`super::modern`]).
     let rules = Rules {
         max_body_bytes: state.app.config().max_body_bytes,
         max_batch: 0,
-        stateless: false,
+        stateless: true,
     };
     let inbound = match classify(&parts.method, &headers, &body, &rules) {
         Ok(inbound) => inbound,
@@ -170,8 +171,12 @@ async fn handle(state: &AppState, name: &str, req: Request) -> (Reply, Option<He
             }
             Err(e) => (error(&e), None),
         },
-        // Not produced under these rules (no batches, no 2026-07-28 exchange).
-        Inbound::OnSession { .. } | Inbound::Stateless { .. } => (
+        Inbound::Stateless { message, accept } => (
+            super::modern::post(&server, &headers, accept, &caller, message).await,
+            None,
+        ),
+        // Not produced under these rules (no batches).
+        Inbound::OnSession { .. } => (
             error(&McpError::Internal(
                 "the request classifier let through a message the bridge does not take".into(),
             )),

@@ -10,6 +10,8 @@
 //!   `/servers/{name}/mcp`, and `/stats`), [`legacy`] (HTTP+SSE), [`socket`] (WebSocket), [`rest`]
 //!   (the REST API `/sessions`, `/tools/…`, `/events/…` and `/console`), [`seed_socket`] (seed
 //!   004's WebSocket protocol at `/bridge/ws`, over the REST API's sessions);
+//! - [`modern`]: 2026-07-28 requests on any of them, translated for the 2025-era child (a bridged
+//!   session per caller; the child's requests of the client as `input_required` rounds);
 //! - [`registry`]: the configured servers ([`Bridge`], [`BridgedServer`]) and their sessions;
 //! - [`session`]: one client session ([`BridgeSession`]); [`outbox`]: its queue of messages from
 //!   the child ([`Outbox`]);
@@ -23,6 +25,7 @@ pub mod child;
 pub mod config;
 pub mod http;
 pub mod legacy;
+mod modern;
 mod outbox;
 mod registry;
 pub mod rest;

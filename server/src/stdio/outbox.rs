@@ -19,9 +19,24 @@ pub struct Outbox {
     notify: Notify,
     dropped: AtomicU64,
     closed: AtomicBool,
+    /// No stream will ever read it (a 2026-07-28 caller's bridged session): nothing is queued.
+    unread: AtomicBool,
 }
 
 impl Outbox {
+    /// The outbox of a session no stream reads (2026-07-28 has no standalone stream): the child's
+    /// messages outside a call are dropped, and its requests outside a call refused.
+    pub fn unread() -> Self {
+        let o = Outbox::default();
+        o.unread.store(true, Ordering::Release);
+        o
+    }
+
+    /// Whether no stream reads this outbox.
+    pub fn is_unread(&self) -> bool {
+        self.unread.load(Ordering::Acquire)
+    }
+
     /// Marks the session ended and wakes its stream, which then ends.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -35,6 +50,9 @@ impl Outbox {
 
     /// Queues a message for the session's stream.
     pub fn push(&self, message: Value) {
+        if self.is_unread() {
+            return;
+        }
         if let Ok(mut q) = self.queue.lock() {
             if q.len() >= OUTBOX_LIMIT {
                 q.pop_front();

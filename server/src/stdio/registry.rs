@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mcp_edge_core::auth::Caller;
+use mcp_edge_core::bridge_era::{self, Parked};
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::{HealthProbe, ProbeReport, ProbeStatus};
 use mcp_edge_core::port::BoxFuture;
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::call::Call;
 use super::config::{Isolation, ServerSpec};
+use super::modern::ParkedCall;
 use super::outbox::Outbox;
 use super::session::BridgeSession;
 use super::supervisor::{poisoned, Supervisor};
@@ -106,6 +108,13 @@ pub struct BridgedServer {
     calls: AtomicU64,
     failures: AtomicU64,
     app: Arc<McpApp>,
+    /// The bridged session of each 2026-07-28 caller (by owner): its id and the child's handshake
+    /// result (what `server/discover` reports).
+    modern: Mutex<HashMap<String, (String, Value)>>,
+    /// Serializes opening 2026-07-28 callers' sessions (one per caller, however many requests race).
+    modern_open: tokio::sync::Mutex<()>,
+    /// Calls of 2026-07-28 callers waiting for their input (the child asked the client something).
+    parked: Mutex<Parked<ParkedCall>>,
 }
 
 /// How a client session starts: who asks, and where the child's messages for it go.
@@ -132,7 +141,94 @@ impl BridgedServer {
             crashes: Arc::default(),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            modern: Mutex::new(HashMap::new()),
+            modern_open: tokio::sync::Mutex::new(()),
+            parked: Mutex::new(Parked::default()),
         }
+    }
+
+    /// The bridged session of a 2026-07-28 caller and the child's handshake result: the caller's
+    /// live one, or a new one whose `initialize` the bridge runs with the capabilities and identity
+    /// `params._meta` declares (its own child in per-session mode, the shared child otherwise).
+    pub(super) async fn modern_session(
+        &self,
+        caller: &Caller,
+        params: Option<&serde_json::Map<String, Value>>,
+    ) -> Result<(Arc<BridgeSession>, Value), McpError> {
+        let _guard = self.modern_open.lock().await;
+        let known = self
+            .modern
+            .lock()
+            .map_err(poisoned)?
+            .get(&caller.owner)
+            .cloned();
+        if let Some((id, handshake)) = known {
+            if let Some(session) = self.session(&id, caller) {
+                return Ok((session, handshake));
+            }
+        }
+        let id = mcp_edge_core::session::SessionId::generate(&mcp_edge_native::OsEntropy)
+            .as_str()
+            .to_owned();
+        let start = SessionStart {
+            request: bridge_era::handshake(params),
+            caller,
+            outbox: Some(Arc::new(Outbox::unread())),
+            metadata: json!({"protocolVersion": "2026-07-28"}),
+        };
+        let (session, answer) = self.open_session(id.clone(), start).await?;
+        let Some(handshake) = answer.get("result").cloned() else {
+            self.end_session(&id);
+            return Err(McpError::Backend(format!(
+                "server '{}' refused the bridge's initialize: {}",
+                self.name,
+                answer.get("error").cloned().unwrap_or(Value::Null)
+            )));
+        };
+        self.notify(
+            &session,
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        )
+        .await?;
+        self.modern
+            .lock()
+            .map_err(poisoned)?
+            .insert(caller.owner.clone(), (id, handshake.clone()));
+        Ok((session, handshake))
+    }
+
+    /// Parks a call waiting for its client's input (see [`Parked::park`]).
+    pub(super) fn park(
+        &self,
+        nonce: String,
+        owner: &str,
+        expires_at: u64,
+        ids: Vec<(String, Value)>,
+        call: ParkedCall,
+    ) -> Result<(), McpError> {
+        let mut parked = self.parked.lock().map_err(poisoned)?;
+        parked
+            .park(nonce, owner, expires_at, ids, call)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Takes a parked call with the child's answers (see [`Parked::take`]).
+    pub(super) fn unpark(
+        &self,
+        nonce: &str,
+        owner: &str,
+        responses: &serde_json::Map<String, Value>,
+    ) -> Result<(ParkedCall, Vec<Value>), McpError> {
+        let now = self.app.now();
+        self.parked
+            .lock()
+            .map_err(poisoned)?
+            .take(nonce, owner, now, responses)
+    }
+
+    /// The gateway whose key signs `requestState` and whose clock dates it.
+    pub(super) fn app(&self) -> &McpApp {
+        &self.app
     }
 
     fn supervisor(&self, owner: Option<String>) -> Arc<Supervisor> {
@@ -337,6 +433,9 @@ impl BridgedServer {
         let removed = self.sessions.lock().ok().and_then(|mut m| m.remove(id));
         match removed {
             Some(s) => {
+                if let Ok(mut m) = self.modern.lock() {
+                    m.retain(|_, (session, _)| session != id);
+                }
                 s.supervisor.detach(id);
                 if self.spec.isolation == Isolation::PerSession {
                     s.supervisor.stop();
@@ -354,6 +453,13 @@ impl BridgedServer {
     }
 
     fn sweep(&self, session_ttl: Duration) {
+        // Parked calls past their lifetime go (dropping one cancels its request at the child).
+        let expired = self
+            .parked
+            .lock()
+            .map(|mut p| p.sweep(self.app.now()))
+            .unwrap_or_default();
+        drop(expired);
         let expired: Vec<String> = self
             .sessions
             .lock()

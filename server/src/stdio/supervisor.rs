@@ -449,6 +449,21 @@ impl Supervisor {
                                 .ok()
                                 .and_then(|m| m.get(&session).cloned());
                             match outbox {
+                                // A request outside any call of a 2026-07-28 caller: no stream
+                                // can carry it to the client, so the child hears why at once.
+                                Some(o) if o.is_unread() && message.get("id").is_some() => {
+                                    let refusal = json!({"jsonrpc": "2.0", "id": message["id"], "error": {
+                                        "code": -32603,
+                                        "message": "the bridged client speaks 2026-07-28, which carries server requests only inside a call",
+                                    }});
+                                    let answer = self.state.lock().ok().and_then(|mut st| {
+                                        let child = st.child.clone()?;
+                                        Some((child, st.relay.forward_answer(&session, refusal)?))
+                                    });
+                                    if let Some((child, answer)) = answer {
+                                        let _ = child.send(&answer).await;
+                                    }
+                                }
                                 Some(o) => o.push(message),
                                 None => {
                                     tracing::debug!(server = %self.name, "dropped a message for a closed session")

@@ -46,6 +46,7 @@ pub use health::{wants_deep, HealthProbe, ProbeReport, ProbeStatus, DEEP_HEALTH_
 pub use legacy::LegacyOutbox;
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
+pub use streamable::{check_modern_envelope, modern_code_status, modern_status, modern_version};
 pub use websocket::{binary_frame_refusal, WsAccept, WsConnection, WS_SUBPROTOCOL};
 
 use crate::audit::{AuditSink, NoAudit};

@@ -148,24 +148,31 @@ fn check_param_headers(
     Ok(())
 }
 
-/// HTTP status for an error answering a 2026-07-28 request.
-fn modern_status(err: &McpError) -> StatusCode {
-    match err.to_jsonrpc().code {
+/// HTTP status for an error answering a 2026-07-28 request (also the stdio bridge's).
+pub fn modern_status(err: &McpError) -> StatusCode {
+    modern_code_status(err.to_jsonrpc().code).unwrap_or_else(|| match err {
+        McpError::Store(_)
+        | McpError::Internal(_)
+        | McpError::PolicyDenied(_)
+        | McpError::RateLimited(_)
+        | McpError::Unauthorized(_) => err.http_status(),
+        _ => StatusCode::OK,
+    })
+}
+
+/// HTTP status a 2026-07-28 error answer takes by its JSON-RPC code alone (the stdio bridge uses it
+/// for a child's error answers too): 400 for malformed or mismatched requests, 404 for unknown
+/// methods; `None` when the code does not decide it.
+pub fn modern_code_status(jsonrpc_code: i64) -> Option<StatusCode> {
+    match jsonrpc_code {
         code::PARSE_ERROR
         | code::INVALID_REQUEST
         | code::INVALID_PARAMS
         | code::HEADER_MISMATCH
         | code::MISSING_REQUIRED_CLIENT_CAPABILITY
-        | code::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
-        code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
-        _ => match err {
-            McpError::Store(_)
-            | McpError::Internal(_)
-            | McpError::PolicyDenied(_)
-            | McpError::RateLimited(_)
-            | McpError::Unauthorized(_) => err.http_status(),
-            _ => StatusCode::OK,
-        },
+        | code::UNSUPPORTED_PROTOCOL_VERSION => Some(StatusCode::BAD_REQUEST),
+        code::METHOD_NOT_FOUND => Some(StatusCode::NOT_FOUND),
+        _ => None,
     }
 }
 
@@ -630,49 +637,7 @@ impl McpApp {
         method: &str,
         params: Option<&Map<String, Value>>,
     ) -> Result<String, McpError> {
-        let meta = params.and_then(|p| p.get("_meta")).and_then(Value::as_object).ok_or_else(|| {
-            McpError::InvalidParams(format!("Invalid params: params._meta must be an object carrying '{META_PROTOCOL_VERSION}' and '{META_CLIENT_CAPABILITIES}'"))
-        })?;
-        let missing: Vec<&str> = [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]
-            .into_iter()
-            .filter(|k| !meta.contains_key(*k))
-            .collect();
-        if !missing.is_empty() {
-            return Err(McpError::InvalidParams(format!(
-                "Invalid params: params._meta is missing {}",
-                missing.join(", ")
-            )));
-        }
-        let body_version = &meta[META_PROTOCOL_VERSION];
-        if header(headers, VERSION_HEADER)
-            .map(|h| Value::String(h.to_owned()))
-            .as_ref()
-            != Some(body_version)
-        {
-            return Err(McpError::HeaderMismatch(format!(
-                "{VERSION_HEADER} header does not match the request envelope's protocol version"
-            )));
-        }
-        if header(headers, METHOD_HEADER) != Some(method) {
-            return Err(McpError::HeaderMismatch(format!(
-                "{METHOD_HEADER} header does not match the request body's method"
-            )));
-        }
-        let name_key = match method {
-            "tools/call" | "prompts/get" => Some("name"),
-            "resources/read" => Some("uri"),
-            _ => None,
-        };
-        if let Some(key) = name_key {
-            if let Some(body_value) = params.and_then(|p| p.get(key)).filter(|v| !v.is_null()) {
-                let given = header(headers, NAME_HEADER).and_then(decode_header_value);
-                if given.map(Value::String).as_ref() != Some(body_value) {
-                    return Err(McpError::HeaderMismatch(format!(
-                        "{NAME_HEADER} header does not match the request body's '{key}' parameter"
-                    )));
-                }
-            }
-        }
+        check_modern_envelope(headers, method, params)?;
         if method == "tools/call" {
             if let Some(tool) = params
                 .and_then(|p| p.get("name"))
@@ -683,14 +648,78 @@ impl McpApp {
                 check_param_headers(headers, &tool.def().input_schema, args)?;
             }
         }
-        let Some(version) = body_version.as_str() else {
-            return Err(McpError::InvalidParams(
-                "Invalid params: the protocol-version envelope value must be a string".into(),
-            ));
-        };
-        if !MODERN_VERSIONS.contains(&version) {
-            return Err(McpError::UnsupportedVersion(version.to_owned()));
-        }
-        Ok(version.to_owned())
+        modern_version(params)
     }
+}
+
+/// The 2026-07-28 envelope and routing headers of a request: `params._meta` carries the protocol
+/// version and client capabilities, and `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` match
+/// the body (the first rungs of the validation ladder; the stdio bridge applies them too).
+pub fn check_modern_envelope(
+    headers: &http::HeaderMap,
+    method: &str,
+    params: Option<&Map<String, Value>>,
+) -> Result<(), McpError> {
+    let meta = params.and_then(|p| p.get("_meta")).and_then(Value::as_object).ok_or_else(|| {
+            McpError::InvalidParams(format!("Invalid params: params._meta must be an object carrying '{META_PROTOCOL_VERSION}' and '{META_CLIENT_CAPABILITIES}'"))
+        })?;
+    let missing: Vec<&str> = [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]
+        .into_iter()
+        .filter(|k| !meta.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        return Err(McpError::InvalidParams(format!(
+            "Invalid params: params._meta is missing {}",
+            missing.join(", ")
+        )));
+    }
+    let body_version = &meta[META_PROTOCOL_VERSION];
+    if header(headers, VERSION_HEADER)
+        .map(|h| Value::String(h.to_owned()))
+        .as_ref()
+        != Some(body_version)
+    {
+        return Err(McpError::HeaderMismatch(format!(
+            "{VERSION_HEADER} header does not match the request envelope's protocol version"
+        )));
+    }
+    if header(headers, METHOD_HEADER) != Some(method) {
+        return Err(McpError::HeaderMismatch(format!(
+            "{METHOD_HEADER} header does not match the request body's method"
+        )));
+    }
+    let name_key = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(key) = name_key {
+        if let Some(body_value) = params.and_then(|p| p.get(key)).filter(|v| !v.is_null()) {
+            let given = header(headers, NAME_HEADER).and_then(decode_header_value);
+            if given.map(Value::String).as_ref() != Some(body_value) {
+                return Err(McpError::HeaderMismatch(format!(
+                    "{NAME_HEADER} header does not match the request body's '{key}' parameter"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The protocol version a 2026-07-28 request's envelope names, when this server speaks it (the last
+/// rung of the validation ladder).
+pub fn modern_version(params: Option<&Map<String, Value>>) -> Result<String, McpError> {
+    let body_version = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(META_PROTOCOL_VERSION))
+        .unwrap_or(&Value::Null);
+    let Some(version) = body_version.as_str() else {
+        return Err(McpError::InvalidParams(
+            "Invalid params: the protocol-version envelope value must be a string".into(),
+        ));
+    };
+    if !MODERN_VERSIONS.contains(&version) {
+        return Err(McpError::UnsupportedVersion(version.to_owned()));
+    }
+    Ok(version.to_owned())
 }
