@@ -53,7 +53,7 @@ if [ "$PART" = all ] || [ "$PART" = e2e ]; then
   echo "== Python SDK e2e against the Lambda under cargo lambda watch (production base path: none)"
   MCP_EDGE_TARGET=lambda MCP_EDGE_LAMBDA_BASE_PATH="" FAKE_UPSTREAM_BIN="$ROOT/target/release/fake-upstream" \
     tests/.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 180 \
-    -m "not native_only and not worker_only and not websocket and not client_disconnect and not sampling" "${@:-tests/e2e}"
+    -m "not native_only and not worker_only and not websocket and not client_disconnect" "${@:-tests/e2e}"
 fi
 if [ "$PART" = all ] || [ "$PART" = clients ]; then
   echo "== TypeScript SDK and MCP conformance against one Lambda under cargo lambda watch (/lambda-url/bootstrap)"

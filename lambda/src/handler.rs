@@ -13,10 +13,11 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, StreamBody};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt as _;
-use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox};
+use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox, ListenHold};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::port::UnixMillis;
-use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
+use mcp_edge_core::transport::hold::Closed;
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
 use mcp_edge_native::held::{drive, FrameSource};
 use mcp_edge_native::SystemClock;
@@ -108,6 +109,21 @@ pub async fn handle(
     if let Some(exporter) = &gw.exporter {
         exporter.flush().await;
     }
+    if let Some(hold) = reply.listen.take() {
+        // Buffered replies cannot stay open: the subscription is acknowledged and ends at once.
+        if !streaming {
+            if let ReplyBody::Sse { frames, .. } = reply.response.body_mut() {
+                frames.push(hold.farewell());
+            }
+            return Ok(whole(reply));
+        }
+        let frames = match std::mem::replace(reply.response.body_mut(), ReplyBody::Empty) {
+            ReplyBody::Sse { frames, .. } => frames,
+            _ => Vec::new(),
+        };
+        let left = time_left(deadline, SystemClock.now());
+        return Ok(response(reply, listen(gw.app.clone(), frames, *hold, left)));
+    }
     if !streaming {
         return Ok(whole(reply));
     }
@@ -187,9 +203,9 @@ pub fn time_left(deadline_ms: Option<u64>, now: UnixMillis) -> Option<Duration> 
     })
 }
 
-/// A held stream: the first frames, then keep-alives (and, for the legacy stream, the session's
-/// outbox, read every `poll`) until the client leaves, the session ends, or `left` runs out (15
-/// minutes when unknown). However it ends, the stream's lease goes back through
+/// A held stream: the first frames, then keep-alives (and, for the legacy stream and a `GET /mcp`
+/// stream that may carry the gateway's requests to the client, the session's outbox, read every
+/// `poll`) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
 /// [`McpApp::stream_closed`].
 pub fn held(
     app: Arc<McpApp>,
@@ -202,7 +218,7 @@ pub fn held(
     let now = app.now();
     let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
     let mut stream = app.held_stream(frames, hold.keepalive_ms).until(until);
-    if hold.channel == StreamChannel::Legacy {
+    if app.polls_outbox(&hold) {
         stream = stream.polling(poll.as_millis() as u64, now);
     }
     tokio::spawn(async move {
@@ -226,8 +242,59 @@ pub fn held(
     StreamBody::new(stream).boxed_unsync()
 }
 
-/// The legacy stream's source: its session's outbox in the store (written by `POST /messages` in
-/// other execution environments), read when the state machine polls. Nothing is pushed in-process.
+/// A `subscriptions/listen` stream: the acknowledgement, then what each poll of the shared change
+/// counters and the caller's lists finds, and keep-alives, until the client leaves or `left` runs
+/// out (15 minutes when unknown); then the subscription's closing result is its last frame, so the
+/// client knows to listen again. However it ends, its quota lease goes back.
+pub fn listen(
+    app: Arc<McpApp>,
+    frames: Vec<Bytes>,
+    mut hold: ListenHold,
+    left: Option<Duration>,
+) -> StreamedBody {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let until = app
+        .now()
+        .saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
+    let stream = app.listen_stream(frames, &hold).until(until);
+    tokio::spawn(async move {
+        let clock = app.clone();
+        let mut source = ListenSource {
+            app: app.clone(),
+            hold: &mut hold,
+        };
+        let why = drive(stream, || clock.now(), &tx, |f| f, &mut source, pending()).await;
+        if why == Closed::Deadline {
+            let _ = tx.send(hold.farewell()).await;
+        }
+        app.listen_closed(&hold).await;
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|f| f.map(|b| Ok::<_, Infallible>(http_body::Frame::data(b))))
+    });
+    StreamBody::new(stream).boxed_unsync()
+}
+
+/// A listen stream's polled source: the core's look at the caller's lists.
+struct ListenSource<'h> {
+    app: Arc<McpApp>,
+    hold: &'h mut ListenHold,
+}
+
+impl FrameSource for ListenSource<'_> {
+    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
+        pending().await
+    }
+
+    async fn poll(&mut self) -> Option<Vec<Bytes>> {
+        Some(self.app.listen_poll(self.hold).await)
+    }
+}
+
+/// A polled stream's source: its session's outbox in the store (written by `POST /messages`, or by
+/// a tool asking the client, in other execution environments), read when the state machine polls.
+/// Nothing is pushed in-process.
 struct StoredOutbox {
     app: Arc<McpApp>,
     hold: StreamHold,

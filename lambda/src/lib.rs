@@ -22,12 +22,16 @@
 //!   [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and [`quota::DynamoLeaseLedger`],
 //!   the session and stream quota leases, both shared by every execution environment through
 //!   [`items::VersionedItems`], and [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per
-//!   message; tested against a DynamoDB-compatible server.
+//!   message, and [`mailbox::DynamoMailbox`], the slots where clients' answers to the gateway's
+//!   requests (sampling) wait for the environment that asked; tested against a DynamoDB-compatible
+//!   server.
 //!
 //! Features: none.
 
+pub mod changes;
 pub mod handler;
 pub mod items;
+pub mod mailbox;
 pub mod outbox;
 pub mod quota;
 pub mod ratelimit;

@@ -16,8 +16,10 @@ use mcp_edge_native::{
     UpstreamTransport,
 };
 
+use crate::changes::DynamoChangeCounters;
 use crate::handler::{base_path, Gateway, MAX_INVOCATION};
 use crate::items::VersionedItems;
+use crate::mailbox::DynamoMailbox;
 use crate::outbox::DynamoOutbox;
 use crate::quota::DynamoLeaseLedger;
 use crate::ratelimit::DynamoRateLimiter;
@@ -88,6 +90,24 @@ pub async fn build() -> Result<Gateway, StartError> {
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     };
+    let outbox = Arc::new(DynamoOutbox::new(
+        client.clone(),
+        table.clone(),
+        Arc::new(OsEntropy),
+        calls.clone(),
+    ));
+    // Tools ask the client (sampling) through the session's outbox, which its GET stream's holder
+    // polls, and wait for the answer in a mailbox slot, whichever environment the answer reaches.
+    let requests = mcp_edge_core::mailbox::StoredClientRequests::new(
+        outbox.clone(),
+        Arc::new(DynamoMailbox::new(
+            client.clone(),
+            table.clone(),
+            calls.clone(),
+        )),
+        Arc::new(TokioSleeper),
+        Arc::new(SystemClock),
+    );
     let app = McpApp::new(config, registry, ports)?
         .with_sleeper(Arc::new(TokioSleeper))
         .with_http_factory(Arc::new(ReqwestFactory {
@@ -99,12 +119,12 @@ pub async fn build() -> Result<Gateway, StartError> {
         .with_rate_limiter(Arc::new(limiter))
         .with_session_ledger(leases.clone())
         .with_stream_ledger(leases)
-        .with_outbox(Arc::new(DynamoOutbox::new(
-            client.clone(),
-            table.clone(),
-            Arc::new(OsEntropy),
-            calls.clone(),
-        )));
+        // Listen streams poll the shared change counters: the fixture that changes a list runs in
+        // another execution environment than the stream.
+        .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+        .with_change_counters(Arc::new(DynamoChangeCounters::new(items())))
+        .with_outbox(outbox)
+        .with_client_requests(Arc::new(requests));
     let (app, exporter) = mcp_edge_native::otlp::install(app)?;
     Ok(Gateway {
         app: Arc::new(app),

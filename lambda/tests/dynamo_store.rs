@@ -402,3 +402,72 @@ async fn quota_leases_are_shared_exact_under_races_and_lapse() {
         "lease race: {granted} granted, {full} full, {lost_rounds} rounds lost to other writers"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
+async fn the_mailbox_takes_one_answer_from_its_own_session_only() {
+    use mcp_edge_core::mailbox::Mailbox;
+    use mcp_edge_lambda::mailbox::{slot_key, DynamoMailbox};
+    let client = client().await;
+    let name = table(&client, "mailbox").await;
+    let asker = DynamoMailbox::new(client.clone(), name.clone(), Arc::default());
+    // The answer's POST runs in another environment: another client object, same table.
+    let answerer = DynamoMailbox::new(client.clone(), name.clone(), Arc::default());
+    let (s1, s2) = ("a".repeat(32), "b".repeat(32));
+    let later = SystemClock.now() + 60_000;
+    asker.open(&s1, "mcp-edge-1", later).await.unwrap();
+    assert_eq!(
+        asker.take(&s1, "mcp-edge-1").await.unwrap(),
+        None,
+        "nothing yet"
+    );
+    let answer = json!({"result": {"model": "m"}});
+    // Another session's answer to the same id, and an answer to an id nobody asked, are refused.
+    assert!(!answerer.deliver(&s2, "mcp-edge-1", &answer).await.unwrap());
+    assert!(!answerer.deliver(&s1, "mcp-edge-2", &answer).await.unwrap());
+    assert!(answerer.deliver(&s1, "mcp-edge-1", &answer).await.unwrap());
+    assert!(
+        !answerer
+            .deliver(&s1, "mcp-edge-1", &json!({"result": 2}))
+            .await
+            .unwrap(),
+        "a second answer does not replace the first"
+    );
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key(
+            KEY,
+            aws_sdk_dynamodb::types::AttributeValue::S(slot_key(&s1, "mcp-edge-1")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the slot");
+    assert_eq!(
+        item[EXPIRES_AT].as_n().unwrap(),
+        &later.div_ceil(1000).to_string(),
+        "the slot carries the TTL"
+    );
+    assert_eq!(
+        asker.take(&s1, "mcp-edge-1").await.unwrap(),
+        Some(answer.clone())
+    );
+    assert_eq!(
+        asker.take(&s1, "mcp-edge-1").await.unwrap(),
+        None,
+        "taken once"
+    );
+    assert!(
+        !answerer
+            .deliver(&s1, "mcp-edge-1", &json!({"result": 3}))
+            .await
+            .unwrap(),
+        "a late answer finds no slot"
+    );
+    // A slot given up on is gone.
+    asker.open(&s1, "mcp-edge-3", later).await.unwrap();
+    asker.close(&s1, "mcp-edge-3").await.unwrap();
+    assert!(!answerer.deliver(&s1, "mcp-edge-3", &answer).await.unwrap());
+}

@@ -16,7 +16,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::state::AppState;
-use mcp_edge_native::held::drive;
+use mcp_edge_core::gateway::ListenHold;
+use mcp_edge_core::transport::hold::Closed;
+use mcp_edge_native::held::{drive, FrameSource};
 
 /// Reads a request body within the size limit and the core's body time budget (total and minimum
 /// rate); the error replies close the connection, whose unread rest is not drained.
@@ -78,7 +80,15 @@ pub(crate) fn reply_response(reply: Reply) -> Response {
     Response::from_parts(parts, body)
 }
 
-pub(crate) fn into_response(state: &AppState, reply: Reply) -> Response {
+pub(crate) fn into_response(state: &AppState, mut reply: Reply) -> Response {
+    if let Some(hold) = reply.listen.take() {
+        let (parts, body) = reply.response.into_parts();
+        let frames = match body {
+            ReplyBody::Sse { frames, .. } => frames,
+            _ => Vec::new(),
+        };
+        return Response::from_parts(parts, listen_stream(state.clone(), frames, *hold));
+    }
     let (parts, body) = reply.response.into_parts();
     let body = match body {
         ReplyBody::Empty => Body::empty(),
@@ -90,6 +100,47 @@ pub(crate) fn into_response(state: &AppState, reply: Reply) -> Response {
         } => held_stream(state.clone(), frames, hold),
     };
     Response::from_parts(parts, body)
+}
+
+/// A `subscriptions/listen` body: the acknowledgement, then what the core's look at the caller's
+/// lists finds every poll, and keep-alives, until the client leaves or the server shuts down (then
+/// the subscription's closing result is the last frame).
+fn listen_stream(state: AppState, frames: Vec<Bytes>, mut hold: ListenHold) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let stream = state.app.listen_stream(frames, &hold);
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        let app = state.app.clone();
+        let shutdown = async move {
+            let _ = shutdown.changed().await;
+        };
+        let mut source = ListenSource {
+            app: app.clone(),
+            hold: &mut hold,
+        };
+        let why = drive(stream, || app.now(), &tx, Ok, &mut source, shutdown).await;
+        if why == Closed::Shutdown {
+            let _ = tx.try_send(Ok(hold.farewell()));
+        }
+        state.app.listen_closed(&hold).await;
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// A listen stream's polled source: the core's look at the caller's lists.
+struct ListenSource<'h> {
+    app: std::sync::Arc<mcp_edge_core::McpApp>,
+    hold: &'h mut ListenHold,
+}
+
+impl FrameSource for ListenSource<'_> {
+    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
+        std::future::pending().await
+    }
+
+    async fn poll(&mut self) -> Option<Vec<Bytes>> {
+        Some(self.app.listen_poll(self.hold).await)
+    }
 }
 
 /// A streaming body: initial frames, then deliveries and keep-alives until the client leaves or the

@@ -3,13 +3,14 @@
 //!
 //! The core decides everything: whether the client declared the capability, the request's id and
 //! shape, the bounded wait, and what a timeout or an error answer means. A platform implements only
-//! [`ClientRequests`]: put one SSE frame on the session's open `GET` stream and hand back the
+//! [`ClientRequests`]: put the request on the session's open `GET` stream and hand back the
 //! client's answer when its POST arrives (in process natively, in the session's Durable Object on
-//! the Worker). Where no platform implements it, tools see [`ClientRequestError::Unsupported`].
+//! the Worker, through stored items on the Lambda: [`crate::mailbox::StoredClientRequests`]). Where
+//! no platform implements it, tools see [`ClientRequestError::Unsupported`].
 //!
 //! The request is built by pure functions ([`create_message_params`]) so the 2026-07-28
 //! `input_required` flow, where the server returns the request inside a result instead of sending
-//! it, can reuse the same params and parse the same answer with [`sampled_text`].
+//! it, reuses the same params and parses the same answer with [`sampled_text`].
 
 use std::sync::Arc;
 
@@ -48,15 +49,15 @@ pub enum ClientRequestError {
 /// The platform side: deliver a request frame to a session's client, and resolve it with the
 /// client's answer.
 pub trait ClientRequests: MaybeSendSync {
-    /// Sends `frame` (an SSE `message` event carrying the JSON-RPC request with id `id`) on one of
-    /// the session's open standalone streams and resolves with the client's answer: `Ok(result)` or
-    /// `Err(error object)`. Registers the waiter *before* sending. Must not wait unboundedly for the
-    /// stream itself: `Err(ClientRequestError::NoStream)` when none is open.
+    /// Sends `message` (the JSON-RPC request with id `id`, as text) on one of the session's open
+    /// standalone streams and resolves with the client's answer: `Ok(result)` or `Err(error
+    /// object)`. Registers the waiter *before* sending. Must not wait unboundedly for the stream
+    /// itself: `Err(ClientRequestError::NoStream)` when none is open.
     fn ask<'a>(
         &'a self,
         session: &'a str,
         id: &'a str,
-        frame: Bytes,
+        message: String,
     ) -> BoxFuture<'a, Result<Result<Value, Value>, ClientRequestError>>;
     /// Passes a client's answer to the request waiting for it; `false` when nobody waits (late,
     /// unknown, or another session's id).
@@ -127,13 +128,13 @@ impl ClientChannel<'_> {
         let mut raw = [0u8; 8];
         self.entropy.fill(&mut raw);
         let id = format!("{ID_PREFIX}{}", hex::encode(raw));
-        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let frame = SseEvent::message(None, message.to_string()).encode();
+        let message =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
         // A client opens its GET stream right after `initialized`, concurrently with its first
         // calls: a missing stream is looked for again a bounded number of times.
         let mut attempts = 0;
         let answer = loop {
-            let asked = port.ask(self.session, &id, frame.clone());
+            let asked = port.ask(self.session, &id, message.clone());
             match futures_util::future::select(asked, sleeper.sleep(wait_ms)).await {
                 futures_util::future::Either::Left((Err(ClientRequestError::NoStream), _))
                     if attempts < STREAM_RETRIES =>
@@ -252,8 +253,9 @@ impl<P: SessionPush> ClientRequests for InProcessClientRequests<P> {
         &'a self,
         session: &'a str,
         id: &'a str,
-        frame: Bytes,
+        message: String,
     ) -> BoxFuture<'a, Result<Result<Value, Value>, ClientRequestError>> {
+        let frame = SseEvent::message(None, message).encode();
         let (tx, rx) = futures_channel::oneshot::channel();
         if let Ok(mut w) = self.waiting.lock() {
             w.insert((session.to_owned(), id.to_owned()), tx);
@@ -302,7 +304,7 @@ mod in_process_tests {
     #[test]
     fn only_the_asking_sessions_answer_resolves_the_request() {
         let port = InProcessClientRequests::new(Pushes(Default::default(), true));
-        let asked = port.ask("s1", "mcp-edge-1", Bytes::from_static(b"data: x\n\n"));
+        let asked = port.ask("s1", "mcp-edge-1", "x".into());
         // Another session answering the same id is ignored; the right one resolves it.
         assert!(!futures::executor::block_on(port.answer(
             "s2",
@@ -327,7 +329,7 @@ mod in_process_tests {
     #[test]
     fn no_open_stream_is_reported_not_waited_for() {
         let port = InProcessClientRequests::new(Pushes(Default::default(), false));
-        let asked = port.ask("s1", "mcp-edge-1", Bytes::new());
+        let asked = port.ask("s1", "mcp-edge-1", String::new());
         assert_eq!(
             futures::executor::block_on(asked),
             Err(ClientRequestError::NoStream)

@@ -360,6 +360,8 @@ pub struct Registry {
     pub(crate) tools: Vec<Arc<dyn Tool>>,
     pub(crate) resources: Vec<Arc<dyn ResourceProvider>>,
     pub(crate) prompts: Vec<Arc<dyn Prompt>>,
+    /// Change counters of lists changed without a rebuild (read by `subscriptions/listen`).
+    pub(crate) epochs: Arc<crate::subscription::ListEpochs>,
 }
 
 impl Registry {

@@ -32,8 +32,8 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "websocket: needs /ws (deselected for the Lambda, which has none)")
     config.addinivalue_line(
         "markers",
-        "sampling: a gateway tool asks the client (sampling/createMessage) during a call (deselected for the "
-        "Lambda, which has no server-to-client request path yet: the tool answers in prompt mode there)",
+        "sampling: a gateway tool asks the client (sampling/createMessage) on the session's GET stream during "
+        "a call (2025 eras; every target, the Lambda through its session outbox and a DynamoDB mailbox)",
     )
     config.addinivalue_line(
         "markers",

@@ -1,7 +1,10 @@
 """Seed 000's `analyze_and_fix_issue` through the client's own model (MCP sampling), end to end: the
 official Python SDK client with a `sampling_callback` returning a canned completion, `mcp-edge`
 (native, Worker or Lambda per MCP_EDGE_TARGET) and the Jira and GitLab fakes, which check every
-request and reply against tests/specs (Jira v3, gitlab-v4.json).
+request and reply against tests/specs (Jira v3, gitlab-v4.json). The 2025 era (`mode="legacy"`)
+sends the request on the session's GET stream (on the Lambda through the session's outbox in
+DynamoDB, the answer through a mailbox item, each possibly in another execution environment); the
+2026-07-28 era returns it in an `input_required` result with a signed requestState.
 
 The GitLab activity that mentions the issue key (a branch, a commit, a merge request) and the Jira
 comments are created through the fakes' vendor APIs before each test, and what `apply` created is
@@ -105,9 +108,9 @@ def gateway_headers(fakes) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def connect(url: str, headers: dict, sampling=None):
+async def connect(url: str, headers: dict, sampling=None, mode: str = "legacy"):
     async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=120)) as http:
-        async with Client(streamable_http_client(url + "/mcp", http_client=http), mode="legacy",
+        async with Client(streamable_http_client(url + "/mcp", http_client=http), mode=mode,
                           sampling_callback=sampling) as c:
             yield c
 
@@ -202,20 +205,92 @@ def test_apply_creates_branch_commit_merge_request_and_jira_comment(gateway, see
     assert mr["web_url"] in json.dumps(latest["body"])
 
 
-@pytest.mark.lambda_only
-def test_on_the_lambda_a_sampling_client_gets_the_prompt(gateway, seeded):
-    """The Lambda has no server-to-client request path yet: the tool says so and answers in
-    prompt mode (the `sampling` tests are deselected there)."""
+def test_2026_the_clients_model_answers_an_input_required_round_and_apply_creates_the_fix(gateway, seeded):
+    """2026-07-28 (stateless, on every target): the tool answers `input_required` carrying the
+    `sampling/createMessage` request and a signed requestState; the SDK runs its sampling callback
+    and retries; the retry finishes the analysis and applies it."""
     shown: list = []
 
     async def body():
-        async with connect(gateway.url, gateway_headers(seeded), canned(shown)) as s:
+        async with connect(gateway.url, gateway_headers(seeded), canned(shown), mode="2026-07-28") as s:
+            assert s.protocol_version == "2026-07-28"
+            return await call(s, "analyze_and_fix_issue",
+                              {"issueKey": KEY, "projectId": 1, "maxFileBytes": 300, "apply": True})
+
+    out = ok(*run(body()))
+    assert len(shown) == 1, "exactly one input_required round"
+    params = shown[0]
+    assert params.max_tokens == 2048 and params.include_context == "none"
+    assert "senior engineer" in (params.system_prompt or "")
+    prompt = params.messages[0].content.text
+    assert_prompt_shows_the_context(prompt, 300)
+    assert out["mode"] == "sampled" and out["samplingUnavailable"] is None
+    assert out["prompt"]["user"] == prompt, "the retry re-gathered the context the model saw"
+    assert out["analysis"].startswith("main never stops redirecting")
+    assert out["proposal"]["model"] == "canned-model"
+    applied = out["applied"]
+    branch = "DEMO-1-fix-login-redirect-loop"
+    assert applied["branch"] == branch
+    gl, jira = seeded["gitlab"], seeded["jira"]
+    f = vendor(gl, "GET", f"/api/v4/projects/1/repository/files/src%2Fmain.rs?ref={branch}")
+    assert base64.b64decode(f["content"]).decode() == NEW_MAIN
+    mrs = vendor(gl, "GET", "/api/v4/projects/1/merge_requests?state=opened&search=DEMO-1")
+    mr = next(m for m in mrs if m["iid"] == applied["mergeRequest"]["iid"])
+    assert (mr["source_branch"], mr["target_branch"]) == (branch, "main")
+    comments = vendor(jira, "GET", f"/rest/api/3/issue/{KEY}/comment?orderBy=-created&maxResults=1", jira=True)
+    assert comments["comments"][0]["id"] == applied["jiraCommentId"]
+
+
+def test_2026_a_request_without_sampling_gets_the_prompt(gateway, seeded):
+    async def body():
+        async with connect(gateway.url, gateway_headers(seeded), mode="2026-07-28") as s:
             return await call(s, "analyze_and_fix_issue", {"issueKey": KEY, "projectId": 1, "apply": True})
 
     out = ok(*run(body()))
-    assert shown == [] and out["mode"] == "prompt" and out["applied"] is None
-    assert "cannot send requests to the client" in out["samplingUnavailable"]
+    assert out["mode"] == "prompt" and out["applied"] is None
+    assert "did not declare the sampling capability" in out["samplingUnavailable"]
     assert_prompt_shows_the_context(out["prompt"]["user"], 4096)
+    assert vendor(seeded["gitlab"], "GET", "/api/v4/projects/1/repository/branches?search=fix-login") == []
+
+
+def test_2026_a_forged_tampered_or_foreign_request_state_is_refused(gateway, seeded):
+    """The retry is driven by hand: the input request is the sampling request, a state altered by
+    one character or made up fails its integrity check (-32602), and a valid state sent to another
+    tool was issued for another request; nothing is applied."""
+    from mcp.shared.exceptions import MCPError
+
+    answer = types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text=CANNED),
+                                       model="canned-model", stop_reason="endTurn")
+    args = {"issueKey": KEY, "projectId": 1, "apply": True}
+
+    async def body():
+        async with connect(gateway.url, gateway_headers(seeded), canned([]), mode="2026-07-28") as s:
+            first = await s.session.call_tool("analyze_and_fix_issue", args, allow_input_required=True)
+            assert isinstance(first, types.InputRequiredResult), first
+            (key, req), = first.input_requests.items()
+            assert key == "mcp_edge_analysis" and req.method == "sampling/createMessage"
+            assert "Fix login redirect loop" in req.params.messages[0].content.text
+            state = first.request_state
+            payload, tag = state.split(".")
+            mid = len(payload) // 2  # a middle character: the payload still decodes, its MAC fails
+            tampered = payload[:mid] + ("A" if payload[mid] != "A" else "B") + payload[mid + 1:] + "." + tag
+            errors = []
+            for bad, tool in [(tampered, "analyze_and_fix_issue"), ("Zm9yZ2Vk.Zm9yZ2Vk", "analyze_and_fix_issue"),
+                              (state, "jira_get_issue")]:
+                try:
+                    await s.session.call_tool(tool, args if tool != "jira_get_issue" else {"issueKey": KEY},
+                                              input_responses={key: answer}, request_state=bad,
+                                              allow_input_required=True)
+                    errors.append(None)
+                except MCPError as e:
+                    errors.append((e.code, e.message))
+            return errors
+
+    errors = run(body())
+    assert errors[0] == (-32602, "Invalid params: requestState failed its integrity check"), errors
+    assert errors[1] == (-32602, "Invalid params: requestState failed its integrity check"), errors
+    assert errors[2] == (-32602, "Invalid params: requestState was issued for another request"), errors
+    assert vendor(seeded["gitlab"], "GET", "/api/v4/projects/1/repository/branches?search=fix-login") == []
 
 
 def test_a_client_without_sampling_gets_the_context_and_a_ready_prompt(gateway, seeded):

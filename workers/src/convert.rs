@@ -117,3 +117,23 @@ pub fn to_worker_response(
         },
     })
 }
+
+/// Writes a `subscriptions/listen` reply: its acknowledgement, then the stream the isolate holds
+/// (see [`crate::streams::listen`]).
+pub fn listen_response(
+    app: &Rc<McpApp>,
+    reply: Reply,
+    hold: mcp_edge_core::gateway::ListenHold,
+) -> worker::Result<Response> {
+    let headers = headers_of(&reply)?;
+    let status = reply.status().as_u16();
+    let frames = match reply.response.into_body() {
+        ReplyBody::Sse { frames, .. } => frames,
+        _ => Vec::new(),
+    };
+    let rx = crate::streams::listen(app.clone(), frames, hold);
+    ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .from_stream(rx.map(|b| Ok::<Vec<u8>, worker::Error>(b.to_vec())))
+}

@@ -13,7 +13,9 @@ use mcp_edge_core::{McpApp, Ports};
 use serde_json::json;
 use worker::{event, Context, Env, Request, Response};
 
-use crate::convert::{to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER};
+use crate::convert::{
+    listen_response, to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER,
+};
 use crate::limit_object::{DoLeaseLedger, DoRateLimiter};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
 
@@ -82,7 +84,16 @@ fn stateless_app(env: &Env) -> Result<Rc<McpApp>, String> {
     }
     // Sessions live in Durable Objects: the deep health check asks one (see DurableObjectsProbe).
     let probe = Arc::new(DurableObjectsProbe(env.clone()));
-    let app = Rc::new(build_app(env, Arc::new(NoSessions))?.with_health_probe(probe));
+    // `subscriptions/listen` streams are held here, by the isolate that answered the listen request
+    // (no Durable Object: a listen stream needs no session; see crate::streams::listen).
+    let app = Rc::new(
+        build_app(env, Arc::new(NoSessions))?
+            .with_health_probe(probe)
+            .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+            // The per-caller listen-stream quota is counted by a LimitObject (touched when a stream
+            // opens and closes, never held), so it holds across isolates.
+            .with_stream_ledger(Arc::new(DoLeaseLedger::new(env.clone()))),
+    );
     STATELESS.with(|s| *s.borrow_mut() = Some(app.clone()));
     Ok(app)
 }
@@ -119,7 +130,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         }
     }
     let name = match session_route(&core) {
-        SessionRoute::Stateless => return to_worker_response(app.handle(core).await, None),
+        SessionRoute::Stateless => {
+            let mut reply = app.handle(core).await;
+            return match reply.listen.take() {
+                Some(hold) => listen_response(&app, reply, *hold),
+                None => to_worker_response(reply, None),
+            };
+        }
         SessionRoute::Session(id) => id,
         SessionRoute::NewSession => {
             let id = SessionId::generate(&JsEntropy);

@@ -104,6 +104,43 @@ impl StreamHub {
     }
 }
 
+/// Holds a `subscriptions/listen` stream in this isolate: the acknowledgement, then every poll's
+/// notifications from the core's look at the caller's lists, and keep-alives, until the client
+/// leaves. No Durable Object is involved: the stream lives exactly as long as its connection, and
+/// what it hears is what this isolate's look sees (its bridged catalog, refreshed when stale; its
+/// registry's change counters).
+pub fn listen(
+    app: Rc<McpApp>,
+    frames: Vec<Bytes>,
+    mut hold: mcp_edge_core::gateway::ListenHold,
+) -> mpsc::UnboundedReceiver<Bytes> {
+    let (tx, rx) = mpsc::unbounded();
+    let mut stream = app.listen_stream(frames, &hold);
+    wasm_bindgen_futures::spawn_local(async move {
+        loop {
+            let now = app.now();
+            match stream.next(now) {
+                Next::Write(frame) => {
+                    if tx.unbounded_send(frame).is_err() {
+                        stream.end(Closed::ClientGone);
+                    }
+                }
+                Next::Poll => stream.deliver_all(app.listen_poll(&mut hold).await),
+                Next::Wait(wake) => {
+                    Delay::from(Duration::from_millis(wait_ms(wake, now))).await;
+                    if tx.is_closed() {
+                        stream.end(Closed::ClientGone);
+                    }
+                }
+                Next::Close(_) => break,
+            }
+        }
+        drop(stream);
+        app.listen_closed(&hold).await;
+    });
+    rx
+}
+
 impl StreamHub {
     /// Sends `frame` on one open standalone `GET /mcp` stream of `session`; `false` when none took it.
     pub fn push_standalone(&self, session: &str, frame: Bytes) -> bool {

@@ -8,6 +8,14 @@
 //! a proposed change in the [`ANSWER_FORMAT`]; with `apply: true` the change becomes a branch, a
 //! commit (GitLab commits API), a merge request and a Jira comment linking it. A client without
 //! sampling gets the context and the ready prompt (also offered as `prompts/get analyze_issue`).
+//!
+//! How the client is asked depends on the era. 2025 sessions: the gateway sends the request on the
+//! session's GET stream and waits (see [`crate::sampling`]). 2026-07-28 (stateless): the tool answers
+//! `input_required` carrying the `sampling/createMessage` request and a SHA-256 of it as state
+//! (sealed into the signed `requestState` by [`crate::mrtr`]); the retry gathers the context again
+//! and accepts the client's answer only if the request it would send now is the one the model saw,
+//! else it asks again (a new round, bounded by [`crate::mrtr::MAX_ROUNDS`]). Nothing is stored between
+//! rounds, so any instance holding the fingerprint key finishes the call.
 
 use std::collections::BTreeMap;
 
@@ -16,11 +24,14 @@ use serde_json::{json, Value};
 
 use super::gitlab::{self, project_ref};
 use super::schema::{self, object};
-use super::{cross, encode, handler, jira, query, Args, ConnectorTool};
+use super::{cross, encode, jira, output_handler, query, Args, ConnectorTool};
 use crate::credential::Service;
 use crate::port::BoxFuture;
 use crate::sampling::{create_message_params, sampled_text, ClientRequestError};
-use crate::tool::{Prompt, PromptArgument, PromptDef, ToolAnnotations, ToolContext, ToolFailure};
+use crate::tool::{
+    InputRound, Prompt, PromptArgument, PromptDef, ToolAnnotations, ToolContext, ToolFailure,
+    ToolOutput,
+};
 use crate::upstream::UpstreamFailure;
 
 const BOTH: &[Service] = &[Service::Jira, Service::GitLab];
@@ -45,6 +56,10 @@ const MAX_PROPOSED_BYTES: usize = 65536;
 
 /// How the client's model must answer; stated in every prompt and parsed by [`parse_proposal`].
 pub const ANSWER_FORMAT: &str = "Answer with a short analysis in prose, then exactly one fenced ```json block holding one object:\n{\"analysis\": \"<what is wrong and why>\", \"commitMessage\": \"<one line>\", \"changes\": [{\"filePath\": \"<path in the repository>\", \"content\": \"<the complete new content of that file>\"}]}\nEach change replaces (or creates) the whole file. Change only what the fix needs; \"changes\" may be empty when no code change is warranted.";
+
+/// The input-request key of the analysis's `sampling/createMessage` in a 2026-07-28
+/// `input_required` result.
+pub const SAMPLE_KEY: &str = "mcp_edge_analysis";
 
 const SYSTEM: &str = "You are a senior engineer. You analyze a Jira issue with the related GitLab activity and propose a minimal code change that fixes it.";
 
@@ -385,7 +400,7 @@ pub fn tools() -> Vec<ConnectorTool> {
             ],
             &["issueKey", "mode", "limits", "context", "prompt"],
         ),
-        handler!(analyze_and_fix_issue),
+        output_handler!(analyze_and_fix_issue),
     )]
 }
 
@@ -560,7 +575,30 @@ fn context_json(c: &IssueContext) -> Value {
     })
 }
 
-async fn analyze_and_fix_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
+/// SHA-256 (hex) of a `sampling/createMessage` request's params: the 2026-07-28 state that binds a
+/// retry's answer to the request the model was shown.
+fn request_digest(params: &Value) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(
+        serde_json::to_vec(params).unwrap_or_default(),
+    ))
+}
+
+/// The client's `CreateMessageResult` on a 2026-07-28 retry, when it answers the request whose
+/// digest is `digest` (the one this round would send); `None` means ask (again).
+fn answer_for<'a>(input: Option<&'a InputRound>, digest: &str) -> Option<&'a Value> {
+    let input = input?;
+    let sealed = input.state.as_ref()?.get("request")?.as_str()?;
+    if sealed != digest {
+        return None;
+    }
+    input.responses.get(SAMPLE_KEY)
+}
+
+async fn analyze_and_fix_issue(
+    ctx: &ToolContext<'_>,
+    args: Args,
+) -> Result<ToolOutput, ToolFailure> {
     let key = args.str("issueKey")?.to_ascii_uppercase();
     let project = args.id("projectId")?;
     let limits = Limits::from_args(&args);
@@ -579,23 +617,49 @@ async fn analyze_and_fix_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Valu
         "proposal": null,
         "applied": null,
     });
-    let Some(client) = ctx.client.filter(|c| c.can_sample()) else {
-        out["samplingUnavailable"] =
-            json!("the client did not declare the sampling capability: use the prompt with your own model");
-        return Ok(out);
-    };
     let params = create_message_params(SYSTEM, &prompt, args.opt_u64("maxTokens").unwrap_or(2048));
-    let wait_ms = args.opt_u64("waitSeconds").unwrap_or(120) * 1000;
-    let result = match client.create_message(params, wait_ms).await {
-        Ok(r) => r,
-        Err(e @ (ClientRequestError::Unsupported(_) | ClientRequestError::NoStream)) => {
-            out["samplingUnavailable"] = json!(e.to_string());
-            return Ok(out);
+    let result = if ctx.client_capabilities.is_some() {
+        // 2026-07-28: no stream to the client; the request travels in the result.
+        if !ctx.client_declares("sampling") {
+            out["samplingUnavailable"] = json!(
+                "the request did not declare the sampling capability: use the prompt with your own model"
+            );
+            return Ok(ToolOutput::Structured(out));
         }
-        Err(e) => {
-            return Err(ToolFailure::new(format!(
-                "asking the client's model about {key} failed: {e}"
-            )))
+        let digest = request_digest(&params);
+        match answer_for(ctx.input, &digest) {
+            Some(answer) => answer.clone(),
+            None => {
+                let mut requests = serde_json::Map::new();
+                requests.insert(
+                    SAMPLE_KEY.into(),
+                    json!({"method": "sampling/createMessage", "params": params}),
+                );
+                return Ok(ToolOutput::InputRequired {
+                    requests,
+                    state: json!({"request": digest}),
+                });
+            }
+        }
+    } else {
+        let Some(client) = ctx.client.filter(|c| c.can_sample()) else {
+            out["samplingUnavailable"] = json!(
+                "the client did not declare the sampling capability: use the prompt with your own model"
+            );
+            return Ok(ToolOutput::Structured(out));
+        };
+        let wait_ms = args.opt_u64("waitSeconds").unwrap_or(120) * 1000;
+        match client.create_message(params, wait_ms).await {
+            Ok(r) => r,
+            Err(e @ (ClientRequestError::Unsupported(_) | ClientRequestError::NoStream)) => {
+                out["samplingUnavailable"] = json!(e.to_string());
+                return Ok(ToolOutput::Structured(out));
+            }
+            Err(e) => {
+                return Err(ToolFailure::new(format!(
+                    "asking the client's model about {key} failed: {e}"
+                )))
+            }
         }
     };
     let text = sampled_text(&result).map_err(|e| ToolFailure::new(e.to_string()))?;
@@ -614,7 +678,7 @@ async fn analyze_and_fix_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Valu
     if apply {
         out["applied"] = apply_proposal(ctx, &gathered, &proposal).await?;
     }
-    Ok(out)
+    Ok(ToolOutput::Structured(out))
 }
 
 /// Branch, commit, merge request, Jira comment. Each step names what was already created when a
@@ -827,6 +891,34 @@ mod tests {
         ] {
             assert!(p.contains(needle), "missing {needle:?} in\n{p}");
         }
+    }
+
+    #[test]
+    fn a_retry_answer_counts_only_for_the_request_the_model_saw() {
+        let params = create_message_params(SYSTEM, &build_prompt(&context()), 2048);
+        let digest = request_digest(&params);
+        let answer = json!({"role": "assistant", "content": {"type": "text", "text": "x"}});
+        let mut responses = serde_json::Map::new();
+        responses.insert(SAMPLE_KEY.into(), answer.clone());
+        let round = |state: Option<Value>| InputRound {
+            responses: responses.clone(),
+            state,
+            round: 1,
+        };
+        let sealed = round(Some(json!({"request": digest})));
+        assert_eq!(answer_for(Some(&sealed), &digest), Some(&answer));
+        // Without a sealed state (an answer nobody asked for) or for another request: ask again.
+        assert_eq!(answer_for(Some(&round(None)), &digest), None);
+        let mut changed = context();
+        changed.comments_total = 4;
+        let other = request_digest(&create_message_params(
+            SYSTEM,
+            &build_prompt(&changed),
+            2048,
+        ));
+        assert_ne!(other, digest);
+        assert_eq!(answer_for(Some(&sealed), &other), None);
+        assert_eq!(answer_for(None, &digest), None);
     }
 
     #[test]

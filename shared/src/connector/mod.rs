@@ -55,6 +55,47 @@ macro_rules! handler {
 }
 pub(crate) use handler;
 
+/// A connector tool handler that may answer `input_required` (2026-07-28) instead of a result.
+pub(crate) type OutputHandler =
+    for<'a> fn(&'a ToolContext<'a>, Args) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>>;
+
+/// Wraps an `async fn(&ToolContext<'_>, Args) -> Result<ToolOutput, ToolFailure>` as an
+/// [`OutputHandler`].
+macro_rules! output_handler {
+    ($f:path) => {{
+        fn boxed<'a>(
+            ctx: &'a $crate::tool::ToolContext<'a>,
+            args: $crate::connector::Args,
+        ) -> $crate::port::BoxFuture<'a, Result<$crate::tool::ToolOutput, $crate::tool::ToolFailure>>
+        {
+            Box::pin($f(ctx, args))
+        }
+        boxed as $crate::connector::OutputHandler
+    }};
+}
+pub(crate) use output_handler;
+
+/// How a connector tool runs: most return structured output only.
+#[derive(Clone, Copy)]
+pub(crate) enum Run {
+    /// Structured output.
+    Value(Handler),
+    /// Any [`ToolOutput`], including `input_required`.
+    Output(OutputHandler),
+}
+
+impl From<Handler> for Run {
+    fn from(h: Handler) -> Self {
+        Run::Value(h)
+    }
+}
+
+impl From<OutputHandler> for Run {
+    fn from(h: OutputHandler) -> Self {
+        Run::Output(h)
+    }
+}
+
 /// Which connectors to register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectorSet {
@@ -162,7 +203,7 @@ pub fn toolsets_markdown() -> String {
 pub struct ConnectorTool {
     def: ToolDef,
     needs: &'static [Service],
-    handler: Handler,
+    handler: Run,
     /// Looked up once in [`toolset::TABLE`], so listing checks a bit instead of the table.
     toolset: Option<toolset::Toolset>,
 }
@@ -179,7 +220,7 @@ impl ConnectorTool {
         annotations: ToolAnnotations,
         input: Value,
         output: Value,
-        handler: Handler,
+        handler: impl Into<Run>,
     ) -> Self {
         ConnectorTool {
             def: ToolDef {
@@ -194,7 +235,7 @@ impl ConnectorTool {
                 },
             },
             needs,
-            handler,
+            handler: handler.into(),
             toolset: toolset::of(name),
         }
     }
@@ -221,8 +262,13 @@ impl Tool for ConnectorTool {
         ctx: &'a ToolContext<'a>,
         args: Map<String, Value>,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
-        let run = (self.handler)(ctx, Args(args));
-        Box::pin(async move { run.await.map(ToolOutput::Structured) })
+        match self.handler {
+            Run::Value(h) => {
+                let run = h(ctx, Args(args));
+                Box::pin(async move { run.await.map(ToolOutput::Structured) })
+            }
+            Run::Output(h) => h(ctx, Args(args)),
+        }
     }
 }
 

@@ -159,6 +159,19 @@ impl McpApp {
         })
     }
 
+    /// The capabilities `server/discover` advertises: [`McpApp::capabilities`], with `listChanged`
+    /// where this platform holds `subscriptions/listen` streams (a 2025 session gets no list-changed
+    /// notifications, so `initialize` keeps `false`).
+    fn discover_capabilities(&self) -> Value {
+        let mut caps = self.capabilities();
+        if self.listens() {
+            for kind in ["tools", "prompts", "resources"] {
+                caps[kind]["listChanged"] = json!(true);
+            }
+        }
+        caps
+    }
+
     pub(crate) fn server_info(&self) -> Value {
         json!({"name": self.config.server_name, "version": self.config.server_version})
     }
@@ -300,7 +313,7 @@ impl McpApp {
         versions.extend_from_slice(MODERN_VERSIONS);
         let mut r = json!({
             "supportedVersions": versions,
-            "capabilities": self.capabilities(),
+            "capabilities": self.discover_capabilities(),
             "serverInfo": self.server_info(),
             "cacheScope": "public",
             "ttlMs": 0,
@@ -311,7 +324,7 @@ impl McpApp {
         r
     }
 
-    fn list_tools(
+    pub(super) fn list_tools(
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
@@ -572,13 +585,13 @@ impl McpApp {
     }
 
     /// Fetches the bridge's catalog when it is stale; a failing bridge keeps the previous catalog.
-    async fn refresh_bridge(&self, now: u64) {
+    pub(super) async fn refresh_bridge(&self, now: u64) {
         if let Some(bridge) = &self.bridge {
             let _ = bridge.refresh_if_stale(now).await;
         }
     }
 
-    fn list_resources(
+    pub(super) fn list_resources(
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
@@ -640,7 +653,10 @@ impl McpApp {
         Err(McpError::ResourceNotFound(uri.to_owned()))
     }
 
-    fn list_prompts(&self, params: Option<&Map<String, Value>>) -> Result<Value, McpError> {
+    pub(super) fn list_prompts(
+        &self,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Value, McpError> {
         let all: Vec<Value> = self
             .registry
             .prompts

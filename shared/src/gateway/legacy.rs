@@ -182,6 +182,14 @@ impl McpApp {
         }
     }
 
+    /// Whether a held stream's holder must poll the session's outbox ([`McpApp::legacy_outbox`]):
+    /// the legacy `/sse` stream always (its replies wait there), a `GET /mcp` stream when tools may
+    /// ask the client through the outbox (a [`crate::mailbox::StoredClientRequests`] port).
+    pub fn polls_outbox(&self, hold: &crate::transport::StreamHold) -> bool {
+        self.outbox.is_some()
+            && (hold.channel == StreamChannel::Legacy || self.client_requests.is_some())
+    }
+
     /// Ends a legacy session when its `/sse` stream closes (the stream is the session's lifetime).
     pub(crate) async fn legacy_stream_closed(&self, id: &crate::session::SessionId) {
         if let Ok(Some(rec)) = self.ports.store.load(id).await {

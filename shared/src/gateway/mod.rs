@@ -21,6 +21,7 @@ mod dispatch;
 mod health;
 mod leases;
 mod legacy;
+mod listen;
 mod route;
 pub mod seed;
 mod sessions;
@@ -44,6 +45,7 @@ pub use config::GatewayConfig;
 pub use counting::CONTENDED_RETRY_MS;
 pub use health::{wants_deep, HealthProbe, ProbeReport, ProbeStatus, DEEP_HEALTH_CACHE_MS};
 pub use legacy::LegacyOutbox;
+pub use listen::ListenHold;
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
 pub use streamable::{check_modern_envelope, modern_code_status, modern_status, modern_version};
@@ -100,6 +102,8 @@ pub struct McpApp {
     health_cache: health::HealthCache,
     client_requests: Option<Arc<dyn crate::sampling::ClientRequests>>,
     tracer: crate::otel::Tracer,
+    /// Poll interval of `subscriptions/listen` streams, when the platform holds them.
+    listen_poll_ms: Option<u64>,
 }
 
 /// Per-request facts every handler needs.
@@ -167,6 +171,7 @@ impl McpApp {
             health_probes: Vec::new(),
             health_cache: Default::default(),
             client_requests: None,
+            listen_poll_ms: None,
         })
     }
 

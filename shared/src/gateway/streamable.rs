@@ -600,6 +600,14 @@ impl McpApp {
                 return fail(e, &id);
             }
         };
+        if method == crate::subscription::METHOD && self.listens() {
+            let opened = self
+                .listen_open(headers, caller, &version, &id, params.as_ref())
+                .await;
+            let reply = opened.unwrap_or_else(|e| Self::listen_refusal(&e, &id));
+            self.metrics.count_request(&method, reply.status().as_u16());
+            return reply;
+        }
         let facts = self.facts(headers, caller);
         let call = Call {
             version: &version,

@@ -998,7 +998,7 @@ pub static DYNAMODB_TABLE: Setting<String> = Setting::new(
 pub static LEGACY_POLL: Setting<u64> = Setting::new(
     "MCP_EDGE_LEGACY_POLL",
     parse_duration_ms,
-    "how often a legacy `/sse` stream's holder reads the session's outbox (at least 20 ms)",
+    "how often a legacy `/sse` stream's (and a `GET /mcp` stream's, for the gateway's sampling requests) holder reads the session's outbox (at least 20 ms)",
 )
 .default("250ms")
 .on(LAMBDA)

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::credential::Credentials;
 use crate::port::BoxFuture;
+use crate::subscription::{ListEpochs, ListKind};
 use crate::tool::{
     InputRound, Prompt, PromptArgument, PromptDef, PromptOutput, Registry, ResourceContents,
     ResourceDef, ResourceError, ResourceProvider, ResourceTemplateDef, Tool, ToolAnnotations,
@@ -427,6 +428,50 @@ impl Prompt for InputPrompt {
 pub fn register_tools(registry: &mut Registry) {
     for t in tools() {
         registry.add_tool(Arc::new(t));
+    }
+    for (name, kind) in [
+        ("test_trigger_tool_change", ListKind::Tools),
+        ("test_trigger_prompt_change", ListKind::Prompts),
+    ] {
+        let mut def = fixture(
+            name,
+            "Marks the tool or prompt list changed, so open subscriptions/listen streams that asked for it are notified (conformance: server-stateless).",
+            |_| text(""),
+        )
+        .def;
+        def.annotations.read_only_hint = Some(false);
+        registry.add_tool(Arc::new(Trigger {
+            def,
+            kind,
+            epochs: registry.epochs.clone(),
+        }));
+    }
+}
+
+/// `test_trigger_tool_change` / `test_trigger_prompt_change`: bumps the list's change counter in
+/// the gateway's registry (what a listen stream's next look compares), as a catalog refresh would
+/// change the list itself.
+struct Trigger {
+    def: ToolDef,
+    kind: ListKind,
+    epochs: Arc<ListEpochs>,
+}
+
+impl Tool for Trigger {
+    fn def(&self) -> &ToolDef {
+        &self.def
+    }
+    fn call<'a>(
+        &'a self,
+        _ctx: &'a ToolContext<'a>,
+        _args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
+        Box::pin(async move {
+            match self.epochs.bump(self.kind).await {
+                Ok(()) => text("Mutation triggered"),
+                Err(e) => Err(ToolFailure::new(format!("change counter: {e}"))),
+            }
+        })
     }
 }
 

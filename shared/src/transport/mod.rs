@@ -82,6 +82,9 @@ pub struct Reply {
     pub response: Response<ReplyBody>,
     /// Frames to push to other open streams.
     pub deliveries: Vec<Delivery>,
+    /// A `subscriptions/listen` stream the platform must hold open after the body's first frames
+    /// (see [`crate::McpApp::listen_stream`]).
+    pub listen: Option<Box<crate::gateway::ListenHold>>,
 }
 
 impl Reply {
@@ -92,6 +95,7 @@ impl Reply {
         Reply {
             response,
             deliveries: Vec::new(),
+            listen: None,
         }
     }
 
