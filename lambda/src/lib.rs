@@ -18,23 +18,20 @@
 //!   the legacy stream's messages come from the session's outbox in DynamoDB (one read per poll),
 //!   because the `POST /messages` that produced them ran in another execution environment.
 //!   `BUFFERED`: every reply is sent whole (held streams end after their first frames);
-//! - [`store::DynamoSessionStore`], the session store on DynamoDB (conditional writes, TTL),
-//!   [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and [`quota::DynamoLeaseLedger`],
-//!   the session and stream quota leases, both shared by every execution environment through
-//!   [`items::VersionedItems`], and [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per
-//!   message, and [`mailbox::DynamoMailbox`], the slots where clients' answers to the gateway's
-//!   requests (sampling) wait for the environment that asked; tested against a DynamoDB-compatible
-//!   server.
+//! - the DynamoDB adapters of the core's ports (sessions, rate-limit buckets, quota leases, the legacy
+//!   SSE outbox) live in the `mcp-edge-dynamodb` crate, which native replicas share
+//!   (`--session-store dynamodb`); they are re-exported here under their old module names
+//!   ([`store`], [`ratelimit`], [`quota`], [`items`], [`outbox`]).
+//! - [`mailbox::DynamoMailbox`]: the slots where clients' answers to the gateway's requests
+//!   (sampling) wait for the execution environment that asked, and [`changes`], the list change
+//!   counters of `subscriptions/listen`;
 //!
 //! Features: none.
 
 pub mod changes;
 pub mod handler;
-pub mod items;
 pub mod mailbox;
-pub mod outbox;
-pub mod quota;
-pub mod ratelimit;
 pub mod runtime;
 pub mod startup;
-pub mod store;
+
+pub use mcp_edge_dynamodb::{items, outbox, quota, ratelimit, store};

@@ -5,8 +5,11 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use mcp_edge_core::gateway::LegacyOutbox;
 use mcp_edge_core::port::UnixMillis;
+use mcp_edge_core::session::SessionId;
 use mcp_edge_core::transport::hold::{wait_ms, Closed, HeldStream, Next};
+use mcp_edge_core::McpApp;
 use tokio::sync::mpsc;
 
 /// Where a held stream's frames come from besides its first ones.
@@ -36,6 +39,42 @@ impl FrameSource for Silent {
 impl FrameSource for mpsc::Receiver<Bytes> {
     async fn pushed(&mut self) -> Option<Vec<Bytes>> {
         self.recv().await.map(|f| vec![f])
+    }
+}
+
+/// A held legacy stream's messages from its session's outbox in a shared store (written by
+/// `POST /messages` on another replica or execution environment), read when the state machine polls;
+/// nothing is pushed in process. Ends when the core reports the session gone.
+pub struct OutboxSource {
+    app: std::sync::Arc<McpApp>,
+    session: SessionId,
+    position: u64,
+}
+
+impl OutboxSource {
+    /// The outbox of `session`, read from its start.
+    pub fn new(app: std::sync::Arc<McpApp>, session: SessionId) -> Self {
+        OutboxSource {
+            app,
+            session,
+            position: 0,
+        }
+    }
+}
+
+impl FrameSource for OutboxSource {
+    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
+        std::future::pending().await
+    }
+
+    async fn poll(&mut self) -> Option<Vec<Bytes>> {
+        match self.app.legacy_outbox(&self.session, self.position).await {
+            LegacyOutbox::Pending(frames, next) => {
+                self.position = next;
+                Some(frames)
+            }
+            LegacyOutbox::Gone => None,
+        }
     }
 }
 

@@ -154,6 +154,10 @@ pub struct Cli {
     pub stdio_config: Option<PathBuf>,
     /// Whether `--fingerprint-key` was given (otherwise the data dir's key, or a random one).
     pub fingerprint_key_given: bool,
+    /// `--session-store` with `--redis-url` or `--dynamodb-table`.
+    pub session_store: crate::shared_store::StoreChoice,
+    /// `--legacy-poll` (at least 20 ms): how often a held legacy stream reads a shared outbox.
+    pub legacy_poll: Duration,
 }
 
 impl Cli {
@@ -190,6 +194,13 @@ impl Cli {
                 .map_err(anyhow::Error::msg)?,
             stdio_config: v.get(&table::STDIO_CONFIG)?.map(PathBuf::from),
             fingerprint_key_given: v.given(&table::FINGERPRINT_KEY).is_some(),
+            session_store: crate::shared_store::StoreChoice::from_settings(
+                &v.value(&table::SESSION_STORE)?,
+                v.get(&table::REDIS_URL)?,
+                v.get(&table::DYNAMODB_TABLE)?,
+                v.given(&table::FINGERPRINT_KEY).is_some(),
+            )?,
+            legacy_poll: ms(&table::LEGACY_POLL)?.max(Duration::from_millis(20)),
             settings,
         })
     }
@@ -295,8 +306,47 @@ mod tests {
         assert!(err.contains("at least 1"), "{err}");
         // Flags of other targets' settings do not exist natively.
         assert!(command()
-            .try_get_matches_from(["mcp-edge", "--legacy-poll", "1s"])
+            .try_get_matches_from(["mcp-edge", "--lambda-invoke-mode", "BUFFERED"])
             .is_err());
+        let err = command()
+            .try_get_matches_from(["mcp-edge", "--session-store", "memcached"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--session-store") && err.contains("expected redb, dynamodb or redis"),
+            "{err}"
+        );
+        // Settings that do not fit together are refused at load, the Redis password unrepeated.
+        let matches = command()
+            .try_get_matches_from([
+                "mcp-edge",
+                "--session-store",
+                "redis",
+                "--redis-url",
+                "redis://:pw-123@h",
+            ])
+            .unwrap();
+        let err = Cli::from_matches(&matches).unwrap_err().to_string();
+        assert!(
+            err.contains("--fingerprint-key") && !err.contains("pw-123"),
+            "{err}"
+        );
+        let cli = parse(&[
+            "--session-store",
+            "dynamodb",
+            "--dynamodb-table",
+            "t",
+            "--fingerprint-key",
+            "k",
+        ]);
+        assert_eq!(
+            cli.session_store,
+            crate::shared_store::StoreChoice::DynamoDb { table: "t".into() }
+        );
+        assert_eq!(
+            parse(&[]).session_store,
+            crate::shared_store::StoreChoice::Redb
+        );
     }
 
     /// The `MCP_EDGE_*` names quoted in the Rust files under `dir` (a platform reading a variable

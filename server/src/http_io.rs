@@ -11,14 +11,14 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::ClientAddress;
-use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
+use mcp_edge_core::transport::{Reply, ReplyBody, StreamChannel, StreamHold};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::state::AppState;
 use mcp_edge_core::gateway::ListenHold;
 use mcp_edge_core::transport::hold::Closed;
-use mcp_edge_native::held::{drive, FrameSource};
+use mcp_edge_native::held::{drive, FrameSource, OutboxSource};
 
 /// Reads a request body within the size limit and the core's body time budget (total and minimum
 /// rate); the error replies close the connection, whose unread rest is not drained.
@@ -157,7 +157,18 @@ fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
         let shutdown = async move {
             let _ = shutdown.changed().await;
         };
-        drive(stream, || app.now(), &tx, Ok, &mut deliveries, shutdown).await;
+        match state.legacy_poll {
+            // A shared store: the legacy stream's messages come from its session's outbox, written
+            // by whichever replica took the `POST /messages` (as on the Lambda).
+            Some(poll) if hold.channel == StreamChannel::Legacy => {
+                let stream = stream.polling(poll.as_millis() as u64, app.now());
+                let mut source = OutboxSource::new(app.clone(), hold.session.clone());
+                drive(stream, || app.now(), &tx, Ok, &mut source, shutdown).await;
+            }
+            _ => {
+                drive(stream, || app.now(), &tx, Ok, &mut deliveries, shutdown).await;
+            }
+        }
         state.hub.unregister(&hold.session, &hold.channel, token);
         state.app.stream_closed(&hold).await;
     });

@@ -9,6 +9,7 @@ mod cli;
 mod http_io;
 mod listener;
 mod server;
+mod shared_store;
 mod state;
 mod stdio;
 mod store;
@@ -189,6 +190,7 @@ fn build_app(
     fingerprint_key: Option<Vec<u8>>,
     health_probes: Vec<Arc<dyn mcp_edge_core::gateway::HealthProbe>>,
     hub: Option<Arc<streams::StreamHub>>,
+    shared: Option<&shared_store::SharedStores>,
 ) -> anyhow::Result<Arc<McpApp>> {
     let settings = &cli.settings;
     let transport = UpstreamTransport::new(&settings.upstream_ca_files)?;
@@ -217,6 +219,15 @@ fn build_app(
         app = app.with_client_requests(Arc::new(
             mcp_edge_core::sampling::InProcessClientRequests::new(streams::HubPush(hub)),
         ));
+    }
+    if let Some(shared) = shared {
+        // Buckets, quota leases and legacy outboxes every replica sees (the core decides, as on
+        // the Lambda).
+        app = app
+            .with_rate_limiter(shared.limiter.clone())
+            .with_session_ledger(shared.leases.clone())
+            .with_stream_ledger(shared.leases.clone())
+            .with_outbox(shared.outbox.clone());
     }
     let app = app
         .with_sleeper(Arc::new(TokioSleeper))
@@ -251,6 +262,7 @@ async fn serve_stdio(cli: &Cli) -> anyhow::Result<()> {
         Arc::new(mcp_edge_core::session::MemorySessionStore::new()),
         key,
         Vec::new(),
+        None,
         None,
     )?;
     tracing::info!(
@@ -334,9 +346,31 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("creating data dir {}", cli.data_dir.display()))?;
-    let store = RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
-        .context("opening the session database")?;
-    let swept = store.sweep_expired(SystemClock.now()).await.unwrap_or(0);
+    let shared = shared_store::SharedStores::connect(&cli.session_store, cli.legacy_poll)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to the {} session store",
+                cli.session_store.name()
+            )
+        })?;
+    // The embedded database only when no shared store holds the sessions.
+    let local = match shared {
+        Some(_) => None,
+        None => Some(
+            RedbSessionStore::open(&cli.data_dir.join("sessions.redb"))
+                .context("opening the session database")?,
+        ),
+    };
+    let swept = match &local {
+        Some(store) => store.sweep_expired(SystemClock.now()).await.unwrap_or(0),
+        None => 0,
+    };
+    let session_store: Arc<dyn mcp_edge_core::session::SessionStore> = match (&local, &shared) {
+        (Some(store), _) => Arc::new(store.clone()),
+        (None, Some(shared)) => shared.store.clone(),
+        (None, None) => unreachable!("one of the stores is open"),
+    };
     let key = match cli.fingerprint_key_given {
         true => None,
         false => Some(fingerprint_key(&cli.data_dir)?),
@@ -351,13 +385,16 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
     let hub: Arc<streams::StreamHub> = Default::default();
     let app = build_app(
         &cli,
-        Arc::new(store.clone()),
+        session_store,
         key,
         probes,
         Some(hub.clone()),
+        shared.as_ref(),
     )?;
-    app.metrics()
-        .set_active_sessions(store.count().unwrap_or(0) as i64);
+    if let Some(store) = &local {
+        app.metrics()
+            .set_active_sessions(store.count().unwrap_or(0) as i64);
+    }
 
     let bridge = Arc::new(stdio::Bridge::new(specs, app.clone()));
     bridge_health.set(&bridge);
@@ -373,6 +410,7 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         cancel: cancel_rx,
         ws_keepalive: cli.ws_keepalive,
         ws_gate: mcp_edge_core::gateway::WsGate::new(cli.ws_max_connections),
+        legacy_poll: shared.as_ref().map(|s| s.legacy_poll),
     };
     let fd_limit = listener::raise_fd_limit();
     let max_connections = cli
@@ -383,12 +421,15 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cli.bind))?;
     let addr = tcp.local_addr()?;
-    tracing::info!(%addr, swept_expired_sessions = swept, test_tools = cli.settings.test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), max_connections, fd_limit, "mcp-edge started");
+    let session_store = shared
+        .as_ref()
+        .map_or_else(|| "redb".to_owned(), |s| s.location.clone());
+    tracing::info!(%addr, %session_store, swept_expired_sessions = swept, test_tools = cli.settings.test_tools, bridged = ?bridge.names().collect::<Vec<_>>(), max_connections, fd_limit, "mcp-edge started");
     println!("mcp-edge listening on http://{addr}");
     std::io::stdout().flush().ok();
 
     let sweeper = {
-        let store = store.clone();
+        let store = local.clone();
         let app = app.clone();
         let mut stop = shutdown_rx.clone();
         let bridge = bridge.clone();
@@ -402,7 +443,8 @@ async fn run(matches: clap::ArgMatches) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = tick.tick() => {
                         bridge.sweep(ttl);
-                        if n % 60 == 0 {
+                        // A shared store expires its own records (TTL).
+                        if let (0, Some(store)) = (n % 60, &store) {
                             let _ = store.sweep_expired(SystemClock.now()).await;
                             app.metrics().set_active_sessions(store.count().unwrap_or(0) as i64);
                         }

@@ -30,6 +30,9 @@ pub struct AppState {
     pub ws_keepalive: WsKeepalive,
     /// The cap on open WebSockets, shared by every WebSocket endpoint.
     pub ws_gate: Arc<WsGate>,
+    /// With a shared session store: how often a held legacy `/sse` stream reads its session's
+    /// outbox (its `POST /messages` may reach another replica). `None`: frames arrive in process.
+    pub legacy_poll: Option<std::time::Duration>,
 }
 
 impl AppState {

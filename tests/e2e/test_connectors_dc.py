@@ -185,6 +185,32 @@ def test_forced_deployment_and_wrong_guesses_name_the_override(gateway, dc):
     asyncio.run(main())
 
 
+def test_issue_analysis_lists_the_issues_comments_on_data_center(gateway, dc):
+    """analyze_and_fix_issue and prompts/get analyze_issue read the issue's latest comments through
+    the Data Center comment list (REST v2, wiki markup), newest first from Jira, shown oldest first."""
+    dc["jira"].control("/_fake/reset", {})
+
+    async def main():
+        async with connect(gateway.url, dc_headers(dc)) as s:
+            for text in ["Seen on **staging** first", "Also on production", "Fixed by a restart, came back"]:
+                ok(*await call(s, "jira_add_comment", {"issueKey": "DEMO-1", "body": text}))
+            out = ok(*await call(s, "analyze_and_fix_issue", {"issueKey": "DEMO-1", "projectId": 1, "maxComments": 2}))
+            got = await s.get_prompt("analyze_issue", {"issueKey": "DEMO-1", "projectId": "1"})
+            none = ok(*await call(s, "analyze_and_fix_issue", {"issueKey": "DEMO-2", "projectId": 1}))
+            return out, got.messages[0].content.text, none
+
+    out, prompt, none = asyncio.run(main())
+    assert out["mode"] == "prompt"
+    comments = out["context"]["comments"]
+    assert [c["body"] for c in comments] == ["Also on production", "Fixed by a restart, came back"], comments
+    assert all(c["author"] == "Ada Lovelace" and c["created"] for c in comments), comments
+    assert "(latest 2 of 3)" in out["prompt"]["user"]
+    assert "staging" in prompt and "(latest 3 of 3)" in prompt, prompt
+    assert none["context"]["comments"] == [] and "(latest 0 of 0)" in none["prompt"]["user"]
+    listed = [r for r in requests_to(dc["jira"]) if r["method"] == "GET" and r["path"] == "/rest/api/2/issue/DEMO-1/comment"]
+    assert listed and "orderBy=-created" in listed[0]["query"] and "maxResults=2" in listed[0]["query"], listed
+
+
 @pytest.mark.native_only  # starts the native binary with a bad environment variable
 def test_unknown_deployment_variable_stops_the_native_start_naming_it(tmp_path):
     env = {**os.environ, "JIRA_DEPLOYMENT": "onprem"}

@@ -297,6 +297,42 @@ def test_delete_issue_and_bulk_create(gateway, jira):
     assert all_bad.is_error and "(400)" in t3 and "issue 0: project" in t3, t3
 
 
+def test_bulk_create_sets_custom_fields_by_name(gateway, jira):
+    reviewer = LINUS[jira.deployment]
+
+    async def body(s):
+        bulk = ok(*await call(s, "jira_create_issues", {"issues": [
+            {"projectKey": "DEMO", "summary": "Bulk points", "customFields": {"story points": 8, "Team": "Mobile"}},
+            {"projectKey": "DEMO", "summary": "Bulk bug", "issueType": "Bug",
+             "customFields": {"Reviewer": reviewer, "customfield_10030": "S1"}},
+            {"projectKey": "DEMO", "summary": "Bulk plain"},
+            {"projectKey": "DEMO", "summary": "Bulk team", "issueType": "Task", "customFields": {"Team": "Platform"}},
+        ]}))
+        screens = len(sent(jira, "GET", "/issuetypes"))
+        unknown, t1 = await call(s, "jira_create_issues", {"issues": [
+            {"projectKey": "DEMO", "summary": "Bulk fine"},
+            {"projectKey": "DEMO", "summary": "Bulk bad", "customFields": {"Sprint goal": "y"}},
+        ]})
+        ambiguous, t2 = await call(s, "jira_create_issues", {"issues": [
+            {"projectKey": "DEMO", "summary": "Bulk bad", "customFields": {"Severity": "y"}}]})
+        return bulk, screens, (unknown, t1), (ambiguous, t2)
+
+    bulk, screens, (unknown, t1), (ambiguous, t2) = run(gateway, jira, body)
+    assert len(bulk["issues"]) == 4 and bulk["errors"] == [], bulk
+    assert screens == 2, "one create screen read per (project, issue type) of the batch"
+    [req] = sent(jira, "POST", "/issue/bulk")
+    fields = [u["fields"] for u in req["body"]["issueUpdates"]]
+    user_ref = {"accountId": reviewer} if jira.deployment == "cloud" else {"name": reviewer}
+    assert (fields[0]["customfield_10010"], fields[0]["customfield_10020"]) == (8, {"value": "Mobile"})
+    assert (fields[1]["issuetype"], fields[1]["customfield_10040"], fields[1]["customfield_10030"]) == (
+        {"name": "Bug"}, user_ref, "S1")
+    assert not any(k.startswith("customfield_") for k in fields[2])
+    assert fields[3]["customfield_10020"] == {"value": "Platform"}
+    assert unknown.is_error and "issues/1: customFields: no field named 'Sprint goal'" in t1 and "Story Points" in t1, t1
+    assert ambiguous.is_error and "issues/0:" in t2 and "customfield_10031" in t2, t2
+    assert len(sent(jira, "POST", "/issue/bulk")) == 1, "nothing created when a name does not resolve"
+
+
 def test_agile_boards_sprints_and_epics(gateway, jira):
     async def body(s):
         boards = ok(*await call(s, "jira_list_boards", {}))
@@ -359,6 +395,8 @@ def test_upstream_failures_name_service_host_status(gateway, fakes):
     ("jira_get_epic_issues", {"epicKey": "not a key"}, "/epicKey"),
     ("jira_list_sprints", {"boardId": 1, "state": ["done"]}, "/state/0"),
     ("jira_create_issue", {"projectKey": "DEMO", "summary": "s", "customFields": {}}, "/customFields"),
+    ("jira_create_issues", {"issues": [{"projectKey": "DEMO", "summary": "s"},
+                                       {"projectKey": "DEMO", "summary": "s", "customFields": []}]}, "/issues/1/customFields"),
     ("jira_delete_issue", {"issueKey": "DEMO-1", "deleteSubtasks": "yes"}, "/deleteSubtasks"),
 ])
 def test_bad_arguments_are_refused_with_their_path(gateway, fakes, name, args, pointer):

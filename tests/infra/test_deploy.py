@@ -77,7 +77,7 @@ def settings_read() -> set[str]:
     return {s["var"] for s in table if "native" in s["targets"]}
 
 
-@pytest.mark.parametrize("overlay", ["", "with-bridge"])
+@pytest.mark.parametrize("overlay", ["", "with-bridge", "with-redis"])
 def test_kubernetes_manifests_match_the_published_schemas(overlay: str) -> None:
     files = manifests(K8S / overlay)
     assert len(files) >= 5
@@ -227,3 +227,106 @@ def test_compose_matches_the_compose_spec_and_its_parts_exist() -> None:
     env_example = (COMPOSE.parent / ".env.example").read_text()
     for var in re.findall(r"\$\{(\w+):\?", COMPOSE.read_text()):
         assert f"\n{var}=" in "\n" + env_example, f"{var} missing from .env.example"
+
+
+def json_patch(doc: dict, ops: list[dict]) -> dict:
+    """Applies RFC 6902 `add`/`replace`/`remove` operations (what the overlays use) to a copy of `doc`,
+    as kustomize would; a path that does not exist fails, as it would there."""
+    doc = json.loads(json.dumps(doc))
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = doc
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        if op["op"] == "add" and isinstance(node, list):
+            node.insert(len(node) if last == "-" else int(last), op["value"])
+        elif op["op"] in ("add", "replace"):
+            if op["op"] == "replace":
+                assert last in node, op
+            node[last] = op["value"]
+        elif op["op"] == "remove":
+            del node[int(last) if isinstance(node, list) else last]
+        else:
+            raise AssertionError(f"unsupported patch operation {op}")
+    return doc
+
+
+def patched(directory: pathlib.Path) -> list[dict]:
+    """The objects of an overlay with its JSON patches applied to their targets."""
+    objs = objects(directory)
+    for p in kustomization(directory).get("patches", []):
+        ops = json.loads(subprocess.run([tool("python"), "-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"],
+                                        input=p["patch"], capture_output=True, text=True, timeout=60, check=True).stdout)
+        hits = [i for i, o in enumerate(objs) if o["kind"] == p["target"]["kind"] and o["metadata"]["name"] == p["target"]["name"]]
+        assert len(hits) == 1, p["target"]
+        objs[hits[0]] = json_patch(objs[hits[0]], ops)
+    return objs
+
+
+def test_the_redis_overlay_lets_every_replica_serve_every_session(tmp_path: pathlib.Path) -> None:
+    overlay = K8S / "with-redis"
+    k = kustomization(overlay)
+    assert set(k) <= KUSTOMIZATION_FIELDS and k["namespace"] == "mcp-edge"
+    for r in k["resources"]:
+        assert (overlay / r).exists(), r
+    objs = patched(overlay)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+    # The patched objects still match the published schemas (strict).
+    files = []
+    for key in (("Service", "mcp-edge"), ("Deployment", "mcp-edge")):
+        f = tmp_path / f"{key[0].lower()}.json"
+        f.write_text(json.dumps(by_name[key]))
+        files.append(str(f))
+    out = subprocess.run([tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, *files],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # No client pinning once sessions are shared; the base still pins (its sessions are per pod).
+    service = by_name[("Service", "mcp-edge")]["spec"]
+    assert service["sessionAffinity"] == "None" and "sessionAffinityConfig" not in service
+    (base_service,) = [o for o in objects(K8S) if o["kind"] == "Service"]
+    assert base_service["spec"]["sessionAffinity"] == "ClientIP"
+    # The gateway selects Redis and reads its URL and the shared fingerprint key from a Secret.
+    (merge,) = [g for g in k["configMapGenerator"] if g["name"] == "mcp-edge-settings"]
+    assert merge["behavior"] == "merge" and "MCP_EDGE_SESSION_STORE=redis" in merge["literals"]
+    gateway = by_name[("Deployment", "mcp-edge")]["spec"]["template"]["spec"]["containers"][0]
+    refs = [s["secretRef"]["name"] for s in gateway["envFrom"] if "secretRef" in s]
+    assert refs == ["mcp-edge-secrets", "mcp-edge-store"], gateway["envFrom"]
+    store = by_name[("Secret", "mcp-edge-store")]["stringData"]
+    assert set(store) == {"MCP_EDGE_REDIS_URL", "MCP_EDGE_FINGERPRINT_KEY"}
+    assert set(store) <= settings_read()
+    # The URL names the Redis Service and its port; that Service selects the Redis pods only.
+    url = re.fullmatch(r"redis://:(?P<pw>[^@]+)@(?P<host>[\w-]+):(?P<port>\d+)", store["MCP_EDGE_REDIS_URL"])
+    assert url, store["MCP_EDGE_REDIS_URL"]
+    redis_svc = by_name[("Service", url["host"])]
+    assert redis_svc["spec"]["ports"][0]["port"] == int(url["port"])
+    redis = by_name[("Deployment", "mcp-edge-redis")]
+    assert redis_svc["spec"]["selector"].items() <= redis["spec"]["template"]["metadata"]["labels"].items()
+    assert not redis_svc["spec"]["selector"].items() <= by_name[("Deployment", "mcp-edge")]["spec"]["template"]["metadata"]["labels"].items()
+    # Redis requires the password of its own Secret, the one the URL carries.
+    pod = redis["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][-2:] == ["--requirepass", "$(REDIS_PASSWORD)"]
+    (env,) = container["env"]
+    ref = env["valueFrom"]["secretKeyRef"]
+    assert by_name[("Secret", ref["name"])]["stringData"][ref["key"]] == url["pw"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert {"requests", "limits"} <= set(container["resources"])
+    assert "--appendonly" in container["args"] and container["readinessProbe"]["exec"]["command"]
+    # More than one gateway replica, and the disruption budget still keeps one serving.
+    (count,) = k["replicas"]
+    (pdb,) = [o for o in objs if o["kind"] == "PodDisruptionBudget"]
+    assert count["name"] == "mcp-edge" and count["count"] > 1 and pdb["spec"]["maxUnavailable"] < count["count"]
+
+
+def test_compose_keeps_the_gateways_sessions_in_its_redis() -> None:
+    (compose,) = yaml_docs(COMPOSE)
+    gateway, redis = compose["services"]["gateway"], compose["services"]["redis"]
+    env = gateway["environment"]
+    assert env["MCP_EDGE_SESSION_STORE"] == "redis"
+    assert re.fullmatch(r"redis://:\$\{MCP_EDGE_REDIS_PASSWORD:\?[^}]*\}@redis:6379", env["MCP_EDGE_REDIS_URL"]), env["MCP_EDGE_REDIS_URL"]
+    assert env["MCP_EDGE_FINGERPRINT_KEY"].startswith("${MCP_EDGE_FINGERPRINT_KEY:?")
+    assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert redis["command"][-2] == "--requirepass" and "MCP_EDGE_REDIS_PASSWORD" in redis["command"][-1]
+    assert "ports" not in redis, "Redis is reached on the Compose network only"
+    assert redis["environment"]["REDISCLI_AUTH"] == redis["command"][-1], "the health check authenticates"

@@ -61,7 +61,7 @@ def test_sessions_table_matches_the_store(main) -> None:
     assert table["ttl"] == [{"attribute_name": "expires_at", "enabled": True}]
     assert table["point_in_time_recovery"] == [{"enabled": True}]
     assert table["server_side_encryption"][0]["enabled"] is True
-    store = (ROOT / "lambda" / "src" / "store.rs").read_text()
+    store = (ROOT / "stores" / "dynamodb" / "src" / "store.rs").read_text()
     assert 'pub const KEY: &str = "session_id";' in store and 'pub const EXPIRES_AT: &str = "expires_at";' in store
 
 

@@ -49,7 +49,8 @@ struct Args {
     /// Label printed with the results.
     #[arg(long, default_value = "mcp-edge")]
     target: String,
-    /// Instead of MCP, GET this URL in a loop (the generator's ceiling).
+    /// Instead of MCP, GET this URL in a loop, reading each body whole (the generator's ceiling, or
+    /// an upstream's own floor).
     #[arg(long)]
     raw_get: Option<String>,
     /// Talk to this stdio server command directly (run with `sh -c 'exec CMD'`) instead of `--url`.
@@ -195,12 +196,12 @@ async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerRes
         let mut n = 0;
         while Instant::now() < deadline && n < args.max_requests {
             let t = Instant::now();
-            let ok = client
-                .get(url)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
+            // The whole body is read (as an MCP reply is), so the connection is reused and a large
+            // body's transfer is part of the time.
+            let ok = match client.get(url).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            };
             if ok {
                 hist.record(t.elapsed().as_micros().max(1) as u64)?;
             } else {
@@ -273,12 +274,14 @@ async fn worker(args: Args, id: usize, start: Start) -> anyhow::Result<WorkerRes
         }
         let body = json!({"jsonrpc":"2.0","id":n,"method":args.method,"params":params});
         let t = Instant::now();
-        let outcome = match req.body(body.to_string()).send().await {
-            Ok(r) => r.text().await.ok().and_then(|t| rpc_body(&t)),
+        let text = match req.body(body.to_string()).send().await {
+            Ok(r) => r.text().await.ok(),
             Err(_) => None,
         };
+        // The clock stops when the whole reply has arrived: checking it (parsing 109 kB of
+        // `tools/list` took longer than the server's answer) is the client's work, not latency.
         let micros = t.elapsed().as_micros().max(1) as u64;
-        match outcome {
+        match text.as_deref().and_then(rpc_body) {
             Some(v) if v.get("result").is_some() && v["result"]["isError"] != json!(true) => {
                 hist.record(micros)?
             }

@@ -184,7 +184,7 @@ pub fn tools() -> Vec<ConnectorTool> {
                     ("issueType", schema::string("Issue type name (default Task)")),
                     ("description", schema::string("Description in Markdown")),
                     ("labels", schema::strings("Labels")),
-                    ("customFields", json!({"type": "object", "minProperties": 1, "maxProperties": 50, "description": "Other fields by name or id, e.g. {\"Story Points\": 5, \"Team\": \"Platform\"}: names are resolved through the project's create metadata (see jira_get_create_fields); select options and users may be given as text"})),
+                    ("customFields", custom_fields_schema()),
                 ],
                 &["projectKey", "summary"],
             ),
@@ -525,6 +525,11 @@ async fn get_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailu
         fields_arg(&args),
     )
     .await?)
+}
+
+/// The `customFields` argument of `jira_create_issue` and of each `jira_create_issues` entry.
+pub(crate) fn custom_fields_schema() -> Value {
+    json!({"type": "object", "minProperties": 1, "maxProperties": 50, "description": "Other fields by name or id, e.g. {\"Story Points\": 5, \"Team\": \"Platform\"}: names are resolved through the project's create metadata (see jira_get_create_fields); select options and users may be given as text"})
 }
 
 async fn create_issue(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
@@ -1031,6 +1036,17 @@ fn field_value(site: &Site, field: &Value, v: &Value) -> Value {
     }
 }
 
+/// The create-screen fields of a project's issue type (given by name or id).
+pub(crate) async fn create_screen(
+    up: &Upstream<'_>,
+    site: &Site,
+    project: &str,
+    issue_type_name: &str,
+) -> Result<Vec<Value>, ToolFailure> {
+    let (type_id, _) = issue_type(up, site, project, issue_type_name).await?;
+    Ok(create_fields(up, site, project, &type_id).await?.0)
+}
+
 /// Resolves `customFields` given by name (or by id such as `customfield_10010`) to field ids through
 /// the create metadata of the project's issue type. An unknown or ambiguous name is a failure that
 /// lists the candidates, before anything is created.
@@ -1041,8 +1057,18 @@ pub(crate) async fn resolve_fields(
     issue_type_name: &str,
     given: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ToolFailure> {
-    let (type_id, _) = issue_type(up, site, project, issue_type_name).await?;
-    let (fields, _) = create_fields(up, site, project, &type_id).await?;
+    let fields = create_screen(up, site, project, issue_type_name).await?;
+    resolve_names(site, &fields, project, issue_type_name, given)
+}
+
+/// [`resolve_fields`] against a create screen already read (`fields`).
+pub(crate) fn resolve_names(
+    site: &Site,
+    fields: &[Value],
+    project: &str,
+    issue_type_name: &str,
+    given: &Map<String, Value>,
+) -> Result<Map<String, Value>, ToolFailure> {
     let id_of = |f: &Value| -> String {
         f["fieldId"]
             .as_str()

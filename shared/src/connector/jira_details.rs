@@ -8,8 +8,8 @@ use http::Method;
 use serde_json::{json, Map, Value};
 
 use super::jira::{
-    browse_url, create_fields, created_schema, issue_key_schema, issue_type, offset_page,
-    rich_text, Site, JIRA,
+    browse_url, create_fields, create_screen, created_schema, custom_fields_schema,
+    issue_key_schema, issue_type, offset_page, resolve_names, rich_text, Site, JIRA,
 };
 use super::schema::{self, object};
 use super::{encode, handler, opt, query, Args, ConnectorTool};
@@ -410,7 +410,7 @@ pub fn tools() -> Vec<ConnectorTool> {
         ConnectorTool::new(
             "jira_create_issues",
             "Create Jira issues in bulk",
-            "Create up to 50 Jira issues in one request. Each description is Markdown. Issues Jira refuses are listed in errors with their index; the others are created.",
+            "Create up to 50 Jira issues in one request. Each description is Markdown; customFields sets other fields by their names, as in jira_create_issue (every name is resolved before anything is created). Issues Jira refuses are listed in errors with their index; the others are created.",
             JIRA,
             ToolAnnotations::writes(false),
             schema::input(
@@ -425,6 +425,7 @@ pub fn tools() -> Vec<ConnectorTool> {
                                 ("issueType", schema::string("Issue type name (default Task)")),
                                 ("description", schema::string("Description in Markdown")),
                                 ("labels", schema::strings("Labels")),
+                                ("customFields", custom_fields_schema()),
                             ],
                             &["projectKey", "summary"],
                         ),
@@ -484,6 +485,25 @@ async fn issue_page(
     Ok((list, start_at, total, is_last))
 }
 
+/// An unpaged list of an issue (attachments, watchers): GETs `path` and maps the items Jira returns
+/// at the JSON pointer `at`; the whole reply comes back too, for the list's other fields.
+async fn issue_list(
+    ctx: &ToolContext<'_>,
+    site: &Site,
+    path: &str,
+    at: &str,
+    item: fn(&Value) -> Value,
+) -> Result<(Vec<Value>, Value), ToolFailure> {
+    let reply = ctx.upstream.json(&site.ep, Method::GET, path, None).await?;
+    let list = reply
+        .body
+        .pointer(at)
+        .and_then(Value::as_array)
+        .map(|l| l.iter().map(item).collect())
+        .unwrap_or_default();
+    Ok((list, reply.body))
+}
+
 /// The output of [`issue_page`]: the issue key, the items under `items`, and the page fields.
 fn with_issue_key(
     key: &str,
@@ -524,19 +544,8 @@ async fn add_worklog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFai
 async fn list_attachments(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let site = Site::of(ctx.upstream).await?;
     let key = args.str("issueKey")?;
-    let reply = ctx
-        .upstream
-        .json(
-            &site.ep,
-            Method::GET,
-            &format!("{}/issue/{}?fields=attachment", site.api(), encode(key)),
-            None,
-        )
-        .await?;
-    let list: Vec<Value> = reply.body["fields"]["attachment"]
-        .as_array()
-        .map(|l| l.iter().map(attachment).collect())
-        .unwrap_or_default();
+    let path = format!("{}/issue/{}?fields=attachment", site.api(), encode(key));
+    let (list, _) = issue_list(ctx, &site, &path, "/fields/attachment", attachment).await?;
     Ok(json!({"issueKey": key, "attachments": list, "maxResourceBytes": ATTACHMENT_MAX_BYTES}))
 }
 
@@ -806,23 +815,12 @@ async fn get_changelog(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolF
 async fn list_watchers(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolFailure> {
     let site = Site::of(ctx.upstream).await?;
     let key = args.str("issueKey")?;
-    let reply = ctx
-        .upstream
-        .json(
-            &site.ep,
-            Method::GET,
-            &format!("{}/issue/{}/watchers", site.api(), encode(key)),
-            None,
-        )
-        .await?;
-    let watchers: Vec<Value> = reply.body["watchers"]
-        .as_array()
-        .map(|l| l.iter().map(user).collect())
-        .unwrap_or_default();
+    let path = format!("{}/issue/{}/watchers", site.api(), encode(key));
+    let (watchers, reply) = issue_list(ctx, &site, &path, "/watchers", user).await?;
     Ok(json!({
         "issueKey": key,
-        "watchCount": reply.body["watchCount"].as_u64().unwrap_or(watchers.len() as u64),
-        "isWatching": reply.body["isWatching"].as_bool(),
+        "watchCount": reply["watchCount"].as_u64().unwrap_or(watchers.len() as u64),
+        "isWatching": reply["isWatching"].as_bool(),
         "watchers": watchers,
     }))
 }
@@ -869,23 +867,48 @@ async fn create_issues(ctx: &ToolContext<'_>, args: Args) -> Result<Value, ToolF
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let updates: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let mut fields = json!({
-                "project": {"key": i["projectKey"]},
-                "summary": i["summary"],
-                "issuetype": {"name": i["issueType"].as_str().filter(|t| !t.trim().is_empty()).unwrap_or("Task")},
-            });
-            if let Some(d) = i["description"].as_str() {
-                fields["description"] = site.rich(d);
+    // Each (project, issue type) create screen is read once for the whole batch.
+    let mut screens: Vec<((String, String), Vec<Value>)> = Vec::new();
+    let mut updates = Vec::with_capacity(items.len());
+    for (n, i) in items.iter().enumerate() {
+        let project = i["projectKey"].as_str().unwrap_or_default();
+        let issue_type = i["issueType"]
+            .as_str()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or("Task");
+        let mut fields = json!({
+            "project": {"key": project},
+            "summary": i["summary"],
+            "issuetype": {"name": issue_type},
+        });
+        if let Some(d) = i["description"].as_str() {
+            fields["description"] = site.rich(d);
+        }
+        if let Some(l) = i["labels"].as_array().filter(|l| !l.is_empty()) {
+            fields["labels"] = json!(l);
+        }
+        if let Some(custom) = i["customFields"].as_object() {
+            let at = |e: ToolFailure| ToolFailure::new(format!("issues/{n}: {}", e.message));
+            let wanted = (project.to_owned(), issue_type.to_ascii_lowercase());
+            let known = screens.iter().position(|(k, _)| *k == wanted);
+            let index = match known {
+                Some(index) => index,
+                None => {
+                    let screen = create_screen(ctx.upstream, &site, project, issue_type)
+                        .await
+                        .map_err(at)?;
+                    screens.push((wanted, screen));
+                    screens.len() - 1
+                }
+            };
+            let resolved =
+                resolve_names(&site, &screens[index].1, project, issue_type, custom).map_err(at)?;
+            for (id, value) in resolved {
+                fields[id.as_str()] = value;
             }
-            if let Some(l) = i["labels"].as_array().filter(|l| !l.is_empty()) {
-                fields["labels"] = json!(l);
-            }
-            json!({"fields": fields})
-        })
-        .collect();
+        }
+        updates.push(json!({"fields": fields}));
+    }
     let reply = ctx
         .upstream
         .json(

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::{McpApp, RequestFacts};
@@ -13,9 +14,10 @@ use crate::audit::AuditRecord;
 use crate::error::McpError;
 use crate::mrtr;
 use crate::protocol::{
-    HANDSHAKE_VERSIONS, META_CLIENT_CAPABILITIES, META_SERVER_INFO, MODERN_VERSIONS,
+    self, HANDSHAKE_VERSIONS, META_CLIENT_CAPABILITIES, META_SERVER_INFO, MODERN_VERSIONS,
 };
 use crate::tool::{InputRound, PromptOutput, ResourceError, Tool, ToolContext, ToolOutput};
+use crate::upstream::Upstream;
 
 /// A 2026-07-28 request's declared client capabilities and its verified `input_required` retry.
 type InputOf<'p> = (Option<&'p Map<String, Value>>, Option<InputRound>);
@@ -89,6 +91,9 @@ pub(crate) struct Outcome {
     pub set_log_level: Option<String>,
     /// The tool asked for deferred delivery (SSE polling).
     pub deferred: bool,
+    /// Pre-serialized entries that belong in the `result` object (`tools/list`); use
+    /// [`Outcome::encode`] or [`Outcome::into_result`], which put them in.
+    pub splice: Option<protocol::Splice>,
 }
 
 impl Outcome {
@@ -97,7 +102,22 @@ impl Outcome {
             result,
             set_log_level: None,
             deferred: false,
+            splice: None,
         }
+    }
+
+    /// The reply message to request `id`, serialized once.
+    pub(crate) fn encode(self, id: &Value) -> Box<RawValue> {
+        match self.result {
+            Ok(result) => protocol::encode_success(id, result, self.splice.as_ref()),
+            Err(e) => protocol::encode(&protocol::failure(id, &e.to_jsonrpc())),
+        }
+    }
+
+    /// The result as one JSON tree, spliced entries included (for callers that edit it).
+    pub(crate) fn into_result(self) -> Result<Value, McpError> {
+        let splice = self.splice;
+        self.result.map(|r| protocol::merge_splice(r, splice))
     }
 }
 
@@ -114,14 +134,12 @@ fn str_param<'p>(params: Option<&'p Map<String, Value>>, key: &str) -> Result<&'
         })
 }
 
-/// One page of `items` under `key`, with `nextCursor` (an opaque offset) when more remain.
-fn paginate(
-    key: &str,
-    items: Vec<Value>,
+/// The `start..end` of the page a request's `cursor` (an opaque offset) asks for among `total`.
+fn page_bounds(
+    total: usize,
     params: Option<&Map<String, Value>>,
     page: usize,
-) -> Result<Value, McpError> {
-    let total = items.len();
+) -> Result<(usize, usize), McpError> {
     let start = match params.and_then(|p| p.get("cursor")) {
         None | Some(Value::Null) => 0,
         Some(Value::String(c)) => c
@@ -135,16 +153,47 @@ fn paginate(
             ))
         }
     };
-    let end = start.saturating_add(page.max(1)).min(total);
-    let mut r = serde_json::Map::new();
+    Ok((start, start.saturating_add(page.max(1)).min(total)))
+}
+
+/// The `nextCursor` entry of a page that ends at `end` of `total`, if more remain.
+fn next_cursor(end: usize, total: usize) -> Map<String, Value> {
+    let mut r = Map::new();
+    if end < total {
+        r.insert("nextCursor".into(), json!(end.to_string()));
+    }
+    r
+}
+
+/// One page of `items` under `key`, with `nextCursor` (an opaque offset) when more remain.
+fn paginate(
+    key: &str,
+    items: Vec<Value>,
+    params: Option<&Map<String, Value>>,
+    page: usize,
+) -> Result<Value, McpError> {
+    let total = items.len();
+    let (start, end) = page_bounds(total, params, page)?;
+    let mut r = next_cursor(end, total);
     r.insert(
         key.to_owned(),
         Value::Array(items.into_iter().skip(start).take(end - start).collect()),
     );
-    if end < total {
-        r.insert("nextCursor".into(), json!(end.to_string()));
-    }
     Ok(Value::Object(r))
+}
+
+/// The context resource reads and prompts run upstream calls in: the request's credentials and
+/// caller, and no client channel nor input round (only tool calls have those).
+fn plain_context<'a>(call: &'a Call<'_>, upstream: &'a Upstream<'a>) -> ToolContext<'a> {
+    ToolContext {
+        credentials: &call.facts.credentials,
+        upstream,
+        now: call.facts.now,
+        caller: &call.facts.caller.name,
+        client: None,
+        client_capabilities: None,
+        input: None,
+    }
 }
 
 impl McpApp {
@@ -251,7 +300,13 @@ impl McpApp {
             "server/discover" if call.modern => Outcome::of(Ok(self.discover_result())),
             "tools/list" => {
                 self.refresh_bridge(call.facts.now).await;
-                Outcome::of(self.list_tools(call, params))
+                self.list_tools(call, params).map_or_else(
+                    |e| Outcome::of(Err(e)),
+                    |(rest, splice)| Outcome {
+                        splice: Some(splice),
+                        ..Outcome::of(Ok(rest))
+                    },
+                )
             }
             "tools/call" => self.call_tool(call, params, span).await,
             "resources/list" => Outcome::of(self.list_resources(call, params)),
@@ -264,7 +319,7 @@ impl McpApp {
                 Ok(level) if LOG_LEVELS.contains(&level) => Outcome {
                     result: Ok(json!({})),
                     set_log_level: Some(level.to_owned()),
-                    deferred: false,
+                    ..Outcome::of(Ok(json!({})))
                 },
                 Ok(level) => Outcome::of(Err(McpError::InvalidParams(format!(
                     "Invalid params: unknown log level '{level}'"
@@ -324,20 +379,22 @@ impl McpApp {
         r
     }
 
+    /// The page of tools this request may see: the result object without its `tools` (the cursor)
+    /// and the tools' pre-serialized definitions to splice in, in registry order, then bridged.
     pub(super) fn list_tools(
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
-    ) -> Result<Value, McpError> {
+    ) -> Result<(Value, protocol::Splice), McpError> {
         let creds = &call.facts.credentials;
         let policy = &call.facts.policy;
         if let Some(why) = policy.toolsets_error() {
             return Err(McpError::InvalidParams(why.to_owned()));
         }
         let bridged = self.bridge.as_ref().map(|b| b.tools()).unwrap_or_default();
-        // Registered tools' JSON was built once in `McpApp::new`; a clone costs less than
-        // serializing each definition again (every toolset: 62 tools, 80 kB of JSON).
-        let tools: Vec<Value> = self
+        // Registered tools' JSON was serialized once in `McpApp::new`; a reference count is all a
+        // listed definition costs here.
+        let tools: Vec<Arc<RawValue>> = self
             .registry
             .tools()
             .iter()
@@ -351,10 +408,19 @@ impl McpApp {
                     .iter()
                     .map(|t| t.def())
                     .filter(|def| policy.permits(def).is_ok())
-                    .map(|def| serde_json::to_value(def).unwrap_or(Value::Null)),
+                    .map(super::listed_json),
             )
             .collect();
-        paginate("tools", tools, params, self.config.page_size)
+        let total = tools.len();
+        let (start, end) = page_bounds(total, params, self.config.page_size)?;
+        let items = tools.into_iter().skip(start).take(end - start).collect();
+        Ok((
+            Value::Object(next_cursor(end, total)),
+            protocol::Splice {
+                key: "tools",
+                items,
+            },
+        ))
     }
 
     async fn call_tool(
@@ -564,6 +630,7 @@ impl McpApp {
             result: Ok(result),
             set_log_level: None,
             deferred: tool.defer_delivery(),
+            splice: None,
         }
     }
 
@@ -621,6 +688,13 @@ impl McpApp {
         paginate("resourceTemplates", all, params, self.config.page_size)
     }
 
+    /// Upstream access with the request's credentials and deployment.
+    fn upstream_of<'a>(&'a self, call: &'a Call<'_>) -> Upstream<'a> {
+        self.upstream
+            .for_call(&call.facts.credentials, call.facts.now)
+            .with_requested(call.facts.deployment.clone())
+    }
+
     async fn read_resource(
         &self,
         call: &Call<'_>,
@@ -628,20 +702,8 @@ impl McpApp {
         trace: Option<&crate::otel::TraceContext>,
     ) -> Result<Value, McpError> {
         let uri = str_param(params, "uri")?;
-        let upstream = self
-            .upstream
-            .for_call(&call.facts.credentials, call.facts.now)
-            .with_requested(call.facts.deployment.clone())
-            .with_trace(&self.tracer, trace);
-        let ctx = ToolContext {
-            credentials: &call.facts.credentials,
-            upstream: &upstream,
-            now: call.facts.now,
-            caller: &call.facts.caller.name,
-            client: None,
-            client_capabilities: None,
-            input: None,
-        };
+        let upstream = self.upstream_of(call).with_trace(&self.tracer, trace);
+        let ctx = plain_context(call, &upstream);
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
                 Ok(Some(contents)) => return Ok(json!({ "contents": contents })),
@@ -701,20 +763,8 @@ impl McpApp {
             }
         }
         let messages = if prompt.needs_upstream() {
-            let upstream = self
-                .upstream
-                .for_call(&call.facts.credentials, call.facts.now)
-                .with_requested(call.facts.deployment.clone())
-                .with_trace(&self.tracer, trace);
-            let ctx = ToolContext {
-                credentials: &call.facts.credentials,
-                upstream: &upstream,
-                now: call.facts.now,
-                caller: &call.facts.caller.name,
-                client: None,
-                client_capabilities: None,
-                input: None,
-            };
+            let upstream = self.upstream_of(call).with_trace(&self.tracer, trace);
+            let ctx = plain_context(call, &upstream);
             prompt
                 .render_in(&ctx, &args)
                 .await

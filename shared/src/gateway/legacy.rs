@@ -122,7 +122,11 @@ impl McpApp {
         };
         let mut reply = Reply::text(StatusCode::ACCEPTED, "Accepted", "text/plain");
         if let Some(outbox) = &self.outbox {
-            let messages: Vec<String> = processed.responses.iter().map(Value::to_string).collect();
+            let messages: Vec<String> = processed
+                .responses
+                .iter()
+                .map(|m| m.get().to_owned())
+                .collect();
             if !messages.is_empty() {
                 if let Err(e) = outbox.append(&session, &messages, rec.expires_at).await {
                     return Reply::error(&McpError::from(e), &Value::Null);
@@ -136,7 +140,7 @@ impl McpApp {
             .map(|m| Delivery {
                 session: session.clone(),
                 channel: StreamChannel::Legacy,
-                frame: SseEvent::message(None, m.to_string()).encode(),
+                frame: SseEvent::message(None, m.get().to_owned()).encode(),
             })
             .collect();
         if reply.deliveries.is_empty() {

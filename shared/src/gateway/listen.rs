@@ -14,6 +14,7 @@ use super::dispatch::Call;
 use super::{McpApp, RequestFacts};
 use crate::auth::Caller;
 use crate::error::McpError;
+use crate::protocol;
 use crate::quota::LeaseChange;
 use crate::subscription::{
     fingerprint, ChangeCounters, Digest, Filter, ListEpochs, ListKind, Listener,
@@ -214,7 +215,10 @@ impl McpApp {
         };
         Digest {
             tools: fingerprint(
-                &all("tools", &|p| self.list_tools(&call, p)),
+                &all("tools", &|p| {
+                    self.list_tools(&call, p)
+                        .map(|(rest, splice)| protocol::merge_splice(rest, Some(splice)))
+                }),
                 ListEpochs::of(epochs, ListKind::Tools),
             ),
             prompts: fingerprint(

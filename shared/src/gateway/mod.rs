@@ -83,8 +83,9 @@ pub struct Ports {
 pub struct McpApp {
     config: GatewayConfig,
     registry: Registry,
-    /// Each registered tool's definition as JSON, in registry order (for `tools/list`).
-    tool_json: Vec<Value>,
+    /// Each registered tool's definition serialized once, in registry order (`tools/list` splices
+    /// them into its replies).
+    tool_json: Vec<Arc<serde_json::value::RawValue>>,
     validators: HashMap<String, crate::validator::SchemaValidator>,
     ports: Ports,
     metrics: Arc<Metrics>,
@@ -104,6 +105,13 @@ pub struct McpApp {
     tracer: crate::otel::Tracer,
     /// Poll interval of `subscriptions/listen` streams, when the platform holds them.
     listen_poll_ms: Option<u64>,
+}
+
+/// A tool definition as `tools/list` lists it, serialized once. Through a `Value` on purpose: its
+/// object keys come out sorted, as every other reply's do (the struct's own order would differ).
+fn listed_json(def: &crate::tool::ToolDef) -> Arc<serde_json::value::RawValue> {
+    let tree = serde_json::to_value(def).unwrap_or(Value::Null);
+    Arc::from(serde_json::value::to_raw_value(&tree).unwrap_or_default())
 }
 
 /// Per-request facts every handler needs.
@@ -135,7 +143,7 @@ impl McpApp {
         let tool_json = registry
             .tools()
             .iter()
-            .map(|t| serde_json::to_value(t.def()).unwrap_or(Value::Null))
+            .map(|t| listed_json(t.def()))
             .collect();
         let auth = Authenticator::new(config.auth.clone());
         let http_factory: Arc<dyn HttpClientFactory> = Arc::new(SharedClient(ports.http.clone()));

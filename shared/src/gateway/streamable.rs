@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::dispatch::Call;
@@ -54,7 +55,8 @@ impl SessionChanges {
 
 /// Responses produced by a batch or single message.
 pub(crate) struct Processed {
-    pub responses: Vec<Value>,
+    /// Each reply message, serialized once.
+    pub responses: Vec<Box<RawValue>>,
     pub changes: SessionChanges,
     pub deferred: bool,
     /// A request was refused by a rate limit (milliseconds to wait).
@@ -275,8 +277,11 @@ impl McpApp {
                             .unwrap_or_else(|| Value::Object(Map::new())),
                     ));
                     self.metrics.count_request("initialize", 200);
-                    out.responses
-                        .push(protocol::success(&id, self.initialize_result(negotiated)));
+                    out.responses.push(protocol::encode_success(
+                        &id,
+                        self.initialize_result(negotiated),
+                        None,
+                    ));
                 }
                 Ok(Incoming::Request { id, method, params }) => {
                     let call = Call {
@@ -289,24 +294,16 @@ impl McpApp {
                         client_capabilities: (rec.transport == SessionTransport::StreamableHttp)
                             .then_some(&rec.client_capabilities),
                     };
-                    let outcome = self.dispatch(&call, &method, params.as_ref()).await;
-                    if let Some(level) = outcome.set_log_level {
+                    let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
+                    if let Some(level) = outcome.set_log_level.take() {
                         out.changes.log_level = Some(level);
                     }
                     out.deferred |= outcome.deferred;
-                    match outcome.result {
-                        Ok(result) => {
-                            self.metrics.count_request(&method, 200);
-                            out.responses.push(protocol::success(&id, result));
-                        }
-                        Err(e) => {
-                            if let McpError::RateLimited(ms) = e {
-                                out.rate_limited = Some(ms);
-                            }
-                            self.metrics.count_request(&method, 200);
-                            out.responses.push(protocol::failure(&id, &e.to_jsonrpc()));
-                        }
+                    if let Err(McpError::RateLimited(ms)) = outcome.result {
+                        out.rate_limited = Some(ms);
                     }
+                    self.metrics.count_request(&method, 200);
+                    out.responses.push(outcome.encode(&id));
                 }
                 Ok(Incoming::Notification { method, .. }) => {
                     if method == "notifications/initialized" {
@@ -321,7 +318,9 @@ impl McpApp {
                         port.answer(rec.id.as_str(), id, outcome).await;
                     }
                 }
-                Err((id, err)) => out.responses.push(protocol::failure(&id, &err)),
+                Err((id, err)) => out
+                    .responses
+                    .push(protocol::encode(&protocol::failure(&id, &err))),
             }
             if out.responses.len() > before {
                 if let Some(reply) = out.responses.pop() {
@@ -401,12 +400,14 @@ impl McpApp {
             }
         }
         self.metrics.session_opened();
-        let body = &processed.responses[0];
+        let Some(body) = processed.responses.into_iter().next() else {
+            return Reply::error(&McpError::Internal("initialize had no reply".into()), &id);
+        };
         let mut reply = if accept.json && !(self.config.prefer_sse && accept.sse) {
-            Reply::json(StatusCode::OK, body)
+            Reply::encoded(StatusCode::OK, body)
         } else {
             Reply::sse(
-                vec![SseEvent::message(None, body.to_string()).encode()],
+                vec![SseEvent::message(None, String::from(Box::<str>::from(body))).encode()],
                 None,
             )
         };
@@ -441,21 +442,24 @@ impl McpApp {
         let use_json = !defer && accept.json && !(self.config.prefer_sse && accept.sse);
         if use_json {
             let body = if batch {
-                Value::Array(responses)
+                protocol::encode_array(&responses)
             } else {
-                responses.into_iter().next().unwrap_or(Value::Null)
+                responses.into_iter().next().unwrap_or_default()
             };
             return match self
                 .update_session(rec, facts.now, |r| changes.apply(r))
                 .await
             {
-                Ok(_) => Reply::json(StatusCode::OK, &body),
+                Ok(_) => Reply::encoded(StatusCode::OK, body),
                 Err(e) => Reply::error(&e, &Value::Null),
             };
         }
         // SSE: a new stream whose events are logged for Last-Event-ID resumption.
         let limit = self.config.event_log_limit.max(1);
-        let datas: Vec<String> = responses.iter().map(Value::to_string).collect();
+        let datas: Vec<String> = responses
+            .into_iter()
+            .map(|r| String::from(Box::<str>::from(r)))
+            .collect();
         let saved = self
             .update_session(rec, facts.now, |r| {
                 changes.apply(r);
@@ -620,12 +624,14 @@ impl McpApp {
         match outcome.result {
             Ok(result) => {
                 self.metrics.count_request(&method, 200);
-                let body = protocol::success(&id, result);
+                let body = protocol::encode_success(&id, result, outcome.splice.as_ref());
                 if accept.json {
-                    Reply::json(StatusCode::OK, &body)
+                    Reply::encoded(StatusCode::OK, body)
                 } else {
                     Reply::sse(
-                        vec![SseEvent::message(None, body.to_string()).encode()],
+                        vec![
+                            SseEvent::message(None, String::from(Box::<str>::from(body))).encode(),
+                        ],
                         None,
                     )
                 }

@@ -1309,6 +1309,160 @@ fn toolsets_choose_connector_tools_and_the_header_only_narrows() {
     assert_eq!(ignored, wide);
 }
 
+/// `tools/list` splices pre-serialized definitions into its replies: every reply body (sessionful
+/// JSON, a batch, a 2026-07-28 JSON and SSE reply, pages, toolset and tool narrowing) must be the
+/// exact bytes serializing the same reply as one `Value` gives (what the gateway sent before), and
+/// each listed tool must be its registry definition, in registry order.
+#[test]
+fn tools_list_replies_are_byte_identical_to_value_serialization() {
+    let registry = || {
+        let mut r = Registry::new();
+        crate::testing::register_test_tools(&mut r);
+        crate::connector::register(&mut r, crate::connector::ConnectorSet::default());
+        r
+    };
+    let h = harness_with_registry(
+        GatewayConfig {
+            origins: OriginPolicy {
+                allowed_origins: vec![],
+                allowed_hosts: Some(vec![]),
+            },
+            policy: crate::policy::PolicyConfig {
+                toolsets: Some(crate::connector::toolset::Toolsets::ALL),
+                allow_request_overrides: true,
+                ..Default::default()
+            },
+            page_size: 40,
+            ..GatewayConfig::default()
+        },
+        registry(),
+    );
+    let order: Vec<String> = h
+        .app
+        .registry
+        .tools()
+        .iter()
+        .map(|t| t.def().name.clone())
+        .collect();
+    let creds = [
+        ("x-gitlab-api-url", "https://gitlab.example.com"),
+        ("private-token", "glpat-test"),
+        ("x-jira-url", "https://jira.example.com"),
+        ("x-jira-token", "t"),
+        ("x-jira-email", "b@example.com"),
+        ("x-confluence-url", "https://wiki.example.com/wiki"),
+        ("x-confluence-token", "t"),
+        ("x-confluence-email", "b@example.com"),
+    ];
+    // Checks one reply body; returns the listed names and the next cursor.
+    let check = |data: &[u8]| -> (Vec<String>, Option<String>) {
+        let v: Value = serde_json::from_slice(data).unwrap();
+        assert_eq!(
+            serde_json::to_vec(&v).unwrap(),
+            data,
+            "not the Value serialization"
+        );
+        let result = &v["result"];
+        let mut names = Vec::new();
+        for t in result["tools"].as_array().unwrap_or_else(|| panic!("{v}")) {
+            let name = t["name"].as_str().unwrap();
+            let def = h.app.registry.tool(name).unwrap().def();
+            assert_eq!(t, &serde_json::to_value(def).unwrap(), "{name}");
+            names.push(name.to_owned());
+        }
+        let positions: Vec<usize> = names
+            .iter()
+            .map(|n| order.iter().position(|o| o == n).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        (names, result["nextCursor"].as_str().map(str::to_owned))
+    };
+    let full = |r: &Reply| match r.response.body() {
+        ReplyBody::Full(b) => b.to_vec(),
+        other => panic!("{other:?}"),
+    };
+
+    // Sessionful JSON: every page of the full list (three pages of 40).
+    let mut headers = vec![JSON, ACCEPT, ("mcp-protocol-version", "2025-03-26")];
+    headers.extend_from_slice(&creds);
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{}}});
+    let r = block_on(h.app.handle(post(&headers, &init.to_string())));
+    let sid = r.response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    headers.push(("mcp-session-id", &sid));
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..10 {
+        let params = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
+        let body = json!({"jsonrpc":"2.0","id":page,"method":"tools/list","params":params});
+        let (names, next) = check(&full(&block_on(
+            h.app.handle(post(&headers, &body.to_string())),
+        )));
+        all.extend(names);
+        cursor = next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(cursor.is_none());
+    assert_eq!(all, order, "every registered tool once, in registry order");
+
+    // A batch: the array of replies is byte-identical too.
+    let batch = r#"[{"jsonrpc":"2.0","id":"a","method":"tools/list"},{"jsonrpc":"2.0","id":"b","method":"ping"}]"#;
+    let body = full(&block_on(h.app.handle(post(&headers, batch))));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(serde_json::to_vec(&v).unwrap(), body);
+    assert_eq!(v[0]["result"]["tools"].as_array().unwrap().len(), 40);
+    assert_eq!(v[1]["result"], json!({}));
+
+    // 2026-07-28, JSON and SSE, narrowed by toolsets and by tool names: `_meta`, `cacheScope`,
+    // `resultType` and `ttlMs` sort around `tools`.
+    let modern = json!({"jsonrpc":"2.0","id":9,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}).to_string();
+    let narrowings: [&[(&str, &str)]; 3] = [
+        &[("x-mcp-toolsets", "gitlab_ci,jira")],
+        &[("x-mcp-tools", "echo,jira_get_issue,gitlab_get_job_log")],
+        &[],
+    ];
+    for extra in narrowings {
+        for accept in [ACCEPT, ("accept", "text/event-stream")] {
+            let mut headers = vec![
+                JSON,
+                accept,
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/list"),
+            ];
+            headers.extend_from_slice(&creds);
+            headers.extend_from_slice(extra);
+            let r = block_on(h.app.handle(post(&headers, &modern)));
+            let data = match r.response.body() {
+                ReplyBody::Full(b) => b.to_vec(),
+                ReplyBody::Sse { frames, .. } => {
+                    let events = SseParser::new().feed(&frames.concat());
+                    events.last().unwrap().data.clone().into_bytes()
+                }
+                ReplyBody::Empty => panic!("empty"),
+            };
+            let (names, _) = check(&data);
+            let v: Value = serde_json::from_slice(&data).unwrap();
+            assert_eq!(v["result"]["resultType"], "complete", "{v}");
+            assert_eq!(v["result"]["cacheScope"], "private");
+            if extra.first().is_some_and(|(k, _)| *k == "x-mcp-tools") {
+                let mut sorted = names.clone();
+                sorted.sort();
+                assert_eq!(sorted, ["echo", "gitlab_get_job_log", "jira_get_issue"]);
+            } else if !extra.is_empty() {
+                assert!(names.iter().any(|n| n == "gitlab_get_job_log"), "{names:?}");
+                assert!(
+                    !names.iter().any(|n| n == "gitlab_get_project"),
+                    "{names:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn health_and_metrics() {
     let h = harness();

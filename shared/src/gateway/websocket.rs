@@ -210,7 +210,7 @@ impl McpApp {
         for item in items {
             match decode_message(item) {
                 Ok(Incoming::Request { id, .. }) if budget.spent() => {
-                    out.push(budget.refusal(&id).to_string());
+                    out.push(budget.refusal(&id).get().to_owned());
                 }
                 Ok(msg) => {
                     let id = match &msg {
@@ -218,7 +218,7 @@ impl McpApp {
                         _ => Value::Null,
                     };
                     if let Some(reply) = self.ws_jsonrpc(conn, headers, msg).await {
-                        out.push(budget.take(reply, &id).to_string());
+                        out.push(budget.take(reply, &id).get().to_owned());
                     }
                 }
                 Err(DecodeError::Invalid(id, msg)) => out.push(
@@ -237,7 +237,7 @@ impl McpApp {
         conn: &mut WsConnection,
         headers: &http::HeaderMap,
         msg: Incoming,
-    ) -> Option<Value> {
+    ) -> Option<Box<serde_json::value::RawValue>> {
         match msg {
             Incoming::Request { id, method, params } if method == "initialize" => {
                 let requested = params
@@ -252,7 +252,11 @@ impl McpApp {
                 };
                 conn.version = Some(version.to_owned());
                 self.metrics.count_request("initialize", 200);
-                Some(protocol::success(&id, self.initialize_result(version)))
+                Some(protocol::encode_success(
+                    &id,
+                    self.initialize_result(version),
+                    None,
+                ))
             }
             Incoming::Request { id, method, params } => {
                 let facts = self.facts(
@@ -272,15 +276,12 @@ impl McpApp {
                     session: None,
                     client_capabilities: None,
                 };
-                let outcome = self.dispatch(&call, &method, params.as_ref()).await;
-                if let Some(level) = outcome.set_log_level {
+                let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
+                if let Some(level) = outcome.set_log_level.take() {
                     conn.log_level = Some(level);
                 }
                 self.metrics.count_request(&method, 200);
-                Some(match outcome.result {
-                    Ok(r) => protocol::success(&id, r),
-                    Err(e) => protocol::failure(&id, &e.to_jsonrpc()),
-                })
+                Some(outcome.encode(&id))
             }
             Incoming::Notification { method, .. } => {
                 if method == "notifications/initialized" {
@@ -379,7 +380,7 @@ impl McpApp {
         };
         let outcome = self.dispatch(&call, method, Some(&params)).await;
         self.metrics.count_request(method, 200);
-        let mut data = match outcome.result {
+        let mut data = match outcome.into_result() {
             Ok(data) if data.get("isError") == Some(&Value::Bool(true)) => {
                 let message = data["content"][0]["text"]
                     .as_str()
@@ -400,7 +401,7 @@ impl McpApp {
                 }
             }
             "list_resources" => {
-                let listed = self.dispatch(&call, "tools/list", None).await.result;
+                let listed = self.dispatch(&call, "tools/list", None).await.into_result();
                 let has_search = listed.ok().is_some_and(|l| {
                     l["tools"]
                         .as_array()

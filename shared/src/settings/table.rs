@@ -394,6 +394,15 @@ fn isolation(text: &str) -> Result<String, String> {
     }
 }
 
+fn session_store(text: &str) -> Result<String, String> {
+    match text.trim() {
+        t @ ("redb" | "dynamodb" | "redis") => Ok(t.to_owned()),
+        other => Err(format!(
+            "unknown session store '{other}' (expected redb, dynamodb or redis)"
+        )),
+    }
+}
+
 fn secret_text(text: &str) -> Result<Vec<u8>, String> {
     Ok(text.trim().as_bytes().to_vec())
 }
@@ -417,6 +426,24 @@ pub static DATA_DIR: Setting<String> = Setting::new(
 )
 .flag("data-dir")
 .default(".mcp-edge")
+.on(NATIVE);
+/// `--session-store`.
+pub static SESSION_STORE: Setting<String> = Setting::new(
+    "MCP_EDGE_SESSION_STORE",
+    session_store,
+    "where sessions, legacy SSE outboxes, rate-limit buckets and quota leases live: `redb` (embedded, one instance), or `dynamodb` / `redis`, shared by every replica behind a load balancer",
+)
+.flag("session-store")
+.default("redb")
+.on(NATIVE);
+/// `--redis-url`.
+pub static REDIS_URL: Setting<String> = Setting::new(
+    "MCP_EDGE_REDIS_URL",
+    text,
+    "the Redis server of `--session-store redis`: `redis://[[user]:password@]host[:port][/db]` (a secret: it may hold a password)",
+)
+.flag("redis-url")
+.secret()
 .on(NATIVE);
 /// `--session-ttl`.
 pub static SESSION_TTL: Setting<u64> = Setting::new(
@@ -990,18 +1017,20 @@ pub static STDIO_CONFIG: Setting<String> = Setting::new(
 pub static DYNAMODB_TABLE: Setting<String> = Setting::new(
     "MCP_EDGE_DYNAMODB_TABLE",
     text,
-    "the sessions table (required; Terraform sets it)",
+    "the sessions table (required on the Lambda, where Terraform sets it; natively with `--session-store dynamodb`)",
 )
-.on(LAMBDA)
+.flag("dynamodb-table")
+.on(NATIVE_LAMBDA)
 .group(Group::Lambda);
 /// `MCP_EDGE_LEGACY_POLL`.
 pub static LEGACY_POLL: Setting<u64> = Setting::new(
     "MCP_EDGE_LEGACY_POLL",
     parse_duration_ms,
-    "how often a legacy `/sse` stream's (and a `GET /mcp` stream's, for the gateway's sampling requests) holder reads the session's outbox (at least 20 ms)",
+    "how often a legacy `/sse` stream's (and, for the gateway's sampling requests, a `GET /mcp` stream's) holder reads the session's outbox, on the Lambda and natively with a shared `--session-store` (at least 20 ms)",
 )
+.flag("legacy-poll")
 .default("250ms")
-.on(LAMBDA)
+.on(NATIVE_LAMBDA)
 .group(Group::Lambda);
 /// `MCP_EDGE_LAMBDA_INVOKE_MODE`.
 pub static LAMBDA_INVOKE_MODE: Setting<String> = Setting::new(
@@ -1025,6 +1054,8 @@ pub static BASE_PATH: Setting<String> = Setting::new(
 pub static ALL: &[&dyn AnySetting] = &[
     &BIND,
     &DATA_DIR,
+    &SESSION_STORE,
+    &REDIS_URL,
     &SESSION_TTL,
     &LIST_TTL,
     &ALLOWED_ORIGINS,

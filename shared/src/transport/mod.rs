@@ -108,6 +108,14 @@ impl Reply {
         r
     }
 
+    /// A JSON reply whose body was serialized already (moved in, not copied).
+    pub fn encoded(status: StatusCode, body: Box<serde_json::value::RawValue>) -> Self {
+        let bytes = Box::<str>::from(body).into_boxed_bytes();
+        let mut r = Reply::new(status, ReplyBody::Full(Bytes::from(bytes)));
+        r.set_header(header::CONTENT_TYPE, "application/json");
+        r
+    }
+
     /// A plain-text reply.
     pub fn text(status: StatusCode, text: &str, content_type: &'static str) -> Self {
         let mut r = Reply::new(

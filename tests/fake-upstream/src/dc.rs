@@ -261,6 +261,40 @@ impl Data {
                 }
                 Reply::empty(204)
             }
+            // "Get comments" (Jira DC reference, *issue/{issueIdOrKey}/comment* GET): `startAt`,
+            // `maxResults` and `orderBy` (`created` or `-created`) in the query; a page with
+            // `startAt`, `maxResults`, `total` and `comments` whose bodies are wiki markup.
+            ("GET", ["rest", "api", "2", "issue", key, "comment"]) => {
+                let start: usize = q.get("startAt").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let newest_first = match q.get("orderBy") {
+                    None | Some("created" | "+created") => false,
+                    Some("-created") => true,
+                    Some(other) => {
+                        return jira_error(
+                            400,
+                            None,
+                            Some(&format!("Invalid orderBy value '{other}'")),
+                        )
+                    }
+                };
+                let Some(i) = self.find_issue(key) else {
+                    return not_found();
+                };
+                let mut all = i.comments.clone();
+                if newest_first {
+                    all.reverse();
+                }
+                let total = all.len();
+                let max: usize = q
+                    .get("maxResults")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(total.max(1));
+                let page: Vec<Value> = all.into_iter().skip(start).take(max).collect();
+                Reply::json(
+                    200,
+                    json!({"startAt": start, "maxResults": max, "total": total, "comments": page}),
+                )
+            }
             ("POST", ["rest", "api", "2", "issue", key, "comment"]) => {
                 let b = body.cloned().unwrap_or_default();
                 let Some(text) = b["body"].as_str().filter(|t| !t.trim().is_empty()) else {
