@@ -3,12 +3,14 @@
 # at 1, 16 and 64 concurrent sessions (sessionful 2025-11-25) and 64 stateless (2026-07-28), then
 # `tools/list` with every connector toolset enabled (budget: p50 < 0.3 ms) and with the default compact
 # set, one sequential session, credentials for every service in headers (their hosts are never called).
+# Last, the same 64-session run with span export on against off (budget: p99 at most +10 %).
 # Everything runs on 127.0.0.1 and stops by itself. BENCH_DURATION (seconds, default 10);
-# BENCH_PARTS (default "calls list"): `calls` runs the ceiling and tools/call rows, `list` the tools/list rows.
+# BENCH_PARTS (default "calls list trace"): `calls` runs the ceiling and tools/call rows, `list` the
+# tools/list rows, `trace` the tracing-on against tracing-off row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${BENCH_DURATION:-10}
-PARTS=${BENCH_PARTS:-"calls list"}
+PARTS=${BENCH_PARTS:-"calls list trace"}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 cargo build --release -q -p mcp-edge -p mcp-loadgen
 BIN=${MCP_EDGE_BIN:-target/release/mcp-edge}  # MCP_EDGE_BIN: compare another build with the same generator
@@ -33,6 +35,39 @@ echo "mcp-edge peak RSS: ${RSS} kB"
 p99=$(grep -o '"p99_us":[0-9]*' "$DATA/run-64" | cut -d: -f2)
 if [ "$p99" -lt 5000 ]; then verdict="within"; else verdict="OVER"; fi
 echo "budget: p99 at 64 sessions = ${p99} us (${verdict} the 5 ms budget)"
+fi
+if part trace; then
+# Tracing: the same 64-session tools/call run against a second gateway exporting every span
+# (`always_on`, each request a new root: the most costly case) over OTLP/HTTP to a local receiver,
+# right after a tracing-off run of the first gateway. Budget: p99 grows by at most 10 %.
+RECV_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$RECV_PORT" >"$DATA/recv.log" 2>&1 <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+RPID=$!
+DATA2=$(mktemp -d)
+OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RECV_PORT" OTEL_TRACES_SAMPLER=always_on \
+  "$BIN" --bind 127.0.0.1:0 --data-dir "$DATA2" --enable-test-tools --toolsets all --log-level warn >"$DATA2/out" 2>"$DATA2/err" &
+PID2=$!
+trap 'kill $PID $PID2 $RPID 2>/dev/null || true; rm -rf "$DATA" "$DATA2"' EXIT
+for _ in $(seq 1 100); do grep -q 'listening on' "$DATA2/out" && break; sleep 0.1; done
+URL2=$(sed -n 's/.*listening on //p' "$DATA2/out")
+[ -n "$URL2" ] || { echo "mcp-edge (tracing on) did not start"; exit 1; }
+"$LOADGEN" --url "$URL/mcp" --sessions 64 --duration "$DURATION" --target "mcp-edge tools/call tracing off" | tee "$DATA/trace-off"
+"$LOADGEN" --url "$URL2/mcp" --sessions 64 --duration "$DURATION" --target "mcp-edge tools/call tracing on" | tee "$DATA/trace-on"
+off=$(grep -o '"p99_us":[0-9]*' "$DATA/trace-off" | cut -d: -f2)
+on=$(grep -o '"p99_us":[0-9]*' "$DATA/trace-on" | cut -d: -f2)
+SPANS=$(curl -s "$URL2/metrics" | grep '^mcp_edge_trace_spans_total' | tr '\n' ' ')
+ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
+if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.10) }'; then verdict="within"; else verdict="OVER"; fi
+echo "budget: p99 at 64 sessions, tracing on ${on} us / off ${off} us = ${ratio} (${verdict} the 1.10 budget); ${SPANS}; load: $(uptime | sed 's/.*load/load/')"
 fi
 part list || exit 0
 # tools/list: every toolset (the server's configuration), then narrowed to the default compact set.

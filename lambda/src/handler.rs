@@ -37,6 +37,9 @@ pub struct Gateway {
     pub legacy_poll: Duration,
     /// The path prefix in front of the function ([`base_path`]).
     pub base_path: String,
+    /// The span exporter, when `OTEL_*` settings ask for export: flushed before each invocation
+    /// answers, since a frozen execution environment sends nothing.
+    pub exporter: Option<Arc<mcp_edge_native::OtlpExporter>>,
 }
 
 /// A streamed response body.
@@ -108,6 +111,11 @@ pub async fn handle(
     gw.app
         .metrics()
         .observe_latency_micros(started.elapsed().as_micros() as u64);
+    // The request's spans are finished by now (a held stream's frames come later but open no
+    // span); sending them before the answer means none waits in a frozen environment.
+    if let Some(exporter) = &gw.exporter {
+        exporter.flush().await;
+    }
     if let Some(hold) = reply.listen.take() {
         // Buffered replies cannot stay open: the subscription is acknowledged and ends at once.
         if !streaming {

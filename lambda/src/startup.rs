@@ -44,6 +44,9 @@ pub enum StartError {
     /// The core refused its configuration.
     #[error(transparent)]
     Gateway(#[from] McpError),
+    /// The span exporter could not start.
+    #[error(transparent)]
+    Tracing(#[from] mcp_edge_native::otlp::OtlpError),
 }
 
 /// An environment variable, `None` when unset or blank.
@@ -127,8 +130,10 @@ pub async fn build() -> Result<Gateway, StartError> {
         )))
         .with_outbox(outbox)
         .with_client_requests(Arc::new(requests));
+    let (app, exporter) = mcp_edge_native::otlp::install(app)?;
     Ok(Gateway {
         app: Arc::new(app),
+        exporter,
         calls,
         legacy_poll,
         base_path: base_path(values.given(&setting::BASE_PATH)),

@@ -49,6 +49,7 @@ impl mcp_edge_core::audit::AuditSink for LogAudit {
             upstream = %e.upstream_hosts.join(","),
             outcome = e.outcome,
             duration_ms = e.duration_ms,
+            trace_id = e.trace_id.as_deref().unwrap_or("-"),
             "tool call"
         );
     }

@@ -235,16 +235,19 @@ fn build_app(
             .with_stream_ledger(shared.leases.clone())
             .with_outbox(shared.outbox.clone());
     }
-    Ok(Arc::new(
-        app.with_sleeper(Arc::new(TokioSleeper))
-            .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
-            .with_http_factory(Arc::new(ReqwestFactory {
-                guard: UpstreamGuard::new(upstream.guard.clone()),
-                timeout: Duration::from_millis(upstream.timeout_ms),
-                transport,
-            }))
-            .with_audit_sink(Arc::new(LogAudit)),
-    ))
+    let app = app
+        .with_sleeper(Arc::new(TokioSleeper))
+        .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+        .with_http_factory(Arc::new(ReqwestFactory {
+            guard: UpstreamGuard::new(upstream.guard.clone()),
+            timeout: Duration::from_millis(upstream.timeout_ms),
+            transport,
+        }))
+        .with_audit_sink(Arc::new(LogAudit));
+    // Spans leave through a queue drained by their own task; the process keeps no handle since
+    // native spans need no flush before a freeze (unlike the Lambda's).
+    let (app, _exporter) = mcp_edge_native::otlp::install(app)?;
+    Ok(Arc::new(app))
 }
 
 /// `mcp-edge stdio`: one MCP connection on stdin/stdout until stdin closes. Sessions live in

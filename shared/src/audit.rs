@@ -23,6 +23,8 @@ pub struct AuditRecord {
     pub outcome: &'static str,
     /// Duration in milliseconds.
     pub duration_ms: u64,
+    /// The W3C trace id the call ran under (an incoming `traceparent`, or the gateway's own span).
+    pub trace_id: Option<String>,
 }
 
 /// Where audit records go.

@@ -21,6 +21,26 @@ pub struct Metrics {
     active_streams: AtomicI64,
     sessions_created: AtomicU64,
     tool_calls: Mutex<BTreeMap<(String, &'static str), u64>>,
+    spans: SpanCounters,
+}
+
+/// What became of finished spans (only moves when span export is configured).
+#[derive(Debug, Default)]
+struct SpanCounters {
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// What became of some spans, as counted by [`Metrics::count_spans`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanFate {
+    /// Accepted by the collector.
+    Exported,
+    /// Dropped before export because the exporter's queue was full.
+    Dropped,
+    /// Lost because an export failed (collector down, refused, timed out).
+    Failed,
 }
 
 impl Metrics {
@@ -63,6 +83,16 @@ impl Metrics {
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Counts `n` spans that met `fate` (the exporter reports them).
+    pub fn count_spans(&self, fate: SpanFate, n: u64) {
+        let c = match fate {
+            SpanFate::Exported => &self.spans.exported,
+            SpanFate::Dropped => &self.spans.dropped,
+            SpanFate::Failed => &self.spans.failed,
+        };
+        c.fetch_add(n, Ordering::Relaxed);
     }
 
     /// A session was created.
@@ -196,6 +226,18 @@ impl Metrics {
             "mcp_edge_active_streams {}",
             self.active_streams.load(Ordering::Relaxed).max(0)
         );
+        out.push_str("# HELP mcp_edge_trace_spans_total Finished spans by fate: exported, dropped (exporter queue full) or failed (export refused or unreachable).\n# TYPE mcp_edge_trace_spans_total counter\n");
+        for (fate, c) in [
+            ("exported", &self.spans.exported),
+            ("dropped", &self.spans.dropped),
+            ("failed", &self.spans.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "mcp_edge_trace_spans_total{{fate=\"{fate}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 }

@@ -342,6 +342,7 @@ impl Settings {
             max_sessions_per_caller: v.get(&table::MAX_SESSIONS_PER_CALLER)?,
             max_streams_per_session: v.get(&table::MAX_STREAMS_PER_SESSION)?,
             upstream,
+            tracing: trace_settings(&v)?,
             credential_defaults: CredentialDefaults {
                 fixed_urls,
                 ..CredentialDefaults::from_vars(get)
@@ -358,6 +359,38 @@ impl Settings {
             values: v,
         })
     }
+}
+
+/// The `OTEL_*` variables as [`TraceSettings`](crate::otel::TraceSettings) (pass-through where the
+/// target does not read them: the Worker).
+fn trace_settings(v: &Values) -> Result<crate::otel::TraceSettings, SettingsError> {
+    let text = |s: &Setting<String>| v.get(s);
+    let (exporter, endpoint, traces_endpoint) = (
+        text(&table::OTEL_TRACES_EXPORTER)?,
+        text(&table::OTEL_ENDPOINT)?,
+        text(&table::OTEL_TRACES_ENDPOINT)?,
+    );
+    let (headers, traces_headers) = (
+        text(&table::OTEL_HEADERS)?,
+        text(&table::OTEL_TRACES_HEADERS)?,
+    );
+    let (sampler, sampler_arg, service_name) = (
+        text(&table::OTEL_SAMPLER)?,
+        text(&table::OTEL_SAMPLER_ARG)?,
+        text(&table::OTEL_SERVICE_NAME)?,
+    );
+    crate::otel::TraceSettings::from_vars(&crate::otel::TraceVars {
+        disabled: v.value(&table::OTEL_SDK_DISABLED)?,
+        exporter: exporter.as_deref(),
+        endpoint: endpoint.as_deref(),
+        traces_endpoint: traces_endpoint.as_deref(),
+        headers: headers.as_deref(),
+        traces_headers: traces_headers.as_deref(),
+        sampler: sampler.as_deref(),
+        sampler_arg: sampler_arg.as_deref(),
+        service_name: service_name.as_deref(),
+    })
+    .map_err(|(name, reason)| SettingsError { name, reason })
 }
 
 #[cfg(test)]

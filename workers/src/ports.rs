@@ -258,6 +258,7 @@ impl AuditSink for ConsoleAudit {
                 "upstream": e.upstream_hosts.join(","),
                 "outcome": e.outcome,
                 "duration_ms": e.duration_ms,
+                "trace_id": e.trace_id.as_deref().unwrap_or("-"),
             },
         });
         worker::console_log!("{line}");

@@ -150,7 +150,19 @@ async fn handle(state: &AppState, name: &str, req: Request) -> (Reply, Option<He
             session,
             payload: Payload::Single(message),
             accept,
-        } => post(state, &server, accept, &caller, &session, &message, &body).await,
+        } => {
+            let trace = state.app.tracer().incoming(&headers);
+            post(
+                state,
+                &server,
+                (accept, trace),
+                &caller,
+                &session,
+                &message,
+                &body,
+            )
+            .await
+        }
         Inbound::OpenStream { session, .. } => get(&server, &session, &caller),
         Inbound::Delete { session } => match session_of(&server, &session, &caller) {
             Ok(s) => {
@@ -261,7 +273,7 @@ fn request_id(message: &Incoming) -> Value {
 async fn post(
     state: &AppState,
     server: &BridgedServer,
-    accept: Acceptable,
+    (accept, trace): (Acceptable, Option<mcp_edge_core::otel::TraceContext>),
     caller: &Caller,
     session: &str,
     message: &Incoming,
@@ -272,7 +284,12 @@ async fn post(
         Ok(s) => s,
         Err(e) => return (Reply::error(&e, &client_id), None),
     };
-    let raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let mut raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    // The HTTP request's trace context reaches the child as the message's `_meta` (unless the
+    // message names its own), where the bridged call's span picks it up as its parent.
+    if let (Some(ctx), true) = (&trace, raw.pointer("/params/_meta/traceparent").is_none()) {
+        ctx.inject_meta(&mut raw);
+    }
     if let Incoming::Request { method, .. } = message {
         // A tool call (which may log, report progress or ask the client for sampling, elicitation
         // or roots) and any request asking for progress are answered with an event stream when the

@@ -382,29 +382,42 @@ impl BridgedServer {
     }
 
     /// Forwards a client request and waits for the answer (id restored to the client's).
-    pub async fn request(&self, session: &BridgeSession, message: Value) -> Value {
+    pub async fn request(&self, session: &BridgeSession, mut message: Value) -> Value {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let id = message.get("id").cloned().unwrap_or(Value::Null);
-        match session.supervisor.request(&session.id, message).await {
+        let tracer = self.app.tracer();
+        let span = tracer.start_bridged(None, &self.name, &mut message);
+        let answer = match session.supervisor.request(&session.id, message).await {
             Ok(answer) => answer,
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 mcp_edge_core::protocol::failure(&id, &e.to_jsonrpc())
             }
-        }
+        };
+        tracer.finish_bridged(span, Ok(&answer));
+        answer
     }
 
     /// Forwards a client request whose answer streams: related messages, then the answer.
-    pub async fn call(&self, session: &BridgeSession, message: Value) -> Result<Call, McpError> {
+    /// Its span ends once the child has the request (the answer streams on afterwards).
+    pub async fn call(
+        &self,
+        session: &BridgeSession,
+        mut message: Value,
+    ) -> Result<Call, McpError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let tracer = self.app.tracer();
+        let span = tracer.start_bridged(None, &self.name, &mut message);
         let supervisor = session.supervisor.clone();
         let started = async {
             let child = supervisor.ensure_child().await?;
             supervisor.start_call(&child, &session.id, message).await
         };
-        started.await.inspect_err(|_| {
+        let started = started.await.inspect_err(|_| {
             self.failures.fetch_add(1, Ordering::Relaxed);
-        })
+        });
+        tracer.finish_bridged(span, started.as_ref().map(|_| &Value::Null).map_err(|_| ()));
+        started
     }
 
     /// Forwards a client notification or an answer to a server request.

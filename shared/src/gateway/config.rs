@@ -67,4 +67,6 @@ pub struct GatewayConfig {
     pub bridge: Option<crate::connector::remote_bridge::BridgeConfig>,
     /// Longest the deep health check (`/health?deep=1`) waits for its probes, in milliseconds.
     pub health_budget_ms: u64,
+    /// Tracing (`OTEL_*`): mode, sampler, and the exporter's settings for the platform.
+    pub tracing: crate::otel::TraceSettings,
 }

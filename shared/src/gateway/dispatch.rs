@@ -280,13 +280,58 @@ impl McpApp {
         r
     }
 
-    /// Runs one request method.
+    /// Runs one request method inside its server span: the parent is the request's `_meta`
+    /// context, else its headers' (a malformed one starts a new trace).
     pub(crate) async fn dispatch(
         &self,
         call: &Call<'_>,
         method: &str,
         params: Option<&Map<String, Value>>,
     ) -> Outcome {
+        let parent = match self.tracer.mode() {
+            crate::otel::TraceMode::Off => None,
+            _ => crate::otel::TraceContext::from_meta(params).or_else(|| call.facts.trace.clone()),
+        };
+        let label = crate::otel::method_label(method);
+        let mut span = self
+            .tracer
+            .start(parent.as_ref(), crate::otel::SpanKind::Server, || {
+                label.to_owned()
+            });
+        let outcome = self.dispatch_in(call, method, params, &mut span).await;
+        if span.is_recording() {
+            use crate::otel::Attr;
+            span.set(Attr::Method(label));
+            span.set(Attr::ProtocolVersion(call.version.to_owned()));
+            span.set(Attr::Caller(call.facts.caller.name.clone()));
+            if let Some(id) = call.session {
+                span.set(Attr::SessionTag(self.session_tag(id)));
+            }
+            match &outcome.result {
+                Ok(v) if v.get("isError") == Some(&Value::Bool(true)) => {
+                    span.set(Attr::Outcome("tool_error"));
+                    span.fail();
+                }
+                Ok(_) => span.set(Attr::Outcome("ok")),
+                Err(e) => {
+                    span.set(Attr::Outcome("error"));
+                    span.set(Attr::ErrorCode(e.to_jsonrpc().code));
+                    span.fail();
+                }
+            }
+        }
+        self.tracer.finish(span);
+        outcome
+    }
+
+    async fn dispatch_in(
+        &self,
+        call: &Call<'_>,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+        span: &mut crate::otel::Span,
+    ) -> Outcome {
+        let trace = span.context().cloned();
         let mut outcome = match method {
             // 2026-07-28 removed the handshake, ping and logging/setLevel: unknown methods there
             // (HTTP 404 + -32601, as for any method the server does not implement).
@@ -305,15 +350,15 @@ impl McpApp {
                     },
                 )
             }
-            "tools/call" => self.call_tool(call, params).await,
+            "tools/call" => self.call_tool(call, params, span).await,
             "tasks/get" | "tasks/update" | "tasks/cancel" if call.modern && self.serves_tasks() => {
                 self.task_method(call, method, params).await
             }
             "resources/list" => Outcome::of(self.list_resources(call, params)),
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
-            "resources/read" => Outcome::of(self.read_resource(call, params).await),
+            "resources/read" => Outcome::of(self.read_resource(call, params, trace.as_ref()).await),
             "prompts/list" => Outcome::of(self.list_prompts(params)),
-            "prompts/get" => Outcome::of(self.get_prompt(call, params).await),
+            "prompts/get" => Outcome::of(self.get_prompt(call, params, trace.as_ref()).await),
             "completion/complete" => Outcome::of(self.complete(params)),
             "logging/setLevel" => match str_param(params, "level") {
                 Ok(level) if LOG_LEVELS.contains(&level) => Outcome {
@@ -428,12 +473,18 @@ impl McpApp {
         ))
     }
 
-    async fn call_tool(&self, call: &Call<'_>, params: Option<&Map<String, Value>>) -> Outcome {
+    async fn call_tool(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+        span: &mut crate::otel::Span,
+    ) -> Outcome {
         let name = match str_param(params, "name") {
             Ok(n) => n,
             Err(e) => return Outcome::of(Err(e)),
         };
         let started = self.ports.clock.now();
+        let trace_id = span.context().map(|c| c.trace_id_hex());
         let audit = |outcome: &'static str, hosts: Vec<String>| {
             self.metrics.count_tool_call(name, outcome);
             self.audit.record(&AuditRecord {
@@ -444,6 +495,7 @@ impl McpApp {
                 upstream_hosts: hosts,
                 outcome,
                 duration_ms: self.ports.clock.now().saturating_sub(started),
+                trace_id: trace_id.clone(),
             });
         };
         let creds = &call.facts.credentials;
@@ -455,6 +507,7 @@ impl McpApp {
                 "Unknown tool: {name}"
             ))));
         };
+        span.set_tool(&tool.def().name);
         if let Err(why) = call.facts.policy.permits(tool.def()) {
             audit("denied", Vec::new());
             return Outcome::of(Err(McpError::PolicyDenied(why)));
@@ -565,7 +618,8 @@ impl McpApp {
         let upstream = self
             .upstream
             .for_call(creds, call.facts.now)
-            .with_requested(call.facts.deployment.clone());
+            .with_requested(call.facts.deployment.clone())
+            .with_trace(&self.tracer, span.context());
         let channel = match (call.session, call.client_capabilities) {
             (Some(session), Some(capabilities)) => Some(crate::sampling::ClientChannel {
                 session,
@@ -711,9 +765,10 @@ impl McpApp {
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
+        trace: Option<&crate::otel::TraceContext>,
     ) -> Result<Value, McpError> {
         let uri = str_param(params, "uri")?;
-        let upstream = self.upstream_of(call);
+        let upstream = self.upstream_of(call).with_trace(&self.tracer, trace);
         let ctx = plain_context(call, &upstream, self.sleeper.as_deref());
         for provider in &self.registry.resources {
             match provider.read(&ctx, uri).await {
@@ -743,6 +798,7 @@ impl McpApp {
         &self,
         call: &Call<'_>,
         params: Option<&Map<String, Value>>,
+        trace: Option<&crate::otel::TraceContext>,
     ) -> Result<Value, McpError> {
         let name = str_param(params, "name")?;
         let prompt = self
@@ -773,7 +829,7 @@ impl McpApp {
             }
         }
         let messages = if prompt.needs_upstream() {
-            let upstream = self.upstream_of(call);
+            let upstream = self.upstream_of(call).with_trace(&self.tracer, trace);
             let ctx = plain_context(call, &upstream, self.sleeper.as_deref());
             prompt
                 .render_in(&ctx, &args)

@@ -103,6 +103,7 @@ pub struct McpApp {
     health_probes: Vec<Arc<dyn health::HealthProbe>>,
     health_cache: health::HealthCache,
     client_requests: Option<Arc<dyn crate::sampling::ClientRequests>>,
+    tracer: crate::otel::Tracer,
     /// Poll interval of `subscriptions/listen` streams, when the platform holds them.
     listen_poll_ms: Option<u64>,
     /// Task records, when the platform serves the Tasks extension (see [`McpApp::with_task_store`]).
@@ -146,6 +147,8 @@ pub(crate) struct RequestFacts {
     pub assigned_session: Option<SessionId>,
     /// The request's `X-Atlassian-Deployment` header.
     pub deployment: crate::upstream::RequestedDeployment,
+    /// The W3C trace context of the request's headers (`None`: none, malformed, or tracing off).
+    pub trace: Option<crate::otel::TraceContext>,
 }
 
 impl McpApp {
@@ -171,7 +174,14 @@ impl McpApp {
             .bridge
             .clone()
             .map(|b| crate::connector::remote_bridge::BridgeCatalog::new(b, ports.http.clone()));
+        let tracer = crate::otel::Tracer::new(
+            config.tracing.mode.clone(),
+            None,
+            ports.clock.clone(),
+            ports.entropy.clone(),
+        );
         Ok(McpApp {
+            tracer,
             bridge,
             config,
             registry,
@@ -196,6 +206,22 @@ impl McpApp {
             task_ttl_ms: crate::task::DEFAULT_TTL_MS,
             running_tasks: Arc::default(),
         })
+    }
+
+    /// Exports the spans of sampled requests to `sink` (when `OTEL_*` settings ask for export).
+    pub fn with_span_sink(mut self, sink: Arc<dyn crate::otel::SpanSink>) -> Self {
+        self.tracer = crate::otel::Tracer::new(
+            self.config.tracing.mode.clone(),
+            Some(sink),
+            self.ports.clock.clone(),
+            self.ports.entropy.clone(),
+        );
+        self
+    }
+
+    /// The tracer (platforms start the spans of their own calls, e.g. to a bridged child, with it).
+    pub fn tracer(&self) -> &crate::otel::Tracer {
+        &self.tracer
     }
 
     /// Adds a part only the platform can see to the deep health check (`/health?deep=1`).
@@ -387,6 +413,7 @@ impl McpApp {
             policy,
             assigned_session: None,
             deployment: crate::upstream::RequestedDeployment::from_headers(headers),
+            trace: self.tracer.incoming(headers),
         }
     }
 }

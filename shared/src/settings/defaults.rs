@@ -46,6 +46,7 @@ impl Default for GatewayConfig {
             credential_defaults: CredentialDefaults::default(),
             bridge: None,
             health_budget_ms: table::HEALTH_BUDGET.fixed_default(),
+            tracing: Default::default(),
         }
     }
 }

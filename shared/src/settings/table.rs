@@ -625,6 +625,75 @@ pub static LOG_JSON: Setting<bool> = Setting::switch(
 )
 .flag("log-json")
 .on(NATIVE);
+/// `OTEL_SDK_DISABLED`.
+pub static OTEL_SDK_DISABLED: Setting<bool> = Setting::switch(
+    "OTEL_SDK_DISABLED",
+    "tracing off entirely: no span built, no `traceparent` read or forwarded",
+)
+.on(NATIVE_LAMBDA);
+/// `OTEL_TRACES_EXPORTER`.
+pub static OTEL_TRACES_EXPORTER: Setting<String> = Setting::new(
+    "OTEL_TRACES_EXPORTER",
+    text,
+    "`otlp` (OTLP/HTTP protobuf) or `none`; exporting needs an endpoint",
+)
+.default("otlp")
+.on(NATIVE_LAMBDA);
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+pub static OTEL_ENDPOINT: Setting<String> = Setting::new(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    text,
+    "OTLP/HTTP base URL (`/v1/traces` is appended); setting it turns span export on",
+)
+.unset("tracing not exported")
+.on(NATIVE_LAMBDA);
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+pub static OTEL_TRACES_ENDPOINT: Setting<String> = Setting::new(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    text,
+    "OTLP/HTTP traces URL, used as given (wins over the base URL)",
+)
+.on(NATIVE_LAMBDA);
+/// `OTEL_EXPORTER_OTLP_HEADERS`.
+pub static OTEL_HEADERS: Setting<String> = Setting::new(
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    text,
+    "headers of every export, `key=value,…` (%-encoded); never logged",
+)
+.on(NATIVE_LAMBDA)
+.secret();
+/// `OTEL_EXPORTER_OTLP_TRACES_HEADERS`.
+pub static OTEL_TRACES_HEADERS: Setting<String> = Setting::new(
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    text,
+    "headers of trace exports (win over the general ones per name); never logged",
+)
+.on(NATIVE_LAMBDA)
+.secret();
+/// `OTEL_TRACES_SAMPLER`.
+pub static OTEL_SAMPLER: Setting<String> = Setting::new(
+    "OTEL_TRACES_SAMPLER",
+    text,
+    "`parentbased_always_on`, `parentbased_traceidratio`, `traceidratio`, `always_on`, `always_off`, `parentbased_always_off`",
+)
+.default("parentbased_always_on")
+.on(NATIVE_LAMBDA);
+/// `OTEL_TRACES_SAMPLER_ARG`.
+pub static OTEL_SAMPLER_ARG: Setting<String> = Setting::new(
+    "OTEL_TRACES_SAMPLER_ARG",
+    text,
+    "the ratio (0 to 1) of the ratio samplers",
+)
+.unset("1.0")
+.on(NATIVE_LAMBDA);
+/// `OTEL_SERVICE_NAME`.
+pub static OTEL_SERVICE_NAME: Setting<String> = Setting::new(
+    "OTEL_SERVICE_NAME",
+    text,
+    "`service.name` of exported spans",
+)
+.default("mcp-edge")
+.on(NATIVE_LAMBDA);
 /// `--enable-test-tools` (hidden).
 pub static TEST_TOOLS: Setting<bool> = Setting::switch(
     "MCP_EDGE_TEST_TOOLS",
@@ -1017,6 +1086,15 @@ pub static ALL: &[&dyn AnySetting] = &[
     &READ_ONLY,
     &LOG_LEVEL,
     &LOG_JSON,
+    &OTEL_SDK_DISABLED,
+    &OTEL_TRACES_EXPORTER,
+    &OTEL_ENDPOINT,
+    &OTEL_TRACES_ENDPOINT,
+    &OTEL_HEADERS,
+    &OTEL_TRACES_HEADERS,
+    &OTEL_SAMPLER,
+    &OTEL_SAMPLER_ARG,
+    &OTEL_SERVICE_NAME,
     &TEST_TOOLS,
     &API_KEYS,
     &OAUTH_ISSUER,

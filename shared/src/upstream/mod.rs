@@ -84,6 +84,7 @@ impl UpstreamServices {
             now,
             hosts: Mutex::new(Vec::new()),
             requested: RequestedDeployment::Detect,
+            trace: None,
         }
     }
 }
@@ -385,9 +386,30 @@ pub struct Upstream<'a> {
     now: UnixMillis,
     hosts: Mutex<Vec<String>>,
     requested: RequestedDeployment,
+    /// The tracer and the context of the span this call runs in (each request gets a child span).
+    trace: Option<(&'a crate::otel::Tracer, Option<crate::otel::TraceContext>)>,
+}
+
+impl<'a> Upstream<'a> {
+    /// Runs this call's requests as client spans under `parent` (which they also carry upstream as
+    /// `traceparent`/`tracestate`).
+    pub fn with_trace(
+        mut self,
+        tracer: &'a crate::otel::Tracer,
+        parent: Option<&crate::otel::TraceContext>,
+    ) -> Self {
+        self.trace = Some((tracer, parent.cloned()));
+        self
+    }
 }
 
 impl Upstream<'_> {
+    /// The trace context this call runs under (connectors that send their own requests, such as
+    /// the remote bridge, forward it).
+    pub fn trace_context(&self) -> Option<&crate::otel::TraceContext> {
+        self.trace.as_ref().and_then(|(_, c)| c.as_ref())
+    }
+
     /// Applies the request's `X-Atlassian-Deployment` header.
     pub fn with_requested(mut self, requested: RequestedDeployment) -> Self {
         self.requested = requested;
@@ -643,8 +665,8 @@ impl Upstream<'_> {
         self.decode(endpoint, raw).map(Some)
     }
 
-    /// Sends one request with timeout and bounded retries; returns a 2xx answer's raw parts, every
-    /// other outcome as the failure a model sees.
+    /// [`Upstream::send_attempts`] as one client span (service, host, method, status, retries),
+    /// whose context the requests carry upstream.
     async fn send(
         &self,
         endpoint: &Endpoint,
@@ -653,6 +675,74 @@ impl Upstream<'_> {
         body: Option<&Value>,
         cap: Option<BodyCap>,
         accept: &str,
+    ) -> Result<RawReply, UpstreamFailure> {
+        use crate::otel::{Attr, SpanKind};
+        let Some((tracer, parent)) = &self.trace else {
+            let mut retries = 0;
+            return self
+                .send_attempts(
+                    endpoint,
+                    method,
+                    path_and_query,
+                    body,
+                    cap,
+                    accept,
+                    None,
+                    &mut retries,
+                )
+                .await;
+        };
+        let service = endpoint.service.label();
+        let mut span = tracer.start(parent.as_ref(), SpanKind::Client, || {
+            format!("{method} {service}")
+        });
+        let mut retries = 0u32;
+        let http_method = method.to_string();
+        let result = self
+            .send_attempts(
+                endpoint,
+                method,
+                path_and_query,
+                body,
+                cap,
+                accept,
+                span.context(),
+                &mut retries,
+            )
+            .await;
+        if span.is_recording() {
+            span.set(Attr::Service(service));
+            span.set(Attr::Host(endpoint.host.clone()));
+            span.set(Attr::HttpMethod(http_method));
+            span.set(Attr::Retries(i64::from(retries)));
+            let status = match &result {
+                Ok(raw) => Some(raw.status),
+                Err(e) => e.status(),
+            };
+            if let Some(status) = status {
+                span.set(Attr::HttpStatus(i64::from(status)));
+            }
+            if result.is_err() {
+                span.fail();
+            }
+        }
+        tracer.finish(span);
+        result
+    }
+
+    /// Sends one request with timeout and bounded retries; returns a 2xx answer's raw parts, every
+    /// other outcome as the failure a model sees. `retries` counts the attempts after the first.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_attempts(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        cap: Option<BodyCap>,
+        accept: &str,
+        trace: Option<&crate::otel::TraceContext>,
+        retries: &mut u32,
     ) -> Result<RawReply, UpstreamFailure> {
         if let Ok(mut hosts) = self.hosts.lock() {
             if !hosts.contains(&endpoint.host) {
@@ -675,6 +765,7 @@ impl Upstream<'_> {
         let mut waited = 0u64;
         let mut attempt = 0u32;
         loop {
+            *retries = attempt;
             let mut req = http::Request::builder()
                 .method(method.clone())
                 .uri(&url)
@@ -686,6 +777,9 @@ impl Upstream<'_> {
                 .header(endpoint.auth.0.clone(), endpoint.auth.1.as_str());
             if payload.is_some() {
                 req = req.header(http::header::CONTENT_TYPE, "application/json");
+            }
+            for (name, value) in trace.into_iter().flat_map(|c| c.headers()) {
+                req = req.header(name, value);
             }
             if let Some(cap) = cap {
                 req = req.extension(cap);

@@ -14,7 +14,8 @@
 //! [--instance-name N] [--deployment cloud|server] [--context-path /wiki]` prints `fake-<service> listening on http://ADDR`.
 //! `--deployment server` makes Jira and Confluence Server/Data Center instead (see `dc.rs`).
 //! Control (no auth): `POST /_fake/faults` `{"status","retry_after","count"}`, `{"delay_ms","count"}`
-//! or `{"redirect","count"}`; `GET /_fake/stats`; `POST /_fake/reset`.
+//! or `{"redirect","count"}`; `GET /_fake/stats` (counts, violations, the last 50 requests with their
+//! `traceparent`/`tracestate`); `POST /_fake/reset`.
 
 mod contract;
 mod data;
@@ -325,6 +326,9 @@ async fn handle(
             "query": uri.query().unwrap_or(""),
             "body": json_body,
             "auth_scheme": auth_scheme(&headers),
+            // W3C trace context the gateway propagated (tests/e2e/test_tracing.py).
+            "traceparent": headers.get("traceparent").and_then(|v| v.to_str().ok()),
+            "tracestate": headers.get("tracestate").and_then(|v| v.to_str().ok()),
         }));
         let excess = s.recent.len().saturating_sub(50);
         s.recent.drain(..excess);
