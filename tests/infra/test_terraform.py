@@ -102,8 +102,10 @@ def test_every_setting_the_binary_reads_is_configurable(main) -> None:
                                       timeout=60, check=True).stdout)
     read = {s["var"] for s in table if "lambda" in s["targets"]}
     # Test-only and local-emulator settings are not deployed; SSL_CERT_FILE goes through
-    # extra_environment like the upstream credential fallbacks.
+    # extra_environment like the upstream credential fallbacks, and so do the standard OTEL_*
+    # variables (the operator's; server/src/cli.rs checks the same rule).
     read -= {"MCP_EDGE_TEST_TOOLS", "MCP_EDGE_BASE_PATH", "SSL_CERT_FILE"}
+    read = {v for v in read if not v.startswith("OTEL_")}
     missing = sorted(v for v in read if v + " =" not in environment)
     assert not missing, f"not set by infra/terraform: {missing}"
     extra = sorted(set(re.findall(r"(MCP_EDGE_[A-Z_]+) =", environment)) - read)
