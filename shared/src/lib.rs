@@ -20,6 +20,7 @@ pub mod audit;
 pub mod auth;
 pub mod bridge_era;
 pub mod connector;
+pub mod counter;
 pub mod credential;
 pub mod error;
 pub mod gateway;

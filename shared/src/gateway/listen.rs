@@ -222,16 +222,11 @@ impl McpApp {
         }
     }
 
-    /// A refusal of a listen request: its JSON-RPC error with the error's own HTTP status (a full
-    /// stream quota is 429, as for `GET /mcp`).
+    /// A refusal of a listen request: its JSON-RPC error with the status every 2026-07-28 error
+    /// takes ([`super::modern_status`]: a full stream quota is 429, as for `GET /mcp`).
     pub(crate) fn listen_refusal(err: &McpError, id: &Value) -> Reply {
         let mut r = Reply::error(err, id);
-        if matches!(err, McpError::InvalidParams(_)) {
-            *r.response.status_mut() = StatusCode::BAD_REQUEST;
-        }
-        if matches!(err, McpError::MethodNotFound(_)) {
-            *r.response.status_mut() = StatusCode::NOT_FOUND;
-        }
+        *r.response.status_mut() = super::modern_status(err);
         r
     }
 }
