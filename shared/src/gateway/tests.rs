@@ -9,38 +9,12 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::port::{BoxFuture, UpstreamError};
+use crate::port::BoxFuture;
 use crate::session::{MemorySessionStore, SessionRecord};
+use crate::testing::{CountingEntropy, FixedClock, NoHttp};
 use crate::transport::headers::OriginPolicy;
 use crate::transport::sse::SseParser;
 use crate::transport::{ReplyBody, StreamChannel, StreamHold, SESSION_HEADER};
-
-struct FixedClock(AtomicU64);
-impl Clock for FixedClock {
-    fn now(&self) -> UnixMillis {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-struct CountingEntropy(AtomicU64);
-impl Entropy for CountingEntropy {
-    fn fill(&self, buf: &mut [u8]) {
-        let n = self.0.fetch_add(1, Ordering::SeqCst);
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = (n as u8).wrapping_mul(31).wrapping_add(i as u8);
-        }
-    }
-}
-
-struct NoHttp;
-impl HttpClient for NoHttp {
-    fn send(
-        &self,
-        _req: http::Request<Bytes>,
-    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
-        Box::pin(async { Err(UpstreamError::Refused("no upstream in tests".into())) })
-    }
-}
 
 struct Harness {
     app: McpApp,
