@@ -336,8 +336,8 @@ mod fuzz {
 /// key of the same type, or a key of the wrong type fails, never panics.
 #[test]
 fn verify_only_provider_checks_every_algorithm() {
-    use rsa::pkcs8::DecodePrivateKey;
     use jsonwebtoken::signature::{RandomizedSigner, SignatureEncoding, Signer as _};
+    use rsa::pkcs8::DecodePrivateKey;
 
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let claims = json!({"sub": "alice"});
@@ -390,9 +390,15 @@ fn verify_only_provider_checks_every_algorithm() {
         let k = rsa_key.clone();
         let mut rng = rand_core::OsRng;
         match alg {
-            "RS256" => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k).sign(msg).to_vec(),
-            "RS384" => rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(k).sign(msg).to_vec(),
-            "RS512" => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k).sign(msg).to_vec(),
+            "RS256" => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k)
+                .sign(msg)
+                .to_vec(),
+            "RS384" => rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(k)
+                .sign(msg)
+                .to_vec(),
+            "RS512" => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k)
+                .sign(msg)
+                .to_vec(),
             "PS256" => rsa::pss::SigningKey::<sha2::Sha256>::new(k)
                 .sign_with_rng(&mut rng, msg)
                 .to_vec(),
@@ -409,21 +415,66 @@ fn verify_only_provider_checks_every_algorithm() {
         (Algorithm::HS256, "HS256", &oct, Box::new(hmac("HS256"))),
         (Algorithm::HS384, "HS384", &oct, Box::new(hmac("HS384"))),
         (Algorithm::HS512, "HS512", &oct, Box::new(hmac("HS512"))),
-        (Algorithm::ES256, "ES256", &ec256, Box::new(|m: &[u8]| {
-            let s: p256::ecdsa::Signature = p256.sign(m);
-            s.to_vec()
-        })),
-        (Algorithm::ES384, "ES384", &ec384, Box::new(|m: &[u8]| {
-            let s: p384::ecdsa::Signature = p384.sign(m);
-            s.to_vec()
-        })),
-        (Algorithm::EdDSA, "EdDSA", &okp, Box::new(|m: &[u8]| ed.sign(m).to_vec())),
-        (Algorithm::RS256, "RS256", &rsa_jwk, Box::new(|m: &[u8]| rs("RS256", m))),
-        (Algorithm::RS384, "RS384", &rsa_jwk, Box::new(|m: &[u8]| rs("RS384", m))),
-        (Algorithm::RS512, "RS512", &rsa_jwk, Box::new(|m: &[u8]| rs("RS512", m))),
-        (Algorithm::PS256, "PS256", &rsa_jwk, Box::new(|m: &[u8]| rs("PS256", m))),
-        (Algorithm::PS384, "PS384", &rsa_jwk, Box::new(|m: &[u8]| rs("PS384", m))),
-        (Algorithm::PS512, "PS512", &rsa_jwk, Box::new(|m: &[u8]| rs("PS512", m))),
+        (
+            Algorithm::ES256,
+            "ES256",
+            &ec256,
+            Box::new(|m: &[u8]| {
+                let s: p256::ecdsa::Signature = p256.sign(m);
+                s.to_vec()
+            }),
+        ),
+        (
+            Algorithm::ES384,
+            "ES384",
+            &ec384,
+            Box::new(|m: &[u8]| {
+                let s: p384::ecdsa::Signature = p384.sign(m);
+                s.to_vec()
+            }),
+        ),
+        (
+            Algorithm::EdDSA,
+            "EdDSA",
+            &okp,
+            Box::new(|m: &[u8]| ed.sign(m).to_vec()),
+        ),
+        (
+            Algorithm::RS256,
+            "RS256",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("RS256", m)),
+        ),
+        (
+            Algorithm::RS384,
+            "RS384",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("RS384", m)),
+        ),
+        (
+            Algorithm::RS512,
+            "RS512",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("RS512", m)),
+        ),
+        (
+            Algorithm::PS256,
+            "PS256",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("PS256", m)),
+        ),
+        (
+            Algorithm::PS384,
+            "PS384",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("PS384", m)),
+        ),
+        (
+            Algorithm::PS512,
+            "PS512",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("PS512", m)),
+        ),
     ];
     let check = |token: &str, jwk: &Value, alg: Algorithm| {
         super::verify::install();
@@ -445,7 +496,10 @@ fn verify_only_provider_checks_every_algorithm() {
         assert!(check(&tampered, jwk, *alg).is_err(), "{name} tampered");
         // A key of another type (the verifier refuses it before checking anything).
         let other = if **jwk == oct { &okp } else { &oct };
-        assert!(check(&token, other, *alg).is_err(), "{name} with a wrong key type");
+        assert!(
+            check(&token, other, *alg).is_err(),
+            "{name} with a wrong key type"
+        );
     }
     // Same key type, another key: the ES256 token against a different P-256 key.
     let es256 = jws("ES256", "k", &claims, |m| {
@@ -453,7 +507,8 @@ fn verify_only_provider_checks_every_algorithm() {
         s.to_vec()
     });
     let sk = p256::SecretKey::from_slice(&[9u8; 32]).unwrap();
-    let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&sk.public_key(), false);
+    let point =
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&sk.public_key(), false);
     let stranger = json!({"kty": "EC", "crv": "P-256", "x": b64.encode(point.x().unwrap()),
                           "y": b64.encode(point.y().unwrap())});
     assert!(check(&es256, &stranger, Algorithm::ES256).is_err());
