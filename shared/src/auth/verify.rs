@@ -3,8 +3,8 @@
 //!
 //! Why not jsonwebtoken's `rust_crypto` provider: its one static provider links the signers too
 //! (RSA private-key parsing and blinding, ECDSA and EdDSA signing with a ChaCha RNG, and
-//! ed25519-dalek's 30 KiB basepoint table), which a resource server never runs; they were about
-//! 45 KiB of the Worker bundle's gzip size. The verifiers below use the same RustCrypto crates
+//! ed25519-dalek's 30 KiB basepoint table), which a resource server never runs: dropping them took
+//! the Worker bundle from 953.6 to 884 KiB gzip. The verifiers below use the same RustCrypto crates
 //! (rsa, p256, p384, ed25519-dalek, hmac) the way that provider does.
 
 use hmac::{Hmac, Mac};
