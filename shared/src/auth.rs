@@ -467,6 +467,7 @@ impl Authenticator {
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&oauth.issuer]);
         validation.set_audience(&[&oauth.audience]);
+        verify::install();
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let claims = data.claims;
@@ -552,3 +553,4 @@ impl Authenticator {
 
 #[cfg(test)]
 mod tests;
+mod verify;
