@@ -630,7 +630,10 @@ mod tests {
         assert!(w.due(0) && !w.due(POLL_INTERVAL_MS - 1) && w.due(POLL_INTERVAL_MS));
         assert_eq!(w.observe("t1", Some(&r)), None, "nothing changed");
         r.ask(2_000, Map::new(), Value::Null);
-        assert_eq!(w.observe("t1", Some(&r)).unwrap()["status"], "input_required");
+        assert_eq!(
+            w.observe("t1", Some(&r)).unwrap()["status"],
+            "input_required"
+        );
         assert_eq!(w.observe("t1", Some(&r)), None, "reported once");
         r.complete(3_000, json!({"content": []}));
         let done = w.observe("t1", Some(&r)).unwrap();
@@ -642,10 +645,17 @@ mod tests {
         assert_eq!(w.observe("t1", None), None);
         assert!(w.ids().is_empty(), "a vanished task is dropped");
         let p = |v: Value| v.as_object().cloned();
-        assert_eq!(TaskWatch::requested(p(json!({"notifications": {}})).as_ref()), Ok(None));
-        assert!(TaskWatch::requested(p(json!({"notifications": {"taskIds": [1]}})).as_ref()).is_err());
+        assert_eq!(
+            TaskWatch::requested(p(json!({"notifications": {}})).as_ref()),
+            Ok(None)
+        );
+        assert!(
+            TaskWatch::requested(p(json!({"notifications": {"taskIds": [1]}})).as_ref()).is_err()
+        );
         let many = vec!["x"; MAX_WATCHED + 1];
-        assert!(TaskWatch::requested(p(json!({"notifications": {"taskIds": many}})).as_ref()).is_err());
+        assert!(
+            TaskWatch::requested(p(json!({"notifications": {"taskIds": many}})).as_ref()).is_err()
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 use super::gitlab::{list_page, list_schema, paging, project_id_schema, project_ref, GITLAB};
 use super::schema::{self, object};
 use super::{handler, opt, Args, ConnectorTool};
-use serde_json::Map;
 use crate::credential::Service;
-use crate::port::{BodyCap, Keep};
 use crate::port::BoxFuture;
+use crate::port::{BodyCap, Keep};
 use crate::tool::{TaskSupport, Tool, ToolAnnotations, ToolContext, ToolFailure, ToolOutput};
+use serde_json::Map;
 
 /// Default bytes of a job log returned (its tail): enough for the failing step of most jobs.
 const LOG_DEFAULT_BYTES: u64 = 64 * 1024;

@@ -1184,11 +1184,16 @@ fn the_pipeline_wait_polls_at_the_configured_interval_until_the_pipeline_finishe
     let Ok(crate::tool::ToolOutput::Structured(v)) = out else {
         panic!("{out:?}")
     };
-    assert_eq!((v["pipeline"]["status"].as_str(), v["looks"].as_u64()), (Some("success"), Some(4)));
+    assert_eq!(
+        (v["pipeline"]["status"].as_str(), v["looks"].as_u64()),
+        (Some("success"), Some(4))
+    );
     assert_eq!(naps, vec![250; 3], "one configured nap between two looks");
-    assert!(seen
-        .iter()
-        .all(|s| s.0 == "GET" && s.1 == "https://gl.example.com/sub/api/v4/projects/1/pipelines/7"));
+    assert!(
+        seen.iter()
+            .all(|s| s.0 == "GET"
+                && s.1 == "https://gl.example.com/sub/api/v4/projects/1/pipelines/7")
+    );
     // Bounded: `timeoutSeconds` / interval looks, then a tool error; never below the 100 ms floor.
     let (out, seen, naps) = wait(
         &["running"; 10],
@@ -1199,7 +1204,12 @@ fn the_pipeline_wait_polls_at_the_configured_interval_until_the_pipeline_finishe
     assert!(out.unwrap_err().contains("still running after 10 looks"));
     assert_eq!((seen.len(), naps), (10, vec![100; 9]));
     // Without timers (no platform sleeper) it looks once.
-    let (out, seen, _) = wait(&["running"], json!({"projectId": 1, "pipelineId": 7}), 250, false);
+    let (out, seen, _) = wait(
+        &["running"],
+        json!({"projectId": 1, "pipelineId": 7}),
+        250,
+        false,
+    );
     assert!(out.unwrap_err().contains("after 1 looks"));
     assert_eq!(seen.len(), 1);
 }

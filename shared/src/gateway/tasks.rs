@@ -686,7 +686,11 @@ mod tests {
             )))
         };
         let refused = listen(json!({}));
-        assert_eq!(body(&refused)["error"]["code"], -32021, "taskIds need the extension");
+        assert_eq!(
+            body(&refused)["error"]["code"],
+            -32021,
+            "taskIds need the extension"
+        );
         let mut reply = listen(with_tasks());
         let mut hold = reply.listen.take().expect("a listen stream");
         let ReplyBody::Sse { frames, .. } = reply.response.body() else {
@@ -698,7 +702,10 @@ mod tests {
         };
         let ack = data(&frames[0]);
         assert_eq!(ack["params"]["notifications"]["taskIds"], json!([mine]));
-        assert!(block_on(app.listen_poll(&mut hold)).is_empty(), "nothing changed");
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "nothing changed"
+        );
         block_on(app.run_task(job));
         assert!(
             block_on(app.listen_poll(&mut hold)).is_empty(),
@@ -713,9 +720,15 @@ mod tests {
         assert_eq!(n["params"]["status"], "completed");
         assert!(n["params"]["result"]["content"].is_array());
         assert!(n["params"].get("resultType").is_none());
-        assert_eq!(n["params"]["_meta"][crate::subscription::META_SUBSCRIPTION_ID], 1);
+        assert_eq!(
+            n["params"]["_meta"][crate::subscription::META_SUBSCRIPTION_ID],
+            1
+        );
         clock.0.fetch_add(POLL_INTERVAL_MS, Ordering::SeqCst);
-        assert!(block_on(app.listen_poll(&mut hold)).is_empty(), "reported once");
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "reported once"
+        );
     }
 
     #[test]
