@@ -21,6 +21,7 @@ pub mod auth;
 pub mod bridge_era;
 pub mod connector;
 pub mod credential;
+pub mod elicitation;
 pub mod error;
 pub mod gateway;
 pub mod mailbox;
