@@ -97,10 +97,10 @@ pub fn read(result: &Value, requested_schema: &Value) -> Result<Elicited, Client
             v.message
         )));
     }
-    let Value::Object(content) = content else {
-        unreachable!("built as an object above")
-    };
-    Ok(Elicited::Accepted(content))
+    match content {
+        Value::Object(content) => Ok(Elicited::Accepted(content)),
+        _ => Err(malformed("the accepted content is not an object".into())),
+    }
 }
 
 /// The schema without `enumNames` (the deprecated titles of a legacy enum, SEP-1330): an MCP

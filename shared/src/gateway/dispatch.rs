@@ -673,9 +673,9 @@ impl McpApp {
                 && tool.def().annotations.destructive_hint == Some(true)
         }) {
             let (message, schema) = confirm_form(name, &tool.def().description);
-            let answer = ch
-                .elicit(&message, schema, crate::sampling::DEFAULT_WAIT_MS)
-                .await;
+            let wait = crate::sampling::DEFAULT_WAIT_MS
+                .min(self.config.tool_timeout_ms.unwrap_or(u64::MAX));
+            let answer = ch.elicit(&message, schema, wait).await;
             let unasked = matches!(
                 answer,
                 Err(ClientRequestError::NoStream | ClientRequestError::Unsupported(_))
