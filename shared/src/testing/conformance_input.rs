@@ -34,42 +34,35 @@ struct InputFixture {
     kind: Kind,
 }
 
-/// The SEP-1034 form: a default for every primitive type.
-fn defaults_schema() -> Value {
-    json!({"type": "object", "properties": {
-        "name": {"type": "string", "default": "John Doe"},
-        "age": {"type": "integer", "default": 30},
-        "score": {"type": "number", "default": 95.5},
-        "status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
-        "verified": {"type": "boolean", "default": true},
-    }})
-}
+/// The SEP-1034 form: a default for every primitive type. Forms are JSON text parsed when asked
+/// for: a `json!` literal expands to code for every key, which the Worker bundle pays for.
+const DEFAULTS_FORM: &str = r#"{"type": "object", "properties": {
+    "name": {"type": "string", "default": "John Doe"},
+    "age": {"type": "integer", "default": 30},
+    "score": {"type": "number", "default": 95.5},
+    "status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
+    "verified": {"type": "boolean", "default": true}}}"#;
 
 /// The SEP-1330 form: the five enum shapes (untitled and titled single-select, the legacy
 /// `enumNames` form, untitled and titled multi-select).
-fn enums_schema() -> Value {
-    let titled = |prefix: &str, titles: [&str; 3]| -> Vec<Value> {
-        titles
-            .iter()
-            .enumerate()
-            .map(|(i, t)| json!({"const": format!("{prefix}{}", i + 1), "title": t}))
-            .collect()
-    };
-    json!({"type": "object", "properties": {
-        "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
-        "titledSingle": {"type": "string", "oneOf": titled("value", ["First Option", "Second Option", "Third Option"])},
-        "legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"], "enumNames": ["Option One", "Option Two", "Option Three"]},
-        "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
-        "titledMulti": {"type": "array", "items": {"anyOf": titled("value", ["First Choice", "Second Choice", "Third Choice"])}},
-    }})
-}
+const ENUMS_FORM: &str = r#"{"type": "object", "properties": {
+    "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+    "titledSingle": {"type": "string", "oneOf": [{"const": "value1", "title": "First Option"},
+        {"const": "value2", "title": "Second Option"}, {"const": "value3", "title": "Third Option"}]},
+    "legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"],
+        "enumNames": ["Option One", "Option Two", "Option Three"]},
+    "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+    "titledMulti": {"type": "array", "items": {"anyOf": [{"const": "value1", "title": "First Choice"},
+        {"const": "value2", "title": "Second Choice"}, {"const": "value3", "title": "Third Choice"}]}}}}"#;
 
 /// The `test_elicitation` form.
-fn user_schema() -> Value {
-    json!({"type": "object", "properties": {
-        "username": {"type": "string", "description": "User's response"},
-        "email": {"type": "string", "description": "User's email address"},
-    }, "required": ["username", "email"]})
+const USER_FORM: &str = r#"{"type": "object", "properties": {
+    "username": {"type": "string", "description": "User's response"},
+    "email": {"type": "string", "description": "User's email address"}},
+    "required": ["username", "email"]}"#;
+
+fn form(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 fn arg<'a>(args: &'a Map<String, Value>, name: &str) -> &'a str {
@@ -92,13 +85,13 @@ impl InputFixture {
                 "messages": [{"role": "user", "content": {"type": "text", "text": arg(args, "prompt")}}],
                 "maxTokens": 100,
             }}),
-            Kind::Elicitation => elicitation::request(arg(args, "message"), user_schema()),
+            Kind::Elicitation => elicitation::request(arg(args, "message"), form(USER_FORM)),
             Kind::Defaults => elicitation::request(
                 "Please review your profile (SEP-1034 defaults)",
-                defaults_schema(),
+                form(DEFAULTS_FORM),
             ),
             Kind::Enums => {
-                elicitation::request("Please choose (SEP-1330 enum schemas)", enums_schema())
+                elicitation::request("Please choose (SEP-1330 enum schemas)", form(ENUMS_FORM))
             }
         }
     }
@@ -114,14 +107,17 @@ impl InputFixture {
                     .map_err(|e| ToolFailure::new(e.to_string()))?;
                 format!("LLM response: {said}")
             }
-            Kind::Elicitation => format!("User response: {}", outcome(&read(user_schema())?)),
+            Kind::Elicitation => format!("User response: {}", outcome(&read(form(USER_FORM))?)),
             Kind::Defaults => {
                 format!(
                     "Elicitation completed: {}",
-                    outcome(&read(defaults_schema())?)
+                    outcome(&read(form(DEFAULTS_FORM))?)
                 )
             }
-            Kind::Enums => format!("Elicitation completed: {}", outcome(&read(enums_schema())?)),
+            Kind::Enums => format!(
+                "Elicitation completed: {}",
+                outcome(&read(form(ENUMS_FORM))?)
+            ),
         };
         Ok(ToolOutput::Text(text))
     }
@@ -200,5 +196,17 @@ pub fn register_tools(registry: &mut Registry) {
         ),
     ] {
         registry.add_tool(tool);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forms_parse() {
+        for f in [DEFAULTS_FORM, ENUMS_FORM, USER_FORM] {
+            assert!(serde_json::from_str::<Value>(f).is_ok_and(|v| v["properties"].is_object()));
+        }
     }
 }
