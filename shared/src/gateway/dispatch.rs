@@ -767,7 +767,7 @@ impl McpApp {
                 )
             } else {
                 Ok(
-                    json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request can answer")}], "isError": true}),
+                    json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request or a Streamable HTTP session can answer")}], "isError": true}),
                 )
             };
             return Outcome::of(result);
