@@ -23,6 +23,7 @@ pub mod connector;
 pub mod counter;
 pub mod counter_contract;
 pub mod credential;
+pub mod elicitation;
 pub mod error;
 pub mod gateway;
 pub mod mailbox;

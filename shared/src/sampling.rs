@@ -1,5 +1,6 @@
-//! Requests the gateway's own tools make of the client during a tool call (today:
-//! `sampling/createMessage`, so a tool can ask the *client's* model instead of holding a model key).
+//! Requests the gateway's own tools make of the client during a tool call: `sampling/createMessage`
+//! (a tool asks the *client's* model instead of holding a model key), `elicitation/create` (a form
+//! for the person, built and read by [`crate::elicitation`]) and `roots/list`.
 //!
 //! The core decides everything: whether the client declared the capability, the request's id and
 //! shape, the bounded wait, and what a timeout or an error answer means. A platform implements only
@@ -10,7 +11,10 @@
 //!
 //! The request is built by pure functions ([`create_message_params`]) so the 2026-07-28
 //! `input_required` flow, where the server returns the request inside a result instead of sending
-//! it, reuses the same params and parses the same answer with [`sampled_text`].
+//! it, reuses the same params and parses the same answer with [`sampled_text`]. A tool written for
+//! that flow (it answers [`crate::tool::ToolOutput::InputRequired`]) also runs in a 2025 session:
+//! the gateway sends each input request on the session's stream with [`ClientChannel::ask`] and
+//! calls the tool again with the answers.
 
 use std::sync::Arc;
 
@@ -71,6 +75,10 @@ pub trait ClientRequests: MaybeSendSync {
     fn forget<'a>(&'a self, session: &'a str, id: &'a str) -> BoxFuture<'a, ()>;
 }
 
+/// How long the gateway's own requests to a 2025 client wait for the answer when the tool names no
+/// bound: a person filling a form or a model answering takes seconds to minutes.
+pub const DEFAULT_WAIT_MS: u64 = 120_000;
+
 /// How often a request looks again for the session's GET stream, and how long it waits between.
 const STREAM_RETRIES: u32 = 20;
 const STREAM_RETRY_MS: u64 = 50;
@@ -92,8 +100,13 @@ pub struct ClientChannel<'a> {
 impl ClientChannel<'_> {
     /// Whether the client declared `sampling`.
     pub fn can_sample(&self) -> bool {
+        self.declares("sampling")
+    }
+
+    /// Whether the client declared `capability` (`sampling`, `elicitation`, `roots`) at `initialize`.
+    pub fn declares(&self, capability: &str) -> bool {
         self.capabilities
-            .get("sampling")
+            .get(capability)
             .is_some_and(Value::is_object)
     }
 
@@ -103,11 +116,40 @@ impl ClientChannel<'_> {
         params: Value,
         wait_ms: u64,
     ) -> Result<Value, ClientRequestError> {
-        if !self.can_sample() {
-            return Err(ClientRequestError::NotDeclared("sampling"));
+        self.ask("sampling/createMessage", params, wait_ms).await
+    }
+
+    /// Sends a form-mode `elicitation/create` and reads the answer against `requested_schema`
+    /// ([`crate::elicitation::read`]); waits at most `wait_ms`.
+    pub async fn elicit(
+        &self,
+        message: &str,
+        requested_schema: Value,
+        wait_ms: u64,
+    ) -> Result<crate::elicitation::Elicited, ClientRequestError> {
+        let params = crate::elicitation::params(message, requested_schema.clone());
+        let answer = self.ask("elicitation/create", params, wait_ms).await?;
+        crate::elicitation::read(&answer, &requested_schema)
+    }
+
+    /// Sends the request `method` (one a client declares a capability for, see
+    /// [`crate::mrtr::capability_of`]) and waits at most `wait_ms` for its result: a client that
+    /// did not declare the capability is never asked ([`ClientRequestError::NotDeclared`]).
+    pub async fn ask(
+        &self,
+        method: &str,
+        params: Value,
+        wait_ms: u64,
+    ) -> Result<Value, ClientRequestError> {
+        let Some(capability) = crate::mrtr::capability_of(method) else {
+            return Err(ClientRequestError::Unsupported(format!(
+                "'{method}' is not a request a client answers"
+            )));
+        };
+        if !self.declares(capability) {
+            return Err(ClientRequestError::NotDeclared(capability));
         }
-        self.request("sampling/createMessage", params, wait_ms)
-            .await
+        self.request(method, params, wait_ms).await
     }
 
     async fn request(

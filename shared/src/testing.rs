@@ -2,6 +2,7 @@
 //! (`--enable-test-tools` / `MCP_EDGE_TEST_TOOLS=1`). Never part of the default tool list.
 
 pub mod conformance;
+pub mod conformance_input;
 pub mod conformance_tasks;
 
 use std::collections::BTreeMap;

@@ -16,7 +16,10 @@ use crate::mrtr;
 use crate::protocol::{
     self, HANDSHAKE_VERSIONS, META_CLIENT_CAPABILITIES, META_SERVER_INFO, MODERN_VERSIONS,
 };
-use crate::tool::{InputRound, PromptOutput, ResourceError, Tool, ToolContext, ToolOutput};
+use crate::sampling::ClientRequestError;
+use crate::tool::{
+    InputRound, PromptOutput, ResourceError, Tool, ToolContext, ToolFailure, ToolOutput,
+};
 use crate::upstream::Upstream;
 
 /// A 2026-07-28 request's declared client capabilities and its verified `input_required` retry.
@@ -33,26 +36,60 @@ enum Confirmation {
     Given,
     /// Declined, cancelled, or accepted without confirming (the action or `unconfirmed`).
     Refused(String),
+    /// Asked on a 2025 session's stream, but no usable answer came (timeout, a client error, an
+    /// answer that does not fit the form): the tool does not run.
+    Unanswered(String),
+}
+
+/// The confirmation form asked before a destructive tool runs: its message and schema.
+fn confirm_form(name: &str, description: &str) -> (String, Value) {
+    (
+        format!("Run {name}? It may change or delete data ({description})."),
+        json!({"type": "object", "properties": {"confirm": {"type": "boolean", "title": "Run it"}}, "required": ["confirm"]}),
+    )
+}
+
+impl Confirmation {
+    /// The confirmation an answer to the form of [`confirm_form`] gives.
+    fn of(
+        answer: Result<crate::elicitation::Elicited, crate::sampling::ClientRequestError>,
+    ) -> Self {
+        use crate::elicitation::Elicited;
+        match answer {
+            Ok(Elicited::Accepted(c)) if c.get("confirm") == Some(&Value::Bool(true)) => {
+                Confirmation::Given
+            }
+            Ok(Elicited::Accepted(_)) => Confirmation::Refused("unconfirmed".into()),
+            Ok(other) => Confirmation::Refused(other.action().into()),
+            Err(e) => Confirmation::Unanswered(e.to_string()),
+        }
+    }
 }
 
 fn confirmation(input: Option<&InputRound>) -> Confirmation {
     let Some(answer) = input.and_then(|i| i.response(CONFIRM_KEY)) else {
         return Confirmation::NotAsked;
     };
-    match answer.get("action").and_then(Value::as_str) {
-        Some("accept")
-            if answer
-                .get("content")
-                .and_then(|c| c.get("confirm"))
-                .and_then(Value::as_bool)
-                == Some(true) =>
-        {
-            Confirmation::Given
-        }
-        Some("accept") => Confirmation::Refused("unconfirmed".into()),
-        Some(other) => Confirmation::Refused(other.to_owned()),
-        None => Confirmation::Refused("no action".into()),
+    let (_, schema) = confirm_form("", "");
+    match Confirmation::of(crate::elicitation::read(
+        &Value::Object(answer.clone()),
+        &schema,
+    )) {
+        Confirmation::Unanswered(why) => Confirmation::Refused(why),
+        c => c,
     }
+}
+
+/// The result of a destructive call the confirmation stopped.
+fn not_run(name: &str, confirmation: Confirmation) -> Value {
+    let why = match confirmation {
+        Confirmation::Unanswered(why) => format!("the confirmation got no usable answer: {why}"),
+        Confirmation::Refused(action) => {
+            format!("the user answered '{action}' to the confirmation")
+        }
+        Confirmation::NotAsked | Confirmation::Given => "it was not confirmed".into(),
+    };
+    json!({"content": [{"type": "text", "text": format!("{name} was not run: {why}")}], "isError": true})
 }
 
 /// Log levels accepted by `logging/setLevel` (RFC 5424 names).
@@ -585,20 +622,18 @@ impl McpApp {
             let declared = capabilities.is_some_and(|c| c.contains_key("elicitation"));
             match confirmation(input.as_ref()) {
                 Confirmation::Given => {}
-                Confirmation::Refused(action) => {
+                refused @ (Confirmation::Refused(_) | Confirmation::Unanswered(_)) => {
                     audit("declined", Vec::new());
-                    return Outcome::of(Ok(
-                        json!({"content": [{"type": "text", "text": format!("{name} was not run: the user answered '{action}' to the confirmation")}], "isError": true}),
-                    ));
+                    return Outcome::of(Ok(not_run(name, refused)));
                 }
                 Confirmation::NotAsked if declared => {
                     audit("input_required", Vec::new());
-                    let ask = json!({"method": "elicitation/create", "params": {
-                        "message": format!("Run {name}? It may change or delete data ({}).", tool.def().description),
-                        "requestedSchema": {"type": "object", "properties": {"confirm": {"type": "boolean", "title": "Run it"}}, "required": ["confirm"]},
-                    }});
+                    let (message, schema) = confirm_form(name, &tool.def().description);
                     let mut requests = Map::new();
-                    requests.insert(CONFIRM_KEY.into(), ask);
+                    requests.insert(
+                        CONFIRM_KEY.into(),
+                        crate::elicitation::request(&message, schema),
+                    );
                     return Outcome::of(self.seal_input_required(
                         call,
                         &target,
@@ -630,6 +665,30 @@ impl McpApp {
             }),
             _ => None,
         };
+        // 2025 session: the same confirmation, asked on the session's stream while the call waits
+        // (a client that declared elicitation but has no stream open is not asked, as before).
+        if let Some(ch) = channel.as_ref().filter(|c| {
+            !call.modern
+                && c.declares("elicitation")
+                && tool.def().annotations.destructive_hint == Some(true)
+        }) {
+            let (message, schema) = confirm_form(name, &tool.def().description);
+            let wait = crate::sampling::DEFAULT_WAIT_MS
+                .min(self.config.tool_timeout_ms.unwrap_or(u64::MAX));
+            let answer = ch.elicit(&message, schema, wait).await;
+            let unasked = matches!(
+                answer,
+                Err(ClientRequestError::NoStream | ClientRequestError::Unsupported(_))
+            );
+            match Confirmation::of(answer) {
+                Confirmation::Given => {}
+                _ if unasked => {}
+                refused => {
+                    audit("declined", Vec::new());
+                    return Outcome::of(Ok(not_run(name, refused)));
+                }
+            }
+        }
         let ctx = ToolContext {
             credentials: creds,
             upstream: &upstream,
@@ -640,7 +699,53 @@ impl McpApp {
             input: input.as_ref(),
             sleeper: self.sleeper.as_deref(),
         };
-        let run = tool.call(&ctx, args);
+        let run = std::pin::pin!(async {
+            // A 2025 session with a stream to the client: an `input_required` answer is fulfilled
+            // here, each input request sent to the client in turn, and the tool called again with
+            // the answers (bounded like 2026-07-28 rounds). Arguments are kept only then.
+            let Some(ch) = channel.as_ref().filter(|_| !call.modern) else {
+                return tool.call(&ctx, args).await;
+            };
+            let again = args.clone();
+            let mut out = tool.call(&ctx, args).await;
+            let mut round = 0;
+            while let Ok(ToolOutput::InputRequired { requests, state }) = out {
+                round += 1;
+                if round > mrtr::MAX_ROUNDS {
+                    return Err(ToolFailure::new(format!(
+                        "{name} asked the client for input more than {} times",
+                        mrtr::MAX_ROUNDS
+                    )));
+                }
+                let mut responses = Map::new();
+                for (key, request) in requests {
+                    let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+                    let params = request.get("params").cloned().unwrap_or(json!({}));
+                    match ch
+                        .ask(method, params, crate::sampling::DEFAULT_WAIT_MS)
+                        .await
+                    {
+                        Ok(answer) => responses.insert(key, answer),
+                        Err(e) => {
+                            return Err(ToolFailure::new(format!(
+                                "{name} needs the client's answer to {method}: {e}"
+                            )))
+                        }
+                    };
+                }
+                let round = InputRound {
+                    responses,
+                    state: Some(state),
+                    round,
+                };
+                let retry = ToolContext {
+                    input: Some(&round),
+                    ..ctx
+                };
+                out = tool.call(&retry, again.clone()).await;
+            }
+            out
+        });
         let finished = match (&self.sleeper, self.config.tool_timeout_ms) {
             (Some(sleeper), Some(ms)) => match select(run, sleeper.sleep(ms)).await {
                 Either::Left((r, _)) => Some(r),
@@ -662,7 +767,7 @@ impl McpApp {
                 )
             } else {
                 Ok(
-                    json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request can answer")}], "isError": true}),
+                    json!({"content": [{"type": "text", "text": format!("{name} needs input from the client (elicitation, sampling or roots), which only a 2026-07-28 request or a Streamable HTTP session can answer")}], "isError": true}),
                 )
             };
             return Outcome::of(result);

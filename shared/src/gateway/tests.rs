@@ -2936,3 +2936,193 @@ mod deep_health {
         );
     }
 }
+
+/// Requests to the client inside a 2025 session (the conformance fixtures and the confirmation of
+/// destructive tools), through a scripted [`crate::sampling::ClientRequests`] port.
+mod client_requests_2025 {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::sampling::{ClientRequestError, ClientRequests};
+
+    /// Answers each request with the next scripted outcome and records what was asked.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<Value, Value>>>,
+        asked: Mutex<Vec<Value>>,
+    }
+
+    impl ClientRequests for Scripted {
+        fn ask<'a>(
+            &'a self,
+            _session: &'a str,
+            _id: &'a str,
+            message: String,
+        ) -> BoxFuture<'a, Result<Result<Value, Value>, ClientRequestError>> {
+            self.asked
+                .lock()
+                .unwrap()
+                .push(serde_json::from_str(&message).unwrap());
+            let next = self.answers.lock().unwrap().pop_front();
+            Box::pin(async move { next.ok_or(ClientRequestError::NoStream) })
+        }
+        fn answer<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: Result<Value, Value>,
+        ) -> BoxFuture<'a, bool> {
+            Box::pin(async { false })
+        }
+        fn forget<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    /// A wait that never ends first: the scripted answer always wins the race.
+    struct Never;
+    impl Sleeper for Never {
+        fn sleep(&self, _ms: u64) -> BoxFuture<'_, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn setup(capabilities: Value) -> (Harness, Arc<Scripted>, String) {
+        let port = Arc::new(Scripted::default());
+        let mut h = harness();
+        h.app = h
+            .app
+            .with_sleeper(Arc::new(Never))
+            .with_client_requests(port.clone());
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":capabilities,"clientInfo":{"name":"t","version":"1"}}});
+        let reply = block_on(h.app.handle(post(&[JSON, ACCEPT], &body.to_string())));
+        let sid = reply.response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (h, port, sid)
+    }
+
+    fn tool_text(h: &Harness, sid: &str, name: &str, args: Value) -> (bool, String) {
+        let (_, r) = call(
+            h,
+            sid,
+            "tools/call",
+            json!({"name": name, "arguments": args}),
+        );
+        let text = r["result"]["content"][0]["text"].as_str();
+        (
+            r["result"]["isError"] == true,
+            text.unwrap_or_else(|| panic!("{r}")).to_owned(),
+        )
+    }
+
+    #[test]
+    fn fixtures_ask_on_the_session_stream_and_read_the_answer_against_the_form() {
+        let (h, port, sid) = setup(json!({"elicitation": {}, "sampling": {}}));
+        let script = |a: Result<Value, Value>| port.answers.lock().unwrap().push_back(a);
+        script(Ok(
+            json!({"action": "accept", "content": {"username": "ada", "email": "ada@example.com"}}),
+        ));
+        let (err, text) = tool_text(&h, &sid, "test_elicitation", json!({"message": "Who?"}));
+        assert!(
+            !err && text.starts_with("User response: action=accept"),
+            "{text}"
+        );
+        assert!(text.contains("ada@example.com"), "{text}");
+        let asked = port.asked.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            (&asked["method"], &asked["params"]["message"]),
+            (&json!("elicitation/create"), &json!("Who?"))
+        );
+        // SEP-1034: the fields the client left out get the form's defaults.
+        script(Ok(json!({"action": "accept", "content": {"name": "Jane"}})));
+        let (_, text) = tool_text(&h, &sid, "test_elicitation_sep1034_defaults", json!({}));
+        for part in [
+            "\"name\":\"Jane\"",
+            "\"age\":30",
+            "\"score\":95.5",
+            "\"status\":\"active\"",
+            "\"verified\":true",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        script(Ok(json!({"action": "decline"})));
+        let (err, text) = tool_text(&h, &sid, "test_elicitation_sep1330_enums", json!({}));
+        assert_eq!(
+            (err, text.as_str()),
+            (false, "Elicitation completed: action=decline")
+        );
+        // An answer outside the form, and a client's error, are tool errors.
+        script(Ok(
+            json!({"action": "accept", "content": {"untitledSingle": "option9"}}),
+        ));
+        let (err, text) = tool_text(&h, &sid, "test_elicitation_sep1330_enums", json!({}));
+        assert!(err && text.contains("untitledSingle"), "{text}");
+        script(Err(
+            json!({"code": -1, "message": "User rejected sampling request"}),
+        ));
+        let (err, text) = tool_text(&h, &sid, "test_sampling", json!({"prompt": "hi"}));
+        assert!(
+            err && text.contains("User rejected sampling request"),
+            "{text}"
+        );
+        script(Ok(
+            json!({"role": "assistant", "content": {"type": "text", "text": "Paris"}, "model": "m"}),
+        ));
+        let (err, text) = tool_text(&h, &sid, "test_sampling", json!({"prompt": "hi"}));
+        assert_eq!((err, text.as_str()), (false, "LLM response: Paris"));
+        assert_eq!(port.asked.lock().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_client_without_the_capability_is_never_asked() {
+        let (h, port, sid) = setup(json!({}));
+        let (err, text) = tool_text(&h, &sid, "test_elicitation", json!({"message": "Who?"}));
+        assert!(
+            err && text.contains("did not declare the 'elicitation' capability"),
+            "{text}"
+        );
+        let (err, text) = tool_text(&h, &sid, "test_sampling", json!({"prompt": "hi"}));
+        assert!(err && text.contains("'sampling'"), "{text}");
+        // Nor is a destructive tool held up: it runs as before.
+        assert_eq!(
+            tool_text(&h, &sid, "destructive_echo", json!({"message": "m"})),
+            (false, "m".into())
+        );
+        assert!(port.asked.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_destructive_tool_asks_a_2025_client_with_elicitation_to_confirm() {
+        let (h, port, sid) = setup(json!({"elicitation": {}}));
+        let script = |a: Value| port.answers.lock().unwrap().push_back(Ok(a));
+        for (answer, ran) in [
+            (json!({"action": "decline"}), false),
+            (json!({"action": "cancel"}), false),
+            (
+                json!({"action": "accept", "content": {"confirm": false}}),
+                false,
+            ),
+            (
+                json!({"action": "accept", "content": {"confirm": "yes"}}),
+                false,
+            ),
+            (
+                json!({"action": "accept", "content": {"confirm": true}}),
+                true,
+            ),
+        ] {
+            script(answer.clone());
+            let (err, text) = tool_text(&h, &sid, "destructive_echo", json!({"message": "m"}));
+            assert_eq!((err, text == "m"), (!ran, ran), "{answer} -> {text}");
+        }
+        let asked = port.asked.lock().unwrap();
+        assert_eq!(asked.len(), 5);
+        assert_eq!(
+            asked[0]["params"]["requestedSchema"]["required"],
+            json!(["confirm"])
+        );
+    }
+}

@@ -473,6 +473,7 @@ pub fn register_tools(registry: &mut Registry) {
     }
     registry.add_tool(Arc::new(json_schema_tool()));
     super::conformance_tasks::register_tools(registry);
+    super::conformance_input::register_tools(registry);
     for (name, kind) in [
         ("test_trigger_tool_change", ListKind::Tools),
         ("test_trigger_prompt_change", ListKind::Prompts),
