@@ -109,6 +109,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         client_capabilities: None,
         input: None,
         sleeper: None,
+        notify: &crate::notify::SILENT,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()
