@@ -263,10 +263,12 @@ impl Related {
                 };
                 Started::Whole(head)
             }
-            Either::Right((first, _)) => {
+            // The outlet went away unused (the request was consumed early): the answer is whole.
+            Either::Right((None, _)) => Started::Whole(handled.await),
+            Either::Right((Some(first), _)) => {
                 let mut head = self.head;
                 *head.response.body_mut() = ReplyBody::Sse {
-                    frames: first.into_iter().collect(),
+                    frames: vec![first],
                     hold: None,
                 };
                 let body = LiveBody {
@@ -439,6 +441,31 @@ mod tests {
         let (outlet, related) = Related::new(head());
         let handled: BoxFuture<'static, Reply> = Box::pin(async move {
             drop(outlet);
+            answer()
+        });
+        match block_on(related.start(handled)) {
+            Started::Whole(r) => assert!(matches!(r.response.body(), ReplyBody::Full(_))),
+            Started::Streaming(..) => panic!("nothing was sent, so nothing streams"),
+        }
+    }
+
+    #[test]
+    fn an_outlet_dropped_unused_before_the_answer_keeps_the_whole_reply() {
+        let (outlet, related) = Related::new(head());
+        drop(outlet);
+        // Still running when the outlet's end is seen: pending once, then the answer.
+        let mut polled = false;
+        let handled: BoxFuture<'static, Reply> = Box::pin(async move {
+            futures_util::future::poll_fn(move |cx| {
+                if polled {
+                    std::task::Poll::Ready(())
+                } else {
+                    polled = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
             answer()
         });
         match block_on(related.start(handled)) {
