@@ -120,8 +120,10 @@ pub fn to_worker_response(
 }
 
 /// Runs the core on `core`. A tool call that sends notifications before its answer is answered with
-/// an event stream carrying them as they come (the core decides; see `mcp_edge_core::notify`):
-/// that response is the `Err` side, to send as it is.
+/// an event stream carrying them and then the answer (the core decides; see `mcp_edge_core::notify`):
+/// that response is the `Err` side, to send as it is. The Worker buffers it: under `wrangler dev` a
+/// response stream whose call still waited on a timer after the first event stalled there, so the
+/// call finishes inside the handler and the events go out together.
 pub async fn handle_live(
     app: &Rc<McpApp>,
     mut core: http::Request<Bytes>,
@@ -131,25 +133,23 @@ pub async fn handle_live(
     let handled = Box::pin(async move { handler.handle(core).await });
     match related.start(handled).await {
         Started::Whole(reply) => Ok(reply),
-        Started::Streaming(head, body) => Err(live_response(head, body)),
+        Started::Streaming(head, body) => Err(live_response(head, body).await),
     }
 }
 
-/// A streamed reply: the head's frames, then the call's as the isolate produces them.
-fn live_response(head: Reply, body: LiveBody<'static>) -> worker::Result<Response> {
+/// A reply with notifications: the head's frames, then the rest of the call's, sent whole.
+async fn live_response(head: Reply, body: LiveBody<'static>) -> worker::Result<Response> {
     let headers = headers_of(&head)?;
     let status = head.status().as_u16();
-    let first = match head.response.into_body() {
+    let mut frames = match head.response.into_body() {
         ReplyBody::Sse { frames, .. } => frames,
         _ => Vec::new(),
     };
-    let frames = futures_util::stream::iter(first)
-        .chain(body.into_stream())
-        .map(|b| Ok::<Vec<u8>, worker::Error>(b.to_vec()));
-    ResponseBuilder::new()
+    frames.extend(body.into_stream().collect::<Vec<_>>().await);
+    Ok(ResponseBuilder::new()
         .with_status(status)
         .with_headers(headers)
-        .from_stream(frames)
+        .fixed(frames.concat()))
 }
 
 /// Writes a `subscriptions/listen` reply: its acknowledgement, then the stream the isolate holds
