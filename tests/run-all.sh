@@ -47,7 +47,7 @@ declare -A MIN=(
   [conformance-worker]=9
   [conformance-next-worker]=70
   [lambda-store]=8         # lambda/tests/dynamo_store.rs and dynamo_tasks.rs against moto (the core's store, outbox and task-store contracts among them)
-  [lambda-e2e]=160         # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-e2e]=168         # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=88      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
                            # tests (every flow), 9 conformance scenarios, 70 conformance 0.2.0-alpha.12 requirement-set scenarios
   [replicas]=11            # tests/replicas: two native instances on one Redis and on one moto DynamoDB (5 tests x 2
