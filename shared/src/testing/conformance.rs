@@ -344,6 +344,48 @@ fn request_state(ctx: &ToolContext<'_>) -> Result<ToolOutput, ToolFailure> {
     }
 }
 
+/// The input schema of `json_schema_2020_12_tool`, exactly as the suite's `json-schema-2020-12`
+/// scenario defines it (0.2.0-alpha.12, SEP-1613/SEP-2106): it checks that tools/list keeps
+/// `$schema`, `$defs`, `$anchor`, `allOf`/`anyOf`, `if`/`then`/`else` and `additionalProperties`
+/// as given, and the gateway validates calls against all of them (see [`crate::validator`]).
+pub fn json_schema_2020_12_input() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
+        "additionalProperties": false,
+    })
+}
+
+/// `json_schema_2020_12_tool` (conformance: json-schema-2020-12): the gateway has checked the
+/// arguments against [`json_schema_2020_12_input`] before it runs.
+fn json_schema_tool() -> Fixture {
+    Fixture {
+        def: ToolDef {
+            input_schema: json_schema_2020_12_input(),
+            ..fixture(
+                "json_schema_2020_12_tool",
+                "Takes a contact whose input schema uses JSON Schema 2020-12 ($defs, $ref, $anchor, if/then/else; conformance: json-schema-2020-12).",
+                |_| text(""),
+            )
+            .def
+        },
+        run: |_| text("The contact satisfies the JSON Schema 2020-12 input schema."),
+    }
+}
+
 struct Resources;
 
 impl ResourceProvider for Resources {
@@ -495,6 +537,7 @@ pub fn register_tools(registry: &mut Registry) {
     for t in tools() {
         registry.add_tool(Arc::new(t));
     }
+    registry.add_tool(Arc::new(json_schema_tool()));
     super::conformance_tasks::register_tools(registry);
     registry.add_tool(Arc::new(paced("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100, ~50 ms apart, when the request carries a progressToken (conformance: tools-call-with-progress).", Pace::Progress)));
     registry.add_tool(Arc::new(paced("test_tool_with_logging", "Logs three info messages ~50 ms apart, at the level the client asked for (conformance: tools-call-with-logging).", Pace::Logging)));
