@@ -42,10 +42,10 @@ declare -A MIN=(
   [conformance-next-native]=75 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
                            # requirement sets (0.2.0-alpha.12) passing; tests/conformance/next-excluded.txt never counts
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
-  [python-e2e-worker]=167  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
+  [python-e2e-worker]=175  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
   [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
-  [conformance-next-worker]=72
+  [conformance-next-worker]=75
   [lambda-store]=8         # lambda/tests/dynamo_store.rs and dynamo_tasks.rs against moto (the core's store, outbox and task-store contracts among them)
   [lambda-e2e]=169         # tests/e2e under cargo lambda watch, production (empty) base path
   [lambda-clients]=90      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
