@@ -108,7 +108,7 @@ pub(crate) fn into_response(state: &AppState, mut reply: Reply) -> Response {
 pub(crate) fn live_response(
     state: &AppState,
     head: Reply,
-    body: mcp_edge_core::notify::LiveBody<'static>,
+    body: mcp_edge_core::transport::live::LiveBody<'static>,
 ) -> Response {
     use futures_util::StreamExt as _;
     let (parts, first) = head.response.into_parts();

@@ -14,7 +14,7 @@ use crate::http_io::{body_refusal, client_address, into_response, live_response,
 use crate::state::AppState;
 use crate::stdio;
 use crate::wsock;
-use mcp_edge_core::notify::Started;
+use mcp_edge_core::transport::live::Started;
 
 /// The router: `/ws` upgrades to WebSocket; `/servers/…`, the REST API (`/sessions`, `/tools/…`,
 /// `/events/…`), `/console` and `/stats` serve bridged stdio servers; everything else goes to the core.

@@ -11,23 +11,18 @@
 //! the response, as the stdio bridge relays a bridged server's; see [`crate::relay::Route`]). A call
 //! that sends nothing keeps its JSON answer.
 //!
-//! The platform only moves bytes: it puts an outlet on the request ([`Related`], from
-//! `McpApp::live`), runs the core's handling and hands it to [`Related::start`], which says whether
-//! the reply is whole or streams ([`Started`]); a streaming body's frames come from
-//! [`LiveBody::into_stream`] as they are sent.
+//! The platform only moves bytes: it puts an outlet on the request (`transport::live::Related`,
+//! from `McpApp::live`), runs the core's handling and hands it to `Related::start`, which says
+//! whether the reply is whole or streams; a streaming body's frames come from
+//! `LiveBody::into_stream` as they are sent ([`crate::transport::live`]).
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use bytes::Bytes;
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
-use futures_util::future::{select, Either};
-use futures_util::StreamExt as _;
 use serde_json::{json, Map, Value};
 
-use crate::port::BoxFuture;
 use crate::transport::sse::SseEvent;
-use crate::transport::{Reply, ReplyBody};
 
 /// Most notifications one call sends; later ones are dropped, so a chatty tool and a slow client
 /// cannot grow the buffer without bound (1024 frames of a few hundred bytes each).
@@ -220,122 +215,20 @@ impl Notifier {
     }
 }
 
-/// The receiving end of a request's related messages, and the head a streamed reply starts with.
-#[derive(Debug)]
-pub struct Related {
-    rx: UnboundedReceiver<Bytes>,
-    head: Reply,
-}
-
-/// How a reply goes out.
-pub enum Started<'f> {
-    /// Whole, as decided (nothing was sent before the answer, or everything was in by then).
-    Whole(Reply),
-    /// A stream: send `head` (status, headers and the frames so far) now, then the body's frames.
-    Streaming(Reply, LiveBody<'f>),
-}
-
-impl Related {
-    /// A fresh outlet and its receiving end; a streamed reply starts with `head` (an SSE reply with
-    /// no frames and the request's CORS headers).
-    pub fn new(head: Reply) -> (Outlet, Self) {
-        let (tx, rx) = unbounded();
-        (Outlet(tx), Related { rx, head })
-    }
-
-    /// Runs `handled` (the core handling the request that carries the outlet) until its answer or
-    /// its first notification, whichever comes first.
-    pub async fn start<'f>(mut self, mut handled: BoxFuture<'f, Reply>) -> Started<'f> {
-        match select(handled.as_mut(), self.rx.next()).await {
-            Either::Left((reply, _)) => {
-                let mut early = Vec::new();
-                while let Ok(frame) = self.rx.try_recv() {
-                    early.push(frame);
-                }
-                if early.is_empty() {
-                    return Started::Whole(reply);
-                }
-                let mut head = self.head;
-                early.extend(answer_frames(reply));
-                *head.response.body_mut() = ReplyBody::Sse {
-                    frames: early,
-                    hold: None,
-                };
-                Started::Whole(head)
-            }
-            // The outlet went away unused (the request was consumed early): the answer is whole.
-            Either::Right((None, _)) => Started::Whole(handled.await),
-            Either::Right((Some(first), _)) => {
-                let mut head = self.head;
-                *head.response.body_mut() = ReplyBody::Sse {
-                    frames: vec![first],
-                    hold: None,
-                };
-                let body = LiveBody {
-                    handled: Some(handled),
-                    rx: self.rx,
-                    queue: VecDeque::new(),
-                };
-                Started::Streaming(head, body)
-            }
-        }
-    }
-}
-
-/// The rest of a streamed reply: notifications as the call sends them, then its answer.
-pub struct LiveBody<'f> {
-    handled: Option<BoxFuture<'f, Reply>>,
-    rx: UnboundedReceiver<Bytes>,
-    queue: VecDeque<Bytes>,
-}
-
-impl<'f> LiveBody<'f> {
-    /// The next frame; `None` once the answer was sent.
-    pub async fn next(&mut self) -> Option<Bytes> {
-        loop {
-            if let Some(frame) = self.queue.pop_front() {
-                return Some(frame);
-            }
-            let handled = self.handled.as_mut()?;
-            let reply = match select(handled.as_mut(), self.rx.next()).await {
-                Either::Right((Some(frame), _)) => return Some(frame),
-                // Every outlet is gone but the answer is not in yet: wait for it.
-                Either::Right((None, _)) => handled.await,
-                Either::Left((reply, _)) => reply,
-            };
-            self.handled = None;
-            while let Ok(frame) = self.rx.try_recv() {
-                self.queue.push_back(frame);
-            }
-            // A single `POST /mcp` request's answer: it carries no deliveries to other streams nor
-            // task work (a task-augmented call answers at once and sends nothing first).
-            self.queue.extend(answer_frames(reply));
-        }
-    }
-
-    /// The frames as a stream, for platform bodies (dropping it drops the call: the client left).
-    pub fn into_stream(self) -> impl futures_util::Stream<Item = Bytes> + 'f {
-        futures_util::stream::unfold(self, |mut body| async move {
-            let frame = body.next().await?;
-            Some((frame, body))
-        })
-    }
-}
-
-/// A reply's body as SSE frames after related messages: a JSON answer becomes one `message` event;
-/// SSE frames stay as they are.
-fn answer_frames(reply: Reply) -> Vec<Bytes> {
-    match reply.response.into_body() {
-        ReplyBody::Empty => Vec::new(),
-        ReplyBody::Full(b) => vec![SseEvent::message(None, String::from_utf8_lossy(&b)).encode()],
-        ReplyBody::Sse { frames, .. } => frames,
-    }
+/// A fresh outlet and its receiving end (see `crate::transport::live::Related`).
+pub(crate) fn channel() -> (Outlet, UnboundedReceiver<Bytes>) {
+    let (tx, rx) = unbounded();
+    (Outlet(tx), rx)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::port::BoxFuture;
+    use crate::transport::live::{Related, Started};
+    use crate::transport::{Reply, ReplyBody};
     use futures::executor::block_on;
+    use futures_util::StreamExt as _;
     use http::StatusCode;
 
     fn notes(rx: &mut UnboundedReceiver<Bytes>) -> Vec<Value> {
@@ -365,7 +258,7 @@ mod tests {
         n.progress(10.0, None, None);
         n.progress(f64::NAN, None, None);
         n.progress(100.0, Some(100.0), None);
-        let sent = notes(&mut related.rx);
+        let sent = notes(related.receiver());
         let values: Vec<f64> = sent
             .iter()
             .map(|m| m["params"]["progress"].as_f64().unwrap())
@@ -383,7 +276,7 @@ mod tests {
         }
         let n = Notifier::new(Some(outlet), Some(&json!(7)), None);
         n.progress(1.0, None, None);
-        assert_eq!(notes(&mut related.rx)[0]["params"]["progressToken"], 7);
+        assert_eq!(notes(related.receiver())[0]["params"]["progressToken"], 7);
     }
 
     #[test]
@@ -393,7 +286,7 @@ mod tests {
         n.log(LogLevel::Info, None, json!("quiet"));
         n.log(LogLevel::Warning, Some("fixture"), json!("loud"));
         n.log(LogLevel::Emergency, None, json!({"k": 1}));
-        let sent = notes(&mut related.rx);
+        let sent = notes(related.receiver());
         assert_eq!(sent.len(), 2);
         assert_eq!(sent[0]["method"], "notifications/message");
         assert_eq!(
@@ -402,7 +295,7 @@ mod tests {
         );
         let none = Notifier::new(Some(outlet), None, None);
         none.log(LogLevel::Emergency, None, json!("x"));
-        assert!(notes(&mut related.rx).is_empty());
+        assert!(notes(related.receiver()).is_empty());
         SILENT.log(LogLevel::Emergency, None, json!("x"));
         SILENT.progress(1.0, None, None);
     }
@@ -414,7 +307,7 @@ mod tests {
         for i in 0..MAX_NOTES_PER_CALL + 10 {
             n.log(LogLevel::Info, None, json!(i));
         }
-        assert_eq!(notes(&mut related.rx).len(), MAX_NOTES_PER_CALL as usize);
+        assert_eq!(notes(related.receiver()).len(), MAX_NOTES_PER_CALL as usize);
     }
 
     #[test]

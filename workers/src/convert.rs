@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::ClientAddress;
-use mcp_edge_core::notify::{LiveBody, Started};
+use mcp_edge_core::transport::live::{LiveBody, Started};
 use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::McpApp;
 use serde_json::Value;

@@ -184,10 +184,10 @@ pub fn modern_code_status(jsonrpc_code: i64) -> Option<StatusCode> {
 impl McpApp {
     /// Readies `req` for a live reply: puts an outlet on it for the notifications a tool call sends
     /// (see [`crate::notify`]) and returns the receiving end, which runs the handling and says
-    /// whether the reply goes out whole or as a stream ([`crate::notify::Related::start`]).
-    pub fn live(&self, req: &mut Request<Bytes>) -> crate::notify::Related {
+    /// whether the reply goes out whole or as a stream ([`crate::transport::live::Related::start`]).
+    pub fn live(&self, req: &mut Request<Bytes>) -> crate::transport::live::Related {
         let head = self.with_cors(req.headers(), Reply::sse(Vec::new(), None));
-        let (outlet, related) = crate::notify::Related::new(head);
+        let (outlet, related) = crate::transport::live::Related::new(head);
         req.extensions_mut().insert(outlet);
         related
     }

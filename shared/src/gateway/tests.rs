@@ -737,8 +737,8 @@ fn live_post(h: &Harness, headers: &[(&str, &str)], body: Value) -> (String, Vec
     let mut req = post(headers, &body.to_string());
     let related = h.app.live(&mut req);
     let (head, rest) = match block_on(related.start(Box::pin(h.app.handle(req)))) {
-        crate::notify::Started::Whole(r) => (r, Vec::new()),
-        crate::notify::Started::Streaming(head, body) => {
+        crate::transport::live::Started::Whole(r) => (r, Vec::new()),
+        crate::transport::live::Started::Streaming(head, body) => {
             use futures_util::StreamExt as _;
             (head, block_on(body.into_stream().collect::<Vec<_>>()))
         }
