@@ -126,6 +126,7 @@ pub fn parse_connectors<S: AsRef<str>>(names: &[S]) -> Result<ConnectorSet, Stri
         jira: false,
         confluence: false,
         gitlab: false,
+        ..ConnectorSet::default()
     };
     for n in names.iter().map(|n| n.as_ref().trim().to_ascii_lowercase()) {
         match n.as_str() {
@@ -353,7 +354,10 @@ impl Settings {
         upstream_ca_files.extend(v.get(&table::SSL_CERT_FILE)?);
         Ok(Settings {
             gateway,
-            connectors: v.value(&table::CONNECTORS)?,
+            connectors: crate::connector::ConnectorSet {
+                pipeline_poll_ms: v.value(&table::GITLAB_PIPELINE_POLL)?,
+                ..v.value(&table::CONNECTORS)?
+            },
             test_tools: v.value(&table::TEST_TOOLS)?,
             upstream_ca_files,
             values: v,

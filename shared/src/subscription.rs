@@ -229,11 +229,27 @@ impl Listener {
 
     /// The acknowledgement, the stream's first frame.
     pub fn ack(&self) -> Bytes {
+        self.ack_with(Map::new())
+    }
+
+    /// The acknowledgement with more honoured filter entries (e.g. the Tasks extension's
+    /// `taskIds`).
+    pub fn ack_with(&self, extra: Map<String, Value>) -> Bytes {
+        let mut honoured = self.filter.to_json();
+        if let Value::Object(m) = &mut honoured {
+            m.extend(extra);
+        }
         frame(&json!({
             "jsonrpc": "2.0",
             "method": ACKNOWLEDGED,
-            "params": {"_meta": self.meta(), "notifications": self.filter.to_json()},
+            "params": {"_meta": self.meta(), "notifications": honoured},
         }))
+    }
+
+    /// A notification `method` with `params`, tagged with this subscription.
+    pub fn notification(&self, method: &str, mut params: Map<String, Value>) -> Bytes {
+        params.insert("_meta".into(), self.meta());
+        frame(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
     }
 
     /// The frames for what changed since the last look (only the types asked for), remembering
@@ -299,6 +315,8 @@ pub struct ListenHold {
     pub(crate) caller: crate::auth::Caller,
     pub(crate) version: String,
     pub(crate) lease: Option<ListenLease>,
+    /// The caller's tasks it watches for status changes (Tasks extension `taskIds`).
+    pub(crate) tasks: Option<crate::task::TaskWatch>,
     /// Interval between two looks at the caller's lists (ms).
     pub poll_ms: u64,
     /// Interval of keep-alive comments (ms).

@@ -447,6 +447,85 @@ impl TaskRecord {
     }
 }
 
+/// The notification a listen stream carries when a watched task changes status (SEP-2663 "Task
+/// Status Notifications": params are the `DetailedTask`, as `tasks/get` would answer then).
+pub const NOTIFICATION: &str = "notifications/tasks";
+
+/// Most task ids one `subscriptions/listen` request may name in `notifications.taskIds`: each is one
+/// store read per look, so this bounds a stream's reads (16 every [`POLL_INTERVAL_MS`] at most).
+pub const MAX_WATCHED: usize = 16;
+
+/// The tasks one listen stream watches for status changes, and what it saw of each last: the
+/// listen loop's change detection (a fingerprint compared on each look) applied to task records.
+#[derive(Debug, Clone, Default)]
+pub struct TaskWatch {
+    watched: Vec<(String, (TaskStatus, u32))>,
+    next_look: UnixMillis,
+}
+
+impl TaskWatch {
+    /// Reads `notifications.taskIds` of a listen request: `None` when absent, else at most
+    /// [`MAX_WATCHED`] task id strings (more, or another shape, is invalid params).
+    pub fn requested(params: Option<&Map<String, Value>>) -> Result<Option<Vec<String>>, String> {
+        let ids = params
+            .and_then(|p| p.get("notifications"))
+            .and_then(|n| n.get("taskIds"));
+        match ids {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) if a.len() <= MAX_WATCHED => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| "'notifications.taskIds' must hold task id strings".to_owned()),
+            Some(_) => Err(format!(
+                "'notifications.taskIds' must be an array of at most {MAX_WATCHED} task ids"
+            )),
+        }
+    }
+
+    /// Starts watching `rec` as it is now (the caller checked it may see it).
+    pub fn watch(&mut self, rec: &TaskRecord) {
+        if !self.watched.iter().any(|(id, _)| *id == rec.id) {
+            self.watched.push((rec.id.clone(), (rec.status, rec.round)));
+        }
+    }
+
+    /// The watched task ids (the acknowledgement's `taskIds`).
+    pub fn ids(&self) -> Vec<String> {
+        self.watched.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// Whether a look is due at `now` (at most one per [`POLL_INTERVAL_MS`], and none once every
+    /// watched task ended); a due look is booked.
+    pub fn due(&mut self, now: UnixMillis) -> bool {
+        if self.watched.is_empty() || now < self.next_look {
+            return false;
+        }
+        self.next_look = now + POLL_INTERVAL_MS;
+        true
+    }
+
+    /// Compares what the store holds for `id` now (`None`: gone, expired or not the caller's) with
+    /// what was seen: the `DetailedTask` params to notify when its status (or input round) changed.
+    /// A task that ended or went is no longer watched.
+    pub fn observe(&mut self, id: &str, now: Option<&TaskRecord>) -> Option<Value> {
+        let pos = self.watched.iter().position(|(w, _)| w == id)?;
+        let Some(rec) = now else {
+            self.watched.remove(pos);
+            return None;
+        };
+        let seen = (rec.status, rec.round);
+        let changed = self.watched[pos].1 != seen;
+        if rec.status.is_terminal() {
+            self.watched.remove(pos);
+        } else {
+            self.watched[pos].1 = seen;
+        }
+        changed.then(|| rec.detailed())
+    }
+}
+
 /// Whether the request's declared client capabilities include the extension.
 pub fn declared(capabilities: Option<&Map<String, Value>>) -> bool {
     capabilities
@@ -547,6 +626,42 @@ mod tests {
         assert!(r.detailed().get("result").is_none());
         assert!(!r.expired(60_999));
         assert!(r.expired(61_000));
+    }
+
+    #[test]
+    fn a_watch_reports_each_status_change_once_and_stops_at_the_end() {
+        let mut w = TaskWatch::default();
+        let mut r = rec();
+        w.watch(&r);
+        assert!(w.due(0) && !w.due(POLL_INTERVAL_MS - 1) && w.due(POLL_INTERVAL_MS));
+        assert_eq!(w.observe("t1", Some(&r)), None, "nothing changed");
+        r.ask(2_000, Map::new(), Value::Null);
+        assert_eq!(
+            w.observe("t1", Some(&r)).unwrap()["status"],
+            "input_required"
+        );
+        assert_eq!(w.observe("t1", Some(&r)), None, "reported once");
+        r.complete(3_000, json!({"content": []}));
+        let done = w.observe("t1", Some(&r)).unwrap();
+        assert_eq!(done["status"], "completed");
+        assert_eq!(done["result"], json!({"content": []}));
+        assert!(w.ids().is_empty(), "an ended task is no longer read");
+        assert!(!w.due(10 * POLL_INTERVAL_MS));
+        w.watch(&rec());
+        assert_eq!(w.observe("t1", None), None);
+        assert!(w.ids().is_empty(), "a vanished task is dropped");
+        let p = |v: Value| v.as_object().cloned();
+        assert_eq!(
+            TaskWatch::requested(p(json!({"notifications": {}})).as_ref()),
+            Ok(None)
+        );
+        assert!(
+            TaskWatch::requested(p(json!({"notifications": {"taskIds": [1]}})).as_ref()).is_err()
+        );
+        let many = vec!["x"; MAX_WATCHED + 1];
+        assert!(
+            TaskWatch::requested(p(json!({"notifications": {"taskIds": many}})).as_ref()).is_err()
+        );
     }
 
     #[test]

@@ -151,7 +151,7 @@ def test_every_tool_through_the_python_sdk(gateway, fakes):
         async with connect(gateway.url, headers_for(fakes)) as s:
                 tools = await all_tools(s)
                 connector_tools = {n for n in tools if re.match(r"^(jira|confluence|gitlab)_|create_branch_for_issue|comment_on_issue|analyze_and_fix_issue", n)}
-                assert len(connector_tools) == 87, sorted(connector_tools)
+                assert len(connector_tools) == 88, sorted(connector_tools)
                 for name in connector_tools:
                     t = tools[name]
                     assert t.output_schema and t.input_schema["type"] == "object"

@@ -43,7 +43,7 @@ CORE = {
 GITLAB_CORE = {n for n in CORE if n.startswith("gitlab_")}
 CI = {
     "gitlab_list_pipelines", "gitlab_get_pipeline", "gitlab_list_pipeline_jobs", "gitlab_get_job_log",
-    "gitlab_create_pipeline", "gitlab_retry_pipeline", "gitlab_cancel_pipeline",
+    "gitlab_create_pipeline", "gitlab_retry_pipeline", "gitlab_cancel_pipeline", "gitlab_wait_for_pipeline",
 }
 # One tool of each toolset not in the default set.
 OUTSIDE = CI | {"gitlab_get_merge_request_diffs", "gitlab_list_commits", "gitlab_list_labels", "gitlab_list_wiki_pages",

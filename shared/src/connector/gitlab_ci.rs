@@ -1,6 +1,6 @@
-//! GitLab CI/CD tools: pipelines (list, get, create, retry, cancel), the jobs of a pipeline, and a
-//! job's log read from its tail under a byte cap the platform client applies while reading, so a
-//! log of hundreds of MB is never held whole.
+//! GitLab CI/CD tools: pipelines (list, get, create, retry, cancel, wait for), the jobs of a
+//! pipeline, and a job's log read from its tail under a byte cap the platform client applies while
+//! reading, so a log of hundreds of MB is never held whole.
 
 use http::Method;
 use serde_json::{json, Value};
@@ -9,8 +9,10 @@ use super::gitlab::{list_page, list_schema, paging, project_id_schema, project_r
 use super::schema::{self, object};
 use super::{handler, opt, Args, ConnectorTool};
 use crate::credential::Service;
+use crate::port::BoxFuture;
 use crate::port::{BodyCap, Keep};
-use crate::tool::{ToolAnnotations, ToolContext, ToolFailure};
+use crate::tool::{TaskSupport, Tool, ToolAnnotations, ToolContext, ToolFailure, ToolOutput};
+use serde_json::Map;
 
 /// Default bytes of a job log returned (its tail): enough for the failing step of most jobs.
 const LOG_DEFAULT_BYTES: u64 = 64 * 1024;
@@ -401,4 +403,124 @@ async fn cancel_pipeline(ctx: &ToolContext<'_>, args: Args) -> Result<Value, Too
         number(&args, "pipelineId")?
     );
     pipeline_call(ctx, Method::POST, path, None).await
+}
+
+/// Default interval between two looks of `gitlab_wait_for_pipeline` (`MCP_EDGE_GITLAB_PIPELINE_POLL`):
+/// a CI pipeline takes minutes, and GitLab.com allows 2,000 authenticated API calls a minute per user.
+pub const DEFAULT_POLL_MS: u64 = 10_000;
+/// Shortest interval honoured, whatever the configuration says.
+const MIN_POLL_MS: u64 = 100;
+/// Most looks one wait makes, whatever the timeout and interval.
+const MAX_POLLS: u64 = 720;
+/// Default and longest wait (seconds); the longest equals the default task lifetime.
+const DEFAULT_WAIT_S: u64 = 600;
+const MAX_WAIT_S: u64 = 3_600;
+/// The statuses a pipeline does not leave by itself (doc/api/pipelines.md lists the statuses;
+/// `manual` waits for a person).
+const FINISHED: [&str; 5] = ["success", "failed", "canceled", "skipped", "manual"];
+
+/// `gitlab_wait_for_pipeline`: looks at a pipeline every `MCP_EDGE_GITLAB_PIPELINE_POLL` until it
+/// finishes, bounded by `timeoutSeconds` and [`MAX_POLLS`]. A long connector operation, so it runs as
+/// a task for clients that declare the Tasks extension (`execution.taskSupport: optional`); a
+/// `tasks/cancel` drops the waiting future, so no look follows it.
+pub struct PipelineWait {
+    /// The definition, needed credentials and toolset (its handler, one look, is not used).
+    inner: ConnectorTool,
+    poll_ms: u64,
+}
+
+impl PipelineWait {
+    /// The tool, looking every `poll_ms` (at least [`MIN_POLL_MS`]).
+    pub fn new(poll_ms: u64) -> Self {
+        let inner = ConnectorTool::new(
+            "gitlab_wait_for_pipeline",
+            "Wait for a pipeline",
+            "Wait until a CI/CD pipeline finishes (success, failed, canceled, skipped or manual) and return it. Runs as a task when the client supports tasks; otherwise the call waits.",
+            GITLAB,
+            ToolAnnotations::read_only(),
+            schema::input(
+                &[
+                    ("projectId", project_id_schema()),
+                    pipeline_id(),
+                    (
+                        "timeoutSeconds",
+                        schema::int("Longest wait in seconds (default 600)", 1, MAX_WAIT_S),
+                    ),
+                ],
+                &["projectId", "pipelineId"],
+            ),
+            object(
+                &[
+                    ("pipeline", pipeline_schema()),
+                    ("looks", json!({"type": "integer", "description": "GitLab reads made"})),
+                ],
+                &["pipeline", "looks"],
+            ),
+            handler!(get_pipeline),
+        );
+        PipelineWait {
+            inner,
+            poll_ms: poll_ms.max(MIN_POLL_MS),
+        }
+    }
+}
+
+impl Tool for PipelineWait {
+    fn def(&self) -> &crate::tool::ToolDef {
+        self.inner.def()
+    }
+
+    fn toolset(&self) -> Option<super::toolset::Toolset> {
+        self.inner.toolset()
+    }
+
+    fn available(&self, credentials: &crate::credential::Credentials) -> bool {
+        self.inner.available(credentials)
+    }
+
+    fn task_support(&self) -> TaskSupport {
+        TaskSupport::Optional
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext<'a>,
+        args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
+        Box::pin(wait_for_pipeline(ctx, Args(args), self.poll_ms))
+    }
+}
+
+async fn wait_for_pipeline(
+    ctx: &ToolContext<'_>,
+    args: Args,
+    poll_ms: u64,
+) -> Result<ToolOutput, ToolFailure> {
+    let id = number(&args, "pipelineId")?;
+    let path = format!("/projects/{}/pipelines/{id}", project(&args)?);
+    let wait_ms = args
+        .opt_u64("timeoutSeconds")
+        .unwrap_or(DEFAULT_WAIT_S)
+        .min(MAX_WAIT_S)
+        * 1_000;
+    let looks = (wait_ms / poll_ms).clamp(1, MAX_POLLS);
+    let mut status = String::new();
+    for n in 1..=looks {
+        let p = pipeline_call(ctx, Method::GET, path.clone(), None).await?;
+        status = p["status"].as_str().unwrap_or_default().to_owned();
+        if FINISHED.contains(&status.as_str()) {
+            return Ok(ToolOutput::Structured(json!({"pipeline": p, "looks": n})));
+        }
+        match ctx.sleeper {
+            Some(s) if n < looks => s.sleep(poll_ms).await,
+            _ => {
+                return Err(ToolFailure::new(format!(
+                    "pipeline {id} is still {status} after {n} looks; call again to keep waiting"
+                )))
+            }
+        }
+    }
+    Err(ToolFailure::new(format!(
+        "pipeline {id} is still {status}; call again to keep waiting"
+    )))
 }

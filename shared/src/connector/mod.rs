@@ -105,6 +105,8 @@ pub struct ConnectorSet {
     pub confluence: bool,
     /// GitLab tools.
     pub gitlab: bool,
+    /// Interval between two looks of `gitlab_wait_for_pipeline` (ms, `MCP_EDGE_GITLAB_PIPELINE_POLL`).
+    pub pipeline_poll_ms: u64,
 }
 
 impl Default for ConnectorSet {
@@ -113,6 +115,7 @@ impl Default for ConnectorSet {
             jira: true,
             confluence: true,
             gitlab: true,
+            pipeline_poll_ms: gitlab_ci::DEFAULT_POLL_MS,
         }
     }
 }
@@ -144,6 +147,9 @@ pub fn register(registry: &mut Registry, set: ConnectorSet) {
     }
     for t in tools {
         registry.add_tool(Arc::new(t));
+    }
+    if set.gitlab {
+        registry.add_tool(Arc::new(gitlab_ci::PipelineWait::new(set.pipeline_poll_ms)));
     }
     registry.add_resources(Arc::new(resources::ConnectorResources { set }));
 }

@@ -219,7 +219,7 @@ fn tools_need_their_services() {
         .filter(|t| t.available(&only_gitlab))
         .map(|t| t.def().name.as_str())
         .collect();
-    assert_eq!(offered.len(), 42);
+    assert_eq!(offered.len(), 43);
     assert!(offered.iter().all(|n| n.starts_with("gitlab_")));
     assert!(registry
         .tools()
@@ -1129,4 +1129,88 @@ fn merge_request_line_comments_send_gitlab_positions() {
     let bad = json!({"projectId": 1, "mergeRequestIid": 1, "body": "x", "position": {
         "baseSha": "7b5c3cc", "startSha": "7b5c3cc", "headSha": "a1b2c3d", "newPath": "a"}});
     assert_eq!(v.first_violation(&bad).unwrap().instance_path, "/position");
+}
+
+/// A sleeper that records the intervals asked for and returns at once.
+#[derive(Default)]
+struct Naps(Mutex<Vec<u64>>);
+
+impl crate::port::Sleeper for Naps {
+    fn sleep(&self, ms: u64) -> crate::port::BoxFuture<'_, ()> {
+        self.0.lock().unwrap().push(ms);
+        Box::pin(async {})
+    }
+}
+
+#[test]
+fn the_pipeline_wait_polls_at_the_configured_interval_until_the_pipeline_finishes() {
+    let wait = |statuses: &[&str], args: Value, poll_ms: u64, sleeps: bool| {
+        let client = Arc::new(Scripted::default());
+        *client.answers.lock().unwrap() = statuses
+            .iter()
+            .map(|s| (200, vec![], json!({"id": 7, "status": s, "ref": "main"})))
+            .collect();
+        let services = UpstreamServices::new(
+            UpstreamConfig::default(),
+            Arc::new(SharedClient(client.clone())),
+            None,
+        );
+        let creds = creds();
+        let up = services.for_call(&creds, 0);
+        let naps = Naps::default();
+        let ctx = ToolContext {
+            credentials: &creds,
+            upstream: &up,
+            now: 0,
+            caller: "test",
+            client: None,
+            client_capabilities: None,
+            input: None,
+            sleeper: sleeps.then_some(&naps as &dyn crate::port::Sleeper),
+        };
+        let tool = gitlab_ci::PipelineWait::new(poll_ms);
+        assert_eq!(tool.task_support(), crate::tool::TaskSupport::Optional);
+        let Value::Object(map) = args else { panic!() };
+        let out = block_on(tool.call(&ctx, map)).map_err(|f| f.message);
+        let seen = client.seen.lock().unwrap().clone();
+        let naps = naps.0.lock().unwrap().clone();
+        (out, seen, naps)
+    };
+    let (out, seen, naps) = wait(
+        &["pending", "running", "running", "success"],
+        json!({"projectId": 1, "pipelineId": 7}),
+        250,
+        true,
+    );
+    let Ok(crate::tool::ToolOutput::Structured(v)) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (v["pipeline"]["status"].as_str(), v["looks"].as_u64()),
+        (Some("success"), Some(4))
+    );
+    assert_eq!(naps, vec![250; 3], "one configured nap between two looks");
+    assert!(
+        seen.iter()
+            .all(|s| s.0 == "GET"
+                && s.1 == "https://gl.example.com/sub/api/v4/projects/1/pipelines/7")
+    );
+    // Bounded: `timeoutSeconds` / interval looks, then a tool error; never below the 100 ms floor.
+    let (out, seen, naps) = wait(
+        &["running"; 10],
+        json!({"projectId": 1, "pipelineId": 7, "timeoutSeconds": 1}),
+        10,
+        true,
+    );
+    assert!(out.unwrap_err().contains("still running after 10 looks"));
+    assert_eq!((seen.len(), naps), (10, vec![100; 9]));
+    // Without timers (no platform sleeper) it looks once.
+    let (out, seen, _) = wait(
+        &["running"],
+        json!({"projectId": 1, "pipelineId": 7}),
+        250,
+        false,
+    );
+    assert!(out.unwrap_err().contains("after 1 looks"));
+    assert_eq!(seen.len(), 1);
 }

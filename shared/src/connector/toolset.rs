@@ -222,6 +222,7 @@ pub static TABLE: &[(&str, Toolset)] = &[
     ("gitlab_create_pipeline", Toolset::GitlabCi),
     ("gitlab_retry_pipeline", Toolset::GitlabCi),
     ("gitlab_cancel_pipeline", Toolset::GitlabCi),
+    ("gitlab_wait_for_pipeline", Toolset::GitlabCi),
     // gitlab_mr
     ("gitlab_get_merge_request_diffs", Toolset::GitlabMr),
     ("gitlab_list_merge_request_discussions", Toolset::GitlabMr),

@@ -75,20 +75,23 @@ impl McpApp {
         };
         let filter = Filter::parse(params)?;
         let facts = self.facts(headers, caller.clone());
+        let tasks = self.watch_tasks(&facts, params).await?;
         let lease = self.open_listen_lease(&caller, facts.now).await?;
         let epochs = self.registry.epochs.current().await;
         let digest = self.listen_digest(&facts, version, epochs);
         let listener = Listener::new(id.clone(), filter, digest);
+        let honoured = crate::gateway::tasks::acknowledged(tasks.as_ref());
         let hold = ListenHold {
             headers: headers.clone(),
             caller,
             version: version.to_owned(),
             lease,
+            tasks,
             poll_ms,
             keepalive_ms: self.config.keepalive_ms,
             listener,
         };
-        let mut reply = Reply::sse(vec![hold.listener.ack()], None);
+        let mut reply = Reply::sse(vec![hold.listener.ack_with(honoured)], None);
         reply.listen = Some(Box::new(hold));
         Ok(reply)
     }
@@ -204,7 +207,9 @@ impl McpApp {
         self.refresh_bridge(facts.now).await;
         let epochs = self.registry.epochs.current().await;
         let now = self.listen_digest(&facts, &hold.version, epochs);
-        hold.listener.observe(now)
+        let mut frames = hold.listener.observe(now);
+        frames.extend(self.look_at_tasks(hold, &facts).await);
+        frames
     }
 
     /// The state machine of a held listen stream: `frames` first (the acknowledgement), then a poll

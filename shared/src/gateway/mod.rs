@@ -27,7 +27,7 @@ pub mod seed;
 mod sessions;
 mod stdio;
 mod streamable;
-mod tasks;
+pub(crate) mod tasks;
 mod websocket;
 
 use std::collections::HashMap;

@@ -85,7 +85,83 @@ fn record_outcome(
     }
 }
 
+/// The acknowledgement's `taskIds`: the watched tasks, when the listener asked for some.
+pub(crate) fn acknowledged(watch: Option<&task::TaskWatch>) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(w) = watch {
+        m.insert("taskIds".into(), json!(w.ids()));
+    }
+    m
+}
+
 impl McpApp {
+    /// The tasks a `subscriptions/listen` request asks to hear about (`notifications.taskIds`):
+    /// only the caller's own, unexpired ones are watched (another caller's id is left out of the
+    /// acknowledgement, as an unknown one is). Asking without declaring the extension is refused
+    /// (SEP-2663); a gateway that serves no tasks honours none.
+    pub(crate) async fn watch_tasks(
+        &self,
+        facts: &super::RequestFacts,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Option<task::TaskWatch>, McpError> {
+        let bad = |why: String| McpError::InvalidParams(format!("Invalid params: {why}"));
+        let Some(ids) = task::TaskWatch::requested(params).map_err(bad)? else {
+            return Ok(None);
+        };
+        if !task::declared(declared_capabilities(params)) {
+            return Err(McpError::MissingClientExtension(task::EXTENSION.into()));
+        }
+        let Some(store) = &self.tasks else {
+            return Ok(None);
+        };
+        let mut watch = task::TaskWatch::default();
+        for id in ids {
+            if let Some(rec) = self.own_task(store.as_ref(), facts, &id).await? {
+                watch.watch(&rec);
+            }
+        }
+        Ok(Some(watch))
+    }
+
+    /// A task record `facts`' caller may see and that has not expired, else `None`.
+    async fn own_task(
+        &self,
+        store: &dyn TaskStore,
+        facts: &super::RequestFacts,
+        id: &str,
+    ) -> Result<Option<TaskRecord>, McpError> {
+        let rec = store.load(id).await?;
+        Ok(rec.filter(|r| {
+            r.visible_to(&facts.caller.owner, facts.fingerprint.as_deref()) && !r.expired(facts.now)
+        }))
+    }
+
+    /// One look at a listen stream's watched tasks (at most one per [`POLL_INTERVAL_MS`], one
+    /// store read per task still running): a `notifications/tasks` frame for each whose status
+    /// changed since the last look. A read that fails is skipped (looked at again next time).
+    pub(crate) async fn look_at_tasks(
+        &self,
+        hold: &mut crate::subscription::ListenHold,
+        facts: &super::RequestFacts,
+    ) -> Vec<bytes::Bytes> {
+        let (Some(watch), Some(store)) = (hold.tasks.as_mut(), self.tasks.as_ref()) else {
+            return Vec::new();
+        };
+        if !watch.due(facts.now) {
+            return Vec::new();
+        }
+        let mut frames = Vec::new();
+        for id in watch.ids() {
+            let Ok(now) = self.own_task(store.as_ref(), facts, &id).await else {
+                continue;
+            };
+            if let Some(Value::Object(detailed)) = watch.observe(&id, now.as_ref()) {
+                frames.push(hold.listener.notification(task::NOTIFICATION, detailed));
+            }
+        }
+        frames
+    }
+
     /// Serves tasks from `store`: the extension is advertised, task-supporting tools run as tasks
     /// for clients that declare it, and the platform must run each [`crate::transport::Reply::tasks`]
     /// job with [`McpApp::run_task`]. Records live `MCP_EDGE_TASK_TTL` from creation.
@@ -559,6 +635,76 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("f.txt"));
+    }
+
+    #[test]
+    fn a_listen_stream_hears_its_own_tasks_change_status_only() {
+        let (app, clock, tasks) = app();
+        let app = app.with_listen(crate::subscription::DEFAULT_POLL_MS);
+        let mut r = block_on(app.handle(request(
+            "tools/call",
+            Some("slow_compute"),
+            json!({"name": "slow_compute", "arguments": {"seconds": 0}}),
+            with_tasks(),
+        )));
+        let mine = body(&r)["result"]["taskId"].as_str().unwrap().to_owned();
+        let job = r.tasks.remove(0);
+        let mut other = block_on(tasks.load(&mine)).unwrap().unwrap();
+        other.id = "someone-elses".into();
+        other.owner = "key:other".into();
+        block_on(tasks.save(&other, None)).unwrap();
+        let listen = |caps: Value| {
+            block_on(app.handle(request(
+                crate::subscription::METHOD,
+                None,
+                json!({"notifications": {"taskIds": [mine, "someone-elses", "unknown"]}}),
+                caps,
+            )))
+        };
+        let refused = listen(json!({}));
+        assert_eq!(
+            body(&refused)["error"]["code"],
+            -32021,
+            "taskIds need the extension"
+        );
+        let mut reply = listen(with_tasks());
+        let mut hold = reply.listen.take().expect("a listen stream");
+        let ReplyBody::Sse { frames, .. } = reply.response.body() else {
+            panic!("an SSE body");
+        };
+        let data = |b: &Bytes| -> Value {
+            let s = std::str::from_utf8(b).unwrap();
+            serde_json::from_str(s.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap()
+        };
+        let ack = data(&frames[0]);
+        assert_eq!(ack["params"]["notifications"]["taskIds"], json!([mine]));
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "nothing changed"
+        );
+        block_on(app.run_task(job));
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "at most one look per poll interval"
+        );
+        clock.0.fetch_add(POLL_INTERVAL_MS, Ordering::SeqCst);
+        let frames = block_on(app.listen_poll(&mut hold));
+        assert_eq!(frames.len(), 1);
+        let n = data(&frames[0]);
+        assert_eq!(n["method"], task::NOTIFICATION);
+        assert_eq!(n["params"]["taskId"], json!(mine));
+        assert_eq!(n["params"]["status"], "completed");
+        assert!(n["params"]["result"]["content"].is_array());
+        assert!(n["params"].get("resultType").is_none());
+        assert_eq!(
+            n["params"]["_meta"][crate::subscription::META_SUBSCRIPTION_ID],
+            1
+        );
+        clock.0.fetch_add(POLL_INTERVAL_MS, Ordering::SeqCst);
+        assert!(
+            block_on(app.listen_poll(&mut hold)).is_empty(),
+            "reported once"
+        );
     }
 
     #[test]

@@ -845,6 +845,15 @@ pub static CONNECTORS: Setting<crate::connector::ConnectorSet> = Setting::new(
 .list(',')
 .default("jira,confluence,gitlab")
 .group(Group::Upstream);
+/// `--gitlab-pipeline-poll`.
+pub static GITLAB_PIPELINE_POLL: Setting<u64> = Setting::new(
+    "MCP_EDGE_GITLAB_PIPELINE_POLL",
+    parse_duration_ms,
+    "how often `gitlab_wait_for_pipeline` asks GitLab for the pipeline's status (at least 100ms)",
+)
+.flag("gitlab-pipeline-poll")
+.default("10s")
+.group(Group::Upstream);
 /// `--toolsets`.
 pub static TOOLSETS: Setting<crate::connector::toolset::Toolsets> = Setting::new(
     "MCP_EDGE_TOOLSETS",
@@ -1112,6 +1121,7 @@ pub static ALL: &[&dyn AnySetting] = &[
     &ALLOW_UNAUTHENTICATED,
     &FINGERPRINT_KEY,
     &CONNECTORS,
+    &GITLAB_PIPELINE_POLL,
     &TOOLSETS,
     &UPSTREAM_ALLOWLIST,
     &UPSTREAM_ALLOW_HTTP,
