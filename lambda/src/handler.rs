@@ -17,6 +17,7 @@ use mcp_edge_core::gateway::{ClientAddress, ListenHold};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::port::UnixMillis;
 use mcp_edge_core::transport::hold::Closed;
+use mcp_edge_core::transport::live::{LiveBody, Started};
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
 use mcp_edge_native::held::{drive, FrameSource, OutboxSource};
@@ -91,13 +92,23 @@ pub async fn handle(
     streaming: bool,
 ) -> Result<http::Response<StreamedBody>, Infallible> {
     let deadline = req.lambda_context_ref().map(|c| c.deadline);
-    let core = to_core(req, &gw.base_path);
+    let mut core = to_core(req, &gw.base_path);
     let path = core.uri().path().trim_end_matches('/').to_owned();
     if path.ends_with("/ws") {
         return Ok(whole(ws_refusal()));
     }
     let started = std::time::Instant::now();
-    let mut reply = gw.app.handle(core).await;
+    // A tool call that sends notifications answers with an event stream that carries them as they
+    // come (the core decides; see `mcp_edge_core::notify`).
+    let related = gw.app.live(&mut core);
+    let app = gw.app.clone();
+    let mut reply = match related
+        .start(Box::pin(async move { app.handle(core).await }))
+        .await
+    {
+        Started::Whole(reply) => reply,
+        Started::Streaming(head, body) => return Ok(live(&gw, head, body, streaming).await),
+    };
     // Tasks extension: the work runs on this execution environment's runtime after the reply. On AWS
     // it only advances while the environment is not frozen (during this or later invocations); a
     // task whose runner stops renewing its claim reads as failed (see README, "Tasks").
@@ -148,6 +159,39 @@ pub async fn handle(
             Ok(whole(reply))
         }
     }
+}
+
+/// A reply whose tool call sends notifications before its answer: with `streaming`, the head's
+/// frames and then the call's as they come (the span export is flushed once the answer is out);
+/// a buffered invocation collects them all first and sends the reply whole.
+async fn live(
+    gw: &Gateway,
+    head: Reply,
+    body: LiveBody<'static>,
+    streaming: bool,
+) -> http::Response<StreamedBody> {
+    use futures_util::StreamExt as _;
+    let (parts, first) = head.response.into_parts();
+    let first = match first {
+        ReplyBody::Sse { frames, .. } => frames,
+        _ => Vec::new(),
+    };
+    let exporter = gw.exporter.clone();
+    let flushed = futures_util::stream::once(async move {
+        if let Some(exporter) = exporter {
+            exporter.flush().await;
+        }
+    })
+    .filter_map(|()| async { None::<Bytes> });
+    let frames = futures_util::stream::iter(first)
+        .chain(body.into_stream())
+        .chain(flushed);
+    if !streaming {
+        let all: Vec<Bytes> = frames.collect().await;
+        return http::Response::from_parts(parts, full(Bytes::from(all.concat())));
+    }
+    let frames = frames.map(|b| Ok::<_, Infallible>(http_body::Frame::data(b)));
+    http::Response::from_parts(parts, StreamBody::new(frames).boxed_unsync())
 }
 
 /// The answer to `/ws`: 426, as Lambda Function URLs carry no WebSocket.

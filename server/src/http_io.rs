@@ -102,6 +102,28 @@ pub(crate) fn into_response(state: &AppState, mut reply: Reply) -> Response {
     Response::from_parts(parts, body)
 }
 
+/// A reply whose tool call sends notifications before its answer: the head (status, headers, the
+/// frames so far), then the call's frames as they come, until its answer; a server shutting down
+/// ends the stream.
+pub(crate) fn live_response(
+    state: &AppState,
+    head: Reply,
+    body: mcp_edge_core::transport::live::LiveBody<'static>,
+) -> Response {
+    use futures_util::StreamExt as _;
+    let (parts, first) = head.response.into_parts();
+    let first = match first {
+        ReplyBody::Sse { frames, .. } => frames,
+        _ => Vec::new(),
+    };
+    let state = state.clone();
+    let frames = futures_util::stream::iter(first)
+        .chain(body.into_stream())
+        .take_until(async move { state.cancelled().await })
+        .map(Ok::<_, std::io::Error>);
+    Response::from_parts(parts, Body::from_stream(frames))
+}
+
 /// A `subscriptions/listen` body: the acknowledgement, then what the core's look at the caller's
 /// lists finds every poll, and keep-alives, until the client leaves or the server shuts down (then
 /// the subscription's closing result is the last frame).

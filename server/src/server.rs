@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 
-use crate::http_io::{body_refusal, client_address, into_response, read_body};
+use crate::http_io::{body_refusal, client_address, into_response, live_response, read_body};
 use crate::state::AppState;
 use crate::stdio;
 use crate::wsock;
+use mcp_edge_core::transport::live::Started;
 
 /// The router: `/ws` upgrades to WebSocket; `/servers/…`, the REST API (`/sessions`, `/tools/…`,
 /// `/events/…`), `/console` and `/stats` serve bridged stdio servers; everything else goes to the core.
@@ -89,10 +90,19 @@ async fn core_handler(State(state): State<AppState>, req: Request) -> Response {
             if let Some(c) = client {
                 parts.extensions.insert(c);
             }
-            let core_req = http::Request::from_parts(parts, bytes.clone());
-            tokio::select! {
-                reply = state.app.handle(core_req) => reply,
-                _ = state.cancelled() => state.app.shutdown_reply(&bytes),
+            let mut core_req = http::Request::from_parts(parts, bytes.clone());
+            // A tool call that sends notifications answers with an event stream that carries them
+            // as they come (the core decides; see `mcp_edge_core::notify`).
+            let related = state.app.live(&mut core_req);
+            let app = state.app.clone();
+            let handled = Box::pin(async move { app.handle(core_req).await });
+            let started = tokio::select! {
+                started = related.start(handled) => started,
+                _ = state.cancelled() => Started::Whole(state.app.shutdown_reply(&bytes)),
+            };
+            match started {
+                Started::Whole(reply) => reply,
+                Started::Streaming(head, body) => return live_response(&state, head, body),
             }
         }
         Err(e) => body_refusal(&e),

@@ -29,6 +29,7 @@ pub mod gateway;
 pub mod mailbox;
 pub mod metrics;
 pub mod mrtr;
+pub mod notify;
 pub mod otel;
 pub mod outbox;
 pub mod policy;

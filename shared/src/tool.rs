@@ -108,6 +108,9 @@ pub struct ToolContext<'a> {
     pub input: Option<&'a InputRound>,
     /// Timers, for tools that wait (polling a CI pipeline); `None` where the platform has none.
     pub sleeper: Option<&'a dyn crate::port::Sleeper>,
+    /// Progress and log notifications to the client during the call ([`crate::notify::SILENT`]
+    /// where nothing can carry them).
+    pub notify: &'a crate::notify::Notifier,
 }
 
 impl ToolContext<'_> {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use mcp_edge_core::error::McpError;
 use mcp_edge_core::gateway::ClientAddress;
+use mcp_edge_core::transport::live::{LiveBody, Started};
 use mcp_edge_core::transport::{Reply, ReplyBody};
 use mcp_edge_core::McpApp;
 use serde_json::Value;
@@ -116,6 +117,39 @@ pub fn to_worker_response(
             None => builder.fixed(frames.concat()),
         },
     })
+}
+
+/// Runs the core on `core`. A tool call that sends notifications before its answer is answered with
+/// an event stream carrying them and then the answer (the core decides; see `mcp_edge_core::notify`):
+/// that response is the `Err` side, to send as it is. The Worker buffers it: under `wrangler dev` a
+/// response stream whose call still waited on a timer after the first event stalled there, so the
+/// call finishes inside the handler and the events go out together.
+pub async fn handle_live(
+    app: &Rc<McpApp>,
+    mut core: http::Request<Bytes>,
+) -> Result<Reply, worker::Result<Response>> {
+    let related = app.live(&mut core);
+    let handler = app.clone();
+    let handled = Box::pin(async move { handler.handle(core).await });
+    match related.start(handled).await {
+        Started::Whole(reply) => Ok(reply),
+        Started::Streaming(head, body) => Err(live_response(head, body).await),
+    }
+}
+
+/// A reply with notifications: the head's frames, then the rest of the call's, sent whole.
+async fn live_response(head: Reply, body: LiveBody<'static>) -> worker::Result<Response> {
+    let headers = headers_of(&head)?;
+    let status = head.status().as_u16();
+    let mut frames = match head.response.into_body() {
+        ReplyBody::Sse { frames, .. } => frames,
+        _ => Vec::new(),
+    };
+    frames.extend(body.into_stream().collect::<Vec<_>>().await);
+    Ok(ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(frames.concat()))
 }
 
 /// Writes a `subscriptions/listen` reply: its acknowledgement, then the stream the isolate holds

@@ -14,7 +14,7 @@ use serde_json::json;
 use worker::{event, Context, Env, Request, Response};
 
 use crate::convert::{
-    listen_response, to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER,
+    handle_live, listen_response, to_core, to_worker, to_worker_response, ASSIGNED_SESSION_HEADER,
 };
 use crate::limit_object::{DoLeaseLedger, DoRateLimiter};
 use crate::ports::{ConsoleAudit, DelaySleeper, FetchClient, JsClock, JsEntropy, NoSessions};
@@ -134,7 +134,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     let name = match session_route(&core) {
         SessionRoute::Stateless => {
-            let mut reply = app.handle(core).await;
+            let mut reply = match handle_live(&app, core).await {
+                Ok(reply) => reply,
+                Err(streamed) => return streamed,
+            };
             // Tasks extension: the work continues after the response, for as long as the runtime
             // lets `waitUntil` run (README, "Tasks").
             for job in reply.tasks.drain(..) {

@@ -20,7 +20,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::convert::{to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
+use crate::convert::{handle_live, to_core, to_worker_response, ASSIGNED_SESSION_HEADER};
 use crate::entry::{build_app, config_error, env_lookup, CONTRACT_PATH};
 use crate::ports::{DoSessionStore, JsClock};
 use crate::streams::StreamHub;
@@ -222,7 +222,10 @@ impl DurableObject for SessionObject {
                     .await;
             }
         }
-        let reply = app.handle(core).await;
+        let reply = match handle_live(&app, core).await {
+            Ok(reply) => reply,
+            Err(streamed) => return streamed,
+        };
         for d in &reply.deliveries {
             self.hub.deliver(d);
         }

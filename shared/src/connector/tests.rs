@@ -109,6 +109,7 @@ fn run(name: &str, args: Value, answers: Vec<Answer>) -> (Result<Value, String>,
         client_capabilities: None,
         input: None,
         sleeper: None,
+        notify: &crate::notify::SILENT,
     };
     let all: Vec<ConnectorTool> = jira::tools()
         .into_iter()
@@ -1166,6 +1167,7 @@ fn the_pipeline_wait_polls_at_the_configured_interval_until_the_pipeline_finishe
             client_capabilities: None,
             input: None,
             sleeper: sleeps.then_some(&naps as &dyn crate::port::Sleeper),
+            notify: &crate::notify::SILENT,
         };
         let tool = gitlab_ci::PipelineWait::new(poll_ms);
         assert_eq!(tool.task_support(), crate::tool::TaskSupport::Optional);

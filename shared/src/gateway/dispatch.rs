@@ -13,6 +13,7 @@ use futures_util::future::{select, Either};
 use crate::audit::AuditRecord;
 use crate::error::McpError;
 use crate::mrtr;
+use crate::notify::{LogLevel, Notifier};
 use crate::protocol::{
     self, HANDSHAKE_VERSIONS, META_CLIENT_CAPABILITIES, META_SERVER_INFO, MODERN_VERSIONS,
 };
@@ -92,18 +93,6 @@ fn not_run(name: &str, confirmation: Confirmation) -> Value {
     json!({"content": [{"type": "text", "text": format!("{name} was not run: {why}")}], "isError": true})
 }
 
-/// Log levels accepted by `logging/setLevel` (RFC 5424 names).
-const LOG_LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
 /// The request-wide context of one dispatched call.
 pub(crate) struct Call<'a> {
     /// Protocol version in force.
@@ -120,6 +109,8 @@ pub(crate) struct Call<'a> {
     /// The request's headers, where its work may outlive it (a 2026-07-28 request starting or
     /// resuming a task rebuilds its facts from them when it runs).
     pub headers: Option<&'a http::HeaderMap>,
+    /// The session's `logging/setLevel` (2025 Streamable HTTP sessions; `None`: never set).
+    pub log_level: Option<&'a str>,
 }
 
 /// What a dispatched request produced.
@@ -272,6 +263,7 @@ fn plain_context<'a>(
         client_capabilities: None,
         input: None,
         sleeper,
+        notify: &crate::notify::SILENT,
     }
 }
 
@@ -361,6 +353,40 @@ impl McpApp {
         outcome
     }
 
+    /// The notifier of a tool call: the request's outlet when its reply can stream, its
+    /// `progressToken`, and the log level in force (2026-07-28: the request's own `_meta` level, none
+    /// meaning no log messages; a 2025 session: its `logging/setLevel`, else
+    /// [`crate::notify::DEFAULT_SESSION_LOG_LEVEL`]). An unknown 2026-07-28 level is invalid params.
+    fn notifier(
+        &self,
+        call: &Call<'_>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Notifier, McpError> {
+        let meta = params.and_then(|p| p.get("_meta"));
+        let floor = if call.modern {
+            match meta.and_then(|m| m.get(protocol::META_LOG_LEVEL)) {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_str().and_then(LogLevel::parse).ok_or_else(|| {
+                    McpError::InvalidParams(format!(
+                        "Invalid params: _meta '{}' must be one of debug, info, notice, warning, error, critical, alert, emergency",
+                        protocol::META_LOG_LEVEL
+                    ))
+                })?),
+            }
+        } else {
+            Some(
+                call.log_level
+                    .and_then(LogLevel::parse)
+                    .unwrap_or(crate::notify::DEFAULT_SESSION_LOG_LEVEL),
+            )
+        };
+        Ok(Notifier::new(
+            call.facts.related.clone(),
+            meta.and_then(|m| m.get("progressToken")),
+            floor,
+        ))
+    }
+
     async fn dispatch_in(
         &self,
         call: &Call<'_>,
@@ -398,7 +424,7 @@ impl McpApp {
             "prompts/get" => Outcome::of(self.get_prompt(call, params, trace.as_ref()).await),
             "completion/complete" => Outcome::of(self.complete(params)),
             "logging/setLevel" => match str_param(params, "level") {
-                Ok(level) if LOG_LEVELS.contains(&level) => Outcome {
+                Ok(level) if LogLevel::parse(level).is_some() => Outcome {
                     result: Ok(json!({})),
                     set_log_level: Some(level.to_owned()),
                     ..Outcome::of(Ok(json!({})))
@@ -689,6 +715,10 @@ impl McpApp {
                 }
             }
         }
+        let notify = match self.notifier(call, params) {
+            Ok(n) => n,
+            Err(e) => return Outcome::of(Err(e)),
+        };
         let ctx = ToolContext {
             credentials: creds,
             upstream: &upstream,
@@ -698,6 +728,7 @@ impl McpApp {
             client_capabilities: capabilities,
             input: input.as_ref(),
             sleeper: self.sleeper.as_deref(),
+            notify: &notify,
         };
         let run = std::pin::pin!(async {
             // A 2025 session with a stream to the client: an `input_required` answer is fulfilled

@@ -154,6 +154,7 @@ impl McpApp {
             session: None,
             client_capabilities: None,
             headers: None,
+            log_level: None,
         };
         let all = |key: &str, list: &ListPage<'_>| {
             let mut items = Vec::new();

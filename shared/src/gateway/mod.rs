@@ -149,6 +149,9 @@ pub(crate) struct RequestFacts {
     pub deployment: crate::upstream::RequestedDeployment,
     /// The W3C trace context of the request's headers (`None`: none, malformed, or tracing off).
     pub trace: Option<crate::otel::TraceContext>,
+    /// Where a tool call's notifications go: the request's outlet, when its reply can stream
+    /// (a single request on `POST /mcp` from a client that accepts `text/event-stream`).
+    pub related: Option<crate::notify::Outlet>,
 }
 
 impl McpApp {
@@ -414,6 +417,7 @@ impl McpApp {
             assigned_session: None,
             deployment: crate::upstream::RequestedDeployment::from_headers(headers),
             trace: self.tracer.incoming(headers),
+            related: None,
         }
     }
 }

@@ -182,6 +182,16 @@ pub fn modern_code_status(jsonrpc_code: i64) -> Option<StatusCode> {
 }
 
 impl McpApp {
+    /// Readies `req` for a live reply: puts an outlet on it for the notifications a tool call sends
+    /// (see [`crate::notify`]) and returns the receiving end, which runs the handling and says
+    /// whether the reply goes out whole or as a stream ([`crate::transport::live::Related::start`]).
+    pub fn live(&self, req: &mut Request<Bytes>) -> crate::transport::live::Related {
+        let head = self.with_cors(req.headers(), Reply::sse(Vec::new(), None));
+        let (outlet, related) = crate::transport::live::Related::new(head);
+        req.extensions_mut().insert(outlet);
+        related
+    }
+
     pub(crate) async fn streamable(&self, req: Request<Bytes>) -> Reply {
         if let Err(e) = self.config.origins.check(req.headers()) {
             return Reply::error(&e, &Value::Null);
@@ -196,6 +206,9 @@ impl McpApp {
             Err(refusal) => return refusal.reply(),
         };
         let headers = req.headers();
+        // A tool call's notifications stream on this reply when the platform put an outlet on the
+        // request and the client takes an event stream (single requests only: a batch answers whole).
+        let outlet = req.extensions().get::<crate::notify::Outlet>();
         match inbound {
             Inbound::Initialize { message, accept } => {
                 let mut facts = self.facts(headers, Self::caller_of(&req));
@@ -206,7 +219,8 @@ impl McpApp {
                 self.initialize(message, &facts, accept).await
             }
             Inbound::Stateless { message, accept } => {
-                self.modern_post(headers, Self::caller_of(&req), message, accept)
+                let outlet = outlet.filter(|_| accept.sse).cloned();
+                self.modern_post(headers, Self::caller_of(&req), message, accept, outlet)
                     .await
             }
             Inbound::OnSession {
@@ -214,7 +228,10 @@ impl McpApp {
                 payload,
                 accept,
             } => {
-                let facts = self.facts(headers, Self::caller_of(&req));
+                let mut facts = self.facts(headers, Self::caller_of(&req));
+                facts.related = outlet
+                    .filter(|_| accept.sse && matches!(payload, Payload::Single(_)))
+                    .cloned();
                 self.mcp_post(&session, payload, &facts, accept).await
             }
             Inbound::OpenStream { session, resume } => {
@@ -297,6 +314,7 @@ impl McpApp {
                         client_capabilities: (rec.transport == SessionTransport::StreamableHttp)
                             .then_some(&rec.client_capabilities),
                         headers: None,
+                        log_level: rec.log_level.as_deref(),
                     };
                     let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
                     if let Some(level) = outcome.set_log_level.take() {
@@ -583,6 +601,7 @@ impl McpApp {
         caller: crate::auth::Caller,
         msg: Incoming,
         accept: Acceptable,
+        outlet: Option<crate::notify::Outlet>,
     ) -> Reply {
         let (id, method, params) = match msg {
             Incoming::Request { id, method, params } => (id, method, params),
@@ -616,7 +635,8 @@ impl McpApp {
             self.metrics.count_request(&method, reply.status().as_u16());
             return reply;
         }
-        let facts = self.facts(headers, caller);
+        let mut facts = self.facts(headers, caller);
+        facts.related = outlet;
         let call = Call {
             version: &version,
             modern: true,
@@ -624,6 +644,7 @@ impl McpApp {
             session: None,
             client_capabilities: None,
             headers: Some(headers),
+            log_level: None,
         };
         let outcome = self.dispatch(&call, &method, params.as_ref()).await;
         match outcome.result {

@@ -410,6 +410,7 @@ impl McpApp {
             client_capabilities: job.capabilities.as_ref(),
             input: job.input.as_ref(),
             sleeper: self.sleeper.as_deref(),
+            notify: &crate::notify::SILENT,
         };
         let run = tool.call(&ctx, job.args.clone());
         let watch = self.watch_task(store.as_ref(), &job.task_id);

@@ -731,6 +731,172 @@ fn modern_call(h: &Harness, name: &str, caps: Value, extra: Value) -> (StatusCod
     )
 }
 
+/// Posts through the live path the platforms use ([`McpApp::live`]): the reply's content type and
+/// every JSON-RPC message it carries, in order.
+fn live_post(h: &Harness, headers: &[(&str, &str)], body: Value) -> (String, Vec<Value>) {
+    let mut req = post(headers, &body.to_string());
+    let related = h.app.live(&mut req);
+    let (head, rest) = match block_on(related.start(Box::pin(h.app.handle(req)))) {
+        crate::transport::live::Started::Whole(r) => (r, Vec::new()),
+        crate::transport::live::Started::Streaming(head, body) => {
+            use futures_util::StreamExt as _;
+            (head, block_on(body.into_stream().collect::<Vec<_>>()))
+        }
+    };
+    let kind = head.response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let messages = match head.response.into_body() {
+        ReplyBody::Full(b) => vec![serde_json::from_slice(&b).unwrap()],
+        ReplyBody::Sse { mut frames, .. } => {
+            frames.extend(rest);
+            SseParser::new()
+                .feed(&frames.concat())
+                .iter()
+                .filter(|e| !e.data.is_empty())
+                .map(|e| serde_json::from_str(&e.data).unwrap())
+                .collect()
+        }
+        ReplyBody::Empty => Vec::new(),
+    };
+    (kind, messages)
+}
+
+fn modern_tool(name: &str, meta_extra: Value) -> (Vec<(&'static str, String)>, Value) {
+    let mut m = meta("2026-07-28");
+    if let (Some(m), Value::Object(e)) = (m.as_object_mut(), meta_extra) {
+        m.extend(e);
+    }
+    let headers = vec![
+        ("mcp-protocol-version", "2026-07-28".to_owned()),
+        ("mcp-method", "tools/call".to_owned()),
+        ("mcp-name", name.to_owned()),
+    ];
+    (
+        headers,
+        json!({"jsonrpc":"2.0","id":41,"method":"tools/call","params": {"name": name, "arguments": {}, "_meta": m}}),
+    )
+}
+
+fn methods(messages: &[Value]) -> Vec<&str> {
+    messages
+        .iter()
+        .map(|m| m["method"].as_str().unwrap_or("(answer)"))
+        .collect()
+}
+
+#[test]
+fn a_2026_call_streams_its_progress_and_logs_only_when_the_request_asks() {
+    let h = harness();
+    let run = |name: &str, extra: Value, accept: (&'static str, &'static str)| {
+        let (hs, body) = modern_tool(name, extra);
+        let mut all: Vec<(&str, &str)> = vec![JSON, accept];
+        all.extend(hs.iter().map(|(k, v)| (*k, v.as_str())));
+        live_post(&h, &all, body)
+    };
+    let (kind, messages) = run(
+        "test_tool_with_progress",
+        json!({"progressToken": "p-1"}),
+        ACCEPT,
+    );
+    assert_eq!(kind, "text/event-stream");
+    assert_eq!(
+        methods(&messages),
+        [
+            "notifications/progress",
+            "notifications/progress",
+            "notifications/progress",
+            "(answer)"
+        ]
+    );
+    let progress: Vec<&Value> = messages[..3].iter().map(|m| &m["params"]).collect();
+    assert_eq!(
+        progress,
+        [
+            &json!({"progressToken": "p-1", "progress": 0.0, "total": 100.0}),
+            &json!({"progressToken": "p-1", "progress": 50.0, "total": 100.0}),
+            &json!({"progressToken": "p-1", "progress": 100.0, "total": 100.0})
+        ]
+    );
+    assert_eq!(messages[3]["id"], 41);
+    assert_eq!(messages[3]["result"]["isError"], false);
+    // No token, or a client that takes only JSON: the JSON answer alone.
+    let (kind, messages) = run("test_tool_with_progress", json!({}), ACCEPT);
+    assert_eq!(
+        (kind.as_str(), methods(&messages)),
+        ("application/json", vec!["(answer)"])
+    );
+    let (kind, messages) = run(
+        "test_tool_with_progress",
+        json!({"progressToken": 5}),
+        ("accept", "application/json"),
+    );
+    assert_eq!(
+        (kind.as_str(), methods(&messages)),
+        ("application/json", vec!["(answer)"])
+    );
+    // Log messages: none without a logLevel (SEP-2575), none below the level, one at it.
+    let (kind, messages) = run("test_logging_tool", json!({}), ACCEPT);
+    assert_eq!(
+        (kind.as_str(), methods(&messages)),
+        ("application/json", vec!["(answer)"])
+    );
+    let level = "io.modelcontextprotocol/logLevel";
+    let (_, messages) = run("test_logging_tool", json!({level: "warning"}), ACCEPT);
+    assert_eq!(methods(&messages), ["(answer)"]);
+    let (kind, messages) = run("test_logging_tool", json!({level: "info"}), ACCEPT);
+    assert_eq!(kind, "text/event-stream");
+    assert_eq!(methods(&messages), ["notifications/message", "(answer)"]);
+    assert_eq!(messages[0]["params"]["level"], "info");
+    let (_, messages) = run("test_logging_tool", json!({level: "loud"}), ACCEPT);
+    assert_eq!(messages[0]["error"]["code"], -32602, "{messages:?}");
+    // A tool that sends nothing answers JSON, as before.
+    let (kind, messages) = run(
+        "test_simple_text",
+        json!({"progressToken": "p", level: "debug"}),
+        ACCEPT,
+    );
+    assert_eq!(
+        (kind.as_str(), methods(&messages)),
+        ("application/json", vec!["(answer)"])
+    );
+}
+
+#[test]
+fn a_2025_session_gets_log_messages_at_its_set_level_and_progress_for_its_token() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    let headers = [JSON, ACCEPT, ("mcp-session-id", sid.as_str())];
+    let tool = |name: &str, meta: Value| {
+        live_post(
+            &h,
+            &headers,
+            json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name": name, "arguments": {}, "_meta": meta}}),
+        )
+    };
+    // No setLevel yet: info and above.
+    let (kind, messages) = tool("test_tool_with_logging", json!({}));
+    assert_eq!(kind, "text/event-stream");
+    assert_eq!(methods(&messages)[..3], ["notifications/message"; 3]);
+    assert_eq!(messages[0]["params"]["data"], "Tool execution started");
+    assert_eq!(messages[3]["id"], 9);
+    assert_eq!(
+        call(&h, &sid, "logging/setLevel", json!({"level": "error"})).0,
+        StatusCode::OK
+    );
+    let (kind, messages) = tool("test_tool_with_logging", json!({}));
+    assert_eq!(
+        (kind.as_str(), methods(&messages)),
+        ("application/json", vec!["(answer)"])
+    );
+    let (_, messages) = tool("test_tool_with_progress", json!({"progressToken": 3}));
+    assert_eq!(methods(&messages).len(), 4);
+    assert!(messages[..3]
+        .iter()
+        .all(|m| m["params"]["progressToken"] == 3));
+}
+
 #[test]
 fn removed_methods_in_2026_are_not_found_and_errors_keep_the_id() {
     let h = harness();

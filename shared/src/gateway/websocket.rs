@@ -276,6 +276,7 @@ impl McpApp {
                     session: None,
                     client_capabilities: None,
                     headers: None,
+                    log_level: None,
                 };
                 let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
                 if let Some(level) = outcome.set_log_level.take() {
@@ -333,6 +334,7 @@ impl McpApp {
             session: None,
             client_capabilities: None,
             headers: None,
+            log_level: None,
         };
         let mut params = Map::new();
         let mut issues_resource = false;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::credential::Credentials;
+use crate::notify::LogLevel;
 use crate::port::BoxFuture;
 use crate::subscription::{ListEpochs, ListKind};
 use crate::tool::{
@@ -44,6 +45,70 @@ impl Tool for Fixture {
     ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
         let out = (self.run)(ctx);
         Box::pin(async move { out })
+    }
+}
+
+/// What a [`Paced`] fixture reports between its ~50 ms pauses.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// Progress 0, 50 and 100 of 100 (conformance: tools-call-with-progress).
+    Progress,
+    /// Three info log messages (conformance: tools-call-with-logging).
+    Logging,
+}
+
+/// A fixture that reports three times, ~50 ms apart, through the call's notifier (which sends only
+/// what the request asked for: a progress token, a log level).
+struct Paced {
+    def: ToolDef,
+    pace: Pace,
+}
+
+/// The pause between a [`Paced`] fixture's reports, as the suite's fixture specification says.
+const PACE_MS: u64 = 50;
+
+impl Tool for Paced {
+    fn def(&self) -> &ToolDef {
+        &self.def
+    }
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext<'a>,
+        _args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
+        Box::pin(async move {
+            const LOGS: [&str; 3] = [
+                "Tool execution started",
+                "Tool processing data",
+                "Tool execution completed",
+            ];
+            for step in 0..3u32 {
+                if step > 0 {
+                    if let Some(sleeper) = ctx.sleeper {
+                        sleeper.sleep(PACE_MS).await;
+                    }
+                }
+                match self.pace {
+                    Pace::Progress => ctx.notify.progress(f64::from(step * 50), Some(100.0), None),
+                    Pace::Logging => ctx.notify.log(
+                        LogLevel::Info,
+                        Some(&self.def.name),
+                        json!(LOGS[step as usize]),
+                    ),
+                }
+            }
+            Ok(ToolOutput::Text(match self.pace {
+                Pace::Progress => "Progress reported at 0, 50 and 100 of 100.".into(),
+                Pace::Logging => "Logged three messages.".into(),
+            }))
+        })
+    }
+}
+
+fn paced(name: &str, description: &str, pace: Pace) -> Paced {
+    Paced {
+        def: fixture(name, description, |_| text("")).def,
+        pace,
     }
 }
 
@@ -178,8 +243,9 @@ fn tools() -> Vec<Fixture> {
             },
             run: |_| text("Region header matched the argument."),
         },
-        fixture("test_logging_tool", "Runs without sending log messages unless the request sets a logLevel (conformance: server-stateless).", |_| {
-            text("Completed; no log messages were requested.")
+        fixture("test_logging_tool", "Logs one info message, which the gateway sends only when the request sets a logLevel (conformance: server-stateless).", |ctx| {
+            ctx.notify.log(LogLevel::Info, Some("test_logging_tool"), json!("test_logging_tool ran"));
+            text("Completed.")
         }),
         fixture("test_missing_capability", "Needs sampling: refused with -32021 unless the client declares it (conformance: server-stateless).", |ctx| {
             match answer(ctx, "completion") {
@@ -474,6 +540,8 @@ pub fn register_tools(registry: &mut Registry) {
     registry.add_tool(Arc::new(json_schema_tool()));
     super::conformance_tasks::register_tools(registry);
     super::conformance_input::register_tools(registry);
+    registry.add_tool(Arc::new(paced("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100, ~50 ms apart, when the request carries a progressToken (conformance: tools-call-with-progress).", Pace::Progress)));
+    registry.add_tool(Arc::new(paced("test_tool_with_logging", "Logs three info messages ~50 ms apart, at the level the client asked for (conformance: tools-call-with-logging).", Pace::Logging)));
     for (name, kind) in [
         ("test_trigger_tool_change", ListKind::Tools),
         ("test_trigger_prompt_change", ListKind::Prompts),

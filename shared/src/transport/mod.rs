@@ -4,6 +4,7 @@
 pub mod headers;
 pub mod hold;
 pub mod inbound;
+pub mod live;
 pub mod sse;
 
 use bytes::Bytes;
