@@ -3,7 +3,7 @@
 //!
 //! The same request travels two ways: inside a 2026-07-28 `input_required` result
 //! ([`request`]), or on a 2025 session's `GET` stream while the call waits
-//! ([`crate::sampling::ClientChannel::elicit`]); either way the answer goes through [`read`].
+//! ([`ask`] over a [`crate::sampling::ClientChannel`]); either way the answer goes through [`read`].
 //! `requestedSchema` is the restricted form the spec allows (a flat object of primitive
 //! properties: string, number/integer, boolean, and the SEP-1330 enum shapes), with optional
 //! SEP-1034 `default`s. An accepted answer gets the defaults of the fields it left out, then must
@@ -12,7 +12,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::sampling::ClientRequestError;
+use crate::sampling::{ClientChannel, ClientRequestError};
 use crate::validator::SchemaValidator;
 
 /// `elicitation/create` params: a message for the person and the form's schema (form mode, the
@@ -113,6 +113,19 @@ fn without_enum_names(schema: &Value) -> Value {
         }
     }
     schema
+}
+
+/// Sends a form-mode `elicitation/create` on `channel` and reads the answer against
+/// `requested_schema` ([`read`]); waits at most `wait_ms`.
+pub async fn ask(
+    channel: &ClientChannel<'_>,
+    message: &str,
+    requested_schema: Value,
+    wait_ms: u64,
+) -> Result<Elicited, ClientRequestError> {
+    let params = params(message, requested_schema.clone());
+    let answer = channel.ask("elicitation/create", params, wait_ms).await?;
+    read(&answer, &requested_schema)
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use hmac::{Mac, SimpleHmac};
 use serde_json::{json, Map, Value};
 
 use crate::error::McpError;
-use crate::tool::InputRound;
 
 /// How long a `requestState` stays valid: a person answering an elicitation needs minutes, a
 /// replay an hour later should fail.
@@ -179,6 +178,25 @@ pub fn input_required(
         "inputRequests": requests,
         "requestState": seal(key, target, caller, round, now, state),
     }))
+}
+
+/// What a 2026-07-28 retry brings back after an `input_required` result (SEP-2322).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputRound {
+    /// `inputResponses`: the client's answer per input-request key (each an object, checked).
+    pub responses: Map<String, Value>,
+    /// The state the handler sealed into the previous round's `requestState` (verified, unexpired,
+    /// issued for this tool or prompt and this caller); `None` when the retry carried no state.
+    pub state: Option<Value>,
+    /// How many `input_required` rounds came before this retry (0 without a `requestState`).
+    pub round: u32,
+}
+
+impl InputRound {
+    /// The response to input request `key`, when the client sent one.
+    pub fn response(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.responses.get(key).and_then(Value::as_object)
+    }
 }
 
 #[cfg(test)]

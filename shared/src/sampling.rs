@@ -119,19 +119,6 @@ impl ClientChannel<'_> {
         self.ask("sampling/createMessage", params, wait_ms).await
     }
 
-    /// Sends a form-mode `elicitation/create` and reads the answer against `requested_schema`
-    /// ([`crate::elicitation::read`]); waits at most `wait_ms`.
-    pub async fn elicit(
-        &self,
-        message: &str,
-        requested_schema: Value,
-        wait_ms: u64,
-    ) -> Result<crate::elicitation::Elicited, ClientRequestError> {
-        let params = crate::elicitation::params(message, requested_schema.clone());
-        let answer = self.ask("elicitation/create", params, wait_ms).await?;
-        crate::elicitation::read(&answer, &requested_schema)
-    }
-
     /// Sends the request `method` (one a client declares a capability for, see
     /// [`crate::mrtr::capability_of`]) and waits at most `wait_ms` for its result: a client that
     /// did not declare the capability is never asked ([`ClientRequestError::NotDeclared`]).

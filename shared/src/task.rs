@@ -16,8 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::mrtr::InputRound;
 use crate::port::{BoxFuture, Entropy, MaybeSendSync, UnixMillis};
-use crate::tool::InputRound;
 
 /// The extension's identifier (under `capabilities.extensions` and a request's declared client
 /// capabilities).
@@ -72,7 +72,28 @@ impl TaskStatus {
     }
 }
 
-pub use crate::tool::TaskSupport;
+/// Whether a tool's calls may or must run as tasks (the spec's `execution.taskSupport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskSupport {
+    /// Always answered synchronously (the default).
+    #[default]
+    Forbidden,
+    /// A task when the client declared the extension, else synchronous.
+    Optional,
+    /// Only as a task: a client without the extension gets -32021.
+    Required,
+}
+
+impl TaskSupport {
+    /// The `execution.taskSupport` value listed for the tool.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        }
+    }
+}
 
 /// Errors of a [`TaskStore`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

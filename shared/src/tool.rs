@@ -122,47 +122,9 @@ impl ToolContext<'_> {
     }
 }
 
-/// Whether a tool's calls may or must run as tasks (the spec's `execution.taskSupport`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TaskSupport {
-    /// Always answered synchronously (the default).
-    #[default]
-    Forbidden,
-    /// A task when the client declared the extension, else synchronous.
-    Optional,
-    /// Only as a task: a client without the extension gets -32021.
-    Required,
-}
+pub use crate::task::TaskSupport;
 
-impl TaskSupport {
-    /// The `execution.taskSupport` value listed for the tool.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskSupport::Forbidden => "forbidden",
-            TaskSupport::Optional => "optional",
-            TaskSupport::Required => "required",
-        }
-    }
-}
-
-/// What a 2026-07-28 retry brings back after an `input_required` result (SEP-2322).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InputRound {
-    /// `inputResponses`: the client's answer per input-request key (each an object, checked).
-    pub responses: Map<String, Value>,
-    /// The state the handler sealed into the previous round's `requestState` (verified, unexpired,
-    /// issued for this tool or prompt and this caller); `None` when the retry carried no state.
-    pub state: Option<Value>,
-    /// How many `input_required` rounds came before this retry (0 without a `requestState`).
-    pub round: u32,
-}
-
-impl InputRound {
-    /// The response to input request `key`, when the client sent one.
-    pub fn response(&self, key: &str) -> Option<&Map<String, Value>> {
-        self.responses.get(key).and_then(Value::as_object)
-    }
-}
+pub use crate::mrtr::InputRound;
 
 /// A successful tool result.
 #[derive(Debug, Clone, PartialEq)]

@@ -701,7 +701,7 @@ impl McpApp {
             let (message, schema) = confirm_form(name, &tool.def().description);
             let wait = crate::sampling::DEFAULT_WAIT_MS
                 .min(self.config.tool_timeout_ms.unwrap_or(u64::MAX));
-            let answer = ch.elicit(&message, schema, wait).await;
+            let answer = crate::elicitation::ask(ch, &message, schema, wait).await;
             let unasked = matches!(
                 answer,
                 Err(ClientRequestError::NoStream | ClientRequestError::Unsupported(_))
