@@ -99,6 +99,9 @@ fn fail(args: &Map<String, Value>) -> Result<ToolOutput, ToolFailure> {
 struct TestResources;
 
 impl ResourceProvider for TestResources {
+    fn watchable(&self) -> bool {
+        true
+    }
     fn resources(&self, _credentials: &Credentials) -> Vec<ResourceDef> {
         vec![ResourceDef {
             uri: "test://static/hello".into(),

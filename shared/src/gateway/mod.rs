@@ -28,6 +28,7 @@ mod sessions;
 mod stdio;
 mod streamable;
 mod tasks;
+mod watch;
 mod websocket;
 
 use std::collections::HashMap;

@@ -278,15 +278,31 @@ fn request_state(ctx: &ToolContext<'_>) -> Result<ToolOutput, ToolFailure> {
     }
 }
 
-struct Resources;
+/// The fixture resources; `test://watched-resource` (the one the `resources-subscribe` scenarios
+/// name) reads the [`ListKind::Contents`] counter, so `test_update_watched_resource` changes it.
+struct Resources {
+    epochs: Arc<ListEpochs>,
+}
 
 impl ResourceProvider for Resources {
+    fn watchable(&self) -> bool {
+        true
+    }
     fn resources(&self, _credentials: &Credentials) -> Vec<ResourceDef> {
         vec![
             ResourceDef {
                 uri: "test://static-text".into(),
                 name: "static-text".into(),
                 description: Some("A static text resource (conformance)".into()),
+                mime_type: Some("text/plain".into()),
+            },
+            ResourceDef {
+                uri: WATCHED.into(),
+                name: "watched-resource".into(),
+                description: Some(
+                    "A text resource test_update_watched_resource changes (conformance: resources-subscribe)"
+                        .into(),
+                ),
                 mime_type: Some("text/plain".into()),
             },
             ResourceDef {
@@ -339,9 +355,22 @@ impl ResourceProvider for Resources {
                 None => Ok(None),
             },
         };
-        Box::pin(async move { out })
+        Box::pin(async move {
+            if uri == WATCHED {
+                let version = ListEpochs::of(self.epochs.current().await, ListKind::Contents);
+                return contents(
+                    "text/plain",
+                    format!("Watched resource, version {version}."),
+                    None,
+                );
+            }
+            out
+        })
     }
 }
+
+/// The URI of the fixture resource whose content changes.
+const WATCHED: &str = "test://watched-resource";
 
 struct FixturePrompt {
     def: PromptDef,
@@ -430,16 +459,13 @@ pub fn register_tools(registry: &mut Registry) {
         registry.add_tool(Arc::new(t));
     }
     super::conformance_tasks::register_tools(registry);
-    for (name, kind) in [
-        ("test_trigger_tool_change", ListKind::Tools),
-        ("test_trigger_prompt_change", ListKind::Prompts),
+    for (name, kind, description) in [
+        ("test_trigger_tool_change", ListKind::Tools, LIST_TRIGGER),
+        ("test_trigger_prompt_change", ListKind::Prompts, LIST_TRIGGER),
+        ("test_update_watched_resource", ListKind::Contents,
+            "Changes the content of test://watched-resource, so its subscribers (resources/subscribe, or a subscriptions/listen resourceSubscriptions entry) get notifications/resources/updated."),
     ] {
-        let mut def = fixture(
-            name,
-            "Marks the tool or prompt list changed, so open subscriptions/listen streams that asked for it are notified (conformance: server-stateless).",
-            |_| text(""),
-        )
-        .def;
+        let mut def = fixture(name, description, |_| text("")).def;
         def.annotations.read_only_hint = Some(false);
         registry.add_tool(Arc::new(Trigger {
             def,
@@ -449,7 +475,9 @@ pub fn register_tools(registry: &mut Registry) {
     }
 }
 
-/// `test_trigger_tool_change` / `test_trigger_prompt_change`: bumps the list's change counter in
+const LIST_TRIGGER: &str = "Marks the tool or prompt list changed, so open subscriptions/listen streams that asked for it are notified (conformance: server-stateless).";
+
+/// `test_trigger_tool_change` / `test_trigger_prompt_change` / `test_update_watched_resource`: bumps the list's change counter in
 /// the gateway's registry (what a listen stream's next look compares), as a catalog refresh would
 /// change the list itself.
 struct Trigger {
@@ -479,7 +507,9 @@ impl Tool for Trigger {
 /// Registers the conformance fixture resources and prompts (after the other test ones, whose order
 /// the e2e tests rely on).
 pub fn register_resources_and_prompts(registry: &mut Registry) {
-    registry.add_resources(Arc::new(Resources));
+    registry.add_resources(Arc::new(Resources {
+        epochs: registry.epochs.clone(),
+    }));
     registry.add_prompt(prompt(
         "test_simple_prompt",
         "A prompt without arguments (conformance)",
