@@ -19,7 +19,7 @@ use mcp_edge_core::port::UnixMillis;
 use mcp_edge_core::transport::hold::Closed;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
-use mcp_edge_native::held::{drive, FrameSource};
+use mcp_edge_native::held::{drive, FrameSource, Watching};
 use mcp_edge_native::SystemClock;
 use serde_json::json;
 use std::future::pending;
@@ -225,15 +225,17 @@ pub fn held(
     let now = app.now();
     let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
     let mut stream = app.held_stream(frames, hold.keepalive_ms).until(until);
-    if app.polls_outbox(&hold) {
+    // Polled for the outbox and for the session's subscribed resources (resources/subscribe).
+    if app.polls_outbox(&hold) || app.resource_poll_ms().is_some() {
         stream = stream.polling(poll.as_millis() as u64, now);
     }
     tokio::spawn(async move {
-        let mut source = StoredOutbox {
+        let outbox = StoredOutbox {
             app: app.clone(),
             hold: hold.clone(),
             position: 0,
         };
+        let mut source = Watching::new(outbox, app.clone(), hold.clone());
         let clock = app.clone();
         let why = drive(stream, || clock.now(), &tx, |f| f, &mut source, pending()).await;
         let session = app.session_tag(hold.session.as_str());

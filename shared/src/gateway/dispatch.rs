@@ -278,12 +278,13 @@ impl McpApp {
     }
 
     /// The `initialize` result for a negotiated version.
-    /// The `initialize` result; `sessions`: the connection is an HTTP session whose stream the
-    /// platform polls, so `resources/subscribe` works there (not on WebSocket or stdio, whose
-    /// connections have no polled stream).
+    /// The `initialize` result; `sessions`: the connection is an HTTP session, whose stream the
+    /// platform polls where it serves subscriptions (WebSocket and stdio connections have no polled
+    /// stream, so no `resources.subscribe` there).
     pub(crate) fn initialize_result(&self, version: &str, sessions: bool) -> Value {
         let mut capabilities = self.capabilities();
-        capabilities["resources"]["subscribe"] = json!(sessions && self.listens());
+        capabilities["resources"]["subscribe"] =
+            json!(sessions && self.resource_poll_ms().is_some());
         let mut r = json!({
             "protocolVersion": version,
             "capabilities": capabilities,
@@ -375,7 +376,7 @@ impl McpApp {
             // A 2025 session over HTTP, whose stream the platform polls; 2026-07-28 subscribes
             // through subscriptions/listen instead (unknown method there, as elsewhere).
             "resources/subscribe" | "resources/unsubscribe"
-                if call.session.is_some() && !call.modern && self.listens() =>
+                if call.session.is_some() && !call.modern && self.resource_poll_ms().is_some() =>
             {
                 self.subscribe(call, method == "resources/subscribe", params)
                     .await

@@ -2883,7 +2883,9 @@ mod deep_health {
 fn resource_subscriptions_notify_their_own_session_stream_only() {
     let h = harness();
     let h = Harness {
-        app: h.app.with_listen(crate::subscription::DEFAULT_POLL_MS),
+        app: h
+            .app
+            .with_session_watch(crate::subscription::DEFAULT_POLL_MS),
         ..h
     };
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});

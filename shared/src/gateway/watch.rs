@@ -28,10 +28,18 @@ enum Watched {
 }
 
 impl McpApp {
-    /// Interval (ms) at which platforms poll a session's held stream for resource updates: the
-    /// listen poll interval, where this platform holds polled streams (else no subscriptions).
+    /// Serves 2025 `resources/subscribe`: the platform polls each held session stream
+    /// (`GET /mcp`, legacy `/sse`) every `poll_ms` (at least 10) with
+    /// [`McpApp::session_resource_poll`]; `initialize` then advertises `resources.subscribe`.
+    pub fn with_session_watch(mut self, poll_ms: u64) -> Self {
+        self.session_watch_ms = Some(poll_ms.max(10));
+        self
+    }
+
+    /// Interval (ms) at which the platform polls a held session stream for resource updates, when
+    /// it serves resource subscriptions.
     pub fn resource_poll_ms(&self) -> Option<u64> {
-        self.listen_poll_ms
+        self.session_watch_ms
     }
 
     /// Reads `uri` through the providers whose resources may be watched (no upstream credentials
