@@ -93,7 +93,8 @@ class Stream:
                 for line in r.iter_lines():
                     if self.stop.is_set():
                         return
-                    if line.startswith("data:"):
+                    # An empty `data:` is the priming event (a resumption point), not a message.
+                    if line.startswith("data:") and line[5:].strip():
                         self.frames.put(json.loads(line[5:].strip()))
         except Exception as e:  # closed by the test: the thread ends
             self.opened.put(None)
@@ -106,9 +107,11 @@ class Stream:
         return frame["params"]["uri"]
 
     def close(self) -> None:
+        # A daemon thread: it ends when its read fails on the closed client (or with the process);
+        # waiting for it would only wait for the next keep-alive.
         self.stop.set()
         self.client.close()
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=1)
 
 
 def test_a_subscribed_change_reaches_the_session_stream_and_an_unsubscribed_one_does_not(base_url: str) -> None:
@@ -128,8 +131,8 @@ def test_a_subscribed_change_reaches_the_session_stream_and_an_unsubscribed_one_
             s.update()
             assert stream.next_update() == "test://watched/a"
         finally:
+            s.close()  # ends the session, and with it the stream
             stream.close()
-            s.close()
 
 
 def test_another_sessions_subscription_never_reaches_this_session(base_url: str) -> None:
@@ -144,9 +147,9 @@ def test_another_sessions_subscription_never_reaches_this_session(base_url: str)
                 mine.update()
                 assert stream.next_update() == "test://watched/mine"
         finally:
-            stream.close()
             mine.close()
             other.close()
+            stream.close()
 
 
 def test_subscribe_refuses_unknown_uris_and_more_than_the_bound(base_url: str) -> None:

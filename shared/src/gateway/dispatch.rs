@@ -277,8 +277,7 @@ impl McpApp {
         json!({"name": self.config.server_name, "version": self.config.server_version})
     }
 
-    /// The `initialize` result for a negotiated version.
-    /// The `initialize` result; `sessions`: the connection is an HTTP session, whose stream the
+    /// The `initialize` result for a negotiated version; `sessions`: the connection is an HTTP session, whose stream the
     /// platform polls where it serves subscriptions (WebSocket and stdio connections have no polled
     /// stream, so no `resources.subscribe` there).
     pub(crate) fn initialize_result(&self, version: &str, sessions: bool) -> Value {
