@@ -13,13 +13,13 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, StreamBody};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt as _;
-use mcp_edge_core::gateway::{ClientAddress, LegacyOutbox, ListenHold};
+use mcp_edge_core::gateway::{ClientAddress, ListenHold};
 use mcp_edge_core::port::Clock as _;
 use mcp_edge_core::port::UnixMillis;
 use mcp_edge_core::transport::hold::Closed;
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
-use mcp_edge_native::held::{drive, FrameSource, Watching};
+use mcp_edge_native::held::{drive, FrameSource, OutboxSource, Watching};
 use mcp_edge_native::SystemClock;
 use serde_json::json;
 use std::future::pending;
@@ -212,7 +212,7 @@ pub fn time_left(deadline_ms: Option<u64>, now: UnixMillis) -> Option<Duration> 
 
 /// A held stream: the first frames, then keep-alives (and, for the legacy stream and a `GET /mcp`
 /// stream that may carry the gateway's requests to the client, the session's outbox, read every
-/// `poll`) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
+/// `poll`; an idle `GET /mcp` stream backs off, see [`McpApp::outbox_polling`]) until the client leaves, the session ends, or `left` runs out (15 minutes when unknown). However it ends, the stream's lease goes back through
 /// [`McpApp::stream_closed`].
 pub fn held(
     app: Arc<McpApp>,
@@ -224,17 +224,17 @@ pub fn held(
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
     let now = app.now();
     let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
-    let mut stream = app.held_stream(frames, hold.keepalive_ms).until(until);
-    // Polled for the outbox and for the session's subscribed resources (resources/subscribe).
-    if app.polls_outbox(&hold) || app.resource_poll_ms().is_some() {
+    let stream = app.held_stream(frames, hold.keepalive_ms).until(until);
+    let mut stream = app.outbox_polling(stream, &hold, poll.as_millis() as u64, now);
+    // Polled for the session's subscribed resources too (resources/subscribe).
+    if !app.polls_outbox(&hold) && app.resource_poll_ms().is_some() {
         stream = stream.polling(poll.as_millis() as u64, now);
     }
     tokio::spawn(async move {
-        let outbox = StoredOutbox {
-            app: app.clone(),
-            hold: hold.clone(),
-            position: 0,
-        };
+        // Its session's outbox in the store (written by `POST /messages`, or by a tool asking the
+        // client, in other execution environments), read when the state machine polls, and its
+        // subscribed resources.
+        let outbox = OutboxSource::new(app.clone(), hold.session.clone());
         let mut source = Watching::new(outbox, app.clone(), hold.clone());
         let clock = app.clone();
         let why = drive(stream, || clock.now(), &tx, |f| f, &mut source, pending()).await;
@@ -298,35 +298,6 @@ impl FrameSource for ListenSource<'_> {
 
     async fn poll(&mut self) -> Option<Vec<Bytes>> {
         Some(self.app.listen_poll(self.hold).await)
-    }
-}
-
-/// A polled stream's source: its session's outbox in the store (written by `POST /messages`, or by
-/// a tool asking the client, in other execution environments), read when the state machine polls.
-/// Nothing is pushed in-process.
-struct StoredOutbox {
-    app: Arc<McpApp>,
-    hold: StreamHold,
-    position: u64,
-}
-
-impl FrameSource for StoredOutbox {
-    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
-        pending().await
-    }
-
-    async fn poll(&mut self) -> Option<Vec<Bytes>> {
-        match self
-            .app
-            .legacy_outbox(&self.hold.session, self.position)
-            .await
-        {
-            LegacyOutbox::Pending(frames, next) => {
-                self.position = next;
-                Some(frames)
-            }
-            LegacyOutbox::Gone => None,
-        }
     }
 }
 

@@ -21,10 +21,10 @@
 //! - the DynamoDB adapters of the core's ports (sessions, rate-limit buckets, quota leases, the legacy
 //!   SSE outbox) live in the `mcp-edge-dynamodb` crate, which native replicas share
 //!   (`--session-store dynamodb`); they are re-exported here under their old module names
-//!   ([`store`], [`ratelimit`], [`quota`], [`items`], [`outbox`]).
-//! - [`mailbox::DynamoMailbox`]: the slots where clients' answers to the gateway's requests
-//!   (sampling) wait for the execution environment that asked, and [`changes`], the list change
-//!   counters of `subscriptions/listen`;
+//!   ([`store`], [`ratelimit`], [`quota`], [`items`], [`outbox`], [`mailbox`], whose
+//!   `DynamoMailbox` holds the slots where clients' answers to the gateway's requests (sampling)
+//!   wait for the execution environment that asked);
+//! - [`changes`], the list change counters of `subscriptions/listen`;
 //! - [`task_store::DynamoTaskStore`], the Tasks extension's records (items `task:<id>`), tested
 //!   against a DynamoDB-compatible server;
 //!
@@ -32,9 +32,8 @@
 
 pub mod changes;
 pub mod handler;
-pub mod mailbox;
 pub mod runtime;
 pub mod startup;
 pub mod task_store;
 
-pub use mcp_edge_dynamodb::{items, outbox, quota, ratelimit, store};
+pub use mcp_edge_dynamodb::{items, mailbox, outbox, quota, ratelimit, store};

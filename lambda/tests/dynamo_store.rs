@@ -4,74 +4,20 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
 use mcp_edge_core::outbox::Outbox;
 use mcp_edge_core::port::Clock;
 use mcp_edge_core::session::{
     SessionId, SessionRecord, SessionStore, SessionTransport, StoreError,
 };
-use mcp_edge_core::store_contract;
+use mcp_edge_core::{counter_contract, store_contract};
 use mcp_edge_lambda::items::VersionedItems;
 use mcp_edge_lambda::outbox::DynamoOutbox;
 use mcp_edge_lambda::store::{DynamoSessionStore, EXPIRES_AT, KEY};
 use mcp_edge_native::{OsEntropy, SystemClock};
 use serde_json::json;
 
-async fn client() -> aws_sdk_dynamodb::Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-        .expect("AWS_ENDPOINT_URL_DYNAMODB must point at a local DynamoDB-compatible server");
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "store tests only talk to loopback"
-    );
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&conf)
-}
-
-/// A fresh table with the schema `infra/terraform` declares (key `session_id`, TTL on `expires_at`).
-async fn table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
-    let name = format!("{name}-{}", SystemClock.now());
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(KEY)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
-    client
-        .update_time_to_live()
-        .table_name(&name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(EXPIRES_AT)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("enable TTL");
-    name
-}
+mod common;
+use common::{client, table};
 
 fn record(id: &str, expires_at: u64) -> SessionRecord {
     SessionRecord {
@@ -203,27 +149,17 @@ async fn the_outbox_keeps_the_contract() {
     }
     // Two environments append to one session's outbox at once, 8 messages each: all 16 land and
     // none of the appends fails (before, each POST rewrote one outbox in the session record and
-    // lost compare-and-set races until the gateway gave up).
+    // lost compare-and-set races until the gateway gave up); reading from position 10 drops what
+    // came before it, items included.
     let other = DynamoOutbox::new(
         client.clone(),
         name.clone(),
         Arc::new(OsEntropy),
         Arc::default(),
     );
-    let id = store_contract::case_id(now, 7);
-    let appends = (0..16).map(|i| {
-        let ob = if i % 2 == 0 { &outbox } else { &other };
-        let id = &id;
-        async move { ob.append(id, &[format!("m{i}")], now + 60_000).await }
-    });
-    for r in futures_util::future::join_all(appends).await {
-        r.expect("a concurrent append");
-    }
-    let first = outbox.read(&id, 0).await.unwrap();
-    assert_eq!(first.len(), 16, "{first:?}");
-    // Reading from position 10 drops what came before it, items included.
-    let rest = other.read(&id, 10).await.unwrap();
-    assert_eq!(rest, first[10..].to_vec());
+    let id = store_contract::shared_outbox(&outbox, &other, now, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let scan = client.scan().table_name(&name).send().await.unwrap();
     let left = scan
         .items()
@@ -242,166 +178,42 @@ async fn the_outbox_keeps_the_contract() {
 #[tokio::test]
 #[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
 async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
-    use mcp_edge_core::ratelimit::{LimitError, RateLimit, RateLimiter};
     use mcp_edge_lambda::ratelimit::DynamoRateLimiter;
     let client = client().await;
     let name = table(&client, "rate").await;
     let calls =
         DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock)).calls();
-    // Two limiters over one table stand for two execution environments.
-    let items = || VersionedItems::new(client.clone(), name.clone(), calls.clone());
-    let a = Arc::new(DynamoRateLimiter::new(items()));
-    let b = Arc::new(DynamoRateLimiter::new(items()));
-    let limit = RateLimit {
-        per_minute: 0,
-        burst: 10,
-    };
-    let now = SystemClock.now();
-    for i in 0..10 {
-        let l = if i % 2 == 0 { &a } else { &b };
-        assert_eq!(l.take("req:seq", limit, 1, now).await, Ok(()), "take {i}");
-    }
-    assert_eq!(
-        a.take("req:seq", limit, 1, now).await,
-        Err(LimitError::Empty {
-            retry_after_ms: 60_000
-        }),
-        "the shared bucket is empty"
-    );
-    assert_eq!(
-        b.take("req:other", limit, 1, now).await,
-        Ok(()),
-        "buckets are per key"
-    );
-
-    // 20 concurrent takes from a burst of 10 (no refill: `now` is fixed): a take that kept losing
+    // Two limiters over one table stand for two execution environments; a take that kept losing
     // the conditional write is reported as contended (the core asks its caller to retry in 250 ms)
-    // and tries again, bounded; so exactly 10 are granted
-    // and exactly 10 are told the bucket is empty (60 s until the next token).
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..50 {
-                match l.take("req:race", limit, 1, now).await {
-                    Err(LimitError::Contended) => continue,
-                    verdict => return verdict,
-                }
-            }
-            panic!("a take kept losing the race 50 times");
-        }));
-    }
-    let (mut granted, mut empty) = (0, 0);
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(()) => granted += 1,
-            Err(LimitError::Empty {
-                retry_after_ms: 60_000,
-            }) => empty += 1,
-            Err(other) => panic!("unexpected answer {other:?}"),
-        }
-    }
-    assert_eq!(
-        (granted, empty),
-        (10, 10),
-        "20 concurrent takes from a burst of 10"
+    // and the contract's racer tries again, bounded.
+    let items = || VersionedItems::new(client.clone(), name.clone(), calls.clone());
+    let (a, b) = (
+        DynamoRateLimiter::new(items()),
+        DynamoRateLimiter::new(items()),
     );
+    counter_contract::shared_buckets(&a, &b, SystemClock.now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
 #[ignore = "needs a DynamoDB-compatible server (tests/run-lambda.sh starts moto)"]
 async fn quota_leases_are_shared_exact_under_races_and_lapse() {
-    use mcp_edge_core::quota::{LeaseChange, LeaseError, LeaseLedger};
     use mcp_edge_lambda::quota::DynamoLeaseLedger;
     let client = client().await;
     let name = table(&client, "leases").await;
     let calls =
         DynamoSessionStore::new(client.clone(), name.clone(), Arc::new(SystemClock)).calls();
-    let items = || VersionedItems::new(client.clone(), name.clone(), calls.clone());
     // Two ledgers over one table stand for two execution environments.
-    let a = Arc::new(DynamoLeaseLedger::new(items()));
-    let b = Arc::new(DynamoLeaseLedger::new(items()));
-    let now = SystemClock.now();
-    let open = |id: &str, until: u64| LeaseChange::Open {
-        id: id.into(),
-        until,
-        max: 2,
-    };
-    a.apply("sessions:alice", &open("s1", now + 60_000), now)
-        .await
-        .unwrap();
-    b.apply("sessions:alice", &open("s2", now + 5_000), now)
-        .await
-        .unwrap();
-    assert_eq!(
-        a.apply("sessions:alice", &open("s3", now + 60_000), now)
-            .await,
-        Err(LeaseError::Full {
-            held: 2,
-            retry_after_ms: Some(5_000)
-        }),
-        "the other environment's lease counts"
+    let items = || VersionedItems::new(client.clone(), name.clone(), calls.clone());
+    let (a, b) = (
+        DynamoLeaseLedger::new(items()),
+        DynamoLeaseLedger::new(items()),
     );
-    b.apply("sessions:bob", &open("s3", now + 60_000), now)
+    let lost = counter_contract::shared_leases(&a, &b, SystemClock.now())
         .await
-        .expect("sets are per key");
-    a.apply(
-        "sessions:alice",
-        &LeaseChange::Close { id: "s1".into() },
-        now,
-    )
-    .await
-    .unwrap();
-    b.apply("sessions:alice", &open("s3", now + 60_000), now)
-        .await
-        .expect("a closed lease frees its place");
-    // After s2 lapses, another fits without anyone closing it.
-    a.apply("sessions:alice", &open("s4", now + 60_000), now + 5_000)
-        .await
-        .expect("a lapsed lease frees its place");
-
-    // 20 environments race for 5 places: exactly 5 win. A racer whose conditional writes kept losing
-    // (`Contended`, after the ledger's own bounded retries) tries again, bounded, as a caller would.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            let change = LeaseChange::Open {
-                id: format!("race-{i}"),
-                until: now + 60_000,
-                max: 5,
-            };
-            let mut lost = 0;
-            for _ in 0..50 {
-                match l.apply("sessions:race", &change, now).await {
-                    Err(LeaseError::Contended) => lost += 1,
-                    verdict => return (verdict, lost),
-                }
-            }
-            panic!("racer {i} lost 50 rounds in a row");
-        }));
-    }
-    let (mut granted, mut full, mut lost_rounds) = (0, 0, 0);
-    for t in tasks {
-        let (verdict, lost) = t.await.unwrap();
-        lost_rounds += lost;
-        match verdict {
-            Ok(()) => granted += 1,
-            Err(LeaseError::Full { held: 5, .. }) => full += 1,
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
-    assert_eq!((granted, full), (5, 15), "20 racers for 5 places");
-    let more = a
-        .apply("sessions:race", &open("late", now + 60_000), now)
-        .await;
-    assert!(
-        matches!(more, Err(LeaseError::Full { held: 5, .. })),
-        "{more:?}"
-    );
-    println!(
-        "lease race: {granted} granted, {full} full, {lost_rounds} rounds lost to other writers"
-    );
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("lease race: {lost} rounds lost to other writers");
 }
 
 #[tokio::test]

@@ -44,7 +44,8 @@ impl FrameSource for mpsc::Receiver<Bytes> {
 
 /// A held legacy stream's messages from its session's outbox in a shared store (written by
 /// `POST /messages` on another replica or execution environment), read when the state machine polls;
-/// nothing is pushed in process. Ends when the core reports the session gone.
+/// nothing is pushed in process. Ends when the core reports the session gone. The Lambda's held
+/// streams use it too.
 pub struct OutboxSource {
     app: std::sync::Arc<McpApp>,
     session: SessionId,

@@ -157,6 +157,25 @@ pub struct Caller {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// Whether the caller `owner` ([`Caller::owner`]), presenting credentials with `fingerprint`, may
+/// use a record (a session, a task) opened by `record_owner` with credentials `record_fingerprint`:
+/// the one caller-binding rule for sessions and tasks. The same identity (a record without an owner,
+/// written before owners were recorded, belongs to nobody; an empty owner matches nothing) and the
+/// same credentials; anyone else is answered as for an unknown id.
+pub fn bound_to(
+    record_owner: Option<&str>,
+    record_fingerprint: Option<&str>,
+    owner: &str,
+    fingerprint: Option<&str>,
+) -> bool {
+    record_owner.is_some_and(|o| same_owner(o, owner)) && record_fingerprint == fingerprint
+}
+
+/// The identity comparison: equal and not empty.
+fn same_owner(recorded: &str, caller: &str) -> bool {
+    !caller.is_empty() && recorded == caller
+}
+
 impl Caller {
     /// An unauthenticated caller identified by `name`.
     pub fn anonymous(name: impl Into<String>) -> Self {
@@ -174,7 +193,19 @@ impl Caller {
     /// transport and platform applies. A session without an owner (a record written before owners
     /// were recorded) belongs to nobody, so it is refused like an unknown session.
     pub fn owns(&self, owner: Option<&str>) -> bool {
-        owner.is_some_and(|o| !self.owner.is_empty() && o == self.owner)
+        owner.is_some_and(|o| same_owner(o, &self.owner))
+    }
+
+    /// Whether this caller, presenting credentials with `fingerprint`, may use a record (a session,
+    /// a task) opened by `owner` with credentials `opened_with`: the one caller-binding rule, the
+    /// same identity with the same credentials ([`bound_to`]).
+    pub fn may_use(
+        &self,
+        owner: Option<&str>,
+        opened_with: Option<&str>,
+        fingerprint: Option<&str>,
+    ) -> bool {
+        bound_to(owner, opened_with, &self.owner, fingerprint)
     }
 
     /// Whether the caller may use the tool `name`.

@@ -20,6 +20,8 @@ pub mod audit;
 pub mod auth;
 pub mod bridge_era;
 pub mod connector;
+pub mod counter;
+pub mod counter_contract;
 pub mod credential;
 pub mod error;
 pub mod gateway;

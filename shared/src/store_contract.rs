@@ -425,6 +425,38 @@ async fn outbox_concurrent_appends(
     outbox.clear(id).await.map_err(|e| failed("clear", e))
 }
 
+/// Two writers over one backend (two replicas or execution environments) append to one session's
+/// outbox at once, 8 messages each: all 16 land and none fails; reading from position 10 through
+/// the other drops what came before it and returns the rest unchanged. Returns the session id, its
+/// outbox left holding positions 11 to 16, for the backend's own checks.
+pub async fn shared_outbox(
+    a: &dyn Outbox,
+    b: &dyn Outbox,
+    now: UnixMillis,
+    seed: u64,
+) -> Result<SessionId, String> {
+    let id = case_id(seed, 7);
+    let batches: Vec<[String; 1]> = (0..16).map(|i| [format!("m{i}")]).collect();
+    let appends = batches.iter().enumerate().map(|(i, batch)| {
+        let ob = if i % 2 == 0 { a } else { b };
+        ob.append(&id, batch, now + HOUR)
+    });
+    for r in join_all(appends).await {
+        r.map_err(|e| failed("a concurrent append", e))?;
+    }
+    let first = a.read(&id, 0).await.map_err(|e| failed("read", e))?;
+    check(
+        first.len() == 16,
+        &format!("16 concurrent appends from two writers all land (got {first:?})"),
+    )?;
+    let rest = b.read(&id, 10).await.map_err(|e| failed("read", e))?;
+    check(
+        rest == first[10..],
+        "reading from a position through the other writer returns what follows it",
+    )?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

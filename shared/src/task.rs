@@ -300,9 +300,15 @@ impl TaskRecord {
     }
 
     /// Whether the caller with `owner` and credential `fingerprint` may see it: the session rule
-    /// (same owner, same credentials). Anyone else gets "not found", as for an unknown id.
+    /// ([`crate::auth::bound_to`]: same owner, same credentials). Anyone else gets "not found", as
+    /// for an unknown id.
     pub fn visible_to(&self, owner: &str, fingerprint: Option<&str>) -> bool {
-        !owner.is_empty() && self.owner == owner && self.fingerprint.as_deref() == fingerprint
+        crate::auth::bound_to(
+            Some(&self.owner),
+            self.fingerprint.as_deref(),
+            owner,
+            fingerprint,
+        )
     }
 
     /// A working task whose runner stopped renewing its claim (the instance went away): settles it

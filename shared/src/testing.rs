@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod conformance_tasks;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -16,6 +17,46 @@ use crate::tool::{
     ResourceProvider, ResourceTemplateDef, Tool, ToolAnnotations, ToolContext, ToolDef,
     ToolFailure, ToolOutput,
 };
+
+/// A clock that stands still at its value until a test moves it (the ports of the core's own tests).
+#[derive(Debug)]
+pub struct FixedClock(pub AtomicU64);
+
+impl crate::port::Clock for FixedClock {
+    fn now(&self) -> crate::port::UnixMillis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Entropy that counts: each fill is different and repeatable, so ids in tests are too.
+#[derive(Debug)]
+pub struct CountingEntropy(pub AtomicU64);
+
+impl crate::port::Entropy for CountingEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (n as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+    }
+}
+
+/// An HTTP port that refuses every call (tests that never reach an upstream).
+#[derive(Debug)]
+pub struct NoHttp;
+
+impl crate::port::HttpClient for NoHttp {
+    fn send(
+        &self,
+        _req: http::Request<bytes::Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<bytes::Bytes>, crate::port::UpstreamError>> {
+        Box::pin(async {
+            Err(crate::port::UpstreamError::Refused(
+                "no upstream in tests".into(),
+            ))
+        })
+    }
+}
 
 struct TestTool {
     def: ToolDef,

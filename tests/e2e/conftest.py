@@ -259,11 +259,12 @@ DYNAMO_HEADERS = {
 }
 
 
-def dynamo(target: str, body: dict) -> dict:
-    """One DynamoDB JSON-protocol call to the local server named by AWS_ENDPOINT_URL_DYNAMODB."""
+def dynamo(target: str, body: dict, endpoint: str | None = None) -> dict:
+    """One DynamoDB JSON-protocol call to the local server at `endpoint` (default: the one named by
+    AWS_ENDPOINT_URL_DYNAMODB)."""
     import urllib.request
 
-    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    endpoint = endpoint or os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
     assert endpoint.startswith("http://127.0.0.1:"), "DynamoDB tests only talk to loopback"
     req = urllib.request.Request(endpoint, data=json.dumps(body).encode(), method="POST",
                                  headers={**DYNAMO_HEADERS, "x-amz-target": f"DynamoDB_20120810.{target}"})
@@ -271,15 +272,18 @@ def dynamo(target: str, body: dict) -> dict:
         return json.loads(r.read() or b"{}")
 
 
-def create_session_table(name: str) -> None:
-    """The sessions table as infra/terraform declares it: key session_id (S), TTL on expires_at."""
-    tables = dynamo("ListTables", {}).get("TableNames", [])
+def create_session_table(name: str, endpoint: str | None = None) -> None:
+    """The sessions table as infra/terraform declares it: key session_id (S), TTL on expires_at (on the
+    server at `endpoint`, default AWS_ENDPOINT_URL_DYNAMODB's)."""
+    tables = dynamo("ListTables", {}, endpoint).get("TableNames", [])
     if name in tables:
         return
     dynamo("CreateTable", {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
                            "KeySchema": [{"AttributeName": "session_id", "KeyType": "HASH"}],
-                           "AttributeDefinitions": [{"AttributeName": "session_id", "AttributeType": "S"}]})
-    dynamo("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"}})
+                           "AttributeDefinitions": [{"AttributeName": "session_id", "AttributeType": "S"}]},
+           endpoint)
+    dynamo("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"}},
+           endpoint)
 
 
 # The path prefix in front of the function that the Lambda event does not carry (`MCP_EDGE_BASE_PATH`):

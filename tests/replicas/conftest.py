@@ -10,12 +10,10 @@ session affinity, and records where each request went."""
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
 import pathlib
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,62 +23,31 @@ import httpx2 as httpx
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = os.environ.get("MCP_EDGE_BIN", str(ROOT / "target/release/mcp-edge"))
 MOTO_PYTHON = os.environ.get("MOTO_PYTHON", str(ROOT / "tests/.venv-lambda/bin/python"))
 REDIS_PASSWORD = "replica-test-pw-5e1f"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The process, polling and DynamoDB helpers of tests/e2e (loaded under its own name: both files are
+# `conftest` to pytest).
+_spec = importlib.util.spec_from_file_location("e2e_conftest", ROOT / "tests/e2e/conftest.py")
+e2e = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(e2e)
+free_port, eventually = e2e.free_port, e2e.eventually
 
 
-def eventually(check, what: str, timeout: float = 10.0, interval: float = 0.05):
-    """Polls `check()` until it returns a truthy value, bounded; fails naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    value = check()
-    while not value:
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not within {timeout} s: {what} (last: {value!r})")
-        time.sleep(interval)
-        value = check()
-    return value
-
-
-class Replica:
-    """One running mcp-edge process."""
+class Replica(e2e.NativeServer):
+    """One running mcp-edge process (started at once), its data directory removed when it stops."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.data_dir = tempfile.mkdtemp(prefix="mcp-edge-replica-")
-        self.log_path = pathlib.Path(self.data_dir) / "stderr.log"
-        cmd = [BIN, "--bind", "127.0.0.1:0", "--data-dir", self.data_dir, "--enable-test-tools", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(self.log_path, "a"), text=True,
-                                     env={**os.environ, **env})
-        deadline = time.monotonic() + 30
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"mcp-edge exited early: {self.logs()}")
-            if "listening on " in line:
-                self.url = line.strip().split("listening on ", 1)[1]
-                self.port = int(self.url.rsplit(":", 1)[1])
-                return
-        raise RuntimeError("mcp-edge did not report its address within 30 s")
+        super().__init__(args, data_dir=tempfile.mkdtemp(prefix="mcp-edge-replica-"), env=env)
+        self.start()
+        self.port = int(self.url.rsplit(":", 1)[1])
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def logs(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
+    def stop(self) -> int:
+        try:
+            return super().stop()
+        finally:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class Routing(httpx.AsyncBaseTransport):
@@ -147,20 +114,6 @@ def moto():
         proc.wait(timeout=10)
 
 
-DYNAMO_HEADERS = {
-    "content-type": "application/x-amz-json-1.0",
-    # moto checks neither signature nor credentials; the header only has to look like SigV4.
-    "authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-}
-
-
-def dynamo(endpoint: str, target: str, body: dict) -> dict:
-    req = urllib.request.Request(endpoint, data=json.dumps(body).encode(), method="POST",
-                                 headers={**DYNAMO_HEADERS, "x-amz-target": f"DynamoDB_20120810.{target}"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read() or b"{}")
-
-
 class RedisServer:
     def __init__(self) -> None:
         self.port = free_port()
@@ -205,12 +158,7 @@ def pair(backend, request):
         else:
             endpoint = request.getfixturevalue("moto")
             table = f"replicas-{int(time.time() * 1000)}-{len(started)}"
-            dynamo(endpoint, "CreateTable", {
-                "TableName": table, "BillingMode": "PAY_PER_REQUEST",
-                "KeySchema": [{"AttributeName": "session_id", "KeyType": "HASH"}],
-                "AttributeDefinitions": [{"AttributeName": "session_id", "AttributeType": "S"}]})
-            dynamo(endpoint, "UpdateTimeToLive", {"TableName": table, "TimeToLiveSpecification": {
-                "Enabled": True, "AttributeName": "expires_at"}})
+            e2e.create_session_table(table, endpoint)
             env = {"MCP_EDGE_SESSION_STORE": "dynamodb", "MCP_EDGE_DYNAMODB_TABLE": table,
                    "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ACCESS_KEY_ID": "local",
                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}

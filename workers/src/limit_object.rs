@@ -5,9 +5,11 @@
 //! `DoRateLimiter` and `DoLeaseLedger` are the core's `RateLimiter` and `LeaseLedger` ports that ask
 //! it; an unreachable object is reported to the core as a backend failure, and the core decides
 //! what that means. A Durable Object runs one request at a time, so each bucket and each lease set
-//! is exact. (The class was `LimitObject` before it also held quota leases; `wrangler.toml`'s
+//! is exact; the decisions are the core's, through its compare-and-set rule
+//! (`mcp_edge_core::counter`), which here takes one round. (The class was `LimitObject` before it also held quota leases; `wrangler.toml`'s
 //! `v3` migration renames it, keeping the stored counters.)
 
+use mcp_edge_core::counter::{change_leases, compare_and_set, take_tokens, Next, Undecided};
 use mcp_edge_core::port::{BoxFuture, UnixMillis};
 use mcp_edge_core::quota::{LeaseChange, LeaseError, LeaseLedger, LeaseSet};
 use mcp_edge_core::ratelimit::{Bucket, LimitError, RateLimit, RateLimiter};
@@ -178,14 +180,55 @@ impl DurableObject for LimitObject {
 }
 
 impl LimitObject {
+    /// One counter change by the core's compare-and-set rule over this object's storage: an object
+    /// runs one request at a time, so its write never loses a race and the rule takes one round.
+    /// An unreadable stored value counts as none, as a lapsed counter would.
+    async fn change<S, X>(
+        &self,
+        key: &str,
+        decide: impl Fn(Option<S>) -> Next<S, Result<(), X>>,
+        keep: impl Fn(&S) -> bool,
+    ) -> Result<(), X>
+    where
+        S: Serialize + serde::de::DeserializeOwned,
+        X: From<Undecided>,
+    {
+        let storage = self.state.storage();
+        let (storage, keep) = (&storage, &keep);
+        compare_and_set(
+            || async move {
+                let text: Option<String> = storage.get(key).await?;
+                Ok::<_, worker::Error>((text.and_then(|t| serde_json::from_str(&t).ok()), ()))
+            },
+            decide,
+            |(), state: S, _keep_until| async move {
+                if keep(&state) {
+                    let text = serde_json::to_string(&state)
+                        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                    storage.put(key, text).await?;
+                } else {
+                    storage.delete(key).await?;
+                }
+                Ok(true)
+            },
+        )
+        .await
+    }
+
     async fn lease(&self, mut req: Request) -> worker::Result<Response> {
         let asked: LeaseRequest = req.json().await?;
-        let storage = self.state.storage();
-        let text: Option<String> = storage.get(LEASES_KEY).await?;
-        let mut set: LeaseSet = text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        let answer = match set.apply(&asked.change, asked.now) {
+        let outcome = self
+            .change(
+                LEASES_KEY,
+                |set| change_leases(set, &asked.change, asked.now),
+                |set: &LeaseSet| !set.leases.is_empty(),
+            )
+            .await;
+        let answer = match outcome {
+            Ok(()) => LeaseAnswer {
+                held: None,
+                retry_after_ms: None,
+            },
             Err(LeaseError::Full {
                 held,
                 retry_after_ms,
@@ -193,38 +236,26 @@ impl LimitObject {
                 held: Some(held),
                 retry_after_ms,
             },
-            _ => {
-                if set.leases.is_empty() {
-                    storage.delete(LEASES_KEY).await?;
-                } else {
-                    let text = serde_json::to_string(&set)
-                        .map_err(|e| worker::Error::RustError(e.to_string()))?;
-                    storage.put(LEASES_KEY, text).await?;
-                }
-                LeaseAnswer {
-                    held: None,
-                    retry_after_ms: None,
-                }
-            }
+            Err(e) => return Err(worker::Error::RustError(e.to_string())),
         };
         Response::from_json(&answer)
     }
 
     async fn take(&self, mut req: Request) -> worker::Result<Response> {
         let take: TakeRequest = req.json().await?;
-        let storage = self.state.storage();
-        let text: Option<String> = storage.get(BUCKET_KEY).await?;
-        let bucket: Option<Bucket> = text.and_then(|t| serde_json::from_str(&t).ok());
-        let answer = match Bucket::take(bucket, take.limit, take.cost, take.now) {
-            Ok(next) => {
-                let text = serde_json::to_string(&next)
-                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
-                storage.put(BUCKET_KEY, text).await?;
-                TakeAnswer { wait_ms: None }
-            }
-            Err(wait) => TakeAnswer {
-                wait_ms: Some(wait),
+        let outcome = self
+            .change(
+                BUCKET_KEY,
+                |bucket| take_tokens(bucket, take.limit, take.cost, take.now),
+                |_: &Bucket| true,
+            )
+            .await;
+        let answer = match outcome {
+            Ok(()) => TakeAnswer { wait_ms: None },
+            Err(LimitError::Empty { retry_after_ms }) => TakeAnswer {
+                wait_ms: Some(retry_after_ms),
             },
+            Err(e) => return Err(worker::Error::RustError(e.to_string())),
         };
         Response::from_json(&answer)
     }

@@ -10,8 +10,14 @@ use crate::error::McpError;
 use crate::protocol::{decode, DecodeError, Payload};
 use crate::session::{SessionId, SessionTransport};
 use crate::transport::headers::require_json_content;
+use crate::transport::hold::HeldStream;
 use crate::transport::sse::SseEvent;
 use crate::transport::{Delivery, Reply, ReplyBody, StreamChannel, StreamHold};
+
+/// How many times the configured outbox poll interval an idle `GET /mcp` stream's poll grows to
+/// (250 ms → 2 s by default): an idle session's stream costs an eighth of the reads, and a tool's
+/// request to the client waits at most that long for the next poll.
+pub const IDLE_OUTBOX_POLL_FACTOR: u64 = 8;
 
 /// The protocol version assumed for a legacy session until `initialize` says otherwise.
 const LEGACY_VERSION: &str = "2024-11-05";
@@ -192,6 +198,29 @@ impl McpApp {
     pub fn polls_outbox(&self, hold: &crate::transport::StreamHold) -> bool {
         self.outbox.is_some()
             && (hold.channel == StreamChannel::Legacy || self.client_requests.is_some())
+    }
+
+    /// The poll schedule of a held stream whose holder reads the session's outbox (when
+    /// [`McpApp::polls_outbox`]): every `poll_ms` for the legacy `/sse` stream, whose replies wait
+    /// there; for a `GET /mcp` stream, which carries only the rare requests tools send the client,
+    /// backing off while the outbox stays empty up to [`IDLE_OUTBOX_POLL_FACTOR`] times `poll_ms`,
+    /// and back to `poll_ms` once it yields something.
+    pub fn outbox_polling(
+        &self,
+        stream: HeldStream,
+        hold: &StreamHold,
+        poll_ms: u64,
+        now: crate::port::UnixMillis,
+    ) -> HeldStream {
+        if !self.polls_outbox(hold) {
+            return stream;
+        }
+        let stream = stream.polling(poll_ms, now);
+        if hold.channel == StreamChannel::Legacy {
+            stream
+        } else {
+            stream.backing_off(poll_ms.saturating_mul(IDLE_OUTBOX_POLL_FACTOR))
+        }
     }
 
     /// Ends a legacy session when its `/sse` stream closes (the stream is the session's lifetime).

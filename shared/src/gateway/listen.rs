@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::dispatch::Call;
@@ -229,16 +228,11 @@ impl McpApp {
         }
     }
 
-    /// A refusal of a listen request: its JSON-RPC error with the error's own HTTP status (a full
-    /// stream quota is 429, as for `GET /mcp`).
+    /// A refusal of a listen request: its JSON-RPC error with the status every 2026-07-28 error
+    /// takes ([`super::modern_status`]: a full stream quota is 429, as for `GET /mcp`).
     pub(crate) fn listen_refusal(err: &McpError, id: &Value) -> Reply {
         let mut r = Reply::error(err, id);
-        if matches!(err, McpError::InvalidParams(_)) {
-            *r.response.status_mut() = StatusCode::BAD_REQUEST;
-        }
-        if matches!(err, McpError::MethodNotFound(_)) {
-            *r.response.status_mut() = StatusCode::NOT_FOUND;
-        }
+        *r.response.status_mut() = super::modern_status(err);
         r
     }
 }
@@ -251,12 +245,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::port::{BoxFuture, Clock, Entropy, HttpClient, UnixMillis, UpstreamError};
+    use crate::port::{Clock, UnixMillis};
     use crate::session::MemorySessionStore;
+    use crate::testing::{CountingEntropy, NoHttp};
     use crate::tool::Registry;
     use crate::transport::headers::OriginPolicy;
     use crate::transport::ReplyBody;
     use crate::{GatewayConfig, Ports};
+    use http::StatusCode;
 
     static NOW: AtomicU64 = AtomicU64::new(1_000_000);
     struct Clock0;
@@ -265,23 +261,6 @@ mod tests {
             NOW.load(Ordering::SeqCst)
         }
     }
-    struct Counting(AtomicU64);
-    impl Entropy for Counting {
-        fn fill(&self, buf: &mut [u8]) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            buf.iter_mut().for_each(|b| *b = n as u8);
-        }
-    }
-    struct NoHttp;
-    impl HttpClient for NoHttp {
-        fn send(
-            &self,
-            _req: http::Request<Bytes>,
-        ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::Refused("no upstream in tests".into())) })
-        }
-    }
-
     fn app(max_streams: Option<u32>, listens: bool) -> McpApp {
         app_at(max_streams, listens, Arc::new(Clock0))
     }
@@ -301,7 +280,7 @@ mod tests {
             store: Arc::new(MemorySessionStore::new()),
             http: Arc::new(NoHttp),
             clock,
-            entropy: Arc::new(Counting(AtomicU64::new(1))),
+            entropy: Arc::new(CountingEntropy(AtomicU64::new(1))),
         };
         let app = McpApp::new(config, registry, ports).unwrap();
         if listens {

@@ -47,7 +47,7 @@ pub use admission::{
 pub use config::GatewayConfig;
 pub use counting::CONTENDED_RETRY_MS;
 pub use health::{wants_deep, HealthProbe, ProbeReport, ProbeStatus, DEEP_HEALTH_CACHE_MS};
-pub use legacy::LegacyOutbox;
+pub use legacy::{LegacyOutbox, IDLE_OUTBOX_POLL_FACTOR};
 pub use route::{session_route, AssignedSession, SessionRoute};
 pub use stdio::StdioConnection;
 pub use streamable::{check_modern_envelope, modern_code_status, modern_status, modern_version};

@@ -68,9 +68,11 @@ impl McpApp {
             self.end_session(&rec).await?;
             return Err(McpError::SessionNotFound);
         }
-        if rec.credential_fingerprint != facts.fingerprint
-            || !facts.caller.owns(rec.owner.as_deref())
-        {
+        if !facts.caller.may_use(
+            rec.owner.as_deref(),
+            rec.credential_fingerprint.as_deref(),
+            facts.fingerprint.as_deref(),
+        ) {
             return Err(McpError::SessionNotFound);
         }
         Ok(rec)

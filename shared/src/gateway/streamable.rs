@@ -153,13 +153,16 @@ fn check_param_headers(
     Ok(())
 }
 
-/// HTTP status for an error answering a 2026-07-28 request (also the stdio bridge's).
+/// HTTP status for an error answering a 2026-07-28 request (also the stdio bridge's): by the
+/// JSON-RPC code where that decides it ([`modern_code_status`]); the error's own status (401, 403,
+/// 429 for rate limits and quotas, 5xx) for refusals of the request itself; 200 otherwise.
 pub fn modern_status(err: &McpError) -> StatusCode {
     modern_code_status(err.to_jsonrpc().code).unwrap_or_else(|| match err {
         McpError::Store(_)
         | McpError::Internal(_)
         | McpError::PolicyDenied(_)
         | McpError::RateLimited(_)
+        | McpError::QuotaExceeded(..)
         | McpError::Unauthorized(_) => err.http_status(),
         _ => StatusCode::OK,
     })

@@ -418,47 +418,22 @@ mod tests {
     use http::Request;
 
     use super::*;
-    use crate::port::{Clock, Entropy, HttpClient, UnixMillis, UpstreamError};
     use crate::session::MemorySessionStore;
     use crate::task::MemoryTaskStore;
+    use crate::testing::{CountingEntropy, FixedClock, NoHttp};
     use crate::tool::Registry;
     use crate::transport::{Reply, ReplyBody};
     use crate::{GatewayConfig, Ports};
 
-    struct Fixed(AtomicU64);
-    impl Clock for Fixed {
-        fn now(&self) -> UnixMillis {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-    struct Counting(AtomicU64);
-    impl Entropy for Counting {
-        fn fill(&self, buf: &mut [u8]) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            for (i, b) in buf.iter_mut().enumerate() {
-                *b = (n as u8).wrapping_add(i as u8);
-            }
-        }
-    }
-    struct NoHttp;
-    impl HttpClient for NoHttp {
-        fn send(
-            &self,
-            _req: http::Request<Bytes>,
-        ) -> crate::port::BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::Refused("no upstream in tests".into())) })
-        }
-    }
-
-    fn app() -> (McpApp, Arc<Fixed>, Arc<MemoryTaskStore>) {
-        let clock = Arc::new(Fixed(AtomicU64::new(1_000_000)));
+    fn app() -> (McpApp, Arc<FixedClock>, Arc<MemoryTaskStore>) {
+        let clock = Arc::new(FixedClock(AtomicU64::new(1_000_000)));
         let mut registry = Registry::new();
         crate::testing::register_test_tools(&mut registry);
         let ports = Ports {
             store: Arc::new(MemorySessionStore::new()),
             http: Arc::new(NoHttp),
             clock: clock.clone(),
-            entropy: Arc::new(Counting(AtomicU64::new(1))),
+            entropy: Arc::new(CountingEntropy(AtomicU64::new(1))),
         };
         let tasks = Arc::new(MemoryTaskStore::default());
         let app = McpApp::new(GatewayConfig::default(), registry, ports)

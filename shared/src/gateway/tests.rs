@@ -9,38 +9,12 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::port::{BoxFuture, UpstreamError};
+use crate::port::BoxFuture;
 use crate::session::{MemorySessionStore, SessionRecord};
+use crate::testing::{CountingEntropy, FixedClock, NoHttp};
 use crate::transport::headers::OriginPolicy;
 use crate::transport::sse::SseParser;
 use crate::transport::{ReplyBody, StreamChannel, StreamHold, SESSION_HEADER};
-
-struct FixedClock(AtomicU64);
-impl Clock for FixedClock {
-    fn now(&self) -> UnixMillis {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-struct CountingEntropy(AtomicU64);
-impl Entropy for CountingEntropy {
-    fn fill(&self, buf: &mut [u8]) {
-        let n = self.0.fetch_add(1, Ordering::SeqCst);
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = (n as u8).wrapping_mul(31).wrapping_add(i as u8);
-        }
-    }
-}
-
-struct NoHttp;
-impl HttpClient for NoHttp {
-    fn send(
-        &self,
-        _req: http::Request<Bytes>,
-    ) -> BoxFuture<'_, Result<http::Response<Bytes>, UpstreamError>> {
-        Box::pin(async { Err(UpstreamError::Refused("no upstream in tests".into())) })
-    }
-}
 
 struct Harness {
     app: McpApp,
@@ -2182,6 +2156,90 @@ fn legacy_replies_can_wait_in_the_session_outbox() {
             .unwrap()
             .is_empty(),
         "the ended session's outbox is cleared"
+    );
+}
+
+#[test]
+fn an_idle_get_stream_backs_off_its_outbox_polls_and_the_legacy_stream_does_not() {
+    struct NoWait;
+    impl crate::port::Sleeper for NoWait {
+        fn sleep(&self, _ms: u64) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+    let mut h = harness();
+    let outbox = Arc::new(crate::outbox::MemoryOutbox::default());
+    h.app = h.app.with_outbox(outbox.clone());
+    let legacy = StreamHold {
+        session: SessionId::parse(&"a".repeat(32)).unwrap(),
+        channel: StreamChannel::Legacy,
+        keepalive_ms: 600_000,
+        lease: None,
+    };
+    let get = StreamHold {
+        channel: StreamChannel::Standalone(1),
+        ..legacy.clone()
+    };
+    let start = h.app.now();
+    // The times of the first five polls a held stream asks for (nothing is ever delivered).
+    let polls = |app: &McpApp, hold: &StreamHold| {
+        let mut stream = app.outbox_polling(app.held_stream(Vec::new(), 600_000), hold, 250, start);
+        let mut at = start;
+        let mut polls = Vec::new();
+        for _ in 0..20 {
+            match stream.next(at) {
+                crate::transport::hold::Next::Poll => polls.push(at - start),
+                crate::transport::hold::Next::Wait(wake) => at = wake,
+                crate::transport::hold::Next::Write(_) => {} // keep-alives
+                other => panic!("{other:?}"),
+            }
+            if polls.len() == 5 {
+                break;
+            }
+        }
+        polls
+    };
+    assert_eq!(polls(&h.app, &legacy), [250, 500, 750, 1_000, 1_250]);
+    assert!(
+        polls(&h.app, &get).is_empty(),
+        "nothing can reach a GET stream's outbox"
+    );
+    h.app = h
+        .app
+        .with_client_requests(Arc::new(crate::mailbox::StoredClientRequests::new(
+            outbox,
+            Arc::new(crate::mailbox::MemoryMailbox::default()),
+            Arc::new(NoWait),
+            h.clock.clone(),
+        )));
+    assert_eq!(polls(&h.app, &legacy), [250, 500, 750, 1_000, 1_250]);
+    let cap = 250 * IDLE_OUTBOX_POLL_FACTOR;
+    assert_eq!(
+        polls(&h.app, &get),
+        [250, 750, 1_750, 1_750 + cap, 1_750 + 2 * cap],
+        "doubling while idle, up to the cap"
+    );
+}
+
+#[test]
+fn quota_and_rate_limit_errors_answer_2026_requests_with_429_keeping_the_id() {
+    for err in [
+        McpError::QuotaExceeded("2 streams already open".into(), Some(5_000)),
+        McpError::QuotaExceeded("2 sessions already open".into(), None),
+        McpError::RateLimited(1_000),
+    ] {
+        assert_eq!(
+            modern_status(&err),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{err:?}"
+        );
+        let refused = McpApp::listen_refusal(&err, &json!(7));
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{err:?}");
+        assert_eq!(body_json(&refused)["id"], 7, "{err:?}");
+    }
+    assert_eq!(
+        modern_status(&McpError::InvalidParams("x".into())),
+        StatusCode::BAD_REQUEST
     );
 }
 

@@ -1034,7 +1034,7 @@ pub static DYNAMODB_TABLE: Setting<String> = Setting::new(
 pub static LEGACY_POLL: Setting<u64> = Setting::new(
     "MCP_EDGE_LEGACY_POLL",
     parse_duration_ms,
-    "how often a legacy `/sse` stream's (and, for the gateway's sampling requests, a `GET /mcp` stream's) holder reads the session's outbox, on the Lambda and natively with a shared `--session-store` (at least 20 ms)",
+    "how often a legacy `/sse` stream's (and, for the gateway's sampling requests, a `GET /mcp` stream's) holder reads the session's outbox, on the Lambda and natively with a shared `--session-store` (at least 20 ms); an idle `GET /mcp` stream backs off to 8 times this while its outbox stays empty",
 )
 .flag("legacy-poll")
 .default("250ms")

@@ -52,6 +52,14 @@ pub struct HeldStream {
     next_keepalive: UnixMillis,
     poll_ms: Option<u64>,
     next_poll: UnixMillis,
+    /// Longest interval an idle polled source backs off to (`None`: a fixed schedule).
+    idle_poll_cap_ms: Option<u64>,
+    /// The current interval while backing off.
+    idle_poll_ms: u64,
+    /// When the last poll was asked for, until its outcome is seen.
+    polled_at: Option<UnixMillis>,
+    /// Whether a frame was delivered since the last poll was asked for.
+    delivered: bool,
     deadline: Option<UnixMillis>,
     closed: Option<Closed>,
     metrics: Option<Arc<Metrics>>,
@@ -69,6 +77,10 @@ impl HeldStream {
             next_keepalive: now.saturating_add(keepalive_ms),
             poll_ms: None,
             next_poll: UnixMillis::MAX,
+            idle_poll_cap_ms: None,
+            idle_poll_ms: 0,
+            polled_at: None,
+            delivered: false,
             deadline: None,
             closed: None,
             metrics: None,
@@ -95,7 +107,17 @@ impl HeldStream {
     pub fn polling(mut self, every_ms: u64, now: UnixMillis) -> Self {
         let every = every_ms.max(1);
         self.poll_ms = Some(every);
+        self.idle_poll_ms = every;
         self.next_poll = now.saturating_add(every);
+        self
+    }
+
+    /// Backs off while the polled source stays empty: each poll that yields nothing doubles the
+    /// interval up to `cap_ms`; a poll that yields frames returns to the [`HeldStream::polling`]
+    /// interval. For sources that rarely carry anything (a `GET /mcp` stream's outbox), so an idle
+    /// stream costs a read every `cap_ms` rather than every interval.
+    pub fn backing_off(mut self, cap_ms: u64) -> Self {
+        self.idle_poll_cap_ms = Some(cap_ms);
         self
     }
 
@@ -110,6 +132,7 @@ impl HeldStream {
     pub fn deliver(&mut self, frame: Bytes) {
         if self.closed.is_none() {
             self.queue.push_back(frame);
+            self.delivered = true;
         }
     }
 
@@ -147,8 +170,19 @@ impl HeldStream {
             return Next::Close(Closed::Deadline);
         }
         if let Some(every) = self.poll_ms {
+            if let (Some(at), Some(cap)) = (self.polled_at.take(), self.idle_poll_cap_ms) {
+                // The platform delivered the poll's frames (written above) before asking again.
+                self.idle_poll_ms = if !self.delivered {
+                    self.idle_poll_ms.saturating_mul(2).min(cap.max(every))
+                } else {
+                    every
+                };
+                self.next_poll = at.saturating_add(self.idle_poll_ms);
+            }
             if now >= self.next_poll {
-                self.next_poll = now.saturating_add(every);
+                self.next_poll = now.saturating_add(self.idle_poll_ms);
+                self.polled_at = Some(now);
+                self.delivered = false;
                 return Next::Poll;
             }
         }
@@ -277,6 +311,36 @@ mod tests {
         assert_eq!(h.next(1_000), Next::Poll);
         assert_eq!(h.next(1_000), Next::Write(keepalive_frame()));
         assert_eq!(h.next(1_000), Next::Wait(1_250));
+    }
+
+    #[test]
+    fn an_idle_polled_source_is_polled_less_often_up_to_the_cap_and_at_once_again_after_activity() {
+        let mut h = HeldStream::open(Vec::new(), 60_000, 0)
+            .polling(250, 0)
+            .backing_off(1_000);
+        let mut polls = Vec::new();
+        let mut now = 0;
+        for _ in 0..6 {
+            let Next::Wait(wake) = drain(&mut h, now).1 else {
+                panic!("a live stream waits");
+            };
+            now = wake;
+            assert_eq!(h.next(now), Next::Poll);
+            polls.push(now);
+        }
+        assert_eq!(
+            polls,
+            [250, 750, 1_750, 2_750, 3_750, 4_750],
+            "doubling, capped"
+        );
+        h.deliver(b("request"));
+        assert_eq!(
+            drain(&mut h, now),
+            (vec![Next::Write(b("request"))], Next::Wait(now + 250)),
+            "activity returns to the base interval"
+        );
+        assert_eq!(h.next(now + 250), Next::Poll);
+        assert_eq!(drain(&mut h, now + 250).1, Next::Wait(now + 750));
     }
 
     #[test]

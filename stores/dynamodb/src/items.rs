@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::Client;
 
 use crate::store::{StoreCalls, EXPIRES_AT, KEY};
 
-/// Lost races retried before giving up on one change.
-pub const MAX_ATTEMPTS: usize = 8;
+/// Lost races retried before giving up on one change (the core's compare-and-set bound).
+pub use mcp_edge_core::counter::MAX_ATTEMPTS;
 
 /// One read of an item: its attributes and version (`None`: no item yet).
 pub struct Versioned {

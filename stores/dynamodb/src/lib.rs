@@ -8,7 +8,9 @@
 //! - [`store::DynamoSessionStore`], the session store (conditional writes, TTL);
 //! - [`ratelimit::DynamoRateLimiter`], per-caller token buckets, and [`quota::DynamoLeaseLedger`],
 //!   the session and stream quota leases, both through [`items::VersionedItems`];
-//! - [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per message.
+//! - [`outbox::DynamoOutbox`], the legacy SSE outbox, one item per message;
+//! - [`mailbox::DynamoMailbox`], the slots where clients' answers to the gateway's requests
+//!   (sampling) wait for the execution environment that asked (built by the Lambda).
 //!
 //! [`DynamoStores`] builds all four over one client and table. Tested against moto
 //! (`lambda/tests/dynamo_store.rs`, the core's store contract among them).
@@ -16,6 +18,7 @@
 //! Features: none.
 
 pub mod items;
+pub mod mailbox;
 pub mod outbox;
 pub mod quota;
 pub mod ratelimit;

@@ -25,7 +25,7 @@ use mcp_edge_core::outbox::{Outbox, READ_LIMIT};
 use mcp_edge_core::port::{BoxFuture, Entropy, UnixMillis};
 use mcp_edge_core::session::{SessionId, StoreError};
 
-use crate::store::{StoreCalls, EXPIRES_AT, KEY};
+use crate::store::{backend, item_key as key, StoreCalls, EXPIRES_AT, KEY};
 
 /// Message keys in append order (index item).
 const KEYS: &str = "keys";
@@ -40,20 +40,6 @@ pub struct DynamoOutbox {
     table: String,
     entropy: Arc<dyn Entropy>,
     calls: Arc<StoreCalls>,
-}
-
-fn backend(what: &str, e: impl std::error::Error) -> StoreError {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    StoreError::Backend(format!("DynamoDB {what}: {text}"))
-}
-
-fn key(text: String) -> HashMap<String, AttributeValue> {
-    HashMap::from([(KEY.to_owned(), AttributeValue::S(text))])
 }
 
 fn index_key(id: &SessionId) -> String {

@@ -61,6 +61,11 @@ impl StoreCalls {
     }
 }
 
+/// The primary key of the item named `text`.
+pub(crate) fn item_key(text: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([(KEY.to_owned(), AttributeValue::S(text))])
+}
+
 /// Sessions in DynamoDB.
 pub struct DynamoSessionStore {
     client: Client,
@@ -69,8 +74,9 @@ pub struct DynamoSessionStore {
     calls: Arc<StoreCalls>,
 }
 
-/// The SDK error text without request ids or endpoints (never secrets either way).
-fn backend<E: std::error::Error>(what: &str, e: E) -> StoreError {
+/// The SDK error text without request ids or endpoints (never secrets either way); every adapter of
+/// this crate reports its failures this way.
+pub(crate) fn backend<E: std::error::Error>(what: &str, e: E) -> StoreError {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

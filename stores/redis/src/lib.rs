@@ -8,8 +8,9 @@
 //! - [`RedisSessionStore`]: a hash per session (`v` version, `d` record JSON) written by a
 //!   compare-and-set script, expiring with the session (`PEXPIREAT`);
 //! - [`RedisRateLimiter`] and [`RedisLeaseLedger`]: token buckets and quota lease sets as the same
-//!   versioned hashes, changed by read, the core's decision, then compare-and-set, retried at most
-//!   [`MAX_ATTEMPTS`] times;
+//!   versioned hashes, changed by the core's compare-and-set rule
+//!   ([`mcp_edge_core::counter::compare_and_set`]: read, the core's decision, conditional write,
+//!   at most [`MAX_ATTEMPTS`] rounds);
 //! - [`RedisOutbox`]: the legacy SSE outbox as a list plus the count of messages dropped before it,
 //!   appended with `RPUSH` (appends never conflict) and read-and-trimmed by one script.
 //!
@@ -23,6 +24,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use mcp_edge_core::counter::{change_leases, compare_and_set, take_tokens, Next, Undecided};
 use mcp_edge_core::outbox::{Outbox, READ_LIMIT};
 use mcp_edge_core::port::{BoxFuture, UnixMillis};
 use mcp_edge_core::quota::{LeaseChange, LeaseError, LeaseLedger, LeaseSet};
@@ -35,8 +37,8 @@ use redis::Script;
 
 /// Prefix of every key mcp-edge writes.
 pub const PREFIX: &str = "mcp-edge:";
-/// Lost races retried before giving up on one rate-limit or lease change.
-pub const MAX_ATTEMPTS: usize = 8;
+/// Lost races retried before giving up on one rate-limit or lease change (the core's bound).
+pub use mcp_edge_core::counter::MAX_ATTEMPTS;
 /// How long a connection attempt and one command may take: a request waits at most this long on a
 /// Redis that stopped answering, then fails with a backend error (503) instead of hanging.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -264,38 +266,39 @@ impl SessionStore for RedisSessionStore {
 /// Token buckets in Redis.
 pub struct RedisRateLimiter(Redis);
 
-impl RedisRateLimiter {
-    /// One read, the core's decision, one compare-and-set; `Ok(None)` when the write lost a race.
-    async fn attempt(
+/// A versioned hash's JSON data as the state it holds.
+fn decode<S: serde::de::DeserializeOwned>(item: &Item) -> Result<Option<S>, StoreError> {
+    item.data
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Redis {
+    /// One counter change by the core's compare-and-set rule over the versioned hash `key`.
+    async fn change<S, X>(
         &self,
         key: &str,
-        limit: RateLimit,
-        cost: u32,
-        now: UnixMillis,
-    ) -> Result<Option<Result<(), LimitError>>, StoreError> {
-        let read = self.0.read(key).await?;
-        let state: Option<Bucket> = match &read.data {
-            Some(text) => {
-                Some(serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            }
-            None => None,
-        };
-        let bucket = match Bucket::take(state, limit, cost, now) {
-            Ok(b) => b,
-            Err(wait) => {
-                return Ok(Some(Err(LimitError::Empty {
-                    retry_after_ms: wait,
-                })))
-            }
-        };
-        let text =
-            serde_json::to_string(&bucket).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // An idle bucket is full again within an hour for any limit of at least `burst` per hour.
-        let won = self
-            .0
-            .write(key, read.version, &text, now.saturating_add(3_600_000))
-            .await?;
-        Ok(won.then_some(Ok(())))
+        decide: impl Fn(Option<S>) -> Next<S, Result<(), X>>,
+    ) -> Result<(), X>
+    where
+        S: serde::Serialize + serde::de::DeserializeOwned,
+        X: From<Undecided>,
+    {
+        compare_and_set(
+            || async move {
+                let read = self.read(key).await?;
+                Ok::<_, StoreError>((decode(&read)?, read.version))
+            },
+            decide,
+            |version, state: S, keep_until| async move {
+                let text = serde_json::to_string(&state)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                self.write(key, version, &text, keep_until).await
+            },
+        )
+        .await
     }
 }
 
@@ -309,60 +312,23 @@ impl RateLimiter for RedisRateLimiter {
     ) -> BoxFuture<'a, Result<(), LimitError>> {
         Box::pin(async move {
             let item_key = format!("{PREFIX}ratelimit:{key}");
-            for _ in 0..MAX_ATTEMPTS {
-                match self.attempt(&item_key, limit, cost, now).await {
-                    Ok(Some(verdict)) => return verdict,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        // Reported, not decided: the core decides what a failing bucket means.
-                        tracing::warn!(error = %e, "rate-limit bucket unavailable");
-                        return Err(LimitError::Backend(e.to_string()));
-                    }
-                }
+            let outcome = self
+                .0
+                .change(&item_key, |state: Option<Bucket>| {
+                    take_tokens(state, limit, cost, now)
+                })
+                .await;
+            if let Err(e @ (LimitError::Backend(_) | LimitError::Contended)) = &outcome {
+                // Reported, not decided: the core decides what a failing bucket means.
+                tracing::warn!(error = %e, bucket = key, "rate-limit bucket undecided");
             }
-            tracing::warn!(bucket = key, "rate-limit bucket kept changing");
-            Err(LimitError::Contended)
+            outcome
         })
     }
 }
 
 /// Quota lease sets in Redis.
 pub struct RedisLeaseLedger(Redis);
-
-impl RedisLeaseLedger {
-    /// One read, the core's decision, one compare-and-set; `Ok(None)` when the write lost a race.
-    async fn attempt(
-        &self,
-        key: &str,
-        change: &LeaseChange,
-        now: UnixMillis,
-    ) -> Result<Option<Result<(), LeaseError>>, StoreError> {
-        let read = self.0.read(key).await?;
-        let mut set: LeaseSet = match &read.data {
-            Some(text) => {
-                serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?
-            }
-            None => LeaseSet::default(),
-        };
-        let before = set.clone();
-        if let Err(full) = set.apply(change, now) {
-            return Ok(Some(Err(full)));
-        }
-        if set == before {
-            return Ok(Some(Ok(())));
-        }
-        let text = serde_json::to_string(&set).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // Kept a minute past the last lease (at most a day ahead), as in DynamoDB.
-        let lapses = set
-            .lapses_at()
-            .map_or(now, |u| u.min(now.saturating_add(86_400_000)));
-        let won = self
-            .0
-            .write(key, read.version, &text, lapses.saturating_add(60_000))
-            .await?;
-        Ok(won.then_some(Ok(())))
-    }
-}
 
 impl LeaseLedger for RedisLeaseLedger {
     fn apply<'a>(
@@ -373,19 +339,17 @@ impl LeaseLedger for RedisLeaseLedger {
     ) -> BoxFuture<'a, Result<(), LeaseError>> {
         Box::pin(async move {
             let item_key = format!("{PREFIX}leases:{key}");
-            for _ in 0..MAX_ATTEMPTS {
-                match self.attempt(&item_key, change, now).await {
-                    Ok(Some(outcome)) => return outcome,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        // Reported, not decided: the core decides what a failing ledger means.
-                        tracing::warn!(error = %e, "quota lease set unavailable");
-                        return Err(LeaseError::Backend(e.to_string()));
-                    }
-                }
+            let outcome = self
+                .0
+                .change(&item_key, |set: Option<LeaseSet>| {
+                    change_leases(set, change, now)
+                })
+                .await;
+            if let Err(e @ (LeaseError::Backend(_) | LeaseError::Contended)) = &outcome {
+                // Reported, not decided: the core decides what a failing ledger means.
+                tracing::warn!(error = %e, set = key, "quota lease set undecided");
             }
-            tracing::warn!(set = key, "quota lease set kept changing");
-            Err(LeaseError::Contended)
+            outcome
         })
     }
 }

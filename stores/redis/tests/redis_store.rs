@@ -5,15 +5,12 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp_edge_core::outbox::Outbox;
 use mcp_edge_core::port::Clock;
-use mcp_edge_core::quota::{LeaseChange, LeaseError, LeaseLedger};
-use mcp_edge_core::ratelimit::{LimitError, RateLimit, RateLimiter};
 use mcp_edge_core::session::SessionStore;
-use mcp_edge_core::store_contract;
+use mcp_edge_core::{counter_contract, store_contract};
 use mcp_edge_native::SystemClock;
 use mcp_edge_redis::{ConnectError, RedisStores};
 
@@ -106,20 +103,10 @@ async fn outbox_appends_from_two_replicas_all_land_in_order_of_arrival() {
     let server = server().await;
     let (a, b) = (stores(&server).await, stores(&server).await);
     let now = SystemClock.now();
-    let id = store_contract::case_id(now, 7);
-    let appends = (0..16).map(|i| {
-        let ob = if i % 2 == 0 { &a.outbox } else { &b.outbox };
-        let id = &id;
-        async move { ob.append(id, &[format!("m{i}")], now + 60_000).await }
-    });
-    for r in futures_util::future::join_all(appends).await {
-        r.expect("a concurrent append");
-    }
-    let first = a.outbox.read(&id, 0).await.unwrap();
-    assert_eq!(first.len(), 16, "{first:?}");
-    // Reading from position 10 drops what came before it; positions continue.
-    let rest = b.outbox.read(&id, 10).await.unwrap();
-    assert_eq!(rest, first[10..].to_vec());
+    // The core's two-writer outbox contract, then positions continue after a trim.
+    let id = store_contract::shared_outbox(a.outbox.as_ref(), b.outbox.as_ref(), now, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     b.outbox
         .append(&id, &["late".to_owned()], now + 60_000)
         .await
@@ -136,119 +123,21 @@ async fn outbox_appends_from_two_replicas_all_land_in_order_of_arrival() {
 async fn rate_limit_buckets_are_shared_and_never_overdrawn() {
     let server = server().await;
     let (a, b) = (stores(&server).await, stores(&server).await);
-    let limit = RateLimit {
-        per_minute: 0,
-        burst: 10,
-    };
-    let now = SystemClock.now();
-    for i in 0..10 {
-        let l = if i % 2 == 0 { &a.limiter } else { &b.limiter };
-        assert_eq!(l.take("req:seq", limit, 1, now).await, Ok(()), "take {i}");
-    }
-    assert_eq!(
-        a.limiter.take("req:seq", limit, 1, now).await,
-        Err(LimitError::Empty {
-            retry_after_ms: 60_000
-        }),
-        "the shared bucket is empty"
-    );
-    assert_eq!(b.limiter.take("req:other", limit, 1, now).await, Ok(()));
-    // 20 concurrent takes from a burst of 10 through two connections: exactly 10 granted.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let l = if i % 2 == 0 {
-            a.limiter.clone()
-        } else {
-            b.limiter.clone()
-        };
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..50 {
-                match l.take("req:race", limit, 1, now).await {
-                    Err(LimitError::Contended) => continue,
-                    verdict => return verdict,
-                }
-            }
-            panic!("a take kept losing the race 50 times");
-        }));
-    }
-    let (mut granted, mut empty) = (0, 0);
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(()) => granted += 1,
-            Err(LimitError::Empty { .. }) => empty += 1,
-            Err(other) => panic!("unexpected answer {other:?}"),
-        }
-    }
-    assert_eq!((granted, empty), (10, 10));
+    // The core's contract through two connections (two replicas).
+    counter_contract::shared_buckets(a.limiter.as_ref(), b.limiter.as_ref(), SystemClock.now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
 async fn quota_leases_are_shared_exact_under_races_and_lapse() {
     let server = server().await;
     let (a, b) = (stores(&server).await, stores(&server).await);
-    let (a, b): (Arc<dyn LeaseLedger>, Arc<dyn LeaseLedger>) = (a.leases, b.leases);
-    let now = SystemClock.now();
-    let open = |id: &str, until: u64| LeaseChange::Open {
-        id: id.into(),
-        until,
-        max: 2,
-    };
-    a.apply("sessions:alice", &open("s1", now + 60_000), now)
-        .await
-        .unwrap();
-    b.apply("sessions:alice", &open("s2", now + 5_000), now)
-        .await
-        .unwrap();
-    assert_eq!(
-        a.apply("sessions:alice", &open("s3", now + 60_000), now)
-            .await,
-        Err(LeaseError::Full {
-            held: 2,
-            retry_after_ms: Some(5_000)
-        }),
-        "the other replica's lease counts"
-    );
-    a.apply(
-        "sessions:alice",
-        &LeaseChange::Close { id: "s1".into() },
-        now,
-    )
-    .await
-    .unwrap();
-    b.apply("sessions:alice", &open("s3", now + 60_000), now)
-        .await
-        .expect("a closed lease frees its place");
-    a.apply("sessions:alice", &open("s4", now + 60_000), now + 5_000)
-        .await
-        .expect("a lapsed lease frees its place");
-    // 20 racers for 5 places through two connections: exactly 5 win.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            let change = LeaseChange::Open {
-                id: format!("race-{i}"),
-                until: now + 60_000,
-                max: 5,
-            };
-            for _ in 0..50 {
-                match l.apply("sessions:race", &change, now).await {
-                    Err(LeaseError::Contended) => continue,
-                    verdict => return verdict,
-                }
-            }
-            panic!("racer {i} lost 50 rounds in a row");
-        }));
-    }
-    let (mut granted, mut full) = (0, 0);
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(()) => granted += 1,
-            Err(LeaseError::Full { held: 5, .. }) => full += 1,
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
-    assert_eq!((granted, full), (5, 15), "20 racers for 5 places");
+    let lost =
+        counter_contract::shared_leases(a.leases.as_ref(), b.leases.as_ref(), SystemClock.now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    println!("lease race: {lost} rounds lost to the other replica");
 }
 
 #[tokio::test]

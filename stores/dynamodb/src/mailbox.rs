@@ -19,7 +19,7 @@ use mcp_edge_core::port::{BoxFuture, UnixMillis};
 use mcp_edge_core::session::StoreError;
 use serde_json::Value;
 
-use crate::store::{StoreCalls, EXPIRES_AT, KEY};
+use crate::store::{backend, item_key, StoreCalls, EXPIRES_AT, KEY};
 
 /// The client's answer (JSON text).
 const ANSWER: &str = "answer";
@@ -31,23 +31,13 @@ pub struct DynamoMailbox {
     calls: Arc<StoreCalls>,
 }
 
-fn backend(what: &str, e: impl std::error::Error) -> StoreError {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    StoreError::Backend(format!("DynamoDB {what}: {text}"))
-}
-
 /// The slot's item key.
 pub fn slot_key(session: &str, id: &str) -> String {
     format!("mailbox:{session}:{id}")
 }
 
 fn key(session: &str, id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([(KEY.to_owned(), AttributeValue::S(slot_key(session, id)))])
+    item_key(slot_key(session, id))
 }
 
 impl DynamoMailbox {
