@@ -33,23 +33,23 @@ step() {
 # suite that silently runs nothing cannot pass. Raise a figure when tests are added; the README's
 # "What the total counts" section explains each.
 declare -A MIN=(
-  [cargo]=312              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here;
+  [cargo]=317              # cargo test --workspace: unit, integration and doc tests (moto-backed ones are ignored here;
                            # the Redis adapter tests start redis-server themselves)
-  [python-e2e]=249         # tests/e2e natively (-m "not worker_only and not lambda_only")
+  [python-e2e]=254         # tests/e2e natively (-m "not worker_only and not lambda_only")
   [ts-native]=11           # tests/ts: clients.test.mjs (SDK v1: Streamable HTTP, legacy SSE, WebSocket, resumption: 4),
                            # clients-v2.test.mjs (SDK v2: Streamable HTTP in 3 eras, legacy SSE, resumption, errors: 6), stdio.test.mjs (1)
   [conformance-native]=9   # tests/conformance/run.sh scenarios
-  [conformance-next-native]=79 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
+  [conformance-next-native]=81 # tests/conformance/run-next.sh: scenarios of the 2026-07-28 and 2025-11-25
                            # requirement sets (0.2.0-alpha.12) passing; tests/conformance/next-excluded.txt never counts
   [bridge]=39              # tests/run-bridge.sh: 6 TS-through-the-bridge tests + 11 direct conformance passes + 22 kept pairs
-  [python-e2e-worker]=188  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
+  [python-e2e-worker]=193  # tests/e2e under wrangler dev (the core's store contract on the Durable Object store among them)
   [ts-worker]=10           # the same but stdio (no binary to start there)
   [conformance-worker]=9
-  [conformance-next-worker]=79
+  [conformance-next-worker]=81
   [lambda-store]=8         # lambda/tests/dynamo_store.rs and dynamo_tasks.rs against moto (the core's store, outbox and task-store contracts among them)
-  [lambda-e2e]=182         # tests/e2e under cargo lambda watch, production (empty) base path
-  [lambda-clients]=94      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
-                           # tests (every flow), 9 conformance scenarios, 76 conformance 0.2.0-alpha.12 requirement-set scenarios
+  [lambda-e2e]=187         # tests/e2e under cargo lambda watch, production (empty) base path
+  [lambda-clients]=96      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
+                           # tests (every flow), 9 conformance scenarios, 78 conformance 0.2.0-alpha.12 requirement-set scenarios
   [replicas]=11            # tests/replicas: two native instances on one Redis and on one moto DynamoDB (5 tests x 2
                            # stores, 1 Redis-only), the Python SDK alternating between them
   [terraform-hcl]=22       # tests/infra: Terraform (4), the import-cycle check of every crate (8), and the

@@ -14,8 +14,8 @@ use crate::items::{VersionedItems, MAX_ATTEMPTS};
 
 /// The item's key.
 const KEY: &str = "listchanges:";
-/// Attribute names of the tools, prompts and resources counters.
-const NAMES: [&str; 3] = ["tools", "prompts", "resources"];
+/// Attribute names of the tools, prompts, resources and contents counters.
+const NAMES: [&str; 4] = ["tools", "prompts", "resources", "contents"];
 /// How long the item outlives its last bump (s).
 const KEEP_SECS: u64 = 86_400;
 
@@ -31,7 +31,7 @@ impl DynamoChangeCounters {
     }
 }
 
-fn counters(read: &crate::items::Versioned) -> [u64; 3] {
+fn counters(read: &crate::items::Versioned) -> [u64; 4] {
     NAMES.map(|n| read.number(n).map_or(0, |v| v as u64))
 }
 
@@ -46,6 +46,7 @@ impl ChangeCounters for DynamoChangeCounters {
                 ListKind::Tools => 0,
                 ListKind::Prompts => 1,
                 ListKind::Resources => 2,
+                ListKind::Contents => 3,
             };
             let now_secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -72,7 +73,7 @@ impl ChangeCounters for DynamoChangeCounters {
         })
     }
 
-    fn read(&self) -> BoxFuture<'_, Result<[u64; 3], StoreError>> {
+    fn read(&self) -> BoxFuture<'_, Result<[u64; 4], StoreError>> {
         Box::pin(async move {
             let read = self.items.read(KEY).await.map_err(backend)?;
             Ok(counters(&read))

@@ -20,7 +20,7 @@ use mcp_edge_core::transport::hold::Closed;
 use mcp_edge_core::transport::live::{LiveBody, Started};
 use mcp_edge_core::transport::{Reply, ReplyBody, StreamHold};
 use mcp_edge_core::McpApp;
-use mcp_edge_native::held::{drive, FrameSource, OutboxSource};
+use mcp_edge_native::held::{drive, FrameSource, OutboxSource, Watching};
 use mcp_edge_native::SystemClock;
 use serde_json::json;
 use std::future::pending;
@@ -269,11 +269,17 @@ pub fn held(
     let now = app.now();
     let until = now.saturating_add(left.unwrap_or(MAX_INVOCATION).as_millis() as u64);
     let stream = app.held_stream(frames, hold.keepalive_ms).until(until);
-    let stream = app.outbox_polling(stream, &hold, poll.as_millis() as u64, now);
+    let mut stream = app.outbox_polling(stream, &hold, poll.as_millis() as u64, now);
+    // Polled for the session's subscribed resources too (resources/subscribe).
+    if !app.polls_outbox(&hold) && app.resource_poll_ms().is_some() {
+        stream = stream.polling(poll.as_millis() as u64, now);
+    }
     tokio::spawn(async move {
         // Its session's outbox in the store (written by `POST /messages`, or by a tool asking the
-        // client, in other execution environments), read when the state machine polls.
-        let mut source = OutboxSource::new(app.clone(), hold.session.clone());
+        // client, in other execution environments), read when the state machine polls, and its
+        // subscribed resources.
+        let outbox = OutboxSource::new(app.clone(), hold.session.clone());
+        let mut source = Watching::new(outbox, app.clone(), hold.clone());
         let clock = app.clone();
         let why = drive(stream, || clock.now(), &tx, |f| f, &mut source, pending()).await;
         let session = app.session_tag(hold.session.as_str());

@@ -122,6 +122,8 @@ pub async fn build() -> Result<Gateway, StartError> {
         // Listen streams poll the shared change counters: the fixture that changes a list runs in
         // another execution environment than the stream.
         .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+        // Session streams poll at the outbox cadence (MCP_EDGE_LEGACY_POLL), see handler::held.
+        .with_session_watch(legacy_poll.as_millis() as u64)
         .with_change_counters(Arc::new(DynamoChangeCounters::new(items())))
         .with_task_store(Arc::new(crate::task_store::DynamoTaskStore::new(
             items(),

@@ -38,6 +38,7 @@ fn record(id: &str, expires_at: u64) -> SessionRecord {
         events: Vec::new(),
         caller: None,
         lease_until: None,
+        resource_subscriptions: Vec::new(),
     }
 }
 

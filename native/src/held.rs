@@ -79,6 +79,45 @@ impl FrameSource for OutboxSource {
     }
 }
 
+/// A session stream's source with its resource subscriptions watched: `inner`'s pushed and polled
+/// frames, and on each poll also the core's look at the session's subscribed resources
+/// ([`McpApp::session_resource_poll`]).
+pub struct Watching<S> {
+    inner: S,
+    app: std::sync::Arc<McpApp>,
+    hold: mcp_edge_core::transport::StreamHold,
+    watch: mcp_edge_core::subscription::ResourceWatch,
+}
+
+impl<S> Watching<S> {
+    /// `inner`, watching the subscriptions of `hold`'s session.
+    pub fn new(
+        inner: S,
+        app: std::sync::Arc<McpApp>,
+        hold: mcp_edge_core::transport::StreamHold,
+    ) -> Self {
+        Watching {
+            inner,
+            app,
+            hold,
+            watch: Default::default(),
+        }
+    }
+}
+
+impl<S: FrameSource> FrameSource for Watching<S> {
+    async fn pushed(&mut self) -> Option<Vec<Bytes>> {
+        self.inner.pushed().await
+    }
+
+    async fn poll(&mut self) -> Option<Vec<Bytes>> {
+        let mut frames = self.inner.poll().await?;
+        let updates = self.app.session_resource_poll(&self.hold, &mut self.watch);
+        frames.extend(updates.await);
+        Some(frames)
+    }
+}
+
 /// Runs `stream` until it closes: writes to `tx` (each frame wrapped by `wrap`), feeds it `source`'s
 /// frames, the time from `now`, a gone client and `shutdown`. Returns why it ended; the stream
 /// (and its place in the active-stream gauge) is dropped on return.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::state::AppState;
 use mcp_edge_core::gateway::ListenHold;
 use mcp_edge_core::transport::hold::Closed;
-use mcp_edge_native::held::{drive, FrameSource, OutboxSource};
+use mcp_edge_native::held::{drive, FrameSource, OutboxSource, Watching};
 
 /// Reads a request body within the size limit and the core's body time budget (total and minimum
 /// rate); the error replies close the connection, whose unread rest is not drained.
@@ -169,7 +169,7 @@ impl FrameSource for ListenSource<'_> {
 /// server shuts down (the core's state machine decides; this only does the I/O).
 fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    let (token, mut deliveries) = state
+    let (token, deliveries) = state
         .hub
         .register(hold.session.clone(), hold.channel.clone());
     let stream = state.app.held_stream(frames, hold.keepalive_ms);
@@ -179,16 +179,25 @@ fn held_stream(state: AppState, frames: Vec<Bytes>, hold: StreamHold) -> Body {
         let shutdown = async move {
             let _ = shutdown.changed().await;
         };
+        // Every poll also looks at the session's subscribed resources (resources/subscribe).
+        let watched = app.resource_poll_ms();
         match state.legacy_poll {
             // A shared store: the legacy stream's messages come from its session's outbox, written
             // by whichever replica took the `POST /messages` (as on the Lambda).
             Some(poll) if hold.channel == StreamChannel::Legacy => {
+                // Resource updates come at the outbox's cadence (no extra store reads).
                 let stream = stream.polling(poll.as_millis() as u64, app.now());
-                let mut source = OutboxSource::new(app.clone(), hold.session.clone());
+                let source = OutboxSource::new(app.clone(), hold.session.clone());
+                let mut source = Watching::new(source, app.clone(), hold.clone());
                 drive(stream, || app.now(), &tx, Ok, &mut source, shutdown).await;
             }
             _ => {
-                drive(stream, || app.now(), &tx, Ok, &mut deliveries, shutdown).await;
+                let stream = match watched {
+                    Some(every) => stream.polling(every, app.now()),
+                    None => stream,
+                };
+                let mut source = Watching::new(deliveries, app.clone(), hold.clone());
+                drive(stream, || app.now(), &tx, Ok, &mut source, shutdown).await;
             }
         }
         state.hub.unregister(&hold.session, &hold.channel, token);

@@ -238,6 +238,7 @@ fn build_app(
     let app = app
         .with_sleeper(Arc::new(TokioSleeper))
         .with_listen(mcp_edge_core::subscription::DEFAULT_POLL_MS)
+        .with_session_watch(mcp_edge_core::subscription::DEFAULT_POLL_MS)
         .with_http_factory(Arc::new(ReqwestFactory {
             guard: UpstreamGuard::new(upstream.guard.clone()),
             timeout: Duration::from_millis(upstream.timeout_ms),

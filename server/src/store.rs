@@ -304,6 +304,7 @@ mod tests {
             events: vec![],
             caller: None,
             lease_until: None,
+            resource_subscriptions: Vec::new(),
         }
     }
 

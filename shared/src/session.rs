@@ -140,6 +140,22 @@ pub struct SessionRecord {
     /// End of the caller's lease on this session (see [`crate::quota`]).
     #[serde(default)]
     pub lease_until: Option<UnixMillis>,
+    /// The resources the client asked `resources/subscribe` for (at most
+    /// [`crate::subscription::MAX_SESSION_SUBSCRIPTIONS`]); kept with the record so every store
+    /// carries them, and read by the session stream's poll.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_subscriptions: Vec<ResourceSubscription>,
+}
+
+/// A resource a session subscribed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceSubscription {
+    /// The resource's URI.
+    pub uri: String,
+    /// Its content fingerprint when subscribed ([`crate::subscription::content_fingerprint`]): a
+    /// stream's first look compares with it, so a change between the subscription and that look is
+    /// not lost.
+    pub base: u64,
 }
 
 impl SessionRecord {

@@ -48,6 +48,11 @@ pub fn record(id: &SessionId, now: UnixMillis, expires_at: UnixMillis) -> Sessio
         events: Vec::new(),
         caller: None,
         lease_until: None,
+        // Kept with the record on every store (resources/subscribe).
+        resource_subscriptions: vec![crate::session::ResourceSubscription {
+            uri: "test://watched-resource".into(),
+            base: u64::MAX,
+        }],
     }
 }
 

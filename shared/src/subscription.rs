@@ -36,6 +36,11 @@ pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 pub const DEFAULT_POLL_MS: u64 = 200;
 /// Most resource URIs one listen request may name in `resourceSubscriptions` (bounded input).
 pub const MAX_RESOURCE_SUBSCRIPTIONS: usize = 64;
+/// Most URIs one 2025 session may hold `resources/subscribe`d at once: each is read on every poll
+/// of the session's stream, so the bound caps that work (and the record's size).
+pub const MAX_SESSION_SUBSCRIPTIONS: usize = 32;
+/// The resource update notification (2025 `resources/subscribe`, 2026 `resourceSubscriptions`).
+pub const RESOURCE_UPDATED: &str = "notifications/resources/updated";
 
 /// A list a listener can hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +51,9 @@ pub enum ListKind {
     Prompts,
     /// `resources/list`.
     Resources,
+    /// Not a list: the content of the fixture's changeable resource (`test://watched-resource`),
+    /// which its trigger tool bumps; a resource subscription notices it by reading the resource.
+    Contents,
 }
 
 /// Where list change counters live when the instance that changes a list is not the one holding a
@@ -53,8 +61,8 @@ pub enum ListKind {
 pub trait ChangeCounters: MaybeSendSync {
     /// Adds one to `kind`'s counter.
     fn bump(&self, kind: ListKind) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// The counters of tools, prompts and resources, in that order.
-    fn read(&self) -> BoxFuture<'_, Result<[u64; 3], StoreError>>;
+    /// The counters of tools, prompts, resources and contents, in that order.
+    fn read(&self) -> BoxFuture<'_, Result<[u64; 4], StoreError>>;
 }
 
 /// Change counters of lists whose content the gateway changes without a registry rebuild (the
@@ -63,7 +71,7 @@ pub trait ChangeCounters: MaybeSendSync {
 /// [`ChangeCounters`] backend when the platform sets one.
 #[derive(Default)]
 pub struct ListEpochs {
-    counters: [AtomicU64; 3],
+    counters: [AtomicU64; 4],
     backend: OnceLock<Arc<dyn ChangeCounters>>,
 }
 
@@ -80,6 +88,7 @@ fn slot(kind: ListKind) -> usize {
         ListKind::Tools => 0,
         ListKind::Prompts => 1,
         ListKind::Resources => 2,
+        ListKind::Contents => 3,
     }
 }
 
@@ -98,9 +107,9 @@ impl ListEpochs {
         }
     }
 
-    /// How often each list changed so far (tools, prompts, resources); the process's own count
-    /// when the backend cannot be read.
-    pub async fn current(&self) -> [u64; 3] {
+    /// How often each list changed so far (tools, prompts, resources, contents); the process's
+    /// own count when the backend cannot be read.
+    pub async fn current(&self) -> [u64; 4] {
         let local = || self.counters.each_ref().map(|c| c.load(Ordering::Relaxed));
         match self.backend.get() {
             Some(b) => b.read().await.unwrap_or_else(|_| local()),
@@ -109,13 +118,13 @@ impl ListEpochs {
     }
 
     /// `kind`'s counter in `counters` (as [`ListEpochs::current`] returned them).
-    pub fn of(counters: [u64; 3], kind: ListKind) -> u64 {
+    pub fn of(counters: [u64; 4], kind: ListKind) -> u64 {
         counters[slot(kind)]
     }
 }
 
 /// The notification types a listener asked for and the gateway honours.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// `toolsListChanged`.
     pub tools: bool,
@@ -123,12 +132,14 @@ pub struct Filter {
     pub prompts: bool,
     /// `resourcesListChanged`.
     pub resources: bool,
+    /// `resourceSubscriptions`: the URIs to hear `notifications/resources/updated` for (the gateway
+    /// keeps the ones it can watch, see [`crate::tool::ResourceProvider::watchable`]).
+    pub uris: Vec<String>,
 }
 
 impl Filter {
-    /// Reads `params.notifications` (required, an object of booleans; `resourceSubscriptions`, an
-    /// array of at most [`MAX_RESOURCE_SUBSCRIPTIONS`] strings, is accepted but not honoured: the
-    /// acknowledgement leaves it out, as the schema allows for unsupported types).
+    /// Reads `params.notifications` (required, an object of booleans and `resourceSubscriptions`,
+    /// an array of at most [`MAX_RESOURCE_SUBSCRIPTIONS`] strings; duplicates count once).
     pub fn parse(params: Option<&Map<String, Value>>) -> Result<Filter, McpError> {
         let bad = |why: &str| McpError::InvalidParams(format!("Invalid params: {why}"));
         let n = params
@@ -143,10 +154,18 @@ impl Filter {
                 Some(_) => Err(bad(&format!("'notifications.{key}' must be a boolean"))),
             }
         };
+        let mut list = Vec::new();
         match n.get("resourceSubscriptions") {
             None | Some(Value::Null) => {}
             Some(Value::Array(uris))
-                if uris.len() <= MAX_RESOURCE_SUBSCRIPTIONS && uris.iter().all(Value::is_string) => {}
+                if uris.len() <= MAX_RESOURCE_SUBSCRIPTIONS && uris.iter().all(Value::is_string) =>
+            {
+                for uri in uris.iter().filter_map(Value::as_str) {
+                    if !list.iter().any(|u| u == uri) {
+                        list.push(uri.to_owned());
+                    }
+                }
+            }
             Some(_) => {
                 return Err(bad(&format!(
                     "'notifications.resourceSubscriptions' must be an array of at most {MAX_RESOURCE_SUBSCRIPTIONS} URI strings"
@@ -157,10 +176,11 @@ impl Filter {
             tools: flag("toolsListChanged")?,
             prompts: flag("promptsListChanged")?,
             resources: flag("resourcesListChanged")?,
+            uris: list,
         })
     }
 
-    fn to_json(self) -> Value {
+    fn to_json(&self) -> Value {
         let mut m = Map::new();
         for (on, key) in [
             (self.tools, "toolsListChanged"),
@@ -171,12 +191,15 @@ impl Filter {
                 m.insert(key.into(), Value::Bool(true));
             }
         }
+        if !self.uris.is_empty() {
+            m.insert("resourceSubscriptions".into(), json!(self.uris));
+        }
         Value::Object(m)
     }
 }
 
 /// Fingerprints of the lists one caller sees at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Digest {
     /// Of `tools/list`.
     pub tools: u64,
@@ -184,6 +207,9 @@ pub struct Digest {
     pub prompts: u64,
     /// Of `resources/list`.
     pub resources: u64,
+    /// Of each subscribed resource's contents, in the filter's URI order (see
+    /// [`content_fingerprint`]).
+    pub contents: Vec<u64>,
 }
 
 /// A fingerprint of a list (its JSON) and the list's change counter.
@@ -194,6 +220,58 @@ pub fn fingerprint(items: &[Value], epoch: u64) -> u64 {
         item.to_string().hash(&mut h);
     }
     h.finish()
+}
+
+/// A fingerprint of one resource read: its contents (JSON) or why it could not be read, so a
+/// resource that disappears or starts failing also reads as updated.
+pub fn content_fingerprint(read: &Result<Value, String>) -> u64 {
+    let mut h = DefaultHasher::new();
+    match read {
+        Ok(v) => v.to_string().hash(&mut h),
+        Err(e) => e.hash(&mut h),
+    }
+    h.finish()
+}
+
+/// The frame of `notifications/resources/updated` for `uri`, with `meta` (the listen stream's
+/// subscription id) when given.
+pub fn updated_frame(uri: &str, meta: Option<Value>) -> Bytes {
+    let mut params = json!({ "uri": uri });
+    if let Some(m) = meta {
+        params["_meta"] = m;
+    }
+    frame(&json!({"jsonrpc": "2.0", "method": RESOURCE_UPDATED, "params": params}))
+}
+
+/// What a 2025 session's stream last saw of the resources its session subscribed to: the poll
+/// reports a URI whose fingerprint moved since (since the subscription, on the stream's first look
+/// at it).
+#[derive(Debug, Clone, Default)]
+pub struct ResourceWatch {
+    seen: Vec<(String, u64)>,
+}
+
+impl ResourceWatch {
+    /// The frames for subscribed URIs whose fingerprint moved since the last look, given `now`:
+    /// the session's current subscriptions as (URI, fingerprint at subscription, fingerprint now).
+    /// A URI no longer subscribed is forgotten.
+    pub fn observe(&mut self, now: Vec<(String, u64, u64)>) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut seen = Vec::with_capacity(now.len());
+        for (uri, base, fp) in now {
+            let before = self
+                .seen
+                .iter()
+                .find(|(u, _)| *u == uri)
+                .map_or(base, |(_, f)| *f);
+            if before != fp {
+                out.push(updated_frame(&uri, None));
+            }
+            seen.push((uri, fp));
+        }
+        self.seen = seen;
+        out
+    }
 }
 
 /// One open listen stream: its subscription id, what it asked for, and what it saw last.
@@ -252,6 +330,11 @@ impl Listener {
         frame(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
     }
 
+    /// The resource URIs whose updates this listener hears.
+    pub fn uris(&self) -> &[String] {
+        &self.filter.uris
+    }
+
     /// The frames for what changed since the last look (only the types asked for), remembering
     /// `now` as seen.
     pub fn observe(&mut self, now: Digest) -> Vec<Bytes> {
@@ -282,6 +365,17 @@ impl Listener {
                     "method": method,
                     "params": {"_meta": self.meta()},
                 })));
+            }
+        }
+        for ((uri, before), after) in self
+            .filter
+            .uris
+            .iter()
+            .zip(&self.last.contents)
+            .zip(&now.contents)
+        {
+            if before != after {
+                out.push(updated_frame(uri, Some(self.meta())));
             }
         }
         self.last = now;
@@ -366,7 +460,53 @@ mod tests {
         assert_eq!(ack["params"]["_meta"][META_SUBSCRIPTION_ID], 7);
         assert_eq!(
             ack["params"]["notifications"],
-            json!({"toolsListChanged": true})
+            json!({"toolsListChanged": true, "resourceSubscriptions": ["test://a"]})
+        );
+    }
+
+    #[test]
+    fn a_moved_content_fingerprint_is_one_updated_notification_with_the_subscription_id() {
+        let f = Filter {
+            uris: vec!["test://a".into(), "test://b".into()],
+            ..Filter::default()
+        };
+        let first = Digest {
+            contents: vec![1, 2],
+            ..Digest::default()
+        };
+        let mut l = Listener::new(json!("sub"), f, first);
+        let moved = Digest {
+            contents: vec![1, 3],
+            ..Digest::default()
+        };
+        let frames = l.observe(moved.clone());
+        assert_eq!(frames.len(), 1);
+        let n = data(&frames[0]);
+        assert_eq!(n["method"], RESOURCE_UPDATED);
+        assert_eq!(n["params"]["uri"], "test://b");
+        assert_eq!(n["params"]["_meta"][META_SUBSCRIPTION_ID], "sub");
+        assert!(l.observe(moved).is_empty(), "an update is reported once");
+    }
+
+    #[test]
+    fn a_session_watch_reports_moves_since_the_subscription() {
+        let mut w = ResourceWatch::default();
+        let at = |base: u64, fp: u64| vec![("test://a".to_owned(), base, fp)];
+        assert!(w.observe(at(1, 1)).is_empty(), "as when subscribed");
+        assert!(w.observe(at(1, 1)).is_empty(), "unchanged");
+        let frames = w.observe(at(1, 2));
+        assert_eq!(frames.len(), 1);
+        let n = data(&frames[0]);
+        assert_eq!(n["method"], RESOURCE_UPDATED);
+        assert_eq!(n["params"], json!({"uri": "test://a"}));
+        assert!(w.observe(at(1, 2)).is_empty(), "reported once");
+        assert!(w.observe(Vec::new()).is_empty(), "unsubscribed: nothing");
+        assert!(w.observe(at(3, 3)).is_empty(), "subscribed again");
+        let mut fresh = ResourceWatch::default();
+        assert_eq!(
+            fresh.observe(at(1, 2)).len(),
+            1,
+            "a change between subscribing and the stream's first look is not lost"
         );
     }
 
@@ -381,8 +521,9 @@ mod tests {
             tools: 1,
             prompts: 2,
             resources: 3,
+            contents: Vec::new(),
         };
-        let frames = l.observe(changed);
+        let frames = l.observe(changed.clone());
         assert_eq!(frames.len(), 1);
         let n = data(&frames[0]);
         assert_eq!(n["method"], "notifications/prompts/list_changed");

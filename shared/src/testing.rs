@@ -138,9 +138,17 @@ fn fail(args: &Map<String, Value>) -> Result<ToolOutput, ToolFailure> {
     ))
 }
 
-struct TestResources;
+/// The test resources; `test://watched/{name}` reads the fixture content counter (as
+/// `test://watched-resource` does), so `test_update_watched_resource` changes every one of them at
+/// once: the e2e tests subscribe to several and tell them apart.
+struct TestResources {
+    epochs: Arc<crate::subscription::ListEpochs>,
+}
 
 impl ResourceProvider for TestResources {
+    fn watchable(&self) -> bool {
+        true
+    }
     fn resources(&self, _credentials: &Credentials) -> Vec<ResourceDef> {
         vec![ResourceDef {
             uri: "test://static/hello".into(),
@@ -150,12 +158,20 @@ impl ResourceProvider for TestResources {
         }]
     }
     fn templates(&self, _credentials: &Credentials) -> Vec<ResourceTemplateDef> {
-        vec![ResourceTemplateDef {
-            uri_template: "test://echo/{text}".into(),
-            name: "echo".into(),
-            description: Some("Echoes the {text} part".into()),
-            mime_type: Some("text/plain".into()),
-        }]
+        vec![
+            ResourceTemplateDef {
+                uri_template: "test://echo/{text}".into(),
+                name: "echo".into(),
+                description: Some("Echoes the {text} part".into()),
+                mime_type: Some("text/plain".into()),
+            },
+            ResourceTemplateDef {
+                uri_template: "test://watched/{name}".into(),
+                name: "watched".into(),
+                description: Some("Changed by test_update_watched_resource".into()),
+                mime_type: Some("text/plain".into()),
+            },
+        ]
     }
     fn read<'a>(
         &'a self,
@@ -182,7 +198,22 @@ impl ResourceProvider for TestResources {
         } else {
             Ok(None)
         };
-        Box::pin(async move { out })
+        Box::pin(async move {
+            let Some(name) = uri.strip_prefix("test://watched/") else {
+                return out;
+            };
+            let counters = self.epochs.current().await;
+            let version = crate::subscription::ListEpochs::of(
+                counters,
+                crate::subscription::ListKind::Contents,
+            );
+            Ok(Some(vec![ResourceContents {
+                uri: uri.into(),
+                mime_type: Some("text/plain".into()),
+                text: Some(format!("{name}, version {version}.")),
+                blob: None,
+            }]))
+        })
     }
 }
 
@@ -271,7 +302,9 @@ pub fn register_test_tools(registry: &mut Registry) {
     for t in tools {
         registry.add_tool(Arc::new(t));
     }
-    registry.add_resources(Arc::new(TestResources));
+    registry.add_resources(Arc::new(TestResources {
+        epochs: registry.epochs.clone(),
+    }));
     registry.add_prompt(Arc::new(Greeting(PromptDef {
         name: "greeting".into(),
         description: Some("Greets someone by name".into()),

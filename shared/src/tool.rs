@@ -283,6 +283,12 @@ pub trait ResourceProvider: MaybeSendSync {
         ctx: &'a ToolContext<'a>,
         uri: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<ResourceContents>>, ResourceError>>;
+    /// Whether a resource subscription may watch this provider's resources: their content must be
+    /// readable without the caller's upstream credentials, which a session's stream poll does not
+    /// have (the gateway never stores them). Connector resources are not; fixture ones are.
+    fn watchable(&self) -> bool {
+        false
+    }
 }
 
 /// A prompt argument.

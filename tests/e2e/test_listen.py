@@ -119,8 +119,8 @@ def test_the_stream_acknowledges_first_and_tags_every_frame(base_url: str) -> No
         ack = listen.next()
         assert ack["method"] == "notifications/subscriptions/acknowledged"
         assert ack["params"]["_meta"][SUB_ID] == 41
-        # Resource subscriptions are not honoured (yet): the acknowledgement leaves them out.
-        assert ack["params"]["notifications"] == {"toolsListChanged": True}
+        # A watchable resource subscription is honoured (test_resource_subscriptions.py checks updates).
+        assert ack["params"]["notifications"] == {"toolsListChanged": True, "resourceSubscriptions": ["test://static/hello"]}
         with httpx.Client(timeout=10) as c:
             trigger(c, base_url, "test_trigger_prompt_change")
             trigger(c, base_url, "test_trigger_tool_change")

@@ -184,8 +184,14 @@ impl DurableObject for SessionObject {
         // `Rc`-holding hub behind this one is never shared across threads.
         #[allow(clippy::arc_with_non_send_sync)]
         let requests: Arc<dyn mcp_edge_core::sampling::ClientRequests> = Arc::new(requests);
-        let app = build_app(&env, Arc::new(storage))
-            .map(|app| Rc::new(app.with_client_requests(requests)));
+        let app = build_app(&env, Arc::new(storage)).map(|app| {
+            // The session's GET and /sse streams are held here and poll its subscribed
+            // resources (resources/subscribe).
+            Rc::new(
+                app.with_client_requests(requests)
+                    .with_session_watch(mcp_edge_core::subscription::DEFAULT_POLL_MS),
+            )
+        });
         let contract =
             Settings::from_vars(Target::Worker, env_lookup(&env)).is_ok_and(|s| s.test_tools);
         SessionObject {

@@ -58,6 +58,10 @@ impl StreamHub {
             .or_default()
             .push(push);
         let mut stream = app.held_stream(frames, hold.keepalive_ms);
+        if let Some(every) = app.resource_poll_ms() {
+            stream = stream.polling(every, app.now());
+        }
+        let mut watch = mcp_edge_core::subscription::ResourceWatch::default();
         let hub = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             // The response stream drops its receiver when the client goes away; the next write
@@ -79,8 +83,10 @@ impl StreamHub {
                             Either::Right(_) => {}
                         }
                     }
-                    // No polled source here: deliveries are pushed by the hub.
-                    Next::Poll => {}
+                    // Deliveries are pushed by the hub; a poll looks at the subscribed resources.
+                    Next::Poll => {
+                        stream.deliver_all(app.session_resource_poll(&hold, &mut watch).await)
+                    }
                     Next::Close(_) => break,
                 }
             }

@@ -120,6 +120,9 @@ pub(crate) struct Outcome {
     pub result: Result<Value, McpError>,
     /// A `logging/setLevel` to remember in the session.
     pub set_log_level: Option<String>,
+    /// A `resources/subscribe` (with the resource's content fingerprint now) or
+    /// `resources/unsubscribe` (`None`) of a URI to remember in the session.
+    pub subscription: Option<(String, Option<u64>)>,
     /// The tool asked for deferred delivery (SSE polling).
     pub deferred: bool,
     /// Pre-serialized entries that belong in the `result` object (`tools/list`); use
@@ -134,6 +137,7 @@ impl Outcome {
         Outcome {
             result,
             set_log_level: None,
+            subscription: None,
             deferred: false,
             splice: None,
             task: None,
@@ -190,7 +194,10 @@ fn supports_structured_content(version: &str) -> bool {
     !matches!(version, "2024-11-05" | "2025-03-26")
 }
 
-fn str_param<'p>(params: Option<&'p Map<String, Value>>, key: &str) -> Result<&'p str, McpError> {
+pub(super) fn str_param<'p>(
+    params: Option<&'p Map<String, Value>>,
+    key: &str,
+) -> Result<&'p str, McpError> {
     params
         .and_then(|p| p.get(key))
         .and_then(Value::as_str)
@@ -249,7 +256,7 @@ fn paginate(
 
 /// The context resource reads and prompts run upstream calls in: the request's credentials and
 /// caller, and no client channel nor input round (only tool calls have those).
-fn plain_context<'a>(
+pub(super) fn plain_context<'a>(
     call: &'a Call<'_>,
     upstream: &'a Upstream<'a>,
     sleeper: Option<&'a dyn crate::port::Sleeper>,
@@ -268,7 +275,8 @@ fn plain_context<'a>(
 }
 
 impl McpApp {
-    /// The server capabilities advertised in `initialize` and `server/discover`.
+    /// The server capabilities advertised in `initialize` and `server/discover` (`subscribe` is set
+    /// by each where it holds).
     pub(crate) fn capabilities(&self) -> Value {
         json!({
             "tools": {"listChanged": false},
@@ -284,6 +292,8 @@ impl McpApp {
     /// notifications, so `initialize` keeps `false`).
     fn discover_capabilities(&self) -> Value {
         let mut caps = self.capabilities();
+        // resourceSubscriptions on a listen stream are honoured wherever listen is.
+        caps["resources"]["subscribe"] = json!(self.listens());
         if self.listens() {
             for kind in ["tools", "prompts", "resources"] {
                 caps[kind]["listChanged"] = json!(true);
@@ -296,11 +306,16 @@ impl McpApp {
         json!({"name": self.config.server_name, "version": self.config.server_version})
     }
 
-    /// The `initialize` result for a negotiated version.
-    pub(crate) fn initialize_result(&self, version: &str) -> Value {
+    /// The `initialize` result for a negotiated version; `sessions`: the connection is an HTTP session, whose stream the
+    /// platform polls where it serves subscriptions (WebSocket and stdio connections have no polled
+    /// stream, so no `resources.subscribe` there).
+    pub(crate) fn initialize_result(&self, version: &str, sessions: bool) -> Value {
+        let mut capabilities = self.capabilities();
+        capabilities["resources"]["subscribe"] =
+            json!(sessions && self.resource_poll_ms().is_some());
         let mut r = json!({
             "protocolVersion": version,
-            "capabilities": self.capabilities(),
+            "capabilities": capabilities,
             "serverInfo": self.server_info(),
         });
         if let Some(i) = &self.config.instructions {
@@ -420,6 +435,14 @@ impl McpApp {
             "resources/list" => Outcome::of(self.list_resources(call, params)),
             "resources/templates/list" => Outcome::of(self.list_templates(call, params)),
             "resources/read" => Outcome::of(self.read_resource(call, params, trace.as_ref()).await),
+            // A 2025 session over HTTP, whose stream the platform polls; 2026-07-28 subscribes
+            // through subscriptions/listen instead (unknown method there, as elsewhere).
+            "resources/subscribe" | "resources/unsubscribe"
+                if call.session.is_some() && !call.modern && self.resource_poll_ms().is_some() =>
+            {
+                self.subscribe(call, method == "resources/subscribe", params)
+                    .await
+            }
             "prompts/list" => Outcome::of(self.list_prompts(params)),
             "prompts/get" => Outcome::of(self.get_prompt(call, params, trace.as_ref()).await),
             "completion/complete" => Outcome::of(self.complete(params)),
@@ -830,6 +853,7 @@ impl McpApp {
         Outcome {
             result: Ok(result),
             set_log_level: None,
+            subscription: None,
             deferred: tool.defer_delivery(),
             splice: None,
             task: None,
@@ -891,7 +915,7 @@ impl McpApp {
     }
 
     /// Upstream access with the request's credentials and deployment.
-    fn upstream_of<'a>(&'a self, call: &'a Call<'_>) -> Upstream<'a> {
+    pub(super) fn upstream_of<'a>(&'a self, call: &'a Call<'_>) -> Upstream<'a> {
         self.upstream
             .for_call(&call.facts.credentials, call.facts.now)
             .with_requested(call.facts.deployment.clone())

@@ -73,12 +73,15 @@ impl McpApp {
         let Some(poll_ms) = self.listen_poll_ms else {
             return Err(McpError::MethodNotFound(crate::subscription::METHOD.into()));
         };
-        let filter = Filter::parse(params)?;
+        let mut filter = Filter::parse(params)?;
         let facts = self.facts(headers, caller.clone());
         let tasks = self.watch_tasks(&facts, params).await?;
         let lease = self.open_listen_lease(&caller, facts.now).await?;
         let epochs = self.registry.epochs.current().await;
-        let digest = self.listen_digest(&facts, version, epochs);
+        let mut digest = self.listen_digest(&facts, version, epochs);
+        // resourceSubscriptions: the watchable URIs, fingerprinted like the lists (gateway/watch.rs).
+        filter.uris = self.watchable_uris(&facts, filter.uris).await;
+        digest.contents = self.content_fingerprints(&facts, &filter.uris).await;
         let listener = Listener::new(id.clone(), filter, digest);
         let honoured = crate::gateway::tasks::acknowledged(tasks.as_ref());
         let hold = ListenHold {
@@ -146,7 +149,7 @@ impl McpApp {
     }
 
     /// The lists the caller of `facts` sees, fingerprinted (every page, up to [`MAX_PAGES`]).
-    fn listen_digest(&self, facts: &RequestFacts, version: &str, epochs: [u64; 3]) -> Digest {
+    fn listen_digest(&self, facts: &RequestFacts, version: &str, epochs: [u64; 4]) -> Digest {
         let call = Call {
             version,
             modern: true,
@@ -196,6 +199,7 @@ impl McpApp {
                 &all("resources", &|p| self.list_resources(&call, p)),
                 ListEpochs::of(epochs, ListKind::Resources),
             ),
+            contents: Vec::new(),
         }
     }
 
@@ -206,7 +210,10 @@ impl McpApp {
         self.renew_listen_lease(hold, facts.now).await;
         self.refresh_bridge(facts.now).await;
         let epochs = self.registry.epochs.current().await;
-        let now = self.listen_digest(&facts, &hold.version, epochs);
+        let mut now = self.listen_digest(&facts, &hold.version, epochs);
+        now.contents = self
+            .content_fingerprints(&facts, hold.listener.uris())
+            .await;
         let mut frames = hold.listener.observe(now);
         frames.extend(self.look_at_tasks(hold, &facts).await);
         frames
@@ -376,6 +383,42 @@ mod tests {
         };
         let v: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(v["result"]["capabilities"]["tools"]["listChanged"], false);
+    }
+
+    #[test]
+    fn resource_subscriptions_hear_updates_of_the_uris_the_ack_names() {
+        let app = app(None, true);
+        let mut reply = block_on(app.handle(request(
+            METHOD,
+            None,
+            json!({"notifications": {"resourceSubscriptions": ["test://watched-resource", "test://nope"]}}),
+        )));
+        let mut hold = reply.listen.take().expect("a held listen stream");
+        let ReplyBody::Sse { frames, .. } = reply.response.body() else {
+            panic!("an SSE body");
+        };
+        assert_eq!(
+            data(&frames[0])["params"]["notifications"],
+            json!({"resourceSubscriptions": ["test://watched-resource"]}),
+            "only what the gateway can watch is acknowledged"
+        );
+        assert!(block_on(app.listen_poll(&mut hold)).is_empty());
+        let update = block_on(app.handle(request(
+            "tools/call",
+            Some("test_update_watched_resource"),
+            json!({"name": "test_update_watched_resource", "arguments": {}}),
+        )));
+        assert_eq!(update.status(), StatusCode::OK);
+        let frames = block_on(app.listen_poll(&mut hold));
+        assert_eq!(frames.len(), 1);
+        let n = data(&frames[0]);
+        assert_eq!(n["method"], crate::subscription::RESOURCE_UPDATED);
+        assert_eq!(n["params"]["uri"], "test://watched-resource");
+        assert_eq!(
+            n["params"]["_meta"][crate::subscription::META_SUBSCRIPTION_ID],
+            9
+        );
+        assert!(block_on(app.listen_poll(&mut hold)).is_empty(), "once");
     }
 
     struct Moving(AtomicU64);

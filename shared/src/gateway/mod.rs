@@ -28,6 +28,7 @@ mod sessions;
 mod stdio;
 mod streamable;
 pub(crate) mod tasks;
+mod watch;
 mod websocket;
 
 use std::collections::HashMap;
@@ -106,6 +107,9 @@ pub struct McpApp {
     tracer: crate::otel::Tracer,
     /// Poll interval of `subscriptions/listen` streams, when the platform holds them.
     listen_poll_ms: Option<u64>,
+    /// Poll interval of held session streams for resource subscriptions, when the platform polls
+    /// them (see [`McpApp::with_session_watch`]).
+    session_watch_ms: Option<u64>,
     /// Task records, when the platform serves the Tasks extension (see [`McpApp::with_task_store`]).
     tasks: Option<Arc<dyn crate::task::TaskStore>>,
     /// How long a task record lives.
@@ -205,6 +209,7 @@ impl McpApp {
             health_cache: Default::default(),
             client_requests: None,
             listen_poll_ms: None,
+            session_watch_ms: None,
             tasks: None,
             task_ttl_ms: crate::task::DEFAULT_TTL_MS,
             running_tasks: Arc::default(),

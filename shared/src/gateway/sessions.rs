@@ -38,6 +38,7 @@ impl McpApp {
             events: Vec::new(),
             caller: None,
             lease_until: None,
+            resource_subscriptions: Vec::new(),
         }
     }
 

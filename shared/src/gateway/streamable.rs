@@ -30,6 +30,9 @@ pub(crate) struct SessionChanges {
     pub initialized: bool,
     pub log_level: Option<String>,
     pub negotiated: Option<(String, Option<Value>, Value)>,
+    /// `resources/subscribe` (with the content fingerprint then) and `resources/unsubscribe`
+    /// (`None`) of URIs, in order.
+    pub subscriptions: Vec<(String, Option<u64>)>,
 }
 
 impl SessionChanges {
@@ -49,7 +52,7 @@ impl SessionChanges {
             rec.client_capabilities = caps.clone();
             changed = true;
         }
-        changed
+        self.apply_subscriptions(rec) || changed
     }
 }
 
@@ -299,7 +302,7 @@ impl McpApp {
                     self.metrics.count_request("initialize", 200);
                     out.responses.push(protocol::encode_success(
                         &id,
-                        self.initialize_result(negotiated),
+                        self.initialize_result(negotiated, true),
                         None,
                     ));
                 }
@@ -319,6 +322,11 @@ impl McpApp {
                     let mut outcome = self.dispatch(&call, &method, params.as_ref()).await;
                     if let Some(level) = outcome.set_log_level.take() {
                         out.changes.log_level = Some(level);
+                    }
+                    if let Some((uri, base)) = outcome.subscription.take() {
+                        if let Err(e) = out.changes.subscribe(rec, uri, base) {
+                            outcome.result = Err(e);
+                        }
                     }
                     out.deferred |= outcome.deferred;
                     if let Err(McpError::RateLimited(ms)) = outcome.result {

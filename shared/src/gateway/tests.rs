@@ -3292,3 +3292,103 @@ mod client_requests_2025 {
         );
     }
 }
+
+#[test]
+fn resource_subscriptions_notify_their_own_session_stream_only() {
+    let h = harness();
+    let h = Harness {
+        app: h
+            .app
+            .with_session_watch(crate::subscription::DEFAULT_POLL_MS),
+        ..h
+    };
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let reply = block_on(h.app.handle(post(&[JSON, ACCEPT], &init.to_string())));
+    assert_eq!(
+        body_json(&reply)["result"]["capabilities"]["resources"]["subscribe"],
+        true
+    );
+    let (a, b) = (initialize(&h, "2025-11-25"), initialize(&h, "2025-11-25"));
+    let uri = "test://watched-resource";
+    let (status, v) = call(&h, &a, "resources/subscribe", json!({ "uri": uri }));
+    assert_eq!((status, v["result"].clone()), (StatusCode::OK, json!({})));
+    let hold = |sid: &str| StreamHold {
+        session: crate::session::SessionId::parse(sid).unwrap(),
+        channel: StreamChannel::Standalone(1),
+        keepalive_ms: 1_000,
+        lease: None,
+    };
+    let (ha, hb) = (hold(&a), hold(&b));
+    let (mut wa, mut wb) = (
+        crate::subscription::ResourceWatch::default(),
+        crate::subscription::ResourceWatch::default(),
+    );
+    let poll = |h2: &StreamHold, w: &mut crate::subscription::ResourceWatch| {
+        block_on(h.app.session_resource_poll(h2, w))
+    };
+    assert!(poll(&ha, &mut wa).is_empty(), "nothing changed yet");
+    let update = json!({"name": "test_update_watched_resource", "arguments": {}});
+    let (status, _) = call(&h, &b, "tools/call", update.clone());
+    assert_eq!(status, StatusCode::OK);
+    let frames = poll(&ha, &mut wa);
+    assert_eq!(frames.len(), 1, "the subscriber hears the change");
+    let n = body_json(&Reply::sse(frames, None));
+    assert_eq!(n["method"], crate::subscription::RESOURCE_UPDATED);
+    assert_eq!(n["params"]["uri"], uri);
+    assert!(poll(&ha, &mut wa).is_empty(), "once");
+    assert!(
+        poll(&hb, &mut wb).is_empty(),
+        "another session hears nothing"
+    );
+    // Unsubscribed: a change is not reported.
+    let (_, v) = call(&h, &a, "resources/unsubscribe", json!({ "uri": uri }));
+    assert_eq!(v["result"], json!({}));
+    call(&h, &b, "tools/call", update);
+    assert!(poll(&ha, &mut wa).is_empty(), "unsubscribed");
+    // Unknown URI: resource not found; a missing uri: invalid params.
+    let (_, v) = call(&h, &a, "resources/subscribe", json!({"uri": "test://nope"}));
+    assert_eq!(v["error"]["code"], -32002, "{v}");
+    let (_, v) = call(&h, &a, "resources/subscribe", json!({}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    // The bound per session, with the limit in the message; unsubscribing makes room.
+    let max = crate::subscription::MAX_SESSION_SUBSCRIPTIONS;
+    for i in 0..max {
+        let (_, v) = call(
+            &h,
+            &a,
+            "resources/subscribe",
+            json!({"uri": format!("test://echo/{i}")}),
+        );
+        assert_eq!(v["result"], json!({}), "{i}: {v}");
+    }
+    let (_, v) = call(&h, &a, "resources/subscribe", json!({ "uri": uri }));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&max.to_string()),
+        "{v}"
+    );
+    call(
+        &h,
+        &a,
+        "resources/unsubscribe",
+        json!({"uri": "test://echo/0"}),
+    );
+    let (_, v) = call(&h, &a, "resources/subscribe", json!({ "uri": uri }));
+    assert_eq!(v["result"], json!({}), "{v}");
+}
+
+#[test]
+fn resources_subscribe_is_unknown_without_a_polled_stream() {
+    let h = harness();
+    let sid = initialize(&h, "2025-11-25");
+    let (_, v) = call(
+        &h,
+        &sid,
+        "resources/subscribe",
+        json!({"uri": "test://watched-resource"}),
+    );
+    assert_eq!(v["error"]["code"], -32601, "{v}");
+}

@@ -254,7 +254,7 @@ impl McpApp {
                 self.metrics.count_request("initialize", 200);
                 Some(protocol::encode_success(
                     &id,
-                    self.initialize_result(version),
+                    self.initialize_result(version, false),
                     None,
                 ))
             }

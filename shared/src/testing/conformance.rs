@@ -386,15 +386,31 @@ fn json_schema_tool() -> Fixture {
     }
 }
 
-struct Resources;
+/// The fixture resources; `test://watched-resource` (the one the `resources-subscribe` scenarios
+/// name) reads the [`ListKind::Contents`] counter, so `test_update_watched_resource` changes it.
+struct Resources {
+    epochs: Arc<ListEpochs>,
+}
 
 impl ResourceProvider for Resources {
+    fn watchable(&self) -> bool {
+        true
+    }
     fn resources(&self, _credentials: &Credentials) -> Vec<ResourceDef> {
         vec![
             ResourceDef {
                 uri: "test://static-text".into(),
                 name: "static-text".into(),
                 description: Some("A static text resource (conformance)".into()),
+                mime_type: Some("text/plain".into()),
+            },
+            ResourceDef {
+                uri: WATCHED.into(),
+                name: "watched-resource".into(),
+                description: Some(
+                    "A text resource test_update_watched_resource changes (conformance: resources-subscribe)"
+                        .into(),
+                ),
                 mime_type: Some("text/plain".into()),
             },
             ResourceDef {
@@ -447,9 +463,22 @@ impl ResourceProvider for Resources {
                 None => Ok(None),
             },
         };
-        Box::pin(async move { out })
+        Box::pin(async move {
+            if uri == WATCHED {
+                let version = ListEpochs::of(self.epochs.current().await, ListKind::Contents);
+                return contents(
+                    "text/plain",
+                    format!("Watched resource, version {version}."),
+                    None,
+                );
+            }
+            out
+        })
     }
 }
+
+/// The URI of the fixture resource whose content changes.
+const WATCHED: &str = "test://watched-resource";
 
 struct FixturePrompt {
     def: PromptDef,
@@ -542,16 +571,13 @@ pub fn register_tools(registry: &mut Registry) {
     super::conformance_input::register_tools(registry);
     registry.add_tool(Arc::new(paced("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100, ~50 ms apart, when the request carries a progressToken (conformance: tools-call-with-progress).", Pace::Progress)));
     registry.add_tool(Arc::new(paced("test_tool_with_logging", "Logs three info messages ~50 ms apart, at the level the client asked for (conformance: tools-call-with-logging).", Pace::Logging)));
-    for (name, kind) in [
-        ("test_trigger_tool_change", ListKind::Tools),
-        ("test_trigger_prompt_change", ListKind::Prompts),
+    for (name, kind, description) in [
+        ("test_trigger_tool_change", ListKind::Tools, LIST_TRIGGER),
+        ("test_trigger_prompt_change", ListKind::Prompts, LIST_TRIGGER),
+        ("test_update_watched_resource", ListKind::Contents,
+            "Changes the content of test://watched-resource, so its subscribers (resources/subscribe, or a subscriptions/listen resourceSubscriptions entry) get notifications/resources/updated."),
     ] {
-        let mut def = fixture(
-            name,
-            "Marks the tool or prompt list changed, so open subscriptions/listen streams that asked for it are notified (conformance: server-stateless).",
-            |_| text(""),
-        )
-        .def;
+        let mut def = fixture(name, description, |_| text("")).def;
         def.annotations.read_only_hint = Some(false);
         registry.add_tool(Arc::new(Trigger {
             def,
@@ -561,7 +587,9 @@ pub fn register_tools(registry: &mut Registry) {
     }
 }
 
-/// `test_trigger_tool_change` / `test_trigger_prompt_change`: bumps the list's change counter in
+const LIST_TRIGGER: &str = "Marks the tool or prompt list changed, so open subscriptions/listen streams that asked for it are notified (conformance: server-stateless).";
+
+/// `test_trigger_tool_change` / `test_trigger_prompt_change` / `test_update_watched_resource`: bumps the list's change counter in
 /// the gateway's registry (what a listen stream's next look compares), as a catalog refresh would
 /// change the list itself.
 struct Trigger {
@@ -591,7 +619,9 @@ impl Tool for Trigger {
 /// Registers the conformance fixture resources and prompts (after the other test ones, whose order
 /// the e2e tests rely on).
 pub fn register_resources_and_prompts(registry: &mut Registry) {
-    registry.add_resources(Arc::new(Resources));
+    registry.add_resources(Arc::new(Resources {
+        epochs: registry.epochs.clone(),
+    }));
     registry.add_prompt(prompt(
         "test_simple_prompt",
         "A prompt without arguments (conformance)",
