@@ -18,6 +18,7 @@ locals {
       MCP_EDGE_SESSION_TTL             = var.session_ttl
       MCP_EDGE_LIST_TTL                = var.list_ttl
       MCP_EDGE_TASK_TTL                = var.task_ttl
+      MCP_EDGE_GITLAB_PIPELINE_POLL    = var.gitlab_pipeline_poll
       MCP_EDGE_KEEPALIVE               = var.keepalive
       MCP_EDGE_LEGACY_POLL             = var.legacy_poll
       MCP_EDGE_MAX_BODY_BYTES          = tostring(var.max_body_bytes)

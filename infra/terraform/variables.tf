@@ -93,6 +93,12 @@ variable "task_ttl" {
   default     = "1h"
 }
 
+variable "gitlab_pipeline_poll" {
+  description = "MCP_EDGE_GITLAB_PIPELINE_POLL: how often gitlab_wait_for_pipeline asks GitLab for the pipeline's status (at least 100ms)."
+  type        = string
+  default     = "10s"
+}
+
 variable "keepalive" {
   description = "MCP_EDGE_KEEPALIVE: interval of SSE keep-alive comments."
   type        = string

@@ -52,6 +52,7 @@ impl McpApp {
             session: None,
             client_capabilities: None,
             headers: None,
+            log_level: None,
         };
         let upstream = self.upstream_of(&call);
         let ctx = plain_context(&call, &upstream, self.sleeper.as_deref());
