@@ -48,8 +48,8 @@ declare -A MIN=(
   [conformance-next-worker]=81
   [lambda-store]=8         # lambda/tests/dynamo_store.rs and dynamo_tasks.rs against moto (the core's store, outbox and task-store contracts among them)
   [lambda-e2e]=187         # tests/e2e under cargo lambda watch, production (empty) base path
-  [lambda-clients]=96      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
-                           # tests (every flow), 9 conformance scenarios, 78 conformance 0.2.0-alpha.12 requirement-set scenarios
+  [lambda-clients]=99      # on one shared Lambda: 3 SDK v1 tests (Streamable HTTP, legacy SSE, resumption), 6 SDK v2
+                           # tests (every flow), 9 conformance scenarios, 81 conformance 0.2.0-alpha.12 requirement-set scenarios
   [replicas]=11            # tests/replicas: two native instances on one Redis and on one moto DynamoDB (5 tests x 2
                            # stores, 1 Redis-only), the Python SDK alternating between them
   [terraform-hcl]=22       # tests/infra: Terraform (4), the import-cycle check of every crate (8), and the
